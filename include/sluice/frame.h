@@ -1,0 +1,72 @@
+/* sluice: element types and frames. A frame is a set of named 2-D arrays
+ * (rows x cols, row-major) that share one row count. */
+#ifndef SLUICE_FRAME_H
+#define SLUICE_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sluice/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sl_dtype {
+    SL_DTYPE_NONE = 0,
+    SL_INT8, SL_INT16, SL_INT32, SL_INT64,
+    SL_UINT8, SL_UINT16, SL_UINT32, SL_UINT64,
+    SL_FLOAT32, SL_FLOAT64,
+    SL_DTYPE_COUNT
+} sl_dtype;
+
+size_t sl_dtype_size(sl_dtype t);
+/* "float32", "int64", ... ; "none" for SL_DTYPE_NONE. */
+const char *sl_dtype_name(sl_dtype t);
+/* Parses a dtype name (also accepts "f4", "f8", "float", "double", "int"). */
+sl_dtype sl_dtype_from_name(const char *name);
+int sl_dtype_is_float(sl_dtype t);
+int sl_dtype_is_signed(sl_dtype t);
+
+#define SL_NAME_MAX 64
+
+/* Shape and type of one array of a frame. */
+typedef struct sl_array_info {
+    char name[SL_NAME_MAX];
+    sl_dtype dtype;
+    int64_t cols;
+} sl_array_info;
+
+/* A frame: its arrays' schema, the row count (-1 while unknown, e.g. before a
+ * filter has run), and where the data lives (opaque to ops). */
+typedef struct sl_frame sl_frame;
+
+sl_frame *sl_frame_new(void);
+void sl_frame_free(sl_frame *f);
+
+int64_t sl_frame_rows(const sl_frame *f);
+size_t sl_frame_count(const sl_frame *f);
+const sl_array_info *sl_frame_array(const sl_frame *f, size_t i);
+/* Index of the array called name, or -1. */
+long sl_frame_find(const sl_frame *f, const char *name);
+
+/* Adds an array to a frame's schema (plan time). Fails on a duplicate or bad name. */
+sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t cols, sl_error *err);
+/* Sets the row count a frame will have (-1: not known before the run). */
+void sl_frame_set_rows(sl_frame *f, int64_t rows);
+/* Copies the schema (arrays and rows) of src into dst, which must be empty. */
+sl_status sl_frame_copy_schema(sl_frame *dst, const sl_frame *src, sl_error *err);
+
+/* Small frames (models, statistics) are held in memory. Sets the whole data of
+ * array `name` (rows x cols elements of its dtype, copied). The frame's rows
+ * must be known. */
+sl_status sl_frame_set_data(sl_frame *f, const char *name, const void *data, sl_error *err);
+/* Reads the whole array `name` into buf (rows x cols elements converted to
+ * `as`), from memory or from the checkpoint behind the frame. Meant for small
+ * arrays; streaming ops read chunks through passes instead. */
+sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, void *buf, size_t buf_elems,
+                            sl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

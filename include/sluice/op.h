@@ -1,0 +1,173 @@
+/* sluice: the op interface. An op is a const table: a name, a parameter schema,
+ * plan (check inputs, declare the output frame) and run (stream passes over
+ * chunks through the executor). Built-in ops and user ops use the same table. */
+#ifndef SLUICE_OP_H
+#define SLUICE_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sluice/error.h"
+#include "sluice/frame.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- parameters ---------------------------------------------------------- */
+
+typedef enum sl_param_type {
+    SL_PARAM_INT,         /* integer, within [min, max] when min < max */
+    SL_PARAM_NUMBER,      /* real number, within [min, max] when min < max */
+    SL_PARAM_BOOL,        /* true / false */
+    SL_PARAM_STRING,      /* any string */
+    SL_PARAM_CHOICE,      /* one of `choices` ("a|b|c") */
+    SL_PARAM_INPUT,       /* the name of another stage: an edge of the DAG */
+    SL_PARAM_PATH,        /* a file path; relative paths are relative to the pipeline file */
+    SL_PARAM_STRING_LIST, /* [a, b, ...]; a single string is a list of one */
+    SL_PARAM_NUMBER_LIST, /* [1, 2.5, ...]; a single number is a list of one */
+    SL_PARAM_STRING_MAP   /* { key: value, ... } with string values */
+} sl_param_type;
+
+typedef struct sl_param_spec {
+    const char *name;
+    sl_param_type type;
+    int required;             /* 1: must be given */
+    const char *default_text; /* default as YAML text, NULL: absent unless given */
+    const char *choices;      /* SL_PARAM_CHOICE: "a|b|c" */
+    double min, max;          /* numeric bounds when min < max */
+    const char *doc;          /* one sentence for `sluice ops` and docs/ */
+} sl_param_spec;
+
+const char *sl_param_type_name(sl_param_type t);
+
+/* Validated parameter values of one stage. Getters never fail: planning has
+ * checked every value against the op's schema; an absent optional parameter
+ * without default reads as 0 / NULL / an empty list. */
+typedef struct sl_params sl_params;
+
+int sl_params_has(const sl_params *p, const char *name);
+int64_t sl_params_int(const sl_params *p, const char *name);
+double sl_params_number(const sl_params *p, const char *name);
+int sl_params_bool(const sl_params *p, const char *name);
+/* STRING, CHOICE, INPUT and PATH (the path already resolved) values. */
+const char *sl_params_string(const sl_params *p, const char *name);
+/* Lists (STRING_LIST, NUMBER_LIST) and maps (STRING_MAP). */
+size_t sl_params_len(const sl_params *p, const char *name);
+const char *sl_params_list_string(const sl_params *p, const char *name, size_t i);
+double sl_params_list_number(const sl_params *p, const char *name, size_t i);
+const char *sl_params_map_key(const sl_params *p, const char *name, size_t i);
+const char *sl_params_map_value(const sl_params *p, const char *name, size_t i);
+
+/* ---- chunks and passes --------------------------------------------------- */
+
+/* One array of a chunk: rows x info->cols elements of info->dtype, row-major. */
+typedef struct sl_chunk_array {
+    const sl_array_info *info;
+    void *data; /* NULL when the pass did not ask for this array */
+} sl_chunk_array;
+
+/* A block of consecutive rows of a frame. */
+typedef struct sl_chunk {
+    int64_t index;  /* chunk number within the pass, from 0 */
+    int64_t row0;   /* first row of the chunk in the input frame */
+    int64_t rows;   /* input: rows present; output: capacity on entry, rows written on return */
+    size_t n_arrays;
+    sl_chunk_array *arrays; /* one per array of the frame, in the frame's order */
+} sl_chunk;
+
+/* Data of the array called name, or NULL. */
+void *sl_chunk_data(const sl_chunk *c, const char *name);
+
+/* A pass streams the chunks of `input` (or of a source when input is NULL)
+ * once. Per chunk it may write an output chunk (output != NULL), and it may
+ * compute a partial result (partial_size > 0) that is folded into the caller's
+ * accumulator with merge(), strictly in chunk order, so results do not depend
+ * on the thread count. chunk() runs on many threads at once, on distinct
+ * chunks; merge() and read() run on one thread at a time. */
+typedef struct sl_pass {
+    const char *name;                 /* shown in progress: "fit", "apply", ... */
+    const sl_frame *input;            /* frame to stream; NULL for a source pass */
+    const char *const *input_arrays;  /* NULL-terminated names to read; NULL: all */
+    sl_frame *output;                 /* stage output written by this pass, or NULL */
+    size_t partial_size;              /* bytes of per-chunk partial state, 0: none */
+    void *ctx;                        /* the op's own data, passed back to callbacks */
+
+    /* Source passes only: total rows, and read() fills `out` (all of the
+     * output frame's arrays) with rows [out->row0, out->row0 + out->rows).
+     * Called with sluice's HDF5 lock held. */
+    int64_t source_rows;
+    sl_status (*read)(void *ctx, sl_chunk *out, sl_error *err);
+
+    /* in: the input chunk (for a source pass, the chunk read()); out: NULL
+     * unless output is set; partial: zeroed partial_size bytes, or NULL. A
+     * filter writes fewer rows than it reads and sets out->rows. When chunk is
+     * NULL, a source pass writes what read() produced. */
+    sl_status (*chunk)(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err);
+    sl_status (*merge)(void *ctx, void *acc, const void *partial, sl_error *err);
+} sl_pass;
+
+/* ---- stages -------------------------------------------------------------- */
+
+typedef struct sl_stage sl_stage;
+typedef struct sl_exec sl_exec;
+
+const char *sl_stage_name(const sl_stage *st);
+const sl_params *sl_stage_params(const sl_stage *st);
+/* Output frame of the stage named by INPUT parameter `param` ("input", "model", ...). */
+const sl_frame *sl_stage_input(const sl_stage *st, const char *param);
+/* This stage's output frame: plan() declares its arrays, run() fills it. */
+sl_frame *sl_stage_output(sl_stage *st);
+int64_t sl_stage_chunk_rows(const sl_stage *st);
+void sl_stage_set_state(sl_stage *st, void *state);
+void *sl_stage_state(const sl_stage *st);
+/* Records a named figure of the run (rows dropped, mse, ...): printed in the run
+ * summary and stored with the checkpoint. */
+sl_status sl_stage_set_result(sl_stage *st, const char *key, double value, sl_error *err);
+/* Fills err with code and a message located at parameter `param` of this stage
+ * (its file:line:col), or at the stage when param is NULL. Returns code. */
+sl_status sl_stage_error(const sl_stage *st, sl_error *err, sl_status code, const char *param,
+                         const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/* Runs one pass over all chunks. For a reduce, acc is the caller's accumulator. */
+sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err);
+/* Threads this stage may use in its own parallel regions. */
+int sl_exec_threads(const sl_exec *ex);
+
+/* ---- ops ----------------------------------------------------------------- */
+
+enum {
+    SL_OP_SOURCE = 1u << 0, /* reads files outside the pipeline */
+    SL_OP_SINK = 1u << 1    /* writes files outside the workdir */
+};
+
+typedef struct sl_op {
+    const char *name;
+    const char *summary;
+    const sl_param_spec *params;
+    size_t n_params;
+    unsigned flags;
+    /* Checks parameters against the input frames' schemas and declares the
+     * output frame's arrays (and rows when known). No data moves. */
+    sl_status (*plan)(sl_stage *st, sl_error *err);
+    /* Computes the output frame with sl_exec_pass() and sl_frame_set_data(). */
+    sl_status (*run)(sl_stage *st, sl_exec *ex, sl_error *err);
+    /* Frees what plan() put in sl_stage_set_state(); may be NULL. */
+    void (*free_state)(void *state);
+} sl_op;
+
+/* The op registry: the built-in ops, then those registered by the program. */
+const sl_op *sl_op_find(const char *name);
+size_t sl_op_count(void);
+const sl_op *sl_op_at(size_t i);
+/* Registers a user op (the table must outlive its use). Fails on a duplicate
+ * name or a malformed table. */
+sl_status sl_op_register(const sl_op *op, sl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

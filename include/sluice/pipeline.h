@@ -1,0 +1,80 @@
+/* sluice: pipelines. Load a YAML pipeline, plan it (validate everything before
+ * data moves), run it. */
+#ifndef SLUICE_PIPELINE_H
+#define SLUICE_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sluice/error.h"
+#include "sluice/frame.h"
+#include "sluice/op.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sl_pipeline sl_pipeline;
+
+/* Parses and plans a pipeline file: YAML syntax, settings, ops and their
+ * parameters, inputs, cycles, and the shapes/dtypes of every stage's output.
+ * Relative paths in the file are relative to the file's folder. */
+sl_status sl_pipeline_load_file(const char *path, sl_pipeline **out, sl_error *err);
+/* The same from text; `name` is used in error positions, `base_dir` resolves
+ * relative paths (NULL: the current directory). */
+sl_status sl_pipeline_load_string(const char *yaml, size_t len, const char *name, const char *base_dir,
+                                  sl_pipeline **out, sl_error *err);
+void sl_pipeline_free(sl_pipeline *p);
+
+const char *sl_pipeline_name(const sl_pipeline *p);
+const char *sl_pipeline_workdir(const sl_pipeline *p);
+int64_t sl_pipeline_chunk_rows(const sl_pipeline *p);
+int sl_pipeline_threads(const sl_pipeline *p); /* 0: auto */
+
+/* Stages, in a topological order (every stage after its inputs). */
+size_t sl_pipeline_stage_count(const sl_pipeline *p);
+const char *sl_pipeline_stage_name(const sl_pipeline *p, size_t i);
+const sl_op *sl_pipeline_stage_op(const sl_pipeline *p, size_t i);
+size_t sl_pipeline_stage_input_count(const sl_pipeline *p, size_t i);
+/* j-th input of stage i: the index of the stage it reads, and the parameter naming it. */
+size_t sl_pipeline_stage_input(const sl_pipeline *p, size_t i, size_t j, const char **param);
+const sl_frame *sl_pipeline_stage_output(const sl_pipeline *p, size_t i);
+/* Figures a finished stage recorded with sl_stage_set_result(). */
+size_t sl_pipeline_stage_result_count(const sl_pipeline *p, size_t i);
+const char *sl_pipeline_stage_result(const sl_pipeline *p, size_t i, size_t k, double *value);
+
+typedef enum sl_event_kind {
+    SL_EVENT_STAGE_START,
+    SL_EVENT_PROGRESS,   /* chunks of a pass done */
+    SL_EVENT_STAGE_DONE,
+    SL_EVENT_STAGE_FAILED
+} sl_event_kind;
+
+typedef struct sl_event {
+    sl_event_kind kind;
+    size_t stage;         /* index into the pipeline's stages */
+    const char *name;     /* stage name */
+    const char *pass;     /* PROGRESS: the pass's name */
+    int64_t done, total;  /* PROGRESS: chunks of the pass */
+    int64_t rows;         /* DONE: rows of the output frame */
+    int64_t bytes;        /* DONE: bytes of the checkpoint's arrays */
+    double seconds;       /* DONE / FAILED: wall time of the stage */
+} sl_event;
+
+/* Called from the scheduler's threads, one call at a time. */
+typedef void (*sl_progress_fn)(const sl_event *ev, void *user);
+
+typedef struct sl_run_options {
+    int threads;               /* 0: from the pipeline file, then OMP_NUM_THREADS, then cores */
+    int64_t chunk_rows;        /* 0: from the pipeline file */
+    const char *workdir;       /* NULL: from the pipeline file */
+    sl_progress_fn progress;   /* may be NULL */
+    void *user;
+} sl_run_options;
+
+/* Runs every stage; each stage's output is checkpointed to workdir/<stage>.h5. */
+sl_status sl_pipeline_run(sl_pipeline *p, const sl_run_options *opt, sl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

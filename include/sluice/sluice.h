@@ -1,0 +1,11 @@
+/* sluice: multithreaded, checkpointed dataflow pipelines for numerical ML. */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include "sluice/error.h"
+#include "sluice/frame.h"
+#include "sluice/op.h"
+#include "sluice/pipeline.h"
+#include "sluice/version.h"
+
+#endif

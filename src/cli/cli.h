@@ -1,0 +1,36 @@
+/* The sluice command-line tool: shared declarations. */
+#ifndef SL_CLI_H
+#define SL_CLI_H
+
+#include <stdio.h>
+#include "sluice/sluice.h"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
+
+/* Exit code for a library status. */
+int cli_exit_code(sl_status s);
+/* Prints "sluice: <formatted error>" to stderr and returns the exit code. */
+int cli_fail(const sl_error *err);
+/* Prints a usage error to stderr and returns EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Parses a positive integer option value; 0 on error. */
+int cli_parse_count(const char *s, long long max, long long *out);
+
+int cmd_run(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_graph(int argc, char **argv);
+int cmd_ops(int argc, char **argv);
+
+/* Progress display for `sluice run`. */
+typedef struct cli_progress cli_progress;
+cli_progress *cli_progress_new(const sl_pipeline *p, FILE *out, int live, int quiet);
+void cli_progress_free(cli_progress *pr);
+void cli_progress_event(const sl_event *ev, void *user);
+/* Clears a live line before an error is printed. */
+void cli_progress_finish(cli_progress *pr);
+
+#endif

@@ -1,0 +1,142 @@
+/* sluice check / graph / ops: everything that reads a pipeline or the op
+ * registry without running anything. */
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+
+static int load_one(int argc, char **argv, const char *cmd, int *mermaid, sl_pipeline **p)
+{
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (mermaid && strcmp(argv[i], "--mermaid") == 0)
+            *mermaid = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage_error("unknown option '%s' for %s", argv[i], cmd);
+        else if (!file)
+            file = argv[i];
+        else
+            return cli_usage_error("%s takes one pipeline file; '%s' is extra", cmd, argv[i]);
+    }
+    if (!file)
+        return cli_usage_error("%s needs a pipeline file: sluice %s FILE", cmd, cmd);
+    sl_error err;
+    if (sl_pipeline_load_file(file, p, &err) != SL_OK)
+        return cli_fail(&err);
+    return EXIT_OK;
+}
+
+static void print_frame(const sl_frame *f)
+{
+    long long rows = sl_frame_rows(f);
+    for (size_t i = 0; i < sl_frame_count(f); i++) {
+        const sl_array_info *a = sl_frame_array(f, i);
+        if (rows >= 0)
+            printf("%s%s %lldx%lld %s", i ? ", " : "", a->name, rows, (long long)a->cols, sl_dtype_name(a->dtype));
+        else
+            printf("%s%s ?x%lld %s", i ? ", " : "", a->name, (long long)a->cols, sl_dtype_name(a->dtype));
+    }
+    if (sl_frame_count(f) == 0)
+        printf("(no arrays)");
+}
+
+int cmd_check(int argc, char **argv)
+{
+    sl_pipeline *p = NULL;
+    int rc = load_one(argc, argv, "check", NULL, &p);
+    if (rc)
+        return rc;
+    size_t n = sl_pipeline_stage_count(p);
+    printf("pipeline '%s': %zu stage%s, workdir %s\n", sl_pipeline_name(p), n, n == 1 ? "" : "s",
+           sl_pipeline_workdir(p));
+    for (size_t i = 0; i < n; i++) {
+        printf("  %-16s %-12s -> ", sl_pipeline_stage_name(p, i), sl_pipeline_stage_op(p, i)->name);
+        print_frame(sl_pipeline_stage_output(p, i));
+        putchar('\n');
+    }
+    puts("ok");
+    sl_pipeline_free(p);
+    return EXIT_OK;
+}
+
+/* Stage names are [A-Za-z0-9_.-]: they need no escaping in DOT or Mermaid. */
+int cmd_graph(int argc, char **argv)
+{
+    sl_pipeline *p = NULL;
+    int mermaid = 0;
+    int rc = load_one(argc, argv, "graph", &mermaid, &p);
+    if (rc)
+        return rc;
+    size_t n = sl_pipeline_stage_count(p);
+    if (mermaid) {
+        puts("flowchart LR");
+        for (size_t i = 0; i < n; i++)
+            printf("  s%zu[\"%s<br/><i>%s</i>\"]\n", i, sl_pipeline_stage_name(p, i), sl_pipeline_stage_op(p, i)->name);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < sl_pipeline_stage_input_count(p, i); j++) {
+                const char *param;
+                size_t from = sl_pipeline_stage_input(p, i, j, &param);
+                printf("  s%zu -->|%s| s%zu\n", from, param, i);
+            }
+    } else {
+        printf("digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", sl_pipeline_name(p));
+        for (size_t i = 0; i < n; i++)
+            printf("  \"%s\" [label=\"%s\\n%s\"];\n", sl_pipeline_stage_name(p, i), sl_pipeline_stage_name(p, i),
+                   sl_pipeline_stage_op(p, i)->name);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < sl_pipeline_stage_input_count(p, i); j++) {
+                const char *param;
+                size_t from = sl_pipeline_stage_input(p, i, j, &param);
+                printf("  \"%s\" -> \"%s\" [label=\"%s\"];\n", sl_pipeline_stage_name(p, from),
+                       sl_pipeline_stage_name(p, i), param);
+            }
+        puts("}");
+    }
+    sl_pipeline_free(p);
+    return EXIT_OK;
+}
+
+static void print_param(const sl_param_spec *ps)
+{
+    char type[160];
+    if (ps->type == SL_PARAM_CHOICE)
+        snprintf(type, sizeof type, "one of %s", ps->choices);
+    else
+        snprintf(type, sizeof type, "%s", sl_param_type_name(ps->type));
+    if ((ps->type == SL_PARAM_INT || ps->type == SL_PARAM_NUMBER) && ps->min < ps->max) {
+        size_t u = strlen(type);
+        snprintf(type + u, sizeof type - u, " in [%g, %g]", ps->min, ps->max);
+    }
+    printf("    %-14s %s", ps->name, type);
+    if (ps->required)
+        printf(", required");
+    else if (ps->default_text)
+        printf(", default %s", ps->default_text);
+    else
+        printf(", optional");
+    printf("\n      %s\n", ps->doc ? ps->doc : "");
+}
+
+int cmd_ops(int argc, char **argv)
+{
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-')
+            return cli_usage_error("unknown option '%s' for ops", argv[i]);
+        if (only)
+            return cli_usage_error("ops takes at most one op name");
+        only = argv[i];
+    }
+    if (only && !sl_op_find(only))
+        return cli_usage_error("unknown op '%s'; run 'sluice ops' to list the ops", only);
+    for (size_t i = 0; i < sl_op_count(); i++) {
+        const sl_op *op = sl_op_at(i);
+        if (only && strcmp(op->name, only) != 0)
+            continue;
+        printf("%s\n  %s\n", op->name, op->summary ? op->summary : "");
+        for (size_t j = 0; j < op->n_params; j++)
+            print_param(&op->params[j]);
+        if (!only && i + 1 < sl_op_count())
+            putchar('\n');
+    }
+    return EXIT_OK;
+}

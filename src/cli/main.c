@@ -1,0 +1,93 @@
+/* sluice: command-line entry point. The library reports errors as data; this
+ * is the one place that prints them and picks exit codes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: sluice COMMAND [OPTIONS] [ARGS]\n"
+    "\n"
+    "Runs checkpointed dataflow pipelines for numerical machine learning.\n"
+    "\n"
+    "commands:\n"
+    "  run FILE      run a pipeline; every stage's output is checkpointed to its workdir\n"
+    "  check FILE    validate a pipeline (YAML, ops, parameters, inputs, shapes) without running it\n"
+    "  graph FILE    print the pipeline's DAG as Graphviz DOT (--mermaid: as Mermaid)\n"
+    "  ops [NAME]    list the ops with their parameters and defaults\n"
+    "  version       print the version\n"
+    "\n"
+    "options of run:\n"
+    "  -j, --threads N     threads to use (default: the file's 'threads', then OMP_NUM_THREADS, then all cores)\n"
+    "  --chunk-rows N      rows per chunk (default: the file's 'chunk_rows', then 65536)\n"
+    "  --workdir DIR       where checkpoints go (default: the file's 'workdir', relative to the file)\n"
+    "  -q, --quiet         print only errors\n"
+    "  --progress WHEN     live progress: auto (on a terminal), always, never\n"
+    "\n"
+    "exit codes: 0 ok, 1 a stage failed at run time, 2 bad config or usage, 3 I/O error\n"
+    "Relative paths in a pipeline file are relative to the file's folder.\n";
+
+int cli_exit_code(sl_status s)
+{
+    switch (s) {
+    case SL_OK: return EXIT_OK;
+    case SL_ERR_CONFIG:
+    case SL_ERR_USAGE: return EXIT_USAGE;
+    case SL_ERR_IO: return EXIT_IO;
+    default: return EXIT_RUNTIME;
+    }
+}
+
+int cli_fail(const sl_error *err)
+{
+    char buf[2048];
+    fprintf(stderr, "sluice: %s\n", sl_error_format(err, buf, sizeof buf));
+    return cli_exit_code(err->code);
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sluice: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\nrun 'sluice --help' for usage\n", stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+int cli_parse_count(const char *s, long long max, long long *out)
+{
+    if (!s || !*s)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 1 || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return fputs(usage, stderr), EXIT_USAGE;
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
+        return fputs(usage, stdout), EXIT_OK;
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("sluice %s\n", sl_version());
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "graph") == 0)
+        return cmd_graph(argc - 1, argv + 1);
+    if (strcmp(cmd, "ops") == 0)
+        return cmd_ops(argc - 1, argv + 1);
+    return cli_usage_error("unknown command '%s'; commands: run, check, graph, ops, version", cmd);
+}

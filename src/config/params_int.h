@@ -1,0 +1,33 @@
+/* Private: turning a stage's YAML mapping into validated sl_params against an
+ * op's parameter schema. */
+#ifndef SL_PARAMS_INT_H
+#define SL_PARAMS_INT_H
+
+#include "sluice/op.h"
+#include "config/yaml_doc.h"
+
+/* Builds the parameters of one stage. `stage` is the stage's mapping; keys in
+ * `reserved` (NULL-terminated, e.g. "op") are not parameters and are skipped.
+ * Errors carry `filename`, line and column of the offending key or value:
+ *   unknown parameter (with a did-you-mean suggestion and the list of valid ones),
+ *   missing required parameter (at the stage's position),
+ *   wrong type (what was found, what was expected), out of bounds, bad choice.
+ * PATH values that are relative are joined to base_dir (when base_dir is not
+ * NULL and not ""). */
+sl_status sl__params_build(const sl_op *op, const sl__ynode *stage, const char *const *reserved,
+                           const char *base_dir, const char *filename, sl_params **out, sl_error *err);
+void sl__params_free(sl_params *p);
+
+/* Position (1-based) of a parameter's value in the file; 0 when it was defaulted. */
+void sl__params_pos(const sl_params *p, const char *name, int *line, int *col);
+
+/* Canonical JSON text of all parameters in schema order, defaults included,
+ * numbers in a canonical form: equal for files that differ only in key order
+ * or formatting. malloc'd; NULL on allocation failure. */
+char *sl__params_canonical(const sl_params *p);
+
+/* The closest of `candidates` (n of them) to `word` by edit distance, or NULL
+ * when none is close enough to suggest. */
+const char *sl__suggest(const char *word, const char *const *candidates, size_t n);
+
+#endif

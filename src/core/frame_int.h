@@ -1,0 +1,28 @@
+/* Private: where a frame's data lives. A frame's arrays live either in memory
+ * (small frames: models, statistics) or in an HDF5 file (a committed
+ * checkpoint). While a stage runs, its output frame has a writer attached that
+ * the executor appends chunks to. */
+#ifndef SL_FRAME_INT_H
+#define SL_FRAME_INT_H
+
+#include "sluice/frame.h"
+
+struct sl__ckpt_writer;
+
+/* In-memory data of array i, or NULL. */
+const void *sl__frame_mem(const sl_frame *f, size_t i);
+/* The HDF5 file holding the frame's arrays (one dataset per array, named as
+ * the array), or NULL. */
+const char *sl__frame_path(const sl_frame *f);
+sl_status sl__frame_set_path(sl_frame *f, const char *path, sl_error *err);
+/* Forgets where the data lives and any in-memory data (the schema stays). */
+void sl__frame_drop_data(sl_frame *f);
+
+void sl__frame_set_writer(sl_frame *f, struct sl__ckpt_writer *w);
+struct sl__ckpt_writer *sl__frame_writer(const sl_frame *f);
+
+/* Checks an array or stage name: 1..SL_NAME_MAX-1 chars of [A-Za-z0-9_.-],
+ * not starting with '.' or '-'. Safe as an HDF5 dataset name and a file name. */
+int sl__name_ok(const char *name);
+
+#endif

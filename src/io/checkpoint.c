@@ -1,0 +1,290 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/error_int.h"
+#include "core/frame_int.h"
+#include "io/checkpoint.h"
+#include "io/h5util.h"
+
+/* HDF5 chunks above this size waste memory in the chunk cache and hit HDF5's
+ * 4 GiB chunk limit for wide arrays. */
+#define SL_MAX_H5_CHUNK_BYTES (16u << 20)
+
+struct sl__ckpt_writer {
+    char *path, *tmp;
+    hid_t file;
+    size_t n;
+    hid_t *dsets;
+    const sl_array_info *arrays;
+    int64_t rows;
+    int64_t bytes;
+};
+
+static sl_status h5_fail(sl_error *err, const char *what, const char *path)
+{
+    char why[256];
+    sl__h5_error_text_locked(why, sizeof why);
+    return sl__error_set(err, SL_ERR_IO, "cannot %s '%s': %s", what, path, why[0] ? why : "HDF5 error");
+}
+
+static void free_writer(sl__ckpt_writer *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->dsets[i] >= 0)
+            H5Dclose(w->dsets[i]);
+    if (w->file >= 0)
+        H5Fclose(w->file);
+    free(w->dsets);
+    free(w->path);
+    free(w->tmp);
+    free(w);
+}
+
+static hsize_t chunk_rows_for(int64_t chunk_rows, int64_t rows_hint, const sl_array_info *a)
+{
+    int64_t r = chunk_rows;
+    if (rows_hint >= 0 && rows_hint < r)
+        r = rows_hint;
+    int64_t row_bytes = a->cols * (int64_t)sl_dtype_size(a->dtype);
+    int64_t cap = (int64_t)SL_MAX_H5_CHUNK_BYTES / (row_bytes > 0 ? row_bytes : 1);
+    if (r > cap)
+        r = cap;
+    return (hsize_t)(r < 1 ? 1 : r);
+}
+
+sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t rows_hint,
+                               sl__ckpt_writer **out, sl_error *err)
+{
+    sl__ckpt_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    w->file = H5I_INVALID_HID;
+    w->n = sl_frame_count(schema);
+    w->dsets = malloc((w->n ? w->n : 1) * sizeof *w->dsets);
+    w->path = strdup(path);
+    w->tmp = malloc(strlen(path) + 5);
+    if (!w->dsets || !w->path || !w->tmp) {
+        free_writer(w);
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < w->n; i++)
+        w->dsets[i] = H5I_INVALID_HID;
+    sprintf(w->tmp, "%s.tmp", path);
+    w->arrays = sl_frame_array(schema, 0);
+
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    errno = 0;
+    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (w->file < 0) {
+        sl_status s = errno ? sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp, strerror(errno))
+                            : h5_fail(err, "create", w->tmp);
+        free_writer(w);
+        return s;
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        const sl_array_info *a = &w->arrays[i];
+        hsize_t dims[2] = {0, (hsize_t)a->cols}, maxdims[2] = {H5S_UNLIMITED, (hsize_t)a->cols};
+        hsize_t chunk[2] = {chunk_rows_for(chunk_rows, rows_hint, a), (hsize_t)a->cols};
+        hid_t space = H5Screate_simple(2, dims, maxdims);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 2, chunk);
+        w->dsets[i] = H5Dcreate2(w->file, a->name, sl__h5_native(a->dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        H5Pclose(dcpl);
+        H5Sclose(space);
+        if (w->dsets[i] < 0) {
+            sl_status s = h5_fail(err, "create a dataset in", w->tmp);
+            sl__ckpt_abort_locked(w);
+            return s;
+        }
+    }
+    *out = w;
+    return SL_OK;
+}
+
+sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error *err)
+{
+    if (c->rows <= 0)
+        return SL_OK;
+    for (size_t i = 0; i < w->n; i++) {
+        const sl_array_info *a = &w->arrays[i];
+        hsize_t dims[2] = {(hsize_t)(w->rows + c->rows), (hsize_t)a->cols};
+        hsize_t start[2] = {(hsize_t)w->rows, 0}, count[2] = {(hsize_t)c->rows, (hsize_t)a->cols};
+        if (!c->arrays[i].data)
+            return sl__error_set(err, SL_ERR_INTERNAL, "chunk %lld has no data for array '%s'", (long long)c->index,
+                                 a->name);
+        if (H5Dset_extent(w->dsets[i], dims) < 0)
+            return h5_fail(err, "extend a dataset in", w->tmp);
+        hid_t fspace = H5Dget_space(w->dsets[i]);
+        hid_t mspace = H5Screate_simple(2, count, NULL);
+        herr_t rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+        if (rc >= 0)
+            rc = H5Dwrite(w->dsets[i], sl__h5_native(a->dtype), mspace, fspace, H5P_DEFAULT, c->arrays[i].data);
+        H5Sclose(mspace);
+        H5Sclose(fspace);
+        if (rc < 0)
+            return h5_fail(err, "write", w->tmp);
+        w->bytes += c->rows * a->cols * (int64_t)sl_dtype_size(a->dtype);
+    }
+    w->rows += c->rows;
+    return SL_OK;
+}
+
+int64_t sl__ckpt_rows(const sl__ckpt_writer *w)
+{
+    return w->rows;
+}
+
+int64_t sl__ckpt_bytes(const sl__ckpt_writer *w)
+{
+    return w->bytes;
+}
+
+static sl_status put_attr(sl__ckpt_writer *w, const char *key, hid_t type, const void *value, sl_error *err)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    if (H5Aexists(w->file, key) > 0)
+        H5Adelete(w->file, key);
+    hid_t a = H5Acreate2(w->file, key, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a >= 0 ? H5Awrite(a, type, value) : -1;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return rc < 0 ? h5_fail(err, "write an attribute to", w->tmp) : SL_OK;
+}
+
+sl_status sl__ckpt_attr_string_locked(sl__ckpt_writer *w, const char *key, const char *value, sl_error *err)
+{
+    /* variable-length UTF-8, so h5py reads a str and h5dump prints the text */
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    sl_status s = put_attr(w, key, t, &value, err);
+    H5Tclose(t);
+    return s;
+}
+
+sl_status sl__ckpt_attr_double_locked(sl__ckpt_writer *w, const char *key, double value, sl_error *err)
+{
+    return put_attr(w, key, H5T_NATIVE_DOUBLE, &value, err);
+}
+
+sl_status sl__ckpt_attr_int_locked(sl__ckpt_writer *w, const char *key, int64_t value, sl_error *err)
+{
+    return put_attr(w, key, H5T_NATIVE_INT64, &value, err);
+}
+
+static sl_status sync_path(const char *path, int dir, sl_error *err)
+{
+    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0)
+        return sl__error_set(err, SL_ERR_IO, "cannot open '%s' to sync it: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0)
+        return sl__error_set(err, SL_ERR_IO, "cannot sync '%s' to disk: %s", path, strerror(e));
+    return SL_OK;
+}
+
+sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, sl_error *err)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        H5Dclose(w->dsets[i]);
+        w->dsets[i] = H5I_INVALID_HID;
+    }
+    herr_t rc = H5Fclose(w->file);
+    w->file = H5I_INVALID_HID;
+    sl_status s = rc < 0 ? h5_fail(err, "close", w->tmp) : SL_OK;
+    if (s == SL_OK)
+        s = sync_path(w->tmp, 0, err);
+    if (s == SL_OK && rename(w->tmp, w->path) != 0)
+        s = sl__error_set(err, SL_ERR_IO, "cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
+    if (s == SL_OK) {
+        char *copy = strdup(w->path);
+        if (!copy)
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        else {
+            s = sync_path(dirname(copy), 1, err);
+            free(copy);
+        }
+    }
+    if (s != SL_OK)
+        unlink(w->tmp);
+    free_writer(w);
+    return s;
+}
+
+void sl__ckpt_abort_locked(sl__ckpt_writer *w)
+{
+    if (!w)
+        return;
+    char *tmp = w->tmp;
+    w->tmp = NULL;
+    free_writer(w);
+    if (tmp) {
+        unlink(tmp);
+        free(tmp);
+    }
+}
+
+sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, const unsigned char *want,
+                                      sl_error *err)
+{
+    size_t n = sl_frame_count(f);
+    const char *path = sl__frame_path(f);
+    memset(r, 0, sizeof *r);
+    r->frame = f;
+    r->file = H5I_INVALID_HID;
+    r->dsets = malloc((n ? n : 1) * sizeof *r->dsets);
+    if (!r->dsets)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        r->dsets[i] = H5I_INVALID_HID;
+    if (!path)
+        return sl__error_set(err, SL_ERR_INTERNAL, "the input frame has no data file");
+    sl_status s = sl__h5_open_read_locked(path, &r->file, err);
+    for (size_t i = 0; s == SL_OK && i < n; i++) {
+        if (want && !want[i])
+            continue;
+        const char *name = sl_frame_array(f, i)->name;
+        r->dsets[i] = H5Dopen2(r->file, name, H5P_DEFAULT);
+        if (r->dsets[i] < 0)
+            s = sl__error_set(err, SL_ERR_IO, "checkpoint '%s' has no dataset '%s'; remove it and run again", path,
+                              name);
+    }
+    return s;
+}
+
+sl_status sl__ckpt_reader_read_locked(sl__ckpt_reader *r, sl_chunk *c, sl_error *err)
+{
+    for (size_t i = 0; i < c->n_arrays; i++) {
+        if (!c->arrays[i].data || r->dsets[i] < 0)
+            continue;
+        const sl_array_info *a = c->arrays[i].info;
+        sl_status s = sl__h5_read_rows_locked(r->dsets[i], 2, c->row0, c->rows, a->cols, a->dtype,
+                                              c->arrays[i].data, sl__frame_path(r->frame), a->name, err);
+        if (s)
+            return s;
+    }
+    return SL_OK;
+}
+
+void sl__ckpt_reader_close_locked(sl__ckpt_reader *r)
+{
+    if (r->dsets) {
+        for (size_t i = 0; i < sl_frame_count(r->frame); i++)
+            if (r->dsets[i] >= 0)
+                H5Dclose(r->dsets[i]);
+        free(r->dsets);
+        r->dsets = NULL;
+    }
+    if (r->file >= 0)
+        H5Fclose(r->file);
+    r->file = H5I_INVALID_HID;
+}

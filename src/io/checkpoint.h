@@ -1,0 +1,48 @@
+/* Private: checkpoint files. A checkpoint is an HDF5 file with one 2-D dataset
+ * per array of a frame (named as the array) and attributes describing how it
+ * was made. It is written under `<path>.tmp` and renamed into place only when
+ * complete and durable (fsync of file and folder), so a reader never sees a
+ * partial checkpoint. All functions expect the HDF5 lock to be held. */
+#ifndef SL_CHECKPOINT_H
+#define SL_CHECKPOINT_H
+
+#include <hdf5.h>
+#include "sluice/frame.h"
+#include "sluice/op.h"
+
+typedef struct sl__ckpt_writer sl__ckpt_writer;
+
+/* Creates `path`.tmp with an empty, extendible dataset per array of `schema`.
+ * rows_hint (-1: unknown) keeps HDF5 chunks no larger than the data. */
+sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t rows_hint,
+                               sl__ckpt_writer **out, sl_error *err);
+/* Appends c->rows rows of every array of c (arrays in the schema's order). */
+sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error *err);
+/* Rows appended so far, and bytes of array data they make. */
+int64_t sl__ckpt_rows(const sl__ckpt_writer *w);
+int64_t sl__ckpt_bytes(const sl__ckpt_writer *w);
+/* Root attributes. */
+sl_status sl__ckpt_attr_string_locked(sl__ckpt_writer *w, const char *key, const char *value, sl_error *err);
+sl_status sl__ckpt_attr_double_locked(sl__ckpt_writer *w, const char *key, double value, sl_error *err);
+sl_status sl__ckpt_attr_int_locked(sl__ckpt_writer *w, const char *key, int64_t value, sl_error *err);
+/* Closes, syncs and renames the file into place; frees w in every case. */
+sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, sl_error *err);
+/* Closes and removes the temporary file; frees w. w may be NULL. */
+void sl__ckpt_abort_locked(sl__ckpt_writer *w);
+
+/* Reads chunks of a frame stored in a checkpoint (or any file laid out the
+ * same way). */
+typedef struct sl__ckpt_reader {
+    const sl_frame *frame;
+    hid_t file;
+    hid_t *dsets; /* one per array of the frame; negative when not wanted */
+} sl__ckpt_reader;
+
+/* Opens the datasets of the arrays with want[i] != 0 (want NULL: all). */
+sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, const unsigned char *want,
+                                      sl_error *err);
+/* Fills the arrays of c whose data is not NULL with rows [c->row0, c->row0 + c->rows). */
+sl_status sl__ckpt_reader_read_locked(sl__ckpt_reader *r, sl_chunk *c, sl_error *err);
+void sl__ckpt_reader_close_locked(sl__ckpt_reader *r);
+
+#endif

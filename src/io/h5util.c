@@ -1,0 +1,137 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/error_int.h"
+#include "io/h5util.h"
+
+hid_t sl__h5_native(sl_dtype t)
+{
+    switch (t) {
+    case SL_INT8: return H5T_NATIVE_INT8;
+    case SL_INT16: return H5T_NATIVE_INT16;
+    case SL_INT32: return H5T_NATIVE_INT32;
+    case SL_INT64: return H5T_NATIVE_INT64;
+    case SL_UINT8: return H5T_NATIVE_UINT8;
+    case SL_UINT16: return H5T_NATIVE_UINT16;
+    case SL_UINT32: return H5T_NATIVE_UINT32;
+    case SL_UINT64: return H5T_NATIVE_UINT64;
+    case SL_FLOAT32: return H5T_NATIVE_FLOAT;
+    case SL_FLOAT64: return H5T_NATIVE_DOUBLE;
+    default: return H5I_INVALID_HID;
+    }
+}
+
+sl_dtype sl__h5_dtype_locked(hid_t type)
+{
+    size_t size = H5Tget_size(type);
+    switch (H5Tget_class(type)) {
+    case H5T_INTEGER: {
+        int sign = H5Tget_sign(type) == H5T_SGN_2;
+        switch (size) {
+        case 1: return sign ? SL_INT8 : SL_UINT8;
+        case 2: return sign ? SL_INT16 : SL_UINT16;
+        case 4: return sign ? SL_INT32 : SL_UINT32;
+        case 8: return sign ? SL_INT64 : SL_UINT64;
+        default: return SL_DTYPE_NONE;
+        }
+    }
+    case H5T_FLOAT:
+        /* half and long double have no sluice dtype */
+        return size == 4 ? SL_FLOAT32 : size == 8 ? SL_FLOAT64 : SL_DTYPE_NONE;
+    default:
+        return SL_DTYPE_NONE;
+    }
+}
+
+static herr_t first_error(unsigned n, const H5E_error2_t *e, void *data)
+{
+    char *buf = data;
+    if (n == 0 && e->desc)
+        snprintf(buf, 256, "%s", e->desc);
+    return 0;
+}
+
+void sl__h5_error_text_locked(char *buf, size_t size)
+{
+    char tmp[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, tmp);
+    snprintf(buf, size, "%s", tmp);
+}
+
+sl_status sl__h5_open_read_locked(const char *path, hid_t *file, sl_error *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': it is a directory", path);
+    if (access(path, R_OK) != 0)
+        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': %s", path, strerror(errno));
+#if H5_VERSION_GE(1, 12, 0)
+    htri_t is = H5Fis_accessible(path, H5P_DEFAULT);
+#else
+    htri_t is = H5Fis_hdf5(path);
+#endif
+    if (is <= 0)
+        return sl__error_set(err, SL_ERR_IO, "'%s' is not an HDF5 file (%lld bytes, no HDF5 signature)", path,
+                             (long long)sb.st_size);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        char why[256];
+        sl__h5_error_text_locked(why, sizeof why);
+        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': %s", path, why);
+    }
+    *file = f;
+    return SL_OK;
+}
+
+sl_status sl__h5_read_rows_locked(hid_t dset, int rank, int64_t row0, int64_t rows, int64_t cols, sl_dtype as,
+                                  void *buf, const char *path, const char *name, sl_error *err)
+{
+    if (rows == 0)
+        return SL_OK;
+    hsize_t start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)rows, (hsize_t)cols};
+    hid_t fspace = H5Dget_space(dset);
+    hid_t mspace = H5Screate_simple(rank, count, NULL);
+    herr_t rc = -1;
+    if (fspace >= 0 && mspace >= 0 && H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0)
+        rc = H5Dread(dset, sl__h5_native(as), mspace, fspace, H5P_DEFAULT, buf);
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (fspace >= 0)
+        H5Sclose(fspace);
+    if (rc < 0) {
+        char why[256];
+        sl__h5_error_text_locked(why, sizeof why);
+        return sl__error_set(err, SL_ERR_IO, "cannot read rows %lld..%lld of '%s' in '%s': %s", (long long)row0,
+                             (long long)(row0 + rows - 1), name, path, why);
+    }
+    return SL_OK;
+}
+
+sl_status sl__h5_read_whole(const char *path, const char *name, sl_dtype as, int64_t rows, int64_t cols, void *buf,
+                            sl_error *err)
+{
+    sl__h5_lock();
+    hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID;
+    sl_status s = sl__h5_open_read_locked(path, &f, err);
+    if (s == SL_OK) {
+        d = H5Dopen2(f, name, H5P_DEFAULT);
+        if (d < 0)
+            s = sl__error_set(err, SL_ERR_IO, "'%s' has no dataset '%s'", path, name);
+    }
+    if (s == SL_OK) {
+        hid_t sp = H5Dget_space(d);
+        int rank = H5Sget_simple_extent_ndims(sp);
+        H5Sclose(sp);
+        s = sl__h5_read_rows_locked(d, rank, 0, rows, cols, as, buf, path, name, err);
+    }
+    if (d >= 0)
+        H5Dclose(d);
+    if (f >= 0)
+        H5Fclose(f);
+    sl__h5_unlock();
+    return s;
+}

@@ -1,0 +1,35 @@
+/* Private: HDF5 helpers. HDF5 is not thread-safe in Debian's serial build, so
+ * every HDF5 call in sluice happens with the HDF5 lock held. Functions whose
+ * name ends in _locked expect the caller to hold it; the others take it. */
+#ifndef SL_H5UTIL_H
+#define SL_H5UTIL_H
+
+#include <hdf5.h>
+#include "sluice/frame.h"
+#include "sluice/op.h"
+
+/* Takes the process-wide HDF5 lock (and silences HDF5's own error printing). */
+void sl__h5_lock(void);
+void sl__h5_unlock(void);
+
+/* Native HDF5 memory type of a dtype. */
+hid_t sl__h5_native(sl_dtype t);
+/* dtype of an HDF5 integer or float type; SL_DTYPE_NONE for other classes. */
+sl_dtype sl__h5_dtype_locked(hid_t type);
+/* The innermost message on HDF5's error stack ("" when none). */
+void sl__h5_error_text_locked(char *buf, size_t size);
+
+/* Opens an existing HDF5 file read-only with a clear error when it is missing,
+ * unreadable or not HDF5. `what` names the file's role in the message. */
+sl_status sl__h5_open_read_locked(const char *path, hid_t *file, sl_error *err);
+
+/* Reads rows [row0, row0 + rows) of a 1-D (cols == 1) or 2-D dataset into buf
+ * as `as`. */
+sl_status sl__h5_read_rows_locked(hid_t dset, int rank, int64_t row0, int64_t rows, int64_t cols, sl_dtype as,
+                                  void *buf, const char *path, const char *name, sl_error *err);
+
+/* Reads a whole rows x cols dataset `name` of file `path` into buf as `as`. */
+sl_status sl__h5_read_whole(const char *path, const char *name, sl_dtype as, int64_t rows, int64_t cols, void *buf,
+                            sl_error *err);
+
+#endif

@@ -1,0 +1,19 @@
+/* Private kernel: element type conversion with checked integer targets. */
+#ifndef SL_CAST_H
+#define SL_CAST_H
+
+#include <stddef.h>
+#include "sluice/frame.h"
+
+typedef struct sl__cast_result {
+    size_t bad;       /* values that do not fit an integer target (NaN, Inf, out of range) */
+    size_t first_bad; /* index of the first of them */
+} sl__cast_result;
+
+/* Converts n elements. Floats go to integers by truncation toward zero, as
+ * NumPy's astype does; a value that does not fit is counted and stored as 0.
+ * Float targets never fail (float64 -> float32 overflow gives +-Inf, as in
+ * NumPy). dst and src must not overlap unless the types are equal. */
+sl__cast_result sl__cast(void *dst, sl_dtype dst_t, const void *src, sl_dtype src_t, size_t n);
+
+#endif

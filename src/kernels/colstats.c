@@ -1,0 +1,102 @@
+#include <math.h>
+#include <string.h>
+#include "kernels/colstats.h"
+
+/* Sums, counts and extremes first, deviations second; one loop body per
+ * element type so each compiles to a tight, vectorizable loop over columns. */
+#define COLSTATS_PASS1(T)                                                                                   \
+    do {                                                                                                   \
+        const T *x = data;                                                                                 \
+        for (int64_t r = 0; r < rows; r++)                                                                 \
+            for (int64_t c = 0; c < cols; c++) {                                                           \
+                double v = (double)x[r * cols + c];                                                        \
+                if (v != v) {                                                                              \
+                    out[c].nan += 1;                                                                       \
+                    continue;                                                                              \
+                }                                                                                          \
+                out[c].n += 1;                                                                             \
+                out[c].mean += v; /* the sum, until divided below */                                       \
+                if (v < out[c].min)                                                                        \
+                    out[c].min = v;                                                                        \
+                if (v > out[c].max)                                                                        \
+                    out[c].max = v;                                                                        \
+            }                                                                                              \
+    } while (0)
+
+#define COLSTATS_PASS2(T)                                                                                   \
+    do {                                                                                                   \
+        const T *x = data;                                                                                 \
+        for (int64_t r = 0; r < rows; r++)                                                                 \
+            for (int64_t c = 0; c < cols; c++) {                                                           \
+                double v = (double)x[r * cols + c];                                                        \
+                if (v == v) {                                                                              \
+                    double d = v - out[c].mean;                                                            \
+                    out[c].m2 += d * d;                                                                    \
+                }                                                                                          \
+            }                                                                                              \
+    } while (0)
+
+#define COLSTATS_DISPATCH(PASS)                                                                             \
+    switch (t) {                                                                                           \
+    case SL_INT8: PASS(int8_t); break;                                                                     \
+    case SL_INT16: PASS(int16_t); break;                                                                   \
+    case SL_INT32: PASS(int32_t); break;                                                                   \
+    case SL_INT64: PASS(int64_t); break;                                                                   \
+    case SL_UINT8: PASS(uint8_t); break;                                                                   \
+    case SL_UINT16: PASS(uint16_t); break;                                                                 \
+    case SL_UINT32: PASS(uint32_t); break;                                                                 \
+    case SL_UINT64: PASS(uint64_t); break;                                                                 \
+    case SL_FLOAT32: PASS(float); break;                                                                   \
+    case SL_FLOAT64: PASS(double); break;                                                                  \
+    default: break;                                                                                        \
+    }
+
+void sl__colstats_chunk(const void *data, sl_dtype t, int64_t rows, int64_t cols, sl__colstats *out)
+{
+    for (int64_t c = 0; c < cols; c++) {
+        out[c] = (sl__colstats){0, 0, 0, 0, INFINITY, -INFINITY};
+    }
+    COLSTATS_DISPATCH(COLSTATS_PASS1)
+    for (int64_t c = 0; c < cols; c++) {
+        if (out[c].n > 0) {
+            out[c].mean /= out[c].n;
+        } else {
+            out[c].mean = NAN;
+            out[c].min = out[c].max = NAN;
+        }
+    }
+    COLSTATS_DISPATCH(COLSTATS_PASS2)
+}
+
+void sl__colstats_merge(sl__colstats *acc, const sl__colstats *part, int64_t cols)
+{
+    for (int64_t c = 0; c < cols; c++) {
+        sl__colstats *a = &acc[c];
+        const sl__colstats *b = &part[c];
+        double nan = a->nan + b->nan;
+        if (b->n == 0) {
+            a->nan = nan;
+            continue;
+        }
+        if (a->n == 0) {
+            *a = *b;
+            a->nan = nan;
+            continue;
+        }
+        double n = a->n + b->n;
+        double delta = b->mean - a->mean;
+        a->mean += delta * (b->n / n);
+        a->m2 += b->m2 + delta * delta * (a->n * b->n / n);
+        a->n = n;
+        a->nan = nan;
+        if (b->min < a->min)
+            a->min = b->min;
+        if (b->max > a->max)
+            a->max = b->max;
+    }
+}
+
+double sl__colstats_std(const sl__colstats *s)
+{
+    return s->n > 0 ? sqrt(s->m2 / s->n) : NAN;
+}

@@ -1,0 +1,214 @@
+/* load.hdf5: reads named datasets of an HDF5 file into a frame, chunk by
+ * chunk. Checks everything (file, paths, types, ranks, row counts) at plan
+ * time, so `sluice check` finds a bad source before any stage runs. */
+#include <stdlib.h>
+#include <string.h>
+#include "core/error_int.h"
+#include "io/h5util.h"
+#include "ops/ops_int.h"
+#include "plan/pipeline_int.h"
+
+static const sl_param_spec params[] = {
+    {"file", SL_PARAM_PATH, 1, NULL, NULL, 0, 0,
+     "HDF5 file to read; a relative path is relative to the pipeline file's folder"},
+    {"arrays", SL_PARAM_STRING_MAP, 1, NULL, NULL, 0, 0,
+     "frame array name -> dataset path in the file, e.g. { X: /X, y: /y }; 1-D datasets become one column"},
+};
+
+typedef struct src_array {
+    const char *dataset;
+    int rank;
+    hid_t dset;
+} src_array;
+
+typedef struct load_state {
+    const char *file;
+    size_t n;
+    src_array *arrays;
+    hid_t fid;
+} load_state;
+
+static void free_state(void *p)
+{
+    load_state *s = p;
+    if (!s)
+        return;
+    free(s->arrays);
+    free(s);
+}
+
+/* True when every group on the way to `path` and the object itself exist. */
+static int path_exists_locked(hid_t file, const char *path)
+{
+    char buf[1024];
+    if (strlen(path) >= sizeof buf)
+        return 0;
+    strcpy(buf, path);
+    for (char *p = buf + (buf[0] == '/');; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (buf[0] && strcmp(buf, "/") != 0 && H5Lexists(file, buf, H5P_DEFAULT) <= 0)
+            return 0;
+        if (c == '\0')
+            return 1;
+        *p = c;
+    }
+}
+
+/* Checks one dataset and adds its array to the output frame. */
+static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, const char *name,
+                                   const char *dataset, src_array *a, int64_t *rows, const char **rows_from,
+                                   sl_error *err)
+{
+    if (!path_exists_locked(file, dataset))
+        return sl_stage_error(st, err, SL_ERR_IO, "arrays",
+                              "'%s' has no dataset '%s' (for array '%s'); list its contents with h5ls -r '%s'", path,
+                              dataset, name, path);
+    hid_t obj = H5Oopen(file, dataset, H5P_DEFAULT);
+    H5I_type_t kind = obj >= 0 ? H5Iget_type(obj) : H5I_BADID;
+    if (obj >= 0)
+        H5Oclose(obj);
+    if (kind != H5I_DATASET)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays", "'%s' in '%s' is not a dataset (for array '%s'); name a dataset, not a group",
+                              dataset, path, name);
+    hid_t d = H5Dopen2(file, dataset, H5P_DEFAULT);
+    if (d < 0)
+        return sl_stage_error(st, err, SL_ERR_IO, "arrays", "cannot open dataset '%s' in '%s'", dataset, path);
+    hid_t type = H5Dget_type(d), space = H5Dget_space(d);
+    sl_dtype dt = sl__h5_dtype_locked(type);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[H5S_MAX_RANK] = {0};
+    if (rank > 0 && rank <= H5S_MAX_RANK)
+        H5Sget_simple_extent_dims(space, dims, NULL);
+    H5T_class_t cls = H5Tget_class(type);
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Dclose(d);
+    if (dt == SL_DTYPE_NONE)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays",
+                              "dataset '%s' in '%s' holds %s values; sluice reads integer and float datasets only",
+                              dataset, path,
+                              cls == H5T_STRING     ? "string"
+                              : cls == H5T_COMPOUND ? "compound"
+                              : cls == H5T_ENUM     ? "enum"
+                              : cls == H5T_FLOAT    ? "float values of a size other than 4 or 8 bytes, i.e. non-standard"
+                                                    : "non-numeric");
+    if (rank < 1 || rank > 2)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays",
+                              "dataset '%s' in '%s' has %d dimensions; sluice reads 1-D (n) and 2-D (n x columns) "
+                              "datasets",
+                              dataset, path, rank);
+    int64_t n = (int64_t)dims[0], cols = rank == 2 ? (int64_t)dims[1] : 1;
+    if (n < 1 || cols < 1)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays", "dataset '%s' in '%s' is empty (%lld x %lld)", dataset,
+                              path, (long long)n, (long long)cols);
+    if (*rows >= 0 && n != *rows)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays",
+                              "arrays of a frame must have the same number of rows: '%s' in '%s' has %lld rows, "
+                              "'%s' has %lld",
+                              dataset, path, (long long)n, *rows_from, (long long)*rows);
+    if (sl_frame_add(sl_stage_output(st), name, dt, cols, err))
+        return sl__stage_locate(st, err, "arrays");
+    *rows = n;
+    *rows_from = dataset;
+    a->dataset = dataset;
+    a->rank = rank;
+    a->dset = H5I_INVALID_HID;
+    return SL_OK;
+}
+
+static sl_status plan(sl_stage *st, sl_error *err)
+{
+    const sl_params *p = sl_stage_params(st);
+    load_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_stage_set_state(st, s);
+    s->file = sl_params_string(p, "file");
+    s->n = sl_params_len(p, "arrays");
+    s->fid = H5I_INVALID_HID;
+    if (s->n == 0)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "arrays", "'arrays' names no arrays; e.g. { X: /X, y: /y }");
+    s->arrays = calloc(s->n, sizeof *s->arrays);
+    if (!s->arrays)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    hid_t file;
+    sl__h5_lock();
+    sl_status rc = sl__h5_open_read_locked(s->file, &file, err);
+    if (rc) {
+        sl__h5_unlock();
+        sl__error_append(err, "; check 'file' (a relative path is relative to the pipeline file's folder)");
+        return sl__stage_locate(st, err, "file");
+    }
+    int64_t rows = -1;
+    const char *rows_from = NULL;
+    for (size_t i = 0; i < s->n && rc == SL_OK; i++)
+        rc = plan_array_locked(st, file, s->file, sl_params_map_key(p, "arrays", i),
+                               sl_params_map_value(p, "arrays", i), &s->arrays[i], &rows, &rows_from, err);
+    H5Fclose(file);
+    sl__h5_unlock();
+    if (rc == SL_OK)
+        sl_frame_set_rows(sl_stage_output(st), rows);
+    return rc;
+}
+
+static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
+{
+    load_state *s = ctx;
+    for (size_t i = 0; i < s->n; i++) {
+        const sl_array_info *a = out->arrays[i].info;
+        sl_status rc = sl__h5_read_rows_locked(s->arrays[i].dset, s->arrays[i].rank, out->row0, out->rows, a->cols,
+                                               a->dtype, out->arrays[i].data, s->file, s->arrays[i].dataset, err);
+        if (rc)
+            return rc;
+    }
+    return SL_OK;
+}
+
+static void close_locked(load_state *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->arrays[i].dset >= 0) {
+            H5Dclose(s->arrays[i].dset);
+            s->arrays[i].dset = H5I_INVALID_HID;
+        }
+    if (s->fid >= 0)
+        H5Fclose(s->fid);
+    s->fid = H5I_INVALID_HID;
+}
+
+static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
+{
+    load_state *s = sl_stage_state(st);
+    sl_frame *out = sl_stage_output(st);
+    sl__h5_lock();
+    sl_status rc = sl__h5_open_read_locked(s->file, &s->fid, err);
+    for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
+        s->arrays[i].dset = H5Dopen2(s->fid, s->arrays[i].dataset, H5P_DEFAULT);
+        if (s->arrays[i].dset < 0)
+            rc = sl__error_set(err, SL_ERR_IO, "cannot open dataset '%s' in '%s' (did the file change since planning?)",
+                               s->arrays[i].dataset, s->file);
+    }
+    sl__h5_unlock();
+    if (rc == SL_OK) {
+        sl_pass pass = {.name = "read", .output = out, .ctx = s, .source_rows = sl_frame_rows(out), .read = read_chunk};
+        rc = sl_exec_pass(ex, st, &pass, NULL, err);
+    }
+    sl__h5_lock();
+    close_locked(s);
+    sl__h5_unlock();
+    return rc;
+}
+
+const sl_op sl__op_load_hdf5 = {
+    .name = "load.hdf5",
+    .summary = "read datasets of an HDF5 file into a frame",
+    .params = params,
+    .n_params = sizeof params / sizeof params[0],
+    .flags = SL_OP_SOURCE,
+    .plan = plan,
+    .run = run,
+    .free_state = free_state,
+};

@@ -1,0 +1,21 @@
+/* Private: the built-in ops and helpers they share. */
+#ifndef SL_OPS_INT_H
+#define SL_OPS_INT_H
+
+#include "sluice/op.h"
+
+extern const sl_op sl__op_load_hdf5;
+extern const sl_op sl__op_save_hdf5;
+extern const sl_op sl__op_convert;
+extern const sl_op sl__op_describe;
+
+/* Reads the STRING_LIST parameter `param` (array names) against frame `in`:
+ * fills want[i] = 1 for each named array (all arrays when the parameter is
+ * absent). Errors name the missing array and list the frame's arrays. */
+sl_status sl__select_arrays(const sl_stage *st, const char *param, const sl_frame *in, unsigned char *want,
+                            sl_error *err);
+
+/* "X (float32, 16 columns), y (float32, 1 column)" for error messages. */
+void sl__describe_frame(const sl_frame *f, char *buf, size_t size);
+
+#endif

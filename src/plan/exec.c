@@ -1,0 +1,331 @@
+/* The chunk executor: streams a pass over row chunks. HDF5 reads and writes
+ * happen on the calling thread under the HDF5 lock, in chunk order; the
+ * chunk callbacks of a batch run in parallel with OpenMP; per-chunk partial
+ * results are merged strictly in chunk order, so results depend on the chunk
+ * size but never on the thread count. Buffers are allocated once per pass,
+ * one set per batch slot, and reused for every batch. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/error_int.h"
+#include "core/frame_int.h"
+#include "io/checkpoint.h"
+#include "io/h5util.h"
+#include "plan/exec_int.h"
+
+void *sl_chunk_data(const sl_chunk *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_arrays; i++)
+        if (strcmp(c->arrays[i].info->name, name) == 0)
+            return c->arrays[i].data;
+    return NULL;
+}
+
+int sl_exec_threads(const sl_exec *ex)
+{
+    return ex->threads;
+}
+
+/* One slot of a batch: an input chunk, an output chunk, a partial. */
+typedef struct slot {
+    sl_chunk in, out;
+    void *partial;
+    sl_status status;
+    sl_error err;
+} slot;
+
+typedef struct pass_run {
+    const sl_pass *pass;
+    const sl_frame *in_frame; /* input, or the output frame for a source pass */
+    unsigned char *want;      /* per input array */
+    int in_memory;            /* every wanted input array is in memory: chunks are views */
+    long *copy_from;          /* copy pass: output array i <- input array copy_from[i] */
+    int nslots;
+    slot *slots;
+    void *block;              /* all chunk buffers */
+    sl__ckpt_reader reader;
+    int reader_open;
+    sl__ckpt_writer *writer;
+} pass_run;
+
+static sl_status check_pass(const sl_pass *pass, const void *acc, sl_error *err)
+{
+    if (!pass->input && !pass->read)
+        return sl__error_set(err, SL_ERR_USAGE, "pass '%s' has neither an input frame nor a read callback",
+                             pass->name ? pass->name : "?");
+    if (!pass->input && (!pass->output || pass->chunk))
+        return sl__error_set(err, SL_ERR_USAGE,
+                             "source pass '%s' needs an output frame and no chunk callback (read() fills it)",
+                             pass->name);
+    if (pass->partial_size && (!pass->merge || !acc || !pass->chunk))
+        return sl__error_set(err, SL_ERR_USAGE, "pass '%s' has partials but no chunk, merge or accumulator",
+                             pass->name);
+    if (!pass->chunk && !pass->output)
+        return sl__error_set(err, SL_ERR_USAGE, "pass '%s' does nothing: no chunk callback and no output",
+                             pass->name);
+    if (pass->output && !sl__frame_writer(pass->output))
+        return sl__error_set(err, SL_ERR_USAGE,
+                             "pass '%s' writes a frame that is not open for writing (use the stage's output)",
+                             pass->name);
+    return SL_OK;
+}
+
+static sl_status select_inputs(pass_run *pr, sl_error *err)
+{
+    const sl_pass *pass = pr->pass;
+    size_t n = sl_frame_count(pr->in_frame);
+    pr->want = calloc(n ? n : 1, 1);
+    if (!pr->want)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (!pass->input || !pass->input_arrays) {
+        memset(pr->want, 1, n);
+    } else {
+        for (const char *const *name = pass->input_arrays; *name; name++) {
+            long i = sl_frame_find(pr->in_frame, *name);
+            if (i < 0)
+                return sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' reads array '%s', which its input lacks",
+                                     pass->name, *name);
+            pr->want[i] = 1;
+        }
+    }
+    pr->in_memory = pass->input != NULL;
+    for (size_t i = 0; i < n; i++)
+        if (pr->want[i] && !sl__frame_mem(pr->in_frame, i))
+            pr->in_memory = 0;
+    return SL_OK;
+}
+
+/* A pass without a chunk callback copies input arrays to the output arrays of
+ * the same name. */
+static sl_status plan_copy(pass_run *pr, sl_error *err)
+{
+    const sl_pass *pass = pr->pass;
+    if (pass->chunk || !pass->input)
+        return SL_OK;
+    size_t n = sl_frame_count(pass->output);
+    pr->copy_from = malloc((n ? n : 1) * sizeof *pr->copy_from);
+    if (!pr->copy_from)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const sl_array_info *o = sl_frame_array(pass->output, i);
+        long j = sl_frame_find(pass->input, o->name);
+        const sl_array_info *a = j >= 0 ? sl_frame_array(pass->input, (size_t)j) : NULL;
+        if (!a || a->dtype != o->dtype || a->cols != o->cols || !pr->want[j])
+            return sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' copies array '%s', which its input lacks",
+                                 pass->name, o->name);
+        pr->copy_from[i] = j;
+    }
+    return SL_OK;
+}
+
+static size_t row_bytes(const sl_array_info *a)
+{
+    return (size_t)a->cols * sl_dtype_size(a->dtype);
+}
+
+/* Lays out every slot's chunk arrays in one block. */
+static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
+{
+    const sl_pass *pass = pr->pass;
+    size_t nin = sl_frame_count(pr->in_frame);
+    size_t nout = pass->output && pass->input ? sl_frame_count(pass->output) : 0;
+    int own_in = !pr->in_memory, own_out = pass->chunk != NULL;
+    size_t per_slot = 0;
+    for (size_t i = 0; own_in && i < nin; i++)
+        if (pr->want[i])
+            per_slot += row_bytes(sl_frame_array(pr->in_frame, i)) * (size_t)chunk_rows;
+    for (size_t i = 0; own_out && i < nout; i++)
+        per_slot += row_bytes(sl_frame_array(pass->output, i)) * (size_t)chunk_rows;
+    size_t partial = (pass->partial_size + 63) & ~(size_t)63;
+    per_slot += partial;
+    pr->slots = calloc((size_t)pr->nslots, sizeof *pr->slots);
+    pr->block = per_slot ? malloc(per_slot * (size_t)pr->nslots) : NULL;
+    if (!pr->slots || (per_slot && !pr->block))
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory for %d chunk buffers of %zu bytes", pr->nslots,
+                             per_slot);
+    char *p = pr->block;
+    for (int k = 0; k < pr->nslots; k++) {
+        slot *s = &pr->slots[k];
+        s->in.n_arrays = nin;
+        s->in.arrays = calloc(nin ? nin : 1, sizeof *s->in.arrays);
+        s->out.n_arrays = nout;
+        s->out.arrays = calloc(nout ? nout : 1, sizeof *s->out.arrays);
+        if (!s->in.arrays || !s->out.arrays)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < nin; i++) {
+            s->in.arrays[i].info = sl_frame_array(pr->in_frame, i);
+            if (own_in && pr->want[i]) {
+                s->in.arrays[i].data = p;
+                p += row_bytes(s->in.arrays[i].info) * (size_t)chunk_rows;
+            }
+        }
+        for (size_t i = 0; i < nout; i++) {
+            s->out.arrays[i].info = sl_frame_array(pass->output, i);
+            if (own_out) {
+                s->out.arrays[i].data = p;
+                p += row_bytes(s->out.arrays[i].info) * (size_t)chunk_rows;
+            }
+        }
+        if (partial) {
+            s->partial = p;
+            p += partial;
+        }
+    }
+    return SL_OK;
+}
+
+static void free_pass_run(pass_run *pr)
+{
+    if (pr->reader_open) {
+        sl__h5_lock();
+        sl__ckpt_reader_close_locked(&pr->reader);
+        sl__h5_unlock();
+    }
+    for (int k = 0; pr->slots && k < pr->nslots; k++) {
+        free(pr->slots[k].in.arrays);
+        free(pr->slots[k].out.arrays);
+    }
+    free(pr->slots);
+    free(pr->block);
+    free(pr->want);
+    free(pr->copy_from);
+}
+
+/* Points the arrays of an in-memory input chunk at its rows. */
+static void view_memory(pass_run *pr, sl_chunk *c)
+{
+    for (size_t i = 0; i < c->n_arrays; i++) {
+        if (!pr->want[i])
+            continue;
+        const char *base = sl__frame_mem(pr->in_frame, i);
+        c->arrays[i].data = (void *)(base + (size_t)c->row0 * row_bytes(c->arrays[i].info));
+    }
+}
+
+static sl_status read_batch(pass_run *pr, int count, sl_error *err)
+{
+    if (pr->in_memory) {
+        for (int k = 0; k < count; k++)
+            view_memory(pr, &pr->slots[k].in);
+        return SL_OK;
+    }
+    sl_status s = SL_OK;
+    sl__h5_lock();
+    for (int k = 0; k < count && s == SL_OK; k++) {
+        sl_chunk *c = &pr->slots[k].in;
+        s = pr->pass->input ? sl__ckpt_reader_read_locked(&pr->reader, c, err) : pr->pass->read(pr->pass->ctx, c, err);
+    }
+    sl__h5_unlock();
+    return s;
+}
+
+static void compute_batch(pass_run *pr, int count, int threads)
+{
+    const sl_pass *pass = pr->pass;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int k = 0; k < count; k++) {
+        slot *s = &pr->slots[k];
+        s->status = SL_OK;
+        if (!pass->chunk)
+            continue;
+        if (s->partial)
+            memset(s->partial, 0, pass->partial_size);
+        s->out.rows = s->in.rows;
+        s->status = pass->chunk(pass->ctx, &s->in, pass->output ? &s->out : NULL, s->partial, &s->err);
+        if (s->status == SL_OK && pass->output && (s->out.rows < 0 || s->out.rows > s->in.rows))
+            s->status = sl__error_set(&s->err, SL_ERR_INTERNAL, "pass '%s' wrote %lld rows into a %lld-row chunk",
+                                      pass->name, (long long)s->out.rows, (long long)s->in.rows);
+    }
+}
+
+/* The chunk a slot writes: its output chunk, or for a pass without a chunk
+ * callback the input data itself. */
+static const sl_chunk *output_of(pass_run *pr, slot *s)
+{
+    if (pr->pass->chunk)
+        return &s->out;
+    if (!pr->pass->input)
+        return &s->in;
+    for (size_t i = 0; i < s->out.n_arrays; i++)
+        s->out.arrays[i].data = s->in.arrays[pr->copy_from[i]].data;
+    s->out.rows = s->in.rows;
+    return &s->out;
+}
+
+static sl_status finish_batch(pass_run *pr, int count, void *acc, sl_error *err)
+{
+    for (int k = 0; k < count; k++)
+        if (pr->slots[k].status != SL_OK) {
+            if (err)
+                *err = pr->slots[k].err;
+            return pr->slots[k].status;
+        }
+    const sl_pass *pass = pr->pass;
+    for (int k = 0; pass->partial_size && k < count; k++) {
+        sl_status s = pass->merge(pass->ctx, acc, pr->slots[k].partial, err);
+        if (s)
+            return s;
+    }
+    if (!pr->writer)
+        return SL_OK;
+    sl_status s = SL_OK;
+    sl__h5_lock();
+    for (int k = 0; k < count && s == SL_OK; k++)
+        s = sl__ckpt_append_locked(pr->writer, output_of(pr, &pr->slots[k]), err);
+    sl__h5_unlock();
+    return s;
+}
+
+sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
+{
+    sl_status s = check_pass(pass, acc, err);
+    if (s)
+        return s;
+    pass_run pr;
+    memset(&pr, 0, sizeof pr);
+    pr.pass = pass;
+    pr.in_frame = pass->input ? pass->input : pass->output;
+    pr.writer = pass->output ? sl__frame_writer(pass->output) : NULL;
+    int64_t rows = pass->input ? sl_frame_rows(pass->input) : pass->source_rows;
+    int64_t cr = ex->chunk_rows;
+    int64_t nchunks = rows > 0 ? (rows + cr - 1) / cr : 0;
+    /* two slots per thread keep every thread busy while chunk costs vary */
+    int64_t nslots = (int64_t)ex->threads * 2;
+    pr.nslots = (int)(nchunks < nslots ? (nchunks > 0 ? nchunks : 1) : nslots);
+    if (rows < 0)
+        s = sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' streams a frame whose rows are unknown", pass->name);
+    if (s == SL_OK)
+        s = select_inputs(&pr, err);
+    if (s == SL_OK)
+        s = plan_copy(&pr, err);
+    if (s == SL_OK)
+        s = alloc_slots(&pr, cr, err);
+    if (s == SL_OK && pass->input && !pr.in_memory && nchunks > 0) {
+        sl__h5_lock();
+        s = sl__ckpt_reader_open_locked(&pr.reader, pass->input, pr.want, err);
+        pr.reader_open = 1;
+        sl__h5_unlock();
+    }
+    for (int64_t c0 = 0; s == SL_OK && c0 < nchunks; c0 += pr.nslots) {
+        int count = (int)(nchunks - c0 < pr.nslots ? nchunks - c0 : pr.nslots);
+        for (int k = 0; k < count; k++) {
+            slot *sl = &pr.slots[k];
+            sl->in.index = sl->out.index = c0 + k;
+            sl->in.row0 = sl->out.row0 = (c0 + k) * cr;
+            sl->in.rows = sl->out.rows = (c0 + k + 1) * cr <= rows ? cr : rows - (c0 + k) * cr;
+        }
+        s = read_batch(&pr, count, err);
+        if (s == SL_OK) {
+            compute_batch(&pr, count, ex->threads);
+            s = finish_batch(&pr, count, acc, err);
+        }
+        if (s == SL_OK && ex->cancel && atomic_load(ex->cancel))
+            s = sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");
+        if (s == SL_OK)
+            sl__exec_progress(ex, pass->name, c0 + count, nchunks);
+    }
+    if (s == SL_OK && pass->output == sl_stage_output(st))
+        ex->streamed_output = 1;
+    free_pass_run(&pr);
+    return s;
+}

@@ -1,0 +1,20 @@
+/* Private: the executor's per-stage state. */
+#ifndef SL_EXEC_INT_H
+#define SL_EXEC_INT_H
+
+#include <stdatomic.h>
+#include "plan/pipeline_int.h"
+
+struct sl_exec {
+    sl__run_ctx *rc;
+    sl_stage *st;
+    int threads;
+    int64_t chunk_rows;
+    atomic_int *cancel;
+    int streamed_output; /* a pass wrote the stage's output frame */
+};
+
+/* Reports chunks done of a pass to the progress callback. */
+void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t total);
+
+#endif

@@ -1,0 +1,583 @@
+/* Loading a pipeline: YAML -> settings and stages -> parameters -> DAG ->
+ * each op's plan. Everything a run needs is checked here, before data moves. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "config/params_int.h"
+#include "core/error_int.h"
+#include "core/frame_int.h"
+#include "plan/exec_int.h"
+
+#define SL_DEFAULT_CHUNK_ROWS 65536
+#define SL_MAX_CHUNK_ROWS (1 << 30)
+#define SL_MAX_STAGES 100000
+#define SL_MAX_THREADS 4096
+
+static const char *const settings_keys[] = {"pipeline", "description", "workdir", "chunk_rows", "threads", "stages"};
+static const char *const stage_reserved[] = {"op", "description", NULL};
+
+static sl_status at_node(const sl_pipeline *p, const sl__ynode *n, sl_error *err, sl_status code, const char *fmt,
+                         ...) SL_PRINTF(5, 6);
+
+static sl_status at_node(const sl_pipeline *p, const sl__ynode *n, sl_error *err, sl_status code, const char *fmt,
+                         ...)
+{
+    if (!err)
+        return code;
+    snprintf(err->file, sizeof err->file, "%s", p->path);
+    err->line = n ? n->line : 0;
+    err->col = n ? n->col : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    sl__error_vset(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static char *join_path(const char *dir, const char *rel)
+{
+    if (!rel)
+        return NULL;
+    if (rel[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)
+        return strdup(rel);
+    size_t n = strlen(dir) + strlen(rel) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/%s", dir, rel);
+    return s;
+}
+
+/* Parses a plain scalar as a decimal integer in [lo, hi]. */
+static int parse_int(const sl__ynode *n, long long lo, long long hi, long long *out)
+{
+    if (!n || n->kind != SL_Y_SCALAR || !n->plain || !n->text[0])
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(n->text, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl__ynode **stages, sl_error *err)
+{
+    if (root->kind != SL_Y_MAP)
+        return at_node(p, root, err, SL_ERR_CONFIG,
+                       "a pipeline file must be a mapping with a 'stages' key, found %s", sl__ynode_kind_name(root));
+    size_t nkeys = sizeof settings_keys / sizeof settings_keys[0];
+    for (size_t i = 0; i < root->n; i++) {
+        const char *k = root->keys[i]->text;
+        size_t j = 0;
+        while (j < nkeys && strcmp(k, settings_keys[j]) != 0)
+            j++;
+        if (j == nkeys) {
+            const char *s = sl__suggest(k, settings_keys, nkeys);
+            return at_node(p, root->keys[i], err, SL_ERR_CONFIG,
+                           "unknown top-level key '%s'%s%s%s; expected pipeline, description, workdir, chunk_rows, "
+                           "threads or stages",
+                           k, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+        }
+    }
+    const sl__ynode *n;
+    if ((n = sl__ynode_get(root, "pipeline"))) {
+        if (n->kind != SL_Y_SCALAR || !sl__name_ok(n->text))
+            return at_node(p, n, err, SL_ERR_CONFIG,
+                           "'pipeline' must be a name of letters, digits, '_', '.' or '-', found %s",
+                           n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
+        p->name = n->text;
+    }
+    if ((n = sl__ynode_get(root, "description")) && n->kind != SL_Y_SCALAR)
+        return at_node(p, n, err, SL_ERR_CONFIG, "'description' must be text, found %s", sl__ynode_kind_name(n));
+    if ((n = sl__ynode_get(root, "chunk_rows"))) {
+        long long v;
+        if (!parse_int(n, 1, SL_MAX_CHUNK_ROWS, &v))
+            return at_node(p, n, err, SL_ERR_CONFIG, "'chunk_rows' must be an integer from 1 to %d, found %s",
+                           SL_MAX_CHUNK_ROWS, n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
+        p->chunk_rows = v;
+    }
+    if ((n = sl__ynode_get(root, "threads"))) {
+        long long v;
+        if (n->kind == SL_Y_SCALAR && strcmp(n->text, "auto") == 0)
+            p->threads = 0;
+        else if (parse_int(n, 1, SL_MAX_THREADS, &v))
+            p->threads = (int)v;
+        else
+            return at_node(p, n, err, SL_ERR_CONFIG, "'threads' must be 'auto' or an integer from 1 to %d, found %s",
+                           SL_MAX_THREADS, n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
+    }
+    if ((n = sl__ynode_get(root, "workdir"))) {
+        if (n->kind != SL_Y_SCALAR || !n->text[0])
+            return at_node(p, n, err, SL_ERR_CONFIG, "'workdir' must be a folder path, found %s",
+                           n->kind == SL_Y_SCALAR ? "an empty string" : sl__ynode_kind_name(n));
+        p->workdir = join_path(p->base_dir, n->text);
+    } else {
+        char rel[SL_NAME_MAX + 8];
+        snprintf(rel, sizeof rel, "runs/%s", p->name);
+        p->workdir = join_path(p->base_dir, rel);
+    }
+    if (!p->workdir)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    *stages = sl__ynode_get(root, "stages");
+    if (!*stages)
+        return at_node(p, root, err, SL_ERR_CONFIG,
+                       "the pipeline has no 'stages'; add a mapping of stage names to stages, e.g. "
+                       "'stages: { load: { op: load.hdf5, ... } }'");
+    if ((*stages)->kind != SL_Y_MAP || (*stages)->n == 0)
+        return at_node(p, *stages, err, SL_ERR_CONFIG,
+                       "'stages' must be a non-empty mapping of stage names to stages, found %s",
+                       (*stages)->kind == SL_Y_MAP ? "an empty mapping" : sl__ynode_kind_name(*stages));
+    if ((*stages)->n > SL_MAX_STAGES)
+        return at_node(p, *stages, err, SL_ERR_CONFIG, "the pipeline has %zu stages; at most %d are allowed",
+                       (*stages)->n, SL_MAX_STAGES);
+    return SL_OK;
+}
+
+static const char **op_names(size_t *n)
+{
+    *n = sl_op_count();
+    const char **names = malloc((*n ? *n : 1) * sizeof *names);
+    if (names)
+        for (size_t i = 0; i < *n; i++)
+            names[i] = sl_op_at(i)->name;
+    return names;
+}
+
+/* Op and parameters of stage i (file order), into st. */
+static sl_status parse_stage(sl_pipeline *p, const sl__ynode *key, const sl__ynode *val, sl_stage *st,
+                             sl_error *err)
+{
+    st->pipe = p;
+    st->name = key->text;
+    st->node = val;
+    st->line = key->line;
+    st->col = key->col;
+    if (!sl__name_ok(st->name))
+        return at_node(p, key, err, SL_ERR_CONFIG,
+                       "stage name '%s' is not valid: use 1 to %d letters, digits, '_', '.' or '-', not starting "
+                       "with '.' or '-' (it names the checkpoint file)",
+                       st->name, SL_NAME_MAX - 1);
+    if (val->kind != SL_Y_MAP)
+        return at_node(p, val, err, SL_ERR_CONFIG, "stage '%s' must be a mapping with an 'op' key, found %s",
+                       st->name, sl__ynode_kind_name(val));
+    const sl__ynode *opn = sl__ynode_get(val, "op");
+    if (!opn)
+        return at_node(p, key, err, SL_ERR_CONFIG,
+                       "stage '%s' has no 'op'; add 'op: NAME' (see 'sluice ops' for the list)", st->name);
+    if (opn->kind != SL_Y_SCALAR)
+        return at_node(p, opn, err, SL_ERR_CONFIG, "'op' must be an op name, found %s", sl__ynode_kind_name(opn));
+    st->op = sl_op_find(opn->text);
+    if (!st->op) {
+        size_t n;
+        const char **names = op_names(&n);
+        const char *s = names ? sl__suggest(opn->text, names, n) : NULL;
+        at_node(p, opn, err, SL_ERR_CONFIG, "unknown op '%s'%s%s%s; run 'sluice ops' to list the ops", opn->text,
+                s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+        free(names);
+        return SL_ERR_CONFIG;
+    }
+    sl_status s = sl__params_build(st->op, val, stage_reserved, p->base_dir, p->path, &st->params, err);
+    if (s)
+        sl__error_stage(err, st->name);
+    return s;
+}
+
+static long find_stage(const sl_pipeline *p, const sl_stage *stages, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(stages[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static sl_status resolve_inputs(sl_pipeline *p, sl_stage *stages, sl_error *err)
+{
+    const char **names = malloc(p->n * sizeof *names);
+    if (!names)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < p->n; i++)
+        names[i] = stages[i].name;
+    sl_status s = SL_OK;
+    for (size_t i = 0; i < p->n && s == SL_OK; i++) {
+        sl_stage *st = &stages[i];
+        st->inputs = calloc(st->op->n_params ? st->op->n_params : 1, sizeof *st->inputs);
+        if (!st->inputs) {
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        for (size_t j = 0; j < st->op->n_params; j++) {
+            const sl_param_spec *ps = &st->op->params[j];
+            if (ps->type != SL_PARAM_INPUT || !sl_params_has(st->params, ps->name))
+                continue;
+            const char *target = sl_params_string(st->params, ps->name);
+            long k = find_stage(p, stages, target);
+            if (k < 0) {
+                const char *sug = sl__suggest(target, names, p->n);
+                int line, col;
+                sl__params_pos(st->params, ps->name, &line, &col);
+                sl__error_at(err, SL_ERR_CONFIG, p->path, line, col,
+                             "'%s' names stage '%s', which the pipeline does not have%s%s%s", ps->name, target,
+                             sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+                sl__error_stage(err, st->name);
+                s = SL_ERR_CONFIG;
+                break;
+            }
+            st->inputs[st->n_inputs].param = ps->name;
+            st->inputs[st->n_inputs].stage = (size_t)k;
+            st->n_inputs++;
+        }
+    }
+    free(names);
+    return s;
+}
+
+/* Sorts stages topologically and renumbers their inputs. */
+static sl_status order_stages(sl_pipeline *p, sl_stage *stages, sl_error *err)
+{
+    size_t n = p->n;
+    size_t *n_in = calloc(n, sizeof *n_in), *order = calloc(n, sizeof *order), *rank = calloc(n, sizeof *rank);
+    size_t **in = calloc(n, sizeof *in);
+    const char **names = calloc(n, sizeof *names);
+    sl_status s = SL_OK;
+    if (!n_in || !order || !rank || !in || !names)
+        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; s == SL_OK && i < n; i++) {
+        n_in[i] = stages[i].n_inputs;
+        names[i] = stages[i].name;
+        in[i] = malloc((n_in[i] ? n_in[i] : 1) * sizeof **in);
+        if (!in[i]) {
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        for (size_t j = 0; j < n_in[i]; j++)
+            in[i][j] = stages[i].inputs[j].stage;
+    }
+    size_t cycle_at = 0;
+    if (s == SL_OK) {
+        s = sl__dag_sort(n, n_in, (const size_t *const *)in, names, order, &cycle_at, err);
+        if (s == SL_ERR_CONFIG) {
+            err->line = stages[cycle_at].line;
+            err->col = stages[cycle_at].col;
+            snprintf(err->file, sizeof err->file, "%s", p->path);
+        }
+    }
+    if (s == SL_OK) {
+        p->stages = calloc(n, sizeof *p->stages);
+        if (!p->stages)
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    if (s == SL_OK) {
+        for (size_t k = 0; k < n; k++)
+            rank[order[k]] = k;
+        for (size_t k = 0; k < n; k++) {
+            p->stages[k] = stages[order[k]];
+            p->stages[k].index = k;
+            for (size_t j = 0; j < p->stages[k].n_inputs; j++)
+                p->stages[k].inputs[j].stage = rank[p->stages[k].inputs[j].stage];
+        }
+    }
+    for (size_t i = 0; in && i < n; i++)
+        free(in[i]);
+    free(in);
+    free(n_in);
+    free(order);
+    free(rank);
+    free(names);
+    return s;
+}
+
+static sl_status plan_stages(sl_pipeline *p, sl_error *err)
+{
+    for (size_t k = 0; k < p->n; k++) {
+        sl_stage *st = &p->stages[k];
+        st->output = sl_frame_new();
+        if (!st->output)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        sl_status s = st->op->plan ? st->op->plan(st, err) : SL_OK;
+        if (s) {
+            if (err && !err->file[0]) {
+                snprintf(err->file, sizeof err->file, "%s", p->path);
+                err->line = st->line;
+                err->col = st->col;
+            }
+            sl__error_stage(err, st->name);
+            return s;
+        }
+    }
+    return SL_OK;
+}
+
+static sl_status build(sl_pipeline *p, const char *text, size_t len, sl_error *err)
+{
+    const sl__ynode *root = NULL, *stages_node = NULL;
+    sl_status s = sl__ydoc_parse(text, len, p->path, &p->doc, &root, err);
+    if (s)
+        return s;
+    if ((s = parse_settings(p, root, &stages_node, err)))
+        return s;
+    p->n = stages_node->n;
+    sl_stage *stages = calloc(p->n, sizeof *stages);
+    if (!stages)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < p->n && s == SL_OK; i++)
+        s = parse_stage(p, stages_node->keys[i], stages_node->vals[i], &stages[i], err);
+    if (s == SL_OK)
+        s = resolve_inputs(p, stages, err);
+    if (s == SL_OK)
+        s = order_stages(p, stages, err);
+    if (s != SL_OK) {
+        for (size_t i = 0; i < p->n; i++) {
+            sl__params_free(stages[i].params);
+            free(stages[i].inputs);
+        }
+        free(stages);
+        p->n = 0;
+        return s;
+    }
+    free(stages);
+    return plan_stages(p, err);
+}
+
+static char *base_name_of(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strcspn(b, ".");
+    char *s = malloc(n + 1 > SL_NAME_MAX ? SL_NAME_MAX : n + 1);
+    if (!s)
+        return NULL;
+    if (n >= SL_NAME_MAX)
+        n = SL_NAME_MAX - 1;
+    memcpy(s, b, n);
+    s[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '-'))
+            s[i] = '_';
+    return s;
+}
+
+static sl_status load(const char *text, size_t len, const char *name, const char *base_dir, sl_pipeline **out,
+                      sl_error *err)
+{
+    sl_error_clear(err);
+    *out = NULL;
+    sl_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    p->path = dup_or_null(name ? name : "<string>");
+    p->base_dir = dup_or_null(base_dir ? base_dir : ".");
+    p->name_owned = base_name_of(p->path ? p->path : "pipeline");
+    p->name = p->name_owned && p->name_owned[0] ? p->name_owned : "pipeline";
+    p->chunk_rows = SL_DEFAULT_CHUNK_ROWS;
+    if (!p->path || !p->base_dir || !p->name_owned) {
+        sl_pipeline_free(p);
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    sl_status s = build(p, text, len, err);
+    if (s) {
+        sl_pipeline_free(p);
+        return s;
+    }
+    *out = p;
+    return SL_OK;
+}
+
+sl_status sl_pipeline_load_string(const char *yaml, size_t len, const char *name, const char *base_dir,
+                                  sl_pipeline **out, sl_error *err)
+{
+    if (!yaml || !out)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_load_string needs text and an output pointer");
+    return load(yaml, len, name, base_dir, out, err);
+}
+
+sl_status sl_pipeline_load_file(const char *path, sl_pipeline **out, sl_error *err)
+{
+    sl_error_clear(err);
+    if (!path || !out)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_load_file needs a path and an output pointer");
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sl__error_set(err, SL_ERR_IO, "cannot open pipeline file '%s': %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return sl__error_set(err, SL_ERR_IO, "cannot read pipeline file '%s': %s", path,
+                             S_ISDIR(sb.st_mode) ? "it is a directory" : strerror(errno));
+    }
+    if (sb.st_size > (off_t)SL_YAML_MAX_BYTES) {
+        fclose(f);
+        return sl__error_at(err, SL_ERR_CONFIG, path, 0, 0,
+                            "pipeline file is %lld bytes; at most %u are accepted", (long long)sb.st_size,
+                            SL_YAML_MAX_BYTES);
+    }
+    size_t cap = (size_t)sb.st_size + 1, len = 0;
+    char *text = malloc(cap);
+    if (!text) {
+        fclose(f);
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory reading '%s'", path);
+    }
+    len = fread(text, 1, cap - 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        return sl__error_set(err, SL_ERR_IO, "cannot read pipeline file '%s'", path);
+    }
+    text[len] = '\0';
+    char *dir = strdup(path);
+    if (!dir) {
+        free(text);
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash == dir ? (void)(slash[1] = '\0') : (void)(*slash = '\0');
+    sl_status s = load(text, len, path, slash ? dir : ".", out, err);
+    free(dir);
+    free(text);
+    return s;
+}
+
+void sl_pipeline_free(sl_pipeline *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; p->stages && i < p->n; i++) {
+        sl_stage *st = &p->stages[i];
+        if (st->state && st->op->free_state)
+            st->op->free_state(st->state);
+        sl__params_free(st->params);
+        sl_frame_free(st->output);
+        free(st->inputs);
+        free(st->results);
+    }
+    free(p->stages);
+    sl__ydoc_free(p->doc);
+    free(p->path);
+    free(p->base_dir);
+    free(p->name_owned);
+    free(p->workdir);
+    free(p);
+}
+
+const char *sl_pipeline_name(const sl_pipeline *p) { return p->name; }
+const char *sl_pipeline_workdir(const sl_pipeline *p) { return p->workdir; }
+int64_t sl_pipeline_chunk_rows(const sl_pipeline *p) { return p->chunk_rows; }
+int sl_pipeline_threads(const sl_pipeline *p) { return p->threads; }
+size_t sl_pipeline_stage_count(const sl_pipeline *p) { return p->n; }
+const char *sl_pipeline_stage_name(const sl_pipeline *p, size_t i) { return i < p->n ? p->stages[i].name : NULL; }
+const sl_op *sl_pipeline_stage_op(const sl_pipeline *p, size_t i) { return i < p->n ? p->stages[i].op : NULL; }
+
+size_t sl_pipeline_stage_input_count(const sl_pipeline *p, size_t i)
+{
+    return i < p->n ? p->stages[i].n_inputs : 0;
+}
+
+size_t sl_pipeline_stage_input(const sl_pipeline *p, size_t i, size_t j, const char **param)
+{
+    const sl__input *in = &p->stages[i].inputs[j];
+    if (param)
+        *param = in->param;
+    return in->stage;
+}
+
+const sl_frame *sl_pipeline_stage_output(const sl_pipeline *p, size_t i)
+{
+    return i < p->n ? p->stages[i].output : NULL;
+}
+
+size_t sl_pipeline_stage_result_count(const sl_pipeline *p, size_t i)
+{
+    return i < p->n ? p->stages[i].n_results : 0;
+}
+
+const char *sl_pipeline_stage_result(const sl_pipeline *p, size_t i, size_t k, double *value)
+{
+    if (i >= p->n || k >= p->stages[i].n_results)
+        return NULL;
+    if (value)
+        *value = p->stages[i].results[k].value;
+    return p->stages[i].results[k].key;
+}
+
+/* ---- the stage API ops see ---- */
+
+const char *sl_stage_name(const sl_stage *st) { return st->name; }
+const sl_params *sl_stage_params(const sl_stage *st) { return st->params; }
+sl_frame *sl_stage_output(sl_stage *st) { return st->output; }
+void sl_stage_set_state(sl_stage *st, void *state) { st->state = state; }
+void *sl_stage_state(const sl_stage *st) { return st->state; }
+
+int64_t sl_stage_chunk_rows(const sl_stage *st)
+{
+    return st->exec ? st->exec->chunk_rows : st->pipe->chunk_rows;
+}
+
+const sl_frame *sl_stage_input(const sl_stage *st, const char *param)
+{
+    for (size_t j = 0; j < st->n_inputs; j++)
+        if (strcmp(st->inputs[j].param, param) == 0)
+            return st->pipe->stages[st->inputs[j].stage].output;
+    return NULL;
+}
+
+sl_status sl_stage_set_result(sl_stage *st, const char *key, double value, sl_error *err)
+{
+    if (!sl__name_ok(key))
+        return sl__error_set(err, SL_ERR_USAGE, "result name '%s' is not valid", key ? key : "");
+    for (size_t k = 0; k < st->n_results; k++)
+        if (strcmp(st->results[k].key, key) == 0) {
+            st->results[k].value = value;
+            return SL_OK;
+        }
+    sl__result *r = realloc(st->results, (st->n_results + 1) * sizeof *r);
+    if (!r)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    st->results = r;
+    snprintf(r[st->n_results].key, sizeof r[st->n_results].key, "%s", key);
+    r[st->n_results].value = value;
+    st->n_results++;
+    return SL_OK;
+}
+
+sl_status sl__stage_locate(const sl_stage *st, sl_error *err, const char *param)
+{
+    if (!err)
+        return SL_ERR_INTERNAL;
+    int line = 0, col = 0;
+    if (param)
+        sl__params_pos(st->params, param, &line, &col);
+    if (line == 0) {
+        line = st->line;
+        col = st->col;
+    }
+    snprintf(err->file, sizeof err->file, "%s", st->pipe->path);
+    err->line = line;
+    err->col = col;
+    snprintf(err->stage, sizeof err->stage, "%s", st->name);
+    return err->code;
+}
+
+sl_status sl_stage_error(const sl_stage *st, sl_error *err, sl_status code, const char *param, const char *fmt, ...)
+{
+    if (!err)
+        return code;
+    sl__stage_locate(st, err, param);
+    va_list ap;
+    va_start(ap, fmt);
+    sl__error_vset(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}

@@ -1,0 +1,78 @@
+/* Private: the planned pipeline and its stages. */
+#ifndef SL_PIPELINE_INT_H
+#define SL_PIPELINE_INT_H
+
+#include <stdatomic.h>
+#include "sluice/pipeline.h"
+#include "config/yaml_doc.h"
+
+typedef struct sl__input {
+    const char *param; /* the INPUT parameter naming it */
+    size_t stage;      /* index of the stage it reads (in the pipeline's order) */
+} sl__input;
+
+typedef struct sl__result {
+    char key[SL_NAME_MAX];
+    double value;
+} sl__result;
+
+struct sl_stage {
+    sl_pipeline *pipe;
+    size_t index;
+    const char *name;          /* points into the YAML document */
+    const sl_op *op;
+    const sl__ynode *node;     /* the stage's mapping */
+    int line, col;             /* position of the stage's name */
+    sl_params *params;
+    size_t n_inputs;
+    sl__input *inputs;
+    sl_frame *output;
+    void *state;
+    size_t n_results;
+    sl__result *results;
+    /* run time */
+    struct sl_exec *exec;
+};
+
+struct sl_pipeline {
+    char *path;       /* the pipeline file as given, or the name for a string */
+    char *base_dir;   /* folder relative paths are resolved against */
+    const char *name; /* `pipeline:` or the file's base name */
+    char *name_owned;
+    char *workdir;
+    int64_t chunk_rows;
+    int threads;      /* 0: auto */
+    sl__ydoc *doc;
+    size_t n;
+    sl_stage *stages; /* in topological order */
+};
+
+/* Puts the position of parameter `param` of st (or of the stage) and the
+ * stage's name on an error whose message is already set. Returns err->code. */
+sl_status sl__stage_locate(const sl_stage *st, sl_error *err, const char *param);
+
+/* Orders stages so every stage comes after its inputs (stable: file order
+ * among independent stages) and rejects cycles, naming the stages on one.
+ * `inputs` are indices in file order; on success order[k] is the file index
+ * of the k-th stage. */
+sl_status sl__dag_sort(size_t n, const size_t *n_inputs, const size_t *const *inputs, const char *const *names,
+                       size_t *order, size_t *cycle_at, sl_error *err);
+
+/* Runs the stages in dependency order, independent stages at the same time. */
+sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, int64_t chunk_rows,
+                       const char *workdir, sl_error *err);
+
+/* Runs one stage: opens its checkpoint, calls the op, commits. */
+typedef struct sl__run_ctx {
+    sl_pipeline *pipe;
+    const sl_run_options *opt;
+    int64_t chunk_rows;
+    const char *workdir;
+    atomic_int *cancel;
+    void (*emit)(struct sl__run_ctx *rc, const sl_event *ev);
+    void *sched; /* the scheduler's own data for emit */
+} sl__run_ctx;
+
+sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, int64_t *rows, int64_t *bytes, sl_error *err);
+
+#endif
