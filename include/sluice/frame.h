@@ -51,6 +51,9 @@ long sl_frame_find(const sl_frame *f, const char *name);
 
 /* Adds an array to a frame's schema (plan time). Fails on a duplicate or bad name. */
 sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t cols, sl_error *err);
+/* Adds array i of src (name, columns, column names) to f with element type
+ * dtype (SL_DTYPE_NONE: src's). */
+sl_status sl_frame_add_like(sl_frame *f, const sl_frame *src, size_t i, sl_dtype dtype, sl_error *err);
 /* Sets the row count a frame will have (-1: not known before the run). */
 void sl_frame_set_rows(sl_frame *f, int64_t rows);
 /* Copies the schema (arrays and rows) of src into dst, which must be empty. */
@@ -65,6 +68,24 @@ sl_status sl_frame_set_data(sl_frame *f, const char *name, const void *data, sl_
  * arrays; streaming ops read chunks through passes instead. */
 sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, void *buf, size_t buf_elems,
                             sl_error *err);
+
+/* Column names of an array (from the `columns` attribute of a source dataset,
+ * or set by an op). `names` has one entry per column; each is copied. */
+sl_status sl_frame_set_columns(sl_frame *f, const char *array, const char *const *names, sl_error *err);
+/* Name of column `col` of array i, or NULL when the array has no names. */
+const char *sl_frame_column(const sl_frame *f, size_t i, int64_t col);
+
+/* Fitted values that belong to an array but not to its rows (a scaler's
+ * mean and std per column, a model's loss per epoch): named vectors of
+ * doubles attached to an array. Checkpoints store them as attributes of the
+ * array's dataset. Setting a key again replaces it. */
+sl_status sl_frame_set_attr(sl_frame *f, const char *array, const char *key, const double *values, size_t n,
+                            sl_error *err);
+/* The vector `key` of `array` and its length, or NULL when absent. */
+const double *sl_frame_attr(const sl_frame *f, const char *array, const char *key, size_t *n);
+/* Number of attributes of array i, and the k-th one's key. */
+size_t sl_frame_attr_count(const sl_frame *f, size_t i);
+const char *sl_frame_attr_key(const sl_frame *f, size_t i, size_t k);
 
 #ifdef __cplusplus
 }

@@ -104,7 +104,16 @@ typedef struct sl_pass {
      * NULL, a source pass writes what read() produced. */
     sl_status (*chunk)(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err);
     sl_status (*merge)(void *ctx, void *acc, const void *partial, sl_error *err);
+
+    /* Optional, for passes that update shared state chunk after chunk
+     * (mini-batch training): sequential runs chunk() on one thread in
+     * processing order; chunk_order (n_chunks entries, a permutation of
+     * 0..n_chunks-1) sets that order. A pass with chunk_order writes no
+     * output. */
+    int sequential;
+    const int64_t *chunk_order;
 } sl_pass;
+
 
 /* ---- stages -------------------------------------------------------------- */
 
@@ -118,6 +127,8 @@ const sl_frame *sl_stage_input(const sl_stage *st, const char *param);
 /* This stage's output frame: plan() declares its arrays, run() fills it. */
 sl_frame *sl_stage_output(sl_stage *st);
 int64_t sl_stage_chunk_rows(const sl_stage *st);
+/* Chunks a pass over `rows` rows makes in this stage (for chunk_order). */
+int64_t sl_stage_chunk_count(const sl_stage *st, int64_t rows);
 void sl_stage_set_state(sl_stage *st, void *state);
 void *sl_stage_state(const sl_stage *st);
 /* Records a named figure of the run (rows dropped, mse, ...): printed in the run

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/error_int.h"
@@ -5,10 +6,23 @@
 #include "io/h5util.h"
 #include "kernels/cast.h"
 
+typedef struct frame_attr {
+    char key[SL_NAME_MAX];
+    size_t n;
+    double *values;
+} frame_attr;
+
+typedef struct attr_list {
+    size_t n;
+    frame_attr *items;
+} attr_list;
+
 struct sl_frame {
     int64_t rows;
     size_t n, cap;
     sl_array_info *arrays;
+    attr_list *attrs; /* per array */
+    char ***columns;  /* per array: cols names, or NULL */
     void **mem;
     char *path;
     struct sl__ckpt_writer *writer;
@@ -22,6 +36,15 @@ sl_frame *sl_frame_new(void)
     return f;
 }
 
+static void clear_attrs(attr_list *l)
+{
+    for (size_t k = 0; k < l->n; k++)
+        free(l->items[k].values);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
 void sl__frame_drop_data(sl_frame *f)
 {
     if (!f)
@@ -29,9 +52,19 @@ void sl__frame_drop_data(sl_frame *f)
     for (size_t i = 0; i < f->n; i++) {
         free(f->mem[i]);
         f->mem[i] = NULL;
+        clear_attrs(&f->attrs[i]);
     }
     free(f->path);
     f->path = NULL;
+}
+
+static void free_columns(char **names, int64_t cols)
+{
+    if (!names)
+        return;
+    for (int64_t c = 0; c < cols; c++)
+        free(names[c]);
+    free(names);
 }
 
 void sl_frame_free(sl_frame *f)
@@ -39,7 +72,11 @@ void sl_frame_free(sl_frame *f)
     if (!f)
         return;
     sl__frame_drop_data(f);
+    for (size_t i = 0; i < f->n; i++)
+        free_columns(f->columns[i], f->arrays[i].cols);
+    free(f->columns);
     free(f->mem);
+    free(f->attrs);
     free(f->arrays);
     free(f);
 }
@@ -105,6 +142,14 @@ sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t co
         if (!m)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory adding array '%s'", name);
         f->mem = m;
+        attr_list *l = realloc(f->attrs, cap * sizeof *l);
+        if (!l)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory adding array '%s'", name);
+        f->attrs = l;
+        char ***cn = realloc(f->columns, cap * sizeof *cn);
+        if (!cn)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory adding array '%s'", name);
+        f->columns = cn;
         f->cap = cap;
     }
     sl_array_info *a = &f->arrays[f->n];
@@ -113,8 +158,21 @@ sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t co
     a->dtype = dtype;
     a->cols = cols;
     f->mem[f->n] = NULL;
+    f->attrs[f->n] = (attr_list){0, NULL};
+    f->columns[f->n] = NULL;
     f->n++;
     return SL_OK;
+}
+
+sl_status sl_frame_add_like(sl_frame *f, const sl_frame *src, size_t i, sl_dtype dtype, sl_error *err)
+{
+    if (i >= src->n)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_frame_add_like: the source frame has no array %zu", i);
+    const sl_array_info *a = &src->arrays[i];
+    sl_status s = sl_frame_add(f, a->name, dtype ? dtype : a->dtype, a->cols, err);
+    if (s == SL_OK && src->columns[i])
+        s = sl_frame_set_columns(f, a->name, (const char *const *)src->columns[i], err);
+    return s;
 }
 
 void sl_frame_set_rows(sl_frame *f, int64_t rows)
@@ -127,7 +185,7 @@ sl_status sl_frame_copy_schema(sl_frame *dst, const sl_frame *src, sl_error *err
     if (dst->n != 0)
         return sl__error_set(err, SL_ERR_USAGE, "sl_frame_copy_schema needs an empty destination frame");
     for (size_t i = 0; i < src->n; i++) {
-        sl_status s = sl_frame_add(dst, src->arrays[i].name, src->arrays[i].dtype, src->arrays[i].cols, err);
+        sl_status s = sl_frame_add_like(dst, src, i, SL_DTYPE_NONE, err);
         if (s)
             return s;
     }
@@ -219,4 +277,91 @@ void sl__frame_set_writer(sl_frame *f, struct sl__ckpt_writer *w)
 struct sl__ckpt_writer *sl__frame_writer(const sl_frame *f)
 {
     return f->writer;
+}
+
+sl_status sl_frame_set_attr(sl_frame *f, const char *array, const char *key, const double *values, size_t n,
+                            sl_error *err)
+{
+    long i = sl_frame_find(f, array);
+    if (i < 0)
+        return sl__error_set(err, SL_ERR_USAGE, "the frame has no array named '%s'", array);
+    if (!sl__name_ok(key))
+        return sl__error_set(err, SL_ERR_USAGE, "attribute name '%s' is not valid", key ? key : "");
+    double *copy = malloc((n ? n : 1) * sizeof *copy);
+    if (!copy)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (n)
+        memcpy(copy, values, n * sizeof *copy);
+    attr_list *l = &f->attrs[i];
+    for (size_t k = 0; k < l->n; k++)
+        if (strcmp(l->items[k].key, key) == 0) {
+            free(l->items[k].values);
+            l->items[k].values = copy;
+            l->items[k].n = n;
+            return SL_OK;
+        }
+    frame_attr *items = realloc(l->items, (l->n + 1) * sizeof *items);
+    if (!items) {
+        free(copy);
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    l->items = items;
+    snprintf(items[l->n].key, sizeof items[l->n].key, "%s", key);
+    items[l->n].n = n;
+    items[l->n].values = copy;
+    l->n++;
+    return SL_OK;
+}
+
+const double *sl_frame_attr(const sl_frame *f, const char *array, const char *key, size_t *n)
+{
+    long i = sl_frame_find(f, array);
+    if (i < 0)
+        return NULL;
+    const attr_list *l = &f->attrs[i];
+    for (size_t k = 0; k < l->n; k++)
+        if (strcmp(l->items[k].key, key) == 0) {
+            if (n)
+                *n = l->items[k].n;
+            return l->items[k].values;
+        }
+    return NULL;
+}
+
+size_t sl_frame_attr_count(const sl_frame *f, size_t i)
+{
+    return i < f->n ? f->attrs[i].n : 0;
+}
+
+const char *sl_frame_attr_key(const sl_frame *f, size_t i, size_t k)
+{
+    return i < f->n && k < f->attrs[i].n ? f->attrs[i].items[k].key : NULL;
+}
+
+sl_status sl_frame_set_columns(sl_frame *f, const char *array, const char *const *names, sl_error *err)
+{
+    long i = sl_frame_find(f, array);
+    if (i < 0)
+        return sl__error_set(err, SL_ERR_USAGE, "the frame has no array named '%s'", array);
+    int64_t cols = f->arrays[i].cols;
+    char **copy = calloc((size_t)cols, sizeof *copy);
+    if (!copy)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (int64_t c = 0; c < cols; c++) {
+        copy[c] = strdup(names[c] ? names[c] : "");
+        if (!copy[c]) {
+            free_columns(copy, cols);
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        }
+    }
+    free_columns(f->columns[i], cols);
+    f->columns[i] = copy;
+    return SL_OK;
+}
+
+const char *sl_frame_column(const sl_frame *f, size_t i, int64_t col)
+{
+    if (i >= f->n || !f->columns[i] || col < 0 || col >= f->arrays[i].cols)
+        return NULL;
+    return f->columns[i][col];
 }

@@ -78,6 +78,9 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    /* the 1.8 format stores large attributes (a loss per epoch) densely; the
+     * earliest format caps an attribute at 64 KiB */
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
     errno = 0;
     w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
@@ -156,6 +159,44 @@ static sl_status put_attr(sl__ckpt_writer *w, const char *key, hid_t type, const
         H5Aclose(a);
     H5Sclose(space);
     return rc < 0 ? h5_fail(err, "write an attribute to", w->tmp) : SL_OK;
+}
+
+sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *key, const double *values, size_t n,
+                                     sl_error *err)
+{
+    if (i >= w->n)
+        return sl__error_set(err, SL_ERR_INTERNAL, "array %zu is not in the checkpoint", i);
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t space = n ? H5Screate_simple(1, dims, NULL) : H5Screate(H5S_NULL);
+    if (H5Aexists(w->dsets[i], key) > 0)
+        H5Adelete(w->dsets[i], key);
+    hid_t a = H5Acreate2(w->dsets[i], key, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a >= 0 ? (n ? H5Awrite(a, H5T_NATIVE_DOUBLE, values) : 0) : -1;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return rc < 0 ? h5_fail(err, "write an array attribute to", w->tmp) : SL_OK;
+}
+
+sl_status sl__ckpt_array_columns_locked(sl__ckpt_writer *w, size_t i, const char *const *names, size_t n,
+                                       sl_error *err)
+{
+    if (i >= w->n)
+        return sl__error_set(err, SL_ERR_INTERNAL, "array %zu is not in the checkpoint", i);
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    if (H5Aexists(w->dsets[i], "columns") > 0)
+        H5Adelete(w->dsets[i], "columns");
+    hid_t a = H5Acreate2(w->dsets[i], "columns", t, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a >= 0 ? H5Awrite(a, t, names) : -1;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(t);
+    return rc < 0 ? h5_fail(err, "write column names to", w->tmp) : SL_OK;
 }
 
 sl_status sl__ckpt_attr_string_locked(sl__ckpt_writer *w, const char *key, const char *value, sl_error *err)

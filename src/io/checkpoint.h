@@ -25,6 +25,12 @@ int64_t sl__ckpt_bytes(const sl__ckpt_writer *w);
 sl_status sl__ckpt_attr_string_locked(sl__ckpt_writer *w, const char *key, const char *value, sl_error *err);
 sl_status sl__ckpt_attr_double_locked(sl__ckpt_writer *w, const char *key, double value, sl_error *err);
 sl_status sl__ckpt_attr_int_locked(sl__ckpt_writer *w, const char *key, int64_t value, sl_error *err);
+/* Attribute `key` (a vector of n doubles) of array i's dataset. */
+sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *key, const double *values, size_t n,
+                                     sl_error *err);
+/* Column names of array i, as the string-array attribute `columns`. */
+sl_status sl__ckpt_array_columns_locked(sl__ckpt_writer *w, size_t i, const char *const *names, size_t n,
+                                       sl_error *err);
 /* Closes, syncs and renames the file into place; frees w in every case. */
 sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, sl_error *err);
 /* Closes and removes the temporary file; frees w. w may be NULL. */

@@ -46,8 +46,7 @@ static sl_status plan(sl_stage *st, sl_error *err)
     sl_status rc = sl__select_arrays(st, "arrays", in, s->convert, err);
     sl_dtype to = sl_dtype_from_name(sl_params_string(sl_stage_params(st), "dtype"));
     for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
-        const sl_array_info *a = sl_frame_array(in, i);
-        rc = sl_frame_add(out, a->name, s->convert[i] ? to : a->dtype, a->cols, err);
+        rc = sl_frame_add_like(out, in, i, s->convert[i] ? to : SL_DTYPE_NONE, err);
     }
     sl_frame_set_rows(out, sl_frame_rows(in));
     return rc;

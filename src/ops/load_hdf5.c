@@ -57,6 +57,45 @@ static int path_exists_locked(hid_t file, const char *path)
     }
 }
 
+/* Reads the string-array attribute `columns` of a dataset when it has one
+ * name per column; anything else is ignored (names are optional). */
+static sl_status read_column_names_locked(hid_t d, sl_frame *out, const char *name, int64_t cols, sl_error *err)
+{
+    if (H5Aexists(d, "columns") <= 0)
+        return SL_OK;
+    hid_t a = H5Aopen(d, "columns", H5P_DEFAULT);
+    hid_t ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID, sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    sl_status rc = SL_OK;
+    if (ft >= 0 && sp >= 0 && H5Tget_class(ft) == H5T_STRING && H5Sget_simple_extent_npoints(sp) == cols) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        int vlen = H5Tis_variable_str(ft) > 0;
+        size_t width = vlen ? 0 : H5Tget_size(ft);
+        H5Tset_size(mt, vlen ? H5T_VARIABLE : width + 1);
+        H5Tset_cset(mt, H5Tget_cset(ft));
+        char **names = calloc((size_t)cols, sizeof *names);
+        char *fixed = vlen ? NULL : calloc((size_t)cols, width + 1);
+        if (!names || (!vlen && !fixed))
+            rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        else if (H5Aread(a, mt, vlen ? (void *)names : (void *)fixed) >= 0) {
+            for (int64_t c = 0; !vlen && c < cols; c++)
+                names[c] = fixed + (size_t)c * (width + 1);
+            rc = sl_frame_set_columns(out, name, (const char *const *)names, err);
+            if (vlen)
+                H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, names);
+        }
+        free(names);
+        free(fixed);
+        H5Tclose(mt);
+    }
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc;
+}
+
 /* Checks one dataset and adds its array to the output frame. */
 static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, const char *name,
                                    const char *dataset, src_array *a, int64_t *rows, const char **rows_from,
@@ -85,7 +124,18 @@ static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, c
     H5T_class_t cls = H5Tget_class(type);
     H5Tclose(type);
     H5Sclose(space);
+    sl_status rc = SL_OK;
+    if (dt != SL_DTYPE_NONE && rank >= 1 && rank <= 2 && dims[0] > 0 && (rank == 1 || dims[1] > 0) &&
+        (*rows < 0 || (int64_t)dims[0] == *rows)) {
+        rc = sl_frame_add(sl_stage_output(st), name, dt, rank == 2 ? (int64_t)dims[1] : 1, err);
+        if (rc == SL_OK)
+            rc = read_column_names_locked(d, sl_stage_output(st), name, rank == 2 ? (int64_t)dims[1] : 1, err);
+        if (rc)
+            sl__stage_locate(st, err, "arrays");
+    }
     H5Dclose(d);
+    if (rc)
+        return rc;
     if (dt == SL_DTYPE_NONE)
         return sl_stage_error(st, err, SL_ERR_DATA, "arrays",
                               "dataset '%s' in '%s' holds %s values; sluice reads integer and float datasets only",
@@ -109,8 +159,6 @@ static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, c
                               "arrays of a frame must have the same number of rows: '%s' in '%s' has %lld rows, "
                               "'%s' has %lld",
                               dataset, path, (long long)n, *rows_from, (long long)*rows);
-    if (sl_frame_add(sl_stage_output(st), name, dt, cols, err))
-        return sl__stage_locate(st, err, "arrays");
     *rows = n;
     *rows_from = dataset;
     a->dataset = dataset;

@@ -63,11 +63,29 @@ static sl_status check_pass(const sl_pass *pass, const void *acc, sl_error *err)
     if (!pass->chunk && !pass->output)
         return sl__error_set(err, SL_ERR_USAGE, "pass '%s' does nothing: no chunk callback and no output",
                              pass->name);
+    if (pass->chunk_order && pass->output)
+        return sl__error_set(err, SL_ERR_USAGE, "pass '%s' reorders chunks and so cannot write output", pass->name);
     if (pass->output && !sl__frame_writer(pass->output))
         return sl__error_set(err, SL_ERR_USAGE,
                              "pass '%s' writes a frame that is not open for writing (use the stage's output)",
                              pass->name);
     return SL_OK;
+}
+
+static sl_status check_order(const sl_pass *pass, int64_t nchunks, sl_error *err)
+{
+    unsigned char *seen = calloc((size_t)(nchunks ? nchunks : 1), 1);
+    if (!seen)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_status s = SL_OK;
+    for (int64_t k = 0; k < nchunks && s == SL_OK; k++) {
+        int64_t c = pass->chunk_order[k];
+        if (c < 0 || c >= nchunks || seen[c]++)
+            s = sl__error_set(err, SL_ERR_INTERNAL, "pass '%s': chunk_order is not a permutation of 0..%lld",
+                              pass->name, (long long)(nchunks - 1));
+    }
+    free(seen);
+    return s;
 }
 
 static sl_status select_inputs(pass_run *pr, sl_error *err)
@@ -219,23 +237,31 @@ static sl_status read_batch(pass_run *pr, int count, sl_error *err)
     return s;
 }
 
+static void compute_slot(const sl_pass *pass, slot *s)
+{
+    s->status = SL_OK;
+    if (!pass->chunk)
+        return;
+    if (s->partial)
+        memset(s->partial, 0, pass->partial_size);
+    s->out.rows = s->in.rows;
+    s->status = pass->chunk(pass->ctx, &s->in, pass->output ? &s->out : NULL, s->partial, &s->err);
+    if (s->status == SL_OK && pass->output && (s->out.rows < 0 || s->out.rows > s->in.rows))
+        s->status = sl__error_set(&s->err, SL_ERR_INTERNAL, "pass '%s' wrote %lld rows into a %lld-row chunk",
+                                  pass->name, (long long)s->out.rows, (long long)s->in.rows);
+}
+
 static void compute_batch(pass_run *pr, int count, int threads)
 {
     const sl_pass *pass = pr->pass;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (int k = 0; k < count; k++) {
-        slot *s = &pr->slots[k];
-        s->status = SL_OK;
-        if (!pass->chunk)
-            continue;
-        if (s->partial)
-            memset(s->partial, 0, pass->partial_size);
-        s->out.rows = s->in.rows;
-        s->status = pass->chunk(pass->ctx, &s->in, pass->output ? &s->out : NULL, s->partial, &s->err);
-        if (s->status == SL_OK && pass->output && (s->out.rows < 0 || s->out.rows > s->in.rows))
-            s->status = sl__error_set(&s->err, SL_ERR_INTERNAL, "pass '%s' wrote %lld rows into a %lld-row chunk",
-                                      pass->name, (long long)s->out.rows, (long long)s->in.rows);
+    if (pass->sequential) {
+        for (int k = 0; k < count && (k == 0 || pr->slots[k - 1].status == SL_OK); k++)
+            compute_slot(pass, &pr->slots[k]);
+        return;
     }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int k = 0; k < count; k++)
+        compute_slot(pass, &pr->slots[k]);
 }
 
 /* The chunk a slot writes: its output chunk, or for a pass without a chunk
@@ -294,6 +320,8 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     pr.nslots = (int)(nchunks < nslots ? (nchunks > 0 ? nchunks : 1) : nslots);
     if (rows < 0)
         s = sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' streams a frame whose rows are unknown", pass->name);
+    if (s == SL_OK && pass->chunk_order)
+        s = check_order(pass, nchunks, err);
     if (s == SL_OK)
         s = select_inputs(&pr, err);
     if (s == SL_OK)
@@ -310,9 +338,11 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         int count = (int)(nchunks - c0 < pr.nslots ? nchunks - c0 : pr.nslots);
         for (int k = 0; k < count; k++) {
             slot *sl = &pr.slots[k];
-            sl->in.index = sl->out.index = c0 + k;
-            sl->in.row0 = sl->out.row0 = (c0 + k) * cr;
-            sl->in.rows = sl->out.rows = (c0 + k + 1) * cr <= rows ? cr : rows - (c0 + k) * cr;
+            int64_t c = pass->chunk_order ? pass->chunk_order[c0 + k] : c0 + k;
+            sl->in.index = sl->out.index = c;
+            sl->in.row0 = sl->out.row0 = c * cr;
+            sl->in.rows = sl->out.rows = (c + 1) * cr <= rows ? cr : rows - c * cr;
+            sl->status = SL_OK;
         }
         s = read_batch(&pr, count, err);
         if (s == SL_OK) {

@@ -525,6 +525,12 @@ int64_t sl_stage_chunk_rows(const sl_stage *st)
     return st->exec ? st->exec->chunk_rows : st->pipe->chunk_rows;
 }
 
+int64_t sl_stage_chunk_count(const sl_stage *st, int64_t rows)
+{
+    int64_t cr = sl_stage_chunk_rows(st);
+    return rows > 0 ? (rows + cr - 1) / cr : 0;
+}
+
 const sl_frame *sl_stage_input(const sl_stage *st, const char *param)
 {
     for (size_t j = 0; j < st->n_inputs; j++)

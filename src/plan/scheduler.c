@@ -88,6 +88,21 @@ static void iso_time(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static sl_status write_column_names_locked(const sl_frame *f, size_t i, sl__ckpt_writer *w, sl_error *err)
+{
+    int64_t cols = sl_frame_array(f, i)->cols;
+    if (!sl_frame_column(f, i, 0))
+        return SL_OK;
+    const char **names = malloc((size_t)cols * sizeof *names);
+    if (!names)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (int64_t c = 0; c < cols; c++)
+        names[c] = sl_frame_column(f, i, c);
+    sl_status s = sl__ckpt_array_columns_locked(w, i, names, (size_t)cols, err);
+    free(names);
+    return s;
+}
+
 static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *err)
 {
     char *params = sl__params_canonical(st->params);
@@ -111,6 +126,15 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
         s = sl__ckpt_attr_string_locked(w, "sluice_host", host, err);
     if (!s)
         s = sl__ckpt_attr_int_locked(w, "sluice_rows", sl__ckpt_rows(w), err);
+    for (size_t i = 0; !s && i < sl_frame_count(st->output); i++)
+        s = write_column_names_locked(st->output, i, w, err);
+    for (size_t i = 0; !s && i < sl_frame_count(st->output); i++)
+        for (size_t k = 0; !s && k < sl_frame_attr_count(st->output, i); k++) {
+            const char *key = sl_frame_attr_key(st->output, i, k);
+            size_t n = 0;
+            const double *v = sl_frame_attr(st->output, sl_frame_array(st->output, i)->name, key, &n);
+            s = sl__ckpt_array_attr_locked(w, i, key, v, n, err);
+        }
     for (size_t k = 0; !s && k < st->n_results; k++) {
         char key[SL_NAME_MAX + 16];
         snprintf(key, sizeof key, "result.%s", st->results[k].key);

@@ -1,0 +1,64 @@
+#include <blis.h>
+#include <pthread.h>
+#include "core/error_int.h"
+#include "kernels/blas.h"
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+static void set_single_thread(void)
+{
+    bli_thread_set_num_threads(1);
+}
+
+void sl__blas_init(void)
+{
+    pthread_once(&blas_once, set_single_thread);
+}
+
+static sl_status check_dims(const char *what, int64_t rows, int64_t n, const void *a, sl_error *err)
+{
+    if (rows < 0 || n < 0 || (rows > 0 && n > 0 && !a) || (double)rows * (double)n > 9.0e18)
+        return sl__error_set(err, SL_ERR_INTERNAL, "%s: bad matrix %lld x %lld", what, (long long)rows,
+                             (long long)n);
+    return SL_OK;
+}
+
+sl_status sl__gram_add(const double *A, int64_t rows, int64_t n, double *C, sl_error *err)
+{
+    sl_status s = check_dims("gram", rows, n, A, err);
+    if (s || rows == 0 || n == 0)
+        return s;
+    sl__blas_init();
+    double one = 1.0;
+    /* A is rows x n row-major, so A^T is n x rows with strides (1, n) */
+    bli_dsyrk(BLIS_UPPER, BLIS_TRANSPOSE, (dim_t)n, (dim_t)rows, &one, (double *)A, (inc_t)n, 1, &one, C, (inc_t)n,
+              1);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < i; j++)
+            C[i * n + j] = C[j * n + i];
+    return SL_OK;
+}
+
+sl_status sl__gemv_t(double alpha, const double *A, int64_t rows, int64_t n, const double *x, double beta, double *y,
+                     sl_error *err)
+{
+    sl_status s = check_dims("gemv_t", rows, n, A, err);
+    if (s || n == 0)
+        return s;
+    sl__blas_init();
+    bli_dgemv(BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)rows, (dim_t)n, &alpha, (double *)A, (inc_t)n, 1,
+              (double *)x, 1, &beta, y, 1);
+    return SL_OK;
+}
+
+sl_status sl__gemv_n(double alpha, const double *A, int64_t rows, int64_t n, const double *w, double beta, double *y,
+                     sl_error *err)
+{
+    sl_status s = check_dims("gemv_n", rows, n, A, err);
+    if (s || rows == 0)
+        return s;
+    sl__blas_init();
+    bli_dgemv(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)rows, (dim_t)n, &alpha, (double *)A, (inc_t)n, 1,
+              (double *)w, 1, &beta, y, 1);
+    return SL_OK;
+}

@@ -1,0 +1,26 @@
+/* Private: the one place sluice calls BLIS. BLIS aborts the process on bad
+ * arguments, so every wrapper checks dimensions first and returns an error.
+ * Matrices are row-major doubles. Called inside sluice's own parallel
+ * regions, so BLIS itself runs single-threaded (sl__blas_init). */
+#ifndef SL_BLAS_H
+#define SL_BLAS_H
+
+#include <stdint.h>
+#include "sluice/error.h"
+
+/* Sets BLIS to one thread per call; idempotent and thread-safe. */
+void sl__blas_init(void);
+
+/* C (n x n) += A^T A for A (rows x n): the Gram matrix of a chunk. C is
+ * complete (both triangles) on return. */
+sl_status sl__gram_add(const double *A, int64_t rows, int64_t n, double *C, sl_error *err);
+
+/* y (n) = beta * y + alpha * A^T x, A rows x n, x rows. */
+sl_status sl__gemv_t(double alpha, const double *A, int64_t rows, int64_t n, const double *x, double beta, double *y,
+                     sl_error *err);
+
+/* y (rows) = beta * y + alpha * A w, A rows x n, w n. */
+sl_status sl__gemv_n(double alpha, const double *A, int64_t rows, int64_t n, const double *w, double beta, double *y,
+                     sl_error *err);
+
+#endif
