@@ -15,7 +15,7 @@ static const char usage[] =
     "  run FILE      run a pipeline; every stage's output is checkpointed to its workdir\n"
     "  check FILE    validate a pipeline (YAML, ops, parameters, inputs, shapes) without running it\n"
     "  graph FILE    print the pipeline's DAG as Graphviz DOT (--mermaid: as Mermaid)\n"
-    "  ops [NAME]    list the ops with their parameters and defaults\n"
+    "  ops [NAME]    list the ops with their parameters and defaults (--markdown: the op reference)\n"
     "  version       print the version\n"
     "\n"
     "options of run:\n"

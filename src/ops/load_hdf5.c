@@ -250,9 +250,33 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     return rc;
 }
 
+static const char op_doc[] =
+    "Reads datasets of one HDF5 file into a frame, one chunk of rows at a time\n"
+    "(memory stays at a few chunks whatever the file's size). Each entry of\n"
+    "`arrays` names a frame array and the dataset that fills it: a 1-D dataset\n"
+    "of n values becomes an n x 1 array, a 2-D dataset an n x c array. Every\n"
+    "integer type (8 to 64 bits, signed or not) and float32/float64 are read\n"
+    "as they are stored (big-endian files are converted); chunked, contiguous\n"
+    "and compressed datasets all work. A string-array attribute `columns` with\n"
+    "one name per column becomes the array's column names.\n"
+    "\n"
+    "Checked when the pipeline is planned (so `sluice check` finds it):\n"
+    "\n"
+    "- the file exists, is readable and is HDF5 (error: \"cannot open HDF5 file\"\n"
+    "  or \"is not an HDF5 file\", exit code 3);\n"
+    "- each dataset path exists (error names the file and the path and suggests\n"
+    "  `h5ls -r`, exit 3) and is a dataset, not a group;\n"
+    "- each dataset is numeric (string, compound, enum: error, exit 1), has 1 or\n"
+    "  2 dimensions (error gives the rank), and is not empty;\n"
+    "- all datasets have the same number of rows (error names both datasets and\n"
+    "  their row counts).\n"
+    "\n"
+    "The output frame's row count is known at plan time.\n";
+
 const sl_op sl__op_load_hdf5 = {
     .name = "load.hdf5",
     .summary = "read datasets of an HDF5 file into a frame",
+    .doc = op_doc,
     .params = params,
     .n_params = sizeof params / sizeof params[0],
     .flags = SL_OP_SOURCE,

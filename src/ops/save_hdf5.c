@@ -107,9 +107,25 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     return rc;
 }
 
+static const char op_doc[] =
+    "Writes the arrays of its input frame (all, or those listed in `arrays`) to\n"
+    "the HDF5 file `file`, one 2-D dataset per array named as the array (an\n"
+    "n x 1 array stays n x 1). The file is written as `FILE.tmp`, flushed,\n"
+    "fsync'ed and renamed into place, so a reader never sees half a file; a\n"
+    "failed run leaves any earlier file untouched. Missing folders on the way\n"
+    "to `file` are created. Column names are not written yet.\n"
+    "\n"
+    "Errors: `file` is a folder (at plan time); `file` exists and `overwrite`\n"
+    "is false (exit 3); a name in `arrays` that the input lacks (lists the\n"
+    "arrays the input has).\n"
+    "\n"
+    "The stage's own checkpoint holds no arrays; its `result.rows_saved`\n"
+    "attribute records the rows written.\n";
+
 const sl_op sl__op_save_hdf5 = {
     .name = "save.hdf5",
     .summary = "write a frame's arrays to an HDF5 file",
+    .doc = op_doc,
     .params = params,
     .n_params = sizeof params / sizeof params[0],
     .flags = SL_OP_SINK,
