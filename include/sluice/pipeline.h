@@ -58,6 +58,8 @@ typedef struct sl_event {
     int64_t rows;         /* DONE: rows of the output frame */
     int64_t bytes;        /* DONE: bytes of the checkpoint's arrays */
     double seconds;       /* DONE / FAILED: wall time of the stage */
+    int reused;           /* DONE: the checkpoint was fresh; nothing was computed */
+    const char *reason;   /* START: why the stage runs ("no checkpoint yet", ...) */
 } sl_event;
 
 /* Called from the scheduler's threads, one call at a time. */
@@ -69,10 +71,41 @@ typedef struct sl_run_options {
     const char *workdir;       /* NULL: from the pipeline file */
     sl_progress_fn progress;   /* may be NULL */
     void *user;
+    const char *const *force;  /* NULL-terminated stages to recompute, with all they feed */
+    const char *from;          /* run this stage (recomputed) and what it feeds, nothing else */
+    const char *until;         /* run only this stage and what it needs */
+    int wait_for_lock;         /* another run holds the workdir: 1 wait, 0 fail at once */
 } sl_run_options;
 
-/* Runs every stage; each stage's output is checkpointed to workdir/<stage>.h5. */
+/* Runs the pipeline; each stage's output is checkpointed to
+ * workdir/<stage>.h5. A stage whose checkpoint is fresh (same cache key,
+ * file intact) is reused without reading its data. One run at a time holds
+ * a workdir (workdir/.sluice.lock). Every stage is logged to
+ * workdir/run.log as a JSON line. */
 sl_status sl_pipeline_run(sl_pipeline *p, const sl_run_options *opt, sl_error *err);
+
+typedef enum sl_stage_freshness {
+    SL_STAGE_FRESH,   /* the checkpoint would be reused */
+    SL_STAGE_STALE,   /* a checkpoint exists but would be recomputed */
+    SL_STAGE_MISSING, /* no checkpoint */
+    SL_STAGE_SKIPPED  /* outside the part of the DAG the options select */
+} sl_stage_freshness;
+
+typedef struct sl_stage_status {
+    sl_stage_freshness state;
+    char reason[512]; /* why it is stale or missing, one line */
+} sl_stage_status;
+
+/* What a run with these options would do, stage by stage (out has one entry
+ * per stage, in pipeline order), without running or locking anything. A
+ * stage whose input would be recomputed is STALE until then; at run time it
+ * may still be reused if that input's values come out unchanged. */
+sl_status sl_pipeline_status(sl_pipeline *p, const sl_run_options *opt, sl_stage_status *out, sl_error *err);
+
+/* Removes the checkpoints of the named stages (NULL: all) and their
+ * temporary files from the workdir; *removed counts the files removed. */
+sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const char *const *stages, size_t *removed,
+                            sl_error *err);
 
 #ifdef __cplusplus
 }

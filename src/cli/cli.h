@@ -21,6 +21,8 @@ int cli_usage_error(const char *fmt, ...)
 int cli_parse_count(const char *s, long long max, long long *out);
 
 int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_clean(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_ops(int argc, char **argv);

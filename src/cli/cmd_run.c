@@ -1,77 +1,225 @@
-/* sluice run FILE */
+/* sluice run / status / clean: the commands that act on a workdir. They share
+ * their options, so that `status` and `run --dry-run` describe exactly what
+ * `run` with the same options does. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
 
-static int want_help(int argc, char **argv)
+#define MAX_FORCE 256
+
+typedef struct run_args {
+    sl_run_options opt;
+    const char *file;
+    const char *progress;
+    const char *force[MAX_FORCE + 1];
+    const char **extra; /* clean: stage names */
+    size_t n_force, n_extra;
+    int quiet, dry_run;
+} run_args;
+
+static const char run_usage[] =
+    "usage: sluice run FILE [options]\n"
+    "  -j, --threads N     threads (default: the file's 'threads', then OMP_NUM_THREADS, then all cores)\n"
+    "  --chunk-rows N      rows per chunk (default: the file's 'chunk_rows', then 65536)\n"
+    "  --workdir DIR       where checkpoints go (default: the file's 'workdir')\n"
+    "  --force STAGE       recompute STAGE and every stage it feeds (repeatable)\n"
+    "  --from STAGE        recompute STAGE and what it feeds; run nothing else that is not needed\n"
+    "  --until STAGE       run only STAGE and the stages it needs\n"
+    "  --dry-run           print what would run and why, run nothing\n"
+    "  --wait              wait for another run that holds the workdir instead of failing\n"
+    "  -q, --quiet         print only errors\n"
+    "  --progress WHEN     live progress line: auto (on a terminal), always, never\n";
+
+/* Parses the options `cmd` accepts; returns -1 on success or an exit code. */
+static int parse(int argc, char **argv, const char *cmd, run_args *a)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return 1;
-    return 0;
+    memset(a, 0, sizeof *a);
+    a->progress = "auto";
+    a->extra = calloc((size_t)argc, sizeof *a->extra);
+    if (!a->extra)
+        return cli_usage_error("out of memory");
+    int is_run = strcmp(cmd, "run") == 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        long long v;
+        if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
+            fputs(run_usage, stdout);
+            return EXIT_OK;
+        } else if (is_run && (strcmp(o, "-j") == 0 || strcmp(o, "--threads") == 0)) {
+            if (!cli_parse_count(val, 4096, &v))
+                return cli_usage_error("%s needs a thread count from 1 to 4096", o);
+            a->opt.threads = (int)v;
+            i++;
+        } else if (strcmp(o, "--chunk-rows") == 0) {
+            if (!cli_parse_count(val, 1LL << 30, &v))
+                return cli_usage_error("--chunk-rows needs a row count from 1 to %lld", 1LL << 30);
+            a->opt.chunk_rows = v;
+            i++;
+        } else if (strcmp(o, "--workdir") == 0) {
+            if (!val || !*val)
+                return cli_usage_error("--workdir needs a folder");
+            a->opt.workdir = val;
+            i++;
+        } else if (strcmp(cmd, "clean") != 0 && strcmp(o, "--force") == 0) {
+            if (!val)
+                return cli_usage_error("--force needs a stage name");
+            if (a->n_force == MAX_FORCE)
+                return cli_usage_error("at most %d --force options", MAX_FORCE);
+            a->force[a->n_force++] = val;
+            i++;
+        } else if (strcmp(cmd, "clean") != 0 && (strcmp(o, "--from") == 0 || strcmp(o, "--until") == 0)) {
+            if (!val)
+                return cli_usage_error("%s needs a stage name", o);
+            if (o[2] == 'f')
+                a->opt.from = val;
+            else
+                a->opt.until = val;
+            i++;
+        } else if (is_run && strcmp(o, "--dry-run") == 0) {
+            a->dry_run = 1;
+        } else if (strcmp(cmd, "status") != 0 && strcmp(o, "--wait") == 0) {
+            a->opt.wait_for_lock = 1;
+        } else if (is_run && (strcmp(o, "-q") == 0 || strcmp(o, "--quiet") == 0)) {
+            a->quiet = 1;
+        } else if (is_run && strcmp(o, "--progress") == 0) {
+            if (!val || (strcmp(val, "auto") && strcmp(val, "always") && strcmp(val, "never")))
+                return cli_usage_error("--progress needs auto, always or never");
+            a->progress = val;
+            i++;
+        } else if (o[0] == '-' && o[1]) {
+            return cli_usage_error("unknown option '%s' for %s", o, cmd);
+        } else if (!a->file) {
+            a->file = o;
+        } else if (strcmp(cmd, "clean") == 0) {
+            a->extra[a->n_extra++] = o;
+        } else {
+            return cli_usage_error("%s takes one pipeline file; '%s' is extra", cmd, o);
+        }
+    }
+    if (!a->file)
+        return cli_usage_error("%s needs a pipeline file: sluice %s FILE", cmd, cmd);
+    a->opt.force = a->n_force ? a->force : NULL;
+    return -1;
+}
+
+static const char *state_name(sl_stage_freshness s)
+{
+    switch (s) {
+    case SL_STAGE_FRESH: return "fresh";
+    case SL_STAGE_STALE: return "stale";
+    case SL_STAGE_MISSING: return "missing";
+    default: return "skipped";
+    }
+}
+
+/* Prints one line per stage; returns the number of stages not fresh. */
+static size_t print_status(const sl_pipeline *p, const sl_stage_status *st, const char *verb_run)
+{
+    size_t n = sl_pipeline_stage_count(p), todo = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = sl_pipeline_stage_name(p, i);
+        if (verb_run) {
+            if (st[i].state == SL_STAGE_SKIPPED)
+                printf("%-16s skip\n", name);
+            else if (st[i].state == SL_STAGE_FRESH)
+                printf("%-16s reuse   checkpoint is fresh\n", name);
+            else
+                printf("%-16s %-7s %s\n", name, verb_run, st[i].reason);
+        } else {
+            printf("%-16s %-8s%s%s\n", name, state_name(st[i].state), st[i].reason[0] ? " " : "", st[i].reason);
+        }
+        todo += st[i].state == SL_STAGE_STALE || st[i].state == SL_STAGE_MISSING;
+    }
+    return todo;
+}
+
+static int load(const char *file, sl_pipeline **p)
+{
+    sl_error err;
+    if (sl_pipeline_load_file(file, p, &err) != SL_OK)
+        return cli_fail(&err);
+    return EXIT_OK;
+}
+
+static int status_or_dry_run(run_args *a, sl_pipeline *p, int dry)
+{
+    size_t n = sl_pipeline_stage_count(p);
+    sl_stage_status *st = calloc(n, sizeof *st);
+    if (!st)
+        return cli_usage_error("out of memory");
+    sl_error err;
+    int rc;
+    if (sl_pipeline_status(p, &a->opt, st, &err) != SL_OK) {
+        rc = cli_fail(&err);
+    } else {
+        size_t todo = print_status(p, st, dry ? "run" : NULL);
+        rc = dry ? EXIT_OK : todo ? 1 : EXIT_OK;
+    }
+    free(st);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv)
 {
-    if (want_help(argc, argv)) {
-        puts("usage: sluice run FILE [-j N] [--chunk-rows N] [--workdir DIR] [-q] [--progress auto|always|never]");
-        return EXIT_OK;
-    }
-    sl_run_options opt = {0};
-    const char *file = NULL, *progress = "auto";
-    int quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        long long v;
-        if (strcmp(a, "-j") == 0 || strcmp(a, "--threads") == 0) {
-            if (!cli_parse_count(val, 4096, &v))
-                return cli_usage_error("%s needs a thread count from 1 to 4096", a);
-            opt.threads = (int)v;
-            i++;
-        } else if (strcmp(a, "--chunk-rows") == 0) {
-            if (!cli_parse_count(val, 1LL << 30, &v))
-                return cli_usage_error("--chunk-rows needs a row count from 1 to %lld", 1LL << 30);
-            opt.chunk_rows = v;
-            i++;
-        } else if (strcmp(a, "--workdir") == 0) {
-            if (!val || !*val)
-                return cli_usage_error("--workdir needs a folder");
-            opt.workdir = val;
-            i++;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            quiet = 1;
-        } else if (strcmp(a, "--progress") == 0) {
-            if (!val || (strcmp(val, "auto") && strcmp(val, "always") && strcmp(val, "never")))
-                return cli_usage_error("--progress needs auto, always or never");
-            progress = val;
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage_error("unknown option '%s' for run", a);
-        } else if (!file) {
-            file = a;
-        } else {
-            return cli_usage_error("run takes one pipeline file; '%s' is extra", a);
-        }
-    }
-    if (!file)
-        return cli_usage_error("run needs a pipeline file: sluice run FILE");
-
-    sl_error err;
+    run_args a;
+    int rc = parse(argc, argv, "run", &a);
     sl_pipeline *p = NULL;
-    if (sl_pipeline_load_file(file, &p, &err) != SL_OK)
-        return cli_fail(&err);
-    int live = !quiet && (strcmp(progress, "always") == 0 || (strcmp(progress, "auto") == 0 && isatty(1)));
-    cli_progress *pr = cli_progress_new(p, stdout, live, quiet);
-    opt.progress = pr ? cli_progress_event : NULL;
-    opt.user = pr;
-    sl_status s = sl_pipeline_run(p, &opt, &err);
-    cli_progress_finish(pr);
-    int rc = s == SL_OK ? EXIT_OK : cli_fail(&err);
-    if (s == SL_OK && !quiet)
-        printf("checkpoints in %s\n", opt.workdir ? opt.workdir : sl_pipeline_workdir(p));
-    cli_progress_free(pr);
+    if (rc < 0)
+        rc = load(a.file, &p);
+    if (rc == EXIT_OK && p && a.dry_run) {
+        rc = status_or_dry_run(&a, p, 1);
+    } else if (rc == EXIT_OK && p) {
+        int live = !a.quiet && (strcmp(a.progress, "always") == 0 || (strcmp(a.progress, "auto") == 0 && isatty(1)));
+        cli_progress *pr = cli_progress_new(p, stdout, live, a.quiet);
+        a.opt.progress = pr ? cli_progress_event : NULL;
+        a.opt.user = pr;
+        sl_error err;
+        sl_status s = sl_pipeline_run(p, &a.opt, &err);
+        cli_progress_finish(pr);
+        rc = s == SL_OK ? EXIT_OK : cli_fail(&err);
+        if (s == SL_OK && !a.quiet)
+            printf("checkpoints in %s\n", a.opt.workdir ? a.opt.workdir : sl_pipeline_workdir(p));
+        cli_progress_free(pr);
+    }
     sl_pipeline_free(p);
+    free(a.extra);
+    return rc;
+}
+
+int cmd_status(int argc, char **argv)
+{
+    run_args a;
+    int rc = parse(argc, argv, "status", &a);
+    sl_pipeline *p = NULL;
+    if (rc < 0)
+        rc = load(a.file, &p);
+    if (rc == EXIT_OK && p)
+        rc = status_or_dry_run(&a, p, 0);
+    sl_pipeline_free(p);
+    free(a.extra);
+    return rc;
+}
+
+int cmd_clean(int argc, char **argv)
+{
+    run_args a;
+    int rc = parse(argc, argv, "clean", &a);
+    sl_pipeline *p = NULL;
+    if (rc < 0)
+        rc = load(a.file, &p);
+    if (rc == EXIT_OK && p) {
+        a.extra[a.n_extra] = NULL;
+        size_t removed = 0;
+        sl_error err;
+        if (sl_pipeline_clean(p, &a.opt, a.n_extra ? a.extra : NULL, &removed, &err) != SL_OK)
+            rc = cli_fail(&err);
+        else
+            printf("removed %zu checkpoint file%s from %s\n", removed, removed == 1 ? "" : "s",
+                   a.opt.workdir ? a.opt.workdir : sl_pipeline_workdir(p));
+    }
+    sl_pipeline_free(p);
+    free(a.extra);
     return rc;
 }

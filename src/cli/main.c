@@ -12,7 +12,10 @@ static const char usage[] =
     "Runs checkpointed dataflow pipelines for numerical machine learning.\n"
     "\n"
     "commands:\n"
-    "  run FILE      run a pipeline; every stage's output is checkpointed to its workdir\n"
+    "  run FILE      run a pipeline; every stage's output is checkpointed to its workdir,\n"
+    "                and stages whose checkpoint is fresh are reused\n"
+    "  status FILE   each stage fresh / stale (and why) / missing; exit 0 when all are fresh, 1 otherwise\n"
+    "  clean FILE [STAGE...]  remove checkpoints (all, or the stages named)\n"
     "  check FILE    validate a pipeline (YAML, ops, parameters, inputs, shapes) without running it\n"
     "  graph FILE    print the pipeline's DAG as Graphviz DOT (--mermaid: as Mermaid)\n"
     "  ops [NAME]    list the ops with their parameters and defaults (--markdown: the op reference)\n"
@@ -22,6 +25,11 @@ static const char usage[] =
     "  -j, --threads N     threads to use (default: the file's 'threads', then OMP_NUM_THREADS, then all cores)\n"
     "  --chunk-rows N      rows per chunk (default: the file's 'chunk_rows', then 65536)\n"
     "  --workdir DIR       where checkpoints go (default: the file's 'workdir', relative to the file)\n"
+    "  --force STAGE       recompute STAGE and everything it feeds (repeatable)\n"
+    "  --from STAGE        recompute STAGE and what it feeds, and nothing else not needed\n"
+    "  --until STAGE       run only STAGE and what it needs\n"
+    "  --dry-run           print what would run and why\n"
+    "  --wait              wait for another run holding the workdir instead of failing\n"
     "  -q, --quiet         print only errors\n"
     "  --progress WHEN     live progress: auto (on a terminal), always, never\n"
     "\n"
@@ -83,11 +91,15 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "clean") == 0)
+        return cmd_clean(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "graph") == 0)
         return cmd_graph(argc - 1, argv + 1);
     if (strcmp(cmd, "ops") == 0)
         return cmd_ops(argc - 1, argv + 1);
-    return cli_usage_error("unknown command '%s'; commands: run, check, graph, ops, version", cmd);
+    return cli_usage_error("unknown command '%s'; commands: run, status, clean, check, graph, ops, version", cmd);
 }

@@ -7,6 +7,7 @@
 
 typedef struct stage_view {
     int running;
+    char why[160]; /* why it runs, when that is news (not a first run) */
     const char *pass;
     long long done, total;
 } stage_view;
@@ -96,14 +97,19 @@ static void print_done(cli_progress *pr, const sl_event *ev)
     char bytes[32];
     human_bytes(ev->bytes, bytes, sizeof bytes);
     const sl_op *op = sl_pipeline_stage_op(pr->p, ev->stage);
-    fprintf(pr->out, "%-16s %-12s %10lld rows %10s %8.3f s", ev->name, op->name, (long long)ev->rows, bytes,
-            ev->seconds);
+    if (ev->reused)
+        fprintf(pr->out, "%-16s %-12s %10lld rows %10s %10s", ev->name, op->name, (long long)ev->rows, "", "reused");
+    else
+        fprintf(pr->out, "%-16s %-12s %10lld rows %10s %8.3f s", ev->name, op->name, (long long)ev->rows, bytes,
+                ev->seconds);
     size_t nr = sl_pipeline_stage_result_count(pr->p, ev->stage);
     for (size_t k = 0; k < nr; k++) {
         double v;
         const char *key = sl_pipeline_stage_result(pr->p, ev->stage, k, &v);
         fprintf(pr->out, "  %s=%.6g", key, v);
     }
+    if (!ev->reused && pr->stages[ev->stage].why[0])
+        fprintf(pr->out, "  (ran: %s)", pr->stages[ev->stage].why);
     fputc('\n', pr->out);
 }
 
@@ -116,6 +122,8 @@ void cli_progress_event(const sl_event *ev, void *user)
     switch (ev->kind) {
     case SL_EVENT_STAGE_START:
         v->running = 1;
+        snprintf(v->why, sizeof v->why, "%s",
+                 ev->reason && strcmp(ev->reason, "no checkpoint yet") != 0 ? ev->reason : "");
         v->pass = NULL;
         v->done = v->total = 0;
         break;

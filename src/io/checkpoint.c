@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "core/error_int.h"
 #include "core/frame_int.h"
+#include "core/hash.h"
 #include "io/checkpoint.h"
 #include "io/h5util.h"
 
@@ -19,6 +20,7 @@ struct sl__ckpt_writer {
     hid_t file;
     size_t n;
     hid_t *dsets;
+    sl__hasher **hash; /* per array: its values in row order */
     const sl_array_info *arrays;
     int64_t rows;
     int64_t bytes;
@@ -33,7 +35,10 @@ static sl_status h5_fail(sl_error *err, const char *what, const char *path)
 
 static void free_writer(sl__ckpt_writer *w)
 {
-    for (size_t i = 0; i < w->n; i++)
+    for (size_t i = 0; w->hash && i < w->n; i++)
+        sl__hasher_free(w->hash[i]);
+    free(w->hash);
+    for (size_t i = 0; w->dsets && i < w->n; i++)
         if (w->dsets[i] >= 0)
             H5Dclose(w->dsets[i]);
     if (w->file >= 0)
@@ -65,14 +70,20 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
     w->file = H5I_INVALID_HID;
     w->n = sl_frame_count(schema);
     w->dsets = malloc((w->n ? w->n : 1) * sizeof *w->dsets);
+    w->hash = calloc(w->n ? w->n : 1, sizeof *w->hash);
     w->path = strdup(path);
     w->tmp = malloc(strlen(path) + 5);
-    if (!w->dsets || !w->path || !w->tmp) {
+    int ok = w->dsets && w->hash && w->path && w->tmp;
+    for (size_t i = 0; ok && i < w->n; i++) {
+        w->dsets[i] = H5I_INVALID_HID;
+        ok = (w->hash[i] = sl__hasher_new()) != NULL;
+    }
+    if (!ok) {
+        if (!w->dsets)
+            w->n = 0;
         free_writer(w);
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < w->n; i++)
-        w->dsets[i] = H5I_INVALID_HID;
     sprintf(w->tmp, "%s.tmp", path);
     w->arrays = sl_frame_array(schema, 0);
 
@@ -132,7 +143,9 @@ sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error
         H5Sclose(fspace);
         if (rc < 0)
             return h5_fail(err, "write", w->tmp);
-        w->bytes += c->rows * a->cols * (int64_t)sl_dtype_size(a->dtype);
+        size_t nbytes = (size_t)(c->rows * a->cols) * sl_dtype_size(a->dtype);
+        sl__hasher_add(w->hash[i], c->arrays[i].data, nbytes);
+        w->bytes += (int64_t)nbytes;
     }
     w->rows += c->rows;
     return SL_OK;
@@ -233,15 +246,58 @@ static sl_status sync_path(const char *path, int dir, sl_error *err)
     return SL_OK;
 }
 
-sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, sl_error *err)
+/* Each dataset gets the hash of its values (attribute sluice_hash); the file
+ * gets one hash over all of them (sluice_output_hash), which is what
+ * downstream cache keys depend on. */
+static sl_status write_hashes_locked(sl__ckpt_writer *w, char out[SL_HASH_HEX], sl_error *err)
 {
+    sl__hasher *all = sl__hasher_new();
+    if (!all)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_status s = SL_OK;
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, SL_HASH_HEX);
+    for (size_t i = 0; i < w->n && s == SL_OK; i++) {
+        char hex[SL_HASH_HEX];
+        sl__hasher_hex(w->hash[i], hex);
+        sl__hasher_add_str(all, w->arrays[i].name);
+        sl__hasher_add_str(all, sl_dtype_name(w->arrays[i].dtype));
+        sl__hasher_add_i64(all, w->arrays[i].cols);
+        sl__hasher_add_str(all, hex);
+        hid_t space = H5Screate(H5S_SCALAR);
+        hid_t a = H5Acreate2(w->dsets[i], "sluice_hash", t, space, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0 || H5Awrite(a, t, hex) < 0)
+            s = h5_fail(err, "write a hash to", w->tmp);
+        if (a >= 0)
+            H5Aclose(a);
+        H5Sclose(space);
+    }
+    H5Tclose(t);
+    sl__hasher_add_i64(all, w->rows);
+    sl__hasher_hex(all, out);
+    sl__hasher_free(all);
+    if (s == SL_OK)
+        s = sl__ckpt_attr_string_locked(w, "sluice_output_hash", out, err);
+    return s;
+}
+
+sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], sl_error *err)
+{
+    char hash[SL_HASH_HEX];
+    sl_status s = write_hashes_locked(w, hash, err);
+    if (s != SL_OK) {
+        sl__ckpt_abort_locked(w);
+        return s;
+    }
+    if (out_hash)
+        memcpy(out_hash, hash, SL_HASH_HEX);
     for (size_t i = 0; i < w->n; i++) {
         H5Dclose(w->dsets[i]);
         w->dsets[i] = H5I_INVALID_HID;
     }
     herr_t rc = H5Fclose(w->file);
     w->file = H5I_INVALID_HID;
-    sl_status s = rc < 0 ? h5_fail(err, "close", w->tmp) : SL_OK;
+    s = rc < 0 ? h5_fail(err, "close", w->tmp) : SL_OK;
     if (s == SL_OK)
         s = sync_path(w->tmp, 0, err);
     if (s == SL_OK && rename(w->tmp, w->path) != 0)

@@ -9,6 +9,7 @@
 #include <hdf5.h>
 #include "sluice/frame.h"
 #include "sluice/op.h"
+#include "core/hash.h"
 
 typedef struct sl__ckpt_writer sl__ckpt_writer;
 
@@ -31,8 +32,10 @@ sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *k
 /* Column names of array i, as the string-array attribute `columns`. */
 sl_status sl__ckpt_array_columns_locked(sl__ckpt_writer *w, size_t i, const char *const *names, size_t n,
                                        sl_error *err);
-/* Closes, syncs and renames the file into place; frees w in every case. */
-sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, sl_error *err);
+/* Hashes every array's values into the file (sluice_hash per dataset,
+ * sluice_output_hash for the file, copied to out_hash when not NULL),
+ * closes, syncs and renames the file into place; frees w in every case. */
+sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], sl_error *err);
 /* Closes and removes the temporary file; frees w. w may be NULL. */
 void sl__ckpt_abort_locked(sl__ckpt_writer *w);
 

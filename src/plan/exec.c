@@ -141,6 +141,15 @@ static size_t row_bytes(const sl_array_info *a)
     return (size_t)a->cols * sl_dtype_size(a->dtype);
 }
 
+/* Bytes of one chunk buffer, rounded up to 64 so that every buffer of a slot
+ * (and the partial after them) starts at a multiple of 64 bytes from the
+ * malloc'd block, suitably aligned for any element type whatever the element
+ * sizes and chunk rows. */
+static size_t buf_bytes(const sl_array_info *a, int64_t chunk_rows)
+{
+    return (row_bytes(a) * (size_t)chunk_rows + 63) & ~(size_t)63;
+}
+
 /* Lays out every slot's chunk arrays in one block. */
 static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
 {
@@ -151,9 +160,9 @@ static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
     size_t per_slot = 0;
     for (size_t i = 0; own_in && i < nin; i++)
         if (pr->want[i])
-            per_slot += row_bytes(sl_frame_array(pr->in_frame, i)) * (size_t)chunk_rows;
+            per_slot += buf_bytes(sl_frame_array(pr->in_frame, i), chunk_rows);
     for (size_t i = 0; own_out && i < nout; i++)
-        per_slot += row_bytes(sl_frame_array(pass->output, i)) * (size_t)chunk_rows;
+        per_slot += buf_bytes(sl_frame_array(pass->output, i), chunk_rows);
     size_t partial = (pass->partial_size + 63) & ~(size_t)63;
     per_slot += partial;
     pr->slots = calloc((size_t)pr->nslots, sizeof *pr->slots);
@@ -174,14 +183,14 @@ static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
             s->in.arrays[i].info = sl_frame_array(pr->in_frame, i);
             if (own_in && pr->want[i]) {
                 s->in.arrays[i].data = p;
-                p += row_bytes(s->in.arrays[i].info) * (size_t)chunk_rows;
+                p += buf_bytes(s->in.arrays[i].info, chunk_rows);
             }
         }
         for (size_t i = 0; i < nout; i++) {
             s->out.arrays[i].info = sl_frame_array(pass->output, i);
             if (own_out) {
                 s->out.arrays[i].data = p;
-                p += row_bytes(s->out.arrays[i].info) * (size_t)chunk_rows;
+                p += buf_bytes(s->out.arrays[i].info, chunk_rows);
             }
         }
         if (partial) {

@@ -18,7 +18,7 @@
 #define SL_MAX_THREADS 4096
 
 static const char *const settings_keys[] = {"pipeline", "description", "workdir", "chunk_rows", "threads", "stages"};
-static const char *const stage_reserved[] = {"op", "description", NULL};
+static const char *const stage_reserved[] = {"op", "description", "verify", NULL};
 
 static sl_status at_node(const sl_pipeline *p, const sl__ynode *n, sl_error *err, sl_status code, const char *fmt,
                          ...) SL_PRINTF(5, 6);
@@ -185,6 +185,18 @@ static sl_status parse_stage(sl_pipeline *p, const sl__ynode *key, const sl__yno
                 s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
         free(names);
         return SL_ERR_CONFIG;
+    }
+    const sl__ynode *verify = sl__ynode_get(val, "verify");
+    if (verify) {
+        if (verify->kind != SL_Y_SCALAR || (strcmp(verify->text, "stat") && strcmp(verify->text, "content")))
+            return at_node(p, verify, err, SL_ERR_CONFIG, "'verify' must be 'stat' (size and time of the files read) "
+                           "or 'content' (their hash), found %s",
+                           verify->kind == SL_Y_SCALAR ? verify->text : sl__ynode_kind_name(verify));
+        if (!(st->op->flags & SL_OP_SOURCE))
+            return at_node(p, verify, err, SL_ERR_CONFIG,
+                           "'verify' applies to stages that read files (like load.hdf5); op '%s' reads none",
+                           st->op->name);
+        st->verify_content = strcmp(verify->text, "content") == 0;
     }
     sl_status s = sl__params_build(st->op, val, stage_reserved, p->base_dir, p->path, &st->params, err);
     if (s)
@@ -462,6 +474,7 @@ void sl_pipeline_free(sl_pipeline *p)
         sl_frame_free(st->output);
         free(st->inputs);
         free(st->results);
+        free(st->sources);
     }
     free(p->stages);
     sl__ydoc_free(p->doc);

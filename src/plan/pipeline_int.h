@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include "sluice/pipeline.h"
 #include "config/yaml_doc.h"
+#include "core/hash.h"
 
 typedef struct sl__input {
     const char *param; /* the INPUT parameter naming it */
@@ -32,6 +33,11 @@ struct sl_stage {
     sl__result *results;
     /* run time */
     struct sl_exec *exec;
+    char key[SL_HASH_HEX];      /* cache key, once the inputs are known */
+    char out_hash[SL_HASH_HEX]; /* hash of the output values, once run or reused */
+    int reused;                 /* the checkpoint was fresh and not recomputed */
+    int verify_content;         /* `verify: content`: source files are identified by their hash */
+    char *sources;              /* identity of the source files, from the last key */
 };
 
 struct sl_pipeline {

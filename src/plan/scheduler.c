@@ -3,6 +3,8 @@
  * starts only when a thread is free and gets an equal share of the free
  * threads, so stage concurrency x OpenMP team never exceeds the budget. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "core/fsutil.h"
 #include "io/checkpoint.h"
 #include "io/h5util.h"
+#include "plan/cache.h"
 #include "plan/exec_int.h"
 #include "sluice/version.h"
 
@@ -126,6 +129,17 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
         s = sl__ckpt_attr_string_locked(w, "sluice_host", host, err);
     if (!s)
         s = sl__ckpt_attr_int_locked(w, "sluice_rows", sl__ckpt_rows(w), err);
+    if (!s)
+        s = sl__ckpt_attr_int_locked(w, "sluice_chunk_rows", sl_stage_chunk_rows(st), err);
+    if (!s)
+        s = sl__ckpt_attr_string_locked(w, "sluice_key", st->key, err);
+    char *inputs = sl__stage_inputs_text(st);
+    if (!s)
+        s = inputs ? sl__ckpt_attr_string_locked(w, "sluice_inputs", inputs, err)
+                   : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    free(inputs);
+    if (!s)
+        s = sl__ckpt_attr_string_locked(w, "sluice_sources", st->sources ? st->sources : "", err);
     for (size_t i = 0; !s && i < sl_frame_count(st->output); i++)
         s = write_column_names_locked(st->output, i, w, err);
     for (size_t i = 0; !s && i < sl_frame_count(st->output); i++)
@@ -159,11 +173,10 @@ sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, int64_t *row
     sl_status s = sl__ckpt_open_locked(path, st->output, rc->chunk_rows, rows_hint(st), &w, err);
     sl__h5_unlock();
     sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel};
+    st->exec = &ex;
     if (s == SL_OK) {
         sl__frame_set_writer(st->output, w);
-        st->exec = &ex;
         s = st->op->run(st, &ex, err);
-        st->exec = NULL;
         sl__frame_set_writer(st->output, NULL);
     }
     if (s == SL_OK && !ex.streamed_output)
@@ -175,11 +188,12 @@ sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, int64_t *row
         sl__h5_lock();
         s = write_attrs_locked(st, w, err);
         if (s == SL_OK) {
-            s = sl__ckpt_commit_locked(w, err);
+            s = sl__ckpt_commit_locked(w, st->out_hash, err);
             w = NULL;
         }
         sl__h5_unlock();
     }
+    st->exec = NULL;
     if (s == SL_OK)
         s = sl__frame_set_path(st->output, path, err);
     if (w) {
@@ -195,19 +209,203 @@ sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, int64_t *row
     return s;
 }
 
+/* ---- which stages a run touches ---- */
+
+static long stage_index(const sl_pipeline *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->stages[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static sl_status unknown_stage(const sl_pipeline *p, const char *name, const char *flag, sl_error *err)
+{
+    char list[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < p->n && used < sizeof list; i++) {
+        int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", p->stages[i].name);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return sl__error_set(err, SL_ERR_USAGE, "%s names stage '%s', which pipeline '%s' does not have; its stages: %s",
+                         flag, name, p->name, list);
+}
+
+/* Marks seeds and every stage that reads from them (stages are in
+ * topological order, so one forward sweep suffices). */
+static void mark_descendants(const sl_pipeline *p, unsigned char *mark)
+{
+    for (size_t i = 0; i < p->n; i++)
+        for (size_t j = 0; !mark[i] && j < p->stages[i].n_inputs; j++)
+            if (mark[p->stages[i].inputs[j].stage])
+                mark[i] = 1;
+}
+
+/* Marks every stage that a marked stage needs (one backward sweep). */
+static void mark_ancestors(const sl_pipeline *p, unsigned char *mark)
+{
+    for (size_t i = p->n; i-- > 0;)
+        if (mark[i])
+            for (size_t j = 0; j < p->stages[i].n_inputs; j++)
+                mark[p->stages[i].inputs[j].stage] = 1;
+}
+
+/* selected: stages this run considers; forced: stages it must recompute. */
+static sl_status select_stages(const sl_pipeline *p, const sl_run_options *opt, unsigned char *selected,
+                               unsigned char *forced, sl_error *err)
+{
+    memset(forced, 0, p->n);
+    memset(selected, 1, p->n);
+    for (const char *const *f = opt->force; f && *f; f++) {
+        long k = stage_index(p, *f);
+        if (k < 0)
+            return unknown_stage(p, *f, "--force", err);
+        forced[k] = 1;
+    }
+    if (opt->from) {
+        long k = stage_index(p, opt->from);
+        if (k < 0)
+            return unknown_stage(p, opt->from, "--from", err);
+        memset(selected, 0, p->n);
+        selected[k] = 1;
+        forced[k] = 1;
+        mark_descendants(p, selected);
+        mark_ancestors(p, selected);
+    }
+    mark_descendants(p, forced);
+    if (opt->until) {
+        long k = stage_index(p, opt->until);
+        if (k < 0)
+            return unknown_stage(p, opt->until, "--until", err);
+        unsigned char *need = calloc(p->n, 1);
+        if (!need)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        need[k] = 1;
+        mark_ancestors(p, need);
+        for (size_t i = 0; i < p->n; i++)
+            selected[i] = selected[i] && need[i];
+        free(need);
+    }
+    return SL_OK;
+}
+
+/* ---- the workdir: lock and run log ---- */
+
+static sl_status lock_workdir(const char *workdir, int wait, int *fd_out, sl_error *err)
+{
+    size_t n = strlen(workdir) + 16;
+    char *path = malloc(n);
+    if (!path)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    snprintf(path, n, "%s/.sluice.lock", workdir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        sl_status s = sl__error_set(err, SL_ERR_IO, "cannot open lock file '%s': %s", path, strerror(errno));
+        free(path);
+        return s;
+    }
+    if (flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t r = pread(fd, pid, sizeof pid - 1, 0);
+        pid[r > 0 ? r : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        sl_status s = sl__error_set(err, SL_ERR_IO,
+                                    "workdir '%s' is in use by another sluice run%s%s%s; wait for it to finish, "
+                                    "or give this run another --workdir",
+                                    workdir, pid[0] ? " (process " : "", pid, pid[0] ? ")" : "");
+        free(path);
+        return s;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        /* the pid is only for messages; the lock itself holds */
+    }
+    free(path);
+    *fd_out = fd;
+    return SL_OK;
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+typedef struct log_entry {
+    const sl_stage *st;
+    const char *status;
+    const char *reason;
+    const char *error;
+    double start, end;
+    int64_t rows, bytes;
+} log_entry;
+
+static void log_stage(const char *workdir, const log_entry *e)
+{
+    size_t n = strlen(workdir) + 16;
+    char *path = malloc(n);
+    if (!path)
+        return;
+    snprintf(path, n, "%s/run.log", workdir);
+    FILE *f = fopen(path, "a");
+    free(path);
+    if (!f)
+        return;
+    fputs("{\"stage\":", f);
+    json_string(f, e->st->name);
+    fputs(",\"op\":", f);
+    json_string(f, e->st->op->name);
+    fputs(",\"status\":", f);
+    json_string(f, e->status);
+    fputs(",\"key\":", f);
+    json_string(f, e->st->key);
+    fprintf(f, ",\"start\":%.6f,\"end\":%.6f,\"seconds\":%.6f,\"rows\":%lld,\"bytes\":%lld,\"pid\":%ld", e->start,
+            e->end, e->end - e->start, (long long)e->rows, (long long)e->bytes, (long)getpid());
+    if (e->reason) {
+        fputs(",\"reason\":", f);
+        json_string(f, e->reason);
+    }
+    if (e->error) {
+        fputs(",\"error\":", f);
+        json_string(f, e->error);
+    }
+    fputs("}\n", f);
+    fclose(f);
+}
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* ---- the stage pool ---- */
 
-enum { ST_WAITING, ST_RUNNING, ST_DONE, ST_FAILED };
+enum { ST_WAITING, ST_RUNNING, ST_DONE, ST_FAILED, ST_SKIPPED };
 
 typedef struct sched {
     sl__run_ctx rc;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_mutex_t emit_mu;
+    pthread_mutex_t file_mu; /* the manifest and run.log */
     int threads, free_threads;
-    size_t n, next_scan, finished;
+    size_t n, finished;
     int *state;
     size_t *unmet; /* inputs not done yet */
+    unsigned char *forced;
     atomic_int cancel;
     int failed;
     sl_error first_err;
@@ -282,10 +480,50 @@ static int all_settled(sched *sc)
     return sc->finished == sc->n;
 }
 
+/* Reuses the stage's checkpoint when it is fresh, otherwise computes it. */
+static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
+{
+    sl__run_ctx *rc = &sc->rc;
+    sl_stage *st = &rc->pipe->stages[i];
+    char reason[512] = "forced (--force or --from)";
+    double t0 = now_seconds(), w0 = wall_seconds();
+    st->reused = 0;
+    sl_status s = sl__stage_key(st, rc->chunk_rows, err);
+    if (s == SL_OK && !sc->forced[i] && sl__stage_fresh(st, rc->workdir, rc->chunk_rows, reason, sizeof reason, err)) {
+        pthread_mutex_lock(&sc->file_mu);
+        s = sl__stage_adopt(st, rc->workdir, err);
+        pthread_mutex_unlock(&sc->file_mu);
+        st->reused = s == SL_OK;
+    }
+    int64_t rows = sl_frame_rows(st->output), bytes = 0;
+    if (s == SL_OK && !st->reused) {
+        sl_event ev = {.kind = SL_EVENT_STAGE_START, .stage = i, .name = st->name, .reason = reason};
+        emit(rc, &ev);
+        s = sl__stage_run(rc, st, team, &rows, &bytes, err);
+        if (s == SL_OK) {
+            pthread_mutex_lock(&sc->file_mu);
+            s = sl__manifest_record(rc->workdir, st->name, err);
+            pthread_mutex_unlock(&sc->file_mu);
+        }
+    }
+    sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
+                     .rows = s == SL_OK ? sl_frame_rows(st->output) : 0, .bytes = bytes,
+                     .seconds = now_seconds() - t0, .reused = st->reused};
+    emit(rc, &done);
+    char msg[2048] = "";
+    if (s != SL_OK)
+        sl_error_format(err, msg, sizeof msg);
+    log_entry e = {st, s != SL_OK ? "failed" : st->reused ? "reused" : "ran", st->reused ? NULL : reason,
+                   s != SL_OK ? msg : NULL, w0, wall_seconds(), done.rows, bytes};
+    pthread_mutex_lock(&sc->file_mu);
+    log_stage(rc->workdir, &e);
+    pthread_mutex_unlock(&sc->file_mu);
+    return s;
+}
+
 static void *worker(void *arg)
 {
     sched *sc = arg;
-    sl_pipeline *p = sc->rc.pipe;
     pthread_mutex_lock(&sc->mu);
     for (;;) {
         int team = 1;
@@ -297,17 +535,11 @@ static void *worker(void *arg)
             continue;
         }
         pthread_mutex_unlock(&sc->mu);
-        sl_stage *st = &p->stages[i];
-        sl_event ev = {.kind = SL_EVENT_STAGE_START, .stage = i, .name = st->name};
-        emit(&sc->rc, &ev);
-        double t0 = now_seconds();
         sl_error err;
         sl_error_clear(&err);
-        int64_t rows = 0, bytes = 0;
-        sl_status s = sl__stage_run(&sc->rc, st, team, &rows, &bytes, &err);
-        sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i,
-                         .name = st->name, .rows = rows, .bytes = bytes, .seconds = now_seconds() - t0};
-        emit(&sc->rc, &done);
+        sl_status s = process_stage(sc, i, team, &err);
+        if (s != SL_OK)
+            sl__error_stage(&err, sc->rc.pipe->stages[i].name);
         pthread_mutex_lock(&sc->mu);
         stage_finished(sc, i, team, s, &err);
     }
@@ -318,9 +550,6 @@ static void *worker(void *arg)
 sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, int64_t chunk_rows,
                        const char *workdir, sl_error *err)
 {
-    sl_status s = sl__make_dirs(workdir, "workdir", err);
-    if (s)
-        return s;
     sched sc;
     memset(&sc, 0, sizeof sc);
     sc.rc = (sl__run_ctx){.pipe = p, .opt = opt, .chunk_rows = chunk_rows, .workdir = workdir,
@@ -329,16 +558,35 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     sc.n = p->n;
     sc.state = calloc(p->n, sizeof *sc.state);
     sc.unmet = calloc(p->n, sizeof *sc.unmet);
-    if (!sc.state || !sc.unmet) {
+    sc.forced = calloc(p->n, 1);
+    unsigned char *selected = calloc(p->n, 1);
+    sl_status s = sc.state && sc.unmet && sc.forced && selected ? SL_OK
+                                                                : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (s == SL_OK)
+        s = select_stages(p, opt, selected, sc.forced, err);
+    int lock_fd = -1;
+    if (s == SL_OK)
+        s = sl__make_dirs(workdir, "workdir", err);
+    if (s == SL_OK)
+        s = lock_workdir(workdir, opt->wait_for_lock, &lock_fd, err);
+    if (s != SL_OK) {
         free(sc.state);
         free(sc.unmet);
-        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        free(sc.forced);
+        free(selected);
+        return s;
     }
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         sc.unmet[i] = p->stages[i].n_inputs;
+        if (!selected[i]) {
+            sc.state[i] = ST_SKIPPED;
+            sc.finished++;
+        }
+    }
     atomic_init(&sc.cancel, 0);
     pthread_mutex_init(&sc.mu, NULL);
     pthread_mutex_init(&sc.emit_mu, NULL);
+    pthread_mutex_init(&sc.file_mu, NULL);
     pthread_cond_init(&sc.cv, NULL);
     size_t nworkers = (size_t)threads < p->n ? (size_t)threads : p->n;
     pthread_t *tids = calloc(nworkers, sizeof *tids);
@@ -347,10 +595,8 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         for (; started < nworkers; started++)
             if (pthread_create(&tids[started], NULL, worker, &sc) != 0)
                 break;
-    if (started == 0) {
-        /* no thread could start: run the pool on this thread */
-        worker(&sc);
-    }
+    if (started == 0)
+        worker(&sc); /* no thread could start: run the pool on this thread */
     for (size_t k = 0; k < started; k++)
         pthread_join(tids[k], NULL);
     free(tids);
@@ -359,11 +605,66 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         if (err)
             *err = sc.first_err;
     }
+    close(lock_fd);
     pthread_cond_destroy(&sc.cv);
     pthread_mutex_destroy(&sc.mu);
     pthread_mutex_destroy(&sc.emit_mu);
+    pthread_mutex_destroy(&sc.file_mu);
     free(sc.state);
     free(sc.unmet);
+    free(sc.forced);
+    free(selected);
+    return s;
+}
+
+/* ---- status and clean ---- */
+
+static int checkpoint_exists(const char *workdir, const char *stage)
+{
+    char *path = sl__ckpt_path(workdir, stage);
+    struct stat sb;
+    int yes = path && stat(path, &sb) == 0;
+    free(path);
+    return yes;
+}
+
+static sl_status status_of(sl_pipeline *p, const sl_run_options *opt, int64_t chunk_rows, const char *workdir,
+                           sl_stage_status *out, sl_error *err)
+{
+    unsigned char *selected = calloc(p->n, 1), *forced = calloc(p->n, 1), *will_run = calloc(p->n, 1);
+    sl_status s = selected && forced && will_run ? select_stages(p, opt, selected, forced, err)
+                                                 : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; s == SL_OK && i < p->n; i++) {
+        sl_stage *st = &p->stages[i];
+        sl_stage_status *o = &out[i];
+        int exists = checkpoint_exists(workdir, st->name);
+        o->state = exists ? SL_STAGE_STALE : SL_STAGE_MISSING;
+        if (!selected[i]) {
+            o->state = SL_STAGE_SKIPPED;
+            snprintf(o->reason, sizeof o->reason, "not selected by --from/--until");
+            continue;
+        }
+        will_run[i] = 1;
+        long changed = -1;
+        for (size_t j = 0; j < st->n_inputs && changed < 0; j++)
+            if (will_run[st->inputs[j].stage])
+                changed = (long)j;
+        if (forced[i]) {
+            snprintf(o->reason, sizeof o->reason, "forced (--force or --from)");
+        } else if (changed >= 0) {
+            const sl__input *in = &st->inputs[changed];
+            snprintf(o->reason, sizeof o->reason, "input '%s' (stage '%s') will be recomputed", in->param,
+                     p->stages[in->stage].name);
+        } else if ((s = sl__stage_key(st, chunk_rows, err)) == SL_OK &&
+                   sl__stage_fresh(st, workdir, chunk_rows, o->reason, sizeof o->reason, err)) {
+            o->state = SL_STAGE_FRESH;
+            o->reason[0] = '\0';
+            will_run[i] = 0;
+        }
+    }
+    free(selected);
+    free(forced);
+    free(will_run);
     return s;
 }
 
@@ -392,4 +693,69 @@ sl_status sl_pipeline_run(sl_pipeline *p, const sl_run_options *opt, sl_error *e
     int64_t chunk_rows = opt->chunk_rows > 0 ? opt->chunk_rows : p->chunk_rows;
     const char *workdir = opt->workdir ? opt->workdir : p->workdir;
     return sl__schedule(p, opt, threads, chunk_rows, workdir, err);
+}
+
+sl_status sl_pipeline_status(sl_pipeline *p, const sl_run_options *opt, sl_stage_status *out, sl_error *err)
+{
+    sl_error_clear(err);
+    if (!p || !out)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_status needs a pipeline and an output array");
+    sl_run_options none = {0};
+    if (!opt)
+        opt = &none;
+    int64_t chunk_rows = opt->chunk_rows > 0 ? opt->chunk_rows : p->chunk_rows;
+    return status_of(p, opt, chunk_rows, opt->workdir ? opt->workdir : p->workdir, out, err);
+}
+
+sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const char *const *stages, size_t *removed,
+                            sl_error *err)
+{
+    sl_error_clear(err);
+    sl_run_options none = {0};
+    if (!opt)
+        opt = &none;
+    const char *workdir = opt->workdir ? opt->workdir : p->workdir;
+    size_t count = 0;
+    for (const char *const *s = stages; s && *s; s++)
+        if (stage_index(p, *s) < 0)
+            return unknown_stage(p, *s, "clean", err);
+    struct stat sb;
+    if (stat(workdir, &sb) != 0) {
+        if (removed)
+            *removed = 0;
+        return SL_OK; /* nothing was ever run */
+    }
+    int fd = -1;
+    sl_status s = lock_workdir(workdir, opt->wait_for_lock, &fd, err);
+    for (size_t i = 0; s == SL_OK && i < p->n; i++) {
+        int chosen = !stages;
+        for (const char *const *n = stages; n && *n; n++)
+            chosen |= strcmp(*n, p->stages[i].name) == 0;
+        if (!chosen)
+            continue;
+        char *path = sl__ckpt_path(workdir, p->stages[i].name);
+        char *tmp = path ? malloc(strlen(path) + 5) : NULL;
+        if (!path || !tmp) {
+            free(path);
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        sprintf(tmp, "%s.tmp", path);
+        for (int k = 0; k < 2; k++) {
+            const char *victim = k ? tmp : path;
+            if (unlink(victim) == 0)
+                count++;
+            else if (errno != ENOENT)
+                s = sl__error_set(err, SL_ERR_IO, "cannot remove '%s': %s", victim, strerror(errno));
+        }
+        if (s == SL_OK)
+            s = sl__manifest_record(workdir, p->stages[i].name, err);
+        free(path);
+        free(tmp);
+    }
+    if (fd >= 0)
+        close(fd);
+    if (removed)
+        *removed = count;
+    return s;
 }

@@ -1,0 +1,93 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+#include "core/error_int.h"
+#include "core/hash.h"
+
+struct sl__hasher {
+    XXH3_state_t *st;
+};
+
+sl__hasher *sl__hasher_new(void)
+{
+    sl__hasher *h = malloc(sizeof *h);
+    if (!h)
+        return NULL;
+    h->st = XXH3_createState();
+    if (!h->st) {
+        free(h);
+        return NULL;
+    }
+    XXH3_128bits_reset(h->st);
+    return h;
+}
+
+void sl__hasher_free(sl__hasher *h)
+{
+    if (h) {
+        XXH3_freeState(h->st);
+        free(h);
+    }
+}
+
+void sl__hasher_reset(sl__hasher *h)
+{
+    XXH3_128bits_reset(h->st);
+}
+
+void sl__hasher_add(sl__hasher *h, const void *data, size_t n)
+{
+    if (n)
+        XXH3_128bits_update(h->st, data, n);
+}
+
+void sl__hasher_add_str(sl__hasher *h, const char *s)
+{
+    sl__hasher_add(h, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+void sl__hasher_add_i64(sl__hasher *h, int64_t v)
+{
+    /* fixed little-endian bytes, so keys are the same on every host */
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)((uint64_t)v >> (8 * i));
+    sl__hasher_add(h, b, 8);
+}
+
+void sl__hasher_hex(const sl__hasher *h, char out[SL_HASH_HEX])
+{
+    XXH128_hash_t d = XXH3_128bits_digest(h->st);
+    snprintf(out, SL_HASH_HEX, "%016llx%016llx", (unsigned long long)d.high64, (unsigned long long)d.low64);
+}
+
+sl_status sl__hash_file(const char *path, char out[SL_HASH_HEX], sl_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sl__error_set(err, SL_ERR_IO, "cannot read '%s' to hash it: %s", path, strerror(errno));
+    sl__hasher *h = sl__hasher_new();
+    enum { BUF = 1 << 20 };
+    unsigned char *buf = malloc(BUF);
+    if (!h || !buf) {
+        fclose(f);
+        free(buf);
+        sl__hasher_free(h);
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    size_t n;
+    while ((n = fread(buf, 1, BUF, f)) > 0)
+        sl__hasher_add(h, buf, n);
+    int bad = ferror(f);
+    fclose(f);
+    free(buf);
+    sl_status s = SL_OK;
+    if (bad)
+        s = sl__error_set(err, SL_ERR_IO, "cannot read '%s' to hash it", path);
+    else
+        sl__hasher_hex(h, out);
+    sl__hasher_free(h);
+    return s;
+}

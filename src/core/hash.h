@@ -1,0 +1,28 @@
+/* Private: 128-bit content hashes (XXH3-128) for cache keys and checkpoint
+ * integrity. Not cryptographic: they detect change and corruption, not
+ * tampering by someone who wants a collision. */
+#ifndef SL_HASH_H
+#define SL_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sluice/error.h"
+
+#define SL_HASH_HEX 33 /* 32 hex digits and a NUL */
+
+typedef struct sl__hasher sl__hasher;
+
+sl__hasher *sl__hasher_new(void);
+void sl__hasher_free(sl__hasher *h);
+void sl__hasher_reset(sl__hasher *h);
+void sl__hasher_add(sl__hasher *h, const void *data, size_t n);
+/* Adds a string and its terminating NUL, so "ab","c" and "a","bc" differ. */
+void sl__hasher_add_str(sl__hasher *h, const char *s);
+void sl__hasher_add_i64(sl__hasher *h, int64_t v);
+/* Writes the digest as 32 lowercase hex digits. The state stays usable. */
+void sl__hasher_hex(const sl__hasher *h, char out[SL_HASH_HEX]);
+
+/* Digest of a whole file's bytes. */
+sl_status sl__hash_file(const char *path, char out[SL_HASH_HEX], sl_error *err);
+
+#endif

@@ -1,0 +1,600 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "config/params_int.h"
+#include "core/error_int.h"
+#include "core/frame_int.h"
+#include "io/h5util.h"
+#include "plan/cache.h"
+
+char *sl__ckpt_path(const char *workdir, const char *stage)
+{
+    size_t n = strlen(workdir) + strlen(stage) + 8;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s.h5", workdir, stage);
+    return p;
+}
+
+void sl__ckpt_info_free(sl__ckpt_info *info)
+{
+    free(info->params);
+    free(info->inputs);
+    free(info->sources);
+    memset(info, 0, sizeof *info);
+}
+
+/* A string attribute of obj (fixed or variable length), malloc'd; NULL when absent. */
+static char *read_str_attr_locked(hid_t obj, const char *name)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t ft = H5Aget_type(a);
+    char *out = NULL;
+    if (H5Tget_class(ft) == H5T_STRING) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        if (H5Tis_variable_str(ft) > 0) {
+            H5Tset_size(mt, H5T_VARIABLE);
+            char *v = NULL;
+            if (H5Aread(a, mt, &v) >= 0 && v) {
+                out = strdup(v);
+                H5free_memory(v);
+            }
+        } else {
+            size_t n = H5Tget_size(ft);
+            H5Tset_size(mt, n + 1);
+            out = calloc(n + 1, 1);
+            if (out && H5Aread(a, mt, out) < 0) {
+                free(out);
+                out = NULL;
+            }
+        }
+        H5Tclose(mt);
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    return out;
+}
+
+static int64_t read_int_attr_locked(hid_t obj, const char *name, int64_t fallback)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return fallback;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    int64_t v = fallback;
+    if (H5Aread(a, H5T_NATIVE_INT64, &v) < 0)
+        v = fallback;
+    H5Aclose(a);
+    return v;
+}
+
+static void copy_attr(hid_t f, const char *name, char *dst, size_t size)
+{
+    char *v = read_str_attr_locked(f, name);
+    snprintf(dst, size, "%s", v ? v : "");
+    free(v);
+}
+
+sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *err)
+{
+    memset(info, 0, sizeof *info);
+    sl__h5_lock();
+    hid_t f;
+    sl_status s = sl__h5_open_read_locked(path, &f, err);
+    if (s == SL_OK) {
+        copy_attr(f, "sluice_key", info->key, sizeof info->key);
+        copy_attr(f, "sluice_output_hash", info->output_hash, sizeof info->output_hash);
+        copy_attr(f, "sluice_op", info->op, sizeof info->op);
+        copy_attr(f, "sluice_stage", info->stage, sizeof info->stage);
+        info->params = read_str_attr_locked(f, "sluice_params");
+        info->inputs = read_str_attr_locked(f, "sluice_inputs");
+        info->sources = read_str_attr_locked(f, "sluice_sources");
+        info->chunk_rows = read_int_attr_locked(f, "sluice_chunk_rows", -1);
+        info->rows = read_int_attr_locked(f, "sluice_rows", -1);
+        H5Fclose(f);
+    }
+    sl__h5_unlock();
+    return s;
+}
+
+/* ---- keys ---- */
+
+static int verify_content(const sl_stage *st)
+{
+    return st->verify_content;
+}
+
+sl_status sl__stage_sources(const sl_stage *st, char **out, sl_error *err)
+{
+    *out = NULL;
+    size_t cap = 64, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    buf[0] = '\0';
+    for (size_t j = 0; (st->op->flags & SL_OP_SOURCE) && j < st->op->n_params; j++) {
+        const sl_param_spec *ps = &st->op->params[j];
+        if (ps->type != SL_PARAM_PATH || !sl_params_has(st->params, ps->name))
+            continue;
+        const char *path = sl_params_string(st->params, ps->name);
+        char item[4096];
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            free(buf);
+            sl__error_set(err, SL_ERR_IO, "cannot read source file '%s': %s", path, strerror(errno));
+            return sl__stage_locate(st, err, ps->name);
+        }
+        if (verify_content(st)) {
+            char hex[SL_HASH_HEX];
+            sl_status s = sl__hash_file(path, hex, err);
+            if (s) {
+                free(buf);
+                return sl__stage_locate(st, err, ps->name);
+            }
+            snprintf(item, sizeof item, "%s content %s;", path, hex);
+        } else {
+            snprintf(item, sizeof item, "%s size %lld mtime %lld.%09ld;", path, (long long)sb.st_size,
+                     (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
+        }
+        size_t n = strlen(item);
+        if (len + n + 1 > cap) {
+            cap = 2 * (len + n + 1);
+            char *b = realloc(buf, cap);
+            if (!b) {
+                free(buf);
+                return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            }
+            buf = b;
+        }
+        memcpy(buf + len, item, n + 1);
+        len += n;
+    }
+    *out = buf;
+    return SL_OK;
+}
+
+char *sl__stage_inputs_text(const sl_stage *st)
+{
+    size_t n = 1;
+    for (size_t j = 0; j < st->n_inputs; j++)
+        n += strlen(st->inputs[j].param) + SL_HASH_HEX + 2;
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    for (size_t j = 0; j < st->n_inputs; j++) {
+        strcat(s, st->inputs[j].param);
+        strcat(s, "=");
+        strcat(s, st->pipe->stages[st->inputs[j].stage].out_hash);
+        strcat(s, ";");
+    }
+    return s;
+}
+
+sl_status sl__stage_key(sl_stage *st, int64_t chunk_rows, sl_error *err)
+{
+    char *params = sl__params_canonical(st->params);
+    char *inputs = sl__stage_inputs_text(st);
+    char *sources = NULL;
+    sl_status s = params && inputs ? sl__stage_sources(st, &sources, err) : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (s == SL_OK) {
+        sl__hasher *h = sl__hasher_new();
+        if (!h) {
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        } else {
+            sl__hasher_add_str(h, "sluice-stage-key");
+            sl__hasher_add_i64(h, SL_FORMAT_VERSION);
+            sl__hasher_add_str(h, st->op->name);
+            sl__hasher_add_str(h, params);
+            sl__hasher_add_i64(h, chunk_rows);
+            sl__hasher_add_str(h, inputs);
+            sl__hasher_add_str(h, sources);
+            sl__hasher_hex(h, st->key);
+            sl__hasher_free(h);
+            free(st->sources);
+            st->sources = sources;
+            sources = NULL;
+        }
+    }
+    free(params);
+    free(inputs);
+    free(sources);
+    return s;
+}
+
+/* ---- why a key differs ---- */
+
+/* Splits a flat JSON object into its top-level members: calls fn for each
+ * key and raw value text. */
+typedef void (*member_fn)(const char *key, size_t klen, const char *val, size_t vlen, void *user);
+
+static void json_members(const char *j, member_fn fn, void *user)
+{
+    if (!j || *j != '{')
+        return;
+    const char *p = j + 1;
+    while (*p && *p != '}') {
+        if (*p != '"')
+            return;
+        const char *k = ++p;
+        while (*p && *p != '"')
+            p += (*p == '\\' && p[1]) ? 2 : 1;
+        size_t klen = (size_t)(p - k);
+        if (*p++ != '"' || *p++ != ':')
+            return;
+        const char *v = p;
+        int depth = 0, in_str = 0;
+        for (; *p; p++) {
+            if (in_str) {
+                if (*p == '\\' && p[1])
+                    p++;
+                else if (*p == '"')
+                    in_str = 0;
+            } else if (*p == '"') {
+                in_str = 1;
+            } else if (*p == '[' || *p == '{') {
+                depth++;
+            } else if (*p == ']' || *p == '}') {
+                if (depth == 0)
+                    break;
+                depth--;
+            } else if (*p == ',' && depth == 0) {
+                break;
+            }
+        }
+        fn(k, klen, v, (size_t)(p - v), user);
+        if (*p == ',')
+            p++;
+    }
+}
+
+typedef struct diff_ctx {
+    const char *other;
+    char *out;
+    size_t size;
+    int found;
+    int removed; /* reporting members of the old text missing from the new */
+} diff_ctx;
+
+typedef struct find_ctx {
+    const char *key;
+    size_t klen;
+    const char *val;
+    size_t vlen;
+} find_ctx;
+
+static void find_member(const char *k, size_t kl, const char *v, size_t vl, void *user)
+{
+    find_ctx *f = user;
+    if (kl == f->klen && strncmp(k, f->key, kl) == 0) {
+        f->val = v;
+        f->vlen = vl;
+    }
+}
+
+static void diff_member(const char *k, size_t kl, const char *v, size_t vl, void *user)
+{
+    diff_ctx *d = user;
+    if (d->found)
+        return;
+    find_ctx f = {k, kl, NULL, 0};
+    json_members(d->other, find_member, &f);
+    if (d->removed) {
+        if (!f.val) {
+            snprintf(d->out, d->size, "parameter '%.*s' was removed (was %.*s)", (int)kl, k, (int)(vl > 80 ? 80 : vl), v);
+            d->found = 1;
+        }
+        return;
+    }
+    if (!f.val)
+        snprintf(d->out, d->size, "parameter '%.*s' was added (%.*s)", (int)kl, k, (int)(vl > 80 ? 80 : vl), v);
+    else if (f.vlen != vl || strncmp(f.val, v, vl) != 0)
+        snprintf(d->out, d->size, "parameter '%.*s' changed (%.*s -> %.*s)", (int)kl, k, (int)(f.vlen > 60 ? 60 : f.vlen),
+                 f.val, (int)(vl > 60 ? 60 : vl), v);
+    else
+        return;
+    d->found = 1;
+}
+
+static void key_reason(const sl_stage *st, const sl__ckpt_info *info, int64_t chunk_rows, char *out, size_t size)
+{
+    char *params = sl__params_canonical(st->params);
+    char *inputs = sl__stage_inputs_text(st);
+    snprintf(out, size, "its inputs or settings changed");
+    if (strcmp(info->op, st->op->name) != 0) {
+        snprintf(out, size, "op changed (%s -> %s)", info->op, st->op->name);
+    } else if (params && info->params && strcmp(params, info->params) != 0) {
+        diff_ctx d = {info->params, out, size, 0, 0};
+        json_members(params, diff_member, &d);
+        d.other = params;
+        d.removed = 1;
+        json_members(info->params, diff_member, &d);
+        if (!d.found)
+            snprintf(out, size, "parameters changed");
+    } else if (info->chunk_rows != chunk_rows) {
+        snprintf(out, size, "chunk_rows changed (%lld -> %lld)", (long long)info->chunk_rows, (long long)chunk_rows);
+    } else if (inputs && info->inputs && strcmp(inputs, info->inputs) != 0) {
+        for (size_t j = 0; j < st->n_inputs; j++) {
+            const sl_stage *in = &st->pipe->stages[st->inputs[j].stage];
+            char probe[SL_NAME_MAX + SL_HASH_HEX + 4];
+            snprintf(probe, sizeof probe, "%s=%s;", st->inputs[j].param, in->out_hash);
+            if (!strstr(info->inputs, probe)) {
+                snprintf(out, size, "input '%s' (stage '%s') has new values", st->inputs[j].param, in->name);
+                break;
+            }
+        }
+    } else if (st->sources && info->sources && strcmp(st->sources, info->sources) != 0) {
+        snprintf(out, size, "a source file changed (was: %.200s now: %.200s)", info->sources, st->sources);
+    } else {
+        snprintf(out, size, "it was made by another sluice format version");
+    }
+    free(params);
+    free(inputs);
+}
+
+/* ---- integrity ---- */
+
+static char *manifest_path(const char *workdir)
+{
+    size_t n = strlen(workdir) + 32;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/sluice.manifest", workdir);
+    return p;
+}
+
+static void file_identity(const struct stat *sb, char *buf, size_t n)
+{
+    snprintf(buf, n, "%lld %lld.%09ld %llu", (long long)sb->st_size, (long long)sb->st_mtim.tv_sec,
+             (long)sb->st_mtim.tv_nsec, (unsigned long long)sb->st_ino);
+}
+
+/* The identity the manifest recorded for `stage`, into buf; 0 when none. */
+static int manifest_lookup(const char *workdir, const char *stage, char *buf, size_t n)
+{
+    char *path = manifest_path(workdir);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    free(path);
+    if (!f)
+        return 0;
+    char line[512];
+    int found = 0;
+    size_t sl = strlen(stage);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, stage, sl) == 0 && line[sl] == '\t') {
+            snprintf(buf, n, "%s", line + sl + 1);
+            buf[strcspn(buf, "\n")] = '\0';
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+sl_status sl__manifest_record(const char *workdir, const char *stage, sl_error *err)
+{
+    char *ckpt = sl__ckpt_path(workdir, stage), *path = manifest_path(workdir);
+    char *tmp = path ? malloc(strlen(path) + 5) : NULL;
+    sl_status s = SL_OK;
+    if (!ckpt || !path || !tmp) {
+        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    sprintf(tmp, "%s.tmp", path);
+    struct stat sb;
+    int have = stat(ckpt, &sb) == 0;
+    FILE *in = fopen(path, "r"), *outf = fopen(tmp, "w");
+    if (!outf) {
+        if (in)
+            fclose(in);
+        s = sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
+    char line[512];
+    size_t sl = strlen(stage);
+    while (in && fgets(line, sizeof line, in))
+        if (!(strncmp(line, stage, sl) == 0 && line[sl] == '\t'))
+            fputs(line, outf);
+    if (in)
+        fclose(in);
+    if (have) {
+        char id[128];
+        file_identity(&sb, id, sizeof id);
+        fprintf(outf, "%s\t%s\n", stage, id);
+    }
+    if (fclose(outf) != 0 || rename(tmp, path) != 0)
+        s = sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+out:
+    free(ckpt);
+    free(path);
+    free(tmp);
+    return s;
+}
+
+/* Re-hashes every array of the checkpoint and compares with what it
+ * recorded. 1 intact, 0 not (reason filled). */
+static int content_intact(const sl_stage *st, const char *path, const sl__ckpt_info *info, char *reason, size_t rsize)
+{
+    const sl_frame *f = st->output;
+    sl__hasher *all = sl__hasher_new(), *h = sl__hasher_new();
+    int ok = all && h;
+    sl__h5_lock();
+    hid_t file;
+    sl_error e;
+    if (ok && sl__h5_open_read_locked(path, &file, &e) != SL_OK) {
+        snprintf(reason, rsize, "its checkpoint cannot be read (%s)", e.message);
+        ok = 0;
+    } else if (ok) {
+        for (size_t i = 0; ok && i < sl_frame_count(f); i++) {
+            const sl_array_info *a = sl_frame_array(f, i);
+            hid_t d = H5Dopen2(file, a->name, H5P_DEFAULT);
+            char *want = d >= 0 ? read_str_attr_locked(d, "sluice_hash") : NULL;
+            size_t row_bytes = (size_t)a->cols * sl_dtype_size(a->dtype);
+            int64_t block = (int64_t)((8u << 20) / (row_bytes ? row_bytes : 1)) + 1;
+            void *buf = malloc((size_t)block * row_bytes);
+            sl__hasher_reset(h);
+            for (int64_t r = 0; ok && d >= 0 && want && buf && r < info->rows; r += block) {
+                int64_t n = info->rows - r < block ? info->rows - r : block;
+                if (sl__h5_read_rows_locked(d, 2, r, n, a->cols, a->dtype, buf, path, a->name, &e) != SL_OK)
+                    ok = 0;
+                else
+                    sl__hasher_add(h, buf, (size_t)n * row_bytes);
+            }
+            char got[SL_HASH_HEX];
+            sl__hasher_hex(h, got);
+            if (ok && (d < 0 || !want || !buf || strcmp(got, want) != 0)) {
+                snprintf(reason, rsize, "its checkpoint was modified: the values of '%s' do not match their hash",
+                         a->name);
+                ok = 0;
+            } else if (!ok) {
+                snprintf(reason, rsize, "its checkpoint cannot be read: %s", e.message);
+            }
+            sl__hasher_add_str(all, a->name);
+            sl__hasher_add_str(all, sl_dtype_name(a->dtype));
+            sl__hasher_add_i64(all, a->cols);
+            sl__hasher_add_str(all, got);
+            free(buf);
+            free(want);
+            if (d >= 0)
+                H5Dclose(d);
+        }
+        H5Fclose(file);
+    }
+    sl__h5_unlock();
+    if (ok) {
+        char got[SL_HASH_HEX];
+        sl__hasher_add_i64(all, info->rows);
+        sl__hasher_hex(all, got);
+        if (strcmp(got, info->output_hash) != 0) {
+            snprintf(reason, rsize, "its checkpoint was modified: its hashes do not agree");
+            ok = 0;
+        }
+    }
+    sl__hasher_free(all);
+    sl__hasher_free(h);
+    return ok;
+}
+
+int sl__stage_fresh(sl_stage *st, const char *workdir, int64_t chunk_rows, char *reason, size_t rsize, sl_error *err)
+{
+    (void)err;
+    char *path = sl__ckpt_path(workdir, st->name);
+    if (!path) {
+        snprintf(reason, rsize, "out of memory");
+        return 0;
+    }
+    struct stat sb;
+    int fresh = 0;
+    sl__ckpt_info info;
+    memset(&info, 0, sizeof info);
+    sl_error e;
+    if (stat(path, &sb) != 0) {
+        snprintf(reason, rsize, "no checkpoint yet");
+    } else if (sl__ckpt_info_read(path, &info, &e) != SL_OK) {
+        snprintf(reason, rsize, "its checkpoint is unreadable (%s)", e.message);
+    } else if (strcmp(info.stage, st->name) != 0) {
+        snprintf(reason, rsize, "its checkpoint belongs to another stage ('%s')", info.stage);
+    } else if (strcmp(info.key, st->key) != 0) {
+        key_reason(st, &info, chunk_rows, reason, rsize);
+    } else {
+        char id[128], recorded[256];
+        file_identity(&sb, id, sizeof id);
+        if (manifest_lookup(workdir, st->name, recorded, sizeof recorded) && strcmp(id, recorded) == 0)
+            fresh = 1;
+        else if (content_intact(st, path, &info, reason, rsize))
+            fresh = 1; /* touched but intact: the manifest is updated on adopt */
+    }
+    if (fresh)
+        memcpy(st->out_hash, info.output_hash, SL_HASH_HEX);
+    sl__ckpt_info_free(&info);
+    free(path);
+    return fresh;
+}
+
+/* Reads float64 vector attributes of a dataset into the frame. */
+static herr_t adopt_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, void *user)
+{
+    (void)ainfo;
+    void **ctx = user;
+    sl_frame *f = ctx[0];
+    const char *array = ctx[1];
+    sl_error *err = ctx[2];
+    if (strcmp(name, "sluice_hash") == 0 || strcmp(name, "columns") == 0)
+        return 0;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+    herr_t rc = 0;
+    if (H5Tget_class(t) == H5T_FLOAT) {
+        hssize_t n = H5Sget_simple_extent_npoints(sp);
+        double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+        if (!v || (n > 0 && H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0) ||
+            sl_frame_set_attr(f, array, name, v, (size_t)(n > 0 ? n : 0), err) != SL_OK)
+            rc = -1;
+        free(v);
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+static herr_t adopt_result(hid_t loc, const char *name, const H5A_info_t *ainfo, void *user)
+{
+    (void)ainfo;
+    void **ctx = user;
+    sl_stage *st = ctx[0];
+    sl_error *err = ctx[1];
+    if (strncmp(name, "result.", 7) != 0)
+        return 0;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    double v = 0;
+    herr_t rc = H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0 || sl_stage_set_result(st, name + 7, v, err) ? -1 : 0;
+    H5Aclose(a);
+    return rc;
+}
+
+sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
+{
+    char *path = sl__ckpt_path(workdir, st->name);
+    if (!path)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl__frame_drop_data(st->output);
+    st->n_results = 0;
+    sl__ckpt_info info;
+    sl_status s = sl__ckpt_info_read(path, &info, err);
+    if (s == SL_OK) {
+        sl_frame_set_rows(st->output, info.rows);
+        sl__h5_lock();
+        hid_t f;
+        s = sl__h5_open_read_locked(path, &f, err);
+        for (size_t i = 0; s == SL_OK && i < sl_frame_count(st->output); i++) {
+            const char *name = sl_frame_array(st->output, i)->name;
+            hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+            void *ctx[3] = {st->output, (void *)name, err};
+            hsize_t idx = 0;
+            if (d < 0 || H5Aiterate2(d, H5_INDEX_NAME, H5_ITER_INC, &idx, adopt_attr, ctx) < 0)
+                s = err->code ? err->code : sl__error_set(err, SL_ERR_IO, "cannot read array '%s' of '%s'", name, path);
+            if (d >= 0)
+                H5Dclose(d);
+        }
+        if (s == SL_OK) {
+            void *ctx[2] = {st, err};
+            hsize_t idx = 0;
+            if (H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, &idx, adopt_result, ctx) < 0)
+                s = err->code ? err->code : sl__error_set(err, SL_ERR_IO, "cannot read the results of '%s'", path);
+            H5Fclose(f);
+        }
+        sl__h5_unlock();
+        sl__ckpt_info_free(&info);
+    }
+    if (s == SL_OK)
+        s = sl__frame_set_path(st->output, path, err);
+    if (s == SL_OK)
+        s = sl__manifest_record(workdir, st->name, err);
+    free(path);
+    return s;
+}

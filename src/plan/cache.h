@@ -1,0 +1,60 @@
+/* Private: what makes a checkpoint reusable. A stage's cache key hashes its
+ * op, canonical parameters, chunk size, the output hashes of its inputs (so a
+ * recomputed input whose values did not change leaves its descendants fresh:
+ * early cutoff) and, for source ops, the identity of the files they read. A
+ * checkpoint is fresh when its recorded key equals the stage's key and the
+ * file is intact: unchanged since sluice wrote it (size, mtime, inode in the
+ * workdir manifest), or, when it was touched, its values still hash to what
+ * it recorded. */
+#ifndef SL_CACHE_H
+#define SL_CACHE_H
+
+#include "plan/pipeline_int.h"
+
+#define SL_FORMAT_VERSION 1
+
+/* What a checkpoint says about itself (its attributes; no data is read). */
+typedef struct sl__ckpt_info {
+    char key[SL_HASH_HEX];
+    char output_hash[SL_HASH_HEX];
+    char op[SL_NAME_MAX * 2];
+    char stage[SL_NAME_MAX * 2];
+    char *params;  /* canonical JSON, malloc'd */
+    char *inputs;  /* "param=hash;..." of the inputs it was made from, malloc'd */
+    char *sources; /* identity of the source files, malloc'd */
+    int64_t chunk_rows;
+    int64_t rows;
+} sl__ckpt_info;
+
+void sl__ckpt_info_free(sl__ckpt_info *info);
+
+/* Reads the attributes of checkpoint `path`. SL_ERR_IO when it is missing or
+ * unreadable (err says why). */
+sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *err);
+
+/* The identity of the files a source stage reads ("path size mtime;..."), or
+ * their content hashes when the stage says `verify: content`. */
+sl_status sl__stage_sources(const sl_stage *st, char **out, sl_error *err);
+/* "param=hash;..." of the stage's inputs' output hashes (inputs must be done). */
+char *sl__stage_inputs_text(const sl_stage *st);
+
+/* Computes st->key. The stage's inputs must have their out_hash. */
+sl_status sl__stage_key(sl_stage *st, int64_t chunk_rows, sl_error *err);
+
+/* Checks whether st's checkpoint in workdir can be reused. Returns 1 fresh,
+ * 0 not (reason says why in one line). Errors only for failures that are not
+ * about the checkpoint itself (out of memory). */
+int sl__stage_fresh(sl_stage *st, const char *workdir, int64_t chunk_rows, char *reason, size_t reason_size,
+                    sl_error *err);
+
+/* Makes a fresh checkpoint the stage's output: rows, attribute vectors and
+ * results from the file, data left in it. */
+sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err);
+
+/* Records a checkpoint's file identity in workdir/sluice.manifest. */
+sl_status sl__manifest_record(const char *workdir, const char *stage, sl_error *err);
+
+/* Path of a stage's checkpoint: malloc'd "workdir/stage.h5". */
+char *sl__ckpt_path(const char *workdir, const char *stage);
+
+#endif
