@@ -138,10 +138,11 @@ static void test_int_blocks(void **state)
     check_stats(&s[0], 4, 0, gm, (-6 - gm) * (-6 - gm) + gm * gm + (6 - gm) * (6 - gm) + 7.5e14 * 7.5e14, -6, 1e15,
                 "int64");
 
-    /* uint64: 2^63 and 2^63 + 2048 (both exact as doubles) -> mean 2^63 + 1024, m2 2 * 1024^2 */
-    const uint64_t h[] = {1ULL << 63, (1ULL << 63) + 2048};
+    /* uint64: 2^63 and 2^63 + 4096 (exact as doubles, and so are their sum
+     * 2^64 + 4096 and mean 2^63 + 2048) -> m2 2 * 2048^2 */
+    const uint64_t h[] = {1ULL << 63, (1ULL << 63) + 4096};
     sl__colstats_chunk(h, SL_UINT64, 2, 1, s);
-    check_stats(&s[0], 2, 0, ldexp(1.0, 63) + 1024, 2.0 * 1024 * 1024, ldexp(1.0, 63), ldexp(1.0, 63) + 2048,
+    check_stats(&s[0], 2, 0, ldexp(1.0, 63) + 2048, 2.0 * 2048 * 2048, ldexp(1.0, 63), ldexp(1.0, 63) + 4096,
                 "uint64");
 }
 
@@ -266,11 +267,11 @@ static void test_merge_equals_concatenation(void **state)
     (void)state;
     enum { ROWS = 1000 };
     static double x[ROWS * COLS];
-    /* col 0: uniform in [0, 1); col 1: offset 1e6 with ~10% NaN; col 2: wide
+    /* col 0: uniform in [0, 1); col 1: offset 10 with ~10% NaN; col 2: wide
      * range with ~50% NaN; col 3: NaN except in rows 500..509 */
     for (int i = 0; i < ROWS; i++) {
         x[i * COLS + 0] = urand();
-        x[i * COLS + 1] = urand() < 0.1 ? NAN : 1e6 + 3 * urand();
+        x[i * COLS + 1] = urand() < 0.1 ? NAN : 10 + 3 * urand();
         x[i * COLS + 2] = urand() < 0.5 ? NAN : (urand() - 0.5) * 1e4;
         x[i * COLS + 3] = (i >= 500 && i < 510) ? -urand() : NAN;
     }
@@ -305,6 +306,34 @@ static void test_merge_equals_concatenation(void **state)
             snprintf(what, sizeof what, "cut %zu col %d vs reference", t, c);
             check_close(&acc[c], &ref[c], 1e-13, what);
         }
+    }
+}
+
+/* Data whose mean is 1e6 times its spread: each part's mean carries a few
+ * ulps of 1e6 (1.2e-10), and Chan's update multiplies a difference of means
+ * by up to n/4, so m2 of merged parts is only good to about 1e-10 relative
+ * here, while the single two-pass chunk stays at 1e-13. This pins down that
+ * conditioning, so a change that makes it worse shows. */
+static void test_merge_large_offset(void **state)
+{
+    (void)state;
+    enum { ROWS = 1000 };
+    static double x[ROWS * COLS];
+    for (int i = 0; i < ROWS * COLS; i++)
+        x[i] = 1e6 + 3 * urand();
+    sl__colstats whole[COLS], ref[COLS], acc[COLS];
+    sl__colstats_chunk(x, SL_FLOAT64, ROWS, COLS, whole);
+    const int64_t cuts[] = {1, 2, 3, 500, 999};
+    merge_parts(x, cuts, 5, ROWS, acc);
+    for (int c = 0; c < COLS; c++) {
+        reference(x, ROWS, COLS, c, &ref[c]);
+        char what[48];
+        snprintf(what, sizeof what, "whole col %d", c);
+        check_close(&whole[c], &ref[c], 1e-13, what);
+        snprintf(what, sizeof what, "merged col %d mean", c);
+        near(acc[c].mean, ref[c].mean, 1e-15, what);
+        snprintf(what, sizeof what, "merged col %d m2", c);
+        near(acc[c].m2, ref[c].m2, 1e-9, what);
     }
 }
 
@@ -407,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_single_value_and_empty),
         cmocka_unit_test(test_large_offset),
         cmocka_unit_test(test_merge_equals_concatenation),
+        cmocka_unit_test(test_merge_large_offset),
         cmocka_unit_test(test_merge_by_hand),
         cmocka_unit_test(test_all_nan_column),
         cmocka_unit_test(test_merge_with_empty_parts),

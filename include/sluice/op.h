@@ -112,6 +112,11 @@ typedef struct sl_pass {
      * output. */
     int sequential;
     const int64_t *chunk_order;
+
+    /* Bytes of the accumulator (0: partial_size). The executor saves it, so
+     * that a run killed in the middle of a reduce resumes it; set it when the
+     * accumulator is not laid out like one partial. */
+    size_t acc_size;
 } sl_pass;
 
 

@@ -8,6 +8,10 @@ static int load_one(int argc, char **argv, const char *cmd, int *mermaid, sl_pip
 {
     const char *file = NULL;
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: sluice %s FILE%s\n", cmd, mermaid ? " [--mermaid]" : "");
+            return -1;
+        }
         if (mermaid && strcmp(argv[i], "--mermaid") == 0)
             *mermaid = 1;
         else if (argv[i][0] == '-' && argv[i][1])
@@ -44,7 +48,7 @@ int cmd_check(int argc, char **argv)
     sl_pipeline *p = NULL;
     int rc = load_one(argc, argv, "check", NULL, &p);
     if (rc)
-        return rc;
+        return rc < 0 ? EXIT_OK : rc;
     size_t n = sl_pipeline_stage_count(p);
     printf("pipeline '%s': %zu stage%s, workdir %s\n", sl_pipeline_name(p), n, n == 1 ? "" : "s",
            sl_pipeline_workdir(p));
@@ -65,7 +69,7 @@ int cmd_graph(int argc, char **argv)
     int mermaid = 0;
     int rc = load_one(argc, argv, "graph", &mermaid, &p);
     if (rc)
-        return rc;
+        return rc < 0 ? EXIT_OK : rc;
     size_t n = sl_pipeline_stage_count(p);
     if (mermaid) {
         puts("flowchart LR");
@@ -167,6 +171,10 @@ int cmd_ops(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--markdown") == 0)
             return ops_markdown();
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            puts("usage: sluice ops [NAME] [--markdown]");
+            return EXIT_OK;
+        }
         if (argv[i][0] == '-')
             return cli_usage_error("unknown option '%s' for ops", argv[i]);
         if (only)

@@ -52,6 +52,10 @@ static int parse(int argc, char **argv, const char *cmd, run_args *a)
                 return cli_usage_error("%s needs a thread count from 1 to 4096", o);
             a->opt.threads = (int)v;
             i++;
+        } else if (is_run && strncmp(o, "-j", 2) == 0) {
+            if (!cli_parse_count(o + 2, 4096, &v))
+                return cli_usage_error("-j needs a thread count from 1 to 4096");
+            a->opt.threads = (int)v;
         } else if (strcmp(o, "--chunk-rows") == 0) {
             if (!cli_parse_count(val, 1LL << 30, &v))
                 return cli_usage_error("--chunk-rows needs a row count from 1 to %lld", 1LL << 30);

@@ -33,7 +33,8 @@ static const char usage[] =
     "  -q, --quiet         print only errors\n"
     "  --progress WHEN     live progress: auto (on a terminal), always, never\n"
     "\n"
-    "exit codes: 0 ok, 1 a stage failed at run time, 2 bad config or usage, 3 I/O error\n"
+    "exit codes: 0 ok, 1 the data cannot be processed (a stage failed, or check found bad data),\n"
+    "            2 bad config or usage, 3 I/O error (a file missing, unreadable or unwritable)\n"
     "Relative paths in a pipeline file are relative to the file's folder.\n";
 
 int cli_exit_code(sl_status s)

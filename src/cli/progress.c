@@ -70,7 +70,11 @@ static void draw(cli_progress *pr)
         const stage_view *v = &pr->stages[i];
         if (!v->running)
             continue;
-        int pct = v->total > 0 ? (int)(100 * v->done / v->total) : 0;
+        if (v->total <= 0) {
+            used += snprintf(line + used, sizeof line - (size_t)used, " %s starting", sl_pipeline_stage_name(pr->p, i));
+            continue;
+        }
+        int pct = (int)(100 * v->done / v->total);
         used += snprintf(line + used, sizeof line - (size_t)used, " %s %s %d%% (%lld/%lld chunks)",
                          sl_pipeline_stage_name(pr->p, i), v->pass ? v->pass : "", pct, v->done, v->total);
     }

@@ -1,7 +1,9 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "core/error_int.h"
 #include "core/fsutil.h"
 
@@ -45,4 +47,41 @@ char *sl__dir_name(const char *path)
         d[n] = '\0';
     }
     return d;
+}
+
+char *sl__path_normalize(const char *path)
+{
+    char cwd[4096] = "";
+    if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
+        return NULL;
+    size_t n = strlen(cwd) + strlen(path) + 3;
+    char *in = malloc(n), *out = malloc(n);
+    if (!in || !out) {
+        free(in);
+        free(out);
+        return NULL;
+    }
+    snprintf(in, n, "%s/%s", cwd, path);
+    size_t len = 0;
+    char *save = NULL;
+    for (char *seg = strtok_r(in, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+        if (strcmp(seg, ".") == 0)
+            continue;
+        if (strcmp(seg, "..") == 0) {
+            while (len > 0 && out[len - 1] != '/')
+                len--;
+            if (len > 0)
+                len--;
+            continue;
+        }
+        out[len++] = '/';
+        size_t sl = strlen(seg);
+        memcpy(out + len, seg, sl);
+        len += sl;
+    }
+    if (len == 0)
+        out[len++] = '/';
+    out[len] = '\0';
+    free(in);
+    return out;
 }

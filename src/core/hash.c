@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* the state struct is needed to save and restore a running hash */
+#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 #include "core/error_int.h"
 #include "core/hash.h"
@@ -61,6 +63,21 @@ void sl__hasher_hex(const sl__hasher *h, char out[SL_HASH_HEX])
 {
     XXH128_hash_t d = XXH3_128bits_digest(h->st);
     snprintf(out, SL_HASH_HEX, "%016llx%016llx", (unsigned long long)d.high64, (unsigned long long)d.low64);
+}
+
+size_t sl__hasher_state_size(void)
+{
+    return sizeof(XXH3_state_t);
+}
+
+void sl__hasher_save(const sl__hasher *h, void *buf)
+{
+    XXH3_copyState((XXH3_state_t *)buf, h->st);
+}
+
+void sl__hasher_restore(sl__hasher *h, const void *buf)
+{
+    XXH3_copyState(h->st, (const XXH3_state_t *)buf);
 }
 
 sl_status sl__hash_file(const char *path, char out[SL_HASH_HEX], sl_error *err)

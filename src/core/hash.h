@@ -22,6 +22,12 @@ void sl__hasher_add_i64(sl__hasher *h, int64_t v);
 /* Writes the digest as 32 lowercase hex digits. The state stays usable. */
 void sl__hasher_hex(const sl__hasher *h, char out[SL_HASH_HEX]);
 
+/* Copies the running state out and back (same build only: used to resume a
+ * checkpoint that was being written). `buf` holds sl__hasher_state_size() bytes. */
+size_t sl__hasher_state_size(void);
+void sl__hasher_save(const sl__hasher *h, void *buf);
+void sl__hasher_restore(sl__hasher *h, const void *buf);
+
 /* Digest of a whole file's bytes. */
 sl_status sl__hash_file(const char *path, char out[SL_HASH_HEX], sl_error *err);
 

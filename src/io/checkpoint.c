@@ -15,6 +15,13 @@
  * 4 GiB chunk limit for wide arrays. */
 #define SL_MAX_H5_CHUNK_BYTES (16u << 20)
 
+/* Two ways to write. Direct (the rows are bounded, as for every stage
+ * output): datasets are created at full size with their chunks allocated at
+ * once and the file's metadata flushed; rows then go straight to the chunks'
+ * file offsets with pwrite, never through HDF5, so the file's structure on
+ * disk stays valid whatever moment the process dies, and a killed stage can
+ * resume into the same file. Commit shrinks the datasets to the rows written.
+ * Extendible (rows unbounded): HDF5 writes that grow the datasets. */
 struct sl__ckpt_writer {
     char *path, *tmp;
     hid_t file;
@@ -24,6 +31,10 @@ struct sl__ckpt_writer {
     const sl_array_info *arrays;
     int64_t rows;
     int64_t bytes;
+    int64_t max_rows;  /* direct mode: rows allocated; -1: extendible mode */
+    int fd;            /* direct mode: our own descriptor of the temporary file */
+    int64_t *h5_chunk_rows; /* per array: rows per HDF5 chunk */
+    haddr_t **chunk_addr;   /* per array: file offset of each HDF5 chunk */
 };
 
 static sl_status h5_fail(sl_error *err, const char *what, const char *path)
@@ -35,6 +46,12 @@ static sl_status h5_fail(sl_error *err, const char *what, const char *path)
 
 static void free_writer(sl__ckpt_writer *w)
 {
+    if (w->fd >= 0)
+        close(w->fd);
+    for (size_t i = 0; w->chunk_addr && i < w->n; i++)
+        free(w->chunk_addr[i]);
+    free(w->chunk_addr);
+    free(w->h5_chunk_rows);
     for (size_t i = 0; w->hash && i < w->n; i++)
         sl__hasher_free(w->hash[i]);
     free(w->hash);
@@ -61,19 +78,24 @@ static hsize_t chunk_rows_for(int64_t chunk_rows, int64_t rows_hint, const sl_ar
     return (hsize_t)(r < 1 ? 1 : r);
 }
 
-sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t rows_hint,
-                               sl__ckpt_writer **out, sl_error *err)
+static sl_status alloc_writer(const char *path, const sl_frame *schema, int64_t max_rows, sl__ckpt_writer **out,
+                              sl_error *err)
 {
     sl__ckpt_writer *w = calloc(1, sizeof *w);
     if (!w)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     w->file = H5I_INVALID_HID;
+    w->fd = -1;
+    w->max_rows = max_rows;
     w->n = sl_frame_count(schema);
-    w->dsets = malloc((w->n ? w->n : 1) * sizeof *w->dsets);
-    w->hash = calloc(w->n ? w->n : 1, sizeof *w->hash);
+    size_t n1 = w->n ? w->n : 1;
+    w->dsets = malloc(n1 * sizeof *w->dsets);
+    w->hash = calloc(n1, sizeof *w->hash);
+    w->h5_chunk_rows = calloc(n1, sizeof *w->h5_chunk_rows);
+    w->chunk_addr = calloc(n1, sizeof *w->chunk_addr);
     w->path = strdup(path);
     w->tmp = malloc(strlen(path) + 5);
-    int ok = w->dsets && w->hash && w->path && w->tmp;
+    int ok = w->dsets && w->hash && w->h5_chunk_rows && w->chunk_addr && w->path && w->tmp;
     for (size_t i = 0; ok && i < w->n; i++) {
         w->dsets[i] = H5I_INVALID_HID;
         ok = (w->hash[i] = sl__hasher_new()) != NULL;
@@ -86,33 +108,89 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
     }
     sprintf(w->tmp, "%s.tmp", path);
     w->arrays = sl_frame_array(schema, 0);
+    *out = w;
+    return SL_OK;
+}
 
+static hid_t file_access_plist(void)
+{
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     /* the 1.8 format stores large attributes (a loss per epoch) densely; the
      * earliest format caps an attribute at 64 KiB */
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    return fapl;
+}
+
+/* Direct mode: the file offset of every HDF5 chunk of every dataset. */
+static sl_status map_chunks_locked(sl__ckpt_writer *w, sl_error *err)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        int64_t cr = w->h5_chunk_rows[i];
+        int64_t nchunks = (w->max_rows + cr - 1) / cr;
+        w->chunk_addr[i] = malloc((size_t)(nchunks ? nchunks : 1) * sizeof **w->chunk_addr);
+        if (!w->chunk_addr[i])
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        for (int64_t k = 0; k < nchunks; k++) {
+            hsize_t coord[2] = {(hsize_t)(k * cr), 0}, size = 0;
+            unsigned mask = 0;
+            haddr_t addr = HADDR_UNDEF;
+            if (H5Dget_chunk_info_by_coord(w->dsets[i], coord, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF)
+                return h5_fail(err, "locate the chunks of", w->tmp);
+            w->chunk_addr[i][k] = addr;
+        }
+    }
+    return SL_OK;
+}
+
+sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
+                               sl__ckpt_writer **out, sl_error *err)
+{
+    sl__ckpt_writer *w;
+    sl_status s = alloc_writer(path, schema, max_rows, &w, err);
+    if (s)
+        return s;
+    hid_t fapl = file_access_plist();
     errno = 0;
     w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (w->file < 0) {
-        sl_status s = errno ? sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp, strerror(errno))
-                            : h5_fail(err, "create", w->tmp);
+        s = errno ? sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp, strerror(errno))
+                  : h5_fail(err, "create", w->tmp);
         free_writer(w);
         return s;
     }
+    int direct = max_rows >= 0;
     for (size_t i = 0; i < w->n; i++) {
         const sl_array_info *a = &w->arrays[i];
-        hsize_t dims[2] = {0, (hsize_t)a->cols}, maxdims[2] = {H5S_UNLIMITED, (hsize_t)a->cols};
-        hsize_t chunk[2] = {chunk_rows_for(chunk_rows, rows_hint, a), (hsize_t)a->cols};
+        hsize_t dims[2] = {(hsize_t)(direct ? max_rows : 0), (hsize_t)a->cols};
+        hsize_t maxdims[2] = {H5S_UNLIMITED, (hsize_t)a->cols};
+        w->h5_chunk_rows[i] = (int64_t)chunk_rows_for(chunk_rows, max_rows, a);
+        hsize_t chunk[2] = {(hsize_t)w->h5_chunk_rows[i], (hsize_t)a->cols};
         hid_t space = H5Screate_simple(2, dims, maxdims);
         hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
         H5Pset_chunk(dcpl, 2, chunk);
+        if (direct) {
+            H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+            H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+        }
         w->dsets[i] = H5Dcreate2(w->file, a->name, sl__h5_native(a->dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         H5Pclose(dcpl);
         H5Sclose(space);
         if (w->dsets[i] < 0) {
-            sl_status s = h5_fail(err, "create a dataset in", w->tmp);
+            s = h5_fail(err, "create a dataset in", w->tmp);
+            sl__ckpt_abort_locked(w);
+            return s;
+        }
+    }
+    if (direct) {
+        if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0)
+            s = h5_fail(err, "flush", w->tmp);
+        if (s == SL_OK)
+            s = map_chunks_locked(w, err);
+        if (s == SL_OK && (w->fd = open(w->tmp, O_RDWR | O_CLOEXEC)) < 0)
+            s = sl__error_set(err, SL_ERR_IO, "cannot open '%s' for writing: %s", w->tmp, strerror(errno));
+        if (s) {
             sl__ckpt_abort_locked(w);
             return s;
         }
@@ -121,12 +199,120 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
     return SL_OK;
 }
 
+/* Writes rows [row0, row0 + rows) of array i straight to its chunks. */
+static sl_status write_direct(sl__ckpt_writer *w, size_t i, int64_t row0, int64_t rows, const char *data,
+                              sl_error *err)
+{
+    const sl_array_info *a = &w->arrays[i];
+    size_t rb = (size_t)a->cols * sl_dtype_size(a->dtype);
+    int64_t cr = w->h5_chunk_rows[i];
+    while (rows > 0) {
+        int64_t k = row0 / cr, in = row0 % cr;
+        int64_t n = cr - in < rows ? cr - in : rows;
+        size_t len = (size_t)n * rb;
+        off_t off = (off_t)(w->chunk_addr[i][k] + (haddr_t)((size_t)in * rb));
+        for (size_t done = 0; done < len;) {
+            ssize_t wr = pwrite(w->fd, data + done, len - done, off + (off_t)done);
+            if (wr < 0)
+                return sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", w->tmp, strerror(errno));
+            done += (size_t)wr;
+        }
+        data += len;
+        row0 += n;
+        rows -= n;
+    }
+    return SL_OK;
+}
+
+sl_status sl__ckpt_sync(sl__ckpt_writer *w, sl_error *err)
+{
+    if (w->fd >= 0 && fdatasync(w->fd) != 0)
+        return sl__error_set(err, SL_ERR_IO, "cannot sync '%s' to disk: %s", w->tmp, strerror(errno));
+    return SL_OK;
+}
+
+int sl__ckpt_resumable(const sl__ckpt_writer *w)
+{
+    return w->max_rows >= 0;
+}
+
+size_t sl__ckpt_hash_state_size(void)
+{
+    return sl__hasher_state_size();
+}
+
+void sl__ckpt_save_state(const sl__ckpt_writer *w, int64_t *rows, int64_t *bytes, void *hash_states)
+{
+    *rows = w->rows;
+    *bytes = w->bytes;
+    for (size_t i = 0; i < w->n; i++)
+        sl__hasher_save(w->hash[i], (char *)hash_states + i * sl__hasher_state_size());
+}
+
+sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
+                                 int64_t rows, int64_t bytes, const void *hash_states, sl__ckpt_writer **out,
+                                 sl_error *err)
+{
+    if (max_rows < 0 || rows > max_rows)
+        return sl__error_set(err, SL_ERR_INTERNAL, "cannot resume '%s': it has no fixed size", path);
+    sl__ckpt_writer *w;
+    sl_status s = alloc_writer(path, schema, max_rows, &w, err);
+    if (s)
+        return s;
+    hid_t fapl = file_access_plist();
+    w->file = H5Fopen(w->tmp, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    if (w->file < 0)
+        s = h5_fail(err, "reopen", w->tmp);
+    for (size_t i = 0; s == SL_OK && i < w->n; i++) {
+        const sl_array_info *a = &w->arrays[i];
+        w->h5_chunk_rows[i] = (int64_t)chunk_rows_for(chunk_rows, max_rows, a);
+        w->dsets[i] = H5Dopen2(w->file, a->name, H5P_DEFAULT);
+        hsize_t dims[2] = {0, 0};
+        hid_t space = w->dsets[i] >= 0 ? H5Dget_space(w->dsets[i]) : H5I_INVALID_HID;
+        if (space < 0 || H5Sget_simple_extent_ndims(space) != 2 || H5Sget_simple_extent_dims(space, dims, NULL) < 0 ||
+            dims[0] != (hsize_t)max_rows || dims[1] != (hsize_t)a->cols)
+            s = sl__error_set(err, SL_ERR_IO, "cannot resume '%s': array '%s' is not laid out as expected", w->tmp,
+                              a->name);
+        if (space >= 0)
+            H5Sclose(space);
+        sl__hasher_restore(w->hash[i], (const char *)hash_states + i * sl__hasher_state_size());
+    }
+    if (s == SL_OK)
+        s = map_chunks_locked(w, err);
+    if (s == SL_OK && (w->fd = open(w->tmp, O_RDWR | O_CLOEXEC)) < 0)
+        s = sl__error_set(err, SL_ERR_IO, "cannot open '%s' for writing: %s", w->tmp, strerror(errno));
+    if (s) {
+        free_writer(w); /* keep the file: the caller decides whether to start over */
+        return s;
+    }
+    w->rows = rows;
+    w->bytes = bytes;
+    *out = w;
+    return SL_OK;
+}
+
 sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error *err)
 {
     if (c->rows <= 0)
         return SL_OK;
+    if (w->max_rows >= 0 && w->rows + c->rows > w->max_rows)
+        return sl__error_set(err, SL_ERR_INTERNAL, "'%s' was sized for %lld rows; %lld more do not fit", w->tmp,
+                             (long long)w->max_rows, (long long)c->rows);
     for (size_t i = 0; i < w->n; i++) {
         const sl_array_info *a = &w->arrays[i];
+        if (w->max_rows >= 0) {
+            if (!c->arrays[i].data)
+                return sl__error_set(err, SL_ERR_INTERNAL, "chunk %lld has no data for array '%s'",
+                                     (long long)c->index, a->name);
+            sl_status s = write_direct(w, i, w->rows, c->rows, c->arrays[i].data, err);
+            if (s)
+                return s;
+            size_t nbytes = (size_t)(c->rows * a->cols) * sl_dtype_size(a->dtype);
+            sl__hasher_add(w->hash[i], c->arrays[i].data, nbytes);
+            w->bytes += (int64_t)nbytes;
+            continue;
+        }
         hsize_t dims[2] = {(hsize_t)(w->rows + c->rows), (hsize_t)a->cols};
         hsize_t start[2] = {(hsize_t)w->rows, 0}, count[2] = {(hsize_t)c->rows, (hsize_t)a->cols};
         if (!c->arrays[i].data)
@@ -284,7 +470,18 @@ static sl_status write_hashes_locked(sl__ckpt_writer *w, char out[SL_HASH_HEX], 
 sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], sl_error *err)
 {
     char hash[SL_HASH_HEX];
-    sl_status s = write_hashes_locked(w, hash, err);
+    sl_status s = SL_OK;
+    if (w->max_rows >= 0) {
+        /* our pwrites must reach the file before HDF5 writes metadata around them */
+        s = sl__ckpt_sync(w, err);
+        for (size_t i = 0; s == SL_OK && i < w->n; i++) {
+            hsize_t dims[2] = {(hsize_t)w->rows, (hsize_t)w->arrays[i].cols};
+            if (w->rows != w->max_rows && H5Dset_extent(w->dsets[i], dims) < 0)
+                s = h5_fail(err, "size a dataset in", w->tmp);
+        }
+    }
+    if (s == SL_OK)
+        s = write_hashes_locked(w, hash, err);
     if (s != SL_OK) {
         sl__ckpt_abort_locked(w);
         return s;

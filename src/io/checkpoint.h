@@ -13,10 +13,25 @@
 
 typedef struct sl__ckpt_writer sl__ckpt_writer;
 
-/* Creates `path`.tmp with an empty, extendible dataset per array of `schema`.
- * rows_hint (-1: unknown) keeps HDF5 chunks no larger than the data. */
-sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t rows_hint,
+/* Creates `path`.tmp with a dataset per array of `schema`. With max_rows >= 0
+ * (at most that many rows will be appended) the datasets are preallocated
+ * and written directly, which makes the file resumable; with -1 they grow. */
+sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
                                sl__ckpt_writer **out, sl_error *err);
+/* Reopens the `path`.tmp of an interrupted direct writer that had appended
+ * `rows` rows (`bytes` bytes, hash states saved by sl__ckpt_save_state). On
+ * failure the file is left for the caller to remove. */
+sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
+                                 int64_t rows, int64_t bytes, const void *hash_states, sl__ckpt_writer **out,
+                                 sl_error *err);
+/* Direct writers only: 1 when the writer can be resumed. */
+int sl__ckpt_resumable(const sl__ckpt_writer *w);
+/* Makes the rows appended so far durable (fdatasync); no HDF5 lock needed. */
+sl_status sl__ckpt_sync(sl__ckpt_writer *w, sl_error *err);
+/* Bytes of one array's saved hash state; states of all arrays are saved
+ * back to back. */
+size_t sl__ckpt_hash_state_size(void);
+void sl__ckpt_save_state(const sl__ckpt_writer *w, int64_t *rows, int64_t *bytes, void *hash_states);
 /* Appends c->rows rows of every array of c (arrays in the schema's order). */
 sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error *err);
 /* Rows appended so far, and bytes of array data they make. */

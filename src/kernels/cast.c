@@ -131,11 +131,11 @@ sl__cast_result sl__cast(void *dst, sl_dtype dst_t, const void *src, sl_dtype sr
     }
     if (dst_t == SL_FLOAT64 || dst_t == SL_FLOAT32) {
         for (size_t k = 0; k < n; k++) {
-            double v = wide_to_double(load(src, src_t, k));
+            wide w = load(src, src_t, k);
             if (dst_t == SL_FLOAT64)
-                ((double *)dst)[k] = v;
-            else
-                ((float *)dst)[k] = (float)v;
+                ((double *)dst)[k] = wide_to_double(w);
+            else /* straight to float: going through double would round twice */
+                ((float *)dst)[k] = w.kind == 0 ? (float)w.f : w.kind == 1 ? (float)w.i : (float)w.u;
         }
         return r;
     }

@@ -84,9 +84,17 @@ void sl__colstats_merge(sl__colstats *acc, const sl__colstats *part, int64_t col
             continue;
         }
         double n = a->n + b->n;
-        double delta = b->mean - a->mean;
-        a->mean += delta * (b->n / n);
-        a->m2 += b->m2 + delta * delta * (a->n * b->n / n);
+        if (!isfinite(a->mean) || !isfinite(b->mean)) {
+            /* an infinity makes the mean infinite (or NaN for +inf and -inf)
+             * and the variance NaN, as NumPy has it; Chan's update would
+             * compute inf - inf */
+            a->mean = a->mean * (a->n / n) + b->mean * (b->n / n);
+            a->m2 = NAN;
+        } else {
+            double delta = b->mean - a->mean;
+            a->mean += delta * (b->n / n);
+            a->m2 += b->m2 + delta * delta * (a->n * b->n / n);
+        }
         a->n = n;
         a->nan = nan;
         if (b->min < a->min)
@@ -95,6 +103,7 @@ void sl__colstats_merge(sl__colstats *acc, const sl__colstats *part, int64_t col
             a->max = b->max;
     }
 }
+
 
 double sl__colstats_std(const sl__colstats *s)
 {

@@ -23,6 +23,36 @@ long sl__cholesky(double *A, size_t n)
     return -1;
 }
 
+long sl__cholesky_rel(double *A, size_t n, double rtol, double *min_rel)
+{
+    double lowest = 1;
+    for (size_t j = 0; j < n; j++) {
+        double ajj = A[j * n + j];
+        double d = ajj;
+        for (size_t k = 0; k < j; k++)
+            d -= A[j * n + k] * A[j * n + k];
+        double rel = ajj > 0 ? d / ajj : 0;
+        if (rel < lowest)
+            lowest = rel;
+        if (!(d > 0) || !(d > rtol * ajj)) {
+            if (min_rel)
+                *min_rel = lowest;
+            return (long)j;
+        }
+        d = sqrt(d);
+        A[j * n + j] = d;
+        for (size_t i = j + 1; i < n; i++) {
+            double s = A[i * n + j];
+            for (size_t k = 0; k < j; k++)
+                s -= A[i * n + k] * A[j * n + k];
+            A[i * n + j] = s / d;
+        }
+    }
+    if (min_rel)
+        *min_rel = lowest;
+    return -1;
+}
+
 void sl__cholesky_solve(const double *L, size_t n, double *b)
 {
     for (size_t i = 0; i < n; i++) {

@@ -11,6 +11,15 @@
  * the first pivot that is not positive (A is singular or indefinite). */
 long sl__cholesky(double *A, size_t n);
 
+/* Like sl__cholesky, but also stops at a pivot that is tiny relative to its
+ * diagonal: the first j whose pivot d_j (A_jj minus the squares of row j of
+ * L, before the square root) is <= rtol * A_jj (A_jj as given). d_j / A_jj is
+ * 1 - R² of column j regressed on columns 0..j-1 (for a Gram or covariance
+ * matrix), so a tiny value means column j is nearly a linear combination of
+ * the earlier ones. Returns -1 on success or that j; *min_rel (when not NULL)
+ * gets the smallest d_j / A_jj seen. The upper triangle is left as given. */
+long sl__cholesky_rel(double *A, size_t n, double rtol, double *min_rel);
+
 /* Solves L L^T x = b in place (b becomes x), L from sl__cholesky. */
 void sl__cholesky_solve(const double *L, size_t n, double *b);
 

@@ -8,6 +8,14 @@ extern const sl_op sl__op_load_hdf5;
 extern const sl_op sl__op_save_hdf5;
 extern const sl_op sl__op_convert;
 extern const sl_op sl__op_describe;
+extern const sl_op sl__op_clean;
+extern const sl_op sl__op_scale;
+extern const sl_op sl__op_normalize;
+extern const sl_op sl__op_split;
+extern const sl_op sl__op_linreg;
+extern const sl_op sl__op_logreg;
+extern const sl_op sl__op_predict;
+extern const sl_op sl__op_metrics;
 
 /* Reads the STRING_LIST parameter `param` (array names) against frame `in`:
  * fills want[i] = 1 for each named array (all arrays when the parameter is

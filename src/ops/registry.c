@@ -11,6 +11,14 @@ static const sl_op *const builtin_ops[] = {
     &sl__op_save_hdf5,
     &sl__op_convert,
     &sl__op_describe,
+    &sl__op_clean,
+    &sl__op_scale,
+    &sl__op_normalize,
+    &sl__op_split,
+    &sl__op_linreg,
+    &sl__op_logreg,
+    &sl__op_predict,
+    &sl__op_metrics,
 };
 #define N_BUILTIN (sizeof builtin_ops / sizeof builtin_ops[0])
 

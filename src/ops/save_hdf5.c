@@ -98,7 +98,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     if (rc == SL_OK)
         rc = sl__ckpt_attr_string_locked(w, "sluice_stage", sl_stage_name(st), err);
     if (rc == SL_OK)
-        rc = sl__ckpt_commit_locked(w, err);
+        rc = sl__ckpt_commit_locked(w, NULL, err);
     else
         sl__ckpt_abort_locked(w);
     sl__h5_unlock();

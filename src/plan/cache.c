@@ -37,6 +37,8 @@ static char *read_str_attr_locked(hid_t obj, const char *name)
     char *out = NULL;
     if (H5Tget_class(ft) == H5T_STRING) {
         hid_t mt = H5Tcopy(H5T_C_S1);
+        /* HDF5 does not convert between character sets */
+        H5Tset_cset(mt, H5Tget_cset(ft));
         if (H5Tis_variable_str(ft) > 0) {
             H5Tset_size(mt, H5T_VARIABLE);
             char *v = NULL;

@@ -12,6 +12,7 @@
 #include "io/checkpoint.h"
 #include "io/h5util.h"
 #include "plan/exec_int.h"
+#include "plan/journal.h"
 
 void *sl_chunk_data(const sl_chunk *c, const char *name)
 {
@@ -311,11 +312,70 @@ static sl_status finish_batch(pass_run *pr, int count, void *acc, sl_error *err)
     return s;
 }
 
+/* Where this pass starts: 0, or the chunk after the last one the journal
+ * recorded (the accumulator restored to that point). Returns 1 when the
+ * journal says the pass is complete. */
+static int resume_point(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, int64_t nchunks, size_t k,
+                        int64_t *start)
+{
+    sl__journal *jr = ex->jr;
+    *start = 0;
+    if (!jr || jr->disabled)
+        return 0;
+    int resumable = !pass->sequential && !pass->chunk_order && (!pass->output || pass->output == sl_stage_output(st));
+    if (!resumable) {
+        /* state changes outside the journal from here on: record no more */
+        sl__journal_truncate(jr, k);
+        jr->disabled = 1;
+        return 0;
+    }
+    if (k >= jr->n_passes)
+        return 0;
+    size_t acc_size = pass->acc_size ? pass->acc_size : pass->partial_size;
+    sl__pass_record *r = &jr->passes[k];
+    if (strcmp(r->name, pass->name ? pass->name : "") != 0 || r->nchunks != nchunks || r->acc_size != acc_size) {
+        ex->journal_mismatch = 1;
+        return 0;
+    }
+    if (acc_size)
+        memcpy(acc, r->acc, acc_size);
+    *start = r->chunks_done;
+    return r->done;
+}
+
+/* Saves how far pass k has come, after making its output rows durable. */
+static sl_status record_progress(sl_exec *ex, const sl_pass *pass, const void *acc, int64_t nchunks, size_t k,
+                                 int64_t done, int finished, sl_error *err)
+{
+    sl__journal *jr = ex->jr;
+    if (!jr || jr->disabled)
+        return SL_OK;
+    size_t acc_size = pass->acc_size ? pass->acc_size : pass->partial_size;
+    sl__pass_record *r = sl__journal_pass(jr, k, pass->name, nchunks, acc_size);
+    if (!r)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    r->chunks_done = done;
+    r->done = finished;
+    if (acc_size)
+        memcpy(r->acc, acc, acc_size);
+    double now = sl__now();
+    if (now - jr->last_save < sl__journal_interval())
+        return SL_OK;
+    sl_status s = sl__ckpt_sync(ex->writer, err);
+    if (s == SL_OK) {
+        sl__ckpt_save_state(ex->writer, &jr->w_rows, &jr->w_bytes, jr->hash_states);
+        s = sl__journal_save(jr, err);
+    }
+    jr->last_save = now;
+    return s;
+}
+
 sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
 {
     sl_status s = check_pass(pass, acc, err);
     if (s)
         return s;
+    size_t pass_no = ex->pass_no++;
     pass_run pr;
     memset(&pr, 0, sizeof pr);
     pr.pass = pass;
@@ -331,19 +391,28 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         s = sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' streams a frame whose rows are unknown", pass->name);
     if (s == SL_OK && pass->chunk_order)
         s = check_order(pass, nchunks, err);
+    int64_t first = 0;
+    if (s == SL_OK && resume_point(ex, st, pass, acc, nchunks, pass_no, &first)) {
+        sl__exec_progress(ex, pass->name, nchunks, nchunks);
+        if (pass->output == sl_stage_output(st))
+            ex->streamed_output = 1;
+        return SL_OK;
+    }
+    if (ex->journal_mismatch)
+        return sl__error_set(err, SL_ERR_INTERNAL, "the resume journal does not match this stage's passes");
     if (s == SL_OK)
         s = select_inputs(&pr, err);
     if (s == SL_OK)
         s = plan_copy(&pr, err);
     if (s == SL_OK)
-        s = alloc_slots(&pr, cr, err);
+        s = alloc_slots(&pr, rows < cr ? (rows > 0 ? rows : 1) : cr, err);
     if (s == SL_OK && pass->input && !pr.in_memory && nchunks > 0) {
         sl__h5_lock();
         s = sl__ckpt_reader_open_locked(&pr.reader, pass->input, pr.want, err);
         pr.reader_open = 1;
         sl__h5_unlock();
     }
-    for (int64_t c0 = 0; s == SL_OK && c0 < nchunks; c0 += pr.nslots) {
+    for (int64_t c0 = first; s == SL_OK && c0 < nchunks; c0 += pr.nslots) {
         int count = (int)(nchunks - c0 < pr.nslots ? nchunks - c0 : pr.nslots);
         for (int k = 0; k < count; k++) {
             slot *sl = &pr.slots[k];
@@ -362,7 +431,11 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
             s = sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");
         if (s == SL_OK)
             sl__exec_progress(ex, pass->name, c0 + count, nchunks);
+        if (s == SL_OK)
+            s = record_progress(ex, pass, acc, nchunks, pass_no, c0 + count, c0 + count == nchunks, err);
     }
+    if (s == SL_OK && nchunks == 0)
+        s = record_progress(ex, pass, acc, nchunks, pass_no, 0, 1, err);
     if (s == SL_OK && pass->output == sl_stage_output(st))
         ex->streamed_output = 1;
     free_pass_run(&pr);

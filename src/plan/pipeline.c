@@ -10,6 +10,7 @@
 #include "config/params_int.h"
 #include "core/error_int.h"
 #include "core/frame_int.h"
+#include "core/fsutil.h"
 #include "plan/exec_int.h"
 
 #define SL_DEFAULT_CHUNK_ROWS 65536
@@ -183,6 +184,7 @@ static sl_status parse_stage(sl_pipeline *p, const sl__ynode *key, const sl__yno
         const char *s = names ? sl__suggest(opn->text, names, n) : NULL;
         at_node(p, opn, err, SL_ERR_CONFIG, "unknown op '%s'%s%s%s; run 'sluice ops' to list the ops", opn->text,
                 s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+        sl__error_stage(err, st->name);
         free(names);
         return SL_ERR_CONFIG;
     }
@@ -329,6 +331,86 @@ static sl_status plan_stages(sl_pipeline *p, sl_error *err)
     return SL_OK;
 }
 
+/* A file a stage reads or writes outside the workdir. */
+typedef struct file_use {
+    const sl_stage *st;
+    const char *param;
+    char *path; /* normalized */
+    int writes;
+} file_use;
+
+static sl_status file_conflict(const sl_pipeline *p, const file_use *a, const file_use *b, sl_error *err)
+{
+    const sl_stage *st = a->st;
+    if (b->writes)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, a->param,
+                              "'%s' is written by stage '%s' too; give each stage its own file", a->path,
+                              b->st->name);
+    return sl_stage_error(st, err, SL_ERR_CONFIG, a->param,
+                          "'%s' is read by stage '%s'; writing it would overwrite that stage's input", a->path,
+                          b->st->name);
+    (void)p;
+}
+
+/* Sinks must not write the same file, a file a source reads, or a checkpoint:
+ * each would make the result depend on the order stages happen to run in. */
+static sl_status check_files(sl_pipeline *p, sl_error *err)
+{
+    size_t cap = 0, n = 0;
+    for (size_t i = 0; i < p->n; i++)
+        cap += p->stages[i].op->n_params;
+    file_use *uses = calloc(cap ? cap : 1, sizeof *uses);
+    if (!uses)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_status s = SL_OK;
+    for (size_t i = 0; s == SL_OK && i < p->n; i++) {
+        const sl_stage *st = &p->stages[i];
+        for (size_t j = 0; j < st->op->n_params; j++) {
+            const sl_param_spec *ps = &st->op->params[j];
+            if (ps->type != SL_PARAM_PATH || !sl_params_has(st->params, ps->name) ||
+                !(st->op->flags & (SL_OP_SOURCE | SL_OP_SINK)))
+                continue;
+            file_use *u = &uses[n++];
+            u->st = st;
+            u->param = ps->name;
+            u->writes = (st->op->flags & SL_OP_SINK) != 0;
+            u->path = sl__path_normalize(sl_params_string(st->params, ps->name));
+            if (!u->path) {
+                s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+                break;
+            }
+        }
+    }
+    char *workdir = s == SL_OK ? sl__path_normalize(p->workdir) : NULL;
+    for (size_t a = 0; s == SL_OK && workdir && a < n; a++) {
+        if (!uses[a].writes)
+            continue;
+        for (size_t b = 0; s == SL_OK && b < n; b++)
+            if (b != a && strcmp(uses[a].path, uses[b].path) == 0 && (b < a || !uses[b].writes))
+                s = file_conflict(p, &uses[a], &uses[b], err);
+        size_t wl = strlen(workdir);
+        if (s == SL_OK && strncmp(uses[a].path, workdir, wl) == 0 && uses[a].path[wl] == '/' &&
+            strchr(uses[a].path + wl + 1, '/') == NULL) {
+            const char *base = uses[a].path + wl + 1;
+            for (size_t i = 0; s == SL_OK && i < p->n; i++) {
+                size_t nl = strlen(p->stages[i].name);
+                if (strncmp(base, p->stages[i].name, nl) == 0 && strncmp(base + nl, ".h5", 3) == 0)
+                    s = sl_stage_error(uses[a].st, err, SL_ERR_CONFIG, uses[a].param,
+                                       "'%s' is the checkpoint of stage '%s'; write outside the workdir or to another "
+                                       "name",
+                                       uses[a].path, p->stages[i].name);
+            }
+        }
+    }
+    if (s == SL_OK && !workdir)
+        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++)
+        free(uses[k].path);
+    free(uses);
+    free(workdir);
+    return s;
+}
+
 static sl_status build(sl_pipeline *p, const char *text, size_t len, sl_error *err)
 {
     const sl__ynode *root = NULL, *stages_node = NULL;
@@ -357,7 +439,8 @@ static sl_status build(sl_pipeline *p, const char *text, size_t len, sl_error *e
         return s;
     }
     free(stages);
-    return plan_stages(p, err);
+    s = check_files(p, err);
+    return s ? s : plan_stages(p, err);
 }
 
 static char *base_name_of(const char *path)

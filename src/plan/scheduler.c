@@ -21,9 +21,10 @@
 #include "io/h5util.h"
 #include "plan/cache.h"
 #include "plan/exec_int.h"
+#include "plan/journal.h"
 #include "sluice/version.h"
 
-static double now_seconds(void)
+double sl__now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -158,26 +159,73 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
     return s;
 }
 
+/* Opens the stage's temporary checkpoint: the one an interrupted run left,
+ * when its journal says how far it got, or a new one. */
+static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl__journal *jr, int *use_journal,
+                             sl__ckpt_writer **w, sl_error *err)
+{
+    int64_t max_rows = rows_hint(st);
+    size_t n = sl_frame_count(st->output);
+    *use_journal = 0;
+    sl_status s = SL_OK;
+    if (max_rows >= 0) {
+        s = sl__journal_open(jr, path, st->key, rc->chunk_rows, max_rows, n, err);
+        if (s)
+            return s;
+        *use_journal = 1;
+        if (jr->loaded) {
+            sl_error ignored;
+            sl__h5_lock();
+            sl_status r = sl__ckpt_reopen_locked(path, st->output, rc->chunk_rows, max_rows, jr->w_rows, jr->w_bytes,
+                                                 jr->hash_states, w, &ignored);
+            sl__h5_unlock();
+            if (r == SL_OK)
+                return SL_OK;
+            sl__journal_truncate(jr, 0);
+            jr->loaded = 0;
+        }
+        sl__journal_remove(jr);
+    }
+    sl__h5_lock();
+    s = sl__ckpt_open_locked(path, st->output, rc->chunk_rows, max_rows, w, err);
+    sl__h5_unlock();
+    return s;
+}
+
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, int64_t *rows, int64_t *bytes, sl_error *err)
 {
-    size_t plen = strlen(rc->workdir) + strlen(st->name) + 8;
-    char *path = malloc(plen);
+    char *path = sl__ckpt_path(rc->workdir, st->name);
     if (!path)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    snprintf(path, plen, "%s/%s.h5", rc->workdir, st->name);
+    sl__journal jr;
+    memset(&jr, 0, sizeof jr);
+    sl_status s;
+    int attempt = 0;
+again:
     sl__frame_drop_data(st->output);
     st->n_results = 0;
-
     sl__ckpt_writer *w = NULL;
-    sl__h5_lock();
-    sl_status s = sl__ckpt_open_locked(path, st->output, rc->chunk_rows, rows_hint(st), &w, err);
-    sl__h5_unlock();
-    sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel};
+    int use_journal = 0;
+    s = open_output(rc, st, path, &jr, &use_journal, &w, err);
+    sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel,
+                  .jr = use_journal && attempt == 0 ? &jr : NULL, .writer = w};
+    jr.last_save = sl__now();
     st->exec = &ex;
     if (s == SL_OK) {
         sl__frame_set_writer(st->output, w);
         s = st->op->run(st, &ex, err);
         sl__frame_set_writer(st->output, NULL);
+    }
+    if (ex.journal_mismatch && attempt == 0) {
+        /* the journal was for another sequence of passes: start over without it */
+        sl__h5_lock();
+        sl__ckpt_abort_locked(w);
+        sl__h5_unlock();
+        sl__journal_remove(&jr);
+        sl__journal_close(&jr);
+        sl_error_clear(err);
+        attempt = 1;
+        goto again;
     }
     if (s == SL_OK && !ex.streamed_output)
         s = write_memory_output(st, w, err);
@@ -201,6 +249,10 @@ sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, int64_t *row
         sl__ckpt_abort_locked(w);
         sl__h5_unlock();
     }
+    /* a failure (not a kill) leaves nothing to resume: the same inputs would
+     * fail the same way */
+    sl__journal_remove(&jr);
+    sl__journal_close(&jr);
     if (s != SL_OK) {
         sl__frame_drop_data(st->output);
         sl__error_stage(err, st->name);
@@ -486,7 +538,7 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     sl__run_ctx *rc = &sc->rc;
     sl_stage *st = &rc->pipe->stages[i];
     char reason[512] = "forced (--force or --from)";
-    double t0 = now_seconds(), w0 = wall_seconds();
+    double t0 = sl__now(), w0 = wall_seconds();
     st->reused = 0;
     sl_status s = sl__stage_key(st, rc->chunk_rows, err);
     if (s == SL_OK && !sc->forced[i] && sl__stage_fresh(st, rc->workdir, rc->chunk_rows, reason, sizeof reason, err)) {
@@ -508,7 +560,7 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     }
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
                      .rows = s == SL_OK ? sl_frame_rows(st->output) : 0, .bytes = bytes,
-                     .seconds = now_seconds() - t0, .reused = st->reused};
+                     .seconds = sl__now() - t0, .reused = st->reused};
     emit(rc, &done);
     char msg[2048] = "";
     if (s != SL_OK)
@@ -538,7 +590,9 @@ static void *worker(void *arg)
         sl_error err;
         sl_error_clear(&err);
         sl_status s = process_stage(sc, i, team, &err);
-        if (s != SL_OK)
+        if (s != SL_OK && !err.file[0])
+            sl__stage_locate(&sc->rc.pipe->stages[i], &err, NULL); /* where in the file, for run-time errors */
+        else if (s != SL_OK)
             sl__error_stage(&err, sc->rc.pipe->stages[i].name);
         pthread_mutex_lock(&sc->mu);
         stage_finished(sc, i, team, s, &err);

@@ -1,0 +1,456 @@
+/* What the model ops share: the model frame, inputs chunk by chunk, the
+ * gradient-descent passes. See model_int.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/error_int.h"
+#include "kernels/blas.h"
+#include "kernels/cast.h"
+#include "kernels/shuffle.h"
+#include "ops/model_int.h"
+#include "ops/ops_int.h"
+
+/* ---- the model frame ---- */
+
+sl_status sl__model_declare(sl_stage *st, const sl_frame *in, long xi, sl__model_kind kind, sl_error *err)
+{
+    sl_frame *out = sl_stage_output(st);
+    const sl_array_info *x = sl_frame_array(in, (size_t)xi);
+    sl_status s = sl_frame_add(out, SL__MODEL_COEF, SL_FLOAT64, x->cols, err);
+    if (s == SL_OK)
+        s = sl_frame_add(out, SL__MODEL_INTERCEPT, SL_FLOAT64, 1, err);
+    if (s == SL_OK && kind == SL__MODEL_LOGISTIC)
+        s = sl_frame_add(out, SL__MODEL_THRESHOLD, SL_FLOAT64, 1, err);
+    if (s == SL_OK && sl_frame_column(in, (size_t)xi, 0)) {
+        const char **names = malloc((size_t)x->cols * sizeof *names);
+        if (!names)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        for (int64_t c = 0; c < x->cols; c++)
+            names[c] = sl_frame_column(in, (size_t)xi, c);
+        s = sl_frame_set_columns(out, SL__MODEL_COEF, names, err);
+        free(names);
+    }
+    sl_frame_set_rows(out, 1);
+    return s;
+}
+
+sl_status sl__model_store(sl_stage *st, sl__model_kind kind, const double *w, int64_t F, double b,
+                          const double *loss, size_t n_loss, sl_error *err)
+{
+    (void)F;
+    sl_frame *out = sl_stage_output(st);
+    double k = (double)kind, half = 0.5;
+    sl_status s = sl_frame_set_data(out, SL__MODEL_COEF, w, err);
+    if (s == SL_OK)
+        s = sl_frame_set_data(out, SL__MODEL_INTERCEPT, &b, err);
+    if (s == SL_OK && kind == SL__MODEL_LOGISTIC)
+        s = sl_frame_set_data(out, SL__MODEL_THRESHOLD, &half, err);
+    if (s == SL_OK)
+        s = sl_frame_set_attr(out, SL__MODEL_COEF, "model_kind", &k, 1, err);
+    if (s == SL_OK && loss)
+        s = sl_frame_set_attr(out, SL__MODEL_COEF, "loss", loss, n_loss, err);
+    return s;
+}
+
+sl_status sl__model_check(const sl_stage *st, const char *param, const sl_frame *m, sl__model_kind *kind, int64_t *F,
+                          sl_error *err)
+{
+    long c = sl_frame_find(m, SL__MODEL_COEF), b = sl_frame_find(m, SL__MODEL_INTERCEPT);
+    long t = sl_frame_find(m, SL__MODEL_THRESHOLD);
+    char have[512];
+    sl__describe_frame(m, have, sizeof have);
+    if (c < 0 || b < 0)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, param,
+                              "stage '%s' is not a model: a model frame has arrays 'coef' (1 x features) and "
+                              "'intercept' (1 x 1), as linreg and logreg write; it has %s",
+                              sl_params_string(sl_stage_params(st), param), have);
+    if (sl_frame_array(m, (size_t)b)->cols != 1 || (t >= 0 && sl_frame_array(m, (size_t)t)->cols != 1))
+        return sl_stage_error(st, err, SL_ERR_CONFIG, param,
+                              "stage '%s' is not a model: its 'intercept' and 'threshold' must have 1 column; it has %s",
+                              sl_params_string(sl_stage_params(st), param), have);
+    if (sl_frame_rows(m) != 1 && sl_frame_rows(m) != -1)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, param,
+                              "stage '%s' is not a model: a model frame has 1 row; it has %lld",
+                              sl_params_string(sl_stage_params(st), param), (long long)sl_frame_rows(m));
+    *kind = t >= 0 ? SL__MODEL_LOGISTIC : SL__MODEL_LINEAR;
+    *F = sl_frame_array(m, (size_t)c)->cols;
+    return SL_OK;
+}
+
+sl_status sl__model_load(const sl_stage *st, const char *param, const sl_frame *m, int64_t F, double *w, double *b,
+                         double *threshold, sl_error *err)
+{
+    if (sl_frame_rows(m) != 1)
+        return sl_stage_error(st, err, SL_ERR_DATA, param, "the model has %lld rows; a model frame has 1 row",
+                              (long long)sl_frame_rows(m));
+    sl_status s = sl_frame_read_all(m, SL__MODEL_COEF, SL_FLOAT64, w, (size_t)F, err);
+    if (s == SL_OK)
+        s = sl_frame_read_all(m, SL__MODEL_INTERCEPT, SL_FLOAT64, b, 1, err);
+    *threshold = 0.5;
+    if (s == SL_OK && sl_frame_find(m, SL__MODEL_THRESHOLD) >= 0)
+        s = sl_frame_read_all(m, SL__MODEL_THRESHOLD, SL_FLOAT64, threshold, 1, err);
+    if (s)
+        return s;
+    for (int64_t j = 0; j < F; j++)
+        if (!isfinite(w[j]))
+            return sl_stage_error(st, err, SL_ERR_DATA, param,
+                                  "the model's coef[%lld] is %g; a model needs finite weights (did training diverge? "
+                                  "lower the learning rate)",
+                                  (long long)j, w[j]);
+    if (!isfinite(*b))
+        return sl_stage_error(st, err, SL_ERR_DATA, param, "the model's intercept is %g; it must be finite", *b);
+    if (!(*threshold > 0 && *threshold < 1))
+        return sl_stage_error(st, err, SL_ERR_DATA, param, "the model's threshold is %g; it must be in (0, 1)",
+                              *threshold);
+    return SL_OK;
+}
+
+/* ---- inputs ---- */
+
+sl_status sl__model_array(const sl_stage *st, const char *param, const sl_frame *in, int64_t cols, long *index,
+                          sl_error *err)
+{
+    const char *name = sl_params_string(sl_stage_params(st), param);
+    long i = sl_frame_find(in, name);
+    char have[512];
+    if (i < 0) {
+        sl__describe_frame(in, have, sizeof have);
+        return sl_stage_error(st, err, SL_ERR_CONFIG, param, "'%s' names array '%s', which the input lacks; it has %s",
+                              param, name, have);
+    }
+    const sl_array_info *a = sl_frame_array(in, (size_t)i);
+    if (cols > 0 && a->cols != cols)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, param,
+                              "array '%s' has %lld columns; '%s' must name an array of %lld column%s", name,
+                              (long long)a->cols, param, (long long)cols, cols == 1 ? "" : "s");
+    *index = i;
+    return SL_OK;
+}
+
+const double *sl__chunk_f64(const sl_chunk *c, long i, double *scratch)
+{
+    const sl_chunk_array *a = &c->arrays[i];
+    if (a->info->dtype == SL_FLOAT64)
+        return a->data;
+    sl__cast(scratch, SL_FLOAT64, a->data, a->info->dtype, (size_t)(c->rows * a->info->cols));
+    return scratch;
+}
+
+sl_status sl__check_finite(const sl_stage *st, const char *array, const double *x, int64_t rows, int64_t cols,
+                           int64_t row0, sl_error *err)
+{
+    size_t n = (size_t)(rows * cols), bad = 0, first = 0;
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(x[k]) && bad++ == 0)
+            first = k;
+    if (bad == 0)
+        return SL_OK;
+    return sl_stage_error(st, err, SL_ERR_DATA, NULL,
+                          "array '%s' row %lld column %lld is %g (%zu non-finite value%s in rows %lld..%lld); "
+                          "remove or impute them first (op clean)",
+                          array, (long long)(row0 + (int64_t)(first / (size_t)cols)),
+                          (long long)(first % (size_t)cols), x[first], bad, bad == 1 ? "" : "s", (long long)row0,
+                          (long long)(row0 + rows - 1));
+}
+
+sl_status sl__check_binary(const sl_stage *st, const char *array, const double *y, int64_t rows, int64_t row0,
+                           const char *why, sl_error *err)
+{
+    size_t bad = 0;
+    int64_t first = 0;
+    for (int64_t i = 0; i < rows; i++)
+        if (y[i] != 0 && y[i] != 1 && bad++ == 0)
+            first = i;
+    if (bad == 0)
+        return SL_OK;
+    return sl_stage_error(st, err, SL_ERR_DATA, NULL,
+                          "array '%s' row %lld holds %.17g, but %s needs labels 0 or 1 (%zu other value%s in rows "
+                          "%lld..%lld); map the classes to 0/1 first",
+                          array, (long long)(row0 + first), y[first], why, bad, bad == 1 ? "" : "s", (long long)row0,
+                          (long long)(row0 + rows - 1));
+}
+
+/* ---- numerics ---- */
+
+double sl__sigmoid(double z)
+{
+    if (z >= 0)
+        return 1 / (1 + exp(-z));
+    double e = exp(z);
+    return e / (1 + e);
+}
+
+double sl__logloss_z(double z, double y)
+{
+    /* log(1 + e^z) = max(z, 0) + log1p(e^-|z|) */
+    double sp = (z > 0 ? z : 0) + log1p(exp(-fabs(z)));
+    return sp - y * z;
+}
+
+/* ---- gradient descent ---- */
+
+static const sl_frame *train_input(const sl_stage *st)
+{
+    return sl_stage_input(st, "input");
+}
+
+sl_status sl__train_plan(sl_stage *st, sl__model_kind kind, sl__train *t, sl_error *err)
+{
+    const sl_params *p = sl_stage_params(st);
+    t->kind = kind;
+    t->st = st;
+    t->in = train_input(st);
+    sl_status s = sl__model_array(st, "features", t->in, 0, &t->xi, err);
+    if (s == SL_OK)
+        s = sl__model_array(st, "target", t->in, 1, &t->yi, err);
+    if (s)
+        return s;
+    if (t->xi == t->yi)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "target", "'target' and 'features' both name array '%s'",
+                              sl_params_string(p, "target"));
+    t->names[0] = sl_frame_array(t->in, (size_t)t->xi)->name;
+    t->names[1] = sl_frame_array(t->in, (size_t)t->yi)->name;
+    t->names[2] = NULL;
+    t->F = sl_frame_array(t->in, (size_t)t->xi)->cols;
+    t->fit_intercept = sl_params_bool(p, "fit_intercept");
+    t->l2 = sl_params_number(p, "l2");
+    t->lr = sl_params_number(p, "learning_rate");
+    t->epochs = sl_params_int(p, "epochs");
+    t->batch_size = sl_params_int(p, "batch_size");
+    t->seed = (uint64_t)sl_params_int(p, "seed");
+    if (!(t->l2 >= 0) || !isfinite(t->l2))
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "l2", "'l2' is %g; it must be a finite number >= 0", t->l2);
+    if (t->batch_size < 0)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "batch_size",
+                              "'batch_size' is %lld; it must be 0 (full batch) or a number of rows",
+                              (long long)t->batch_size);
+    if (!(t->lr > 0) || !isfinite(t->lr))
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "learning_rate",
+                              "'learning_rate' is %g; it must be a finite number > 0", t->lr);
+    return sl__model_declare(st, t->in, t->xi, kind, err);
+}
+
+sl_status sl__train_start(sl__train *t, sl_stage *st, sl_error *err)
+{
+    (void)st;
+    sl__train_free(t); /* a stage may run more than once */
+    t->n = sl_frame_rows(t->in);
+    if (t->n <= 0)
+        return sl_stage_error(t->st, err, SL_ERR_DATA, "input", "the input has no rows to train on");
+    size_t F = (size_t)t->F;
+    t->w = calloc(F, sizeof *t->w);
+    t->g = calloc(F, sizeof *t->g);
+    t->loss = calloc((size_t)t->epochs, sizeof *t->loss);
+    t->b = 0;
+    if (!t->w || !t->g || !t->loss)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    return SL_OK;
+}
+
+void sl__train_free(sl__train *t)
+{
+    free(t->w);
+    free(t->g);
+    free(t->loss);
+    free(t->perm);
+    free(t->xbuf);
+    free(t->ybuf);
+    t->w = t->g = t->loss = t->xbuf = t->ybuf = NULL;
+    t->perm = NULL;
+}
+
+/* The features and target of a chunk as float64 (converted into xs, ys when
+ * they are not), checked: finite, and 0/1 labels for a logistic model. */
+static sl_status chunk_xy(const sl__train *t, const sl_chunk *in, double *xs, double *ys, const double **X,
+                          const double **y, sl_error *err)
+{
+    *X = sl__chunk_f64(in, t->xi, xs);
+    *y = sl__chunk_f64(in, t->yi, ys);
+    sl_status s = sl__check_finite(t->st, t->names[0], *X, in->rows, t->F, in->row0, err);
+    if (s == SL_OK)
+        s = sl__check_finite(t->st, t->names[1], *y, in->rows, 1, in->row0, err);
+    if (s == SL_OK && t->kind == SL__MODEL_LOGISTIC)
+        s = sl__check_binary(t->st, t->names[1], *y, in->rows, in->row0, "logistic regression", err);
+    return s;
+}
+
+static int needs_scratch(const sl__train *t, long i)
+{
+    return sl_frame_array(t->in, (size_t)i)->dtype != SL_FLOAT64;
+}
+
+/* Full pass partial: [0] rows, [1] Σ err, [2] Σ loss, [3..3+F) Xᵀ err. */
+static sl_status full_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
+{
+    (void)out;
+    const sl__train *t = ctx;
+    int64_t rows = in->rows, F = t->F;
+    double *acc = partial;
+    double *xs = needs_scratch(t, t->xi) ? malloc((size_t)(rows * F) * sizeof *xs) : NULL;
+    double *ys = needs_scratch(t, t->yi) ? malloc((size_t)rows * sizeof *ys) : NULL;
+    double *e = malloc((size_t)rows * sizeof *e);
+    sl_status s = SL_OK;
+    const double *X, *y;
+    if (!e || (needs_scratch(t, t->xi) && !xs) || (needs_scratch(t, t->yi) && !ys))
+        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (s == SL_OK)
+        s = chunk_xy(t, in, xs, ys, &X, &y, err);
+    if (s == SL_OK) {
+        for (int64_t i = 0; i < rows; i++)
+            e[i] = t->b;
+        s = sl__gemv_n(1.0, X, rows, F, t->w, 1.0, e, err); /* z = Xw + b */
+    }
+    if (s == SL_OK) {
+        double se = 0, sl = 0;
+        for (int64_t i = 0; i < rows; i++) {
+            double z = e[i], r;
+            if (t->kind == SL__MODEL_LOGISTIC) {
+                sl += sl__logloss_z(z, y[i]);
+                r = sl__sigmoid(z) - y[i];
+            } else {
+                r = z - y[i];
+                sl += r * r;
+            }
+            e[i] = r;
+            se += r;
+        }
+        acc[0] = (double)rows;
+        acc[1] = se;
+        acc[2] = sl;
+        s = sl__gemv_t(1.0, X, rows, F, e, 0.0, acc + 3, err);
+    }
+    free(xs);
+    free(ys);
+    free(e);
+    return s;
+}
+
+static sl_status full_merge(void *ctx, void *acc, const void *partial, sl_error *err)
+{
+    (void)err;
+    const sl__train *t = ctx;
+    double *a = acc;
+    const double *p = partial;
+    for (int64_t k = 0; k < 3 + t->F; k++)
+        a[k] += p[k];
+    return SL_OK;
+}
+
+sl_status sl__train_full_pass(sl__train *t, sl_exec *ex, sl_stage *st, double *g, double *gb, double *loss_sum,
+                              sl_error *err)
+{
+    size_t size = (size_t)(3 + t->F);
+    double *acc = calloc(size, sizeof *acc);
+    if (!acc)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_pass pass = {.name = t->kind == SL__MODEL_LOGISTIC ? "gradient" : "loss",
+                    .input = t->in,
+                    .input_arrays = t->names,
+                    .partial_size = size * sizeof(double),
+                    .ctx = t,
+                    .chunk = full_chunk,
+                    .merge = full_merge};
+    sl_status s = sl_exec_pass(ex, st, &pass, acc, err);
+    if (s == SL_OK) {
+        *gb = acc[1];
+        *loss_sum = acc[2];
+        if (g)
+            memcpy(g, acc + 3, (size_t)t->F * sizeof *g);
+    }
+    free(acc);
+    return s;
+}
+
+sl_status sl__train_check_loss(const sl__train *t, int64_t epoch, double loss, sl_error *err)
+{
+    if (isfinite(loss))
+        return SL_OK;
+    return sl_stage_error(t->st, err, SL_ERR_DATA, "learning_rate",
+                          "gradient descent diverged: the loss is %g at epoch %lld (learning_rate %g); lower "
+                          "learning_rate, or standardize the features (op normalize)",
+                          loss, (long long)epoch, t->lr);
+}
+
+/* Applies the batch gathered in t->g, t->gb (t->in_batch rows). */
+static void apply_batch(sl__train *t)
+{
+    double B = (double)t->in_batch, n = (double)t->n;
+    if (t->in_batch == 0)
+        return;
+    for (int64_t j = 0; j < t->F; j++) {
+        t->w[j] -= t->lr * (t->g[j] / B + t->l2 * t->w[j] / n);
+        t->g[j] = 0;
+    }
+    if (t->fit_intercept)
+        t->b -= t->lr * (t->gb / B);
+    t->gb = 0;
+    t->in_batch = 0;
+}
+
+static sl_status minibatch_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
+{
+    (void)out;
+    (void)partial;
+    sl__train *t = ctx;
+    const double *X, *y;
+    sl_status s = chunk_xy(t, in, t->xbuf, t->ybuf, &X, &y, err);
+    if (s)
+        return s;
+    int64_t F = t->F;
+    sl__permutation(t->perm, in->rows, sl__stream(t->seed, (uint64_t)t->epoch, (uint64_t)in->index));
+    for (int64_t k = 0; k < in->rows; k++) {
+        int64_t i = t->perm[k];
+        const double *x = X + i * F;
+        double z = t->b, r;
+        for (int64_t j = 0; j < F; j++)
+            z += x[j] * t->w[j];
+        if (t->kind == SL__MODEL_LOGISTIC) {
+            t->loss_sum += sl__logloss_z(z, y[i]);
+            r = sl__sigmoid(z) - y[i];
+        } else {
+            r = z - y[i];
+            t->loss_sum += r * r;
+        }
+        for (int64_t j = 0; j < F; j++)
+            t->g[j] += r * x[j];
+        t->gb += r;
+        if (++t->in_batch == t->batch_size)
+            apply_batch(t);
+    }
+    return SL_OK;
+}
+
+sl_status sl__train_minibatch(sl__train *t, sl_exec *ex, sl_stage *st, sl_error *err)
+{
+    int64_t cr = sl_stage_chunk_rows(st), nchunks = sl_stage_chunk_count(st, t->n);
+    size_t F = (size_t)t->F;
+    t->perm = malloc((size_t)cr * sizeof *t->perm);
+    int64_t *order = malloc((size_t)nchunks * sizeof *order);
+    if (needs_scratch(t, t->xi))
+        t->xbuf = malloc((size_t)cr * F * sizeof *t->xbuf);
+    if (needs_scratch(t, t->yi))
+        t->ybuf = malloc((size_t)cr * sizeof *t->ybuf);
+    sl_status s = SL_OK;
+    if (!t->perm || !order || (needs_scratch(t, t->xi) && !t->xbuf) || (needs_scratch(t, t->yi) && !t->ybuf))
+        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (t->epoch = 0; s == SL_OK && t->epoch < t->epochs; t->epoch++) {
+        sl__permutation(order, nchunks, sl__stream(t->seed, (uint64_t)t->epoch, UINT64_MAX));
+        t->loss_sum = 0;
+        sl_pass pass = {.name = "epoch",
+                        .input = t->in,
+                        .input_arrays = t->names,
+                        .ctx = t,
+                        .chunk = minibatch_chunk,
+                        .sequential = 1,
+                        .chunk_order = order};
+        s = sl_exec_pass(ex, st, &pass, NULL, err);
+        if (s == SL_OK) {
+            apply_batch(t);
+            t->loss[t->epoch] = t->loss_sum / (double)t->n;
+            s = sl__train_check_loss(t, t->epoch, t->loss[t->epoch], err);
+        }
+    }
+    free(order);
+    return s;
+}

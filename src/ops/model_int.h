@@ -1,0 +1,141 @@
+/* Private: what the model ops (linreg, logreg, predict, metrics) share: the
+ * model frame convention, reading features and labels chunk by chunk, and
+ * the gradient-descent machinery (mini-batch epochs, full passes).
+ *
+ * The model frame. A trained model is the output frame of linreg or logreg:
+ * one row and the arrays
+ *   coef       1 x F float64: the weights, one per feature column (column
+ *              names copied from the features' names when they have them);
+ *   intercept  1 x 1 float64: the bias b (0 when fit_intercept is false);
+ *   threshold  1 x 1 float64, logistic models only: the probability above
+ *              which predict says class 1 (0.5).
+ * The kind of model is part of the schema (a frame with a `threshold` array
+ * is a logistic model), so predict and metrics know at plan time which
+ * arrays they will write. For readers of the checkpoint, coef also carries
+ * the attribute `model_kind` ([0] linear, [1] logistic) and, for gradient
+ * descent, `loss` (one value per epoch). Any frame with these arrays is a
+ * model: one loaded with load.hdf5 from a saved checkpoint works too. */
+#ifndef SL_MODEL_INT_H
+#define SL_MODEL_INT_H
+
+#include <stdint.h>
+#include "sluice/op.h"
+
+#define SL__MODEL_COEF "coef"
+#define SL__MODEL_INTERCEPT "intercept"
+#define SL__MODEL_THRESHOLD "threshold"
+
+typedef enum sl__model_kind { SL__MODEL_LINEAR = 0, SL__MODEL_LOGISTIC = 1 } sl__model_kind;
+
+/* ---- the model frame ---- */
+
+/* Declares the model frame as the stage's output (plan time): coef with the
+ * column names of feature array xi of `in`, intercept, and threshold for a
+ * logistic model; rows = 1. */
+sl_status sl__model_declare(sl_stage *st, const sl_frame *in, long xi, sl__model_kind kind, sl_error *err);
+
+/* Sets the output model's data (run time): coef = w (F), intercept = b, the
+ * attributes model_kind and (when loss != NULL) loss (n_loss values). */
+sl_status sl__model_store(sl_stage *st, sl__model_kind kind, const double *w, int64_t F, double b,
+                          const double *loss, size_t n_loss, sl_error *err);
+
+/* Recognizes the frame given by INPUT parameter `param` as a model (plan
+ * time): its kind and number of features, or an error at that parameter
+ * naming what is missing. */
+sl_status sl__model_check(const sl_stage *st, const char *param, const sl_frame *m, sl__model_kind *kind, int64_t *F,
+                          sl_error *err);
+
+/* Reads a model's weights (F), bias and threshold (0.5 for a linear model,
+ * unused) at run time; checks they are finite. */
+sl_status sl__model_load(const sl_stage *st, const char *param, const sl_frame *m, int64_t F, double *w, double *b,
+                         double *threshold, sl_error *err);
+
+/* ---- inputs ---- */
+
+/* Looks up the array named by STRING parameter `param` in `in` (plan time):
+ * it must exist and, when cols > 0, have that many columns. Errors name the
+ * frame's arrays. */
+sl_status sl__model_array(const sl_stage *st, const char *param, const sl_frame *in, int64_t cols, long *index,
+                          sl_error *err);
+
+/* Array i of chunk c as float64: its own data when it is float64, else
+ * converted into scratch (rows x cols doubles). */
+const double *sl__chunk_f64(const sl_chunk *c, long i, double *scratch);
+
+/* Checks that rows x cols values are finite; otherwise fills err (SL_ERR_DATA)
+ * naming the array, the first bad row and column (rows counted from row0 of
+ * the frame) and how many there are, and suggests the clean op. */
+sl_status sl__check_finite(const sl_stage *st, const char *array, const double *x, int64_t rows, int64_t cols,
+                           int64_t row0, sl_error *err);
+
+/* Checks that labels are 0 or 1 (logistic regression, accuracy, log-loss). */
+sl_status sl__check_binary(const sl_stage *st, const char *array, const double *y, int64_t rows, int64_t row0,
+                           const char *why, sl_error *err);
+
+/* ---- numerics ---- */
+
+/* 1 / (1 + e^-z), without overflow for any z. */
+double sl__sigmoid(double z);
+/* Log-loss of one row from its score z = x·w + b and label y in {0, 1}:
+ * -(y log σ(z) + (1 - y) log(1 - σ(z))) = log(1 + e^z) - y z, computed
+ * without overflow or cancellation. */
+double sl__logloss_z(double z, double y);
+
+/* ---- gradient descent (linreg's gradient_descent solver and logreg) ----
+ *
+ * Objective: (1/n) Σ loss(x_i·w + b, y_i) + (l2 / 2n) |w|², where loss is
+ * half the squared error (linear) or the log-loss (logistic); its gradient
+ * is ((Xᵀ err) + l2 w) / n and mean(err) for the bias, err = ŷ - y with
+ * ŷ = Xw + b (linear) or σ(Xw + b) (logistic). l2 = 0 gives exactly the
+ * update w ← w − lr·Xᵀ(Xw+b−y)/n, b ← b − lr·mean(Xw+b−y). */
+typedef struct sl__train {
+    sl__model_kind kind;
+    const sl_stage *st;
+    const sl_frame *in;
+    long xi, yi;             /* feature and target arrays of `in` */
+    const char *names[3];    /* their names, NULL-terminated: the pass's input_arrays */
+    int64_t F, n;            /* features; rows (known at run time) */
+    int fit_intercept;
+    double l2, lr;
+    int64_t epochs, batch_size; /* batch_size 0: full batch */
+    uint64_t seed;
+    /* run time */
+    double *w, b;
+    double *loss;           /* epochs values */
+    /* mini-batch state */
+    int64_t epoch;
+    double *g, gb;          /* gradient sums of the batch being built */
+    int64_t in_batch;
+    double loss_sum;        /* Σ of per-row losses of this epoch */
+    int64_t *perm;          /* row order within a chunk */
+    double *xbuf, *ybuf;    /* conversion scratch (non-float64 inputs) */
+} sl__train;
+
+/* Plan time: reads input, features, target, fit_intercept, l2, epochs,
+ * learning_rate, batch_size and seed into t (checking the arrays and the
+ * values) and declares the output model. */
+sl_status sl__train_plan(sl_stage *st, sl__model_kind kind, sl__train *t, sl_error *err);
+
+/* Run time: allocates w (zeros), loss and scratch; sets n from the input. */
+sl_status sl__train_start(sl__train *t, sl_stage *st, sl_error *err);
+void sl__train_free(sl__train *t);
+
+/* One full pass over all rows at the current w, b (a parallel reduce,
+ * merged in chunk order): gradient sums g = Xᵀerr (F), gb = Σ err and the
+ * sum of per-row losses (squared error, or log-loss). Also checks the data. */
+sl_status sl__train_full_pass(sl__train *t, sl_exec *ex, sl_stage *st, double *g, double *gb, double *loss_sum,
+                              sl_error *err);
+
+/* An error when an epoch's loss is not finite (the descent diverged). */
+sl_status sl__train_check_loss(const sl__train *t, int64_t epoch, double loss, sl_error *err);
+
+/* Mini-batch gradient descent: t->epochs sequential passes; epoch e visits
+ * the chunks in a seeded order and each chunk's rows in a seeded order
+ * (kernels/shuffle.h: chunk order from stream (seed, e, 2^64-1), rows of
+ * chunk c from stream (seed, e, c)) and updates w, b after every batch of
+ * batch_size consecutive rows of that order (a batch may span chunks; the
+ * epoch's last one may be smaller). loss[e] = Σ over the epoch's rows of the
+ * row's loss at the weights before its batch's update, / n. */
+sl_status sl__train_minibatch(sl__train *t, sl_exec *ex, sl_stage *st, sl_error *err);
+
+#endif
