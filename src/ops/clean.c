@@ -35,6 +35,9 @@ static const sl_param_spec params[] = {
     {"clip_sigma", SL_PARAM_NUMBER, 0, NULL, NULL, 0, 0,
      "k > 0: clip each column of clip_arrays to mean +- k * std (population std of the kept values)"},
     {"clip_arrays", SL_PARAM_STRING_LIST, 0, NULL, NULL, 0, 0, "arrays to clip (default: every float array)"},
+    {"mean_dtype", SL_PARAM_CHOICE, 0, "float64", "float64|input", 0, 0,
+     "impute_mean of float32 arrays: float64 (exact to the last bit) or input (summed in float32 row by row, "
+     "the numbers np.nanmean gives)"},
 };
 
 enum { ACT_KEEP, ACT_DROP, ACT_MEAN, ACT_MEDIAN, ACT_CONST, ACT_FAIL };
@@ -610,6 +613,74 @@ static sl_status prepare(sl_stage *st, sl_exec *ex, const clean_state *s, run_da
     return rc;
 }
 
+/* mean_dtype: input. NumPy's nanmean(X, axis=0) of a float32 array sums each
+ * column in float32, one row after the other, and divides in double: a
+ * sequential pass reproduces exactly that, to give NumPy's very numbers. */
+typedef struct f32_mean_ctx {
+    const clean_state *s;
+    float **sum; /* per array with impute_mean on float32: per column */
+} f32_mean_ctx;
+
+static sl_status f32_mean_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
+{
+    (void)out;
+    (void)partial;
+    f32_mean_ctx *c = ctx;
+    unsigned char *mask = malloc((size_t)in->rows ? (size_t)in->rows : 1);
+    if (!mask)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    const unsigned char *drop = drop_mask(c->s, in, mask);
+    for (size_t i = 0; i < c->s->n; i++) {
+        if (!c->sum[i])
+            continue;
+        const float *x = in->arrays[i].data;
+        int64_t cols = in->arrays[i].info->cols;
+        float *sum = c->sum[i];
+        for (int64_t r = 0; r < in->rows; r++) {
+            if (drop && drop[r])
+                continue;
+            for (int64_t k = 0; k < cols; k++) {
+                float v = x[r * cols + k];
+                if (v == v && (!c->s->skip_inf || isfinite(v)))
+                    sum[k] += v;
+            }
+        }
+    }
+    free(mask);
+    return SL_OK;
+}
+
+static sl_status numpy_f32_means(sl_stage *st, sl_exec *ex, const clean_state *s, run_data *r, sl_error *err)
+{
+    const sl_frame *in = sl_stage_input(st, "input");
+    f32_mean_ctx c = {s, calloc(s->n + 1, sizeof(float *))};
+    sl_status rc = c.sum ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    int any = 0;
+    for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
+        const sl_array_info *a = sl_frame_array(in, i);
+        if (s->a[i].action != ACT_MEAN || a->dtype != SL_FLOAT32)
+            continue;
+        any = 1;
+        if (!(c.sum[i] = calloc((size_t)a->cols, sizeof(float))))
+            rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    if (rc == SL_OK && any) {
+        sl_pass pass = {.name = "float32 means", .input = in, .ctx = &c, .chunk = f32_mean_chunk, .sequential = 1};
+        rc = sl_exec_pass(ex, st, &pass, NULL, err);
+    }
+    for (size_t i = 0; i < s->n && rc == SL_OK && any; i++) {
+        if (!c.sum[i])
+            continue;
+        const sl__mstats *m = r->stats + s->a[i].stats_off;
+        for (int64_t k = 0; k < sl_frame_array(in, i)->cols; k++)
+            r->fill[i][k] = (double)(float)((double)c.sum[i][k] / m[k].n);
+    }
+    for (size_t i = 0; c.sum && i < s->n; i++)
+        free(c.sum[i]);
+    free(c.sum);
+    return rc;
+}
+
 /* Values as the output array holds them (float32 rounds), for attributes. */
 static void as_stored(double *v, int64_t n, sl_dtype t)
 {
@@ -652,6 +723,8 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     }
     if (rc == SL_OK)
         rc = prepare(st, ex, s, &r, err);
+    if (rc == SL_OK && strcmp(sl_params_string(sl_stage_params(st), "mean_dtype"), "input") == 0)
+        rc = numpy_f32_means(st, ex, s, &r, err);
     apply_counts counts = {0, 0, 0};
     if (rc == SL_OK) {
         apply_ctx ac = {s, r.fill, r.lo, r.hi, align8(sizeof(apply_counts))};
@@ -719,10 +792,10 @@ static const char doc[] =
     "\n"
     "With `inf: nan` (the default) +-Inf counts as missing everywhere: it drops rows, is\n"
     "imputed, fails, is skipped by the statistics and is never clipped. With `inf: keep`\n"
-    "+-Inf is an ordinary value: it enters the statistics (a mean of +-Inf, a std of NaN)\n"
-    "and is clipped. NaN is never clipped (as in `np.clip`). Integer arrays hold no\n"
-    "NaN, so actions on them do nothing; clipping applies to them when `clip_arrays`\n"
-    "names them, with the bounds [ceil(lo), floor(hi)].\n"
+    "+-Inf is an ordinary value: it enters the statistics (a mean of +-Inf, a std of NaN,\n"
+    "so no `clip_sigma` bounds for that column) and is clipped. NaN is never clipped (as\n"
+    "in `np.clip`). Integer arrays hold no NaN, so actions on them do nothing; clipping\n"
+    "applies to them when `clip_arrays` names them, with the bounds [ceil(lo), floor(hi)].\n"
     "\n"
     "**Clipping**: `clip: [lo, hi]` clips every column of `clip_arrays` (default: every\n"
     "float array) to fixed bounds; `clip_sigma: k` clips column j to `mean_j - k*std_j`,\n"

@@ -35,6 +35,9 @@ static const sl_param_spec params[] = {
     {"learning_rate", SL_PARAM_NUMBER, 0, "0.1", NULL, 0, 0, "gradient descent: step size lr (> 0)"},
     {"batch_size", SL_PARAM_INT, 0, "0", NULL, 0, 0, "gradient descent: rows per update (>= 0); 0: full batch"},
     {"seed", SL_PARAM_INT, 0, "0", NULL, 0, 0, "mini-batch descent: seed of the row order"},
+    {"init_weights", SL_PARAM_NUMBER_LIST, 0, NULL, NULL, 0, 0,
+     "gradient descent: the weights to start from, one per feature (default: zeros)"},
+    {"init_bias", SL_PARAM_NUMBER, 0, NULL, NULL, 0, 0, "gradient descent: the bias to start from (default 0)"},
     {"rank_deficient", SL_PARAM_CHOICE, 0, "error", "error|pinv", 0, 0,
      "normal equations on collinear features: error, or the minimum-norm solution (pinv)"},
 };
@@ -56,7 +59,7 @@ static const char doc[] =
     "`pinv` returns the minimum-norm solution: the pseudo-inverse of C + l2·I (symmetric eigen-decomposition, "
     "eigenvalues below 1e-12 × the largest dropped, i.e. singular values of centered X below 1e-6 × the "
     "largest), as `numpy.linalg.lstsq` on centered data; the result `rank` gives the rank kept.\n\n"
-    "**Gradient descent** (`solver: gradient_descent`), from w = 0, b = 0, for `epochs` epochs with step "
+    "**Gradient descent** (`solver: gradient_descent`), from w = `init_weights`, b = `init_bias` (default 0, 0), for `epochs` epochs with step "
     "`learning_rate` (lr). Full batch (`batch_size: 0`) follows exactly\n"
     "w ← w − lr·(Xᵀ(Xw + b − y) + l2·w)/n, b ← b − lr·mean(Xw + b − y)\n"
     "(b stays 0 with `fit_intercept: false`), computed from the co-moments of the single pass: "
@@ -91,6 +94,7 @@ static void free_state(void *p)
     linreg_state *s = p;
     if (s) {
         sl__train_free(&s->t);
+        free(s->t.init_w);
         free(s);
     }
 }

@@ -18,11 +18,14 @@ static const sl_param_spec params[] = {
     {"learning_rate", SL_PARAM_NUMBER, 0, "0.1", NULL, 0, 0, "step size lr (> 0)"},
     {"batch_size", SL_PARAM_INT, 0, "0", NULL, 0, 0, "rows per update (>= 0); 0: full batch"},
     {"seed", SL_PARAM_INT, 0, "0", NULL, 0, 0, "mini-batch descent: seed of the row order"},
+    {"init_weights", SL_PARAM_NUMBER_LIST, 0, NULL, NULL, 0, 0,
+     "gradient descent: the weights to start from, one per feature (default: zeros)"},
+    {"init_bias", SL_PARAM_NUMBER, 0, NULL, NULL, 0, 0, "gradient descent: the bias to start from (default 0)"},
 };
 
 static const char doc[] =
     "Fits P(y = 1 | x) = σ(x·w + b), σ(z) = 1/(1 + e^−z), to labels y ∈ {0, 1} by gradient descent on the "
-    "mean log-loss (1/n) Σ −(y log p + (1 − y) log(1 − p)) + l2·|w|²/(2n), from w = 0, b = 0. With `l2` = 0 "
+    "mean log-loss (1/n) Σ −(y log p + (1 − y) log(1 − p)) + l2·|w|²/(2n), from w = `init_weights`, b = `init_bias` (default 0, 0). With `l2` = 0 "
     "this is scikit-learn's `LogisticRegression(penalty=None)` objective, with `l2` > 0 that of "
     "`LogisticRegression(C=1/l2)`; many epochs approach its solution.\n\n"
     "**Full batch** (`batch_size: 0`, the default): each epoch is one reduce pass over the data computing, per "
@@ -55,6 +58,7 @@ static void free_state(void *p)
     logreg_state *s = p;
     if (s) {
         sl__train_free(&s->t);
+        free(s->t.init_w);
         free(s);
     }
 }

@@ -195,6 +195,42 @@ static const sl_frame *train_input(const sl_stage *st)
     return sl_stage_input(st, "input");
 }
 
+/* init_weights / init_bias: where gradient descent starts (the lesson's
+ * "one step from w = [4, 3], b = 10"). */
+static sl_status plan_init(sl_stage *st, sl__train *t, sl_error *err)
+{
+    const sl_params *p = sl_stage_params(st);
+    int gd = !sl_params_has(p, "solver") || strcmp(sl_params_string(p, "solver"), "gradient_descent") == 0;
+    const char *given = sl_params_has(p, "init_weights") ? "init_weights"
+                        : sl_params_has(p, "init_bias")  ? "init_bias"
+                                                         : NULL;
+    if (given && !gd)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, given,
+                              "'%s' is where gradient descent starts; the normal equations need no start "
+                              "(use solver: gradient_descent or remove it)",
+                              given);
+    if (sl_params_has(p, "init_bias")) {
+        if (!t->fit_intercept)
+            return sl_stage_error(st, err, SL_ERR_CONFIG, "init_bias",
+                                  "'init_bias' needs fit_intercept: true (without an intercept b stays 0)");
+        t->init_b = sl_params_number(p, "init_bias");
+    }
+    if (!sl_params_has(p, "init_weights"))
+        return SL_OK;
+    size_t n = sl_params_len(p, "init_weights");
+    if ((int64_t)n != t->F)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "init_weights",
+                              "'init_weights' has %zu values; the features '%s' have %lld columns", n, t->names[0],
+                              (long long)t->F);
+    free(t->init_w);
+    t->init_w = malloc(n * sizeof *t->init_w);
+    if (!t->init_w)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        t->init_w[i] = sl_params_list_number(p, "init_weights", i);
+    return SL_OK;
+}
+
 sl_status sl__train_plan(sl_stage *st, sl__model_kind kind, sl__train *t, sl_error *err)
 {
     const sl_params *p = sl_stage_params(st);
@@ -219,6 +255,9 @@ sl_status sl__train_plan(sl_stage *st, sl__model_kind kind, sl__train *t, sl_err
     t->epochs = sl_params_int(p, "epochs");
     t->batch_size = sl_params_int(p, "batch_size");
     t->seed = (uint64_t)sl_params_int(p, "seed");
+    sl_status s0 = plan_init(st, t, err);
+    if (s0)
+        return s0;
     if (!(t->l2 >= 0) || !isfinite(t->l2))
         return sl_stage_error(st, err, SL_ERR_CONFIG, "l2", "'l2' is %g; it must be a finite number >= 0", t->l2);
     if (t->batch_size < 0)
@@ -242,9 +281,11 @@ sl_status sl__train_start(sl__train *t, sl_stage *st, sl_error *err)
     t->w = calloc(F, sizeof *t->w);
     t->g = calloc(F, sizeof *t->g);
     t->loss = calloc((size_t)t->epochs, sizeof *t->loss);
-    t->b = 0;
+    t->b = t->init_b;
     if (!t->w || !t->g || !t->loss)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (t->init_w)
+        memcpy(t->w, t->init_w, F * sizeof *t->w);
     return SL_OK;
 }
 
@@ -424,6 +465,8 @@ static sl_status minibatch_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, v
 sl_status sl__train_minibatch(sl__train *t, sl_exec *ex, sl_stage *st, sl_error *err)
 {
     int64_t cr = sl_stage_chunk_rows(st), nchunks = sl_stage_chunk_count(st, t->n);
+    if (cr > t->n)
+        cr = t->n; /* the largest chunk this pass sees */
     size_t F = (size_t)t->F;
     t->perm = malloc((size_t)cr * sizeof *t->perm);
     int64_t *order = malloc((size_t)nchunks * sizeof *order);

@@ -83,11 +83,13 @@ double sl__logloss_z(double z, double y);
 
 /* ---- gradient descent (linreg's gradient_descent solver and logreg) ----
  *
- * Objective: (1/n) Σ loss(x_i·w + b, y_i) + (l2 / 2n) |w|², where loss is
- * half the squared error (linear) or the log-loss (logistic); its gradient
- * is ((Xᵀ err) + l2 w) / n and mean(err) for the bias, err = ŷ - y with
+ * Objective: (1/n) Σ ℓ(x_i·w + b, y_i) + (l2 / 2n) |w|², where ℓ is half
+ * the squared error (linear) or the log-loss (logistic); its gradient is
+ * ((Xᵀ err) + l2 w) / n and mean(err) for the bias, err = ŷ - y with
  * ŷ = Xw + b (linear) or σ(Xw + b) (logistic). l2 = 0 gives exactly the
- * update w ← w − lr·Xᵀ(Xw+b−y)/n, b ← b − lr·mean(Xw+b−y). */
+ * update w ← w − lr·Xᵀ(Xw+b−y)/n, b ← b − lr·mean(Xw+b−y). The loss that
+ * is recorded is the mean squared error (not halved) or the mean log-loss,
+ * without the penalty. */
 typedef struct sl__train {
     sl__model_kind kind;
     const sl_stage *st;
@@ -99,6 +101,8 @@ typedef struct sl__train {
     double l2, lr;
     int64_t epochs, batch_size; /* batch_size 0: full batch */
     uint64_t seed;
+    double *init_w;          /* init_weights (F values), or NULL: zeros */
+    double init_b;           /* init_bias */
     /* run time */
     double *w, b;
     double *loss;           /* epochs values */
@@ -112,11 +116,12 @@ typedef struct sl__train {
 } sl__train;
 
 /* Plan time: reads input, features, target, fit_intercept, l2, epochs,
- * learning_rate, batch_size and seed into t (checking the arrays and the
+ * learning_rate, batch_size, seed, init_weights and init_bias into t (checking the arrays and the
  * values) and declares the output model. */
 sl_status sl__train_plan(sl_stage *st, sl__model_kind kind, sl__train *t, sl_error *err);
 
-/* Run time: allocates w (zeros), loss and scratch; sets n from the input. */
+/* Run time: allocates w (init_weights, or zeros), loss and scratch; sets b
+ * (init_bias, or 0) and n from the input. */
 sl_status sl__train_start(sl__train *t, sl_stage *st, sl_error *err);
 void sl__train_free(sl__train *t);
 

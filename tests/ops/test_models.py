@@ -269,6 +269,27 @@ def test_summary_prints_metrics(args):
     assert line and "mse=" in line[0] and "r2=" in line[0], r.stdout
 
 
+def test_reused_model(args):
+    """A model stage reused from its checkpoint feeds predict and metrics
+    like a fresh one (the model kind is in the schema, the weights are read
+    from the checkpoint)."""
+    env = Env(args, "reuse")
+    stages = ("  lr: { op: logreg, input: cls, epochs: 20, learning_rate: 0.5 }\n"
+              "  p: { op: predict, input: cls, model: lr, output: %s }\n"
+              "  m: { op: metrics, model: lr, data: cls, metrics: [%s] }\n")
+    env.run(pipeline(env, stages % ("c1", "accuracy")), "-q")
+    first = env.read("p", "y_prob")
+    r = env.run(pipeline(env, stages % ("c2", "log_loss, accuracy")))
+    line = [l for l in r.stdout.splitlines() if l.startswith("lr ")]
+    assert line and "reused" in line[0], r.stdout
+    with env.ckpt("p") as f:
+        assert sorted(f.keys()) == ["X", "c2", "y", "y_prob"], list(f.keys())
+        assert f["y_prob"][...].tobytes() == first.tobytes()
+    with env.ckpt("m") as f:
+        assert list(f.keys()) == ["accuracy", "log_loss"] or sorted(f.keys()) == ["accuracy", "log_loss"]
+        assert 0.5 < f["accuracy"][0, 0] < 1 and 0 < f["log_loss"][0, 0] < 0.7
+
+
 # -------------------------------------------------------- thread independence
 
 ALL = LSQ + GD + MB + LOG + PRED
@@ -335,6 +356,7 @@ def test_errors_at_plan_time(args):
     run_fail(env, "  s: { op: linreg, input: reg, solver: newton }\n", 2, "solver")
     run_fail(env, "  s: { op: linreg, input: reg, learning_rate: 0 }\n", 2, "learning_rate")
     run_fail(env, "  s: { op: logreg, input: cls, l2: -1 }\n", 2, "l2")
+    run_fail(env, "  s: { op: logreg, input: cls, batch_size: -5 }\n", 2, "batch_size")
 
 
 if __name__ == "__main__":
@@ -349,6 +371,7 @@ if __name__ == "__main__":
         test_metrics_vs_sklearn,
         test_metrics_chunk_sizes,
         test_summary_prints_metrics,
+        test_reused_model,
         test_threads_bitwise,
         test_errors_at_run_time,
         test_errors_at_plan_time,

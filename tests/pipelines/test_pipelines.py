@@ -1,0 +1,99 @@
+"""The shipped pipelines, run as users run them, checked against independent
+values: the lesson against numbers derived by hand (plain Python, no NumPy),
+the reference regression against our NumPy + scikit-learn baseline script,
+the diabetes example against scikit-learn."""
+import math
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ops"))
+import harness  # noqa: E402
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def copy_pipeline(env, name, replace):
+    """The shipped pipeline with paths rewritten to absolute ones, workdir w."""
+    with open(os.path.join(env.root, "pipelines", name)) as f:
+        text = f.read()
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    text = re.sub(r"(?m)^workdir: .*$", "workdir: w", text)
+    return text
+
+
+def test_lesson_matches_hand_derivation(args):
+    env = harness.Env(args, "lesson")
+    data = os.path.join(env.root, "datasets")
+    env.run(copy_pipeline(env, "lesson.yaml", {"../datasets/": data + "/"}))
+    # by hand: scaling by 1.1 does not change z-scores; per column the
+    # deviations from the mean are (0.5, -1.5, 3.5, -2.5) with variance 21/4
+    # and (0.5, -0.5, 1.5, -1.5) with variance 5/4
+    d0, d1 = [0.5, -1.5, 3.5, -2.5], [0.5, -0.5, 1.5, -1.5]
+    z0 = [v / math.sqrt(21 / 4) for v in d0]
+    z1 = [v / math.sqrt(5 / 4) for v in d1]
+    y = [75.0, 60.0, 90.0, 55.0]
+    pred = [4 * a + 3 * b + 10 for a, b in zip(z0, z1)]
+    mse = sum((p - t) ** 2 for p, t in zip(pred, y)) / 4
+    err = [p - t for p, t in zip(pred, y)]
+    w0 = 4 - 0.1 * sum(e * a for e, a in zip(err, z0)) / 4
+    w1 = 3 - 0.1 * sum(e * b for e, b in zip(err, z1)) / 4
+    b = 10 - 0.1 * sum(err) / 4
+    X = env.read("normalize", "X")
+    harness.assert_close(X[:, 0], z0, 1e-13, 1e-15, "z-scores, column 0")
+    harness.assert_close(X[:, 1], z1, 1e-13, 1e-15, "z-scores, column 1")
+    harness.assert_close(env.read("scale", "X"), [[5.5, 7.7], [3.3, 6.6], [8.8, 8.8], [2.2, 5.5]], 1e-15, 0, "X * 1.1")
+    harness.assert_close(env.read("predict", "y_pred")[:, 0], pred, 1e-13, 0, "predictions")
+    harness.assert_close(env.read("mse", "mse")[0, 0], mse, 1e-12, 0, "mse")
+    harness.assert_close(env.read("step", "coef")[0], [w0, w1], 1e-12, 0, "weights after one step")
+    harness.assert_close(env.read("step", "intercept")[0, 0], b, 1e-12, 0, "bias after one step")
+
+
+def test_regression_matches_numpy_baseline(args):
+    env = harness.Env(args, "regression")
+    data = env.path("synthetic.h5")
+    gendata = os.path.join(os.path.dirname(args.sluice), "..", "tools", "sluice-gendata")
+    subprocess.run([gendata, data, "--rows", "200000", "--features", "16", "--seed", "42"], check=True)
+    env.run(copy_pipeline(env, "regression.yaml", {"../datasets/synthetic.h5": data}))
+    base = subprocess.run([sys.executable, os.path.join(env.root, "bench", "baselines", "numpy_sklearn.py"), data],
+                          capture_output=True, text=True, check=True).stdout
+    lines = dict(l.split(" ", 1) for l in base.strip().splitlines())
+    with env.ckpt("lstsq") as f:
+        got = " ".join("%.6f" % v for v in f["coef"][0]) + " intercept %.6f" % f["intercept"][0, 0]
+    assert got == lines["coef"], "least squares:\n sluice %s\n numpy  %s" % (got, lines["coef"])
+    with env.ckpt("gd") as f:
+        got = " ".join("%.6f" % v for v in f["coef"][0]) + " bias %.6f" % f["intercept"][0, 0]
+    assert got == lines["gd"], "gradient descent:\n sluice %s\n numpy  %s" % (got, lines["gd"])
+    mse = float(lines["mse_lstsq"])
+    assert "%.6f" % env.read("evaluate", "mse")[0, 0] == "%.6f" % mse
+
+
+def test_example_matches_sklearn(args):
+    from sklearn.linear_model import LinearRegression
+    from sklearn.metrics import mean_squared_error, r2_score
+    env = harness.Env(args, "example")
+    data = os.path.join(env.root, "datasets")
+    env.run(copy_pipeline(env, "example.yaml", {"../datasets/": data + "/",
+                                                "../runs/example-predictions.h5": env.path("pred.h5")}))
+    train_X, train_y = env.read("train", "X"), env.read("train", "y")[:, 0]
+    test_X, test_y = env.read("test", "X"), env.read("test", "y")[:, 0]
+    assert len(train_y) == 331 and len(test_y) == 111
+    with h5py.File(os.path.join(data, "diabetes.h5")) as f:
+        all_y = f["y"][...]
+    assert sorted(np.concatenate([train_y, test_y])) == sorted(all_y), "the split is not a partition"
+    mu, sd = train_X.mean(0), train_X.std(0)
+    m = LinearRegression().fit((train_X - mu) / sd, train_y)
+    harness.assert_close(env.read("fit", "coef")[0], m.coef_, 1e-9, 0, "coefficients")
+    harness.assert_close(env.read("fit", "intercept")[0, 0], m.intercept_, 1e-9, 0, "intercept")
+    pred = m.predict((test_X - mu) / sd)
+    harness.assert_close(env.read("evaluate", "mse")[0, 0], mean_squared_error(test_y, pred), 1e-9, 0, "test mse")
+    harness.assert_close(env.read("evaluate", "r2")[0, 0], r2_score(test_y, pred), 1e-9, 0, "test r2")
+    with h5py.File(env.path("pred.h5")) as f:
+        harness.assert_close(f["y_pred"][:, 0], pred, 1e-9, 1e-9, "saved predictions")
+
+
+if __name__ == "__main__":
+    harness.main([test_lesson_matches_hand_derivation, test_regression_matches_numpy_baseline,
+                  test_example_matches_sklearn])
