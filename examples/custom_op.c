@@ -4,15 +4,16 @@
  * input's float arrays to [-bound, bound] (a map) and counts, per column, the
  * values it clipped (a reduce partial riding on the same pass). It writes a
  * small HDF5 file with the HDF5 C API and runs this pipeline on it three
- * times: 1 thread with 1000-row chunks, 4 threads with 64-row chunks, and
- * the same again (which finds every checkpoint fresh and reuses it):
+ * times: 1 thread with 1000-row chunks, 4 threads with 64-row chunks (the
+ * chunk size is in every cache key, so everything is recomputed), and the
+ * same again (every checkpoint is fresh and reused, nothing is computed):
  *
  *   load  (load.hdf5)        -> X 1000x3 float64, y 1000x1 float32
  *   clip  (example.clip_abs) -> X, y clipped to [-2, 2]
  *   stats (describe)         -> X.min, X.max, ... of clip
  *
  * After each run it checks what sluice computed (or reused) against what it
- * computes here directly.
+ * computes here directly, and which stages were computed.
  *
  *   custom_op [FOLDER]
  *
@@ -237,8 +238,11 @@ static void on_event(const sl_event *ev, void *user)
     case SL_EVENT_STAGE_START: pg->stages_computed++; break;
     case SL_EVENT_PROGRESS: pg->chunk_events++; break;
     case SL_EVENT_STAGE_DONE:
-        printf("    %-6s %5lld rows %7lld bytes %8.4f s\n", ev->name, (long long)ev->rows, (long long)ev->bytes,
-               ev->seconds);
+        if (ev->reused) /* the checkpoint was fresh: nothing was computed */
+            printf("    %-6s %5lld rows   reused\n", ev->name, (long long)ev->rows);
+        else
+            printf("    %-6s %5lld rows %7lld bytes %8.4f s\n", ev->name, (long long)ev->rows, (long long)ev->bytes,
+                   ev->seconds);
         break;
     case SL_EVENT_STAGE_FAILED: printf("    %-6s failed\n", ev->name); break;
     }
@@ -422,10 +426,13 @@ int main(int argc, char **argv)
         printf("pipeline '%s', %zu stages, workdir %s\n", sl_pipeline_name(p), sl_pipeline_stage_count(p),
                sl_pipeline_workdir(p));
 
+    /* the chunk size is part of every cache key: run 2 recomputes every
+     * stage, run 3 (the same settings again) must reuse every checkpoint */
     const struct {
         int threads;
         int64_t chunk_rows;
-    } runs[] = {{1, 1000}, {4, 64}, {4, 64}};
+        int computes;
+    } runs[] = {{1, 1000, 1}, {4, 64, 1}, {4, 64, 0}};
     for (size_t r = 0; r < sizeof runs / sizeof runs[0] && rc == 0; r++) {
         progress pg = {0};
         sl_run_options opt = {.threads = runs[r].threads,
@@ -439,6 +446,10 @@ int main(int argc, char **argv)
             break;
         }
         printf("    %d stages computed, %lld progress events\n", pg.stages_computed, (long long)pg.chunk_events);
+        if (pg.stages_computed != (runs[r].computes ? (int)sl_pipeline_stage_count(p) : 0)) {
+            printf("    expected %s\n", runs[r].computes ? "every stage to be computed" : "every checkpoint to be reused");
+            rc = 1;
+        }
         if (check_run(p) != 0)
             rc = 1;
     }

@@ -4,8 +4,8 @@ memory: load -> drop rows whose label is NaN -> impute NaN features with the
 column mean -> float64 -> z-score (ddof 0) -> LinearRegression and 100 epochs
 of full-batch gradient descent (lr 0.1) -> MSE.
 
-usage: numpy_sklearn.py DATA.h5 [--epochs 100] [--lr 0.1]
-Prints, to 6 decimals: the least-squares coefficients and intercept, the
+usage: numpy_sklearn.py DATA.h5 [--epochs 100] [--lr 0.1] [--digits 6]
+Prints, to 6 decimals (or --digits): the least-squares coefficients and intercept, the
 gradient-descent weights and bias, and both MSEs; stage timings to stderr."""
 import argparse
 import sys
@@ -21,6 +21,7 @@ def main():
     ap.add_argument("data")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--digits", type=int, default=6, help="decimals printed (bench/run asks for more to compare)")
     a = ap.parse_args()
     t = {}
     t0 = time.perf_counter()
@@ -56,10 +57,11 @@ def main():
         b -= a.lr * err.mean()
     t["gd"] = time.perf_counter() - t0
     print("rows", n)
-    print("coef", " ".join("%.6f" % v for v in m.coef_), "intercept %.6f" % m.intercept_)
-    print("gd", " ".join("%.6f" % v for v in w), "bias %.6f" % b)
-    print("mse_lstsq %.6f" % np.mean((X @ m.coef_ + m.intercept_ - y) ** 2))
-    print("mse_gd %.6f" % np.mean((X @ w + b - y) ** 2))
+    d = a.digits
+    print("coef", " ".join("%.*f" % (d, v) for v in m.coef_), "intercept %.*f" % (d, m.intercept_))
+    print("gd", " ".join("%.*f" % (d, v) for v in w), "bias %.*f" % (d, b))
+    print("mse_lstsq %.*f" % (d, np.mean((X @ m.coef_ + m.intercept_ - y) ** 2)))
+    print("mse_gd %.*f" % (d, np.mean((X @ w + b - y) ** 2)))
     print(" ".join("%s=%.3f" % kv for kv in t.items()), file=sys.stderr)
 
 

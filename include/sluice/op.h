@@ -157,7 +157,13 @@ int sl_exec_threads(const sl_exec *ex);
 
 enum {
     SL_OP_SOURCE = 1u << 0, /* reads files outside the pipeline */
-    SL_OP_SINK = 1u << 1    /* writes files outside the workdir */
+    SL_OP_SINK = 1u << 1,   /* writes files outside the workdir */
+    /* The pass that writes the stage's output keeps the rows (row i out for
+     * row i in), has no partial results, is the last thing run() does, and
+     * its ctx lives in the stage's state. Such a stage need not be stored:
+     * with `checkpoint: false` its output pass is fused into the passes of
+     * the stages that read it, which compute its chunks as they read. */
+    SL_OP_STREAMABLE = 1u << 2
 };
 
 typedef struct sl_op {

@@ -38,6 +38,9 @@ size_t sl_pipeline_stage_input_count(const sl_pipeline *p, size_t i);
 /* j-th input of stage i: the index of the stage it reads, and the parameter naming it. */
 size_t sl_pipeline_stage_input(const sl_pipeline *p, size_t i, size_t j, const char **param);
 const sl_frame *sl_pipeline_stage_output(const sl_pipeline *p, size_t i);
+/* 1 when stage i's output is stored in a checkpoint, 0 when it is streamed
+ * to the stages that read it (`checkpoint: false` or `final`). */
+int sl_pipeline_stage_stored(const sl_pipeline *p, size_t i);
 /* Figures a finished stage recorded with sl_stage_set_result(). */
 size_t sl_pipeline_stage_result_count(const sl_pipeline *p, size_t i);
 const char *sl_pipeline_stage_result(const sl_pipeline *p, size_t i, size_t k, double *value);
@@ -59,6 +62,7 @@ typedef struct sl_event {
     int64_t bytes;        /* DONE: bytes of the checkpoint's arrays */
     double seconds;       /* DONE / FAILED: wall time of the stage */
     int reused;           /* DONE: the checkpoint was fresh; nothing was computed */
+    int streamed;         /* DONE: the stage is not stored; readers compute it as they read */
     const char *reason;   /* START: why the stage runs ("no checkpoint yet", ...) */
 } sl_event;
 
@@ -88,7 +92,8 @@ typedef enum sl_stage_freshness {
     SL_STAGE_FRESH,   /* the checkpoint would be reused */
     SL_STAGE_STALE,   /* a checkpoint exists but would be recomputed */
     SL_STAGE_MISSING, /* no checkpoint */
-    SL_STAGE_SKIPPED  /* outside the part of the DAG the options select */
+    SL_STAGE_SKIPPED, /* outside the part of the DAG the options select */
+    SL_STAGE_STREAMED /* not stored: computed while the stages that read it run */
 } sl_stage_freshness;
 
 typedef struct sl_stage_status {

@@ -114,6 +114,7 @@ static const char *state_name(sl_stage_freshness s)
     case SL_STAGE_FRESH: return "fresh";
     case SL_STAGE_STALE: return "stale";
     case SL_STAGE_MISSING: return "missing";
+    case SL_STAGE_STREAMED: return "streamed";
     default: return "skipped";
     }
 }
@@ -127,6 +128,8 @@ static size_t print_status(const sl_pipeline *p, const sl_stage_status *st, cons
         if (verb_run) {
             if (st[i].state == SL_STAGE_SKIPPED)
                 printf("%-16s skip\n", name);
+            else if (st[i].state == SL_STAGE_STREAMED)
+                printf("%-16s stream  %s\n", name, st[i].reason);
             else if (st[i].state == SL_STAGE_FRESH)
                 printf("%-16s reuse   checkpoint is fresh\n", name);
             else

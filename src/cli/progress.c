@@ -101,7 +101,9 @@ static void print_done(cli_progress *pr, const sl_event *ev)
     char bytes[32];
     human_bytes(ev->bytes, bytes, sizeof bytes);
     const sl_op *op = sl_pipeline_stage_op(pr->p, ev->stage);
-    if (ev->reused)
+    if (ev->streamed)
+        fprintf(pr->out, "%-16s %-12s %15s %10s %10s", ev->name, op->name, "", "", "streamed");
+    else if (ev->reused)
         fprintf(pr->out, "%-16s %-12s %10lld rows %10s %10s", ev->name, op->name, (long long)ev->rows, "", "reused");
     else
         fprintf(pr->out, "%-16s %-12s %10lld rows %10s %8.3f s", ev->name, op->name, (long long)ev->rows, bytes,

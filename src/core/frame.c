@@ -3,6 +3,7 @@
 #include <string.h>
 #include "core/error_int.h"
 #include "core/frame_int.h"
+#include "sluice/op.h"
 #include "io/h5util.h"
 #include "kernels/cast.h"
 
@@ -23,6 +24,7 @@ struct sl_frame {
     sl_array_info *arrays;
     attr_list *attrs; /* per array */
     char ***columns;  /* per array: cols names, or NULL */
+    struct sl_pass *gen; /* streamed frames: what computes their chunks */
     void **mem;
     char *path;
     struct sl__ckpt_writer *writer;
@@ -56,6 +58,8 @@ void sl__frame_drop_data(sl_frame *f)
     }
     free(f->path);
     f->path = NULL;
+    free(f->gen);
+    f->gen = NULL;
 }
 
 static void free_columns(char **names, int64_t cols)
@@ -244,6 +248,11 @@ sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, vo
                                  sl_dtype_name(as));
         return SL_OK;
     }
+    if (!f->path && f->gen)
+        return sl__error_set(err, SL_ERR_USAGE,
+                             "array '%s' is streamed, not stored: set 'checkpoint: true' on the stage that makes it "
+                             "to read it whole",
+                             name);
     if (!f->path)
         return sl__error_set(err, SL_ERR_USAGE, "array '%s' has no data yet (its stage has not run)", name);
     return sl__h5_read_whole(f->path, name, as, f->rows, a->cols, buf, err);
@@ -364,4 +373,20 @@ const char *sl_frame_column(const sl_frame *f, size_t i, int64_t col)
     if (i >= f->n || !f->columns[i] || col < 0 || col >= f->arrays[i].cols)
         return NULL;
     return f->columns[i][col];
+}
+
+sl_status sl__frame_set_generator(sl_frame *f, const struct sl_pass *pass, sl_error *err)
+{
+    struct sl_pass *copy = malloc(sizeof *copy);
+    if (!copy)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    memcpy(copy, pass, sizeof *copy);
+    free(f->gen);
+    f->gen = copy;
+    return SL_OK;
+}
+
+const struct sl_pass *sl__frame_generator(const sl_frame *f)
+{
+    return f->gen;
 }

@@ -21,6 +21,13 @@ void sl__frame_drop_data(sl_frame *f);
 void sl__frame_set_writer(sl_frame *f, struct sl__ckpt_writer *w);
 struct sl__ckpt_writer *sl__frame_writer(const sl_frame *f);
 
+/* A streamed frame has no data of its own: a generator pass (a copy of the
+ * producing stage's output pass) computes each chunk from the same chunk of
+ * its input frame, itself stored or streamed. */
+struct sl_pass;
+sl_status sl__frame_set_generator(sl_frame *f, const struct sl_pass *pass, sl_error *err);
+const struct sl_pass *sl__frame_generator(const sl_frame *f);
+
 /* Checks an array or stage name: 1..SL_NAME_MAX-1 chars of [A-Za-z0-9_.-],
  * not starting with '.' or '-'. Safe as an HDF5 dataset name and a file name. */
 int sl__name_ok(const char *name);

@@ -77,7 +77,11 @@ void sl__hasher_save(const sl__hasher *h, void *buf)
 
 void sl__hasher_restore(sl__hasher *h, const void *buf)
 {
+    /* the state points at xxHash's built-in secret, whose address differs
+     * from one process to the next: keep this process's pointer */
+    const unsigned char *secret = h->st->extSecret;
     XXH3_copyState(h->st, (const XXH3_state_t *)buf);
+    h->st->extSecret = secret;
 }
 
 sl_status sl__hash_file(const char *path, char out[SL_HASH_HEX], sl_error *err)

@@ -480,6 +480,7 @@ const sl_op sl__op_convert = {
     .params = params,
     .n_params = sizeof params / sizeof params[0],
     .plan = plan,
+    .flags = SL_OP_STREAMABLE,
     .run = run,
     .free_state = free_state,
 };

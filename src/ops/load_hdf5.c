@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/error_int.h"
+#include "core/frame_int.h"
 #include "io/h5util.h"
 #include "ops/ops_int.h"
 #include "plan/pipeline_int.h"
@@ -28,11 +29,18 @@ typedef struct load_state {
     hid_t fid;
 } load_state;
 
+static void close_locked(load_state *s);
+
 static void free_state(void *p)
 {
     load_state *s = p;
     if (!s)
         return;
+    if (s->arrays) {
+        sl__h5_lock();
+        close_locked(s);
+        sl__h5_unlock();
+    }
     free(s->arrays);
     free(s);
 }
@@ -182,6 +190,8 @@ static sl_status plan(sl_stage *st, sl_error *err)
     s->arrays = calloc(s->n, sizeof *s->arrays);
     if (!s->arrays)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < s->n; i++)
+        s->arrays[i].dset = H5I_INVALID_HID;
     hid_t file;
     sl__h5_lock();
     sl_status rc = sl__h5_open_read_locked(s->file, &file, err);
@@ -202,17 +212,20 @@ static sl_status plan(sl_stage *st, sl_error *err)
     return rc;
 }
 
-static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
+/* Opens the file and datasets if they are not open: when the stage is
+ * streamed, its readers call read_chunk long after run() returned. */
+static sl_status open_locked(load_state *s, sl_error *err)
 {
-    load_state *s = ctx;
-    for (size_t i = 0; i < s->n; i++) {
-        const sl_array_info *a = out->arrays[i].info;
-        sl_status rc = sl__h5_read_rows_locked(s->arrays[i].dset, s->arrays[i].rank, out->row0, out->rows, a->cols,
-                                               a->dtype, out->arrays[i].data, s->file, s->arrays[i].dataset, err);
-        if (rc)
-            return rc;
+    if (s->fid >= 0)
+        return SL_OK;
+    sl_status rc = sl__h5_open_read_locked(s->file, &s->fid, err);
+    for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
+        s->arrays[i].dset = H5Dopen2(s->fid, s->arrays[i].dataset, H5P_DEFAULT);
+        if (s->arrays[i].dset < 0)
+            rc = sl__error_set(err, SL_ERR_IO, "cannot open dataset '%s' in '%s' (did the file change since planning?)",
+                               s->arrays[i].dataset, s->file);
     }
-    return SL_OK;
+    return rc;
 }
 
 static void close_locked(load_state *s)
@@ -227,26 +240,30 @@ static void close_locked(load_state *s)
     s->fid = H5I_INVALID_HID;
 }
 
+static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
+{
+    load_state *s = ctx;
+    sl_status rc = open_locked(s, err);
+    for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
+        const sl_array_info *a = out->arrays[i].info;
+        rc = sl__h5_read_rows_locked(s->arrays[i].dset, s->arrays[i].rank, out->row0, out->rows, a->cols, a->dtype,
+                                     out->arrays[i].data, s->file, s->arrays[i].dataset, err);
+    }
+    return rc;
+}
+
 static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
 {
     load_state *s = sl_stage_state(st);
     sl_frame *out = sl_stage_output(st);
-    sl__h5_lock();
-    sl_status rc = sl__h5_open_read_locked(s->file, &s->fid, err);
-    for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
-        s->arrays[i].dset = H5Dopen2(s->fid, s->arrays[i].dataset, H5P_DEFAULT);
-        if (s->arrays[i].dset < 0)
-            rc = sl__error_set(err, SL_ERR_IO, "cannot open dataset '%s' in '%s' (did the file change since planning?)",
-                               s->arrays[i].dataset, s->file);
+    sl_pass pass = {.name = "read", .output = out, .ctx = s, .source_rows = sl_frame_rows(out), .read = read_chunk};
+    sl_status rc = sl_exec_pass(ex, st, &pass, NULL, err);
+    if (!sl__frame_generator(out)) {
+        /* stored: done with the file (a streamed stage keeps it open) */
+        sl__h5_lock();
+        close_locked(s);
+        sl__h5_unlock();
     }
-    sl__h5_unlock();
-    if (rc == SL_OK) {
-        sl_pass pass = {.name = "read", .output = out, .ctx = s, .source_rows = sl_frame_rows(out), .read = read_chunk};
-        rc = sl_exec_pass(ex, st, &pass, NULL, err);
-    }
-    sl__h5_lock();
-    close_locked(s);
-    sl__h5_unlock();
     return rc;
 }
 
@@ -279,7 +296,7 @@ const sl_op sl__op_load_hdf5 = {
     .doc = op_doc,
     .params = params,
     .n_params = sizeof params / sizeof params[0],
-    .flags = SL_OP_SOURCE,
+    .flags = SL_OP_SOURCE | SL_OP_STREAMABLE,
     .plan = plan,
     .run = run,
     .free_state = free_state,

@@ -27,19 +27,30 @@ int sl_exec_threads(const sl_exec *ex)
     return ex->threads;
 }
 
-/* One slot of a batch: an input chunk, an output chunk, a partial. */
+/* One slot of a batch: the input chunk, an output chunk, a partial. When the
+ * input is streamed, lv[0] is the chunk of the stored (or source) frame at
+ * the bottom and each level above is computed from the one below by a
+ * generator; the input chunk is the top level. */
 typedef struct slot {
-    sl_chunk in, out;
+    int nlv;
+    sl_chunk *lv;
+    sl_chunk out;
     void *partial;
     sl_status status;
     sl_error err;
 } slot;
 
+#define IN(s) (&(s)->lv[(s)->nlv - 1])
+
 typedef struct pass_run {
     const sl_pass *pass;
     const sl_frame *in_frame; /* input, or the output frame for a source pass */
-    unsigned char *want;      /* per input array */
-    int in_memory;            /* every wanted input array is in memory: chunks are views */
+    const sl_frame *base;     /* the frame read from storage (or a source) at the bottom */
+    const sl_pass *source;    /* what reads base's chunks when it is not stored: a source pass */
+    int ngen;                 /* generators between base and in_frame */
+    const sl_pass **gen;      /* bottom-up */
+    unsigned char *want;      /* per array of base */
+    int in_memory;            /* every wanted array of base is in memory: chunks are views */
     long *copy_from;          /* copy pass: output array i <- input array copy_from[i] */
     int nslots;
     slot *slots;
@@ -89,14 +100,44 @@ static sl_status check_order(const sl_pass *pass, int64_t nchunks, sl_error *err
     return s;
 }
 
+/* Walks down from the input through streamed frames to the frame whose
+ * chunks are read: stored, in memory, or produced by a source. */
+static sl_status find_chain(pass_run *pr, sl_error *err)
+{
+    const sl_pass *pass = pr->pass;
+    if (!pass->input) {
+        pr->base = pr->in_frame;
+        pr->source = pass;
+        return SL_OK;
+    }
+    int n = 0;
+    for (const sl_frame *f = pass->input; sl__frame_generator(f) && sl__frame_generator(f)->input;
+         f = sl__frame_generator(f)->input)
+        n++;
+    pr->gen = calloc((size_t)(n ? n : 1), sizeof *pr->gen);
+    if (!pr->gen)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    const sl_frame *f = pass->input;
+    for (int k = n; k-- > 0; f = sl__frame_generator(f)->input)
+        pr->gen[k] = sl__frame_generator(f);
+    pr->ngen = n;
+    pr->base = f;
+    const sl_pass *g = sl__frame_generator(f);
+    if (g)
+        pr->source = g; /* a streamed source: read() fills base's chunks */
+    else if (!sl__frame_path(f) && sl_frame_count(f) > 0 && !sl__frame_mem(f, 0))
+        return sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' reads a frame that has no data", pass->name);
+    return SL_OK;
+}
+
 static sl_status select_inputs(pass_run *pr, sl_error *err)
 {
     const sl_pass *pass = pr->pass;
-    size_t n = sl_frame_count(pr->in_frame);
+    size_t n = sl_frame_count(pr->base);
     pr->want = calloc(n ? n : 1, 1);
     if (!pr->want)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    if (!pass->input || !pass->input_arrays) {
+    if (!pass->input || !pass->input_arrays || pr->ngen > 0 || pr->source) {
         memset(pr->want, 1, n);
     } else {
         for (const char *const *name = pass->input_arrays; *name; name++) {
@@ -107,9 +148,9 @@ static sl_status select_inputs(pass_run *pr, sl_error *err)
             pr->want[i] = 1;
         }
     }
-    pr->in_memory = pass->input != NULL;
+    pr->in_memory = !pr->source;
     for (size_t i = 0; i < n; i++)
-        if (pr->want[i] && !sl__frame_mem(pr->in_frame, i))
+        if (pr->want[i] && !sl__frame_mem(pr->base, i))
             pr->in_memory = 0;
     return SL_OK;
 }
@@ -129,7 +170,7 @@ static sl_status plan_copy(pass_run *pr, sl_error *err)
         const sl_array_info *o = sl_frame_array(pass->output, i);
         long j = sl_frame_find(pass->input, o->name);
         const sl_array_info *a = j >= 0 ? sl_frame_array(pass->input, (size_t)j) : NULL;
-        if (!a || a->dtype != o->dtype || a->cols != o->cols || !pr->want[j])
+        if (!a || a->dtype != o->dtype || a->cols != o->cols || (pr->ngen == 0 && !pr->want[j]))
             return sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' copies array '%s', which its input lacks",
                                  pass->name, o->name);
         pr->copy_from[i] = j;
@@ -151,17 +192,36 @@ static size_t buf_bytes(const sl_array_info *a, int64_t chunk_rows)
     return (row_bytes(a) * (size_t)chunk_rows + 63) & ~(size_t)63;
 }
 
+/* The frame of level j of a slot: base at 0, then each generator's output. */
+static const sl_frame *level_frame(const pass_run *pr, int j)
+{
+    return j == 0 ? pr->base : pr->gen[j - 1]->output;
+}
+
+/* Bytes a slot needs for the chunk of level j (0 when it reads nothing or
+ * views memory). */
+static size_t level_bytes(const pass_run *pr, int j, int64_t chunk_rows)
+{
+    const sl_frame *f = level_frame(pr, j);
+    size_t b = 0;
+    if (j == 0 && pr->in_memory)
+        return 0;
+    for (size_t i = 0; i < sl_frame_count(f); i++)
+        if (j > 0 || pr->want[i])
+            b += buf_bytes(sl_frame_array(f, i), chunk_rows);
+    return b;
+}
+
 /* Lays out every slot's chunk arrays in one block. */
 static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
 {
     const sl_pass *pass = pr->pass;
-    size_t nin = sl_frame_count(pr->in_frame);
+    int nlv = pr->ngen + 1;
     size_t nout = pass->output && pass->input ? sl_frame_count(pass->output) : 0;
-    int own_in = !pr->in_memory, own_out = pass->chunk != NULL;
+    int own_out = pass->chunk != NULL;
     size_t per_slot = 0;
-    for (size_t i = 0; own_in && i < nin; i++)
-        if (pr->want[i])
-            per_slot += buf_bytes(sl_frame_array(pr->in_frame, i), chunk_rows);
+    for (int j = 0; j < nlv; j++)
+        per_slot += level_bytes(pr, j, chunk_rows);
     for (size_t i = 0; own_out && i < nout; i++)
         per_slot += buf_bytes(sl_frame_array(pass->output, i), chunk_rows);
     size_t partial = (pass->partial_size + 63) & ~(size_t)63;
@@ -174,17 +234,26 @@ static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
     char *p = pr->block;
     for (int k = 0; k < pr->nslots; k++) {
         slot *s = &pr->slots[k];
-        s->in.n_arrays = nin;
-        s->in.arrays = calloc(nin ? nin : 1, sizeof *s->in.arrays);
+        s->nlv = nlv;
+        s->lv = calloc((size_t)nlv, sizeof *s->lv);
         s->out.n_arrays = nout;
         s->out.arrays = calloc(nout ? nout : 1, sizeof *s->out.arrays);
-        if (!s->in.arrays || !s->out.arrays)
+        if (!s->lv || !s->out.arrays)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < nin; i++) {
-            s->in.arrays[i].info = sl_frame_array(pr->in_frame, i);
-            if (own_in && pr->want[i]) {
-                s->in.arrays[i].data = p;
-                p += buf_bytes(s->in.arrays[i].info, chunk_rows);
+        for (int j = 0; j < nlv; j++) {
+            const sl_frame *f = level_frame(pr, j);
+            size_t n = sl_frame_count(f);
+            sl_chunk *c = &s->lv[j];
+            c->n_arrays = n;
+            c->arrays = calloc(n ? n : 1, sizeof *c->arrays);
+            if (!c->arrays)
+                return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            for (size_t i = 0; i < n; i++) {
+                c->arrays[i].info = sl_frame_array(f, i);
+                if (j > 0 || (!pr->in_memory && pr->want[i])) {
+                    c->arrays[i].data = p;
+                    p += buf_bytes(c->arrays[i].info, chunk_rows);
+                }
             }
         }
         for (size_t i = 0; i < nout; i++) {
@@ -210,10 +279,13 @@ static void free_pass_run(pass_run *pr)
         sl__h5_unlock();
     }
     for (int k = 0; pr->slots && k < pr->nslots; k++) {
-        free(pr->slots[k].in.arrays);
+        for (int j = 0; pr->slots[k].lv && j < pr->slots[k].nlv; j++)
+            free(pr->slots[k].lv[j].arrays);
+        free(pr->slots[k].lv);
         free(pr->slots[k].out.arrays);
     }
     free(pr->slots);
+    free(pr->gen);
     free(pr->block);
     free(pr->want);
     free(pr->copy_from);
@@ -225,7 +297,7 @@ static void view_memory(pass_run *pr, sl_chunk *c)
     for (size_t i = 0; i < c->n_arrays; i++) {
         if (!pr->want[i])
             continue;
-        const char *base = sl__frame_mem(pr->in_frame, i);
+        const char *base = sl__frame_mem(pr->base, i);
         c->arrays[i].data = (void *)(base + (size_t)c->row0 * row_bytes(c->arrays[i].info));
     }
 }
@@ -234,44 +306,60 @@ static sl_status read_batch(pass_run *pr, int count, sl_error *err)
 {
     if (pr->in_memory) {
         for (int k = 0; k < count; k++)
-            view_memory(pr, &pr->slots[k].in);
+            view_memory(pr, &pr->slots[k].lv[0]);
         return SL_OK;
     }
     sl_status s = SL_OK;
     sl__h5_lock();
     for (int k = 0; k < count && s == SL_OK; k++) {
-        sl_chunk *c = &pr->slots[k].in;
-        s = pr->pass->input ? sl__ckpt_reader_read_locked(&pr->reader, c, err) : pr->pass->read(pr->pass->ctx, c, err);
+        sl_chunk *c = &pr->slots[k].lv[0];
+        s = pr->source ? pr->source->read(pr->source->ctx, c, err) : sl__ckpt_reader_read_locked(&pr->reader, c, err);
     }
     sl__h5_unlock();
     return s;
 }
 
-static void compute_slot(const sl_pass *pass, slot *s)
+/* Computes the streamed levels of a slot's input, bottom-up. */
+static sl_status stream_levels(const pass_run *pr, slot *s)
 {
-    s->status = SL_OK;
-    if (!pass->chunk)
+    for (int j = 1; j < s->nlv; j++) {
+        const sl_pass *g = pr->gen[j - 1];
+        sl_chunk *below = &s->lv[j - 1], *c = &s->lv[j];
+        c->rows = below->rows;
+        sl_status st = g->chunk(g->ctx, below, c, NULL, &s->err);
+        if (st != SL_OK)
+            return st;
+        if (c->rows != below->rows)
+            return sl__error_set(&s->err, SL_ERR_INTERNAL, "streamed pass '%s' changed the rows of a chunk", g->name);
+    }
+    return SL_OK;
+}
+
+static void compute_slot(const pass_run *pr, slot *s)
+{
+    const sl_pass *pass = pr->pass;
+    s->status = stream_levels(pr, s);
+    if (s->status != SL_OK || !pass->chunk)
         return;
     if (s->partial)
         memset(s->partial, 0, pass->partial_size);
-    s->out.rows = s->in.rows;
-    s->status = pass->chunk(pass->ctx, &s->in, pass->output ? &s->out : NULL, s->partial, &s->err);
-    if (s->status == SL_OK && pass->output && (s->out.rows < 0 || s->out.rows > s->in.rows))
+    s->out.rows = IN(s)->rows;
+    s->status = pass->chunk(pass->ctx, IN(s), pass->output ? &s->out : NULL, s->partial, &s->err);
+    if (s->status == SL_OK && pass->output && (s->out.rows < 0 || s->out.rows > IN(s)->rows))
         s->status = sl__error_set(&s->err, SL_ERR_INTERNAL, "pass '%s' wrote %lld rows into a %lld-row chunk",
-                                  pass->name, (long long)s->out.rows, (long long)s->in.rows);
+                                  pass->name, (long long)s->out.rows, (long long)IN(s)->rows);
 }
 
 static void compute_batch(pass_run *pr, int count, int threads)
 {
-    const sl_pass *pass = pr->pass;
-    if (pass->sequential) {
+    if (pr->pass->sequential) {
         for (int k = 0; k < count && (k == 0 || pr->slots[k - 1].status == SL_OK); k++)
-            compute_slot(pass, &pr->slots[k]);
+            compute_slot(pr, &pr->slots[k]);
         return;
     }
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (int k = 0; k < count; k++)
-        compute_slot(pass, &pr->slots[k]);
+        compute_slot(pr, &pr->slots[k]);
 }
 
 /* The chunk a slot writes: its output chunk, or for a pass without a chunk
@@ -281,10 +369,10 @@ static const sl_chunk *output_of(pass_run *pr, slot *s)
     if (pr->pass->chunk)
         return &s->out;
     if (!pr->pass->input)
-        return &s->in;
+        return IN(s);
     for (size_t i = 0; i < s->out.n_arrays; i++)
-        s->out.arrays[i].data = s->in.arrays[pr->copy_from[i]].data;
-    s->out.rows = s->in.rows;
+        s->out.arrays[i].data = IN(s)->arrays[pr->copy_from[i]].data;
+    s->out.rows = IN(s)->rows;
     return &s->out;
 }
 
@@ -372,7 +460,19 @@ static sl_status record_progress(sl_exec *ex, const sl_pass *pass, const void *a
 
 sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
 {
-    sl_status s = check_pass(pass, acc, err);
+    sl_status s;
+    if (ex->capture && pass->output == sl_stage_output(st)) {
+        /* a streamed stage: its readers will run this pass on their chunks */
+        if (pass->partial_size || pass->sequential || pass->chunk_order || (!pass->chunk && pass->input))
+            return sl__error_set(err, SL_ERR_INTERNAL,
+                                 "op '%s' is marked streamable but its output pass '%s' cannot be streamed",
+                                 sl_stage_op_name(st), pass->name);
+        s = sl__frame_set_generator(sl_stage_output(st), pass, err);
+        if (s == SL_OK)
+            ex->streamed_output = 1;
+        return s;
+    }
+    s = check_pass(pass, acc, err);
     if (s)
         return s;
     size_t pass_no = ex->pass_no++;
@@ -401,14 +501,16 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     if (ex->journal_mismatch)
         return sl__error_set(err, SL_ERR_INTERNAL, "the resume journal does not match this stage's passes");
     if (s == SL_OK)
+        s = find_chain(&pr, err);
+    if (s == SL_OK)
         s = select_inputs(&pr, err);
     if (s == SL_OK)
         s = plan_copy(&pr, err);
     if (s == SL_OK)
         s = alloc_slots(&pr, rows < cr ? (rows > 0 ? rows : 1) : cr, err);
-    if (s == SL_OK && pass->input && !pr.in_memory && nchunks > 0) {
+    if (s == SL_OK && !pr.source && !pr.in_memory && nchunks > 0) {
         sl__h5_lock();
-        s = sl__ckpt_reader_open_locked(&pr.reader, pass->input, pr.want, err);
+        s = sl__ckpt_reader_open_locked(&pr.reader, pr.base, pr.want, err);
         pr.reader_open = 1;
         sl__h5_unlock();
     }
@@ -417,9 +519,15 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         for (int k = 0; k < count; k++) {
             slot *sl = &pr.slots[k];
             int64_t c = pass->chunk_order ? pass->chunk_order[c0 + k] : c0 + k;
-            sl->in.index = sl->out.index = c;
-            sl->in.row0 = sl->out.row0 = c * cr;
-            sl->in.rows = sl->out.rows = (c + 1) * cr <= rows ? cr : rows - c * cr;
+            int64_t n = (c + 1) * cr <= rows ? cr : rows - c * cr;
+            for (int j = 0; j < sl->nlv; j++) {
+                sl->lv[j].index = c;
+                sl->lv[j].row0 = c * cr;
+                sl->lv[j].rows = n;
+            }
+            sl->out.index = c;
+            sl->out.row0 = c * cr;
+            sl->out.rows = n;
             sl->status = SL_OK;
         }
         s = read_batch(&pr, count, err);

@@ -16,7 +16,11 @@ struct sl_exec {
     struct sl__ckpt_writer *writer; /* the stage output's writer */
     size_t pass_no;          /* passes started so far in this stage */
     int journal_mismatch;    /* the journal described another sequence of passes */
+    int capture;             /* the stage is streamed: keep its output pass instead of running it */
 };
+
+/* The op name of a stage (for messages). */
+const char *sl_stage_op_name(const sl_stage *st);
 
 /* Monotonic seconds. */
 double sl__now(void);

@@ -18,8 +18,9 @@
 #define SL_MAX_STAGES 100000
 #define SL_MAX_THREADS 4096
 
-static const char *const settings_keys[] = {"pipeline", "description", "workdir", "chunk_rows", "threads", "stages"};
-static const char *const stage_reserved[] = {"op", "description", "verify", NULL};
+static const char *const settings_keys[] = {"pipeline",   "description", "workdir", "chunk_rows",
+                                            "threads",    "checkpoint",  "stages"};
+static const char *const stage_reserved[] = {"op", "description", "verify", "checkpoint", NULL};
 
 static sl_status at_node(const sl_pipeline *p, const sl__ynode *n, sl_error *err, sl_status code, const char *fmt,
                          ...) SL_PRINTF(5, 6);
@@ -71,6 +72,16 @@ static int parse_int(const sl__ynode *n, long long lo, long long hi, long long *
     return 1;
 }
 
+/* "true", "false" or "final" for a valid `checkpoint` node, else NULL. */
+static const char *checkpoint_value(const sl__ynode *n)
+{
+    if (!n || n->kind != SL_Y_SCALAR || !n->plain)
+        return NULL;
+    if (strcmp(n->text, "true") == 0 || strcmp(n->text, "false") == 0 || strcmp(n->text, "final") == 0)
+        return n->text;
+    return NULL;
+}
+
 static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl__ynode **stages, sl_error *err)
 {
     if (root->kind != SL_Y_MAP)
@@ -86,7 +97,7 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
             const char *s = sl__suggest(k, settings_keys, nkeys);
             return at_node(p, root->keys[i], err, SL_ERR_CONFIG,
                            "unknown top-level key '%s'%s%s%s; expected pipeline, description, workdir, chunk_rows, "
-                           "threads or stages",
+                           "threads, checkpoint or stages",
                            k, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
         }
     }
@@ -116,6 +127,14 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
         else
             return at_node(p, n, err, SL_ERR_CONFIG, "'threads' must be 'auto' or an integer from 1 to %d, found %s",
                            SL_MAX_THREADS, n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
+    }
+    if ((n = sl__ynode_get(root, "checkpoint"))) {
+        if (!checkpoint_value(n))
+            return at_node(p, n, err, SL_ERR_CONFIG,
+                           "'checkpoint' must be true (store every stage), false (stream what can be streamed) or "
+                           "final (store only what no stage reads), found %s",
+                           n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
+        p->checkpoint = checkpoint_value(n);
     }
     if ((n = sl__ynode_get(root, "workdir"))) {
         if (n->kind != SL_Y_SCALAR || !n->text[0])
@@ -200,6 +219,12 @@ static sl_status parse_stage(sl_pipeline *p, const sl__ynode *key, const sl__yno
                            st->op->name);
         st->verify_content = strcmp(verify->text, "content") == 0;
     }
+    const sl__ynode *ck = sl__ynode_get(val, "checkpoint");
+    if (ck && !checkpoint_value(ck))
+        return at_node(p, ck, err, SL_ERR_CONFIG,
+                       "'checkpoint' must be true (store this stage's output), false (stream it to the stages that "
+                       "read it, if its op can) or final (store it only if no stage reads it), found %s",
+                       ck->kind == SL_Y_SCALAR ? ck->text : sl__ynode_kind_name(ck));
     sl_status s = sl__params_build(st->op, val, stage_reserved, p->base_dir, p->path, &st->params, err);
     if (s)
         sl__error_stage(err, st->name);
@@ -308,6 +333,27 @@ static sl_status order_stages(sl_pipeline *p, sl_stage *stages, sl_error *err)
     free(rank);
     free(names);
     return s;
+}
+
+/* Whether each stage's output is stored or streamed. Streaming needs an op
+ * whose output pass can be fused into its readers (SL_OP_STREAMABLE); any
+ * other stage (filters, reductions, models) is stored whatever the policy
+ * says, so that `checkpoint: false` never fails. */
+static void decide_checkpoints(sl_pipeline *p)
+{
+    for (size_t k = 0; k < p->n; k++) {
+        sl_stage *st = &p->stages[k];
+        const sl__ynode *ck = sl__ynode_get(st->node, "checkpoint");
+        const char *policy = ck ? ck->text : p->checkpoint ? p->checkpoint : "true";
+        int read_by_others = 0;
+        for (size_t i = k + 1; i < p->n && !read_by_others; i++)
+            for (size_t j = 0; j < p->stages[i].n_inputs; j++)
+                read_by_others |= p->stages[i].inputs[j].stage == k;
+        int want_stream = strcmp(policy, "false") == 0 || (strcmp(policy, "final") == 0 && read_by_others);
+        /* a streamable op keeps its input's rows (the executor checks it) */
+        int can_stream = (st->op->flags & SL_OP_STREAMABLE) && sl_frame_count(st->output) > 0;
+        st->checkpoint = want_stream && can_stream ? SL__CKPT_STREAM : SL__CKPT_STORE;
+    }
 }
 
 static sl_status plan_stages(sl_pipeline *p, sl_error *err)
@@ -440,7 +486,11 @@ static sl_status build(sl_pipeline *p, const char *text, size_t len, sl_error *e
     }
     free(stages);
     s = check_files(p, err);
-    return s ? s : plan_stages(p, err);
+    if (s == SL_OK)
+        s = plan_stages(p, err);
+    if (s == SL_OK)
+        decide_checkpoints(p);
+    return s;
 }
 
 static char *base_name_of(const char *path)
@@ -572,6 +622,7 @@ const char *sl_pipeline_name(const sl_pipeline *p) { return p->name; }
 const char *sl_pipeline_workdir(const sl_pipeline *p) { return p->workdir; }
 int64_t sl_pipeline_chunk_rows(const sl_pipeline *p) { return p->chunk_rows; }
 int sl_pipeline_threads(const sl_pipeline *p) { return p->threads; }
+int sl_pipeline_stage_stored(const sl_pipeline *p, size_t i) { return i < p->n && p->stages[i].checkpoint == SL__CKPT_STORE; }
 size_t sl_pipeline_stage_count(const sl_pipeline *p) { return p->n; }
 const char *sl_pipeline_stage_name(const sl_pipeline *p, size_t i) { return i < p->n ? p->stages[i].name : NULL; }
 const sl_op *sl_pipeline_stage_op(const sl_pipeline *p, size_t i) { return i < p->n ? p->stages[i].op : NULL; }
@@ -611,6 +662,7 @@ const char *sl_pipeline_stage_result(const sl_pipeline *p, size_t i, size_t k, d
 /* ---- the stage API ops see ---- */
 
 const char *sl_stage_name(const sl_stage *st) { return st->name; }
+const char *sl_stage_op_name(const sl_stage *st) { return st->op->name; }
 const sl_params *sl_stage_params(const sl_stage *st) { return st->params; }
 sl_frame *sl_stage_output(sl_stage *st) { return st->output; }
 void sl_stage_set_state(sl_stage *st, void *state) { st->state = state; }

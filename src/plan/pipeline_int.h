@@ -37,8 +37,12 @@ struct sl_stage {
     char out_hash[SL_HASH_HEX]; /* hash of the output values, once run or reused */
     int reused;                 /* the checkpoint was fresh and not recomputed */
     int verify_content;         /* `verify: content`: source files are identified by their hash */
+    int checkpoint;             /* SL__CKPT_STORE / _STREAM: the effective `checkpoint` policy */
+    int realized;               /* streamed: its output pass has been captured in this run */
     char *sources;              /* identity of the source files, from the last key */
 };
+
+enum { SL__CKPT_STORE = 1, SL__CKPT_STREAM = 0 };
 
 struct sl_pipeline {
     char *path;       /* the pipeline file as given, or the name for a string */
@@ -48,6 +52,7 @@ struct sl_pipeline {
     char *workdir;
     int64_t chunk_rows;
     int threads;      /* 0: auto */
+    const char *checkpoint; /* the pipeline's `checkpoint` setting: "true", "false" or "final" */
     sl__ydoc *doc;
     size_t n;
     sl_stage *stages; /* in topological order */

@@ -453,6 +453,7 @@ typedef struct sched {
     pthread_cond_t cv;
     pthread_mutex_t emit_mu;
     pthread_mutex_t file_mu; /* the manifest and run.log */
+    pthread_mutex_t realize_mu; /* streamed stages are set up once, by their first reader */
     int threads, free_threads;
     size_t n, finished;
     int *state;
@@ -532,11 +533,84 @@ static int all_settled(sched *sc)
     return sc->finished == sc->n;
 }
 
+/* Runs a streamed stage's op in capture mode: passes before its output pass
+ * (a fit) run; the output pass is kept in the output frame for the readers.
+ * Its own streamed inputs are set up first. Called with realize_mu held. */
+static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl_error *err)
+{
+    if (st->realized)
+        return SL_OK;
+    sl__run_ctx *rc = &sc->rc;
+    for (size_t j = 0; j < st->n_inputs; j++) {
+        sl_stage *in = &rc->pipe->stages[st->inputs[j].stage];
+        if (in->checkpoint == SL__CKPT_STREAM) {
+            sl_status s = realize_locked(sc, in, threads, err);
+            if (s)
+                return s;
+        }
+    }
+    sl__frame_drop_data(st->output);
+    st->n_results = 0;
+    sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel,
+                  .capture = 1};
+    st->exec = &ex;
+    sl_status s = st->op->run(st, &ex, err);
+    st->exec = NULL;
+    const sl_pass *g = sl__frame_generator(st->output);
+    if (s == SL_OK && !g)
+        s = sl_stage_error(st, err, SL_ERR_INTERNAL, NULL, "op '%s' is marked streamable but ran no output pass",
+                           st->op->name);
+    if (s == SL_OK) /* rows planned as unknown (after a filter) are the input's */
+        sl_frame_set_rows(st->output, g->input ? sl_frame_rows(g->input) : g->source_rows);
+    if (s != SL_OK)
+        sl__error_stage(err, st->name);
+    st->realized = s == SL_OK;
+    return s;
+}
+
+static sl_status realize_inputs(sched *sc, sl_stage *st, int threads, sl_error *err)
+{
+    sl_status s = SL_OK;
+    pthread_mutex_lock(&sc->realize_mu);
+    for (size_t j = 0; j < st->n_inputs && s == SL_OK; j++) {
+        sl_stage *in = &sc->rc.pipe->stages[st->inputs[j].stage];
+        if (in->checkpoint == SL__CKPT_STREAM)
+            s = realize_locked(sc, in, threads, err);
+    }
+    pthread_mutex_unlock(&sc->realize_mu);
+    return s;
+}
+
+/* A streamed stage is not run where it stands: its key (a hash of what it
+ * would compute) stands for its values, and its readers compute it. */
+static sl_status stream_stage(sched *sc, size_t i, sl_error *err)
+{
+    sl__run_ctx *rc = &sc->rc;
+    sl_stage *st = &rc->pipe->stages[i];
+    double t0 = sl__now(), w0 = wall_seconds();
+    st->reused = 0;
+    st->realized = 0;
+    sl__frame_drop_data(st->output);
+    sl_status s = sl__stage_key(st, rc->chunk_rows, err);
+    if (s == SL_OK)
+        memcpy(st->out_hash, st->key, SL_HASH_HEX);
+    sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
+                     .rows = sl_frame_rows(st->output), .seconds = sl__now() - t0, .streamed = 1};
+    emit(rc, &done);
+    log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(), done.rows, 0};
+    pthread_mutex_lock(&sc->file_mu);
+    log_stage(rc->workdir, &e);
+    pthread_mutex_unlock(&sc->file_mu);
+    return s;
+}
+
 /* Reuses the stage's checkpoint when it is fresh, otherwise computes it. */
 static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
 {
     sl__run_ctx *rc = &sc->rc;
     sl_stage *st = &rc->pipe->stages[i];
+    if (st->checkpoint == SL__CKPT_STREAM)
+        return stream_stage(sc, i, err);
     char reason[512] = "forced (--force or --from)";
     double t0 = sl__now(), w0 = wall_seconds();
     st->reused = 0;
@@ -551,7 +625,9 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     if (s == SL_OK && !st->reused) {
         sl_event ev = {.kind = SL_EVENT_STAGE_START, .stage = i, .name = st->name, .reason = reason};
         emit(rc, &ev);
-        s = sl__stage_run(rc, st, team, &rows, &bytes, err);
+        s = realize_inputs(sc, st, team, err);
+        if (s == SL_OK)
+            s = sl__stage_run(rc, st, team, &rows, &bytes, err);
         if (s == SL_OK) {
             pthread_mutex_lock(&sc->file_mu);
             s = sl__manifest_record(rc->workdir, st->name, err);
@@ -641,6 +717,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     pthread_mutex_init(&sc.mu, NULL);
     pthread_mutex_init(&sc.emit_mu, NULL);
     pthread_mutex_init(&sc.file_mu, NULL);
+    pthread_mutex_init(&sc.realize_mu, NULL);
     pthread_cond_init(&sc.cv, NULL);
     size_t nworkers = (size_t)threads < p->n ? (size_t)threads : p->n;
     pthread_t *tids = calloc(nworkers, sizeof *tids);
@@ -664,6 +741,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     pthread_mutex_destroy(&sc.mu);
     pthread_mutex_destroy(&sc.emit_mu);
     pthread_mutex_destroy(&sc.file_mu);
+    pthread_mutex_destroy(&sc.realize_mu);
     free(sc.state);
     free(sc.unmet);
     free(sc.forced);
@@ -696,6 +774,15 @@ static sl_status status_of(sl_pipeline *p, const sl_run_options *opt, int64_t ch
         if (!selected[i]) {
             o->state = SL_STAGE_SKIPPED;
             snprintf(o->reason, sizeof o->reason, "not selected by --from/--until");
+            continue;
+        }
+        if (st->checkpoint == SL__CKPT_STREAM) {
+            o->state = SL_STAGE_STREAMED;
+            snprintf(o->reason, sizeof o->reason, "not stored: computed by the stages that read it");
+            for (size_t j = 0; j < st->n_inputs; j++)
+                will_run[i] |= will_run[st->inputs[j].stage];
+            if ((s = sl__stage_key(st, chunk_rows, err)) == SL_OK)
+                memcpy(st->out_hash, st->key, SL_HASH_HEX);
             continue;
         }
         will_run[i] = 1;
