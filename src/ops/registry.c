@@ -74,7 +74,8 @@ sl_status sl_op_register(const sl_op *op, sl_error *err)
                              op->n_params);
     for (size_t i = 0; i < op->n_params; i++) {
         const sl_param_spec *p = &op->params[i];
-        if (!p->name || !p->name[0] || strcmp(p->name, "op") == 0 || strcmp(p->name, "description") == 0)
+        if (!p->name || !p->name[0] || strcmp(p->name, "op") == 0 || strcmp(p->name, "description") == 0 ||
+            strcmp(p->name, "verify") == 0 || strcmp(p->name, "checkpoint") == 0)
             return sl__error_set(err, SL_ERR_USAGE, "op '%s': parameter %zu has no name or a reserved one", op->name,
                                  i);
         if (p->type == SL_PARAM_CHOICE && !p->choices)

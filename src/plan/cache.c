@@ -24,6 +24,7 @@ void sl__ckpt_info_free(sl__ckpt_info *info)
     free(info->params);
     free(info->inputs);
     free(info->sources);
+    free(info->outputs);
     memset(info, 0, sizeof *info);
 }
 
@@ -95,6 +96,7 @@ sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *er
         info->params = read_str_attr_locked(f, "sluice_params");
         info->inputs = read_str_attr_locked(f, "sluice_inputs");
         info->sources = read_str_attr_locked(f, "sluice_sources");
+        info->outputs = read_str_attr_locked(f, "sluice_outputs");
         info->chunk_rows = read_int_attr_locked(f, "sluice_chunk_rows", -1);
         info->rows = read_int_attr_locked(f, "sluice_rows", -1);
         H5Fclose(f);
@@ -110,7 +112,9 @@ static int verify_content(const sl_stage *st)
     return st->verify_content;
 }
 
-sl_status sl__stage_sources(const sl_stage *st, char **out, sl_error *err)
+/* The identity of the files named by the PATH parameters of a stage whose op
+ * has `flag` (SL_OP_SOURCE: files read; SL_OP_SINK: files written). */
+static sl_status stage_files(const sl_stage *st, unsigned flag, int content, char **out, sl_error *err)
 {
     *out = NULL;
     size_t cap = 64, len = 0;
@@ -118,7 +122,7 @@ sl_status sl__stage_sources(const sl_stage *st, char **out, sl_error *err)
     if (!buf)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     buf[0] = '\0';
-    for (size_t j = 0; (st->op->flags & SL_OP_SOURCE) && j < st->op->n_params; j++) {
+    for (size_t j = 0; (st->op->flags & flag) && j < st->op->n_params; j++) {
         const sl_param_spec *ps = &st->op->params[j];
         if (ps->type != SL_PARAM_PATH || !sl_params_has(st->params, ps->name))
             continue;
@@ -127,10 +131,11 @@ sl_status sl__stage_sources(const sl_stage *st, char **out, sl_error *err)
         struct stat sb;
         if (stat(path, &sb) != 0) {
             free(buf);
-            sl__error_set(err, SL_ERR_IO, "cannot read source file '%s': %s", path, strerror(errno));
+            sl__error_set(err, SL_ERR_IO, "cannot read %s file '%s': %s", flag == SL_OP_SOURCE ? "source" : "output",
+                          path, strerror(errno));
             return sl__stage_locate(st, err, ps->name);
         }
-        if (verify_content(st)) {
+        if (content) {
             char hex[SL_HASH_HEX];
             sl_status s = sl__hash_file(path, hex, err);
             if (s) {
@@ -157,6 +162,16 @@ sl_status sl__stage_sources(const sl_stage *st, char **out, sl_error *err)
     }
     *out = buf;
     return SL_OK;
+}
+
+sl_status sl__stage_sources(const sl_stage *st, char **out, sl_error *err)
+{
+    return stage_files(st, SL_OP_SOURCE, verify_content(st), out, err);
+}
+
+sl_status sl__stage_outputs(const sl_stage *st, char **out, sl_error *err)
+{
+    return stage_files(st, SL_OP_SINK, 0, out, err);
 }
 
 char *sl__stage_inputs_text(const sl_stage *st)
@@ -481,6 +496,18 @@ static int content_intact(const sl_stage *st, const char *path, const sl__ckpt_i
     return ok;
 }
 
+/* A sink is fresh only while the files it wrote are as it left them. */
+static int outputs_unchanged(const sl_stage *st, const sl__ckpt_info *info)
+{
+    char *now = NULL;
+    sl_error e;
+    if (sl__stage_outputs(st, &now, &e) != SL_OK)
+        return 0;
+    int same = info->outputs && strcmp(now, info->outputs) == 0;
+    free(now);
+    return same;
+}
+
 int sl__stage_fresh(sl_stage *st, const char *workdir, int64_t chunk_rows, char *reason, size_t rsize, sl_error *err)
 {
     (void)err;
@@ -502,6 +529,8 @@ int sl__stage_fresh(sl_stage *st, const char *workdir, int64_t chunk_rows, char 
         snprintf(reason, rsize, "its checkpoint belongs to another stage ('%s')", info.stage);
     } else if (strcmp(info.key, st->key) != 0) {
         key_reason(st, &info, chunk_rows, reason, rsize);
+    } else if ((st->op->flags & SL_OP_SINK) && !outputs_unchanged(st, &info)) {
+        snprintf(reason, rsize, "the file it wrote is missing or was changed since");
     } else {
         char id[128], recorded[256];
         file_identity(&sb, id, sizeof id);

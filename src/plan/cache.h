@@ -22,6 +22,7 @@ typedef struct sl__ckpt_info {
     char *params;  /* canonical JSON, malloc'd */
     char *inputs;  /* "param=hash;..." of the inputs it was made from, malloc'd */
     char *sources; /* identity of the source files, malloc'd */
+    char *outputs; /* identity of the files a sink wrote, malloc'd */
     int64_t chunk_rows;
     int64_t rows;
 } sl__ckpt_info;
@@ -35,6 +36,8 @@ sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *er
 /* The identity of the files a source stage reads ("path size mtime;..."), or
  * their content hashes when the stage says `verify: content`. */
 sl_status sl__stage_sources(const sl_stage *st, char **out, sl_error *err);
+/* The identity (path, size, mtime) of the files a sink stage writes. */
+sl_status sl__stage_outputs(const sl_stage *st, char **out, sl_error *err);
 /* "param=hash;..." of the stage's inputs' output hashes (inputs must be done). */
 char *sl__stage_inputs_text(const sl_stage *st);
 

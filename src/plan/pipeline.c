@@ -556,10 +556,14 @@ sl_status sl_pipeline_load_file(const char *path, sl_pipeline **out, sl_error *e
     if (!f)
         return sl__error_set(err, SL_ERR_IO, "cannot open pipeline file '%s': %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
+    if (fstat(fileno(f), &sb) != 0) {
+        int e = errno;
         fclose(f);
-        return sl__error_set(err, SL_ERR_IO, "cannot read pipeline file '%s': %s", path,
-                             S_ISDIR(sb.st_mode) ? "it is a directory" : strerror(errno));
+        return sl__error_set(err, SL_ERR_IO, "cannot read pipeline file '%s': %s", path, strerror(e));
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return sl__error_set(err, SL_ERR_IO, "cannot read pipeline file '%s': it is a directory", path);
     }
     if (sb.st_size > (off_t)SL_YAML_MAX_BYTES) {
         fclose(f);
@@ -589,7 +593,13 @@ sl_status sl_pipeline_load_file(const char *path, sl_pipeline **out, sl_error *e
     char *slash = strrchr(dir, '/');
     if (slash)
         slash == dir ? (void)(slash[1] = '\0') : (void)(*slash = '\0');
-    sl_status s = load(text, len, path, slash ? dir : ".", out, err);
+    /* paths in the file resolve against its folder, as an absolute path: the
+     * cache keys (which hold resolved paths) must not depend on where sluice
+     * was started from */
+    char *abs_dir = sl__path_normalize(slash ? dir : ".");
+    sl_status s = abs_dir ? load(text, len, path, abs_dir, out, err)
+                          : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    free(abs_dir);
     free(dir);
     free(text);
     return s;

@@ -141,6 +141,13 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
     free(inputs);
     if (!s)
         s = sl__ckpt_attr_string_locked(w, "sluice_sources", st->sources ? st->sources : "", err);
+    if (!s && (st->op->flags & SL_OP_SINK)) {
+        char *outputs = NULL;
+        s = sl__stage_outputs(st, &outputs, err);
+        if (!s)
+            s = sl__ckpt_attr_string_locked(w, "sluice_outputs", outputs, err);
+        free(outputs);
+    }
     for (size_t i = 0; !s && i < sl_frame_count(st->output); i++)
         s = write_column_names_locked(st->output, i, w, err);
     for (size_t i = 0; !s && i < sl_frame_count(st->output); i++)
@@ -882,8 +889,16 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
             break;
         }
         sprintf(tmp, "%s.tmp", path);
-        for (int k = 0; k < 2; k++) {
-            const char *victim = k ? tmp : path;
+        char *resume = malloc(strlen(path) + 16);
+        if (!resume) {
+            free(path);
+            free(tmp);
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        sprintf(resume, "%s.tmp.resume", path);
+        for (int k = 0; k < 3; k++) {
+            const char *victim = k == 0 ? path : k == 1 ? tmp : resume;
             if (unlink(victim) == 0)
                 count++;
             else if (errno != ENOENT)
@@ -893,6 +908,7 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
             s = sl__manifest_record(workdir, p->stages[i].name, err);
         free(path);
         free(tmp);
+        free(resume);
     }
     if (fd >= 0)
         close(fd);
