@@ -550,7 +550,7 @@ def test_kill_anywhere_then_resume_same_bytes():
             break  # the run completed: nothing left to kill
         landed.append("%s (%.2f s)" % (what, r.seconds))
         # whatever moment the kill came, a <stage>.h5 that exists is complete
-        for n in sorted(os.listdir(wd)):
+        for n in sorted(os.listdir(wd) if os.path.isdir(wd) else []):
             if n.endswith(".h5"):
                 s = n[:-3]
                 try:
@@ -601,6 +601,7 @@ def test_kill_inside_stage_resumes_not_restarts():
     jr = journal_rows(os.path.join(wd, "normalize.h5.tmp.resume"))
     assert os.path.exists(os.path.join(wd, "normalize.h5.tmp")), os.listdir(wd)
     assert not os.path.exists(os.path.join(wd, "normalize.h5")), "normalize.h5 exists after a kill inside the stage"
+    os.sync()  # the killed run's dirty pages must not be written back on the rerun's clock
     n = log_count(wd)
     r2 = Run(*args, env=RESUME_ENV)
     r2.wait()
@@ -618,6 +619,12 @@ def test_kill_inside_stage_resumes_not_restarts():
     expect_no_temp(wd, "after the resumed run")
     if jr is not None:
         assert jr[0] > 0, "the journal written inside normalize records no rows written: %s" % (jr,)
+    # a restarted apply pass shows its first batches (4/23, 8/23, ...) first; a resumed
+    # one starts past the chunks the journal recorded
+    resumed_from = jr[0] // 65536 if jr else 1
+    assert first_apply and int(first_apply[0][0]) > resumed_from, (
+        "the rerun's apply pass showed %s first; the killed run had reached %d/%d chunks" % (
+            "/".join(first_apply[0]) if first_apply else "no progress", at_kill[0], at_kill[1]))
     assert rerun < 0.75 * full, ("the rerun of normalize took %.3f s, the whole stage %.3f s uninterrupted: "
                                  "it restarted instead of resuming" % (rerun, full))
 
@@ -867,51 +874,73 @@ def test_source_file_identity():
 # ---------------------------------------------------------------------------
 
 def test_damaged_checkpoints_are_recomputed():
-    """Truncating one checkpoint, zeroing a block of another's data, zeroing a
-    third's header and swapping two: status reports each, run recomputes each
-    (saying why in the summary and run.log), the stages after them are reused
-    (same values) and every output equals the uninterrupted run's."""
+    """Truncating a checkpoint, zeroing a block of its values, zeroing its header,
+    swapping two checkpoints: each time status names the damaged stage(s) with the
+    reason and exits 1, run recomputes them (saying why in the summary line and
+    run.log), the stages after them are reused (same values), and every output
+    equals the uninterrupted run's."""
     d, wd, yml, ref = fresh_small_run("damaged")
     P = lambda s: os.path.join(wd, s + ".h5")
-    # truncate normalize.h5 to half
-    size = os.path.getsize(P("normalize"))
-    os.truncate(P("normalize"), size // 2)
-    # zero 4 KiB inside the values of convert.h5's X (its second HDF5 chunk)
-    with h5py.File(P("convert"), "r") as f:
-        info = f["X"].id.get_chunk_info(1) if f["X"].id.get_num_chunks() > 1 else f["X"].id.get_chunk_info(0)
-        off = info.byte_offset + 1000
-    with open(P("convert"), "r+b") as f:
-        f.seek(off)
-        f.write(b"\0" * 4096)
-    # zero the first 2 KiB of clean.h5 (the superblock)
-    with open(P("clean"), "r+b") as f:
-        f.write(b"\0" * 2048)
-    # swap lstsq.h5 and gd.h5: same op, same shapes, other values
-    os.rename(P("lstsq"), P("tmpswap"))
-    os.rename(P("gd"), P("lstsq"))
-    os.rename(P("tmpswap"), P("gd"))
-    damaged = ["clean", "convert", "normalize", "lstsq", "gd"]
-    p, st = status(yml, code=1)
-    expect_states(st, {s: "stale" for s in damaged + ["evaluate", "evaluate_gd"]}, "status of the damaged workdir")
-    reasons = {s: st[s][1] for s in damaged}
-    note("damage reported by status: %s", "; ".join("%s: %s" % kv for kv in reasons.items()))
-    assert "lstsq" in reasons["gd"] and "gd" in reasons["lstsq"], reasons
-    assert "'X'" in reasons["convert"] or "modified" in reasons["convert"], reasons["convert"]
-    n = log_count(wd)
-    r = run_ok("run", yml, "-j", THREADS)
-    expect_statuses(log_since(wd, n), ran=damaged, reused=["load", "evaluate", "evaluate_gd"],
-                    what="the run after the damage")
-    rows = summary_lines(r.stdout)
-    for s in damaged:
-        contains(rows[s], "(ran: ")
-    for e in log_since(wd, n):
-        if e["status"] == "ran":
-            assert e.get("reason") and e["reason"] != "no checkpoint yet", e
-    expect_same_checkpoints(wd, ref)
-    expect_no_temp(wd, "after recomputing")
-    p, st = status(yml, code=0)
-    # a checkpoint replaced by a copy of itself (new inode, same content) is still fresh
-    shutil.copy2(P("normalize"), P("normalize") + ".copy")
+
+    def truncate():
+        os.truncate(P("normalize"), os.path.getsize(P("normalize")) // 2)
+        return ["normalize"]
+
+    def zero_values():
+        # 4 KiB inside the values of convert.h5's X (its second HDF5 chunk)
+        with h5py.File(P("convert"), "r") as f:
+            ds = f["X"].id
+            off = ds.get_chunk_info(min(1, ds.get_num_chunks() - 1)).byte_offset + 1000
+        with open(P("convert"), "r+b") as f:
+            f.seek(off)
+            f.write(b"\0" * 4096)
+        return ["convert"]
+
+    def zero_header():
+        with open(P("clean"), "r+b") as f:
+            f.write(b"\0" * 2048)
+        return ["clean"]
+
+    def swap():
+        # lstsq.h5 and gd.h5: the same op and shapes, other values
+        os.rename(P("lstsq"), P("swap"))
+        os.rename(P("gd"), P("lstsq"))
+        os.rename(P("swap"), P("gd"))
+        return ["lstsq", "gd"]
+
+    for damage in (truncate, zero_values, zero_header, swap):
+        what = damage.__name__
+        damaged = damage()
+        stale = sorted({x for s in damaged for x in descendants(s)}, key=STAGES.index)
+        p, st = status(yml, code=1)
+        expect_states(st, {s: "stale" for s in stale}, "status after %s" % what)
+        for s in damaged:
+            note("%s: status says %s %s", what, s, st[s][1])
+            assert "checkpoint" in st[s][1], "status after %s gives %s no reason about its checkpoint: %r" % (
+                what, s, st[s][1])
+        if what == "swap":
+            assert "'gd'" in st["lstsq"][1] and "'lstsq'" in st["gd"][1], (st["lstsq"], st["gd"])
+        if what == "zero_values":
+            assert "'X'" in st["convert"][1], st["convert"]
+        n = log_count(wd)
+        r = run_ok("run", yml, "-j", THREADS)
+        expect_statuses(log_since(wd, n), ran=damaged, reused=[s for s in STAGES if s not in damaged],
+                        what="the run after %s" % what)
+        rows = summary_lines(r.stdout)
+        for e in log_since(wd, n):
+            if e["status"] == "ran":
+                assert e.get("reason") == st[e["stage"]][1], "run.log reason %r, status said %r" % (
+                    e.get("reason"), st[e["stage"]][1])
+                # the summary line says why too (a long reason may be cut short there)
+                m = re.search(r"\(ran: (.*)\)\s*$", rows[e["stage"]])
+                assert m and len(m.group(1)) >= min(40, len(e["reason"])) and \
+                    e["reason"].startswith(m.group(1)), "summary line %r, status said %r" % (
+                        rows[e["stage"]], st[e["stage"]][1])
+        expect_same_checkpoints(wd, ref, what="after %s: " % what)
+        expect_no_temp(wd, "after %s" % what)
+        status(yml, code=0)
+    # a checkpoint replaced by a copy of itself (new inode and mtime, same content) is still fresh
+    shutil.copy(P("normalize"), P("normalize") + ".copy")
     os.replace(P("normalize") + ".copy", P("normalize"))
     n = log_count(wd)
     run_ok("run", yml, "-j", THREADS)

@@ -281,8 +281,11 @@ stages:
     seed("yaml_unicode_names", "pipeline: caf\u00e9\nstages:\n  \u00e9tape: { op: describe }\n  \U0001F600: {}\n")
     seed("yaml_long_name", stages("%s: { op: describe }" % ("n" * 300), LOAD))
     seed("yaml_long_value", stages("load: { op: load.hdf5, file: %s.h5, arrays: { X: /X } }" % ("f" * 5000)))
-    seed("yaml_many_stages", stages(LOAD, *["s%d: { op: describe, input: %s }" % (i, "load" if i == 0 else "s%d" % (i - 1))
-                                            for i in range(60)]))
+    seed("yaml_many_stages", stages(LOAD, *["s%d: { op: %s, input: %s }" % (
+        i, "convert, dtype: float64" if i % 2 else "normalize", "load" if i == 0 else "s%d" % (i - 1))
+        for i in range(60)]))
+    seed("yaml_describe_chain", stages(LOAD, "d0: { op: describe, input: load, arrays: [y] }",
+                                       "d1: { op: describe, input: d0, arrays: [y.min] }"))
     seed("yaml_wide_map", "stages:\n  " + LOAD + "\n  d: { op: describe, input: load, arrays: [%s] }\n"
          % ", ".join("a%d" % i for i in range(400)))
     seed("yaml_flow_everything", "{pipeline: f, stages: {load: {op: load.hdf5, file: d.h5, arrays: {X: /X, y: /y}}, "
