@@ -1,5 +1,6 @@
 #include <math.h>
 #include <string.h>
+#include "kernels/dispatch.h"
 #include "kernels/colstats.h"
 
 /* Sums, counts and extremes first, deviations second; one loop body per
@@ -36,27 +37,13 @@
             }                                                                                              \
     } while (0)
 
-#define COLSTATS_DISPATCH(PASS)                                                                             \
-    switch (t) {                                                                                           \
-    case SL_INT8: PASS(int8_t); break;                                                                     \
-    case SL_INT16: PASS(int16_t); break;                                                                   \
-    case SL_INT32: PASS(int32_t); break;                                                                   \
-    case SL_INT64: PASS(int64_t); break;                                                                   \
-    case SL_UINT8: PASS(uint8_t); break;                                                                   \
-    case SL_UINT16: PASS(uint16_t); break;                                                                 \
-    case SL_UINT32: PASS(uint32_t); break;                                                                 \
-    case SL_UINT64: PASS(uint64_t); break;                                                                 \
-    case SL_FLOAT32: PASS(float); break;                                                                   \
-    case SL_FLOAT64: PASS(double); break;                                                                  \
-    default: break;                                                                                        \
-    }
 
 void sl__colstats_chunk(const void *data, sl_dtype t, int64_t rows, int64_t cols, sl__colstats *out)
 {
     for (int64_t c = 0; c < cols; c++) {
         out[c] = (sl__colstats){0, 0, 0, 0, INFINITY, -INFINITY};
     }
-    COLSTATS_DISPATCH(COLSTATS_PASS1)
+    SL_DISPATCH_DTYPE(t, COLSTATS_PASS1)
     for (int64_t c = 0; c < cols; c++) {
         if (out[c].n > 0) {
             out[c].mean /= out[c].n;
@@ -65,7 +52,7 @@ void sl__colstats_chunk(const void *data, sl_dtype t, int64_t rows, int64_t cols
             out[c].min = out[c].max = NAN;
         }
     }
-    COLSTATS_DISPATCH(COLSTATS_PASS2)
+    SL_DISPATCH_DTYPE(t, COLSTATS_PASS2)
 }
 
 void sl__colstats_merge(sl__colstats *acc, const sl__colstats *part, int64_t cols)

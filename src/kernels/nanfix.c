@@ -1,23 +1,9 @@
 #include <math.h>
 #include <string.h>
+#include "kernels/dispatch.h"
 #include "kernels/nanfix.h"
 
 #define MISSING(v) ((v) != (v) || (skip_inf && ((v) == INFINITY || (v) == -INFINITY)))
-
-#define DISPATCH_ALL(M)                                                                                     \
-    switch (t) {                                                                                           \
-    case SL_INT8: M(int8_t); break;                                                                        \
-    case SL_INT16: M(int16_t); break;                                                                      \
-    case SL_INT32: M(int32_t); break;                                                                      \
-    case SL_INT64: M(int64_t); break;                                                                      \
-    case SL_UINT8: M(uint8_t); break;                                                                      \
-    case SL_UINT16: M(uint16_t); break;                                                                    \
-    case SL_UINT32: M(uint32_t); break;                                                                    \
-    case SL_UINT64: M(uint64_t); break;                                                                    \
-    case SL_FLOAT32: M(float); break;                                                                      \
-    case SL_FLOAT64: M(double); break;                                                                     \
-    default: break;                                                                                        \
-    }
 
 #define DISPATCH_FLOAT(M)                                                                                   \
     switch (t) {                                                                                           \
@@ -82,12 +68,12 @@ void sl__mstats_chunk(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
 {
     for (int64_t c = 0; c < cols; c++)
         out[c] = (sl__mstats){0, 0, 0, INFINITY, -INFINITY, 0, -1, 0};
-    DISPATCH_ALL(MSTATS_PASS1)
+    SL_DISPATCH_DTYPE(t, MSTATS_PASS1)
     for (int64_t c = 0; c < cols; c++) {
         if (out[c].n > 0)
             out[c].mean /= out[c].n;
     }
-    DISPATCH_ALL(MSTATS_PASS2)
+    SL_DISPATCH_DTYPE(t, MSTATS_PASS2)
     for (int64_t c = 0; c < cols; c++) {
         sl__mstats *s = &out[c];
         if (s->n > 0 && !isfinite(s->mean)) {

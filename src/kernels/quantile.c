@@ -1,6 +1,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/dispatch.h"
 #include "kernels/quantile.h"
 
 uint64_t sl__qsel_key(double v)
@@ -88,27 +89,13 @@ sl__qsel_step sl__qsel_next(const sl__qsel *q)
         }                                                                                                  \
     } while (0)
 
-#define QSEL_DISPATCH(M)                                                                                    \
-    switch (t) {                                                                                           \
-    case SL_INT8: M(int8_t); break;                                                                        \
-    case SL_INT16: M(int16_t); break;                                                                      \
-    case SL_INT32: M(int32_t); break;                                                                      \
-    case SL_INT64: M(int64_t); break;                                                                      \
-    case SL_UINT8: M(uint8_t); break;                                                                      \
-    case SL_UINT16: M(uint16_t); break;                                                                    \
-    case SL_UINT32: M(uint32_t); break;                                                                    \
-    case SL_UINT64: M(uint64_t); break;                                                                    \
-    case SL_FLOAT32: M(float); break;                                                                      \
-    case SL_FLOAT64: M(double); break;                                                                     \
-    default: break;                                                                                        \
-    }
 
 void sl__qsel_hist(const sl__qsel *q, const void *data, sl_dtype t, int64_t rows, int64_t stride,
                    const unsigned char *drop, int skip_inf, int64_t *hist)
 {
     const uint64_t lo = q->lo, hi = q->hi;
     const unsigned shift = q->shift;
-    QSEL_DISPATCH(QSEL_HIST)
+    SL_DISPATCH_DTYPE(t, QSEL_HIST)
 }
 
 int64_t sl__qsel_collect(const sl__qsel *q, const void *data, sl_dtype t, int64_t rows, int64_t stride,
@@ -116,7 +103,7 @@ int64_t sl__qsel_collect(const sl__qsel *q, const void *data, sl_dtype t, int64_
 {
     const uint64_t lo = q->lo, hi = q->hi;
     int64_t got = 0;
-    QSEL_DISPATCH(QSEL_COLLECT)
+    SL_DISPATCH_DTYPE(t, QSEL_COLLECT)
     return got;
 }
 

@@ -93,8 +93,7 @@ static void free_state(void *p)
 {
     linreg_state *s = p;
     if (s) {
-        sl__train_free(&s->t);
-        free(s->t.init_w);
+        sl__train_destroy(&s->t);
         free(s);
     }
 }

@@ -57,8 +57,7 @@ static void free_state(void *p)
 {
     logreg_state *s = p;
     if (s) {
-        sl__train_free(&s->t);
-        free(s->t.init_w);
+        sl__train_destroy(&s->t);
         free(s);
     }
 }

@@ -289,6 +289,13 @@ sl_status sl__train_start(sl__train *t, sl_stage *st, sl_error *err)
     return SL_OK;
 }
 
+void sl__train_destroy(sl__train *t)
+{
+    sl__train_free(t);
+    free(t->init_w);
+    t->init_w = NULL;
+}
+
 void sl__train_free(sl__train *t)
 {
     free(t->w);

@@ -124,6 +124,8 @@ sl_status sl__train_plan(sl_stage *st, sl__model_kind kind, sl__train *t, sl_err
  * (init_bias, or 0) and n from the input. */
 sl_status sl__train_start(sl__train *t, sl_stage *st, sl_error *err);
 void sl__train_free(sl__train *t);
+/* Frees everything sl__train_plan and sl__train_start allocated. */
+void sl__train_destroy(sl__train *t);
 
 /* One full pass over all rows at the current w, b (a parallel reduce,
  * merged in chunk order): gradient sums g = Xᵀerr (F), gb = Σ err and the
