@@ -157,7 +157,7 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
     if (w->file < 0) {
         s = errno ? sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp, strerror(errno))
                   : h5_fail(err, "create", w->tmp);
-        free_writer(w);
+        sl__ckpt_abort_locked(w); /* HDF5 may have created the file before failing */
         return s;
     }
     int direct = max_rows >= 0;

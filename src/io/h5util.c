@@ -45,19 +45,45 @@ sl_dtype sl__h5_dtype_locked(hid_t type)
     }
 }
 
+#define SL_H5_DESC_MAX 2048
+
 static herr_t first_error(unsigned n, const H5E_error2_t *e, void *data)
 {
     char *buf = data;
     if (n == 0 && e->desc)
-        snprintf(buf, 256, "%s", e->desc);
+        snprintf(buf, SL_H5_DESC_MAX, "%s", e->desc);
     return 0;
+}
+
+/* HDF5's file drivers describe a failed system call as "file write failed:
+ * time = <ctime, with its newline>, filename = ..., errno = 28, error message
+ * = 'No space left on device', buf = 0x..., ...": keep what failed and the
+ * system's reason ("file write failed: No space left on device"), so that an
+ * error stays one line and names no addresses or times. */
+static void tidy_desc(const char *desc, char *buf, size_t size)
+{
+    static const char *const cuts[] = {": time =", ": name =", ", errno =", ", filename =", "\n"};
+    size_t len = strlen(desc);
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        const char *c = strstr(desc, cuts[i]);
+        if (c && (size_t)(c - desc) < len)
+            len = (size_t)(c - desc);
+    }
+    const char *why = strstr(desc, "error message = '");
+    if (why) {
+        why += strlen("error message = '");
+        const char *end = strchr(why, '\'');
+        snprintf(buf, size, "%.*s: %.*s", (int)len, desc, (int)(end ? (size_t)(end - why) : strlen(why)), why);
+    } else {
+        snprintf(buf, size, "%.*s", (int)len, desc);
+    }
 }
 
 void sl__h5_error_text_locked(char *buf, size_t size)
 {
-    char tmp[256] = "";
+    char tmp[SL_H5_DESC_MAX] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, tmp);
-    snprintf(buf, size, "%s", tmp);
+    tidy_desc(tmp, buf, size);
 }
 
 sl_status sl__h5_open_read_locked(const char *path, hid_t *file, sl_error *err)

@@ -423,8 +423,10 @@ sl_status sl__manifest_record(const char *workdir, const char *stage, sl_error *
         file_identity(&sb, id, sizeof id);
         fprintf(outf, "%s\t%s\n", stage, id);
     }
-    if (fclose(outf) != 0 || rename(tmp, path) != 0)
+    if (fclose(outf) != 0 || rename(tmp, path) != 0) {
         s = sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        unlink(tmp);
+    }
 out:
     free(ckpt);
     free(path);

@@ -160,12 +160,24 @@ sl_status sl__journal_save(sl__journal *j, sl_error *err)
         snprintf(tmp, n, "%s.tmp", j->path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     }
-    if (s == SL_OK && (fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len || fsync(fd) != 0 || close(fd) != 0 ||
-                       rename(tmp, j->path) != 0)) {
-        s = sl__error_set(err, SL_ERR_IO, "cannot write resume journal '%s': %s", j->path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
+    if (s == SL_OK) {
+        ssize_t wr = fd >= 0 ? write(fd, b.p, b.len) : -1;
+        if (wr >= 0 && wr != (ssize_t)b.len)
+            errno = ENOSPC; /* a short write to a regular file: the disk is full */
+        int ok = wr == (ssize_t)b.len && fsync(fd) == 0;
+        int e = errno;
+        if (fd >= 0 && close(fd) != 0 && ok) { /* closed either way: never close it twice */
+            ok = 0;
+            e = errno;
+        }
+        if (ok && rename(tmp, j->path) != 0) {
+            ok = 0;
+            e = errno;
+        }
+        if (!ok) {
+            s = sl__error_set(err, SL_ERR_IO, "cannot write resume journal '%s': %s", j->path, strerror(e));
+            unlink(tmp);
+        }
     }
     free(tmp);
     free(b.p);

@@ -146,6 +146,9 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
         snprintf(rel, sizeof rel, "runs/%s", p->name);
         p->workdir = join_path(p->base_dir, rel);
     }
+    char *norm = p->workdir ? sl__path_normalize(p->workdir) : NULL;
+    free(p->workdir);
+    p->workdir = norm;
     if (!p->workdir)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     *stages = sl__ynode_get(root, "stages");
