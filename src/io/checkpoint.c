@@ -143,9 +143,58 @@ static sl_status map_chunks_locked(sl__ckpt_writer *w, sl_error *err)
     return SL_OK;
 }
 
-sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
-                               sl__ckpt_writer **out, sl_error *err)
+/* HDF5 filter ids: registered lz4 and blosc (which carries zstd) plugins */
+#define FILTER_LZ4 32004
+#define FILTER_BLOSC 32001
+#define BLOSC_ZSTD 5
+
+int sl__compression_from_name(const char *name)
 {
+    static const char *const names[] = {"none", "deflate", "lz4", "zstd"};
+    for (int i = 0; i < 4; i++)
+        if (name && strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+sl_status sl__compression_check_locked(sl__compression c, sl_error *err)
+{
+    if (c == SL__COMP_DEFLATE && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
+        return sl__error_set(err, SL_ERR_CONFIG, "this HDF5 library has no deflate filter; use compression: none");
+    if (c == SL__COMP_LZ4 && H5Zfilter_avail(FILTER_LZ4) <= 0)
+        return sl__error_set(err, SL_ERR_CONFIG,
+                             "compression 'lz4' needs HDF5's LZ4 filter plugin: apt-get install hdf5-filter-plugin "
+                             "(or set HDF5_PLUGIN_PATH)");
+    if (c == SL__COMP_ZSTD && H5Zfilter_avail(FILTER_BLOSC) <= 0)
+        return sl__error_set(err, SL_ERR_CONFIG,
+                             "compression 'zstd' needs HDF5's Blosc filter plugin (zstd through Blosc): apt-get "
+                             "install hdf5-filter-plugin-blosc-serial (or set HDF5_PLUGIN_PATH)");
+    return SL_OK;
+}
+
+/* Byte shuffle first: float bytes of equal significance compress together. */
+static void set_filters(hid_t dcpl, sl__compression c, const sl_array_info *a, hsize_t chunk_rows)
+{
+    size_t elem = sl_dtype_size(a->dtype);
+    if (c == SL__COMP_DEFLATE) {
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, 4);
+    } else if (c == SL__COMP_LZ4) {
+        unsigned cd[1] = {0};
+        H5Pset_shuffle(dcpl);
+        H5Pset_filter(dcpl, FILTER_LZ4, H5Z_FLAG_MANDATORY, 1, cd);
+    } else if (c == SL__COMP_ZSTD) {
+        /* blosc's own shuffle; cd_values 0-3 are filled in by the filter */
+        unsigned cd[7] = {2, 2, (unsigned)elem, (unsigned)(chunk_rows * (hsize_t)a->cols * elem), 5, 1, BLOSC_ZSTD};
+        H5Pset_filter(dcpl, FILTER_BLOSC, H5Z_FLAG_MANDATORY, 7, cd);
+    }
+}
+
+sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
+                               sl__compression comp, sl__ckpt_writer **out, sl_error *err)
+{
+    if (comp != SL__COMP_NONE)
+        max_rows = -1; /* compressed chunks have no fixed place to pwrite into */
     sl__ckpt_writer *w;
     sl_status s = alloc_writer(path, schema, max_rows, &w, err);
     if (s)
@@ -174,11 +223,13 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
             H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
             H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
         }
+        set_filters(dcpl, comp, a, chunk[0]);
         w->dsets[i] = H5Dcreate2(w->file, a->name, sl__h5_native(a->dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        if (w->dsets[i] < 0)
+            s = h5_fail(err, "create a dataset in", w->tmp); /* before closes clear the stack */
         H5Pclose(dcpl);
         H5Sclose(space);
-        if (w->dsets[i] < 0) {
-            s = h5_fail(err, "create a dataset in", w->tmp);
+        if (s) {
             sl__ckpt_abort_locked(w);
             return s;
         }
@@ -325,10 +376,11 @@ sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error
         herr_t rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
         if (rc >= 0)
             rc = H5Dwrite(w->dsets[i], sl__h5_native(a->dtype), mspace, fspace, H5P_DEFAULT, c->arrays[i].data);
+        sl_status s = rc < 0 ? h5_fail(err, "write", w->tmp) : SL_OK; /* before closes clear the stack */
         H5Sclose(mspace);
         H5Sclose(fspace);
-        if (rc < 0)
-            return h5_fail(err, "write", w->tmp);
+        if (s)
+            return s;
         size_t nbytes = (size_t)(c->rows * a->cols) * sl_dtype_size(a->dtype);
         sl__hasher_add(w->hash[i], c->arrays[i].data, nbytes);
         w->bytes += (int64_t)nbytes;
@@ -354,10 +406,11 @@ static sl_status put_attr(sl__ckpt_writer *w, const char *key, hid_t type, const
         H5Adelete(w->file, key);
     hid_t a = H5Acreate2(w->file, key, type, space, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = a >= 0 ? H5Awrite(a, type, value) : -1;
+    sl_status s = rc < 0 ? h5_fail(err, "write an attribute to", w->tmp) : SL_OK; /* before closes clear the stack */
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(space);
-    return rc < 0 ? h5_fail(err, "write an attribute to", w->tmp) : SL_OK;
+    return s;
 }
 
 sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *key, const double *values, size_t n,
@@ -371,10 +424,11 @@ sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *k
         H5Adelete(w->dsets[i], key);
     hid_t a = H5Acreate2(w->dsets[i], key, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = a >= 0 ? (n ? H5Awrite(a, H5T_NATIVE_DOUBLE, values) : 0) : -1;
+    sl_status s = rc < 0 ? h5_fail(err, "write an array attribute to", w->tmp) : SL_OK;
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(space);
-    return rc < 0 ? h5_fail(err, "write an array attribute to", w->tmp) : SL_OK;
+    return s;
 }
 
 sl_status sl__ckpt_array_columns_locked(sl__ckpt_writer *w, size_t i, const char *const *names, size_t n,
@@ -391,11 +445,12 @@ sl_status sl__ckpt_array_columns_locked(sl__ckpt_writer *w, size_t i, const char
         H5Adelete(w->dsets[i], "columns");
     hid_t a = H5Acreate2(w->dsets[i], "columns", t, space, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = a >= 0 ? H5Awrite(a, t, names) : -1;
+    sl_status s = rc < 0 ? h5_fail(err, "write column names to", w->tmp) : SL_OK;
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(space);
     H5Tclose(t);
-    return rc < 0 ? h5_fail(err, "write column names to", w->tmp) : SL_OK;
+    return s;
 }
 
 sl_status sl__ckpt_attr_string_locked(sl__ckpt_writer *w, const char *key, const char *value, sl_error *err)

@@ -13,11 +13,20 @@
 
 typedef struct sl__ckpt_writer sl__ckpt_writer;
 
+/* Checkpoint compression. Compressed datasets are written through HDF5
+ * (extendible mode), so a compressed stage does not resume mid-stage. */
+typedef enum sl__compression { SL__COMP_NONE, SL__COMP_DEFLATE, SL__COMP_LZ4, SL__COMP_ZSTD } sl__compression;
+
+/* Parses "none", "deflate", "lz4", "zstd"; -1 for anything else. */
+int sl__compression_from_name(const char *name);
+/* Checks that HDF5 can use the filter; fills err with how to install it. */
+sl_status sl__compression_check_locked(sl__compression c, sl_error *err);
+
 /* Creates `path`.tmp with a dataset per array of `schema`. With max_rows >= 0
  * (at most that many rows will be appended) the datasets are preallocated
  * and written directly, which makes the file resumable; with -1 they grow. */
 sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
-                               sl__ckpt_writer **out, sl_error *err);
+                               sl__compression comp, sl__ckpt_writer **out, sl_error *err);
 /* Reopens the `path`.tmp of an interrupted direct writer that had appended
  * `rows` rows (`bytes` bytes, hash states saved by sl__ckpt_save_state). On
  * failure the file is left for the caller to remove. */

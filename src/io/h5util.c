@@ -124,16 +124,16 @@ sl_status sl__h5_read_rows_locked(hid_t dset, int rank, int64_t row0, int64_t ro
     herr_t rc = -1;
     if (fspace >= 0 && mspace >= 0 && H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0)
         rc = H5Dread(dset, sl__h5_native(as), mspace, fspace, H5P_DEFAULT, buf);
+    char why[256] = "";
+    if (rc < 0) /* before the next HDF5 call clears the error stack */
+        sl__h5_error_text_locked(why, sizeof why);
     if (mspace >= 0)
         H5Sclose(mspace);
     if (fspace >= 0)
         H5Sclose(fspace);
-    if (rc < 0) {
-        char why[256];
-        sl__h5_error_text_locked(why, sizeof why);
+    if (rc < 0)
         return sl__error_set(err, SL_ERR_IO, "cannot read rows %lld..%lld of '%s' in '%s': %s", (long long)row0,
-                             (long long)(row0 + rows - 1), name, path, why);
-    }
+                             (long long)(row0 + rows - 1), name, path, why[0] ? why : "HDF5 error");
     return SL_OK;
 }
 

@@ -86,7 +86,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
         return sl__stage_locate(st, err, "file");
     sl__ckpt_writer *w = NULL;
     sl__h5_lock();
-    rc = sl__ckpt_open_locked(file, s->frame, sl_stage_chunk_rows(st), sl_frame_rows(in), &w, err);
+    rc = sl__ckpt_open_locked(file, s->frame, sl_stage_chunk_rows(st), sl_frame_rows(in), SL__COMP_NONE, &w, err);
     sl__h5_unlock();
     if (rc)
         return rc;

@@ -98,6 +98,7 @@ sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *er
         info->sources = read_str_attr_locked(f, "sluice_sources");
         info->outputs = read_str_attr_locked(f, "sluice_outputs");
         info->chunk_rows = read_int_attr_locked(f, "sluice_chunk_rows", -1);
+        info->compression = read_int_attr_locked(f, "sluice_compression", 0);
         info->rows = read_int_attr_locked(f, "sluice_rows", -1);
         H5Fclose(f);
     }
@@ -208,6 +209,7 @@ sl_status sl__stage_key(sl_stage *st, int64_t chunk_rows, sl_error *err)
             sl__hasher_add_str(h, st->op->name);
             sl__hasher_add_str(h, params);
             sl__hasher_add_i64(h, chunk_rows);
+            sl__hasher_add_i64(h, st->compression);
             sl__hasher_add_str(h, inputs);
             sl__hasher_add_str(h, sources);
             sl__hasher_hex(h, st->key);
@@ -332,6 +334,8 @@ static void key_reason(const sl_stage *st, const sl__ckpt_info *info, int64_t ch
         json_members(info->params, diff_member, &d);
         if (!d.found)
             snprintf(out, size, "parameters changed");
+    } else if (info->compression != st->compression) {
+        snprintf(out, size, "compression changed");
     } else if (info->chunk_rows != chunk_rows) {
         snprintf(out, size, "chunk_rows changed (%lld -> %lld)", (long long)info->chunk_rows, (long long)chunk_rows);
     } else if (inputs && info->inputs && strcmp(inputs, info->inputs) != 0) {

@@ -24,6 +24,7 @@ typedef struct sl__ckpt_info {
     char *sources; /* identity of the source files, malloc'd */
     char *outputs; /* identity of the files a sink wrote, malloc'd */
     int64_t chunk_rows;
+    int64_t compression;
     int64_t rows;
 } sl__ckpt_info;
 

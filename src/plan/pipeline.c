@@ -11,6 +11,8 @@
 #include "core/error_int.h"
 #include "core/frame_int.h"
 #include "core/fsutil.h"
+#include "io/checkpoint.h"
+#include "io/h5util.h"
 #include "plan/exec_int.h"
 
 #define SL_DEFAULT_CHUNK_ROWS 65536
@@ -18,9 +20,9 @@
 #define SL_MAX_STAGES 100000
 #define SL_MAX_THREADS 4096
 
-static const char *const settings_keys[] = {"pipeline",   "description", "workdir", "chunk_rows",
-                                            "threads",    "checkpoint",  "stages"};
-static const char *const stage_reserved[] = {"op", "description", "verify", "checkpoint", NULL};
+static const char *const settings_keys[] = {"pipeline", "description", "workdir",     "chunk_rows",
+                                            "threads",  "checkpoint",  "compression", "stages"};
+static const char *const stage_reserved[] = {"op", "description", "verify", "checkpoint", "compression", NULL};
 
 static sl_status at_node(const sl_pipeline *p, const sl__ynode *n, sl_error *err, sl_status code, const char *fmt,
                          ...) SL_PRINTF(5, 6);
@@ -82,6 +84,25 @@ static const char *checkpoint_value(const sl__ynode *n)
     return NULL;
 }
 
+static sl_status parse_compression(const sl_pipeline *p, const sl__ynode *n, int *out, sl_error *err)
+{
+    int c = n->kind == SL_Y_SCALAR ? sl__compression_from_name(n->text) : -1;
+    if (c < 0)
+        return at_node(p, n, err, SL_ERR_CONFIG,
+                       "'compression' must be none, deflate, lz4 or zstd (of checkpoint files), found %s",
+                       n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
+    sl__h5_lock();
+    sl_status s = sl__compression_check_locked((sl__compression)c, err);
+    sl__h5_unlock();
+    if (s) {
+        char msg[SL_ERROR_MESSAGE_MAX];
+        snprintf(msg, sizeof msg, "%s", err->message);
+        return at_node(p, n, err, s, "%s", msg);
+    }
+    *out = c;
+    return SL_OK;
+}
+
 static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl__ynode **stages, sl_error *err)
 {
     if (root->kind != SL_Y_MAP)
@@ -97,7 +118,7 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
             const char *s = sl__suggest(k, settings_keys, nkeys);
             return at_node(p, root->keys[i], err, SL_ERR_CONFIG,
                            "unknown top-level key '%s'%s%s%s; expected pipeline, description, workdir, chunk_rows, "
-                           "threads, checkpoint or stages",
+                           "threads, checkpoint, compression or stages",
                            k, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
         }
     }
@@ -135,6 +156,11 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
                            "final (store only what no stage reads), found %s",
                            n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
         p->checkpoint = checkpoint_value(n);
+    }
+    if ((n = sl__ynode_get(root, "compression"))) {
+        sl_status cs = parse_compression(p, n, &p->compression, err);
+        if (cs)
+            return cs;
     }
     if ((n = sl__ynode_get(root, "workdir"))) {
         if (n->kind != SL_Y_SCALAR || !n->text[0])
@@ -228,6 +254,13 @@ static sl_status parse_stage(sl_pipeline *p, const sl__ynode *key, const sl__yno
                        "'checkpoint' must be true (store this stage's output), false (stream it to the stages that "
                        "read it, if its op can) or final (store it only if no stage reads it), found %s",
                        ck->kind == SL_Y_SCALAR ? ck->text : sl__ynode_kind_name(ck));
+    const sl__ynode *comp = sl__ynode_get(val, "compression");
+    st->compression = p->compression;
+    if (comp) {
+        sl_status cs = parse_compression(p, comp, &st->compression, err);
+        if (cs)
+            return cs;
+    }
     sl_status s = sl__params_build(st->op, val, stage_reserved, p->base_dir, p->path, &st->params, err);
     if (s)
         sl__error_stage(err, st->name);

@@ -39,6 +39,7 @@ struct sl_stage {
     int verify_content;         /* `verify: content`: source files are identified by their hash */
     int checkpoint;             /* SL__CKPT_STORE / _STREAM: the effective `checkpoint` policy */
     int realized;               /* streamed: its output pass has been captured in this run */
+    int compression;            /* sl__compression of its checkpoint */
     char *sources;              /* identity of the source files, from the last key */
 };
 
@@ -53,6 +54,7 @@ struct sl_pipeline {
     int64_t chunk_rows;
     int threads;      /* 0: auto */
     const char *checkpoint; /* the pipeline's `checkpoint` setting: "true", "false" or "final" */
+    int compression;        /* the pipeline's `compression` setting (sl__compression) */
     sl__ydoc *doc;
     size_t n;
     sl_stage *stages; /* in topological order */

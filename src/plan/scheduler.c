@@ -134,6 +134,8 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
         s = sl__ckpt_attr_int_locked(w, "sluice_chunk_rows", sl_stage_chunk_rows(st), err);
     if (!s)
         s = sl__ckpt_attr_string_locked(w, "sluice_key", st->key, err);
+    if (!s)
+        s = sl__ckpt_attr_int_locked(w, "sluice_compression", st->compression, err);
     char *inputs = sl__stage_inputs_text(st);
     if (!s)
         s = inputs ? sl__ckpt_attr_string_locked(w, "sluice_inputs", inputs, err)
@@ -175,7 +177,7 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
     size_t n = sl_frame_count(st->output);
     *use_journal = 0;
     sl_status s = SL_OK;
-    if (max_rows >= 0) {
+    if (max_rows >= 0 && st->compression == SL__COMP_NONE) {
         s = sl__journal_open(jr, path, st->key, rc->chunk_rows, max_rows, n, err);
         if (s)
             return s;
@@ -194,7 +196,7 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
         sl__journal_remove(jr);
     }
     sl__h5_lock();
-    s = sl__ckpt_open_locked(path, st->output, rc->chunk_rows, max_rows, w, err);
+    s = sl__ckpt_open_locked(path, st->output, rc->chunk_rows, max_rows, (sl__compression)st->compression, w, err);
     sl__h5_unlock();
     return s;
 }
