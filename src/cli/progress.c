@@ -7,7 +7,7 @@
 
 typedef struct stage_view {
     int running;
-    char why[160]; /* why it runs, when that is news (not a first run) */
+    char why[512]; /* why it runs, when that is news (not a first run) */
     const char *pass;
     long long done, total;
 } stage_view;

@@ -368,10 +368,13 @@ static char *manifest_path(const char *workdir)
     return p;
 }
 
+/* Size, mtime, inode and ctime: a file edited and given its old mtime back
+ * still has a new ctime. */
 static void file_identity(const struct stat *sb, char *buf, size_t n)
 {
-    snprintf(buf, n, "%lld %lld.%09ld %llu", (long long)sb->st_size, (long long)sb->st_mtim.tv_sec,
-             (long)sb->st_mtim.tv_nsec, (unsigned long long)sb->st_ino);
+    snprintf(buf, n, "%lld %lld.%09ld %llu %lld.%09ld", (long long)sb->st_size, (long long)sb->st_mtim.tv_sec,
+             (long)sb->st_mtim.tv_nsec, (unsigned long long)sb->st_ino, (long long)sb->st_ctim.tv_sec,
+             (long)sb->st_ctim.tv_nsec);
 }
 
 /* The identity the manifest recorded for `stage`, into buf; 0 when none. */
@@ -560,8 +563,8 @@ static herr_t adopt_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, v
     sl_frame *f = ctx[0];
     const char *array = ctx[1];
     sl_error *err = ctx[2];
-    if (strcmp(name, "sluice_hash") == 0 || strcmp(name, "columns") == 0)
-        return 0;
+    if (strcmp(name, "sluice_hash") == 0 || strcmp(name, "columns") == 0 || !sl__name_ok(name))
+        return 0; /* not one sluice wrote (someone annotated the file): not the frame's */
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
     herr_t rc = 0;
@@ -606,7 +609,7 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
     if (s == SL_OK) {
         sl_frame_set_rows(st->output, info.rows);
         sl__h5_lock();
-        hid_t f;
+        hid_t f = H5I_INVALID_HID;
         s = sl__h5_open_read_locked(path, &f, err);
         for (size_t i = 0; s == SL_OK && i < sl_frame_count(st->output); i++) {
             const char *name = sl_frame_array(st->output, i)->name;
@@ -614,7 +617,10 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
             void *ctx[3] = {st->output, (void *)name, err};
             hsize_t idx = 0;
             if (d < 0 || H5Aiterate2(d, H5_INDEX_NAME, H5_ITER_INC, &idx, adopt_attr, ctx) < 0)
-                s = err->code ? err->code : sl__error_set(err, SL_ERR_IO, "cannot read array '%s' of '%s'", name, path);
+                s = err->code ? err->code
+                              : sl__error_set(err, SL_ERR_IO,
+                                              "cannot read array '%s' of checkpoint '%s'; remove it and run again",
+                                              name, path);
             if (d >= 0)
                 H5Dclose(d);
         }
@@ -622,9 +628,13 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
             void *ctx[2] = {st, err};
             hsize_t idx = 0;
             if (H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, &idx, adopt_result, ctx) < 0)
-                s = err->code ? err->code : sl__error_set(err, SL_ERR_IO, "cannot read the results of '%s'", path);
-            H5Fclose(f);
+                s = err->code ? err->code
+                              : sl__error_set(err, SL_ERR_IO,
+                                              "cannot read the results of checkpoint '%s'; remove it and run again",
+                                              path);
         }
+        if (f >= 0) /* on every path: a failed adopt kept the file open */
+            H5Fclose(f);
         sl__h5_unlock();
         sl__ckpt_info_free(&info);
     }

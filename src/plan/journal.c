@@ -260,6 +260,14 @@ sl_status sl__journal_open(sl__journal *j, const char *ckpt_path, const char *ke
 
 void sl__journal_remove(const sl__journal *j)
 {
-    if (j->path)
-        unlink(j->path);
+    if (!j->path)
+        return;
+    unlink(j->path);
+    size_t n = strlen(j->path) + 5;
+    char *tmp = malloc(n);
+    if (tmp) {
+        snprintf(tmp, n, "%s.tmp", j->path); /* a save the process died in */
+        unlink(tmp);
+        free(tmp);
+    }
 }

@@ -242,6 +242,9 @@ again:
         sl_frame_set_rows(st->output, sl__ckpt_rows(w));
         *rows = sl__ckpt_rows(w);
         *bytes = sl__ckpt_bytes(w);
+        /* no journal may outlive the checkpoint it was for, even if the
+         * process dies right after the rename */
+        sl__journal_remove(&jr);
         sl__h5_lock();
         s = write_attrs_locked(st, w, err);
         if (s == SL_OK) {
@@ -542,6 +545,26 @@ static int all_settled(sched *sc)
     return sc->finished == sc->n;
 }
 
+/* The temporary files of a recomputation that was killed, when the stage's
+ * stored checkpoint turned out fresh after all: nothing will resume them. */
+static void remove_leftovers(const char *workdir, const char *stage)
+{
+    char *path = sl__ckpt_path(workdir, stage);
+    if (!path)
+        return;
+    static const char *const suffixes[] = {".tmp", ".tmp.resume", ".tmp.resume.tmp"};
+    for (size_t k = 0; k < 3; k++) {
+        size_t n = strlen(path) + strlen(suffixes[k]) + 1;
+        char *f = malloc(n);
+        if (f) {
+            snprintf(f, n, "%s%s", path, suffixes[k]);
+            unlink(f);
+            free(f);
+        }
+    }
+    free(path);
+}
+
 /* Runs a streamed stage's op in capture mode: passes before its output pass
  * (a fit) run; the output pass is kept in the output frame for the readers.
  * Its own streamed inputs are set up first. Called with realize_mu held. */
@@ -629,6 +652,8 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
         s = sl__stage_adopt(st, rc->workdir, err);
         pthread_mutex_unlock(&sc->file_mu);
         st->reused = s == SL_OK;
+        if (st->reused)
+            remove_leftovers(rc->workdir, st->name);
     }
     int64_t rows = sl_frame_rows(st->output), bytes = 0;
     if (s == SL_OK && !st->reused) {
@@ -891,15 +916,16 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
             break;
         }
         sprintf(tmp, "%s.tmp", path);
-        char *resume = malloc(strlen(path) + 16);
+        char *resume = malloc(strlen(path) + 20);
         if (!resume) {
             free(path);
             free(tmp);
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
             break;
         }
-        sprintf(resume, "%s.tmp.resume", path);
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 4; k++) {
+            if (k >= 2)
+                sprintf(resume, k == 2 ? "%s.tmp.resume" : "%s.tmp.resume.tmp", path);
             const char *victim = k == 0 ? path : k == 1 ? tmp : resume;
             if (unlink(victim) == 0)
                 count++;
