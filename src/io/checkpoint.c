@@ -543,13 +543,17 @@ sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX],
     }
     if (out_hash)
         memcpy(out_hash, hash, SL_HASH_HEX);
+    /* closing a dataset writes the chunks HDF5 still caches (compressed
+     * checkpoints): a failure there is a failed write, not to be ignored */
     for (size_t i = 0; i < w->n; i++) {
-        H5Dclose(w->dsets[i]);
+        if (H5Dclose(w->dsets[i]) < 0 && s == SL_OK)
+            s = h5_fail(err, "write", w->tmp);
         w->dsets[i] = H5I_INVALID_HID;
     }
     herr_t rc = H5Fclose(w->file);
     w->file = H5I_INVALID_HID;
-    s = rc < 0 ? h5_fail(err, "close", w->tmp) : SL_OK;
+    if (s == SL_OK && rc < 0)
+        s = h5_fail(err, "close", w->tmp);
     if (s == SL_OK)
         s = sync_path(w->tmp, 0, err);
     if (s == SL_OK && rename(w->tmp, w->path) != 0)

@@ -567,6 +567,8 @@ static sl_status load(const char *text, size_t len, const char *name, const char
     }
     sl_status s = build(p, text, len, err);
     if (s) {
+        if (err && !err->file[0]) /* e.g. out of memory while planning: at least say which file */
+            snprintf(err->file, sizeof err->file, "%s", p->path);
         sl_pipeline_free(p);
         return s;
     }
