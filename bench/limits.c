@@ -7,6 +7,8 @@
  *     copy     a[i] = b[i]
  *     triad    a[i] = b[i] + k c[i] (STREAM's triad; 3 arrays counted, no write-allocate)
  *     f32to64  d[i] = (double) f[i] (the convert stage's kernel: 4 bytes in, 8 out)
+ *     fresh    memset() of newly mmap'ed memory: writing pages the process has never touched, as the
+ *              kernel does for every page of a new file it caches (page faults, zeroing included)
  *   BLIS (threads from BLIS_NUM_THREADS / OMP_NUM_THREADS):
  *     dgemm    square m x m x m, 2 m^3 flops
  *     gram     G = X^T X over row-major chunks of 65536 x p (p = --gram-cols), streamed over the
@@ -14,7 +16,7 @@
  *              once with bli_dgemm and once with bli_dsyrk (which does half of that arithmetic)
  *   files (only with --file / --dir):
  *     file_read   pread() of FILE in 8 MiB blocks, 1 thread (warm page cache if FILE was just read)
- *     file_write  write() of --file-mib MiB to a new file in DIR, then the same with fsync()
+ *     file_write  write() of --file-mib MiB to a new file in DIR, then the same with fsync() (best of 3)
  *
  * Build: cc -O3 -fopenmp bench/limits.c -o limits -lblis
  * (bench/run builds it into bench/data/; nothing here depends on the rest of the repository.)
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +93,17 @@ static void k_f32to64(mem *m)
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < m->n; i++)
         a[i] = (double)f[i];
+}
+
+static void k_fresh(mem *m)
+{
+    size_t bytes = m->n * 8;
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    memset(p, 1, bytes);
+    m->sink += p[bytes / 2];
+    munmap(p, bytes);
 }
 
 static double best(void (*k)(mem *), mem *m, int reps)
@@ -267,6 +281,7 @@ int main(int argc, char **argv)
         printf(", \"copy_gbs\": %.2f", 2 * bytes / best(k_copy, &m, reps) / 1e9);
         printf(", \"triad_gbs\": %.2f", 3 * bytes / best(k_triad, &m, reps) / 1e9);
         printf(", \"f32to64_gbs\": %.2f", 1.5 * bytes / best(k_f32to64, &m, reps) / 1e9);
+        printf(", \"fresh_gbs\": %.2f", bytes / best(k_fresh, &m, reps) / 1e9);
         size_t n = m.n / (size_t)p; /* rows of a p-column matrix in the same 'mib' */
         printf(", \"gram_cols\": %ld, \"gram_rows\": %zu", (long)p, n);
         printf(", \"gram_dgemm_gflops\": %.2f", gram_rate(m.b, n, p, 0, 3));
@@ -283,12 +298,17 @@ int main(int argc, char **argv)
             printf(", \"file_read_gbs\": %.2f", bytes / t / 1e9);
     }
     if (dir) {
-        double t = file_write(dir, file_mib, 0), tf = file_write(dir, file_mib, 1);
+        double t = 1e30, tf = 1e30;
+        for (int r = 0; r < 3; r++) { /* best of 3: the page cache's state varies */
+            double x = file_write(dir, file_mib, 0), y = file_write(dir, file_mib, 1);
+            t = x > 0 && x < t ? x : t;
+            tf = y > 0 && y < tf ? y : tf;
+        }
         double bytes = (double)(file_mib << 20);
         printf(", \"file_mib\": %zu", file_mib);
-        if (t > 0)
+        if (t < 1e30)
             printf(", \"file_write_gbs\": %.2f", bytes / t / 1e9);
-        if (tf > 0)
+        if (tf < 1e30)
             printf(", \"file_write_fsync_gbs\": %.2f", bytes / tf / 1e9);
     }
     printf("}\n");
