@@ -46,6 +46,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fz_make_tmpdir("h5load", dir, sizeof dir);
     snprintf(wd, sizeof wd, "%s/wd", dir);
     snprintf(in_path, sizeof in_path, "%s/in.h5", dir);
+    /* Lets HDF5 keep freed blocks for reuse whatever their size: each open
+     * file has a ~1 MB metadata cache that HDF5 callocs, and under ASan each
+     * one is a fresh mmap, page-faulted in. About 6x the executions per
+     * second; sluice's own allocations are unaffected. */
+    H5set_free_list_limits(-1, -1, -1, -1, -1, -1);
     return 0;
 }
 
