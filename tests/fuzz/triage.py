@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Sorts what a fuzz run saved (crash-*, leak-*, timeout-*, oom-*, slow-unit-*)
+into bugs of sluice and known-class bugs of libhdf5.
+
+usage: /usr/bin/python3 tests/fuzz/triage.py --exe FUZZER [--timeout S] ARTIFACT...
+
+Each artifact is run again alone (`FUZZER -timeout=S ARTIFACT`, with the
+environment's ASAN/UBSAN/LSAN options) and its sanitizer or libFuzzer report
+is read. The first stack frame that is not the sanitizer, libFuzzer or libc
+decides: inside libhdf5 it is HDF5's own bug on a corrupted file
+(KNOWN_HDF5_ISSUES.md), anything else is sluice's. One line per artifact;
+the exit status is 1 when any artifact is sluice's, does not reproduce, or
+has no stack to decide by (that needs a human), else 0.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+FRAME = re.compile(r"^\s*#(\d+) 0x[0-9a-f]+(?P<rest>.*)$")
+SKIP_FUNC = ("__interceptor_", "__asan", "__sanitizer", "__ubsan", "__lsan", "__tsan", "fuzzer::", "malloc", "calloc",
+             "realloc", "free", "operator new", "__memcpy", "__memmove", "__memset", "__strlen", "__libc_",
+             "StackTrace", "__GI_", "raise", "abort")
+SKIP_WHERE = ("libc.so", "sysdeps/", "string/", "csu/", "libclang_rt", "compiler-rt")
+
+
+def frames(report):
+    """(function or "", the rest of the line: file:line and/or (module+offset), the line)."""
+    out = []
+    for line in report.splitlines():
+        m = FRAME.match(line)
+        if not m:
+            continue
+        rest = m.group("rest").strip()
+        func = ""
+        if rest.startswith("in "):
+            rest = rest[3:]
+            cut = min([i for i in (rest.find(" /"), rest.find(" (/"), rest.find(" (<"), rest.find(" ../")) if i >= 0]
+                      or [len(rest)])
+            func, rest = rest[:cut], rest[cut:]
+        out.append((func, rest, line.strip()))
+    return out
+
+
+def decide(report):
+    """('hdf5'|'sluice'|'unknown', kind, the deciding frame)."""
+    kind = "crash"
+    for pat, name in ((r"ERROR: libFuzzer: timeout", "timeout"), (r"ERROR: libFuzzer: out-of-memory", "oom"),
+                      (r"ERROR: LeakSanitizer", "leak"), (r"ERROR: AddressSanitizer: (\S+)", None),
+                      (r"runtime error:", "ubsan"), (r"ERROR: libFuzzer: deadly signal", "deadly signal"),
+                      (r"^fuzz: ", "harness check")):
+        m = re.search(pat, report, re.M)
+        if m:
+            kind = name or m.group(1)
+            break
+    for func, where, line in frames(report):
+        line = re.sub(r" \(BuildId: [0-9a-f]+\)", "", line)
+        if "libhdf5" in where:
+            return "hdf5", kind, line
+        # sluice's code (and the harness) has file:line; the sanitizer's
+        # interceptors, libFuzzer and libc frames have none, or are skipped
+        if func.startswith(SKIP_FUNC) or any(s in where for s in SKIP_WHERE):
+            continue
+        if re.search(r"\.[ch]:\d+", where):
+            return "sluice", kind, line
+    return "unknown", kind, ""
+
+
+def sluice_frame(report):
+    """The outermost-first sluice frame under the HDF5 call, for the log."""
+    for func, where, line in frames(report):
+        if "/src/" in where or "/src/" in line:
+            return re.sub(r"^#\d+ 0x[0-9a-f]+ in ", "", line).split(" (")[0]
+    return ""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--exe", required=True)
+    ap.add_argument("--timeout", type=int, default=10)
+    ap.add_argument("artifacts", nargs="*")
+    a = ap.parse_args()
+    bad = 0
+    counts = {}
+    for art in a.artifacts:
+        name = os.path.basename(art)
+        try:
+            p = subprocess.run([a.exe, "-timeout=%d" % a.timeout, art], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, errors="replace", timeout=a.timeout * 6 + 60)
+            report, rc = p.stdout, p.returncode
+        except subprocess.TimeoutExpired as e:
+            report, rc = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), -1
+        if rc == 0:
+            who, kind, line = "unreproducible", "-", ""
+        else:
+            who, kind, line = decide(report)
+        counts[who] = counts.get(who, 0) + 1
+        if who == "hdf5":
+            print("triage: %-46s libhdf5 %s: %s  [via %s]" % (name, kind, line, sluice_frame(report) or "?"))
+        else:
+            bad += 1
+            print("triage: %-46s %s %s: %s" % (name, who.upper(), kind, line or "(no stack)"))
+            tail = "\n".join(report.splitlines()[-60:])
+            print("  | " + tail.replace("\n", "\n  | "))
+    print("triage: %d artifact(s): %s" % (len(a.artifacts),
+                                           ", ".join("%d %s" % (n, k) for k, n in sorted(counts.items())) or "none"))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
