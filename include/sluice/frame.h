@@ -28,6 +28,8 @@ int sl_dtype_is_float(sl_dtype t);
 int sl_dtype_is_signed(sl_dtype t);
 
 #define SL_NAME_MAX 64
+/* Arrays one frame may hold: a guard against plans that multiply arrays. */
+#define SL_MAX_ARRAYS 10000
 
 /* Shape and type of one array of a frame. */
 typedef struct sl_array_info {

@@ -129,6 +129,11 @@ sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t co
                              "array name '%s' is not valid: use 1 to %d letters, digits, '_', '.' or '-', "
                              "not starting with '.' or '-'",
                              name ? name : "", SL_NAME_MAX - 1);
+    if (f->n >= SL_MAX_ARRAYS)
+        return sl__error_set(err, SL_ERR_CONFIG,
+                             "a frame holds at most %d arrays; adding '%s' would exceed that (describe of describe "
+                             "multiplies arrays: describe fewer arrays with 'arrays')",
+                             SL_MAX_ARRAYS, name);
     if (sl_frame_find(f, name) >= 0)
         return sl__error_set(err, SL_ERR_CONFIG, "the frame already has an array named '%s'", name);
     if (sl_dtype_size(dtype) == 0)

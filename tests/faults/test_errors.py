@@ -642,6 +642,13 @@ def test_source_unreadable_at_run_time():
            "of '/X' in '", "data.h5': required filter 'lzf' is not registered")
 
 
+def test_too_many_arrays():
+    """describe of describe multiplies arrays by six; the frame cap stops it at plan time (a fuzzer's find)."""
+    chain = ["d%d: { op: describe, input: %s }" % (i, "load" if i == 0 else "d%d" % (i - 1)) for i in range(6)]
+    run_fails("too_many_arrays", stages(*chain), 2, "stage 'd4'", "a frame holds at most 10000 arrays",
+              cmd="check")
+
+
 # ---------------------------------------------------------------------------
 # runner
 # ---------------------------------------------------------------------------
