@@ -47,7 +47,7 @@ def decide(report):
     """('hdf5'|'sluice'|'unknown', kind, the deciding frame)."""
     kind = "crash"
     for pat, name in ((r"ERROR: libFuzzer: timeout", "timeout"), (r"ERROR: libFuzzer: out-of-memory", "oom"),
-                      (r"ERROR: LeakSanitizer", "leak"), (r"ERROR: AddressSanitizer: (\S+)", None),
+                      (r"ERROR: LeakSanitizer", "leak"), (r"ERROR: AddressSanitizer: ([\w-]+)", None),
                       (r"runtime error:", "ubsan"), (r"ERROR: libFuzzer: deadly signal", "deadly signal"),
                       (r"^fuzz: ", "harness check")):
         m = re.search(pat, report, re.M)
