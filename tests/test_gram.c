@@ -41,9 +41,10 @@ static const double want3[] = {3, 3, 14, 3, 5, 10, 19, 8, 14, 14, 26};
 static void test_hand(void **state)
 {
     (void)state;
-    double cm[11], ref[11], scratch[3 * 2 + 3];
+    double cm[11], ref[11], scratch[3 * 3 + 3 * 3]; /* sl__comoment_scratch_size(3, 2) */
     sl_error err;
     assert_int_equal(sl__comoment_size(2), 11);
+    assert_true(sl__comoment_scratch_size(3, 2) <= sizeof scratch / sizeof *scratch);
     assert_int_equal(sl__comoment_chunk(X3, y3, 3, 2, cm, scratch, &err), SL_OK);
     near_cm(cm, want3, 2, 1e-15);
     sl__comoment_chunk_ref(X3, y3, 3, 2, ref);
@@ -53,7 +54,7 @@ static void test_hand(void **state)
 static void test_merge_hand(void **state)
 {
     (void)state;
-    double acc[11] = {0}, part[11], scratch[9];
+    double acc[11] = {0}, part[11], scratch[3 * 3 + 3 * 3];
     sl_error err;
     /* rows {0}, {1, 2}, and an empty part in between */
     assert_int_equal(sl__comoment_chunk(X3, y3, 1, 2, part, scratch, &err), SL_OK);
@@ -96,7 +97,7 @@ static void test_chunks_large_means(void **state)
     }
     size_t sz = sl__comoment_size(F);
     double *whole = calloc(sz, sizeof *whole), *ref = calloc(sz, sizeof *ref), *acc = calloc(sz, sizeof *acc);
-    double *part = calloc(sz, sizeof *part), *scratch = malloc((N * F + N) * sizeof *scratch);
+    double *part = calloc(sz, sizeof *part), *scratch = malloc(sl__comoment_scratch_size(N, F) * sizeof *scratch);
     sl_error err;
     assert_int_equal(sl__comoment_chunk(X, y, N, F, whole, scratch, &err), SL_OK);
     sl__comoment_chunk_ref(X, y, N, F, ref);

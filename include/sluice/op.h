@@ -94,9 +94,14 @@ typedef struct sl_pass {
 
     /* Source passes only: total rows, and read() fills `out` (all of the
      * output frame's arrays) with rows [out->row0, out->row0 + out->rows).
-     * Called with sluice's HDF5 lock held. */
+     * Called with sluice's HDF5 lock held, unless read_parallel. */
     int64_t source_rows;
     sl_status (*read)(void *ctx, sl_chunk *out, sl_error *err);
+    /* Source passes: 1 when read() may run on several threads at once,
+     * without the HDF5 lock (it reads with pread, or takes the lock itself
+     * around HDF5 calls). The executor then reads each chunk on the thread
+     * that computes it, so reading runs in parallel. */
+    int read_parallel;
 
     /* in: the input chunk (for a source pass, the chunk read()); out: NULL
      * unless output is set; partial: zeroed partial_size bytes, or NULL. A

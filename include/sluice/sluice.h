@@ -2,6 +2,7 @@
 #ifndef SLUICE_H
 #define SLUICE_H
 
+#include "sluice/cpu.h"
 #include "sluice/error.h"
 #include "sluice/frame.h"
 #include "sluice/op.h"

@@ -86,6 +86,8 @@ int main(int argc, char **argv)
      * whose H5Fclose failed (a full disk at commit; HDF5 1.10). Every file
      * sluice wrote is closed or abandoned by then: skip the handler. */
     H5dont_atexit();
+    /* before anything can call BLIS: it reads BLIS_ARCH_TYPE once */
+    const char *kernels = sl_blis_select_kernels();
     if (argc < 2)
         return fputs(usage, stderr), EXIT_USAGE;
     const char *cmd = argv[1];
@@ -93,6 +95,8 @@ int main(int argc, char **argv)
         return fputs(usage, stdout), EXIT_OK;
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("sluice %s\n", sl_version());
+        printf("BLIS kernels: %s%s\n", sl_blis_kernels(),
+               kernels ? " (chosen by sluice: this BLIS does not know this CPU; set BLIS_ARCH_TYPE to override)" : "");
         return EXIT_OK;
     }
     if (strcmp(cmd, "run") == 0)

@@ -343,27 +343,50 @@ sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64
     return SL_OK;
 }
 
-sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error *err)
+sl_status sl__ckpt_claim(sl__ckpt_writer *w, const sl_chunk *c, int64_t *row0, sl_error *err)
 {
+    *row0 = w->rows;
+    if (w->max_rows < 0)
+        return sl__error_set(err, SL_ERR_INTERNAL, "'%s' is not written directly", w->tmp);
     if (c->rows <= 0)
         return SL_OK;
-    if (w->max_rows >= 0 && w->rows + c->rows > w->max_rows)
+    if (w->rows + c->rows > w->max_rows)
         return sl__error_set(err, SL_ERR_INTERNAL, "'%s' was sized for %lld rows; %lld more do not fit", w->tmp,
                              (long long)w->max_rows, (long long)c->rows);
     for (size_t i = 0; i < w->n; i++) {
         const sl_array_info *a = &w->arrays[i];
-        if (w->max_rows >= 0) {
-            if (!c->arrays[i].data)
-                return sl__error_set(err, SL_ERR_INTERNAL, "chunk %lld has no data for array '%s'",
-                                     (long long)c->index, a->name);
-            sl_status s = write_direct(w, i, w->rows, c->rows, c->arrays[i].data, err);
-            if (s)
-                return s;
-            size_t nbytes = (size_t)(c->rows * a->cols) * sl_dtype_size(a->dtype);
-            sl__hasher_add(w->hash[i], c->arrays[i].data, nbytes);
-            w->bytes += (int64_t)nbytes;
-            continue;
-        }
+        if (!c->arrays[i].data)
+            return sl__error_set(err, SL_ERR_INTERNAL, "chunk %lld has no data for array '%s'", (long long)c->index,
+                                 a->name);
+        size_t nbytes = (size_t)(c->rows * a->cols) * sl_dtype_size(a->dtype);
+        sl__hasher_add(w->hash[i], c->arrays[i].data, nbytes);
+        w->bytes += (int64_t)nbytes;
+    }
+    w->rows += c->rows;
+    return SL_OK;
+}
+
+sl_status sl__ckpt_write_at(sl__ckpt_writer *w, const sl_chunk *c, int64_t row0, sl_error *err)
+{
+    for (size_t i = 0; i < w->n && c->rows > 0; i++) {
+        sl_status s = write_direct(w, i, row0, c->rows, c->arrays[i].data, err);
+        if (s)
+            return s;
+    }
+    return SL_OK;
+}
+
+sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error *err)
+{
+    if (c->rows <= 0)
+        return SL_OK;
+    if (w->max_rows >= 0) {
+        int64_t row0;
+        sl_status s = sl__ckpt_claim(w, c, &row0, err);
+        return s ? s : sl__ckpt_write_at(w, c, row0, err);
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        const sl_array_info *a = &w->arrays[i];
         hsize_t dims[2] = {(hsize_t)(w->rows + c->rows), (hsize_t)a->cols};
         hsize_t start[2] = {(hsize_t)w->rows, 0}, count[2] = {(hsize_t)c->rows, (hsize_t)a->cols};
         if (!c->arrays[i].data)
@@ -594,23 +617,42 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
     memset(r, 0, sizeof *r);
     r->frame = f;
     r->file = H5I_INVALID_HID;
+    r->fd = -1;
     r->dsets = malloc((n ? n : 1) * sizeof *r->dsets);
-    if (!r->dsets)
+    r->direct = calloc(n ? n : 1, sizeof *r->direct);
+    if (!r->dsets || !r->direct) {
+        free(r->dsets);
+        free(r->direct);
+        r->dsets = NULL;
+        r->direct = NULL;
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < n; i++)
         r->dsets[i] = H5I_INVALID_HID;
     if (!path)
         return sl__error_set(err, SL_ERR_INTERNAL, "the input frame has no data file");
     sl_status s = sl__h5_open_read_locked(path, &r->file, err);
+    r->all_direct = 1;
     for (size_t i = 0; s == SL_OK && i < n; i++) {
         if (want && !want[i])
             continue;
-        const char *name = sl_frame_array(f, i)->name;
-        r->dsets[i] = H5Dopen2(r->file, name, H5P_DEFAULT);
-        if (r->dsets[i] < 0)
+        const sl_array_info *a = sl_frame_array(f, i);
+        r->dsets[i] = H5Dopen2(r->file, a->name, H5P_DEFAULT);
+        if (r->dsets[i] < 0) {
             s = sl__error_set(err, SL_ERR_IO, "checkpoint '%s' has no dataset '%s'; remove it and run again", path,
-                              name);
+                              a->name);
+            break;
+        }
+        int d = sl__direct_map_locked(r->dsets[i], sl_frame_rows(f), a->cols, a->dtype, &r->direct[i]);
+        if (d < 0)
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        if (d != 1)
+            r->all_direct = 0;
     }
+    /* a descriptor of our own: HDF5's is private, and pread on it from other
+     * threads would race with nothing but is not ours to share */
+    if (s == SL_OK && r->all_direct && (r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        r->all_direct = 0;
     return s;
 }
 
@@ -628,6 +670,19 @@ sl_status sl__ckpt_reader_read_locked(sl__ckpt_reader *r, sl_chunk *c, sl_error 
     return SL_OK;
 }
 
+sl_status sl__ckpt_reader_read_direct(const sl__ckpt_reader *r, sl_chunk *c, sl_error *err)
+{
+    for (size_t i = 0; i < c->n_arrays; i++) {
+        if (!c->arrays[i].data || r->dsets[i] < 0)
+            continue;
+        sl_status s = sl__direct_read(&r->direct[i], r->fd, c->row0, c->rows, c->arrays[i].data,
+                                      sl__frame_path(r->frame), c->arrays[i].info->name, err);
+        if (s)
+            return s;
+    }
+    return SL_OK;
+}
+
 void sl__ckpt_reader_close_locked(sl__ckpt_reader *r)
 {
     if (r->dsets) {
@@ -637,6 +692,15 @@ void sl__ckpt_reader_close_locked(sl__ckpt_reader *r)
         free(r->dsets);
         r->dsets = NULL;
     }
+    if (r->direct) {
+        for (size_t i = 0; i < sl_frame_count(r->frame); i++)
+            sl__direct_free(&r->direct[i]);
+        free(r->direct);
+        r->direct = NULL;
+    }
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
     if (r->file >= 0)
         H5Fclose(r->file);
     r->file = H5I_INVALID_HID;

@@ -10,6 +10,7 @@
 #include "sluice/frame.h"
 #include "sluice/op.h"
 #include "core/hash.h"
+#include "io/direct_read.h"
 
 typedef struct sl__ckpt_writer sl__ckpt_writer;
 
@@ -41,6 +42,12 @@ sl_status sl__ckpt_sync(sl__ckpt_writer *w, sl_error *err);
  * back to back. */
 size_t sl__ckpt_hash_state_size(void);
 void sl__ckpt_save_state(const sl__ckpt_writer *w, int64_t *rows, int64_t *bytes, void *hash_states);
+/* Direct writers, in two steps so that the writes can run in parallel:
+ * claim (one caller at a time, in row order) takes the next c->rows rows for
+ * c, adds its values to the hashes and says where they go; write_at then
+ * writes them with pwrite, from any thread. Neither needs the HDF5 lock. */
+sl_status sl__ckpt_claim(sl__ckpt_writer *w, const sl_chunk *c, int64_t *row0, sl_error *err);
+sl_status sl__ckpt_write_at(sl__ckpt_writer *w, const sl_chunk *c, int64_t row0, sl_error *err);
 /* Appends c->rows rows of every array of c (arrays in the schema's order). */
 sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error *err);
 /* Rows appended so far, and bytes of array data they make. */
@@ -68,7 +75,10 @@ void sl__ckpt_abort_locked(sl__ckpt_writer *w);
 typedef struct sl__ckpt_reader {
     const sl_frame *frame;
     hid_t file;
-    hid_t *dsets; /* one per array of the frame; negative when not wanted */
+    hid_t *dsets;            /* one per array of the frame; negative when not wanted */
+    sl__direct_dset *direct; /* one per array: its direct map when `direct` */
+    int fd;                  /* the file, for direct reads */
+    int all_direct;          /* every wanted array can be read with sl__ckpt_reader_read_direct */
 } sl__ckpt_reader;
 
 /* Opens the datasets of the arrays with want[i] != 0 (want NULL: all). */
@@ -76,6 +86,8 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
                                       sl_error *err);
 /* Fills the arrays of c whose data is not NULL with rows [c->row0, c->row0 + c->rows). */
 sl_status sl__ckpt_reader_read_locked(sl__ckpt_reader *r, sl_chunk *c, sl_error *err);
+/* The same without HDF5, from any thread at once; only when all_direct. */
+sl_status sl__ckpt_reader_read_direct(const sl__ckpt_reader *r, sl_chunk *c, sl_error *err);
 void sl__ckpt_reader_close_locked(sl__ckpt_reader *r);
 
 #endif

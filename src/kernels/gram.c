@@ -41,6 +41,16 @@ static void means(const double *X, const double *y, int64_t rows, int64_t F, dou
     *ym = sy + cy / (double)rows;
 }
 
+/* Rows per block of the centered copy: a block of [x - x̄, y - ȳ] rows stays
+ * in the core's L2 cache between being written and being multiplied. */
+#define CM_BLOCK_ROWS 2048
+
+size_t sl__comoment_scratch_size(int64_t rows, int64_t F)
+{
+    int64_t b = rows < CM_BLOCK_ROWS ? rows : CM_BLOCK_ROWS;
+    return (size_t)((b > 0 ? b : 1) * (F + 1) + (F + 1) * (F + 1));
+}
+
 sl_status sl__comoment_chunk(const double *X, const double *y, int64_t rows, int64_t F, double *cm, double *scratch,
                              sl_error *err)
 {
@@ -50,20 +60,29 @@ sl_status sl__comoment_chunk(const double *X, const double *y, int64_t rows, int
     double *xm = sl__cm_xmean(cm, F), *cxy = sl__cm_cxy(cm, F), *cxx = sl__cm_cxx(cm, F);
     means(X, y, rows, F, xm, &cm[SL__CM_YMEAN]);
     cm[SL__CM_N] = (double)rows;
-    double *Xc = scratch, *yc = scratch + rows * F;
-    double ym = cm[SL__CM_YMEAN], cyy = 0;
-    for (int64_t i = 0; i < rows; i++) {
-        const double *x = X + i * F;
-        double *xc = Xc + i * F;
-        for (int64_t j = 0; j < F; j++)
-            xc[j] = x[j] - xm[j];
-        yc[i] = y[i] - ym;
-        cyy += yc[i] * yc[i];
+    /* One Gram product of the augmented, centered rows [x - x̄, y - ȳ] gives
+     * C, c and c_yy at once. */
+    int64_t p = F + 1, block = rows < CM_BLOCK_ROWS ? rows : CM_BLOCK_ROWS;
+    double *Z = scratch, *G = scratch + block * p;
+    memset(G, 0, (size_t)(p * p) * sizeof *G);
+    double ym = cm[SL__CM_YMEAN];
+    sl_status s = SL_OK;
+    for (int64_t r0 = 0; r0 < rows && s == SL_OK; r0 += block) {
+        int64_t n = rows - r0 < block ? rows - r0 : block;
+        for (int64_t i = 0; i < n; i++) {
+            const double *x = X + (r0 + i) * F;
+            double *z = Z + i * p;
+            for (int64_t j = 0; j < F; j++)
+                z[j] = x[j] - xm[j];
+            z[F] = y[r0 + i] - ym;
+        }
+        s = sl__gram_add(Z, n, p, G, err);
     }
-    cm[SL__CM_CYY] = cyy;
-    sl_status s = sl__gram_add(Xc, rows, F, cxx, err);
-    if (s == SL_OK)
-        s = sl__gemv_t(1.0, Xc, rows, F, yc, 0.0, cxy, err);
+    for (int64_t a = 0; s == SL_OK && a < F; a++) {
+        memcpy(cxx + a * F, G + a * p, (size_t)F * sizeof *G);
+        cxy[a] = G[a * p + F];
+    }
+    cm[SL__CM_CYY] = G[F * p + F];
     return s;
 }
 

@@ -42,9 +42,12 @@ static inline double *sl__cm_cxx(double *cm, int64_t F)
     return cm + SL__CM_XMEAN + 2 * F;
 }
 
+/* Doubles of scratch sl__comoment_chunk needs for a block of rows. */
+size_t sl__comoment_scratch_size(int64_t rows, int64_t F);
+
 /* Co-moments of rows x F block X (row-major) and y (rows), into cm (fully
- * overwritten). scratch holds rows * F + rows doubles (the centered copy).
- * Uses BLIS (sl__gram_add, sl__gemv_t). */
+ * overwritten). scratch holds sl__comoment_scratch_size(rows, F) doubles.
+ * Uses BLIS (sl__gram_add). */
 sl_status sl__comoment_chunk(const double *X, const double *y, int64_t rows, int64_t F, double *cm, double *scratch,
                              sl_error *err);
 

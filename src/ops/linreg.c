@@ -119,12 +119,13 @@ static sl_status cm_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *pa
     int64_t rows = in->rows, F = t->F;
     int cx = sl_frame_array(t->in, (size_t)t->xi)->dtype != SL_FLOAT64;
     int cy = sl_frame_array(t->in, (size_t)t->yi)->dtype != SL_FLOAT64;
-    /* one block: centered copy (rows x F + rows), then conversions */
-    size_t need = (size_t)(rows * F + rows) + (cx ? (size_t)(rows * F) : 0) + (cy ? (size_t)rows : 0);
+    /* one block: the co-moment kernel's scratch, then conversions */
+    size_t cms = sl__comoment_scratch_size(rows, F);
+    size_t need = cms + (cx ? (size_t)(rows * F) : 0) + (cy ? (size_t)rows : 0);
     double *scratch = malloc(need * sizeof *scratch);
     if (!scratch)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory for a %lld-row chunk", (long long)rows);
-    double *xs = scratch + rows * F + rows, *ys = xs + (cx ? rows * F : 0);
+    double *xs = scratch + cms, *ys = xs + (cx ? rows * F : 0);
     const double *X = sl__chunk_f64(in, t->xi, xs), *y = sl__chunk_f64(in, t->yi, ys);
     sl_status s = sl__check_finite(t->st, t->names[0], X, rows, F, in->row0, err);
     if (s == SL_OK)

@@ -1,10 +1,13 @@
 /* load.hdf5: reads named datasets of an HDF5 file into a frame, chunk by
  * chunk. Checks everything (file, paths, types, ranks, row counts) at plan
  * time, so `sluice check` finds a bad source before any stage runs. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "core/error_int.h"
 #include "core/frame_int.h"
+#include "io/direct_read.h"
 #include "io/h5util.h"
 #include "ops/ops_int.h"
 #include "plan/pipeline_int.h"
@@ -20,6 +23,7 @@ typedef struct src_array {
     const char *dataset;
     int rank;
     hid_t dset;
+    sl__direct_dset direct;
 } src_array;
 
 typedef struct load_state {
@@ -27,6 +31,7 @@ typedef struct load_state {
     size_t n;
     src_array *arrays;
     hid_t fid;
+    int fd;         /* >= 0: every array is read with pread (io/direct_read.h) */
 } load_state;
 
 static void close_locked(load_state *s);
@@ -185,6 +190,7 @@ static sl_status plan(sl_stage *st, sl_error *err)
     s->file = sl_params_string(p, "file");
     s->n = sl_params_len(p, "arrays");
     s->fid = H5I_INVALID_HID;
+    s->fd = -1;
     if (s->n == 0)
         return sl_stage_error(st, err, SL_ERR_CONFIG, "arrays", "'arrays' names no arrays; e.g. { X: /X, y: /y }");
     s->arrays = calloc(s->n, sizeof *s->arrays);
@@ -214,41 +220,73 @@ static sl_status plan(sl_stage *st, sl_error *err)
 
 /* Opens the file and datasets if they are not open: when the stage is
  * streamed, its readers call read_chunk long after run() returned. */
-static sl_status open_locked(load_state *s, sl_error *err)
+/* Opens the file and datasets once; out gives the arrays' types. */
+static sl_status open_locked(load_state *s, const sl_chunk *out, sl_error *err)
 {
     if (s->fid >= 0)
         return SL_OK;
     sl_status rc = sl__h5_open_read_locked(s->file, &s->fid, err);
+    int direct = 1;
     for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
-        s->arrays[i].dset = H5Dopen2(s->fid, s->arrays[i].dataset, H5P_DEFAULT);
-        if (s->arrays[i].dset < 0)
+        src_array *a = &s->arrays[i];
+        a->dset = H5Dopen2(s->fid, a->dataset, H5P_DEFAULT);
+        if (a->dset < 0) {
             rc = sl__error_set(err, SL_ERR_IO, "cannot open dataset '%s' in '%s' (did the file change since planning?)",
-                               s->arrays[i].dataset, s->file);
+                               a->dataset, s->file);
+            break;
+        }
+        const sl_array_info *info = out->arrays[i].info;
+        int d = sl__direct_map_locked(a->dset, -1, info->cols, info->dtype, &a->direct);
+        if (d < 0)
+            rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        direct = direct && d == 1;
     }
+    if (rc == SL_OK && direct)
+        s->fd = open(s->file, O_RDONLY | O_CLOEXEC); /* on failure, HDF5 reads */
+    if (rc != SL_OK)
+        close_locked(s); /* the next call tries again and reports again */
     return rc;
 }
 
 static void close_locked(load_state *s)
 {
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         if (s->arrays[i].dset >= 0) {
             H5Dclose(s->arrays[i].dset);
             s->arrays[i].dset = H5I_INVALID_HID;
         }
+        sl__direct_free(&s->arrays[i].direct);
+    }
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
     if (s->fid >= 0)
         H5Fclose(s->fid);
     s->fid = H5I_INVALID_HID;
 }
 
+/* Runs on many threads at once (read_parallel): plain datasets are read with
+ * pread; anything HDF5 must convert or decompress goes through HDF5 under
+ * its lock. */
 static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
 {
     load_state *s = ctx;
-    sl_status rc = open_locked(s, err);
-    for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
-        const sl_array_info *a = out->arrays[i].info;
-        rc = sl__h5_read_rows_locked(s->arrays[i].dset, s->arrays[i].rank, out->row0, out->rows, a->cols, a->dtype,
-                                     out->arrays[i].data, s->file, s->arrays[i].dataset, err);
+    sl__h5_lock();
+    sl_status rc = open_locked(s, out, err);
+    int fd = s->fd;
+    if (rc != SL_OK || fd < 0) {
+        for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
+            const sl_array_info *a = out->arrays[i].info;
+            rc = sl__h5_read_rows_locked(s->arrays[i].dset, s->arrays[i].rank, out->row0, out->rows, a->cols,
+                                         a->dtype, out->arrays[i].data, s->file, s->arrays[i].dataset, err);
+        }
+        sl__h5_unlock();
+        return rc;
     }
+    sl__h5_unlock();
+    for (size_t i = 0; i < s->n && rc == SL_OK; i++)
+        rc = sl__direct_read(&s->arrays[i].direct, fd, out->row0, out->rows, out->arrays[i].data, s->file,
+                             s->arrays[i].dataset, err);
     return rc;
 }
 
@@ -256,7 +294,12 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
 {
     load_state *s = sl_stage_state(st);
     sl_frame *out = sl_stage_output(st);
-    sl_pass pass = {.name = "read", .output = out, .ctx = s, .source_rows = sl_frame_rows(out), .read = read_chunk};
+    sl_pass pass = {.name = "read",
+                    .output = out,
+                    .ctx = s,
+                    .source_rows = sl_frame_rows(out),
+                    .read = read_chunk,
+                    .read_parallel = 1};
     sl_status rc = sl_exec_pass(ex, st, &pass, NULL, err);
     if (!sl__frame_generator(out)) {
         /* stored: done with the file (a streamed stage keeps it open) */

@@ -1,9 +1,15 @@
-/* The chunk executor: streams a pass over row chunks. HDF5 reads and writes
- * happen on the calling thread under the HDF5 lock, in chunk order; the
- * chunk callbacks of a batch run in parallel with OpenMP; per-chunk partial
- * results are merged strictly in chunk order, so results depend on the chunk
- * size but never on the thread count. Buffers are allocated once per pass,
- * one set per batch slot, and reused for every batch. */
+/* The chunk executor: streams a pass over row chunks, a batch of chunks at a
+ * time. Each chunk of a batch is read, computed and written by one thread of
+ * the team, all chunks of the batch at once: data that lies in its file as
+ * in memory (every checkpoint, most source files) is read with pread and
+ * checkpoints are written with pwrite, outside HDF5, so I/O runs on every
+ * thread. Only what must go through HDF5 (compressed or converted data)
+ * is read or written on the calling thread under the HDF5 lock, in chunk
+ * order. Per-chunk partial results are merged, and checkpoint rows claimed
+ * and hashed, strictly in chunk order between the parallel steps, so results
+ * depend on the chunk size but never on the thread count. Buffers are
+ * allocated once per pass, one set per batch slot, and reused for every
+ * batch. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +42,7 @@ typedef struct slot {
     sl_chunk *lv;
     sl_chunk out;
     void *partial;
+    int64_t out_row0; /* where a direct writer puts the slot's output rows */
     sl_status status;
     sl_error err;
 } slot;
@@ -57,7 +64,9 @@ typedef struct pass_run {
     void *block;              /* all chunk buffers */
     sl__ckpt_reader reader;
     int reader_open;
+    int parallel_read;   /* each slot reads its own chunk in the parallel step */
     sl__ckpt_writer *writer;
+    int parallel_write;  /* the writer is direct: slots write with pwrite in parallel */
 } pass_run;
 
 static sl_status check_pass(const sl_pass *pass, const void *acc, sl_error *err)
@@ -309,6 +318,8 @@ static sl_status read_batch(pass_run *pr, int count, sl_error *err)
             view_memory(pr, &pr->slots[k].lv[0]);
         return SL_OK;
     }
+    if (pr->parallel_read)
+        return SL_OK; /* compute_slot reads */
     sl_status s = SL_OK;
     sl__h5_lock();
     for (int k = 0; k < count && s == SL_OK; k++) {
@@ -317,6 +328,13 @@ static sl_status read_batch(pass_run *pr, int count, sl_error *err)
     }
     sl__h5_unlock();
     return s;
+}
+
+static sl_status read_slot(const pass_run *pr, slot *s)
+{
+    sl_chunk *c = &s->lv[0];
+    return pr->source ? pr->source->read(pr->source->ctx, c, &s->err)
+                      : sl__ckpt_reader_read_direct(&pr->reader, c, &s->err);
 }
 
 /* Computes the streamed levels of a slot's input, bottom-up. */
@@ -338,7 +356,9 @@ static sl_status stream_levels(const pass_run *pr, slot *s)
 static void compute_slot(const pass_run *pr, slot *s)
 {
     const sl_pass *pass = pr->pass;
-    s->status = stream_levels(pr, s);
+    s->status = pr->parallel_read ? read_slot(pr, s) : SL_OK;
+    if (s->status == SL_OK)
+        s->status = stream_levels(pr, s);
     if (s->status != SL_OK || !pass->chunk)
         return;
     if (s->partial)
@@ -376,7 +396,36 @@ static const sl_chunk *output_of(pass_run *pr, slot *s)
     return &s->out;
 }
 
-static sl_status finish_batch(pass_run *pr, int count, void *acc, sl_error *err)
+static sl_status write_batch(pass_run *pr, int count, int threads, sl_error *err)
+{
+    sl_status s = SL_OK;
+    if (!pr->parallel_write) {
+        sl__h5_lock();
+        for (int k = 0; k < count && s == SL_OK; k++)
+            s = sl__ckpt_append_locked(pr->writer, output_of(pr, &pr->slots[k]), err);
+        sl__h5_unlock();
+        return s;
+    }
+    /* rows are claimed (and hashed) in chunk order, then written at once */
+    for (int k = 0; k < count && s == SL_OK; k++)
+        s = sl__ckpt_claim(pr->writer, output_of(pr, &pr->slots[k]), &pr->slots[k].out_row0, err);
+    if (s)
+        return s;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int k = 0; k < count; k++) {
+        slot *sl = &pr->slots[k];
+        sl->status = sl__ckpt_write_at(pr->writer, output_of(pr, sl), sl->out_row0, &sl->err);
+    }
+    for (int k = 0; k < count; k++)
+        if (pr->slots[k].status != SL_OK) {
+            if (err)
+                *err = pr->slots[k].err;
+            return pr->slots[k].status;
+        }
+    return SL_OK;
+}
+
+static sl_status finish_batch(pass_run *pr, int count, int threads, void *acc, sl_error *err)
 {
     for (int k = 0; k < count; k++)
         if (pr->slots[k].status != SL_OK) {
@@ -390,14 +439,7 @@ static sl_status finish_batch(pass_run *pr, int count, void *acc, sl_error *err)
         if (s)
             return s;
     }
-    if (!pr->writer)
-        return SL_OK;
-    sl_status s = SL_OK;
-    sl__h5_lock();
-    for (int k = 0; k < count && s == SL_OK; k++)
-        s = sl__ckpt_append_locked(pr->writer, output_of(pr, &pr->slots[k]), err);
-    sl__h5_unlock();
-    return s;
+    return pr->writer ? write_batch(pr, count, threads, err) : SL_OK;
 }
 
 /* Where this pass starts: 0, or the chunk after the last one the journal
@@ -513,7 +555,11 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         s = sl__ckpt_reader_open_locked(&pr.reader, pr.base, pr.want, err);
         pr.reader_open = 1;
         sl__h5_unlock();
+        pr.parallel_read = s == SL_OK && pr.reader.all_direct;
     }
+    if (pr.source && pr.source->read_parallel)
+        pr.parallel_read = 1;
+    pr.parallel_write = pr.writer && sl__ckpt_resumable(pr.writer);
     for (int64_t c0 = first; s == SL_OK && c0 < nchunks; c0 += pr.nslots) {
         int count = (int)(nchunks - c0 < pr.nslots ? nchunks - c0 : pr.nslots);
         for (int k = 0; k < count; k++) {
@@ -533,7 +579,7 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         s = read_batch(&pr, count, err);
         if (s == SL_OK) {
             compute_batch(&pr, count, ex->threads);
-            s = finish_batch(&pr, count, acc, err);
+            s = finish_batch(&pr, count, ex->threads, acc, err);
         }
         if (s == SL_OK && ex->cancel && atomic_load(ex->cancel))
             s = sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");

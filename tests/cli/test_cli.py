@@ -1139,7 +1139,10 @@ def test_version():
     v = re.search(r"version\s*:\s*'([^']+)'", text).group(1)
     for arg in ("--version", "version"):
         p = run_ok(arg)
-        assert p.stdout == "sluice %s\n" % v, repr(p.stdout)
+        lines = p.stdout.splitlines()
+        assert lines[0] == "sluice %s" % v, repr(p.stdout)
+        # the BLIS kernel set in use: a name BLIS knows (bli_arch_string)
+        assert len(lines) == 2 and re.match(r"BLIS kernels: [a-z0-9]+( \(chosen by sluice.*\))?$", lines[1]), repr(p.stdout)
     assert v == "0.1.0", v
 
 

@@ -1,0 +1,122 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/error_int.h"
+#include "io/direct_read.h"
+#include "io/h5util.h"
+
+static int map_chunks_locked(hid_t dset, hid_t dcpl, int rank, int64_t cols, sl__direct_dset *d)
+{
+    hsize_t cdims[2] = {0, 0};
+    if (H5Pget_chunk(dcpl, rank, cdims) != rank || cdims[0] == 0)
+        return 0;
+    if (rank == 2 && cdims[1] != (hsize_t)cols)
+        return 0; /* a row would be split over several chunks */
+    if (H5Pget_nfilters(dcpl) != 0)
+        return 0;
+    d->chunk_rows = (int64_t)cdims[0];
+    d->nchunks = (d->rows + d->chunk_rows - 1) / d->chunk_rows;
+    d->addr = malloc((size_t)(d->nchunks ? d->nchunks : 1) * sizeof *d->addr);
+    if (!d->addr)
+        return -1;
+    for (int64_t k = 0; k < d->nchunks; k++) {
+        hsize_t coord[2] = {(hsize_t)(k * d->chunk_rows), 0}, size = 0;
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        /* an unallocated chunk reads as the fill value: leave it to HDF5 */
+        if (H5Dget_chunk_info_by_coord(dset, coord, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF || mask != 0)
+            return 0;
+        d->addr[k] = (uint64_t)addr;
+    }
+    return 1;
+}
+
+int sl__direct_map_locked(hid_t dset, int64_t rows, int64_t cols, sl_dtype as, sl__direct_dset *d)
+{
+    memset(d, 0, sizeof *d);
+    d->rows = rows;
+    d->row_bytes = (size_t)cols * sl_dtype_size(as);
+    hid_t type = H5Dget_type(dset), space = H5Dget_space(dset), dcpl = H5Dget_create_plist(dset);
+    int ok = 0;
+    if (type >= 0 && space >= 0 && dcpl >= 0 && H5Tequal(type, sl__h5_native(as)) > 0 &&
+        H5Pget_external_count(dcpl) == 0) {
+        int rank = H5Sget_simple_extent_ndims(space);
+        hsize_t dims[2] = {0, 0};
+        if ((rank == 1 || rank == 2) && H5Sget_simple_extent_dims(space, dims, NULL) == rank &&
+            (rows < 0 || dims[0] >= (hsize_t)rows) && (rank == 1 ? cols == 1 : dims[1] == (hsize_t)cols)) {
+            if (rows < 0)
+                d->rows = rows = (int64_t)dims[0];
+            H5D_layout_t layout = H5Pget_layout(dcpl);
+            if (layout == H5D_CONTIGUOUS) {
+                haddr_t off = H5Dget_offset(dset);
+                if (off != HADDR_UNDEF) {
+                    d->addr = malloc(sizeof *d->addr);
+                    ok = d->addr ? 1 : -1;
+                    if (d->addr) {
+                        d->addr[0] = (uint64_t)off;
+                        d->nchunks = 1;
+                    }
+                }
+            } else if (layout == H5D_CHUNKED) {
+                ok = map_chunks_locked(dset, dcpl, rank, cols, d);
+            }
+        }
+    }
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    H5Eclear2(H5E_DEFAULT);
+    if (ok != 1)
+        sl__direct_free(d);
+    return ok;
+}
+
+void sl__direct_free(sl__direct_dset *d)
+{
+    free(d->addr);
+    memset(d, 0, sizeof *d);
+}
+
+static sl_status pread_all(int fd, char *buf, size_t len, uint64_t off, const char *path, const char *name,
+                           sl_error *err)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t r = pread(fd, buf + done, len - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return sl__error_set(err, SL_ERR_IO, "cannot read '%s' in '%s': %s", name, path,
+                                 r < 0 ? strerror(errno) : "the file is shorter than its datasets say (truncated?)");
+        done += (size_t)r;
+    }
+    return SL_OK;
+}
+
+sl_status sl__direct_read(const sl__direct_dset *d, int fd, int64_t row0, int64_t rows, void *buf, const char *path,
+                          const char *name, sl_error *err)
+{
+    if (row0 < 0 || rows < 0 || row0 + rows > d->rows)
+        return sl__error_set(err, SL_ERR_INTERNAL, "rows %lld..%lld of '%s' are outside its %lld rows", (long long)row0,
+                             (long long)(row0 + rows - 1), name, (long long)d->rows);
+    char *out = buf;
+    if (d->chunk_rows == 0)
+        return rows ? pread_all(fd, out, (size_t)rows * d->row_bytes, d->addr[0] + (uint64_t)row0 * d->row_bytes,
+                                path, name, err)
+                    : SL_OK;
+    while (rows > 0) {
+        int64_t k = row0 / d->chunk_rows, in = row0 % d->chunk_rows;
+        int64_t n = d->chunk_rows - in < rows ? d->chunk_rows - in : rows;
+        size_t len = (size_t)n * d->row_bytes;
+        sl_status s = pread_all(fd, out, len, d->addr[k] + (uint64_t)in * d->row_bytes, path, name, err);
+        if (s)
+            return s;
+        out += len;
+        row0 += n;
+        rows -= n;
+    }
+    return SL_OK;
+}

@@ -1,0 +1,37 @@
+/* Private: reading rows of an HDF5 dataset with pread, outside HDF5.
+ *
+ * HDF5 (Debian's serial build) is not thread-safe, so every H5Dread runs under
+ * sluice's one HDF5 lock, one chunk at a time. A dataset whose bytes sit in
+ * the file as they are in memory (contiguous, or chunked in full-width row
+ * blocks without filters, every chunk allocated, stored in the native type)
+ * can be read with plain pread at offsets HDF5 gives once, from any number of
+ * threads at once. Checkpoints are always laid out so; most source files are. */
+#ifndef SL_DIRECT_READ_H
+#define SL_DIRECT_READ_H
+
+#include <hdf5.h>
+#include <stdint.h>
+#include "sluice/error.h"
+#include "sluice/frame.h"
+
+typedef struct sl__direct_dset {
+    int64_t rows;       /* rows of the dataset */
+    int64_t chunk_rows; /* rows per HDF5 chunk; 0: contiguous */
+    int64_t nchunks;
+    uint64_t *addr;     /* file offset of each chunk (or of the data when contiguous) */
+    size_t row_bytes;
+} sl__direct_dset;
+
+/* Maps dataset `dset` (a rows x cols array of `as`, rank 1 or 2; rows < 0:
+ * all the dataset's rows) for direct
+ * reads. Returns 1 when it can be read directly, 0 when not (d is then
+ * empty), -1 when out of memory. Never fails on the dataset's layout. */
+int sl__direct_map_locked(hid_t dset, int64_t rows, int64_t cols, sl_dtype as, sl__direct_dset *d);
+void sl__direct_free(sl__direct_dset *d);
+
+/* Reads rows [row0, row0 + rows) into buf from fd (the dataset's file).
+ * Thread-safe; needs no lock. path and name are for messages. */
+sl_status sl__direct_read(const sl__direct_dset *d, int fd, int64_t row0, int64_t rows, void *buf, const char *path,
+                          const char *name, sl_error *err);
+
+#endif
