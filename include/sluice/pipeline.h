@@ -72,6 +72,7 @@ typedef void (*sl_progress_fn)(const sl_event *ev, void *user);
 typedef struct sl_run_options {
     int threads;               /* 0: from the pipeline file, then OMP_NUM_THREADS, then cores */
     int64_t chunk_rows;        /* 0: from the pipeline file */
+    int64_t memory;            /* bytes for chunk buffers; 0: from the pipeline file (default 1 GiB) */
     const char *workdir;       /* NULL: from the pipeline file */
     sl_progress_fn progress;   /* may be NULL */
     void *user;
@@ -80,6 +81,11 @@ typedef struct sl_run_options {
     const char *until;         /* run only this stage and what it needs */
     int wait_for_lock;         /* another run holds the workdir: 1 wait, 0 fail at once */
 } sl_run_options;
+
+/* Parses a size such as "512MiB", "2 GiB", "300MB" or "1e9" into bytes
+ * (units B, KB, MB, GB, TB in powers of 1000; KiB or K, MiB or M, GiB or G,
+ * TiB in powers of 1024). Returns 1 on success, 0 for anything else. */
+int sl_parse_size(const char *text, int64_t *bytes);
 
 /* Runs the pipeline; each stage's output is checkpointed to
  * workdir/<stage>.h5. A stage whose checkpoint is fresh (same cache key,

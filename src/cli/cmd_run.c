@@ -22,6 +22,7 @@ static const char run_usage[] =
     "usage: sluice run FILE [options]\n"
     "  -j, --threads N     threads (default: the file's 'threads', then OMP_NUM_THREADS, then all cores)\n"
     "  --chunk-rows N      rows per chunk (default: the file's 'chunk_rows', then 65536)\n"
+    "  --memory SIZE       budget for chunk buffers, e.g. 256MiB (default: the file's 'memory', then 1GiB)\n"
     "  --workdir DIR       where checkpoints go (default: the file's 'workdir')\n"
     "  --force STAGE       recompute STAGE and every stage it feeds (repeatable)\n"
     "  --from STAGE        recompute STAGE and what it feeds; run nothing else that is not needed\n"
@@ -60,6 +61,12 @@ static int parse(int argc, char **argv, const char *cmd, run_args *a)
             if (!cli_parse_count(val, 1LL << 30, &v))
                 return cli_usage_error("--chunk-rows needs a row count from 1 to %lld", 1LL << 30);
             a->opt.chunk_rows = v;
+            i++;
+        } else if (is_run && strcmp(o, "--memory") == 0) {
+            int64_t bytes;
+            if (!val || !sl_parse_size(val, &bytes) || bytes < ((int64_t)1 << 20))
+                return cli_usage_error("--memory needs a size of at least 1MiB, such as 256MiB or 2GiB");
+            a->opt.memory = bytes;
             i++;
         } else if (strcmp(o, "--workdir") == 0) {
             if (!val || !*val)

@@ -17,6 +17,7 @@
 #include "core/frame_int.h"
 #include "io/checkpoint.h"
 #include "io/h5util.h"
+#include "plan/budget.h"
 #include "plan/exec_int.h"
 #include "plan/journal.h"
 
@@ -67,6 +68,8 @@ typedef struct pass_run {
     int parallel_read;   /* each slot reads its own chunk in the parallel step */
     sl__ckpt_writer *writer;
     int parallel_write;  /* the writer is direct: slots write with pwrite in parallel */
+    struct sl__budget *budget;
+    int64_t reserved;    /* bytes of the budget this pass holds */
 } pass_run;
 
 static sl_status check_pass(const sl_pass *pass, const void *acc, sl_error *err)
@@ -221,6 +224,48 @@ static size_t level_bytes(const pass_run *pr, int j, int64_t chunk_rows)
     return b;
 }
 
+/* Bytes of the buffers of one slot. */
+static size_t slot_bytes(const pass_run *pr, int64_t chunk_rows)
+{
+    const sl_pass *pass = pr->pass;
+    size_t nout = pass->output && pass->input ? sl_frame_count(pass->output) : 0;
+    size_t per_slot = 0;
+    for (int j = 0; j < pr->ngen + 1; j++)
+        per_slot += level_bytes(pr, j, chunk_rows);
+    for (size_t i = 0; pass->chunk && i < nout; i++)
+        per_slot += buf_bytes(sl_frame_array(pass->output, i), chunk_rows);
+    return per_slot + ((pass->partial_size + 63) & ~(size_t)63);
+}
+
+/* Takes the pass's slots from the run's memory budget: one slot's buffers
+ * plus the allowance for the op's scratch (a float64 copy of the chunk). */
+static sl_status reserve_slots(sl_exec *ex, pass_run *pr, int64_t chunk_rows, int want, sl_error *err)
+{
+    pr->nslots = want;
+    if (!ex->rc || !ex->rc->budget)
+        return SL_OK;
+    int64_t cols = 0;
+    for (size_t i = 0; i < sl_frame_count(pr->in_frame); i++)
+        cols += sl_frame_array(pr->in_frame, i)->cols;
+    int64_t slot = (int64_t)slot_bytes(pr, chunk_rows) + cols * 8 * chunk_rows;
+    int n = sl__budget_take(ex->rc->budget, slot, want, ex->cancel);
+    if (n == 0) {
+        if (ex->cancel && atomic_load(ex->cancel))
+            return sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");
+        char need[32], total[32];
+        sl__format_bytes(need, sizeof need, slot);
+        sl__format_bytes(total, sizeof total, ex->rc->budget->total);
+        return sl__error_set(err, SL_ERR_CONFIG,
+                             "pass '%s' needs %s for one chunk of %lld rows, more than the memory budget of %s; "
+                             "lower chunk_rows, or raise 'memory' (or --memory)",
+                             pr->pass->name, need, (long long)chunk_rows, total);
+    }
+    pr->budget = ex->rc->budget;
+    pr->reserved = (int64_t)n * slot;
+    pr->nslots = n;
+    return SL_OK;
+}
+
 /* Lays out every slot's chunk arrays in one block. */
 static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
 {
@@ -228,13 +273,8 @@ static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
     int nlv = pr->ngen + 1;
     size_t nout = pass->output && pass->input ? sl_frame_count(pass->output) : 0;
     int own_out = pass->chunk != NULL;
-    size_t per_slot = 0;
-    for (int j = 0; j < nlv; j++)
-        per_slot += level_bytes(pr, j, chunk_rows);
-    for (size_t i = 0; own_out && i < nout; i++)
-        per_slot += buf_bytes(sl_frame_array(pass->output, i), chunk_rows);
     size_t partial = (pass->partial_size + 63) & ~(size_t)63;
-    per_slot += partial;
+    size_t per_slot = slot_bytes(pr, chunk_rows);
     pr->slots = calloc((size_t)pr->nslots, sizeof *pr->slots);
     pr->block = per_slot ? malloc(per_slot * (size_t)pr->nslots) : NULL;
     if (!pr->slots || (per_slot && !pr->block))
@@ -298,6 +338,8 @@ static void free_pass_run(pass_run *pr)
     free(pr->block);
     free(pr->want);
     free(pr->copy_from);
+    if (pr->budget)
+        sl__budget_give(pr->budget, pr->reserved);
 }
 
 /* Points the arrays of an in-memory input chunk at its rows. */
@@ -528,7 +570,7 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     int64_t nchunks = rows > 0 ? (rows + cr - 1) / cr : 0;
     /* two slots per thread keep every thread busy while chunk costs vary */
     int64_t nslots = (int64_t)ex->threads * 2;
-    pr.nslots = (int)(nchunks < nslots ? (nchunks > 0 ? nchunks : 1) : nslots);
+    int want = (int)(nchunks < nslots ? (nchunks > 0 ? nchunks : 1) : nslots);
     if (rows < 0)
         s = sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' streams a frame whose rows are unknown", pass->name);
     if (s == SL_OK && pass->chunk_order)
@@ -548,8 +590,11 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         s = select_inputs(&pr, err);
     if (s == SL_OK)
         s = plan_copy(&pr, err);
+    int64_t slot_rows = rows < cr ? (rows > 0 ? rows : 1) : cr;
     if (s == SL_OK)
-        s = alloc_slots(&pr, rows < cr ? (rows > 0 ? rows : 1) : cr, err);
+        s = reserve_slots(ex, &pr, slot_rows, want, err);
+    if (s == SL_OK)
+        s = alloc_slots(&pr, slot_rows, err);
     if (s == SL_OK && !pr.source && !pr.in_memory && nchunks > 0) {
         sl__h5_lock();
         s = sl__ckpt_reader_open_locked(&pr.reader, pr.base, pr.want, err);

@@ -13,6 +13,7 @@
 #include "core/fsutil.h"
 #include "io/checkpoint.h"
 #include "io/h5util.h"
+#include "plan/budget.h"
 #include "plan/exec_int.h"
 
 #define SL_DEFAULT_CHUNK_ROWS 65536
@@ -20,8 +21,8 @@
 #define SL_MAX_STAGES 100000
 #define SL_MAX_THREADS 4096
 
-static const char *const settings_keys[] = {"pipeline", "description", "workdir",     "chunk_rows",
-                                            "threads",  "checkpoint",  "compression", "stages"};
+static const char *const settings_keys[] = {"pipeline",   "description", "workdir", "chunk_rows", "threads",
+                                            "checkpoint", "compression", "memory",  "stages"};
 static const char *const stage_reserved[] = {"op", "description", "verify", "checkpoint", "compression", NULL};
 
 static sl_status at_node(const sl_pipeline *p, const sl__ynode *n, sl_error *err, sl_status code, const char *fmt,
@@ -118,7 +119,7 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
             const char *s = sl__suggest(k, settings_keys, nkeys);
             return at_node(p, root->keys[i], err, SL_ERR_CONFIG,
                            "unknown top-level key '%s'%s%s%s; expected pipeline, description, workdir, chunk_rows, "
-                           "threads, checkpoint, compression or stages",
+                           "threads, checkpoint, compression, memory or stages",
                            k, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
         }
     }
@@ -148,6 +149,14 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
         else
             return at_node(p, n, err, SL_ERR_CONFIG, "'threads' must be 'auto' or an integer from 1 to %d, found %s",
                            SL_MAX_THREADS, n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
+    }
+    if ((n = sl__ynode_get(root, "memory"))) {
+        int64_t v;
+        if (n->kind != SL_Y_SCALAR || !sl_parse_size(n->text, &v) || v < SL__MIN_MEMORY)
+            return at_node(p, n, err, SL_ERR_CONFIG,
+                           "'memory' must be a size of at least 1 MiB, such as 512MiB or 2GiB, found %s",
+                           n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
+        p->memory = v;
     }
     if ((n = sl__ynode_get(root, "checkpoint"))) {
         if (!checkpoint_value(n))
@@ -561,6 +570,7 @@ static sl_status load(const char *text, size_t len, const char *name, const char
     p->name_owned = base_name_of(p->path ? p->path : "pipeline");
     p->name = p->name_owned && p->name_owned[0] ? p->name_owned : "pipeline";
     p->chunk_rows = SL_DEFAULT_CHUNK_ROWS;
+    p->memory = SL__DEFAULT_MEMORY;
     if (!p->path || !p->base_dir || !p->name_owned) {
         sl_pipeline_free(p);
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");

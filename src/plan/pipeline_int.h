@@ -52,6 +52,7 @@ struct sl_pipeline {
     char *name_owned;
     char *workdir;
     int64_t chunk_rows;
+    int64_t memory;   /* bytes of the chunk-buffer budget (plan/budget.h) */
     int threads;      /* 0: auto */
     const char *checkpoint; /* the pipeline's `checkpoint` setting: "true", "false" or "final" */
     int compression;        /* the pipeline's `compression` setting (sl__compression) */
@@ -82,6 +83,7 @@ typedef struct sl__run_ctx {
     int64_t chunk_rows;
     const char *workdir;
     atomic_int *cancel;
+    struct sl__budget *budget;
     void (*emit)(struct sl__run_ctx *rc, const sl_event *ev);
     void *sched; /* the scheduler's own data for emit */
 } sl__run_ctx;

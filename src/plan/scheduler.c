@@ -20,6 +20,7 @@
 #include "io/checkpoint.h"
 #include "io/h5util.h"
 #include "plan/cache.h"
+#include "plan/budget.h"
 #include "plan/exec_int.h"
 #include "plan/journal.h"
 #include "sluice/version.h"
@@ -716,8 +717,10 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
 {
     sched sc;
     memset(&sc, 0, sizeof sc);
+    sl__budget budget;
+    sl__budget_init(&budget, opt->memory > 0 ? opt->memory : p->memory);
     sc.rc = (sl__run_ctx){.pipe = p, .opt = opt, .chunk_rows = chunk_rows, .workdir = workdir,
-                          .cancel = &sc.cancel, .emit = emit, .sched = &sc};
+                          .cancel = &sc.cancel, .budget = &budget, .emit = emit, .sched = &sc};
     sc.threads = sc.free_threads = threads;
     sc.n = p->n;
     sc.state = calloc(p->n, sizeof *sc.state);
@@ -728,6 +731,8 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
                                                                 : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     if (s == SL_OK)
         s = select_stages(p, opt, selected, sc.forced, err);
+    if (s == SL_OK)
+        s = sl__budget_check(p, selected, chunk_rows, budget.total, err);
     int lock_fd = -1;
     if (s == SL_OK)
         s = sl__make_dirs(workdir, "workdir", err);
@@ -738,6 +743,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         free(sc.unmet);
         free(sc.forced);
         free(selected);
+        sl__budget_destroy(&budget);
         return s;
     }
     for (size_t i = 0; i < p->n; i++) {
@@ -776,6 +782,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     pthread_mutex_destroy(&sc.emit_mu);
     pthread_mutex_destroy(&sc.file_mu);
     pthread_mutex_destroy(&sc.realize_mu);
+    sl__budget_destroy(&budget);
     free(sc.state);
     free(sc.unmet);
     free(sc.forced);

@@ -446,6 +446,42 @@ def test_synthetic_threads_and_chunks():
         expect_equal_arrays(a["y.nan_count"][0], np.isnan(y).sum(axis=0).astype(np.float64), "y.nan_count")
 
 
+def test_memory_budget_checked_before_start():
+    """A run whose one chunk does not fit in the memory budget fails before
+    it starts (exit 2, no workdir), naming the stage and the chunk_rows that
+    would fit; with that chunk_rows it runs. A budget that admits one chunk
+    at a time gives the same bits as the default budget."""
+    d = tdir("memory_budget")
+    data = gendata(os.path.join(d, "g.h5"), 100000, 5, 7)
+    yml = write_yaml(d, SYNTH_YAML % data)
+    wd = os.path.join(d, "wd-small")
+    p = expect_rc(sluice("run", yml, "-j", 2, "--memory", "1MiB", "--workdir", wd), 2)
+    contains(p.stderr, "one chunk of 65536 rows needs", "more than the memory budget of 1.0 MiB",
+             "set chunk_rows to at most")
+    # convert needs the most: load's 6 float32 columns in (24 bytes a row),
+    # 6 float64 out (48) and a float64 copy of its input as scratch (48),
+    # plus 64 KiB a chunk for alignment and partial results
+    contains(p.stderr, "p.yaml:4:3: stage 'convert'", "needs 7.6 MiB")
+    fit = int(re.search(r"chunk_rows to at most (\d+)", p.stderr).group(1))
+    assert fit == ((1 << 20) - (64 << 10)) // (24 + 48 + 48), p.stderr
+    assert not os.path.exists(wd), "a run that cannot fit created its workdir"
+    # 'memory:' in the file says the same; --memory overrides it
+    yml2 = write_yaml(d, "memory: 1MiB\n" + SYNTH_YAML % data, name="p2.yaml")
+    p = expect_rc(sluice("run", yml2, "--workdir", wd), 2)
+    contains(p.stderr, "memory budget of 1.0 MiB")
+    run_ok("run", yml2, "--workdir", os.path.join(d, "wd-override"), "--memory", "64MiB")
+    # with the suggested chunk_rows, one chunk in flight at a time
+    run_ok("run", yml, "-j", 2, "--memory", "1MiB", "--chunk-rows", fit, "--workdir", wd)
+    ref = os.path.join(d, "wd-ref")
+    run_ok("run", yml, "-j", 2, "--chunk-rows", fit, "--workdir", ref)
+    for stage in ("convert", "describe"):
+        assert data_bytes(os.path.join(wd, stage + ".h5")) == data_bytes(os.path.join(ref, stage + ".h5")), \
+            "%s differs between a 1 MiB budget and the default one" % stage
+    for bad in ("lots", "100KiB", "-1GiB"):
+        p = expect_rc(sluice("run", yml, "--memory", bad, "--workdir", wd), 2)
+        contains(p.stderr, "--memory needs a size of at least 1MiB")
+
+
 def test_settings_from_file():
     """chunk_rows and threads in the file are used; the command line overrides them."""
     d = tdir("settings_from_file")
@@ -1464,6 +1500,9 @@ def test_config_bad_settings():
                 data=False)
     config_case("cfg_threads", "threads: many\nstages:\n  a: { op: describe }\n", (1, 10), "threads",
                 data=False)
+    for value in ("lots", "512KiB", "[1]"):
+        config_case("cfg_memory", "memory: %s\nstages:\n  a: { op: describe }\n" % value, (1, 9),
+                    "'memory' must be a size of at least 1 MiB", data=False)
 
 
 def test_config_bad_stage_name():
