@@ -17,6 +17,7 @@
 #include "kernels/linalg.h"
 #include "ops/model_int.h"
 #include "ops/ops_int.h"
+#include "plan/exec_int.h"
 
 /* A pivot of the Cholesky factorization below this fraction of its diagonal
  * (1 - R² of a column on the earlier ones) means rank deficiency; pinv drops
@@ -342,7 +343,15 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                         .ctx = t,
                         .chunk = cm_chunk,
                         .merge = cm_merge};
-        rc = sl_exec_pass(ex, st, &pass, cm, err);
+        /* lstsq and gd on the same data share this pass */
+        char what[2 * SL_NAME_MAX + 64];
+        snprintf(what, sizeof what, "linreg co-moments of %s, %s, %lld-row chunks", t->names[0], t->names[1],
+                 (long long)sl_stage_chunk_rows(st));
+        if (!sl__exec_memo_get(ex, t->in, what, cm, size * sizeof *cm)) {
+            rc = sl_exec_pass(ex, st, &pass, cm, err);
+            if (rc == SL_OK)
+                sl__exec_memo_put(ex, t->in, what, cm, size * sizeof *cm);
+        }
         if (rc == SL_OK && s->gd) {
             if (descend(t, cm) != SL_OK) {
                 int64_t e = 0;

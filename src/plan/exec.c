@@ -70,6 +70,7 @@ typedef struct pass_run {
     int parallel_write;  /* the writer is direct: slots write with pwrite in parallel */
     struct sl__budget *budget;
     int64_t reserved;    /* bytes of the budget this pass holds */
+    size_t in_row_bytes; /* bytes of a row of the arrays read at the bottom level */
 } pass_run;
 
 static sl_status check_pass(const sl_pass *pass, const void *acc, sl_error *err)
@@ -142,6 +143,11 @@ static sl_status find_chain(pass_run *pr, sl_error *err)
     return SL_OK;
 }
 
+static size_t row_bytes(const sl_array_info *a)
+{
+    return (size_t)a->cols * sl_dtype_size(a->dtype);
+}
+
 static sl_status select_inputs(pass_run *pr, sl_error *err)
 {
     const sl_pass *pass = pr->pass;
@@ -161,9 +167,12 @@ static sl_status select_inputs(pass_run *pr, sl_error *err)
         }
     }
     pr->in_memory = !pr->source;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (pr->want[i] && !sl__frame_mem(pr->base, i))
             pr->in_memory = 0;
+        if (pr->want[i])
+            pr->in_row_bytes += row_bytes(sl_frame_array(pr->base, i));
+    }
     return SL_OK;
 }
 
@@ -188,11 +197,6 @@ static sl_status plan_copy(pass_run *pr, sl_error *err)
         pr->copy_from[i] = j;
     }
     return SL_OK;
-}
-
-static size_t row_bytes(const sl_array_info *a)
-{
-    return (size_t)a->cols * sl_dtype_size(a->dtype);
 }
 
 /* Bytes of one chunk buffer, rounded up to 64 so that every buffer of a slot
@@ -625,6 +629,9 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         if (s == SL_OK) {
             compute_batch(&pr, count, ex->threads);
             s = finish_batch(&pr, count, ex->threads, acc, err);
+            if (!pr.in_memory)
+                for (int k = 0; k < count; k++)
+                    ex->bytes_read += pr.slots[k].lv[0].rows * (int64_t)pr.in_row_bytes;
         }
         if (s == SL_OK && ex->cancel && atomic_load(ex->cancel))
             s = sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");

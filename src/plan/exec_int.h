@@ -17,7 +17,22 @@ struct sl_exec {
     size_t pass_no;          /* passes started so far in this stage */
     int journal_mismatch;    /* the journal described another sequence of passes */
     int capture;             /* the stage is streamed: keep its output pass instead of running it */
+    int64_t bytes_read;      /* array bytes its passes read from files (checkpoints and sources) */
 };
+
+/* Reductions shared by the stages of one run. Two stages that reduce the
+ * same arrays of the same frame with the same pass (lstsq and gd both build
+ * the co-moments of the normalized data) compute it once: the first stores
+ * its result under a key naming the frame, the arrays and the reduction; the
+ * second copies it. The result is what the second would have computed (the
+ * same pass over the same chunks, merged in the same order), to the bit. */
+typedef struct sl__memo sl__memo;
+sl__memo *sl__memo_new(void);
+void sl__memo_free(sl__memo *m);
+/* Fills out (size bytes) from the entry for (frame, what); 1 when found. */
+int sl__exec_memo_get(sl_exec *ex, const sl_frame *frame, const char *what, void *out, size_t size);
+/* Stores data (size bytes) for (frame, what); best effort (out of memory: nothing stored). */
+void sl__exec_memo_put(sl_exec *ex, const sl_frame *frame, const char *what, const void *data, size_t size);
 
 /* The op name of a stage (for messages). */
 const char *sl_stage_op_name(const sl_stage *st);

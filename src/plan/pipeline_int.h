@@ -84,10 +84,16 @@ typedef struct sl__run_ctx {
     const char *workdir;
     atomic_int *cancel;
     struct sl__budget *budget;
+    struct sl__memo *memo;
     void (*emit)(struct sl__run_ctx *rc, const sl_event *ev);
     void *sched; /* the scheduler's own data for emit */
 } sl__run_ctx;
 
-sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, int64_t *rows, int64_t *bytes, sl_error *err);
+/* What a stage's run moved: rows and bytes of its checkpoint, bytes its
+ * passes read from files, passes run. */
+typedef struct sl__stage_io {
+    int64_t rows, bytes, bytes_read, passes;
+} sl__stage_io;
+sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err);
 
 #endif

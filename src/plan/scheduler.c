@@ -202,7 +202,7 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
     return s;
 }
 
-sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, int64_t *rows, int64_t *bytes, sl_error *err)
+sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err)
 {
     char *path = sl__ckpt_path(rc->workdir, st->name);
     if (!path)
@@ -241,8 +241,10 @@ again:
         s = write_memory_output(st, w, err);
     if (s == SL_OK) {
         sl_frame_set_rows(st->output, sl__ckpt_rows(w));
-        *rows = sl__ckpt_rows(w);
-        *bytes = sl__ckpt_bytes(w);
+        io->rows = sl__ckpt_rows(w);
+        io->bytes = sl__ckpt_bytes(w);
+        io->bytes_read = ex.bytes_read;
+        io->passes = (int64_t)ex.pass_no;
         /* no journal may outlive the checkpoint it was for, even if the
          * process dies right after the rename */
         sl__journal_remove(&jr);
@@ -413,7 +415,7 @@ typedef struct log_entry {
     const char *reason;
     const char *error;
     double start, end;
-    int64_t rows, bytes;
+    sl__stage_io io;
 } log_entry;
 
 static void log_stage(const char *workdir, const log_entry *e)
@@ -435,8 +437,11 @@ static void log_stage(const char *workdir, const log_entry *e)
     json_string(f, e->status);
     fputs(",\"key\":", f);
     json_string(f, e->st->key);
-    fprintf(f, ",\"start\":%.6f,\"end\":%.6f,\"seconds\":%.6f,\"rows\":%lld,\"bytes\":%lld,\"pid\":%ld", e->start,
-            e->end, e->end - e->start, (long long)e->rows, (long long)e->bytes, (long)getpid());
+    fprintf(f,
+            ",\"start\":%.6f,\"end\":%.6f,\"seconds\":%.6f,\"rows\":%lld,\"bytes\":%lld,\"bytes_read\":%lld,"
+            "\"passes\":%lld,\"pid\":%ld",
+            e->start, e->end, e->end - e->start, (long long)e->io.rows, (long long)e->io.bytes,
+            (long long)e->io.bytes_read, (long long)e->io.passes, (long)getpid());
     if (e->reason) {
         fputs(",\"reason\":", f);
         json_string(f, e->reason);
@@ -497,15 +502,45 @@ static size_t ready_count(sched *sc)
     return r;
 }
 
-/* Picks the first ready stage and its team size; SIZE_MAX when none can start. */
+/* Chunks of the largest frame a stage streams: its largest input, or its
+ * output for a source; a frame whose rows are not known yet counts as big. */
+static int64_t stage_chunks(const sched *sc, const sl_stage *st)
+{
+    const sl_pipeline *p = sc->rc.pipe;
+    int64_t cr = sc->rc.chunk_rows, most = 0;
+    size_t n = st->n_inputs ? st->n_inputs : 1;
+    for (size_t j = 0; j < n; j++) {
+        const sl_frame *f = st->n_inputs ? p->stages[st->inputs[j].stage].output : st->output;
+        int64_t rows = sl_frame_rows(f);
+        int64_t c = rows < 0 ? INT64_MAX / 2 : (rows + cr - 1) / cr;
+        most = c > most ? c : most;
+    }
+    return most;
+}
+
+/* Picks the first ready stage and its team size; SIZE_MAX when none can
+ * start. A stage with enough chunks for every free thread (two each) takes
+ * them all: stages that stream the same data then run one after the other at
+ * full width rather than side by side at part width, which is as fast while
+ * memory bandwidth is the limit, and lets the later ones reuse what the
+ * earlier computed (shared reductions, exec_int.h). Smaller stages share the
+ * free threads equally among the ready ones. */
 static size_t take_stage(sched *sc, int *team)
 {
     if (sc->failed || sc->free_threads < 1)
         return SIZE_MAX;
     for (size_t i = 0; i < sc->n; i++)
         if (sc->state[i] == ST_WAITING && sc->unmet[i] == 0) {
-            size_t ready = ready_count(sc);
-            int share = (int)((size_t)sc->free_threads / (ready ? ready : 1));
+            int64_t useful = (stage_chunks(sc, &sc->rc.pipe->stages[i]) + 1) / 2;
+            int share;
+            if (useful >= sc->free_threads) {
+                share = sc->free_threads;
+            } else {
+                size_t ready = ready_count(sc);
+                share = (int)((size_t)sc->free_threads / (ready ? ready : 1));
+                if (share > useful)
+                    share = (int)useful;
+            }
             *team = share < 1 ? 1 : share;
             sc->state[i] = ST_RUNNING;
             sc->free_threads -= *team;
@@ -630,7 +665,7 @@ static sl_status stream_stage(sched *sc, size_t i, sl_error *err)
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
                      .rows = sl_frame_rows(st->output), .seconds = sl__now() - t0, .streamed = 1};
     emit(rc, &done);
-    log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(), done.rows, 0};
+    log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(), {done.rows, 0, 0, 0}};
     pthread_mutex_lock(&sc->file_mu);
     log_stage(rc->workdir, &e);
     pthread_mutex_unlock(&sc->file_mu);
@@ -656,13 +691,13 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
         if (st->reused)
             remove_leftovers(rc->workdir, st->name);
     }
-    int64_t rows = sl_frame_rows(st->output), bytes = 0;
+    sl__stage_io io = {0, 0, 0, 0};
     if (s == SL_OK && !st->reused) {
         sl_event ev = {.kind = SL_EVENT_STAGE_START, .stage = i, .name = st->name, .reason = reason};
         emit(rc, &ev);
         s = realize_inputs(sc, st, team, err);
         if (s == SL_OK)
-            s = sl__stage_run(rc, st, team, &rows, &bytes, err);
+            s = sl__stage_run(rc, st, team, &io, err);
         if (s == SL_OK) {
             pthread_mutex_lock(&sc->file_mu);
             s = sl__manifest_record(rc->workdir, st->name, err);
@@ -670,14 +705,15 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
         }
     }
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
-                     .rows = s == SL_OK ? sl_frame_rows(st->output) : 0, .bytes = bytes,
+                     .rows = s == SL_OK ? sl_frame_rows(st->output) : 0, .bytes = io.bytes,
                      .seconds = sl__now() - t0, .reused = st->reused};
     emit(rc, &done);
     char msg[2048] = "";
     if (s != SL_OK)
         sl_error_format(err, msg, sizeof msg);
     log_entry e = {st, s != SL_OK ? "failed" : st->reused ? "reused" : "ran", st->reused ? NULL : reason,
-                   s != SL_OK ? msg : NULL, w0, wall_seconds(), done.rows, bytes};
+                   s != SL_OK ? msg : NULL, w0, wall_seconds(), io};
+    e.io.rows = done.rows;
     pthread_mutex_lock(&sc->file_mu);
     log_stage(rc->workdir, &e);
     pthread_mutex_unlock(&sc->file_mu);
@@ -720,7 +756,8 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     sl__budget budget;
     sl__budget_init(&budget, opt->memory > 0 ? opt->memory : p->memory);
     sc.rc = (sl__run_ctx){.pipe = p, .opt = opt, .chunk_rows = chunk_rows, .workdir = workdir,
-                          .cancel = &sc.cancel, .budget = &budget, .emit = emit, .sched = &sc};
+                          .cancel = &sc.cancel, .budget = &budget, .memo = sl__memo_new(), .emit = emit,
+                          .sched = &sc};
     sc.threads = sc.free_threads = threads;
     sc.n = p->n;
     sc.state = calloc(p->n, sizeof *sc.state);
@@ -744,6 +781,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         free(sc.forced);
         free(selected);
         sl__budget_destroy(&budget);
+        sl__memo_free(sc.rc.memo);
         return s;
     }
     for (size_t i = 0; i < p->n; i++) {
@@ -783,6 +821,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     pthread_mutex_destroy(&sc.file_mu);
     pthread_mutex_destroy(&sc.realize_mu);
     sl__budget_destroy(&budget);
+    sl__memo_free(sc.rc.memo);
     free(sc.state);
     free(sc.unmet);
     free(sc.forced);

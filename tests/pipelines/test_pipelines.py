@@ -3,6 +3,7 @@ values: the lesson against numbers derived by hand (plain Python, no NumPy),
 the reference regression against our NumPy + scikit-learn baseline script,
 the diabetes example against scikit-learn."""
 import math
+import json
 import os
 import re
 import subprocess
@@ -68,6 +69,21 @@ def test_regression_matches_numpy_baseline(args):
     assert got == lines["gd"], "gradient descent:\n sluice %s\n numpy  %s" % (got, lines["gd"])
     mse = float(lines["mse_lstsq"])
     assert "%.6f" % env.read("evaluate", "mse")[0, 0] == "%.6f" % mse
+    # run.log: what each stage read and how many passes it ran. load reads
+    # the source's 16 + 1 float32 columns once; lstsq reads normalize's 16 + 1
+    # float64 columns once (the Gram pass) and gd reuses lstsq's co-moments
+    # (a shared reduction): no pass, nothing read.
+    log = {}
+    with open(env.path("w", "run.log")) as f:
+        for line in f:
+            e = json.loads(line)
+            log[e["stage"]] = e
+    kept = int(log["clean"]["rows"])
+    assert 190000 < kept < 200000, log["clean"]
+    assert (log["load"]["bytes_read"], log["load"]["passes"]) == (200000 * 17 * 4, 1), log["load"]
+    assert (log["lstsq"]["bytes_read"], log["lstsq"]["passes"]) == (kept * 17 * 8, 1), log["lstsq"]
+    assert (log["gd"]["bytes_read"], log["gd"]["passes"]) == (0, 0), log["gd"]
+    assert log["convert"]["bytes"] == kept * 17 * 8, log["convert"]
 
 
 def test_example_matches_sklearn(args):
