@@ -12,7 +12,9 @@
  *   3. "clean" (map/filter): drops rows, imputes, clips; writes the output.
  * Partials merge in chunk order: results are the same bytes for any thread
  * count. */
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include "core/error_int.h"
 #include "kernels/nanfix.h"
 #include "kernels/quantile.h"
+#include "kernels/simd.h"
 #include "ops/ops_int.h"
 #include "plan/pipeline_int.h"
 
@@ -265,10 +268,37 @@ static void column_label(const sl_frame *f, size_t i, int64_t c, char *buf, size
 
 /* ---- pass 1: statistics -------------------------------------------------------------- */
 
+/* mean_dtype: input. NumPy's nanmean(X, axis=0) of a float32 array sums each
+ * column in float32, one row after the other, and divides in double. The
+ * stats pass reproduces that in its merge, which sees the chunks in row order
+ * on one thread: each chunk's partial points at the chunk, whose buffers stay
+ * valid until the merge is done, and the float32 sums travel in the
+ * accumulator (after the statistics), so a resumed pass has them too. */
 typedef struct stats_ctx {
     const clean_state *s;
-    size_t mask_off;
+    size_t mask_off;  /* the partial's drop mask */
+    size_t chunk_off; /* the partial's pointer to its chunk (float32 sums only) */
+    size_t f32_off;   /* the accumulator's float32 sums, 0: none */
+    size_t *f32_col;  /* per array: its first column among the float32 sums, or SIZE_MAX */
 } stats_ctx;
+
+/* sum[k] += x[r][k] over kept rows with a value, in row order. Adding -0.0f
+ * for a skipped value leaves every sum's bits as skipping it would, so the
+ * loop has no branch and vectorizes across columns. */
+SL_HOT static void f32_sum_rows(float *restrict sum, const float *restrict x, int64_t rows, int64_t cols,
+                                const unsigned char *restrict drop, int skip_inf)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        if (drop && drop[r])
+            continue;
+        const float *row = x + r * cols;
+        for (int64_t k = 0; k < cols; k++) {
+            float v = row[k];
+            int ok = skip_inf ? fabsf(v) <= FLT_MAX : v == v;
+            sum[k] += ok ? v : -0.0f;
+        }
+    }
+}
 
 static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
 {
@@ -282,6 +312,8 @@ static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
         if (s->a[i].stats)
             sl__mstats_chunk(in->arrays[i].data, in->arrays[i].info->dtype, in->rows, in->arrays[i].info->cols,
                              in->row0, drop, s->skip_inf, ms + s->a[i].stats_off);
+    if (c->f32_off)
+        memcpy((char *)partial + c->chunk_off, &in, sizeof in);
     return SL_OK;
 }
 
@@ -290,6 +322,16 @@ static sl_status stats_merge(void *ctx, void *acc, const void *partial, sl_error
     (void)err;
     const stats_ctx *c = ctx;
     sl__mstats_merge(acc, partial, c->s->stats_cols);
+    if (!c->f32_off)
+        return SL_OK;
+    const sl_chunk *in;
+    memcpy(&in, (const char *)partial + c->chunk_off, sizeof in);
+    const unsigned char *drop = c->s->any_drop ? (const unsigned char *)partial + c->mask_off : NULL;
+    float *sums = (float *)((char *)acc + c->f32_off);
+    for (size_t i = 0; i < c->s->n; i++)
+        if (c->f32_col[i] != SIZE_MAX)
+            f32_sum_rows(sums + c->f32_col[i], in->arrays[i].data, in->rows, in->arrays[i].info->cols, drop,
+                         c->s->skip_inf);
     return SL_OK;
 }
 
@@ -613,74 +655,6 @@ static sl_status prepare(sl_stage *st, sl_exec *ex, const clean_state *s, run_da
     return rc;
 }
 
-/* mean_dtype: input. NumPy's nanmean(X, axis=0) of a float32 array sums each
- * column in float32, one row after the other, and divides in double: a
- * sequential pass reproduces exactly that, to give NumPy's very numbers. */
-typedef struct f32_mean_ctx {
-    const clean_state *s;
-    float **sum; /* per array with impute_mean on float32: per column */
-} f32_mean_ctx;
-
-static sl_status f32_mean_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
-{
-    (void)out;
-    (void)partial;
-    f32_mean_ctx *c = ctx;
-    unsigned char *mask = malloc((size_t)in->rows ? (size_t)in->rows : 1);
-    if (!mask)
-        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    const unsigned char *drop = drop_mask(c->s, in, mask);
-    for (size_t i = 0; i < c->s->n; i++) {
-        if (!c->sum[i])
-            continue;
-        const float *x = in->arrays[i].data;
-        int64_t cols = in->arrays[i].info->cols;
-        float *sum = c->sum[i];
-        for (int64_t r = 0; r < in->rows; r++) {
-            if (drop && drop[r])
-                continue;
-            for (int64_t k = 0; k < cols; k++) {
-                float v = x[r * cols + k];
-                if (v == v && (!c->s->skip_inf || isfinite(v)))
-                    sum[k] += v;
-            }
-        }
-    }
-    free(mask);
-    return SL_OK;
-}
-
-static sl_status numpy_f32_means(sl_stage *st, sl_exec *ex, const clean_state *s, run_data *r, sl_error *err)
-{
-    const sl_frame *in = sl_stage_input(st, "input");
-    f32_mean_ctx c = {s, calloc(s->n + 1, sizeof(float *))};
-    sl_status rc = c.sum ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    int any = 0;
-    for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
-        const sl_array_info *a = sl_frame_array(in, i);
-        if (s->a[i].action != ACT_MEAN || a->dtype != SL_FLOAT32)
-            continue;
-        any = 1;
-        if (!(c.sum[i] = calloc((size_t)a->cols, sizeof(float))))
-            rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    }
-    if (rc == SL_OK && any) {
-        sl_pass pass = {.name = "float32 means", .input = in, .ctx = &c, .chunk = f32_mean_chunk, .sequential = 1};
-        rc = sl_exec_pass(ex, st, &pass, NULL, err);
-    }
-    for (size_t i = 0; i < s->n && rc == SL_OK && any; i++) {
-        if (!c.sum[i])
-            continue;
-        const sl__mstats *m = r->stats + s->a[i].stats_off;
-        for (int64_t k = 0; k < sl_frame_array(in, i)->cols; k++)
-            r->fill[i][k] = (double)(float)((double)c.sum[i][k] / m[k].n);
-    }
-    for (size_t i = 0; c.sum && i < s->n; i++)
-        free(c.sum[i]);
-    free(c.sum);
-    return rc;
-}
-
 /* Values as the output array holds them (float32 rounds), for attributes. */
 static void as_stored(double *v, int64_t n, sl_dtype t)
 {
@@ -700,19 +674,38 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     r.lo = calloc(s->n + 1, sizeof *r.lo);
     r.hi = calloc(s->n + 1, sizeof *r.hi);
     sl_status rc = r.fill && r.lo && r.hi ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    /* mean_dtype: input: float32 sums of the float32 impute_mean arrays */
+    int f32_means = strcmp(sl_params_string(sl_stage_params(st), "mean_dtype"), "input") == 0;
+    size_t *f32_col = calloc(s->n + 1, sizeof *f32_col);
+    size_t n_f32 = 0;
+    if (!f32_col && rc == SL_OK)
+        rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; f32_col && i < s->n; i++) {
+        const sl_array_info *a = sl_frame_array(in, i);
+        f32_col[i] = SIZE_MAX;
+        if (f32_means && s->a[i].action == ACT_MEAN && a->dtype == SL_FLOAT32) {
+            f32_col[i] = n_f32;
+            n_f32 += (size_t)a->cols;
+        }
+    }
+    void *acc = NULL;
     if (rc == SL_OK && s->stats_cols) {
         size_t bytes = (size_t)s->stats_cols * sizeof *r.stats;
-        r.stats = malloc(bytes);
-        if (!r.stats)
+        size_t f32_off = n_f32 ? align8(bytes) : 0;
+        size_t acc_bytes = n_f32 ? f32_off + n_f32 * sizeof(float) : bytes;
+        acc = calloc(1, acc_bytes);
+        if (!acc)
             rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         if (rc == SL_OK) {
+            r.stats = acc;
             sl__mstats_init(r.stats, s->stats_cols);
-            stats_ctx sc = {s, bytes};
+            size_t mask_off = bytes, chunk_off = align8(mask_off + chunk_rows);
+            stats_ctx sc = {s, mask_off, chunk_off, f32_off, f32_col};
             sl_pass pass = {.name = "stats",
                             .input = in,
                             .input_arrays = s->stats_names,
-                            .partial_size = bytes + align8(chunk_rows),
-                            .acc_size = bytes,
+                            .partial_size = chunk_off + (n_f32 ? sizeof(const sl_chunk *) : 0),
+                            .acc_size = acc_bytes,
                             .ctx = &sc,
                             .chunk = stats_chunk,
                             .merge = stats_merge};
@@ -723,8 +716,16 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     }
     if (rc == SL_OK)
         rc = prepare(st, ex, s, &r, err);
-    if (rc == SL_OK && strcmp(sl_params_string(sl_stage_params(st), "mean_dtype"), "input") == 0)
-        rc = numpy_f32_means(st, ex, s, &r, err);
+    for (size_t i = 0; rc == SL_OK && n_f32 && i < s->n; i++) {
+        if (f32_col[i] == SIZE_MAX)
+            continue;
+        const float *sums = (const float *)((const char *)acc + align8((size_t)s->stats_cols * sizeof *r.stats)) +
+                            f32_col[i];
+        const sl__mstats *m = r.stats + s->a[i].stats_off;
+        for (int64_t k = 0; k < sl_frame_array(in, i)->cols; k++)
+            r.fill[i][k] = (double)(float)((double)sums[k] / m[k].n);
+    }
+    free(f32_col);
     apply_counts counts = {0, 0, 0};
     if (rc == SL_OK) {
         apply_ctx ac = {s, r.fill, r.lo, r.hi, align8(sizeof(apply_counts))};
