@@ -188,6 +188,13 @@ typedef struct sl_op {
     sl_status (*run)(sl_stage *st, sl_exec *ex, sl_error *err);
     /* Frees what plan() put in sl_stage_set_state(); may be NULL. */
     void (*free_state)(void *state);
+    /* Optional, for sources whose output is data already stored in one HDF5
+     * file, read as it is (HDF5 converts only the byte order or type the
+     * frame declares): the file and the dataset path of output array i. A
+     * stored stage with stored_at is not run and not copied: its checkpoint
+     * records the source's identity (part of the cache key), and the stages
+     * that read it read the source file in place. */
+    sl_status (*stored_at)(const sl_stage *st, size_t i, const char **file, const char **dataset, sl_error *err);
 } sl_op;
 
 /* The op registry: the built-in ops, then those registered by the program. */

@@ -63,6 +63,7 @@ typedef struct sl_event {
     double seconds;       /* DONE / FAILED: wall time of the stage */
     int reused;           /* DONE: the checkpoint was fresh; nothing was computed */
     int streamed;         /* DONE: the stage is not stored; readers compute it as they read */
+    int in_place;         /* DONE: a source stored in place: its data is read from the source file */
     const char *reason;   /* START: why the stage runs ("no checkpoint yet", ...) */
 } sl_event;
 

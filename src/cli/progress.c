@@ -100,6 +100,8 @@ static void print_done(cli_progress *pr, const sl_event *ev)
 {
     char bytes[32];
     human_bytes(ev->bytes, bytes, sizeof bytes);
+    if (ev->in_place)
+        snprintf(bytes, sizeof bytes, "in place");
     const sl_op *op = sl_pipeline_stage_op(pr->p, ev->stage);
     if (ev->streamed)
         fprintf(pr->out, "%-16s %-12s %15s %10s %10s", ev->name, op->name, "", "", "streamed");

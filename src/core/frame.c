@@ -27,6 +27,7 @@ struct sl_frame {
     struct sl_pass *gen; /* streamed frames: what computes their chunks */
     void **mem;
     char *path;
+    char **dsets; /* per array: its dataset in path when not named as the array; NULL: all are */
     struct sl__ckpt_writer *writer;
 };
 
@@ -58,6 +59,10 @@ void sl__frame_drop_data(sl_frame *f)
     }
     free(f->path);
     f->path = NULL;
+    for (size_t i = 0; f->dsets && i < f->n; i++)
+        free(f->dsets[i]);
+    free(f->dsets);
+    f->dsets = NULL;
     free(f->gen);
     f->gen = NULL;
 }
@@ -260,7 +265,7 @@ sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, vo
                              name);
     if (!f->path)
         return sl__error_set(err, SL_ERR_USAGE, "array '%s' has no data yet (its stage has not run)", name);
-    return sl__h5_read_whole(f->path, name, as, f->rows, a->cols, buf, err);
+    return sl__h5_read_whole(f->path, sl__frame_dataset(f, (size_t)i), as, f->rows, a->cols, buf, err);
 }
 
 const void *sl__frame_mem(const sl_frame *f, size_t i)
@@ -281,6 +286,30 @@ sl_status sl__frame_set_path(sl_frame *f, const char *path, sl_error *err)
     free(f->path);
     f->path = p;
     return SL_OK;
+}
+
+sl_status sl__frame_set_datasets(sl_frame *f, const char *const *names, sl_error *err)
+{
+    char **d = calloc(f->n ? f->n : 1, sizeof *d);
+    if (!d)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < f->n; i++)
+        if (!(d[i] = strdup(names[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(d[k]);
+            free(d);
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        }
+    for (size_t i = 0; f->dsets && i < f->n; i++)
+        free(f->dsets[i]);
+    free(f->dsets);
+    f->dsets = d;
+    return SL_OK;
+}
+
+const char *sl__frame_dataset(const sl_frame *f, size_t i)
+{
+    return f->dsets && f->dsets[i] ? f->dsets[i] : f->arrays[i].name;
 }
 
 void sl__frame_set_writer(sl_frame *f, struct sl__ckpt_writer *w)

@@ -12,9 +12,14 @@ struct sl__ckpt_writer;
 /* In-memory data of array i, or NULL. */
 const void *sl__frame_mem(const sl_frame *f, size_t i);
 /* The HDF5 file holding the frame's arrays (one dataset per array, named as
- * the array), or NULL. */
+ * the array unless sl__frame_set_datasets said otherwise), or NULL. */
 const char *sl__frame_path(const sl_frame *f);
 sl_status sl__frame_set_path(sl_frame *f, const char *path, sl_error *err);
+/* Data read in place (a source's own file): names[i] is the dataset of
+ * array i in the frame's path. Cleared by sl__frame_drop_data. */
+sl_status sl__frame_set_datasets(sl_frame *f, const char *const *names, sl_error *err);
+/* The dataset holding array i: its name, or what sl__frame_set_datasets gave. */
+const char *sl__frame_dataset(const sl_frame *f, size_t i);
 /* Forgets where the data lives and any in-memory data (the schema stays). */
 void sl__frame_drop_data(sl_frame *f);
 

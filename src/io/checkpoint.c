@@ -35,6 +35,7 @@ struct sl__ckpt_writer {
     int fd;            /* direct mode: our own descriptor of the temporary file */
     int64_t *h5_chunk_rows; /* per array: rows per HDF5 chunk */
     haddr_t **chunk_addr;   /* per array: file offset of each HDF5 chunk */
+    int hash_only;          /* data read in place: rows are hashed, not written (no datasets) */
 };
 
 static sl_status h5_fail(sl_error *err, const char *what, const char *path)
@@ -188,6 +189,28 @@ static void set_filters(hid_t dcpl, sl__compression c, const sl_array_info *a, h
         unsigned cd[7] = {2, 2, (unsigned)elem, (unsigned)(chunk_rows * (hsize_t)a->cols * elem), 5, 1, BLOSC_ZSTD};
         H5Pset_filter(dcpl, FILTER_BLOSC, H5Z_FLAG_MANDATORY, 7, cd);
     }
+}
+
+sl_status sl__ckpt_open_hash_only_locked(const char *path, const sl_frame *schema, int64_t rows,
+                                         sl__ckpt_writer **out, sl_error *err)
+{
+    sl__ckpt_writer *w;
+    sl_status s = alloc_writer(path, schema, rows, &w, err);
+    if (s)
+        return s;
+    w->hash_only = 1;
+    hid_t fapl = file_access_plist();
+    errno = 0;
+    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (w->file < 0) {
+        s = errno ? sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp, strerror(errno))
+                  : h5_fail(err, "create", w->tmp);
+        sl__ckpt_abort_locked(w);
+        return s;
+    }
+    *out = w;
+    return SL_OK;
 }
 
 sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
@@ -368,6 +391,8 @@ sl_status sl__ckpt_claim(sl__ckpt_writer *w, const sl_chunk *c, int64_t *row0, s
 
 sl_status sl__ckpt_write_at(sl__ckpt_writer *w, const sl_chunk *c, int64_t row0, sl_error *err)
 {
+    if (w->hash_only)
+        return SL_OK;
     for (size_t i = 0; i < w->n && c->rows > 0; i++) {
         sl_status s = write_direct(w, i, row0, c->rows, c->arrays[i].data, err);
         if (s)
@@ -439,6 +464,8 @@ static sl_status put_attr(sl__ckpt_writer *w, const char *key, hid_t type, const
 sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *key, const double *values, size_t n,
                                      sl_error *err)
 {
+    if (w->hash_only)
+        return SL_OK; /* in place: the source's datasets are not ours to annotate */
     if (i >= w->n)
         return sl__error_set(err, SL_ERR_INTERNAL, "array %zu is not in the checkpoint", i);
     hsize_t dims[1] = {(hsize_t)n};
@@ -457,6 +484,8 @@ sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *k
 sl_status sl__ckpt_array_columns_locked(sl__ckpt_writer *w, size_t i, const char *const *names, size_t n,
                                        sl_error *err)
 {
+    if (w->hash_only)
+        return SL_OK;
     if (i >= w->n)
         return sl__error_set(err, SL_ERR_INTERNAL, "array %zu is not in the checkpoint", i);
     hsize_t dims[1] = {(hsize_t)n};
@@ -528,6 +557,8 @@ static sl_status write_hashes_locked(sl__ckpt_writer *w, char out[SL_HASH_HEX], 
         sl__hasher_add_str(all, sl_dtype_name(w->arrays[i].dtype));
         sl__hasher_add_i64(all, w->arrays[i].cols);
         sl__hasher_add_str(all, hex);
+        if (w->hash_only)
+            continue;
         hid_t space = H5Screate(H5S_SCALAR);
         hid_t a = H5Acreate2(w->dsets[i], "sluice_hash", t, space, H5P_DEFAULT, H5P_DEFAULT);
         if (a < 0 || H5Awrite(a, t, hex) < 0)
@@ -554,7 +585,7 @@ sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX],
         s = sl__ckpt_sync(w, err);
         for (size_t i = 0; s == SL_OK && i < w->n; i++) {
             hsize_t dims[2] = {(hsize_t)w->rows, (hsize_t)w->arrays[i].cols};
-            if (w->rows != w->max_rows && H5Dset_extent(w->dsets[i], dims) < 0)
+            if (!w->hash_only && w->rows != w->max_rows && H5Dset_extent(w->dsets[i], dims) < 0)
                 s = h5_fail(err, "size a dataset in", w->tmp);
         }
     }
@@ -569,7 +600,7 @@ sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX],
     /* closing a dataset writes the chunks HDF5 still caches (compressed
      * checkpoints): a failure there is a failed write, not to be ignored */
     for (size_t i = 0; i < w->n; i++) {
-        if (H5Dclose(w->dsets[i]) < 0 && s == SL_OK)
+        if (w->dsets[i] >= 0 && H5Dclose(w->dsets[i]) < 0 && s == SL_OK)
             s = h5_fail(err, "write", w->tmp);
         w->dsets[i] = H5I_INVALID_HID;
     }
@@ -620,11 +651,14 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
     r->fd = -1;
     r->dsets = malloc((n ? n : 1) * sizeof *r->dsets);
     r->direct = calloc(n ? n : 1, sizeof *r->direct);
-    if (!r->dsets || !r->direct) {
+    r->ranks = calloc(n ? n : 1, sizeof *r->ranks);
+    if (!r->dsets || !r->direct || !r->ranks) {
         free(r->dsets);
         free(r->direct);
+        free(r->ranks);
         r->dsets = NULL;
         r->direct = NULL;
+        r->ranks = NULL;
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
@@ -637,12 +671,18 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
         if (want && !want[i])
             continue;
         const sl_array_info *a = sl_frame_array(f, i);
-        r->dsets[i] = H5Dopen2(r->file, a->name, H5P_DEFAULT);
+        const char *dname = sl__frame_dataset(f, i);
+        r->dsets[i] = H5Dopen2(r->file, dname, H5P_DEFAULT);
         if (r->dsets[i] < 0) {
             s = sl__error_set(err, SL_ERR_IO, "checkpoint '%s' has no dataset '%s'; remove it and run again", path,
-                              a->name);
+                              dname);
             break;
         }
+        /* a source read in place may hold a 1-D dataset for an n x 1 array */
+        hid_t sp = H5Dget_space(r->dsets[i]);
+        r->ranks[i] = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : 2;
+        if (sp >= 0)
+            H5Sclose(sp);
         int d = sl__direct_map_locked(r->dsets[i], sl_frame_rows(f), a->cols, a->dtype, &r->direct[i]);
         if (d < 0)
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -662,7 +702,7 @@ sl_status sl__ckpt_reader_read_locked(sl__ckpt_reader *r, sl_chunk *c, sl_error 
         if (!c->arrays[i].data || r->dsets[i] < 0)
             continue;
         const sl_array_info *a = c->arrays[i].info;
-        sl_status s = sl__h5_read_rows_locked(r->dsets[i], 2, c->row0, c->rows, a->cols, a->dtype,
+        sl_status s = sl__h5_read_rows_locked(r->dsets[i], r->ranks[i], c->row0, c->rows, a->cols, a->dtype,
                                               c->arrays[i].data, sl__frame_path(r->frame), a->name, err);
         if (s)
             return s;
@@ -698,6 +738,8 @@ void sl__ckpt_reader_close_locked(sl__ckpt_reader *r)
         free(r->direct);
         r->direct = NULL;
     }
+    free(r->ranks);
+    r->ranks = NULL;
     if (r->fd >= 0)
         close(r->fd);
     r->fd = -1;

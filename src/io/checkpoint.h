@@ -28,6 +28,12 @@ sl_status sl__compression_check_locked(sl__compression c, sl_error *err);
  * and written directly, which makes the file resumable; with -1 they grow. */
 sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
                                sl__compression comp, sl__ckpt_writer **out, sl_error *err);
+/* The checkpoint of data read in place (op stored_at): `path`.tmp gets no
+ * datasets; the rows appended (at most `rows`) are hashed as a direct
+ * writer hashes them and not written, so the output hash is the one a copy
+ * would have. The caller records where the data is. */
+sl_status sl__ckpt_open_hash_only_locked(const char *path, const sl_frame *schema, int64_t rows,
+                                         sl__ckpt_writer **out, sl_error *err);
 /* Reopens the `path`.tmp of an interrupted direct writer that had appended
  * `rows` rows (`bytes` bytes, hash states saved by sl__ckpt_save_state). On
  * failure the file is left for the caller to remove. */
@@ -76,6 +82,7 @@ typedef struct sl__ckpt_reader {
     const sl_frame *frame;
     hid_t file;
     hid_t *dsets;            /* one per array of the frame; negative when not wanted */
+    int *ranks;              /* per array: its dataset's rank (1 or 2) */
     sl__direct_dset *direct; /* one per array: its direct map when `direct` */
     int fd;                  /* the file, for direct reads */
     int all_direct;          /* every wanted array can be read with sl__ckpt_reader_read_direct */

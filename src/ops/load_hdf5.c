@@ -290,6 +290,16 @@ static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
     return rc;
 }
 
+static sl_status stored_at(const sl_stage *st, size_t i, const char **file, const char **dataset, sl_error *err)
+{
+    const load_state *s = sl_stage_state(st);
+    if (!s || i >= s->n)
+        return sl__error_set(err, SL_ERR_INTERNAL, "load.hdf5: no array %zu", i);
+    *file = s->file;
+    *dataset = s->arrays[i].dataset;
+    return SL_OK;
+}
+
 static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
 {
     load_state *s = sl_stage_state(st);
@@ -320,6 +330,14 @@ static const char op_doc[] =
     "and compressed datasets all work. A string-array attribute `columns` with\n"
     "one name per column becomes the array's column names.\n"
     "\n"
+    "Stored, the stage does not copy the data: it reads and hashes it once\n"
+    "(its output hash is the one a copy would have), its checkpoint records\n"
+    "the source file and datasets (the file's identity is in the cache key),\n"
+    "and the stages that read it read the source in place, with `pread` where the\n"
+    "bytes lie as in memory (contiguous, or unfiltered full-width chunks, in\n"
+    "the native byte order) and through HDF5 otherwise. With `compression:`\n"
+    "the stage stores a compressed copy instead.\n"
+    "\n"
     "Checked when the pipeline is planned (so `sluice check` finds it):\n"
     "\n"
     "- the file exists, is readable and is HDF5 (error: \"cannot open HDF5 file\"\n"
@@ -343,4 +361,5 @@ const sl_op sl__op_load_hdf5 = {
     .plan = plan,
     .run = run,
     .free_state = free_state,
+    .stored_at = stored_at,
 };

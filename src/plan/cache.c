@@ -7,6 +7,7 @@
 #include "config/params_int.h"
 #include "core/error_int.h"
 #include "core/frame_int.h"
+#include "io/checkpoint.h"
 #include "io/h5util.h"
 #include "plan/cache.h"
 
@@ -443,36 +444,57 @@ out:
 
 /* Re-hashes every array of the checkpoint and compares with what it
  * recorded. 1 intact, 0 not (reason filled). */
-static int content_intact(const sl_stage *st, const char *path, const sl__ckpt_info *info, char *reason, size_t rsize)
+/* A stage stored in place (op stored_at) has no arrays in its checkpoint. */
+static int in_place(const sl_stage *st)
+{
+    return st->op->stored_at && st->compression == SL__COMP_NONE;
+}
+
+static int content_intact(sl_stage *st, const char *path, const sl__ckpt_info *info, char *reason, size_t rsize)
 {
     const sl_frame *f = st->output;
     sl__hasher *all = sl__hasher_new(), *h = sl__hasher_new();
-    int ok = all && h;
+    int ok = all && h, place = in_place(st);
+    sl_error e;
+    /* in place: the values are the source's, which the checkpoint's output
+     * hash covers (it has no arrays, nor per-array hashes, of its own) */
+    char *src = NULL;
+    if (ok && place && sl__stage_place(st, &src, &e) != SL_OK) {
+        snprintf(reason, rsize, "its source cannot be read (%s)", e.message);
+        ok = 0;
+    }
+    const char *file_path = place ? src : path;
     sl__h5_lock();
     hid_t file;
-    sl_error e;
-    if (ok && sl__h5_open_read_locked(path, &file, &e) != SL_OK) {
+    if (ok && sl__h5_open_read_locked(file_path, &file, &e) != SL_OK) {
         snprintf(reason, rsize, "its checkpoint cannot be read (%s)", e.message);
         ok = 0;
     } else if (ok) {
         for (size_t i = 0; ok && i < sl_frame_count(f); i++) {
             const sl_array_info *a = sl_frame_array(f, i);
-            hid_t d = H5Dopen2(file, a->name, H5P_DEFAULT);
-            char *want = d >= 0 ? read_str_attr_locked(d, "sluice_hash") : NULL;
+            hid_t d = H5Dopen2(file, place ? sl__frame_dataset(f, i) : a->name, H5P_DEFAULT);
+            char *want = d >= 0 && !place ? read_str_attr_locked(d, "sluice_hash") : NULL;
+            int rank = 2;
+            if (d >= 0) {
+                hid_t sp = H5Dget_space(d);
+                rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : 2;
+                if (sp >= 0)
+                    H5Sclose(sp);
+            }
             size_t row_bytes = (size_t)a->cols * sl_dtype_size(a->dtype);
             int64_t block = (int64_t)((8u << 20) / (row_bytes ? row_bytes : 1)) + 1;
             void *buf = malloc((size_t)block * row_bytes);
             sl__hasher_reset(h);
-            for (int64_t r = 0; ok && d >= 0 && want && buf && r < info->rows; r += block) {
+            for (int64_t r = 0; ok && d >= 0 && (want || place) && buf && r < info->rows; r += block) {
                 int64_t n = info->rows - r < block ? info->rows - r : block;
-                if (sl__h5_read_rows_locked(d, 2, r, n, a->cols, a->dtype, buf, path, a->name, &e) != SL_OK)
+                if (sl__h5_read_rows_locked(d, rank, r, n, a->cols, a->dtype, buf, file_path, a->name, &e) != SL_OK)
                     ok = 0;
                 else
                     sl__hasher_add(h, buf, (size_t)n * row_bytes);
             }
             char got[SL_HASH_HEX];
             sl__hasher_hex(h, got);
-            if (ok && (d < 0 || !want || !buf || strcmp(got, want) != 0)) {
+            if (ok && (d < 0 || (!want && !place) || !buf || (want && strcmp(got, want) != 0))) {
                 snprintf(reason, rsize, "its checkpoint was modified: the values of '%s' do not match their hash",
                          a->name);
                 ok = 0;
@@ -500,6 +522,7 @@ static int content_intact(const sl_stage *st, const char *path, const sl__ckpt_i
             ok = 0;
         }
     }
+    free(src);
     sl__hasher_free(all);
     sl__hasher_free(h);
     return ok;
@@ -611,7 +634,7 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
         sl__h5_lock();
         hid_t f = H5I_INVALID_HID;
         s = sl__h5_open_read_locked(path, &f, err);
-        for (size_t i = 0; s == SL_OK && i < sl_frame_count(st->output); i++) {
+        for (size_t i = 0; s == SL_OK && !in_place(st) && i < sl_frame_count(st->output); i++) {
             const char *name = sl_frame_array(st->output, i)->name;
             hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
             void *ctx[3] = {st->output, (void *)name, err};
@@ -639,7 +662,7 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
         sl__ckpt_info_free(&info);
     }
     if (s == SL_OK)
-        s = sl__frame_set_path(st->output, path, err);
+        s = in_place(st) ? sl__stage_place(st, NULL, err) : sl__frame_set_path(st->output, path, err);
     if (s == SL_OK)
         s = sl__manifest_record(workdir, st->name, err);
     free(path);

@@ -95,5 +95,9 @@ typedef struct sl__stage_io {
     int64_t rows, bytes, bytes_read, passes;
 } sl__stage_io;
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err);
+/* Points a source stage's output frame at its data in place (op stored_at):
+ * the source file's absolute path (returned in *file when not NULL, to free)
+ * and its datasets. */
+sl_status sl__stage_place(sl_stage *st, char **file, sl_error *err);
 
 #endif

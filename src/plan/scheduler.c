@@ -169,6 +169,16 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
     return s;
 }
 
+/* A source stored in place (op stored_at, no compression): its data is not
+ * copied. The stage runs as usual but its writer only hashes the rows, so
+ * the output hash is the one a copy would have (a touched but unchanged
+ * source leaves the stages after it fresh); the checkpoint records where the
+ * data is, and readers read the source file. */
+static int stored_in_place(const sl_stage *st)
+{
+    return st->op->stored_at && st->compression == SL__COMP_NONE;
+}
+
 /* Opens the stage's temporary checkpoint: the one an interrupted run left,
  * when its journal says how far it got, or a new one. */
 static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl__journal *jr, int *use_journal,
@@ -178,6 +188,12 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
     size_t n = sl_frame_count(st->output);
     *use_journal = 0;
     sl_status s = SL_OK;
+    if (stored_in_place(st) && max_rows >= 0) {
+        sl__h5_lock();
+        s = sl__ckpt_open_hash_only_locked(path, st->output, max_rows, w, err);
+        sl__h5_unlock();
+        return s;
+    }
     if (max_rows >= 0 && st->compression == SL__COMP_NONE) {
         s = sl__journal_open(jr, path, st->key, rc->chunk_rows, max_rows, n, err);
         if (s)
@@ -199,6 +215,48 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
     sl__h5_lock();
     s = sl__ckpt_open_locked(path, st->output, rc->chunk_rows, max_rows, (sl__compression)st->compression, w, err);
     sl__h5_unlock();
+    return s;
+}
+
+sl_status sl__stage_place(sl_stage *st, char **file_out, sl_error *err)
+{
+    size_t n = sl_frame_count(st->output);
+    const char **dsets = calloc(n ? n : 1, sizeof *dsets);
+    if (!dsets)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    const char *file = NULL;
+    sl_status s = SL_OK;
+    for (size_t i = 0; s == SL_OK && i < n; i++) {
+        const char *f = NULL;
+        s = st->op->stored_at(st, i, &f, &dsets[i], err);
+        if (s == SL_OK && file && strcmp(file, f) != 0)
+            s = sl__error_set(err, SL_ERR_INTERNAL, "op '%s': arrays in place must be in one file", st->op->name);
+        file = f;
+    }
+    /* the absolute path: the workdir's state must not depend on the cwd */
+    char *abs = s == SL_OK && file ? realpath(file, NULL) : NULL;
+    if (s == SL_OK && !abs)
+        s = sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': %s", file ? file : "", strerror(errno));
+    if (s == SL_OK)
+        s = sl__frame_set_path(st->output, abs, err);
+    if (s == SL_OK)
+        s = sl__frame_set_datasets(st->output, dsets, err);
+    free(dsets);
+    if (s == SL_OK && file_out)
+        *file_out = abs;
+    else
+        free(abs);
+    return s;
+}
+
+static sl_status write_place_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *err)
+{
+    sl_status s = sl__ckpt_attr_string_locked(w, "sluice_in_place", sl__frame_path(st->output), err);
+    for (size_t i = 0; s == SL_OK && i < sl_frame_count(st->output); i++) {
+        char key[SL_NAME_MAX + 32];
+        snprintf(key, sizeof key, "sluice_dataset.%s", sl_frame_array(st->output, i)->name);
+        s = sl__ckpt_attr_string_locked(w, key, sl__frame_dataset(st->output, i), err);
+    }
     return s;
 }
 
@@ -242,14 +300,19 @@ again:
     if (s == SL_OK) {
         sl_frame_set_rows(st->output, sl__ckpt_rows(w));
         io->rows = sl__ckpt_rows(w);
-        io->bytes = sl__ckpt_bytes(w);
+        io->bytes = stored_in_place(st) ? 0 : sl__ckpt_bytes(w); /* in place: hashed, not written */
         io->bytes_read = ex.bytes_read;
         io->passes = (int64_t)ex.pass_no;
         /* no journal may outlive the checkpoint it was for, even if the
          * process dies right after the rename */
         sl__journal_remove(&jr);
+        if (s == SL_OK && stored_in_place(st) && rows_hint(st) >= 0)
+            s = sl__stage_place(st, NULL, err);
         sl__h5_lock();
-        s = write_attrs_locked(st, w, err);
+        if (s == SL_OK)
+            s = write_attrs_locked(st, w, err);
+        if (s == SL_OK && sl__frame_path(st->output))
+            s = write_place_locked(st, w, err);
         if (s == SL_OK) {
             s = sl__ckpt_commit_locked(w, st->out_hash, err);
             w = NULL;
@@ -257,7 +320,7 @@ again:
         sl__h5_unlock();
     }
     st->exec = NULL;
-    if (s == SL_OK)
+    if (s == SL_OK && !sl__frame_path(st->output))
         s = sl__frame_set_path(st->output, path, err);
     if (w) {
         sl__h5_lock();
@@ -706,7 +769,8 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     }
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
                      .rows = s == SL_OK ? sl_frame_rows(st->output) : 0, .bytes = io.bytes,
-                     .seconds = sl__now() - t0, .reused = st->reused};
+                     .seconds = sl__now() - t0, .reused = st->reused,
+                     .in_place = s == SL_OK && st->op->stored_at && st->compression == SL__COMP_NONE};
     emit(rc, &done);
     char msg[2048] = "";
     if (s != SL_OK)

@@ -543,7 +543,7 @@ def test_kill_anywhere_then_resume_same_bytes():
 
     points = [
         ("before any stage", lambda r: time.time() - r.t0 >= 0.005),
-        ("inside load (its journal written)", lambda r: newer(P("load.h5.tmp.resume"), r.t0)),
+        ("inside load (reading and hashing the source)", lambda r: newer(P("load.h5.tmp"), r.t0)),
         ("between load and clean", lambda r: newer(P("load.h5"), r.t0)),
         ("inside clean", after(P("clean.h5.tmp"), 0.5)),
         ("inside convert (its journal written)", lambda r: newer(P("convert.h5.tmp.resume"), r.t0)),
@@ -918,8 +918,17 @@ def test_source_file_identity():
     run_ok("run", ymlc, "-j", THREADS)
     got = statuses(log_since(wd, n))
     assert got["load"] == "ran" and got["clean"] == "ran", "after changing a value of the input: %s" % _fmt(got)
+    # load reads the source in place: its checkpoint names the file, and the
+    # recomputed stages saw the new value
     with h5py.File(os.path.join(wd, "load.h5"), "r") as f:
-        assert f["X"][5, 3] == np.float32(12345.0), f["X"][5, 3]
+        assert f.attrs["sluice_in_place"] == os.path.realpath(data), dict(f.attrs)
+        assert "X" not in f, "load.h5 holds a copy of X"
+    with h5py.File(data, "r") as f:
+        y5 = f["y"][5]
+    if not np.isnan(y5):  # row 5 is kept by clean
+        with h5py.File(os.path.join(wd, "clean.h5"), "r") as f:
+            kept = f["X"][...]
+        assert (kept[:, 3] == np.float32(12345.0)).any(), "clean did not see the new value"
     expect_no_temp(wd, "after the runs")
 
 

@@ -133,6 +133,25 @@ def h5load(path):
     return arrays, attrs
 
 
+def stage_arrays(path):
+    """The arrays of a checkpoint as the stages reading it see them. A source
+    stored in place (docs/guide.md 3.1) has none of its own: its attributes
+    name the source file (sluice_in_place) and each array's dataset
+    (sluice_dataset.<array>), read here as sluice reads them: native byte
+    order, a 1-D dataset as one column."""
+    arrays, attrs = h5load(path)
+    if "sluice_in_place" not in attrs:
+        return arrays
+    assert arrays == {}, "a checkpoint in place holds arrays: %s" % sorted(arrays)
+    with h5py.File(attrs["sluice_in_place"], "r") as f:
+        for k, v in attrs.items():
+            if k.startswith("sluice_dataset."):
+                a = f[v][()]
+                a = a.astype(a.dtype.newbyteorder("="))
+                arrays[k[len("sluice_dataset."):]] = a.reshape(len(a), -1)
+    return arrays
+
+
 def data_bytes(path):
     """name -> (dtype, shape, raw bytes) of every dataset: what must be bitwise stable."""
     arrays, _ = h5load(path)
@@ -358,9 +377,12 @@ def test_example_values():
     src, _ = h5load(os.path.join(SRC, "datasets", "diabetes.h5"))
     X = src["X"].reshape(len(src["X"]), -1)
     y = src["y"].reshape(len(src["y"]), -1)
-    load, _ = h5load(os.path.join(wd, "load.h5"))
+    load = stage_arrays(os.path.join(wd, "load.h5"))
     expect_equal_arrays(load["X"], X, "load X")
     expect_equal_arrays(load["y"], y, "load y")
+    # the source is read in place, not copied
+    _, attrs = h5load(os.path.join(wd, "load.h5"))
+    assert attrs["sluice_in_place"] == os.path.realpath(os.path.join(SRC, "datasets", "diabetes.h5")), attrs
     conv, _ = h5load(os.path.join(wd, "convert.h5"))
     expect_equal_arrays(conv["X"], X.astype(np.float32), "convert X")
     expect_equal_arrays(conv["y"], y.astype(np.float32), "convert y")
@@ -540,6 +562,66 @@ def test_tiny_chunks_and_nan_prefix():
 # 3. shapes and dtypes
 # ---------------------------------------------------------------------------
 
+def test_load_stored_in_place():
+    """A stored load.hdf5 stage copies nothing: its checkpoint has no arrays
+    and names the source (absolute path) and datasets; its output hash is the
+    one a copy has (compression: zstd makes a copy, same hash). Touching the
+    checkpoint re-verifies it against the source and reuses it; touching the
+    source reruns load, whose unchanged values leave the rest fresh."""
+    d = tdir("in_place")
+    X = np.arange(60, dtype=np.float32).reshape(20, 3)
+    y = np.arange(20, dtype=np.float64)
+    make_h5(os.path.join(d, "s.h5"), X=X, y=y)
+    text = """
+        stages:
+          load: { op: load.hdf5, file: s.h5, arrays: { X: /X, y: /y }%s }
+          f64:  { op: convert, input: load, dtype: float64 }
+        """
+    yml = write_yaml(d, text % "")
+    wd = os.path.join(d, "wd")
+    def status(stdout):
+        """stage -> 'in place', 'reused' or 'ran' from the run summary"""
+        out = {}
+        for line in stdout.splitlines():
+            w = line.split()
+            if len(w) > 4 and w[3] == "rows":
+                out[w[0]] = "reused" if "reused" in w else "in place" if "in place" in line else "ran"
+        return out
+
+    p = run_ok("run", yml, "--workdir", wd)
+    assert status(p.stdout) == {"load": "in place", "f64": "ran"}, p.stdout
+    arrays, attrs = h5load(os.path.join(wd, "load.h5"))
+    assert arrays == {}, sorted(arrays)
+    assert attrs["sluice_in_place"] == os.path.realpath(os.path.join(d, "s.h5")), attrs
+    assert (attrs["sluice_dataset.X"], attrs["sluice_dataset.y"]) == ("/X", "/y"), attrs
+    h5dump_ok(os.path.join(wd, "load.h5"))
+    with open(os.path.join(wd, "run.log")) as f:
+        log = {e["stage"]: e for e in map(json.loads, f)}
+    assert log["load"]["bytes"] == 0 and log["load"]["bytes_read"] == 20 * (3 * 4 + 8), log["load"]
+    f64 = h5load(os.path.join(wd, "f64.h5"))[0]
+    expect_equal_arrays(f64["X"], X.astype(np.float64), "f64 X")
+    expect_equal_arrays(f64["y"], y.reshape(20, 1), "f64 y")
+    # the hash of the values, as a copy (compressed) has it
+    yml_z = write_yaml(d, text % ", compression: zstd", name="z.yaml")
+    wdz = os.path.join(d, "wdz")
+    pz = sluice("run", yml_z, "--workdir", wdz)
+    if pz.returncode == 0:
+        az, attz = h5load(os.path.join(wdz, "load.h5"))
+        expect_equal_arrays(az["X"], X, "compressed copy X")
+        assert attz["sluice_output_hash"] == attrs["sluice_output_hash"], (attz["sluice_output_hash"],
+                                                                          attrs["sluice_output_hash"])
+    else:
+        contains(pz.stderr, "zstd")  # no Blosc plugin here: the message says how to get it
+    # touch the checkpoint: verified against the source, reused
+    os.utime(os.path.join(wd, "load.h5"), (time.time() + 5, time.time() + 5))
+    p = run_ok("run", yml, "--workdir", wd)
+    assert status(p.stdout) == {"load": "reused", "f64": "reused"}, p.stdout
+    # touch the source: load reruns, its values are the same, f64 is reused
+    os.utime(os.path.join(d, "s.h5"), (time.time() + 5, time.time() + 5))
+    p = run_ok("run", yml, "--workdir", wd)
+    assert status(p.stdout) == {"load": "in place", "f64": "reused"}, p.stdout
+
+
 def test_1d_dataset_becomes_column():
     d = tdir("one_d")
     y = np.arange(10, dtype=np.float64) * 1.5
@@ -547,13 +629,17 @@ def test_1d_dataset_becomes_column():
     yml = write_yaml(d, """
         stages:
           load: { op: load.hdf5, file: a.h5, arrays: { y: /y } }
+          copy: { op: save.hdf5, input: load, file: copy.h5 }
         """)
     p = run_ok("check", yml)
     contains(p.stdout, "y 10x1 float64")
     wd = os.path.join(d, "wd")
     run_ok("run", yml, "--workdir", wd)
-    got = h5load(os.path.join(wd, "load.h5"))[0]["y"]
+    got = stage_arrays(os.path.join(wd, "load.h5"))["y"]
     expect_equal_arrays(got, y.reshape(10, 1), "load y")
+    # what a stage reading it gets: one column, read by sluice in place
+    got = h5load(os.path.join(d, "copy.h5"))[0]["y"]
+    expect_equal_arrays(got.reshape(10, 1), y.reshape(10, 1), "saved copy of load y")
 
 
 def test_integer_dtypes():
@@ -577,7 +663,7 @@ def test_integer_dtypes():
     contains(p.stdout, "A %dx2 int16" % n, "B %dx1 uint8" % n, "C %dx3 int64" % n)
     wd = os.path.join(d, "wd")
     run_ok("run", yml, "--workdir", wd, "--chunk-rows", 300)
-    load = h5load(os.path.join(wd, "load.h5"))[0]
+    load = stage_arrays(os.path.join(wd, "load.h5"))
     expect_equal_arrays(load["A"], a16, "load A")
     expect_equal_arrays(load["B"], u8.reshape(n, 1), "load B")
     expect_equal_arrays(load["C"], i64, "load C")
@@ -625,7 +711,7 @@ def test_convert_int8_out_of_range_fails():
         assert p.stderr.count("\n") == 1 and p.stderr.startswith("sluice: "), p.stderr
         expect_no_partial(wd, ["i8", "desc"])
         # the earlier checkpoint is complete and valid
-        load, attrs = h5load(os.path.join(wd, "load.h5"))
+        load, attrs = stage_arrays(os.path.join(wd, "load.h5")), h5load(os.path.join(wd, "load.h5"))[1]
         expect_equal_arrays(load["X"], X, "load X")
         assert int(attrs["sluice_rows"]) == 5000
         contains(p.stdout, "failed")
@@ -703,12 +789,15 @@ def test_big_endian_datasets():
     contains(p.stdout, "X 50x3 float64", "y 50x1 float32", "I 50x2 int32")
     wd = os.path.join(d, "wd")
     run_ok("run", yml, "--workdir", wd, "--chunk-rows", 7)
-    load = h5load(os.path.join(wd, "load.h5"))[0]
+    load = stage_arrays(os.path.join(wd, "load.h5"))
     expect_equal_arrays(load["X"], Xbe.astype("<f8"), "load X")
     expect_equal_arrays(load["y"], ybe.astype("<f4").reshape(50, 1), "load y")
     expect_equal_arrays(load["I"], ibe.astype("<i4"), "load I")
     f64 = h5load(os.path.join(wd, "f64.h5"))[0]
     expect_equal_arrays(f64["I"], ibe.astype("<f8"), "f64 I")
+    # convert read the big-endian source in place, through HDF5's conversion
+    expect_equal_arrays(f64["X"], Xbe.astype("<f8"), "f64 X")
+    expect_equal_arrays(f64["y"], ybe.astype("<f8").reshape(50, 1), "f64 y")
 
 
 def test_chunked_and_contiguous_sources():
@@ -727,14 +816,18 @@ def test_chunked_and_contiguous_sources():
     yml = write_yaml(d, """
         stages:
           load: { op: load.hdf5, file: s.h5, arrays: { Xc: /Xc, yc: /yc, Xk: /Xk, yk: /yk, Xz: /Xz, yz: /yz, Xm: /Xm } }
+          copy: { op: save.hdf5, input: load, file: copy.h5 }
         """)
     wd = os.path.join(d, "wd")
     run_ok("run", yml, "--workdir", wd, "--chunk-rows", 100, "-j", 2)
-    load = h5load(os.path.join(wd, "load.h5"))[0]
+    # load is read in place; save.hdf5 reads it as every stage does: with
+    # pread for the contiguous and plain chunked datasets (even 7 x 3 chunks
+    # that split rows), through HDF5 for the compressed ones
+    copy = h5load(os.path.join(d, "copy.h5"))[0]
     for k in ("Xc", "Xk", "Xz", "Xm"):
-        expect_equal_arrays(load[k], X, "load " + k)
+        expect_equal_arrays(copy[k], X, "copy " + k)
     for k in ("yc", "yk", "yz"):
-        expect_equal_arrays(load[k], y.reshape(-1, 1), "load " + k)
+        expect_equal_arrays(copy[k].reshape(-1, 1), y.reshape(-1, 1), "copy " + k)
 
 
 def test_dataset_in_group():
@@ -745,12 +838,16 @@ def test_dataset_in_group():
     yml = write_yaml(d, """
         stages:
           load: { op: load.hdf5, file: g.h5, arrays: { X: /grp/X, y: grp/sub/y } }
+          copy: { op: save.hdf5, input: load, file: copy.h5 }
         """)
     wd = os.path.join(d, "wd")
     run_ok("run", yml, "--workdir", wd)
-    load = h5load(os.path.join(wd, "load.h5"))[0]
+    load = stage_arrays(os.path.join(wd, "load.h5"))
     expect_equal_arrays(load["X"], X, "load X")
     expect_equal_arrays(load["y"], y.reshape(6, 1), "load y")
+    copy = h5load(os.path.join(d, "copy.h5"))[0]
+    expect_equal_arrays(copy["X"], X, "copy X")
+    expect_equal_arrays(copy["y"].reshape(6, 1), y.reshape(6, 1), "copy y")
 
 
 def test_convert_int64_to_float32_rounds_once():
@@ -984,7 +1081,7 @@ def test_runtime_failure_keeps_earlier_checkpoints():
     p = expect_rc(sluice("run", yml, "--workdir", wd, "--chunk-rows", 64), 1)
     contains(p.stderr, "stage 'i16'", "row 150", "column 1", "1000000", "int16")
     assert ckpts(wd) == ["f32.h5", "load.h5"], os.listdir(wd)
-    expect_equal_arrays(h5load(os.path.join(wd, "load.h5"))[0]["X"], X, "load X")
+    expect_equal_arrays(stage_arrays(os.path.join(wd, "load.h5"))["X"], X, "load X")
     arrays, attrs = h5load(os.path.join(wd, "f32.h5"))
     expect_equal_arrays(arrays["X"], X.astype(np.float32), "f32 X")
     assert attrs["sluice_stage"] == "f32" and int(attrs["sluice_rows"]) == 200

@@ -69,10 +69,12 @@ def test_regression_matches_numpy_baseline(args):
     assert got == lines["gd"], "gradient descent:\n sluice %s\n numpy  %s" % (got, lines["gd"])
     mse = float(lines["mse_lstsq"])
     assert "%.6f" % env.read("evaluate", "mse")[0, 0] == "%.6f" % mse
-    # run.log: what each stage read and how many passes it ran. load reads
-    # the source's 16 + 1 float32 columns once; lstsq reads normalize's 16 + 1
-    # float64 columns once (the Gram pass) and gd reuses lstsq's co-moments
-    # (a shared reduction): no pass, nothing read.
+    # run.log: what each stage read and how many passes it ran. load is
+    # stored in place (one pass that reads and hashes the source, nothing
+    # written); clean reads the
+    # source's 16 + 1 float32 columns twice (statistics, then the cleaning
+    # pass); lstsq reads normalize's 16 + 1 float64 columns once (the Gram
+    # pass) and gd reuses lstsq's co-moments (a shared reduction).
     log = {}
     with open(env.path("w", "run.log")) as f:
         for line in f:
@@ -80,7 +82,9 @@ def test_regression_matches_numpy_baseline(args):
             log[e["stage"]] = e
     kept = int(log["clean"]["rows"])
     assert 190000 < kept < 200000, log["clean"]
-    assert (log["load"]["bytes_read"], log["load"]["passes"]) == (200000 * 17 * 4, 1), log["load"]
+    assert (log["load"]["bytes"], log["load"]["bytes_read"], log["load"]["passes"]) == (0, 200000 * 17 * 4, 1), \
+        log["load"]
+    assert (log["clean"]["bytes_read"], log["clean"]["passes"]) == (2 * 200000 * 17 * 4, 2), log["clean"]
     assert (log["lstsq"]["bytes_read"], log["lstsq"]["passes"]) == (kept * 17 * 8, 1), log["lstsq"]
     assert (log["gd"]["bytes_read"], log["gd"]["passes"]) == (0, 0), log["gd"]
     assert log["convert"]["bytes"] == kept * 17 * 8, log["convert"]
