@@ -191,33 +191,10 @@ static void set_filters(hid_t dcpl, sl__compression c, const sl_array_info *a, h
     }
 }
 
-sl_status sl__ckpt_open_hash_only_locked(const char *path, const sl_frame *schema, int64_t rows,
-                                         sl__ckpt_writer **out, sl_error *err)
+/* A writer for `path` whose `path`.tmp is created empty. */
+static sl_status create_writer(const char *path, const sl_frame *schema, int64_t max_rows, sl__ckpt_writer **out,
+                               sl_error *err)
 {
-    sl__ckpt_writer *w;
-    sl_status s = alloc_writer(path, schema, rows, &w, err);
-    if (s)
-        return s;
-    w->hash_only = 1;
-    hid_t fapl = file_access_plist();
-    errno = 0;
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    H5Pclose(fapl);
-    if (w->file < 0) {
-        s = errno ? sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp, strerror(errno))
-                  : h5_fail(err, "create", w->tmp);
-        sl__ckpt_abort_locked(w);
-        return s;
-    }
-    *out = w;
-    return SL_OK;
-}
-
-sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
-                               sl__compression comp, sl__ckpt_writer **out, sl_error *err)
-{
-    if (comp != SL__COMP_NONE)
-        max_rows = -1; /* compressed chunks have no fixed place to pwrite into */
     sl__ckpt_writer *w;
     sl_status s = alloc_writer(path, schema, max_rows, &w, err);
     if (s)
@@ -232,6 +209,28 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
         sl__ckpt_abort_locked(w); /* HDF5 may have created the file before failing */
         return s;
     }
+    *out = w;
+    return SL_OK;
+}
+
+sl_status sl__ckpt_open_hash_only_locked(const char *path, const sl_frame *schema, int64_t rows,
+                                         sl__ckpt_writer **out, sl_error *err)
+{
+    sl_status s = create_writer(path, schema, rows, out, err);
+    if (s == SL_OK)
+        (*out)->hash_only = 1;
+    return s;
+}
+
+sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
+                               sl__compression comp, sl__ckpt_writer **out, sl_error *err)
+{
+    if (comp != SL__COMP_NONE)
+        max_rows = -1; /* compressed chunks have no fixed place to pwrite into */
+    sl__ckpt_writer *w = NULL;
+    sl_status s = create_writer(path, schema, max_rows, &w, err);
+    if (s)
+        return s;
     int direct = max_rows >= 0;
     for (size_t i = 0; i < w->n; i++) {
         const sl_array_info *a = &w->arrays[i];
