@@ -259,6 +259,9 @@ int main(int argc, char **argv)
     }
     printf("{\"threads\": %d", omp_get_max_threads());
     printf(", \"blis_threads\": %ld", (long)bli_thread_get_num_threads());
+    /* BLIS 0.9 reads BLIS_ARCH_TYPE as the number of an arch_t: the harness
+     * needs these to force a kernel set */
+    printf(", \"arch_ids\": {\"zen3\": %d, \"haswell\": %d}", (int)BLIS_ARCH_ZEN3, (int)BLIS_ARCH_HASWELL);
     printf(", \"dgemm_n\": %ld, \"dgemm_gflops\": %.2f", (long)dg, dgemm_rate(dg, 3));
     if (!only_dgemm) {
         mem m = {0};
