@@ -1,13 +1,13 @@
 /* Bit-exactness of the streaming kernels: standardize, count_nonfinite,
- * cast, colstats, mstats, impute, the co-moment means and check_finite run
- * on random blocks (NaNs with payloads, +-Inf, -0.0, subnormals, huge values
- * whose sums overflow, dropped rows, all-missing and never-missing columns)
- * of every element type, over shapes that are narrower and wider than a
- * vector and than the kernels' column blocks, and their output is compared
- * byte for byte with plain scalar loops written here from the kernels'
- * documented semantics. The kernels may be vectorized across columns, but
- * never so that a single bit of a result changes: a column's sums must stay
- * sequential in row order. */
+ * cast, colstats, mstats, impute, nansum_f32, the co-moment means and
+ * check_finite run on random blocks (NaNs with payloads, +-Inf, -0.0,
+ * subnormals, huge values whose sums overflow, dropped rows, all-missing and
+ * never-missing columns) of every element type, over shapes that are
+ * narrower and wider than a vector and than the kernels' column blocks, and
+ * their output is compared byte for byte with plain scalar loops written
+ * here from the kernels' documented semantics. The kernels may be vectorized
+ * across columns, but never so that a single bit of a result changes: a
+ * column's sums must stay sequential in row order. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -571,6 +571,41 @@ static void test_impute(void **state)
                     }
 }
 
+/* ---- float32 sums (clean's mean_dtype: input) --------------------------------------- */
+
+static void test_nansum_f32(void **state)
+{
+    (void)state;
+    uint64_t s = 0x5eed0008;
+    for (size_t a = 0; a < N_OF(COLS); a++)
+        for (size_t b = 0; b < N_OF(ROWS); b++)
+            for (int seed = 0; seed < SEEDS; seed++)
+                for (int dk = 0; dk < 4; dk++)
+                    for (int skip_inf = 0; skip_inf < 2; skip_inf++) {
+                        int64_t cols = COLS[a], rows = ROWS[b];
+                        float *x = random_block(SL_FLOAT32, rows, cols, &s);
+                        unsigned char *drop = random_drop(rows, &s, dk);
+                        /* the sums so far: a pass adds chunk after chunk */
+                        float *got = random_block(SL_FLOAT32, 1, cols, &s);
+                        float *want = malloc((size_t)cols * sizeof *want + 1);
+                        for (int64_t c = 0; c < cols; c++) {
+                            got[c] = isnan(got[c]) ? 0.0f : got[c];
+                            want[c] = got[c];
+                            for (int64_t r = 0; r < rows; r++) {
+                                float v = x[r * cols + c];
+                                if (!(drop && drop[r]) && !is_missing(v, skip_inf))
+                                    want[c] += v;
+                            }
+                        }
+                        sl__nansum_f32(x, rows, cols, drop, skip_inf, got);
+                        same_bytes(got, want, (size_t)cols * sizeof *got, "nansum_f32", SL_FLOAT32, rows, cols);
+                        free(got);
+                        free(want);
+                        free(drop);
+                        free(x);
+                    }
+}
+
 /* ---- co-moment means ---------------------------------------------------------------- */
 
 /* gram.c's means: plain column means, corrected by the mean of the
@@ -705,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_colstats),
         cmocka_unit_test(test_mstats),
         cmocka_unit_test(test_impute),
+        cmocka_unit_test(test_nansum_f32),
         cmocka_unit_test(test_comoment_means),
         cmocka_unit_test(test_check_finite),
     };

@@ -144,6 +144,19 @@ double sl__mstats_std(const sl__mstats *s)
     return s->n > 0 ? sqrt(s->m2 / s->n) : NAN;
 }
 
+void sl__nansum_f32(const float *x, int64_t rows, int64_t cols, const unsigned char *drop, int skip_inf, float *sum)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        if (drop && drop[r])
+            continue;
+        for (int64_t k = 0; k < cols; k++) {
+            float v = x[r * cols + k];
+            if (v == v && (!skip_inf || isfinite(v)))
+                sum[k] += v;
+        }
+    }
+}
+
 /* ---- rows with a missing value ------------------------------------------------------- */
 
 #define ROWS_MISSING(T)                                                                                     \

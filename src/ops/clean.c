@@ -633,18 +633,7 @@ static sl_status f32_mean_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, vo
     for (size_t i = 0; i < c->s->n; i++) {
         if (!c->sum[i])
             continue;
-        const float *x = in->arrays[i].data;
-        int64_t cols = in->arrays[i].info->cols;
-        float *sum = c->sum[i];
-        for (int64_t r = 0; r < in->rows; r++) {
-            if (drop && drop[r])
-                continue;
-            for (int64_t k = 0; k < cols; k++) {
-                float v = x[r * cols + k];
-                if (v == v && (!c->s->skip_inf || isfinite(v)))
-                    sum[k] += v;
-            }
-        }
+        sl__nansum_f32(in->arrays[i].data, in->rows, in->arrays[i].info->cols, drop, c->s->skip_inf, c->sum[i]);
     }
     free(mask);
     return SL_OK;
