@@ -6,10 +6,50 @@
 #ifndef SL_SIMD_H
 #define SL_SIMD_H
 
+#include <stdint.h>
+#include <string.h>
+
 #if defined(SL_TARGET_CLONES) && defined(__x86_64__)
 #define SL_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define SL_HOT
 #endif
+
+/* Branch-free selects, for the kernels' loops: a where the mask m is all
+ * ones, b where it is zero, bit for bit. Written as c ? a : b on floating
+ * point values, a select that feeds an addition (sum += skip ? -0.0 : v)
+ * or keeps a minimum ends up a branch: GCC, honouring floating-point traps
+ * (-ftrapping-math, the default), moves the operation into the branches
+ * and then cannot if-convert the loop, which stays scalar. On the bits it
+ * is a blend, and the loop vectorizes. */
+static inline uint64_t sl_mask64(int cond)
+{
+    return -(uint64_t)(cond != 0);
+}
+
+static inline uint32_t sl_mask32(int cond)
+{
+    return -(uint32_t)(cond != 0);
+}
+
+static inline double sl_sel_f64(uint64_t m, double a, double b)
+{
+    uint64_t x, y;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    x = (x & m) | (y & ~m);
+    memcpy(&a, &x, sizeof a);
+    return a;
+}
+
+static inline float sl_sel_f32(uint32_t m, float a, float b)
+{
+    uint32_t x, y;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    x = (x & m) | (y & ~m);
+    memcpy(&a, &x, sizeof a);
+    return a;
+}
 
 #endif
