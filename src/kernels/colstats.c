@@ -13,6 +13,9 @@
  * would turn into +0.0), and v < min and v > max are false for NaN. */
 #define CS_BLOCK 64
 
+/* Integer types hold no NaN: (T)0.5 is 0 for them, and the test folds away. */
+#define NAN_MASK(T, v) ((T)0.5 != 0 ? sl_nan_mask64(v) : 0)
+
 #define COLSTATS(T, NAME)                                                                                   \
     SL_HOT static void NAME(const T *restrict x, int64_t rows, int64_t cols, sl__colstats *restrict out)  \
     {                                                                                                      \
@@ -30,8 +33,9 @@
                 const T *xr = x + r * cols + c0;                                                           \
                 for (int64_t c = 0; c < w; c++) {                                                          \
                     double v = (double)xr[c];                                                              \
-                    n[c] += v == v;                                                                        \
-                    sum[c] += sl_sel_f64(sl_mask64(v != v), -0.0, v);                                      \
+                    uint64_t nan = NAN_MASK(T, v);                                                         \
+                    n[c] += (int64_t)(~nan & 1);                                                           \
+                    sum[c] += sl_sel_f64(nan, -0.0, v);                                                    \
                     lo[c] = sl_sel_f64(sl_mask64(v < lo[c]), v, lo[c]);                                    \
                     hi[c] = sl_sel_f64(sl_mask64(v > hi[c]), v, hi[c]);                                    \
                 }                                                                                          \
@@ -43,7 +47,7 @@
                 for (int64_t c = 0; c < w; c++) {                                                          \
                     double v = (double)xr[c];                                                              \
                     double d = v - mean[c];                                                                \
-                    m2[c] += sl_sel_f64(sl_mask64(v != v), -0.0, d * d);                                   \
+                    m2[c] += sl_sel_f64(NAN_MASK(T, v), -0.0, d * d);                                      \
                 }                                                                                          \
             }                                                                                              \
             for (int64_t c = 0; c < w; c++) {                                                              \

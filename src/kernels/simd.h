@@ -22,6 +22,24 @@
  * (-ftrapping-math, the default), moves the operation into the branches
  * and then cannot if-convert the loop, which stays scalar. On the bits it
  * is a blend, and the loop vectorizes. */
+/* All ones where v is NaN (resp. +-Inf), from the bits: tested as 64-bit
+ * integers, a mask stays as wide as the doubles it selects, where v != v on
+ * a widened float would be narrowed to a float compare, and its mask
+ * shuffled back to 64-bit lanes. */
+static inline uint64_t sl_nan_mask64(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return -(uint64_t)((int64_t)(b & INT64_MAX) > (int64_t)0x7ff0000000000000);
+}
+
+static inline uint64_t sl_inf_mask64(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return -(uint64_t)((b & INT64_MAX) == 0x7ff0000000000000);
+}
+
 static inline uint64_t sl_mask64(int cond)
 {
     return -(uint64_t)(cond != 0);
