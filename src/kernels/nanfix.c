@@ -199,8 +199,8 @@ double sl__mstats_std(const sl__mstats *s)
  * adding -0.0f in its place (x + -0.0f == x for every float x but a
  * signalling NaN, which it quiets: so a sum no value was added to, which
  * could come in as one, is put back as it came). */
-SL_HOT void sl__nansum_f32(const float *restrict x, int64_t rows, int64_t cols, const unsigned char *restrict drop,
-                           int skip_inf, float *restrict sum)
+SL_HOT static void nansum_f32(const float *restrict x, int64_t rows, int64_t cols, const unsigned char *restrict drop,
+                              int skip_inf, float *restrict sum)
 {
     for (int64_t c0 = 0; c0 < cols; c0 += MS_BLOCK) {
         int64_t w = cols - c0 < MS_BLOCK ? cols - c0 : MS_BLOCK;
@@ -222,6 +222,13 @@ SL_HOT void sl__nansum_f32(const float *restrict x, int64_t rows, int64_t cols, 
             if (added[c])
                 sum[c0 + c] = s[c];
     }
+}
+
+/* Not SL_HOT itself: clang 14 gives a cloned function's dispatcher another
+ * name than the function's, which other files could then not call. */
+void sl__nansum_f32(const float *x, int64_t rows, int64_t cols, const unsigned char *drop, int skip_inf, float *sum)
+{
+    nansum_f32(x, rows, cols, drop, skip_inf, sum);
 }
 
 /* ---- rows with a missing value ------------------------------------------------------- */

@@ -2,7 +2,10 @@
  * chunk) to be compiled twice, for baseline x86-64 and for x86-64-v3 (AVX2,
  * 4 doubles per instruction); the dynamic loader picks the clone the CPU
  * runs. The clones give the same bits: no kernel relies on reassociated
- * sums, and contraction into FMA is off (meson.build). */
+ * sums, and contraction into FMA is off (meson.build). Put it on static
+ * functions only: clang 14 names the dispatcher of a cloned function
+ * otherwise than the function (f.ifunc), so a call from another file would
+ * not link. */
 #ifndef SL_SIMD_H
 #define SL_SIMD_H
 
