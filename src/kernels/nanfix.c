@@ -257,7 +257,7 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
 
 /* The column's fill value where a value is missing, the value itself
  * elsewhere: stored back unchanged, bit for bit. */
-#define IMPUTE(T, NAME)                                                                                     \
+#define IMPUTE(T, U, NAME)                                                                                  \
     SL_HOT static int64_t NAME(T *restrict x, int64_t rows, int64_t cols, const double *restrict fill,    \
                                int skip_inf)                                                               \
     {                                                                                                      \
@@ -269,21 +269,23 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
                 f[c] = (T)fill[c0 + c];                                                                    \
             for (int64_t r = 0; r < rows; r++) {                                                           \
                 T *xr = x + r * cols + c0;                                                                 \
+                U k = 0; /* a row's count, as wide as a value: no widening of the masks */                 \
                 for (int64_t c = 0; c < w; c++) {                                                          \
                     int miss = MISSING(xr[c]);                                                             \
                     xr[c] = SEL(miss, f[c], xr[c]);                                                        \
-                    n += miss;                                                                             \
+                    k += miss;                                                                             \
                 }                                                                                          \
+                n += (int64_t)k;                                                                           \
             }                                                                                              \
         }                                                                                                  \
         return n;                                                                                          \
     }
 
 #define SEL(m, a, b) sl_sel_f64(sl_mask64(m), a, b)
-IMPUTE(double, impute_f64)
+IMPUTE(double, uint64_t, impute_f64)
 #undef SEL
 #define SEL(m, a, b) sl_sel_f32(sl_mask32(m), a, b)
-IMPUTE(float, impute_f32)
+IMPUTE(float, uint32_t, impute_f32)
 #undef SEL
 
 int64_t sl__impute(void *data, sl_dtype t, int64_t rows, int64_t cols, const double *fill, int skip_inf)

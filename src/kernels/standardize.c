@@ -80,14 +80,21 @@ void sl__standardize(void *out, sl_dtype out_t, const void *in, sl_dtype in_t, i
 
 /* Counted branch-free by the exponent bits (all ones: Inf or NaN), which
  * vectorizes; only a block that holds any is scanned again for the first. */
+#define NF_BLOCK ((size_t)1 << 30)
+
 #define NF_COUNT(T, U, EXP, NAME)                                                                           \
     SL_HOT static size_t NAME(const T *restrict x, size_t n)                                              \
     {                                                                                                      \
         size_t bad = 0;                                                                                    \
-        for (size_t i = 0; i < n; i++) {                                                                   \
-            U b;                                                                                           \
-            memcpy(&b, &x[i], sizeof b);                                                                   \
-            bad += (b & EXP) == EXP;                                                                       \
+        for (size_t i0 = 0; i0 < n; i0 += NF_BLOCK) {                                                      \
+            size_t i1 = n - i0 < NF_BLOCK ? n : i0 + NF_BLOCK;                                             \
+            U k = 0; /* as wide as a value: the compares' masks add up without widening */                 \
+            for (size_t i = i0; i < i1; i++) {                                                             \
+                U b;                                                                                       \
+                memcpy(&b, &x[i], sizeof b);                                                               \
+                k += (b & EXP) == EXP;                                                                     \
+            }                                                                                              \
+            bad += k;                                                                                      \
         }                                                                                                  \
         return bad;                                                                                        \
     }
