@@ -2,29 +2,30 @@
 #include <stdint.h>
 #include <string.h>
 #include "kernels/cast.h"
+#include "kernels/simd.h"
 
-/* A source value widened without loss: one of the three members is used. */
+/* ---- integer to integer ---------------------------------------------------------------- */
+
+/* An integer source value widened without loss: i for signed types, u for
+ * unsigned ones. */
 typedef struct wide {
-    int kind; /* 0: f, 1: i, 2: u */
-    double f;
+    int is_signed;
     int64_t i;
     uint64_t u;
 } wide;
 
 static wide load(const void *src, sl_dtype t, size_t k)
 {
-    wide w = {0, 0, 0, 0};
+    wide w = {0, 0, 0};
     switch (t) {
-    case SL_INT8: w.kind = 1; w.i = ((const int8_t *)src)[k]; break;
-    case SL_INT16: w.kind = 1; w.i = ((const int16_t *)src)[k]; break;
-    case SL_INT32: w.kind = 1; w.i = ((const int32_t *)src)[k]; break;
-    case SL_INT64: w.kind = 1; w.i = ((const int64_t *)src)[k]; break;
-    case SL_UINT8: w.kind = 2; w.u = ((const uint8_t *)src)[k]; break;
-    case SL_UINT16: w.kind = 2; w.u = ((const uint16_t *)src)[k]; break;
-    case SL_UINT32: w.kind = 2; w.u = ((const uint32_t *)src)[k]; break;
-    case SL_UINT64: w.kind = 2; w.u = ((const uint64_t *)src)[k]; break;
-    case SL_FLOAT32: w.f = ((const float *)src)[k]; break;
-    case SL_FLOAT64: w.f = ((const double *)src)[k]; break;
+    case SL_INT8: w.is_signed = 1; w.i = ((const int8_t *)src)[k]; break;
+    case SL_INT16: w.is_signed = 1; w.i = ((const int16_t *)src)[k]; break;
+    case SL_INT32: w.is_signed = 1; w.i = ((const int32_t *)src)[k]; break;
+    case SL_INT64: w.is_signed = 1; w.i = ((const int64_t *)src)[k]; break;
+    case SL_UINT8: w.u = ((const uint8_t *)src)[k]; break;
+    case SL_UINT16: w.u = ((const uint16_t *)src)[k]; break;
+    case SL_UINT32: w.u = ((const uint32_t *)src)[k]; break;
+    case SL_UINT64: w.u = ((const uint64_t *)src)[k]; break;
     default: break;
     }
     return w;
@@ -48,24 +49,7 @@ static void int_range(sl_dtype t, int64_t *lo, uint64_t *hi)
 /* Converts w to an integer in [lo, hi]; returns 0 when it does not fit. */
 static int to_int(wide w, int64_t lo, uint64_t hi, int64_t *si, uint64_t *ui, int unsigned_target)
 {
-    if (w.kind == 0) {
-        if (!isfinite(w.f))
-            return 0;
-        double t = trunc(w.f);
-        /* hi + 1 and -lo are powers of two, exact as doubles, so the
-         * half-open tests are exact even for 64-bit targets */
-        if (unsigned_target) {
-            if (t < 0 || t >= (double)hi + 1.0)
-                return 0;
-            *ui = (uint64_t)t;
-        } else {
-            if (t < (double)lo || t >= -(double)lo)
-                return 0;
-            *si = (int64_t)t;
-        }
-        return 1;
-    }
-    if (w.kind == 1) {
+    if (w.is_signed) {
         if (unsigned_target) {
             if (w.i < 0 || (uint64_t)w.i > hi)
                 return 0;
@@ -101,10 +85,108 @@ static void store_int(void *dst, sl_dtype t, size_t k, int64_t si, uint64_t ui)
     }
 }
 
-static double wide_to_double(wide w)
-{
-    return w.kind == 0 ? w.f : w.kind == 1 ? (double)w.i : (double)w.u;
-}
+/* ---- float targets ----------------------------------------------------------------- */
+
+/* One loop per pair, so that each is a plain vectorizable conversion. A
+ * source converts straight to the target: going through double would round
+ * an int64 twice on its way to float32. */
+#define TO_FLOAT(TS, TD, NAME)                                                                              \
+    SL_HOT static void NAME(TD *restrict d, const TS *restrict s, size_t n)                               \
+    {                                                                                                      \
+        for (size_t k = 0; k < n; k++)                                                                     \
+            d[k] = (TD)s[k];                                                                               \
+    }
+
+#define TO_FLOAT_FROM_ALL(TD, SUF)                                                                          \
+    TO_FLOAT(int8_t, TD, i8_to_##SUF)                                                                      \
+    TO_FLOAT(int16_t, TD, i16_to_##SUF)                                                                    \
+    TO_FLOAT(int32_t, TD, i32_to_##SUF)                                                                    \
+    TO_FLOAT(int64_t, TD, i64_to_##SUF)                                                                    \
+    TO_FLOAT(uint8_t, TD, u8_to_##SUF)                                                                     \
+    TO_FLOAT(uint16_t, TD, u16_to_##SUF)                                                                   \
+    TO_FLOAT(uint32_t, TD, u32_to_##SUF)                                                                   \
+    TO_FLOAT(uint64_t, TD, u64_to_##SUF)
+
+TO_FLOAT_FROM_ALL(double, f64)
+TO_FLOAT_FROM_ALL(float, f32)
+TO_FLOAT(float, double, f32_to_f64)
+TO_FLOAT(double, float, f64_to_f32)
+
+/* ---- float sources, integer targets -------------------------------------------------- */
+
+/* trunc(v) is in [lo, hi] when lo - 1 < v < hi + 1: both bounds are exact as
+ * doubles (0 or +-powers of two, less one) and the tests fail for NaN and
+ * +-Inf. For int64, -2^63 - 1 is not a double, but every double below -2^52
+ * is an integer, so v >= -2^63 is the same test. Written so, without trunc
+ * (which GCC does not vectorize), and with a value that does not fit replaced
+ * by 0 before the conversion (which GCC would not speculate on values that
+ * may not fit), the loop is branch-free and vectorizes; only a block that
+ * holds such a value is scanned again for the first. */
+#define FITS_I8(v) (((v) > -0x1p7 - 1) & ((v) < 0x1p7))
+#define FITS_I16(v) (((v) > -0x1p15 - 1) & ((v) < 0x1p15))
+#define FITS_I32(v) (((v) > -0x1p31 - 1) & ((v) < 0x1p31))
+#define FITS_I64(v) (((v) >= -0x1p63) & ((v) < 0x1p63))
+#define FITS_U8(v) (((v) > -1.0) & ((v) < 0x1p8))
+#define FITS_U16(v) (((v) > -1.0) & ((v) < 0x1p16))
+#define FITS_U32(v) (((v) > -1.0) & ((v) < 0x1p32))
+#define FITS_U64(v) (((v) > -1.0) & ((v) < 0x1p64))
+
+#define FLOAT_TO_INT(TS, TD, FITS, NAME)                                                                    \
+    SL_HOT static size_t NAME(TD *restrict d, const TS *restrict s, size_t n, size_t *first)              \
+    {                                                                                                      \
+        size_t bad = 0;                                                                                    \
+        for (size_t k = 0; k < n; k++) {                                                                   \
+            double v = s[k];                                                                               \
+            int ok = FITS(v);                                                                              \
+            d[k] = (TD)(ok ? v : 0.0);                                                                     \
+            bad += !ok;                                                                                    \
+        }                                                                                                  \
+        for (size_t k = 0; bad > 0; k++)                                                                   \
+            if (!FITS((double)s[k])) {                                                                     \
+                *first = k;                                                                                \
+                break;                                                                                     \
+            }                                                                                              \
+        return bad;                                                                                        \
+    }
+
+#define FLOAT_TO_INTS(TS, SUF)                                                                              \
+    FLOAT_TO_INT(TS, int8_t, FITS_I8, SUF##_to_i8)                                                         \
+    FLOAT_TO_INT(TS, int16_t, FITS_I16, SUF##_to_i16)                                                      \
+    FLOAT_TO_INT(TS, int32_t, FITS_I32, SUF##_to_i32)                                                      \
+    FLOAT_TO_INT(TS, int64_t, FITS_I64, SUF##_to_i64)                                                      \
+    FLOAT_TO_INT(TS, uint8_t, FITS_U8, SUF##_to_u8)                                                        \
+    FLOAT_TO_INT(TS, uint16_t, FITS_U16, SUF##_to_u16)                                                     \
+    FLOAT_TO_INT(TS, uint32_t, FITS_U32, SUF##_to_u32)                                                     \
+    FLOAT_TO_INT(TS, uint64_t, FITS_U64, SUF##_to_u64)
+
+FLOAT_TO_INTS(float, f32)
+FLOAT_TO_INTS(double, f64)
+
+#define FLOAT_TO_INT_CASE(SUF)                                                                              \
+    switch (dst_t) {                                                                                       \
+    case SL_INT8: r.bad = SUF##_to_i8(dst, src, n, &r.first_bad); break;                                   \
+    case SL_INT16: r.bad = SUF##_to_i16(dst, src, n, &r.first_bad); break;                                 \
+    case SL_INT32: r.bad = SUF##_to_i32(dst, src, n, &r.first_bad); break;                                 \
+    case SL_INT64: r.bad = SUF##_to_i64(dst, src, n, &r.first_bad); break;                                 \
+    case SL_UINT8: r.bad = SUF##_to_u8(dst, src, n, &r.first_bad); break;                                  \
+    case SL_UINT16: r.bad = SUF##_to_u16(dst, src, n, &r.first_bad); break;                                \
+    case SL_UINT32: r.bad = SUF##_to_u32(dst, src, n, &r.first_bad); break;                                \
+    case SL_UINT64: r.bad = SUF##_to_u64(dst, src, n, &r.first_bad); break;                                \
+    default: break;                                                                                        \
+    }
+
+#define TO_FLOAT_CASE(SUF)                                                                                  \
+    switch (src_t) {                                                                                       \
+    case SL_INT8: i8_to_##SUF(dst, src, n); break;                                                         \
+    case SL_INT16: i16_to_##SUF(dst, src, n); break;                                                       \
+    case SL_INT32: i32_to_##SUF(dst, src, n); break;                                                       \
+    case SL_INT64: i64_to_##SUF(dst, src, n); break;                                                       \
+    case SL_UINT8: u8_to_##SUF(dst, src, n); break;                                                        \
+    case SL_UINT16: u16_to_##SUF(dst, src, n); break;                                                      \
+    case SL_UINT32: u32_to_##SUF(dst, src, n); break;                                                      \
+    case SL_UINT64: u64_to_##SUF(dst, src, n); break;                                                      \
+    default: break;                                                                                        \
+    }
 
 sl__cast_result sl__cast(void *dst, sl_dtype dst_t, const void *src, sl_dtype src_t, size_t n)
 {
@@ -114,39 +196,40 @@ sl__cast_result sl__cast(void *dst, sl_dtype dst_t, const void *src, sl_dtype sr
             memcpy(dst, src, n * sl_dtype_size(src_t));
         return r;
     }
-    /* the conversions every ML pipeline does, kept vectorizable */
     if (dst_t == SL_FLOAT64 && src_t == SL_FLOAT32) {
-        double *d = dst;
-        const float *s = src;
-        for (size_t k = 0; k < n; k++)
-            d[k] = s[k];
+        f32_to_f64(dst, src, n);
         return r;
     }
     if (dst_t == SL_FLOAT32 && src_t == SL_FLOAT64) {
-        float *d = dst;
-        const double *s = src;
-        for (size_t k = 0; k < n; k++)
-            d[k] = (float)s[k];
+        f64_to_f32(dst, src, n);
         return r;
     }
-    if (dst_t == SL_FLOAT64 || dst_t == SL_FLOAT32) {
-        for (size_t k = 0; k < n; k++) {
-            wide w = load(src, src_t, k);
-            if (dst_t == SL_FLOAT64)
-                ((double *)dst)[k] = wide_to_double(w);
-            else /* straight to float: going through double would round twice */
-                ((float *)dst)[k] = w.kind == 0 ? (float)w.f : w.kind == 1 ? (float)w.i : (float)w.u;
-        }
+    if (dst_t == SL_FLOAT64) {
+        TO_FLOAT_CASE(f64)
         return r;
     }
-    int64_t lo;
-    uint64_t hi;
-    int_range(dst_t, &lo, &hi);
+    if (dst_t == SL_FLOAT32) {
+        TO_FLOAT_CASE(f32)
+        return r;
+    }
+    if (src_t == SL_FLOAT32) {
+        FLOAT_TO_INT_CASE(f32)
+        return r;
+    }
+    if (src_t == SL_FLOAT64) {
+        FLOAT_TO_INT_CASE(f64)
+        return r;
+    }
+    /* integer to integer: rare in numerical pipelines, so one generic
+     * range-checked loop rather than 56 specialized ones */
+    int64_t ilo;
+    uint64_t ihi;
+    int_range(dst_t, &ilo, &ihi);
     int unsigned_target = dst_t >= SL_UINT8 && dst_t <= SL_UINT64;
     for (size_t k = 0; k < n; k++) {
         int64_t si = 0;
         uint64_t ui = 0;
-        if (!to_int(load(src, src_t, k), lo, hi, &si, &ui, unsigned_target)) {
+        if (!to_int(load(src, src_t, k), ilo, ihi, &si, &ui, unsigned_target)) {
             if (r.bad++ == 0)
                 r.first_bad = k;
             si = 0;

@@ -1,6 +1,7 @@
 #include <string.h>
 #include "kernels/blas.h"
 #include "kernels/gram.h"
+#include "kernels/simd.h"
 
 size_t sl__comoment_size(int64_t F)
 {
@@ -8,37 +9,60 @@ size_t sl__comoment_size(int64_t F)
 }
 
 /* Column means of X and the mean of y, two-pass: the plain mean, then the
- * mean of the deviations from it added as a correction. */
-static void means(const double *X, const double *y, int64_t rows, int64_t F, double *xm, double *ym)
+ * mean of the deviations from it added as a correction. Columns go in tiles
+ * whose sums live in local arrays, which nothing else can alias, so that the
+ * loop over a row's columns vectorizes; each column's sums still run over
+ * the rows in order. A tile of the full, constant width keeps its sums in
+ * registers for the whole pass (sums in memory would put a store and a load
+ * on the chain of additions of every row). y's plain sum, a chain no vector
+ * can shorten, runs alongside the first tile's (with_y, a constant). */
+#define MEAN_TILE 16
+
+static inline __attribute__((always_inline)) void mean_tile(const double *restrict X, const double *restrict y,
+                                                            int with_y, int64_t rows, int64_t F, int64_t j0,
+                                                            int64_t w, double *restrict xm, double *restrict ym)
 {
-    memset(xm, 0, (size_t)F * sizeof *xm);
-    double sy = 0;
+    double m[MEAN_TILE] = {0}, corr[MEAN_TILE] = {0}, sy = 0;
     for (int64_t i = 0; i < rows; i++) {
-        const double *x = X + i * F;
-        for (int64_t j = 0; j < F; j++)
-            xm[j] += x[j];
-        sy += y[i];
+        const double *x = X + i * F + j0;
+        for (int64_t j = 0; j < w; j++)
+            m[j] += x[j];
+        if (with_y)
+            sy += y[i];
     }
-    for (int64_t j = 0; j < F; j++)
-        xm[j] /= (double)rows;
+    for (int64_t j = 0; j < w; j++)
+        m[j] /= (double)rows;
     sy /= (double)rows;
     /* correction pass (exact for data whose plain sum rounds) */
-    double cy = 0;
-    double corr[64];
-    for (int64_t j0 = 0; j0 < F; j0 += 64) {
-        int64_t j1 = j0 + 64 < F ? j0 + 64 : F;
-        memset(corr, 0, sizeof corr);
-        for (int64_t i = 0; i < rows; i++) {
-            const double *x = X + i * F;
-            for (int64_t j = j0; j < j1; j++)
-                corr[j - j0] += x[j] - xm[j];
-        }
-        for (int64_t j = j0; j < j1; j++)
-            xm[j] += corr[j - j0] / (double)rows;
+    for (int64_t i = 0; i < rows; i++) {
+        const double *x = X + i * F + j0;
+        for (int64_t j = 0; j < w; j++)
+            corr[j] += x[j] - m[j];
     }
-    for (int64_t i = 0; i < rows; i++)
-        cy += y[i] - sy;
-    *ym = sy + cy / (double)rows;
+    for (int64_t j = 0; j < w; j++)
+        xm[j0 + j] = m[j] + corr[j] / (double)rows;
+    if (with_y) {
+        /* not alongside the tile's corrections: GCC then vectorizes those
+         * worse */
+        double cy = 0;
+        for (int64_t i = 0; i < rows; i++)
+            cy += y[i] - sy;
+        *ym = sy + cy / (double)rows;
+    }
+}
+
+SL_HOT static void means(const double *restrict X, const double *restrict y, int64_t rows, int64_t F,
+                         double *restrict xm, double *restrict ym)
+{
+    int64_t j0 = F < MEAN_TILE ? F : MEAN_TILE;
+    if (j0 == MEAN_TILE)
+        mean_tile(X, y, 1, rows, F, 0, MEAN_TILE, xm, ym);
+    else
+        mean_tile(X, y, 1, rows, F, 0, j0, xm, ym);
+    for (; j0 + MEAN_TILE <= F; j0 += MEAN_TILE)
+        mean_tile(X, y, 0, rows, F, j0, MEAN_TILE, xm, ym);
+    if (j0 < F)
+        mean_tile(X, y, 0, rows, F, j0, F - j0, xm, ym);
 }
 
 /* Rows per block of the centered copy: a block of [x - x̄, y - ȳ] rows stays

@@ -1,9 +1,10 @@
 #include <math.h>
 #include <string.h>
-#include "kernels/dispatch.h"
 #include "kernels/nanfix.h"
+#include "kernels/simd.h"
 
-#define MISSING(v) ((v) != (v) || (skip_inf && ((v) == INFINITY || (v) == -INFINITY)))
+/* Branch-free (| and &, not || and &&), for the loops to vectorize. */
+#define MISSING(v) (((v) != (v)) | ((skip_inf != 0) & (fabs(v) == INFINITY)))
 
 #define DISPATCH_FLOAT(M)                                                                                   \
     switch (t) {                                                                                           \
@@ -20,81 +21,131 @@ void sl__mstats_init(sl__mstats *s, int64_t cols)
         s[c] = (sl__mstats){0, NAN, 0, NAN, NAN, 0, -1, 0};
 }
 
-/* Counts, sums, extremes and the first missing value. */
-#define MSTATS_PASS1(T)                                                                                     \
-    do {                                                                                                   \
-        const T *x = data;                                                                                 \
-        for (int64_t r = 0; r < rows; r++) {                                                               \
-            if (drop && drop[r])                                                                           \
-                continue;                                                                                  \
-            for (int64_t c = 0; c < cols; c++) {                                                           \
-                double v = (double)x[r * cols + c];                                                        \
-                if (MISSING(v)) {                                                                          \
-                    if (out[c].missing == 0)                                                               \
-                        out[c].first_missing = row0 + r;                                                   \
-                    out[c].missing += 1;                                                                   \
-                    continue;                                                                              \
-                }                                                                                          \
-                out[c].n += 1;                                                                             \
-                out[c].mean += v; /* the sum until divided */                                              \
-                if (v < out[c].min)                                                                        \
-                    out[c].min = v;                                                                        \
-                if (v > out[c].max)                                                                        \
-                    out[c].max = v;                                                                        \
-            }                                                                                              \
-        }                                                                                                  \
-    } while (0)
+/* One function per element type, in the manner of colstats.c: columns in
+ * blocks whose running values live in local arrays, so that the loop over
+ * the columns of a row vectorizes while each column's sums run over the
+ * kept rows in order, as they always did. A missing value is skipped
+ * without a branch (simd.h): -0.0 is added in its place, which leaves any
+ * sum's bits as they are, and it is kept out of the extremes by a mask. The
+ * first missing value of a column is looked for afterwards, in the columns
+ * that have one, scanning down from the top. */
+#define MS_BLOCK 64
 
-/* Deviations from the first mean: their sum corrects it, their squares give M2. */
-#define MSTATS_PASS2(T)                                                                                     \
-    do {                                                                                                   \
-        const T *x = data;                                                                                 \
-        for (int64_t r = 0; r < rows; r++) {                                                               \
-            if (drop && drop[r])                                                                           \
-                continue;                                                                                  \
-            for (int64_t c = 0; c < cols; c++) {                                                           \
-                double v = (double)x[r * cols + c];                                                        \
-                if (MISSING(v))                                                                            \
+/* MISSING as a 64-bit mask (simd.h); integer types, for which (T)0.5 is 0,
+ * hold no missing values and the test folds away. */
+#define MISSING_MASK(T, v)                                                                                  \
+    ((T)0.5 != 0 ? sl_nan_mask64(v) | (sl_inf_mask64(v) & -(uint64_t)(skip_inf != 0)) : 0)
+
+#define MSTATS(T, NAME)                                                                                     \
+    SL_HOT static void NAME(const T *restrict x, int64_t rows, int64_t cols, int64_t row0,                \
+                            const unsigned char *restrict drop, int skip_inf, sl__mstats *restrict out)   \
+    {                                                                                                      \
+        for (int64_t c0 = 0; c0 < cols; c0 += MS_BLOCK) {                                                  \
+            int64_t w = cols - c0 < MS_BLOCK ? cols - c0 : MS_BLOCK, kept = 0;                             \
+            int64_t n[MS_BLOCK];                                                                           \
+            double sum[MS_BLOCK], lo[MS_BLOCK], hi[MS_BLOCK], dsum[MS_BLOCK], m2[MS_BLOCK];                \
+            for (int64_t c = 0; c < w; c++) {                                                              \
+                n[c] = 0;                                                                                  \
+                sum[c] = dsum[c] = m2[c] = 0;                                                              \
+                lo[c] = INFINITY;                                                                          \
+                hi[c] = -INFINITY;                                                                         \
+            }                                                                                              \
+            for (int64_t r = 0; r < rows; r++) {                                                           \
+                if (drop && drop[r])                                                                       \
                     continue;                                                                              \
-                double d = v - out[c].mean;                                                                \
-                out[c].scratch += d;                                                                       \
-                out[c].m2 += d * d;                                                                        \
+                kept++;                                                                                    \
+                const T *xr = x + r * cols + c0;                                                           \
+                for (int64_t c = 0; c < w; c++) {                                                          \
+                    double v = (double)xr[c];                                                              \
+                    uint64_t miss = MISSING_MASK(T, v);                                                    \
+                    n[c] += (int64_t)(~miss & 1);                                                          \
+                    sum[c] += sl_sel_f64(miss, -0.0, v);                                                   \
+                    lo[c] = sl_sel_f64(~miss & sl_mask64(v < lo[c]), v, lo[c]);                            \
+                    hi[c] = sl_sel_f64(~miss & sl_mask64(v > hi[c]), v, hi[c]);                            \
+                }                                                                                          \
+            }                                                                                              \
+            /* the deviations from the first mean: their sum corrects it, their squares give M2 */         \
+            for (int64_t c = 0; c < w; c++)                                                                \
+                sum[c] = n[c] > 0 ? sum[c] / (double)n[c] : sum[c];                                        \
+            for (int64_t r = 0; r < rows; r++) {                                                           \
+                if (drop && drop[r])                                                                       \
+                    continue;                                                                              \
+                const T *xr = x + r * cols + c0;                                                           \
+                for (int64_t c = 0; c < w; c++) {                                                          \
+                    double v = (double)xr[c];                                                              \
+                    uint64_t miss = MISSING_MASK(T, v);                                                    \
+                    double d = v - sum[c];                                                                 \
+                    dsum[c] += sl_sel_f64(miss, -0.0, d);                                                  \
+                    m2[c] += sl_sel_f64(miss, -0.0, d * d);                                                \
+                }                                                                                          \
+            }                                                                                              \
+            for (int64_t c = 0; c < w; c++) {                                                              \
+                sl__mstats *s = &out[c0 + c];                                                              \
+                *s = (sl__mstats){(double)n[c], sum[c], m2[c], lo[c], hi[c], (double)(kept - n[c]), -1, 0};\
+                for (int64_t r = 0; s->missing > 0; r++) {                                                 \
+                    double v = (double)x[r * cols + c0 + c];                                               \
+                    if (!(drop && drop[r]) && MISSING(v)) {                                                \
+                        s->first_missing = row0 + r;                                                       \
+                        break;                                                                             \
+                    }                                                                                      \
+                }                                                                                          \
+                finish(s, dsum[c]);                                                                        \
             }                                                                                              \
         }                                                                                                  \
-    } while (0)
+    }
+
+/* The corrections of the second pass, d the sum of the deviations. */
+static void finish(sl__mstats *s, double d)
+{
+    if (s->n > 0 && !isfinite(s->mean)) {
+        /* +-Inf among the values (inf: keep): the mean is +-Inf or NaN,
+         * as NumPy gives it, and there is no finite spread */
+        s->m2 = NAN;
+    } else if (s->n > 0) {
+        s->mean += d / s->n;
+        s->m2 -= d * d / s->n;
+        if (s->m2 < 0)
+            s->m2 = 0;
+        /* the correction cannot move the mean outside the values */
+        if (s->mean < s->min)
+            s->mean = s->min;
+        if (s->mean > s->max)
+            s->mean = s->max;
+    } else {
+        s->mean = s->min = s->max = NAN;
+    }
+}
+
+MSTATS(int8_t, mstats_i8)
+MSTATS(int16_t, mstats_i16)
+MSTATS(int32_t, mstats_i32)
+MSTATS(int64_t, mstats_i64)
+MSTATS(uint8_t, mstats_u8)
+MSTATS(uint16_t, mstats_u16)
+MSTATS(uint32_t, mstats_u32)
+MSTATS(uint64_t, mstats_u64)
+MSTATS(float, mstats_f32)
+MSTATS(double, mstats_f64)
 
 void sl__mstats_chunk(const void *data, sl_dtype t, int64_t rows, int64_t cols, int64_t row0,
                       const unsigned char *drop, int skip_inf, sl__mstats *out)
 {
-    for (int64_t c = 0; c < cols; c++)
-        out[c] = (sl__mstats){0, 0, 0, INFINITY, -INFINITY, 0, -1, 0};
-    SL_DISPATCH_DTYPE(t, MSTATS_PASS1)
-    for (int64_t c = 0; c < cols; c++) {
-        if (out[c].n > 0)
-            out[c].mean /= out[c].n;
-    }
-    SL_DISPATCH_DTYPE(t, MSTATS_PASS2)
-    for (int64_t c = 0; c < cols; c++) {
-        sl__mstats *s = &out[c];
-        if (s->n > 0 && !isfinite(s->mean)) {
-            /* +-Inf among the values (inf: keep): the mean is +-Inf or NaN,
-             * as NumPy gives it, and there is no finite spread */
-            s->m2 = NAN;
-        } else if (s->n > 0) {
-            double d = s->scratch;
-            s->mean += d / s->n;
-            s->m2 -= d * d / s->n;
-            if (s->m2 < 0)
-                s->m2 = 0;
-            /* the correction cannot move the mean outside the values */
-            if (s->mean < s->min)
-                s->mean = s->min;
-            if (s->mean > s->max)
-                s->mean = s->max;
-        } else {
-            s->mean = s->min = s->max = NAN;
-        }
-        s->scratch = 0;
+    switch (t) {
+    case SL_INT8: mstats_i8(data, rows, cols, row0, drop, skip_inf, out); break;
+    case SL_INT16: mstats_i16(data, rows, cols, row0, drop, skip_inf, out); break;
+    case SL_INT32: mstats_i32(data, rows, cols, row0, drop, skip_inf, out); break;
+    case SL_INT64: mstats_i64(data, rows, cols, row0, drop, skip_inf, out); break;
+    case SL_UINT8: mstats_u8(data, rows, cols, row0, drop, skip_inf, out); break;
+    case SL_UINT16: mstats_u16(data, rows, cols, row0, drop, skip_inf, out); break;
+    case SL_UINT32: mstats_u32(data, rows, cols, row0, drop, skip_inf, out); break;
+    case SL_UINT64: mstats_u64(data, rows, cols, row0, drop, skip_inf, out); break;
+    case SL_FLOAT32: mstats_f32(data, rows, cols, row0, drop, skip_inf, out); break;
+    case SL_FLOAT64: mstats_f64(data, rows, cols, row0, drop, skip_inf, out); break;
+    default:
+        /* as before: no values */
+        for (int64_t c = 0; c < cols; c++)
+            out[c] = (sl__mstats){0, NAN, 0, NAN, NAN, 0, -1, 0};
+        break;
     }
 }
 
@@ -144,6 +195,42 @@ double sl__mstats_std(const sl__mstats *s)
     return s->n > 0 ? sqrt(s->m2 / s->n) : NAN;
 }
 
+/* As mstats: local sums for a block of columns, a missing value skipped by
+ * adding -0.0f in its place (x + -0.0f == x for every float x but a
+ * signalling NaN, which it quiets: so a sum no value was added to, which
+ * could come in as one, is put back as it came). */
+SL_HOT static void nansum_f32(const float *restrict x, int64_t rows, int64_t cols, const unsigned char *restrict drop,
+                              int skip_inf, float *restrict sum)
+{
+    for (int64_t c0 = 0; c0 < cols; c0 += MS_BLOCK) {
+        int64_t w = cols - c0 < MS_BLOCK ? cols - c0 : MS_BLOCK;
+        float s[MS_BLOCK];
+        uint32_t added[MS_BLOCK];
+        memcpy(s, sum + c0, (size_t)w * sizeof *s);
+        memset(added, 0, (size_t)w * sizeof *added);
+        for (int64_t r = 0; r < rows; r++) {
+            if (drop && drop[r])
+                continue;
+            const float *xr = x + r * cols + c0;
+            for (int64_t c = 0; c < w; c++) {
+                uint32_t miss = sl_mask32(MISSING(xr[c]));
+                s[c] += sl_sel_f32(miss, -0.0f, xr[c]);
+                added[c] |= ~miss;
+            }
+        }
+        for (int64_t c = 0; c < w; c++)
+            if (added[c])
+                sum[c0 + c] = s[c];
+    }
+}
+
+/* Not SL_HOT itself: clang 14 gives a cloned function's dispatcher another
+ * name than the function's, which other files could then not call. */
+void sl__nansum_f32(const float *x, int64_t rows, int64_t cols, const unsigned char *drop, int skip_inf, float *sum)
+{
+    nansum_f32(x, rows, cols, drop, skip_inf, sum);
+}
+
 /* ---- rows with a missing value ------------------------------------------------------- */
 
 #define ROWS_MISSING(T)                                                                                     \
@@ -168,26 +255,46 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
 
 /* ---- imputation ------------------------------------------------------------------------ */
 
-#define IMPUTE(T)                                                                                           \
-    do {                                                                                                   \
-        T *x = data;                                                                                       \
-        for (int64_t r = 0; r < rows; r++) {                                                               \
-            T *row = x + r * cols;                                                                         \
-            for (int64_t c = 0; c < cols; c++) {                                                           \
-                double v = (double)row[c];                                                                 \
-                if (MISSING(v)) {                                                                          \
-                    row[c] = (T)fill[c];                                                                   \
-                    n++;                                                                                   \
+/* The column's fill value where a value is missing, the value itself
+ * elsewhere: stored back unchanged, bit for bit. */
+#define IMPUTE(T, U, NAME)                                                                                  \
+    SL_HOT static int64_t NAME(T *restrict x, int64_t rows, int64_t cols, const double *restrict fill,    \
+                               int skip_inf)                                                               \
+    {                                                                                                      \
+        int64_t n = 0;                                                                                     \
+        for (int64_t c0 = 0; c0 < cols; c0 += MS_BLOCK) {                                                  \
+            int64_t w = cols - c0 < MS_BLOCK ? cols - c0 : MS_BLOCK;                                       \
+            T f[MS_BLOCK];                                                                                 \
+            for (int64_t c = 0; c < w; c++)                                                                \
+                f[c] = (T)fill[c0 + c];                                                                    \
+            for (int64_t r = 0; r < rows; r++) {                                                           \
+                T *xr = x + r * cols + c0;                                                                 \
+                U k = 0; /* a row's count, as wide as a value: no widening of the masks */                 \
+                for (int64_t c = 0; c < w; c++) {                                                          \
+                    int miss = MISSING(xr[c]);                                                             \
+                    xr[c] = SEL(miss, f[c], xr[c]);                                                        \
+                    k += miss;                                                                             \
                 }                                                                                          \
+                n += (int64_t)k;                                                                           \
             }                                                                                              \
         }                                                                                                  \
-    } while (0)
+        return n;                                                                                          \
+    }
+
+#define SEL(m, a, b) sl_sel_f64(sl_mask64(m), a, b)
+IMPUTE(double, uint64_t, impute_f64)
+#undef SEL
+#define SEL(m, a, b) sl_sel_f32(sl_mask32(m), a, b)
+IMPUTE(float, uint32_t, impute_f32)
+#undef SEL
 
 int64_t sl__impute(void *data, sl_dtype t, int64_t rows, int64_t cols, const double *fill, int skip_inf)
 {
-    int64_t n = 0;
-    DISPATCH_FLOAT(IMPUTE)
-    return n;
+    if (t == SL_FLOAT64)
+        return impute_f64(data, rows, cols, fill, skip_inf);
+    if (t == SL_FLOAT32)
+        return impute_f32(data, rows, cols, fill, skip_inf);
+    return 0;
 }
 
 /* ---- clipping ----------------------------------------------------------------------------- */

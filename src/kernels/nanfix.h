@@ -41,6 +41,10 @@ void sl__mstats_merge(sl__mstats *acc, const sl__mstats *part, int64_t cols);
 /* Population standard deviation (ddof 0); NaN when n == 0. */
 double sl__mstats_std(const sl__mstats *s);
 
+/* Adds the non-missing values of each column over kept rows to sum[c], in
+ * float32 and in row order: NumPy's nanmean of a float32 array sums so. */
+void sl__nansum_f32(const float *x, int64_t rows, int64_t cols, const unsigned char *drop, int skip_inf, float *sum);
+
 /* Sets miss[r] = 1 for every row with a missing value in any of its cols
  * columns (rows without one keep their byte). */
 void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, int skip_inf, unsigned char *miss);

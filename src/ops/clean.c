@@ -12,7 +12,6 @@
  *   3. "clean" (map/filter): drops rows, imputes, clips; writes the output.
  * Partials merge in chunk order: results are the same bytes for any thread
  * count. */
-#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +21,6 @@
 #include "core/error_int.h"
 #include "kernels/nanfix.h"
 #include "kernels/quantile.h"
-#include "kernels/simd.h"
 #include "ops/ops_int.h"
 #include "plan/pipeline_int.h"
 
@@ -282,24 +280,6 @@ typedef struct stats_ctx {
     size_t *f32_col;  /* per array: its first column among the float32 sums, or SIZE_MAX */
 } stats_ctx;
 
-/* sum[k] += x[r][k] over kept rows with a value, in row order. Adding -0.0f
- * for a skipped value leaves every sum's bits as skipping it would, so the
- * loop has no branch and vectorizes across columns. */
-SL_HOT static void f32_sum_rows(float *restrict sum, const float *restrict x, int64_t rows, int64_t cols,
-                                const unsigned char *restrict drop, int skip_inf)
-{
-    for (int64_t r = 0; r < rows; r++) {
-        if (drop && drop[r])
-            continue;
-        const float *row = x + r * cols;
-        for (int64_t k = 0; k < cols; k++) {
-            float v = row[k];
-            int ok = skip_inf ? fabsf(v) <= FLT_MAX : v == v;
-            sum[k] += ok ? v : -0.0f;
-        }
-    }
-}
-
 static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
 {
     (void)out;
@@ -330,8 +310,8 @@ static sl_status stats_merge(void *ctx, void *acc, const void *partial, sl_error
     float *sums = (float *)((char *)acc + c->f32_off);
     for (size_t i = 0; i < c->s->n; i++)
         if (c->f32_col[i] != SIZE_MAX)
-            f32_sum_rows(sums + c->f32_col[i], in->arrays[i].data, in->rows, in->arrays[i].info->cols, drop,
-                         c->s->skip_inf);
+            sl__nansum_f32(in->arrays[i].data, in->rows, in->arrays[i].info->cols, drop, c->s->skip_inf,
+                           sums + c->f32_col[i]);
     return SL_OK;
 }
 

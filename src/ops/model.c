@@ -8,6 +8,7 @@
 #include "kernels/blas.h"
 #include "kernels/cast.h"
 #include "kernels/shuffle.h"
+#include "kernels/standardize.h"
 #include "ops/model_int.h"
 #include "ops/ops_int.h"
 
@@ -140,10 +141,7 @@ const double *sl__chunk_f64(const sl_chunk *c, long i, double *scratch)
 sl_status sl__check_finite(const sl_stage *st, const char *array, const double *x, int64_t rows, int64_t cols,
                            int64_t row0, sl_error *err)
 {
-    size_t n = (size_t)(rows * cols), bad = 0, first = 0;
-    for (size_t k = 0; k < n; k++)
-        if (!isfinite(x[k]) && bad++ == 0)
-            first = k;
+    size_t first = 0, bad = sl__count_nonfinite(x, SL_FLOAT64, (size_t)(rows * cols), &first);
     if (bad == 0)
         return SL_OK;
     return sl_stage_error(st, err, SL_ERR_DATA, NULL,
