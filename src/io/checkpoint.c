@@ -14,6 +14,9 @@
 /* HDF5 chunks above this size waste memory in the chunk cache and hit HDF5's
  * 4 GiB chunk limit for wide arrays. */
 #define SL_MAX_H5_CHUNK_BYTES (16u << 20)
+/* Chunks per dataset before the cap on chunk bytes decides (see
+ * chunk_rows_for): 1024 chunks of a 16 GiB array are 16 MiB each. */
+#define SL_MAX_H5_CHUNKS 1024
 
 /* Two ways to write. Direct (the rows are bounded, as for every stage
  * output): datasets are created at full size with their chunks allocated at
@@ -67,11 +70,22 @@ static void free_writer(sl__ckpt_writer *w)
     free(w);
 }
 
+/* Rows per HDF5 chunk: the run's chunk_rows, but never so few that a
+ * dataset has more than SL_MAX_H5_CHUNKS chunks (HDF5 1.10 finds a chunk's
+ * address by scanning the whole chunk index, so mapping n chunks costs n^2:
+ * a million 1-row chunks would take hours), nor so many that a chunk
+ * exceeds SL_MAX_H5_CHUNK_BYTES. The executor's chunks need not line up with
+ * HDF5's: direct reads and writes split rows at HDF5 chunk edges. */
 static hsize_t chunk_rows_for(int64_t chunk_rows, int64_t rows_hint, const sl_array_info *a)
 {
     int64_t r = chunk_rows;
-    if (rows_hint >= 0 && rows_hint < r)
-        r = rows_hint;
+    if (rows_hint >= 0) {
+        int64_t fewest = (rows_hint + SL_MAX_H5_CHUNKS - 1) / SL_MAX_H5_CHUNKS;
+        if (r < fewest)
+            r = fewest;
+        if (rows_hint < r)
+            r = rows_hint;
+    }
     int64_t row_bytes = a->cols * (int64_t)sl_dtype_size(a->dtype);
     int64_t cap = (int64_t)SL_MAX_H5_CHUNK_BYTES / (row_bytes > 0 ? row_bytes : 1);
     if (r > cap)

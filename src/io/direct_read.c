@@ -6,6 +6,9 @@
 #include "io/direct_read.h"
 #include "io/h5util.h"
 
+/* about a second of lookups at most (HDF5 1.10.8, this kind of machine) */
+#define SL_DIRECT_MAX_CHUNKS 4096
+
 static int map_chunks_locked(hid_t dset, hid_t dcpl, int rank, int64_t cols, sl__direct_dset *d)
 {
     hsize_t cdims[2] = {0, 0};
@@ -17,6 +20,12 @@ static int map_chunks_locked(hid_t dset, hid_t dcpl, int rank, int64_t cols, sl_
         return 0;
     d->chunk_rows = (int64_t)cdims[0];
     d->nchunks = (d->rows + d->chunk_rows - 1) / d->chunk_rows;
+    /* HDF5 1.10 has no way to list chunk addresses but one lookup per chunk,
+     * each scanning the chunk index: n^2 in all. Past a few thousand chunks
+     * (small chunks h5py chose for a big file) that costs more than reading
+     * through HDF5, whose own reads walk the index as a tree. */
+    if (d->nchunks > SL_DIRECT_MAX_CHUNKS)
+        return 0;
     d->addr = malloc((size_t)(d->nchunks ? d->nchunks : 1) * sizeof *d->addr);
     if (!d->addr)
         return -1;
