@@ -276,21 +276,39 @@ static sl_status parse_stage(sl_pipeline *p, const sl__ynode *key, const sl__yno
     return s;
 }
 
-static long find_stage(const sl_pipeline *p, const sl_stage *stages, const char *name)
+/* Stage names sorted, for lookups in O(log n): a pipeline may have 10^5
+ * stages, and every edge is looked up. */
+typedef struct name_index {
+    const char *name;
+    size_t stage;
+} name_index;
+
+static int by_name(const void *a, const void *b)
 {
-    for (size_t i = 0; i < p->n; i++)
-        if (strcmp(stages[i].name, name) == 0)
-            return (long)i;
-    return -1;
+    return strcmp(((const name_index *)a)->name, ((const name_index *)b)->name);
+}
+
+static long find_stage(const name_index *sorted, size_t n, const char *name)
+{
+    name_index key = {name, 0};
+    const name_index *hit = bsearch(&key, sorted, n, sizeof *sorted, by_name);
+    return hit ? (long)hit->stage : -1;
 }
 
 static sl_status resolve_inputs(sl_pipeline *p, sl_stage *stages, sl_error *err)
 {
     const char **names = malloc(p->n * sizeof *names);
-    if (!names)
+    name_index *sorted = malloc(p->n * sizeof *sorted);
+    if (!names || !sorted) {
+        free(names);
+        free(sorted);
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < p->n; i++)
+    }
+    for (size_t i = 0; i < p->n; i++) {
         names[i] = stages[i].name;
+        sorted[i] = (name_index){stages[i].name, i};
+    }
+    qsort(sorted, p->n, sizeof *sorted, by_name);
     sl_status s = SL_OK;
     for (size_t i = 0; i < p->n && s == SL_OK; i++) {
         sl_stage *st = &stages[i];
@@ -304,7 +322,7 @@ static sl_status resolve_inputs(sl_pipeline *p, sl_stage *stages, sl_error *err)
             if (ps->type != SL_PARAM_INPUT || !sl_params_has(st->params, ps->name))
                 continue;
             const char *target = sl_params_string(st->params, ps->name);
-            long k = find_stage(p, stages, target);
+            long k = find_stage(sorted, p->n, target);
             if (k < 0) {
                 const char *sug = sl__suggest(target, names, p->n);
                 int line, col;
@@ -322,6 +340,7 @@ static sl_status resolve_inputs(sl_pipeline *p, sl_stage *stages, sl_error *err)
         }
     }
     free(names);
+    free(sorted);
     return s;
 }
 
@@ -384,21 +403,25 @@ static sl_status order_stages(sl_pipeline *p, sl_stage *stages, sl_error *err)
  * whose output pass can be fused into its readers (SL_OP_STREAMABLE); any
  * other stage (filters, reductions, models) is stored whatever the policy
  * says, so that `checkpoint: false` never fails. */
-static void decide_checkpoints(sl_pipeline *p)
+static sl_status decide_checkpoints(sl_pipeline *p, sl_error *err)
 {
+    unsigned char *read_by_others = calloc(p->n ? p->n : 1, 1);
+    if (!read_by_others)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < p->n; i++)
+        for (size_t j = 0; j < p->stages[i].n_inputs; j++)
+            read_by_others[p->stages[i].inputs[j].stage] = 1;
     for (size_t k = 0; k < p->n; k++) {
         sl_stage *st = &p->stages[k];
         const sl__ynode *ck = sl__ynode_get(st->node, "checkpoint");
         const char *policy = ck ? ck->text : p->checkpoint ? p->checkpoint : "true";
-        int read_by_others = 0;
-        for (size_t i = k + 1; i < p->n && !read_by_others; i++)
-            for (size_t j = 0; j < p->stages[i].n_inputs; j++)
-                read_by_others |= p->stages[i].inputs[j].stage == k;
-        int want_stream = strcmp(policy, "false") == 0 || (strcmp(policy, "final") == 0 && read_by_others);
+        int want_stream = strcmp(policy, "false") == 0 || (strcmp(policy, "final") == 0 && read_by_others[k]);
         /* a streamable op keeps its input's rows (the executor checks it) */
         int can_stream = (st->op->flags & SL_OP_STREAMABLE) && sl_frame_count(st->output) > 0;
         st->checkpoint = want_stream && can_stream ? SL__CKPT_STREAM : SL__CKPT_STORE;
     }
+    free(read_by_others);
+    return SL_OK;
 }
 
 static sl_status plan_stages(sl_pipeline *p, sl_error *err)
@@ -534,7 +557,7 @@ static sl_status build(sl_pipeline *p, const char *text, size_t len, sl_error *e
     if (s == SL_OK)
         s = plan_stages(p, err);
     if (s == SL_OK)
-        decide_checkpoints(p);
+        s = decide_checkpoints(p, err);
     return s;
 }
 

@@ -539,6 +539,8 @@ typedef struct sched {
     size_t n, finished;
     int *state;
     size_t *unmet; /* inputs not done yet */
+    size_t *rd_off, *rd; /* the stages reading stage i: rd[rd_off[i] .. rd_off[i + 1]) */
+    size_t *heap, heap_n; /* waiting stages whose inputs are done, smallest index first */
     unsigned char *forced;
     atomic_int cancel;
     int failed;
@@ -556,13 +558,64 @@ static void emit(sl__run_ctx *rc, const sl_event *ev)
     pthread_mutex_unlock(&sc->emit_mu);
 }
 
-static size_t ready_count(sched *sc)
+/* The ready stages form a binary min-heap of stage indices, so that taking
+ * the first ready stage in pipeline order and releasing a finished stage's
+ * readers cost O(log n) each: a pipeline may have 10^5 stages. */
+static void ready_push(sched *sc, size_t i)
 {
-    size_t r = 0;
-    for (size_t i = 0; i < sc->n; i++)
-        if (sc->state[i] == ST_WAITING && sc->unmet[i] == 0)
-            r++;
-    return r;
+    size_t k = sc->heap_n++;
+    while (k > 0 && sc->heap[(k - 1) / 2] > i) {
+        sc->heap[k] = sc->heap[(k - 1) / 2];
+        k = (k - 1) / 2;
+    }
+    sc->heap[k] = i;
+}
+
+static size_t ready_pop(sched *sc)
+{
+    size_t top = sc->heap[0], last = sc->heap[--sc->heap_n], k = 0;
+    for (;;) {
+        size_t c = 2 * k + 1;
+        if (c >= sc->heap_n)
+            break;
+        if (c + 1 < sc->heap_n && sc->heap[c + 1] < sc->heap[c])
+            c++;
+        if (sc->heap[c] >= last)
+            break;
+        sc->heap[k] = sc->heap[c];
+        k = c;
+    }
+    if (sc->heap_n > 0)
+        sc->heap[k] = last;
+    return top;
+}
+
+/* Who reads whom, as compressed rows (rd_off has n + 1 entries). */
+static int index_readers(sched *sc, const sl_pipeline *p)
+{
+    sc->rd_off = calloc(p->n + 1, sizeof *sc->rd_off);
+    size_t edges = 0;
+    for (size_t i = 0; i < p->n; i++)
+        edges += p->stages[i].n_inputs;
+    sc->rd = malloc((edges ? edges : 1) * sizeof *sc->rd);
+    sc->heap = malloc((p->n ? p->n : 1) * sizeof *sc->heap);
+    if (!sc->rd_off || !sc->rd || !sc->heap)
+        return 0;
+    for (size_t i = 0; i < p->n; i++)
+        for (size_t j = 0; j < p->stages[i].n_inputs; j++)
+            sc->rd_off[p->stages[i].inputs[j].stage + 1]++;
+    for (size_t i = 0; i < p->n; i++)
+        sc->rd_off[i + 1] += sc->rd_off[i];
+    size_t *fill = calloc(p->n ? p->n : 1, sizeof *fill);
+    if (!fill)
+        return 0;
+    for (size_t i = 0; i < p->n; i++)
+        for (size_t j = 0; j < p->stages[i].n_inputs; j++) {
+            size_t in = p->stages[i].inputs[j].stage;
+            sc->rd[sc->rd_off[in] + fill[in]++] = i;
+        }
+    free(fill);
+    return 1;
 }
 
 /* Chunks of the largest frame a stage streams: its largest input, or its
@@ -590,26 +643,23 @@ static int64_t stage_chunks(const sched *sc, const sl_stage *st)
  * free threads equally among the ready ones. */
 static size_t take_stage(sched *sc, int *team)
 {
-    if (sc->failed || sc->free_threads < 1)
+    if (sc->failed || sc->free_threads < 1 || sc->heap_n == 0)
         return SIZE_MAX;
-    for (size_t i = 0; i < sc->n; i++)
-        if (sc->state[i] == ST_WAITING && sc->unmet[i] == 0) {
-            int64_t useful = (stage_chunks(sc, &sc->rc.pipe->stages[i]) + 1) / 2;
-            int share;
-            if (useful >= sc->free_threads) {
-                share = sc->free_threads;
-            } else {
-                size_t ready = ready_count(sc);
-                share = (int)((size_t)sc->free_threads / (ready ? ready : 1));
-                if (share > useful)
-                    share = (int)useful;
-            }
-            *team = share < 1 ? 1 : share;
-            sc->state[i] = ST_RUNNING;
-            sc->free_threads -= *team;
-            return i;
-        }
-    return SIZE_MAX;
+    size_t ready = sc->heap_n;
+    size_t i = ready_pop(sc);
+    int64_t useful = (stage_chunks(sc, &sc->rc.pipe->stages[i]) + 1) / 2;
+    int share;
+    if (useful >= sc->free_threads) {
+        share = sc->free_threads;
+    } else {
+        share = (int)((size_t)sc->free_threads / ready);
+        if (share > useful)
+            share = (int)useful;
+    }
+    *team = share < 1 ? 1 : share;
+    sc->state[i] = ST_RUNNING;
+    sc->free_threads -= *team;
+    return i;
 }
 
 static void stage_finished(sched *sc, size_t i, int team, sl_status s, const sl_error *err)
@@ -624,11 +674,12 @@ static void stage_finished(sched *sc, size_t i, int team, sl_status s, const sl_
         sc->first_err = *err;
         atomic_store(&sc->cancel, 1);
     }
-    if (s == SL_OK)
-        for (size_t k = i + 1; k < sc->n; k++)
-            for (size_t j = 0; j < p->stages[k].n_inputs; j++)
-                if (p->stages[k].inputs[j].stage == i)
-                    sc->unmet[k]--;
+    (void)p;
+    for (size_t r = sc->rd_off[i]; s == SL_OK && r < sc->rd_off[i + 1]; r++) {
+        size_t k = sc->rd[r];
+        if (--sc->unmet[k] == 0 && sc->state[k] == ST_WAITING)
+            ready_push(sc, k);
+    }
     pthread_cond_broadcast(&sc->cv);
 }
 
@@ -828,8 +879,9 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     sc.unmet = calloc(p->n, sizeof *sc.unmet);
     sc.forced = calloc(p->n, 1);
     unsigned char *selected = calloc(p->n, 1);
-    sl_status s = sc.state && sc.unmet && sc.forced && selected ? SL_OK
-                                                                : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_status s = sc.state && sc.unmet && sc.forced && selected && index_readers(&sc, p)
+                      ? SL_OK
+                      : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     if (s == SL_OK)
         s = select_stages(p, opt, selected, sc.forced, err);
     if (s == SL_OK)
@@ -842,6 +894,9 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     if (s != SL_OK) {
         free(sc.state);
         free(sc.unmet);
+        free(sc.rd_off);
+        free(sc.rd);
+        free(sc.heap);
         free(sc.forced);
         free(selected);
         sl__budget_destroy(&budget);
@@ -853,6 +908,8 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         if (!selected[i]) {
             sc.state[i] = ST_SKIPPED;
             sc.finished++;
+        } else if (sc.unmet[i] == 0) {
+            ready_push(&sc, i);
         }
     }
     atomic_init(&sc.cancel, 0);
@@ -888,6 +945,9 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     sl__memo_free(sc.rc.memo);
     free(sc.state);
     free(sc.unmet);
+    free(sc.rd_off);
+    free(sc.rd);
+    free(sc.heap);
     free(sc.forced);
     free(selected);
     return s;
