@@ -900,6 +900,22 @@ def test_bad_group_as_dataset():
     check_bad(d, yml, text, 1, "arrays", path, "/g", "not a dataset")
 
 
+def test_bad_dangling_link():
+    """A link whose target is missing (a soft link to a removed path, an
+    external link to a file that is not there) exists but cannot be opened:
+    an I/O error that says so, not "not a dataset"."""
+    def mk(pth):
+        with h5py.File(pth, "w") as f:
+            f["X"] = np.zeros((4, 2))
+            f["soft"] = h5py.SoftLink("/removed")
+            f["ext"] = h5py.ExternalLink("elsewhere.h5", "/X")
+    for arr in ("soft", "ext"):
+        d, yml, text, path = bad_setup("bad_dangling_" + arr, "DATA", "{ X: /X, L: /%s }" % arr, mk)
+        p = check_bad(d, yml, text, 3, "arrays", path, "'/%s' in '%s' cannot be opened (for array 'L')" % (arr, path),
+                      "h5ls -r")
+        not_contains(p.stderr, "not a dataset")
+
+
 def test_bad_not_hdf5():
     def mk(pth):
         with open(pth, "w") as f:
