@@ -60,6 +60,16 @@ def sluice(*args, cwd=None, env=None, max_memory=None):
     e = dict(os.environ)
     e["LC_ALL"] = "C"
     e.pop("OMP_NUM_THREADS", None)
+    sanitizer = os.environ.get("SLUICE_TEST_SANITIZER")
+    if max_memory and sanitizer:
+        # ASan and TSan reserve terabytes of address space for their shadow
+        # memory at start-up, so under an RLIMIT_AS cap the binary cannot even
+        # start. Their allocators' own per-allocation cap does the job
+        # instead: an allocation over it is reported and fails the run.
+        var = "TSAN_OPTIONS" if sanitizer == "thread" else "ASAN_OPTIONS"
+        opts = [o for o in (os.environ.get(var, ""), "max_allocation_size_mb=%d" % (max_memory >> 20)) if o]
+        e[var] = ":".join(opts)
+        max_memory = None
     if max_memory:
         e.pop("MALLOC_PERTURB_", None)  # meson sets it: it would touch every allocated page
     if env:
