@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,48 @@ struct sl_frame {
     char *path;
     char **dsets; /* per array: its dataset in path when not named as the array; NULL: all are */
     struct sl__ckpt_writer *writer;
+    /* Names -> index, open addressing with linear probing: a slot holds
+     * index + 1, 0 when empty; nslots is 0 or a power of two at least twice
+     * n. Ops add arrays by the thousand (describe of describe), and a linear
+     * name check made planning such a frame quadratic. */
+    uint32_t *slots;
+    size_t nslots;
 };
+
+/* FNV-1a */
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return (size_t)(h ^ (h >> 32));
+}
+
+static void index_put(uint32_t *slots, size_t nslots, const char *name, size_t i)
+{
+    size_t mask = nslots - 1, h = name_hash(name) & mask;
+    while (slots[h])
+        h = (h + 1) & mask;
+    slots[h] = (uint32_t)(i + 1);
+}
+
+/* Makes room in the index for one more name; 0 or -1 (out of memory, the
+ * frame unchanged). */
+static int index_reserve(sl_frame *f)
+{
+    if ((f->n + 1) * 2 <= f->nslots)
+        return 0;
+    size_t nslots = f->nslots ? 2 * f->nslots : 16;
+    uint32_t *slots = calloc(nslots, sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < f->n; i++)
+        index_put(slots, nslots, f->arrays[i].name, i);
+    free(f->slots);
+    f->slots = slots;
+    f->nslots = nslots;
+    return 0;
+}
 
 sl_frame *sl_frame_new(void)
 {
@@ -87,6 +129,7 @@ void sl_frame_free(sl_frame *f)
     free(f->mem);
     free(f->attrs);
     free(f->arrays);
+    free(f->slots);
     free(f);
 }
 
@@ -107,9 +150,14 @@ const sl_array_info *sl_frame_array(const sl_frame *f, size_t i)
 
 long sl_frame_find(const sl_frame *f, const char *name)
 {
-    for (size_t i = 0; i < f->n; i++)
+    if (!f->nslots || !name)
+        return -1;
+    size_t mask = f->nslots - 1;
+    for (size_t h = name_hash(name) & mask; f->slots[h]; h = (h + 1) & mask) {
+        size_t i = f->slots[h] - 1;
         if (strcmp(f->arrays[i].name, name) == 0)
             return (long)i;
+    }
     return -1;
 }
 
@@ -166,9 +214,12 @@ sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t co
         f->columns = cn;
         f->cap = cap;
     }
+    if (index_reserve(f) != 0)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory adding array '%s'", name);
     sl_array_info *a = &f->arrays[f->n];
     memset(a, 0, sizeof *a);
     strcpy(a->name, name);
+    index_put(f->slots, f->nslots, a->name, f->n);
     a->dtype = dtype;
     a->cols = cols;
     f->mem[f->n] = NULL;

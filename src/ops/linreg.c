@@ -327,10 +327,11 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     double mse = 0;
     if (s->gd && t->batch_size > 0) {
         rc = sl__train_minibatch(t, ex, st, err);
-        double gb, loss_sum;
+        double gb = 0, loss_sum = 0;
         if (rc == SL_OK)
             rc = sl__train_full_pass(t, ex, st, NULL, &gb, &loss_sum, err);
-        mse = loss_sum / (double)t->n;
+        if (rc == SL_OK)
+            mse = loss_sum / (double)t->n;
     } else {
         size_t size = sl__comoment_size(t->F);
         double *cm = calloc(size, sizeof *cm);

@@ -118,10 +118,17 @@ static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, c
         return sl_stage_error(st, err, SL_ERR_IO, "arrays",
                               "'%s' has no dataset '%s' (for array '%s'); list its contents with h5ls -r '%s'", path,
                               dataset, name, path);
+    /* The link exists (checked above), so a failure here is about what it
+     * points to: a soft link to a missing path, an external link to a missing
+     * file, or a damaged object header. */
     hid_t obj = H5Oopen(file, dataset, H5P_DEFAULT);
-    H5I_type_t kind = obj >= 0 ? H5Iget_type(obj) : H5I_BADID;
-    if (obj >= 0)
-        H5Oclose(obj);
+    if (obj < 0)
+        return sl_stage_error(st, err, SL_ERR_IO, "arrays",
+                              "'%s' in '%s' cannot be opened (for array '%s'): a link to a missing object or file, "
+                              "or a damaged object; check it with h5ls -r '%s'",
+                              dataset, path, name, path);
+    H5I_type_t kind = H5Iget_type(obj);
+    H5Oclose(obj);
     if (kind != H5I_DATASET)
         return sl_stage_error(st, err, SL_ERR_DATA, "arrays", "'%s' in '%s' is not a dataset (for array '%s'); name a dataset, not a group",
                               dataset, path, name);

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import struct
@@ -78,6 +79,12 @@ def sluice_env(env=None):
     if env:
         e.update(env)
     return e
+
+
+def children_cpu():
+    """CPU seconds (user + system) of the child processes that have ended so far."""
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
 
 
 def sluice(*args, env=None, timeout=TIMEOUT):
@@ -611,37 +618,58 @@ def test_kill_inside_stage_resumes_not_restarts():
     data, ref, ref_secs = big()
     d = tdir("resume_inside")
     wd = os.path.join(d, "wd")
-    link_workdir(ref, wd, ["load", "clean", "convert"])
     yml = pipeline(d, data, wd)
     args = ["run", yml, "-j", THREADS, "--progress", "always", "--until", "normalize"]
+    journal = os.path.join(wd, "normalize.h5.tmp.resume")
 
+    # The kill comes once the journal records at least half of normalize's
+    # output rows (the fit pass writes none, so this is inside the apply
+    # pass). The journal, not the progress line, is the trigger: the line is
+    # redrawn at most every 0.1 s, and the apply pass (4 batches of 4 chunks)
+    # can go from its first batch to its end between two redraws.
     def cond(r):
-        pr = r.progress("normalize", "apply")
-        return pr is not None and pr[0] >= 0.6 * pr[1] and pr[0] < pr[1] and \
-            newer(os.path.join(wd, "normalize.h5.tmp.resume"), r.t0)
+        jr = newer(journal, r.t0) and journal_rows(journal)
+        return bool(jr) and 0.5 * jr[1] <= jr[0] < jr[1]
 
-    r = kill_when(args, cond, "inside normalize's apply pass", env=RESUME_ENV)
-    assert r.killed, "normalize finished before the kill: %s" % r.show()
-    at_kill = r.progress("normalize", "apply")
-    jr = journal_rows(os.path.join(wd, "normalize.h5.tmp.resume"))
+    # The window after that save is the last batch or two (~0.1 s); on a
+    # loaded machine the poll can miss it, and the run must then be redone
+    # from the same start.
+    attempts = 5
+    for attempt in range(1, attempts + 1):
+        if os.path.exists(wd):
+            shutil.rmtree(wd)
+        link_workdir(ref, wd, ["load", "clean", "convert"])
+        r = kill_when(args, cond, "inside normalize's apply pass", env=RESUME_ENV)
+        if r.killed:
+            break
+    assert r.killed, "normalize finished before the kill in each of %d attempts: %s" % (attempts, r.show())
+    at_kill = r.progress("normalize", "apply") or (0, 0)
+    jr = journal_rows(journal)
     assert os.path.exists(os.path.join(wd, "normalize.h5.tmp")), os.listdir(wd)
     assert not os.path.exists(os.path.join(wd, "normalize.h5")), "normalize.h5 exists after a kill inside the stage"
     os.sync()  # the killed run's dirty pages must not be written back on the rerun's clock
     n = log_count(wd)
+    cpu0 = children_cpu()
     r2 = Run(*args, env=RESUME_ENV)
     r2.wait()
+    resumed_cpu = children_cpu() - cpu0
     assert r2.rc == 0, "the rerun after a kill inside normalize failed: %s" % r2.show()
     entries = log_since(wd, n)
     expect_statuses(entries, ran=["normalize"], reused=["load", "clean", "convert"], what="the rerun")
     rerun = [e for e in entries if e["stage"] == "normalize"][0]["seconds"]
     full = ref_secs["normalize"]
     first_apply = re.findall(r"normalize apply \d+% \((\d+)/(\d+) chunks\)", r2.stdout)
-    note("resume inside normalize: killed at apply %d/%d chunks after %.2f s (journal: %s); rerun of normalize "
-         "%.3f s vs %.3f s uninterrupted = %.0f%%; rerun's first apply progress %s", at_kill[0], at_kill[1],
-         r.seconds, "%d of %d rows written" % jr if jr else "layout unknown", rerun, full, 100 * rerun / full,
-         "%s/%s" % first_apply[0] if first_apply else "not shown")
     expect_same_checkpoints(wd, ref, ["load", "clean", "convert", "normalize"], what="after the resume: ")
     expect_no_temp(wd, "after the resumed run")
+    # the same run recomputing normalize from scratch, for the work a restart costs
+    cpu0 = children_cpu()
+    run_ok(*args, "--force", "normalize", env=RESUME_ENV)
+    restart_cpu = children_cpu() - cpu0
+    note("resume inside normalize: killed (attempt %d) at apply %d/%d chunks shown after %.2f s (journal: %s); "
+         "rerun of normalize %.3f s vs %.3f s uninterrupted = %.0f%%; rerun's CPU %.2f s vs %.2f s for a forced "
+         "run = %.0f%%; rerun's first apply progress %s", attempt, at_kill[0], at_kill[1], r.seconds,
+         "%d of %d rows written" % jr if jr else "layout unknown", rerun, full, 100 * rerun / full, resumed_cpu,
+         restart_cpu, 100 * resumed_cpu / restart_cpu, "%s/%s" % first_apply[0] if first_apply else "not shown")
     if jr is not None:
         assert jr[0] > 0, "the journal written inside normalize records no rows written: %s" % (jr,)
     # a restarted apply pass shows its first batches (4/23, 8/23, ...) first; a resumed
@@ -650,11 +678,13 @@ def test_kill_inside_stage_resumes_not_restarts():
     assert first_apply and int(first_apply[0][0]) > resumed_from, (
         "the rerun's apply pass showed %s first; the killed run had reached %d/%d chunks" % (
             "/".join(first_apply[0]) if first_apply else "no progress", at_kill[0], at_kill[1]))
-    # the killed run spent r.seconds (all but ~0.1 s of it in normalize) to get past 60% of the
-    # apply pass; a rerun that restarted would need that much again and more
-    assert rerun < 0.85 * full or rerun < 0.7 * r.seconds, (
-        "the rerun of normalize took %.3f s; the whole stage took %.3f s uninterrupted and the killed run "
-        "%.3f s to reach the kill point: it restarted instead of resuming" % (rerun, full, r.seconds))
+    # The resumed run skips the fit pass and half the apply pass: clearly less work than a run
+    # that recomputes the stage. Measured in CPU time, not wall time: on a loaded machine the
+    # wall time of one run can double while its CPU time hardly changes.
+    assert resumed_cpu < 0.85 * restart_cpu, (
+        "the rerun after the kill used %.2f s of CPU, a run recomputing normalize %.2f s (wall: %.3f s for the "
+        "rerun's normalize, %.3f s uninterrupted): it restarted instead of resuming" % (
+            resumed_cpu, restart_cpu, rerun, full))
 
 
 def test_kill_during_forced_rerun_leaves_no_temp():

@@ -60,6 +60,16 @@ def sluice(*args, cwd=None, env=None, max_memory=None):
     e = dict(os.environ)
     e["LC_ALL"] = "C"
     e.pop("OMP_NUM_THREADS", None)
+    sanitizer = os.environ.get("SLUICE_TEST_SANITIZER")
+    if max_memory and sanitizer:
+        # ASan and TSan reserve terabytes of address space for their shadow
+        # memory at start-up, so under an RLIMIT_AS cap the binary cannot even
+        # start. Their allocators' own per-allocation cap does the job
+        # instead: an allocation over it is reported and fails the run.
+        var = "TSAN_OPTIONS" if sanitizer == "thread" else "ASAN_OPTIONS"
+        opts = [o for o in (os.environ.get(var, ""), "max_allocation_size_mb=%d" % (max_memory >> 20)) if o]
+        e[var] = ":".join(opts)
+        max_memory = None
     if max_memory:
         e.pop("MALLOC_PERTURB_", None)  # meson sets it: it would touch every allocated page
     if env:
@@ -1031,6 +1041,22 @@ def test_bad_group_as_dataset():
             f.create_group("g")
     d, yml, text, path = bad_setup("bad_group", "DATA", "{ G: /g }", mk)
     check_bad(d, yml, text, 1, "arrays", path, "/g", "not a dataset")
+
+
+def test_bad_dangling_link():
+    """A link whose target is missing (a soft link to a removed path, an
+    external link to a file that is not there) exists but cannot be opened:
+    an I/O error that says so, not "not a dataset"."""
+    def mk(pth):
+        with h5py.File(pth, "w") as f:
+            f["X"] = np.zeros((4, 2))
+            f["soft"] = h5py.SoftLink("/removed")
+            f["ext"] = h5py.ExternalLink("elsewhere.h5", "/X")
+    for arr in ("soft", "ext"):
+        d, yml, text, path = bad_setup("bad_dangling_" + arr, "DATA", "{ X: /X, L: /%s }" % arr, mk)
+        p = check_bad(d, yml, text, 3, "arrays", path, "'/%s' in '%s' cannot be opened (for array 'L')" % (arr, path),
+                      "h5ls -r")
+        not_contains(p.stderr, "not a dataset")
 
 
 def test_bad_not_hdf5():
