@@ -3,8 +3,7 @@
 #include "kernels/nanfix.h"
 #include "kernels/simd.h"
 
-/* Branch-free (| and &, not || and &&), for the loops to vectorize. */
-#define MISSING(v) (((v) != (v)) | ((skip_inf != 0) & (fabs(v) == INFINITY)))
+#define MISSING(v) ((v) != (v) || (skip_inf && ((v) == INFINITY || (v) == -INFINITY)))
 
 #define DISPATCH_FLOAT(M)                                                                                   \
     switch (t) {                                                                                           \
@@ -26,9 +25,9 @@ void sl__mstats_init(sl__mstats *s, int64_t cols)
  * the columns of a row vectorizes while each column's sums run over the
  * kept rows in order, as they always did. A missing value is skipped
  * without a branch (simd.h): -0.0 is added in its place, which leaves any
- * sum's bits as they are, and it is kept out of the extremes by a mask. The
- * first missing value of a column is looked for afterwards, in the columns
- * that have one, scanning down from the top. */
+ * sum's bits as they are, and it takes part in min and max as a NaN, which
+ * never wins a comparison. The first missing value of a column is looked
+ * for afterwards, in the columns that have one, scanning down from the top. */
 #define MS_BLOCK 64
 
 /* MISSING as a mask (simd.h), on a double or a float; integer types, for
