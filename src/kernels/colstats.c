@@ -10,7 +10,8 @@
  * run over the rows one after the other, in order, as they always did.
  * Skipping a NaN is branch-free (simd.h): adding -0.0 leaves every sum's
  * bits as they are (x + -0.0 == x, also for x = -0.0, which adding +0.0
- * would turn into +0.0), and v < min and v > max are false for NaN. */
+ * would turn into +0.0), and v < min and v > max are false for NaN (min and
+ * max are written as the selects that minpd and maxpd do, bit for bit). */
 #define CS_BLOCK 64
 
 /* Integer types hold no NaN: (T)0.5 is 0 for them, and the test folds away. */
@@ -36,8 +37,8 @@
                     uint64_t nan = NAN_MASK(T, v);                                                         \
                     n[c] += (int64_t)(~nan & 1);                                                           \
                     sum[c] += sl_sel_f64(nan, -0.0, v);                                                    \
-                    lo[c] = sl_sel_f64(sl_mask64(v < lo[c]), v, lo[c]);                                    \
-                    hi[c] = sl_sel_f64(sl_mask64(v > hi[c]), v, hi[c]);                                    \
+                    lo[c] = v < lo[c] ? v : lo[c];                                                         \
+                    hi[c] = v > hi[c] ? v : hi[c];                                                         \
                 }                                                                                          \
             }                                                                                              \
             for (int64_t c = 0; c < w; c++)                                                                \

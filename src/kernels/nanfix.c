@@ -3,8 +3,7 @@
 #include "kernels/nanfix.h"
 #include "kernels/simd.h"
 
-/* Branch-free (| and &, not || and &&), for the loops to vectorize. */
-#define MISSING(v) (((v) != (v)) | ((skip_inf != 0) & (fabs(v) == INFINITY)))
+#define MISSING(v) ((v) != (v) || (skip_inf && ((v) == INFINITY || (v) == -INFINITY)))
 
 #define DISPATCH_FLOAT(M)                                                                                   \
     switch (t) {                                                                                           \
@@ -26,15 +25,16 @@ void sl__mstats_init(sl__mstats *s, int64_t cols)
  * the columns of a row vectorizes while each column's sums run over the
  * kept rows in order, as they always did. A missing value is skipped
  * without a branch (simd.h): -0.0 is added in its place, which leaves any
- * sum's bits as they are, and it is kept out of the extremes by a mask. The
- * first missing value of a column is looked for afterwards, in the columns
- * that have one, scanning down from the top. */
+ * sum's bits as they are, and it takes part in min and max as a NaN, which
+ * never wins a comparison. The first missing value of a column is looked
+ * for afterwards, in the columns that have one, scanning down from the top. */
 #define MS_BLOCK 64
 
-/* MISSING as a 64-bit mask (simd.h); integer types, for which (T)0.5 is 0,
- * hold no missing values and the test folds away. */
+/* MISSING as a mask (simd.h), on a double or a float; integer types, for
+ * which (T)0.5 is 0, hold no missing values and the test folds away. */
 #define MISSING_MASK(T, v)                                                                                  \
     ((T)0.5 != 0 ? sl_nan_mask64(v) | (sl_inf_mask64(v) & -(uint64_t)(skip_inf != 0)) : 0)
+#define MISSING_MASK32(v) (sl_nan_mask32(v) | (sl_inf_mask32(v) & -(uint32_t)(skip_inf != 0)))
 
 #define MSTATS(T, NAME)                                                                                     \
     SL_HOT static void NAME(const T *restrict x, int64_t rows, int64_t cols, int64_t row0,                \
@@ -60,8 +60,9 @@ void sl__mstats_init(sl__mstats *s, int64_t cols)
                     uint64_t miss = MISSING_MASK(T, v);                                                    \
                     n[c] += (int64_t)(~miss & 1);                                                          \
                     sum[c] += sl_sel_f64(miss, -0.0, v);                                                   \
-                    lo[c] = sl_sel_f64(~miss & sl_mask64(v < lo[c]), v, lo[c]);                            \
-                    hi[c] = sl_sel_f64(~miss & sl_mask64(v > hi[c]), v, hi[c]);                            \
+                    double vk = sl_sel_f64(miss, NAN, v); /* a missing value as NaN: never an extreme */     \
+                    lo[c] = vk < lo[c] ? vk : lo[c];                                                       \
+                    hi[c] = vk > hi[c] ? vk : hi[c];                                                       \
                 }                                                                                          \
             }                                                                                              \
             /* the deviations from the first mean: their sum corrects it, their squares give M2 */         \
@@ -213,7 +214,7 @@ SL_HOT static void nansum_f32(const float *restrict x, int64_t rows, int64_t col
                 continue;
             const float *xr = x + r * cols + c0;
             for (int64_t c = 0; c < w; c++) {
-                uint32_t miss = sl_mask32(MISSING(xr[c]));
+                uint32_t miss = MISSING_MASK32(xr[c]);
                 s[c] += sl_sel_f32(miss, -0.0f, xr[c]);
                 added[c] |= ~miss;
             }
@@ -271,9 +272,9 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
                 T *xr = x + r * cols + c0;                                                                 \
                 U k = 0; /* a row's count, as wide as a value: no widening of the masks */                 \
                 for (int64_t c = 0; c < w; c++) {                                                          \
-                    int miss = MISSING(xr[c]);                                                             \
+                    U miss = MASK(xr[c]);                                                                  \
                     xr[c] = SEL(miss, f[c], xr[c]);                                                        \
-                    k += miss;                                                                             \
+                    k += miss & 1;                                                                         \
                 }                                                                                          \
                 n += (int64_t)k;                                                                           \
             }                                                                                              \
@@ -281,11 +282,15 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
         return n;                                                                                          \
     }
 
-#define SEL(m, a, b) sl_sel_f64(sl_mask64(m), a, b)
+#define MASK(v) MISSING_MASK(double, v)
+#define SEL sl_sel_f64
 IMPUTE(double, uint64_t, impute_f64)
+#undef MASK
 #undef SEL
-#define SEL(m, a, b) sl_sel_f32(sl_mask32(m), a, b)
+#define MASK MISSING_MASK32
+#define SEL sl_sel_f32
 IMPUTE(float, uint32_t, impute_f32)
+#undef MASK
 #undef SEL
 
 int64_t sl__impute(void *data, sl_dtype t, int64_t rows, int64_t cols, const double *fill, int skip_inf)

@@ -18,41 +18,53 @@
 #define SL_HOT
 #endif
 
-/* Branch-free selects, for the kernels' loops: a where the mask m is all
- * ones, b where it is zero, bit for bit. Written as c ? a : b on floating
- * point values, a select that feeds an addition (sum += skip ? -0.0 : v)
- * or keeps a minimum ends up a branch: GCC, honouring floating-point traps
- * (-ftrapping-math, the default), moves the operation into the branches
- * and then cannot if-convert the loop, which stays scalar. On the bits it
- * is a blend, and the loop vectorizes. */
-/* All ones where v is NaN (resp. +-Inf), from the bits: tested as 64-bit
- * integers, a mask stays as wide as the doubles it selects, where v != v on
- * a widened float would be narrowed to a float compare, and its mask
- * shuffled back to 64-bit lanes. */
+/* Branch-free masks and selects, for the kernels' loops. Written as c ? a :
+ * b on floating point values, a select that feeds an addition (sum += skip ?
+ * -0.0 : v) ends up a branch: GCC, honouring floating-point traps
+ * (-ftrapping-math, the default), moves the addition into the branches and
+ * then cannot if-convert the loop, which stays scalar. On the bits it is a
+ * blend, and the loop vectorizes.
+ *
+ * The masks (all ones or zero) come from the bits too, with nothing but
+ * 64-bit (32-bit) subtractions, ands and shifts, which SSE2 has for vectors:
+ * it has no 64-bit integer compares (SSE4.1/4.2), nor can it turn a double
+ * compare into an integer, so masks made by comparisons would leave the
+ * baseline clone scalar, and slower than branches. Tested as integers, a
+ * widened float's mask also stays as wide as the double (v != v would be
+ * narrowed to a float compare, its mask shuffled back to 64-bit lanes). */
+
+/* NaN: |v|'s bits exceed those of Inf, so subtracting them from Inf's
+ * borrows into the top bit. Inf: |v|'s bits xor Inf's are 0, and only 0
+ * minus 1 sets the top bit (|v| < 2^63). */
 static inline uint64_t sl_nan_mask64(double v)
 {
     uint64_t b;
     memcpy(&b, &v, sizeof b);
-    return -(uint64_t)((int64_t)(b & INT64_MAX) > (int64_t)0x7ff0000000000000);
+    return -((UINT64_C(0x7ff0000000000000) - (b & INT64_MAX)) >> 63);
 }
 
 static inline uint64_t sl_inf_mask64(double v)
 {
     uint64_t b;
     memcpy(&b, &v, sizeof b);
-    return -(uint64_t)((b & INT64_MAX) == 0x7ff0000000000000);
+    return -((((b & INT64_MAX) ^ UINT64_C(0x7ff0000000000000)) - 1) >> 63);
 }
 
-static inline uint64_t sl_mask64(int cond)
+static inline uint32_t sl_nan_mask32(float v)
 {
-    return -(uint64_t)(cond != 0);
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    return -((UINT32_C(0x7f800000) - (b & INT32_MAX)) >> 31);
 }
 
-static inline uint32_t sl_mask32(int cond)
+static inline uint32_t sl_inf_mask32(float v)
 {
-    return -(uint32_t)(cond != 0);
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    return -((((b & INT32_MAX) ^ UINT32_C(0x7f800000)) - 1) >> 31);
 }
 
+/* a where m is all ones, b where it is zero, bit for bit */
 static inline double sl_sel_f64(uint64_t m, double a, double b)
 {
     uint64_t x, y;

@@ -78,8 +78,10 @@ void sl__standardize(void *out, sl_dtype out_t, const void *in, sl_dtype in_t, i
     }
 }
 
-/* Counted branch-free by the exponent bits (all ones: Inf or NaN), which
- * vectorizes; only a block that holds any is scanned again for the first. */
+/* Counted branch-free by the exponent bits, which vectorizes: all ones (Inf
+ * or NaN) only carry into the top bit when the exponent's lowest bit is
+ * added (an add and a shift: SSE2 has no 64-bit compare, see simd.h). Only
+ * a block that holds any is scanned again for the first. */
 #define NF_BLOCK ((size_t)1 << 30)
 
 #define NF_COUNT(T, U, EXP, NAME)                                                                           \
@@ -92,7 +94,7 @@ void sl__standardize(void *out, sl_dtype out_t, const void *in, sl_dtype in_t, i
             for (size_t i = i0; i < i1; i++) {                                                             \
                 U b;                                                                                       \
                 memcpy(&b, &x[i], sizeof b);                                                               \
-                k += (b & EXP) == EXP;                                                                     \
+                k += ((b & EXP) + (EXP & -EXP)) >> (sizeof b * 8 - 1);                                     \
             }                                                                                              \
             bad += k;                                                                                      \
         }                                                                                                  \
