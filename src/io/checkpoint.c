@@ -692,10 +692,7 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
             break;
         }
         /* a source read in place may hold a 1-D dataset for an n x 1 array */
-        hid_t sp = H5Dget_space(r->dsets[i]);
-        r->ranks[i] = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : 2;
-        if (sp >= 0)
-            H5Sclose(sp);
+        r->ranks[i] = sl__h5_rank_locked(r->dsets[i]);
         int d = sl__direct_map_locked(r->dsets[i], sl_frame_rows(f), a->cols, a->dtype, &r->direct[i]);
         if (d < 0)
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");

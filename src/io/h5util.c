@@ -113,6 +113,15 @@ sl_status sl__h5_open_read_locked(const char *path, hid_t *file, sl_error *err)
     return SL_OK;
 }
 
+int sl__h5_rank_locked(hid_t dset)
+{
+    hid_t sp = H5Dget_space(dset);
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    return rank == 1 || rank == 2 ? rank : 2;
+}
+
 sl_status sl__h5_read_rows_locked(hid_t dset, int rank, int64_t row0, int64_t rows, int64_t cols, sl_dtype as,
                                   void *buf, const char *path, const char *name, sl_error *err)
 {
@@ -148,12 +157,8 @@ sl_status sl__h5_read_whole(const char *path, const char *name, sl_dtype as, int
         if (d < 0)
             s = sl__error_set(err, SL_ERR_IO, "'%s' has no dataset '%s'", path, name);
     }
-    if (s == SL_OK) {
-        hid_t sp = H5Dget_space(d);
-        int rank = H5Sget_simple_extent_ndims(sp);
-        H5Sclose(sp);
-        s = sl__h5_read_rows_locked(d, rank, 0, rows, cols, as, buf, path, name, err);
-    }
+    if (s == SL_OK)
+        s = sl__h5_read_rows_locked(d, sl__h5_rank_locked(d), 0, rows, cols, as, buf, path, name, err);
     if (d >= 0)
         H5Dclose(d);
     if (f >= 0)

@@ -23,6 +23,10 @@ void sl__h5_error_text_locked(char *buf, size_t size);
  * unreadable or not HDF5. `what` names the file's role in the message. */
 sl_status sl__h5_open_read_locked(const char *path, hid_t *file, sl_error *err);
 
+/* Rank of a dataset sluice reads rows of: 1 or 2 (2 when it cannot be
+ * read, so that the read that follows reports what is wrong). */
+int sl__h5_rank_locked(hid_t dset);
+
 /* Reads rows [row0, row0 + rows) of a 1-D (cols == 1) or 2-D dataset into buf
  * as `as`. */
 sl_status sl__h5_read_rows_locked(hid_t dset, int rank, int64_t row0, int64_t rows, int64_t cols, sl_dtype as,

@@ -669,9 +669,9 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
         }
     }
     void *acc = NULL;
+    size_t f32_off = n_f32 ? align8((size_t)s->stats_cols * sizeof *r.stats) : 0;
     if (rc == SL_OK && s->stats_cols) {
         size_t bytes = (size_t)s->stats_cols * sizeof *r.stats;
-        size_t f32_off = n_f32 ? align8(bytes) : 0;
         size_t acc_bytes = n_f32 ? f32_off + n_f32 * sizeof(float) : bytes;
         acc = calloc(1, acc_bytes);
         if (!acc)
@@ -699,8 +699,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     for (size_t i = 0; rc == SL_OK && n_f32 && i < s->n; i++) {
         if (f32_col[i] == SIZE_MAX)
             continue;
-        const float *sums = (const float *)((const char *)acc + align8((size_t)s->stats_cols * sizeof *r.stats)) +
-                            f32_col[i];
+        const float *sums = (const float *)((const char *)acc + f32_off) + f32_col[i];
         const sl__mstats *m = r.stats + s->a[i].stats_off;
         for (int64_t k = 0; k < sl_frame_array(in, i)->cols; k++)
             r.fill[i][k] = (double)(float)((double)sums[k] / m[k].n);

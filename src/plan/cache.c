@@ -7,7 +7,6 @@
 #include "config/params_int.h"
 #include "core/error_int.h"
 #include "core/frame_int.h"
-#include "io/checkpoint.h"
 #include "io/h5util.h"
 #include "plan/cache.h"
 
@@ -444,17 +443,11 @@ out:
 
 /* Re-hashes every array of the checkpoint and compares with what it
  * recorded. 1 intact, 0 not (reason filled). */
-/* A stage stored in place (op stored_at) has no arrays in its checkpoint. */
-static int in_place(const sl_stage *st)
-{
-    return st->op->stored_at && st->compression == SL__COMP_NONE;
-}
-
 static int content_intact(sl_stage *st, const char *path, const sl__ckpt_info *info, char *reason, size_t rsize)
 {
     const sl_frame *f = st->output;
     sl__hasher *all = sl__hasher_new(), *h = sl__hasher_new();
-    int ok = all && h, place = in_place(st);
+    int ok = all && h, place = sl__stage_in_place(st);
     sl_error e;
     /* in place: the values are the source's, which the checkpoint's output
      * hash covers (it has no arrays, nor per-array hashes, of its own) */
@@ -474,13 +467,7 @@ static int content_intact(sl_stage *st, const char *path, const sl__ckpt_info *i
             const sl_array_info *a = sl_frame_array(f, i);
             hid_t d = H5Dopen2(file, place ? sl__frame_dataset(f, i) : a->name, H5P_DEFAULT);
             char *want = d >= 0 && !place ? read_str_attr_locked(d, "sluice_hash") : NULL;
-            int rank = 2;
-            if (d >= 0) {
-                hid_t sp = H5Dget_space(d);
-                rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : 2;
-                if (sp >= 0)
-                    H5Sclose(sp);
-            }
+            int rank = d >= 0 ? sl__h5_rank_locked(d) : 2;
             size_t row_bytes = (size_t)a->cols * sl_dtype_size(a->dtype);
             int64_t block = (int64_t)((8u << 20) / (row_bytes ? row_bytes : 1)) + 1;
             void *buf = malloc((size_t)block * row_bytes);
@@ -634,7 +621,7 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
         sl__h5_lock();
         hid_t f = H5I_INVALID_HID;
         s = sl__h5_open_read_locked(path, &f, err);
-        for (size_t i = 0; s == SL_OK && !in_place(st) && i < sl_frame_count(st->output); i++) {
+        for (size_t i = 0; s == SL_OK && !sl__stage_in_place(st) && i < sl_frame_count(st->output); i++) {
             const char *name = sl_frame_array(st->output, i)->name;
             hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
             void *ctx[3] = {st->output, (void *)name, err};
@@ -662,7 +649,7 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
         sl__ckpt_info_free(&info);
     }
     if (s == SL_OK)
-        s = in_place(st) ? sl__stage_place(st, NULL, err) : sl__frame_set_path(st->output, path, err);
+        s = sl__stage_in_place(st) ? sl__stage_place(st, NULL, err) : sl__frame_set_path(st->output, path, err);
     if (s == SL_OK)
         s = sl__manifest_record(workdir, st->name, err);
     free(path);

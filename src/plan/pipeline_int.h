@@ -95,6 +95,9 @@ typedef struct sl__stage_io {
     int64_t rows, bytes, bytes_read, passes;
 } sl__stage_io;
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err);
+/* 1 when a stored stage of this op keeps its data in place (op stored_at,
+ * no compression): its checkpoint has no arrays, its readers read the source. */
+int sl__stage_in_place(const sl_stage *st);
 /* Points a source stage's output frame at its data in place (op stored_at):
  * the source file's absolute path (returned in *file when not NULL, to free)
  * and its datasets. */

@@ -174,7 +174,7 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
  * the output hash is the one a copy would have (a touched but unchanged
  * source leaves the stages after it fresh); the checkpoint records where the
  * data is, and readers read the source file. */
-static int stored_in_place(const sl_stage *st)
+int sl__stage_in_place(const sl_stage *st)
 {
     return st->op->stored_at && st->compression == SL__COMP_NONE;
 }
@@ -188,7 +188,7 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
     size_t n = sl_frame_count(st->output);
     *use_journal = 0;
     sl_status s = SL_OK;
-    if (stored_in_place(st) && max_rows >= 0) {
+    if (sl__stage_in_place(st) && max_rows >= 0) {
         sl__h5_lock();
         s = sl__ckpt_open_hash_only_locked(path, st->output, max_rows, w, err);
         sl__h5_unlock();
@@ -300,13 +300,13 @@ again:
     if (s == SL_OK) {
         sl_frame_set_rows(st->output, sl__ckpt_rows(w));
         io->rows = sl__ckpt_rows(w);
-        io->bytes = stored_in_place(st) ? 0 : sl__ckpt_bytes(w); /* in place: hashed, not written */
+        io->bytes = sl__stage_in_place(st) ? 0 : sl__ckpt_bytes(w); /* in place: hashed, not written */
         io->bytes_read = ex.bytes_read;
         io->passes = (int64_t)ex.pass_no;
         /* no journal may outlive the checkpoint it was for, even if the
          * process dies right after the rename */
         sl__journal_remove(&jr);
-        if (s == SL_OK && stored_in_place(st) && rows_hint(st) >= 0)
+        if (s == SL_OK && sl__stage_in_place(st) && rows_hint(st) >= 0)
             s = sl__stage_place(st, NULL, err);
         sl__h5_lock();
         if (s == SL_OK)
@@ -664,7 +664,6 @@ static size_t take_stage(sched *sc, int *team)
 
 static void stage_finished(sched *sc, size_t i, int team, sl_status s, const sl_error *err)
 {
-    sl_pipeline *p = sc->rc.pipe;
     sc->state[i] = s == SL_OK ? ST_DONE : ST_FAILED;
     sc->free_threads += team;
     sc->finished++;
@@ -674,7 +673,6 @@ static void stage_finished(sched *sc, size_t i, int team, sl_status s, const sl_
         sc->first_err = *err;
         atomic_store(&sc->cancel, 1);
     }
-    (void)p;
     for (size_t r = sc->rd_off[i]; s == SL_OK && r < sc->rd_off[i + 1]; r++) {
         size_t k = sc->rd[r];
         if (--sc->unmet[k] == 0 && sc->state[k] == ST_WAITING)
@@ -821,7 +819,7 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
                      .rows = s == SL_OK ? sl_frame_rows(st->output) : 0, .bytes = io.bytes,
                      .seconds = sl__now() - t0, .reused = st->reused,
-                     .in_place = s == SL_OK && st->op->stored_at && st->compression == SL__COMP_NONE};
+                     .in_place = s == SL_OK && sl__stage_in_place(st)};
     emit(rc, &done);
     char msg[2048] = "";
     if (s != SL_OK)
