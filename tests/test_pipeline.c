@@ -217,8 +217,8 @@ static void test_settings_ok(void **state)
     } cases[] = {
         {"chunk_rows: 1\nthreads: 1\n", 1, 1},
         {"chunk_rows: 1073741824\nthreads: 4096\n", 1073741824, 4096},
-        {"threads: auto\n", 65536, 0},
-        {"", 65536, 0},
+        {"threads: auto\n", 8192, 0},
+        {"", 8192, 0},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         char yaml[512];

@@ -122,6 +122,15 @@ typedef struct sl_pass {
      * that a run killed in the middle of a reduce resumes it; set it when the
      * accumulator is not laid out like one partial. */
     size_t acc_size;
+
+    /* Optional, for a filter's output pass: the rows it keeps of each chunk
+     * of the input (sl_stage_input_chunks() entries), known from an earlier
+     * pass. The output then keeps the input's chunks, each with the rows
+     * kept (chunk() must write exactly that many), so the stages that read
+     * it see the same chunks whether it is stored or streamed, and a
+     * streamable op's filter can be streamed. Must stay valid while the
+     * stage's state lives. */
+    const int64_t *out_rows;
 } sl_pass;
 
 
@@ -137,8 +146,12 @@ const sl_frame *sl_stage_input(const sl_stage *st, const char *param);
 /* This stage's output frame: plan() declares its arrays, run() fills it. */
 sl_frame *sl_stage_output(sl_stage *st);
 int64_t sl_stage_chunk_rows(const sl_stage *st);
-/* Chunks a pass over `rows` rows makes in this stage (for chunk_order). */
+/* Chunks a pass over `rows` rows of chunk_rows each makes in this stage. */
 int64_t sl_stage_chunk_count(const sl_stage *st, int64_t rows);
+/* Chunks a pass over frame `in` makes (for chunk_order and out_rows): after a
+ * filter that declared out_rows, the chunks of the filter's input, each
+ * holding at most chunk_rows rows (some may be empty). */
+int64_t sl_stage_input_chunks(const sl_stage *st, const sl_frame *in);
 void sl_stage_set_state(sl_stage *st, void *state);
 void *sl_stage_state(const sl_stage *st);
 /* Records a named figure of the run (rows dropped, mse, ...): printed in the run
@@ -157,6 +170,10 @@ sl_status sl_stage_error(const sl_stage *st, sl_error *err, sl_status code, cons
 sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err);
 /* Threads this stage may use in its own parallel regions. */
 int sl_exec_threads(const sl_exec *ex);
+/* 1 when this run of the stage only prepares its output pass for the stages
+ * that read it (a streamed stage): that pass does not run here, so its
+ * partial results are not computed and must not be reported. */
+int sl_exec_streaming(const sl_exec *ex);
 
 /* ---- ops ----------------------------------------------------------------- */
 
@@ -164,10 +181,12 @@ enum {
     SL_OP_SOURCE = 1u << 0, /* reads files outside the pipeline */
     SL_OP_SINK = 1u << 1,   /* writes files outside the workdir */
     /* The pass that writes the stage's output keeps the rows (row i out for
-     * row i in), has no partial results, is the last thing run() does, and
-     * its ctx lives in the stage's state. Such a stage need not be stored:
-     * with `checkpoint: false` its output pass is fused into the passes of
-     * the stages that read it, which compute its chunks as they read. */
+     * row i in) or declares the rows it keeps of each chunk (out_rows), is
+     * the last thing run() does, and its ctx lives in the stage's state.
+     * Such a stage need not be stored: with `checkpoint: false` its output
+     * pass is fused into the passes of the stages that read it, which
+     * compute its chunks as they read (its partials, if any, are then
+     * scratch: computed per chunk and dropped). */
     SL_OP_STREAMABLE = 1u << 2
 };
 

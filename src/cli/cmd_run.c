@@ -21,7 +21,7 @@ typedef struct run_args {
 static const char run_usage[] =
     "usage: sluice run FILE [options]\n"
     "  -j, --threads N     threads (default: the file's 'threads', then OMP_NUM_THREADS, then all cores)\n"
-    "  --chunk-rows N      rows per chunk (default: the file's 'chunk_rows', then 65536)\n"
+    "  --chunk-rows N      rows per chunk (default: the file's 'chunk_rows', then 8192)\n"
     "  --memory SIZE       budget for chunk buffers, e.g. 256MiB (default: the file's 'memory', then 1GiB)\n"
     "  --workdir DIR       where checkpoints go (default: the file's 'workdir')\n"
     "  --force STAGE       recompute STAGE and every stage it feeds (repeatable)\n"

@@ -24,7 +24,7 @@ static const char usage[] =
     "\n"
     "options of run:\n"
     "  -j, --threads N     threads to use (default: the file's 'threads', then OMP_NUM_THREADS, then all cores)\n"
-    "  --chunk-rows N      rows per chunk (default: the file's 'chunk_rows', then 65536)\n"
+    "  --chunk-rows N      rows per chunk (default: the file's 'chunk_rows', then 8192)\n"
     "  --memory SIZE       budget for chunk buffers, e.g. 256MiB (default: the file's 'memory', then 1GiB)\n"
     "  --workdir DIR       where checkpoints go (default: the file's 'workdir', relative to the file)\n"
     "  --force STAGE       recompute STAGE and everything it feeds (repeatable)\n"

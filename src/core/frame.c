@@ -30,6 +30,9 @@ struct sl_frame {
     char *path;
     char **dsets; /* per array: its dataset in path when not named as the array; NULL: all are */
     struct sl__ckpt_writer *writer;
+    int64_t *layout;   /* rows per chunk (sl__frame_set_layout), or NULL */
+    int64_t *layout_end; /* row after each chunk */
+    int64_t nlayout;
     /* Names -> index, open addressing with linear probing: a slot holds
      * index + 1, 0 when empty; nslots is 0 or a power of two at least twice
      * n. Ops add arrays by the thousand (describe of describe), and a linear
@@ -107,6 +110,10 @@ void sl__frame_drop_data(sl_frame *f)
     f->dsets = NULL;
     free(f->gen);
     f->gen = NULL;
+    free(f->layout);
+    free(f->layout_end);
+    f->layout = f->layout_end = NULL;
+    f->nlayout = 0;
 }
 
 static void free_columns(char **names, int64_t cols)
@@ -469,6 +476,55 @@ sl_status sl__frame_set_generator(sl_frame *f, const struct sl_pass *pass, sl_er
     free(f->gen);
     f->gen = copy;
     return SL_OK;
+}
+
+sl_status sl__frame_set_layout(sl_frame *f, const int64_t *sizes, int64_t n, sl_error *err)
+{
+    int64_t *copy = NULL, *end = NULL;
+    if (sizes && n > 0) {
+        copy = malloc((size_t)n * sizeof *copy);
+        end = malloc((size_t)n * sizeof *end);
+        if (!copy || !end) {
+            free(copy);
+            free(end);
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory for a layout of %lld chunks", (long long)n);
+        }
+        int64_t row = 0;
+        for (int64_t c = 0; c < n; c++) {
+            copy[c] = sizes[c];
+            end[c] = row += sizes[c];
+        }
+    }
+    free(f->layout);
+    free(f->layout_end);
+    f->layout = copy;
+    f->layout_end = end;
+    f->nlayout = copy ? n : 0;
+    return SL_OK;
+}
+
+const int64_t *sl__frame_layout(const sl_frame *f, int64_t *n)
+{
+    *n = f->nlayout;
+    return f->layout;
+}
+
+int64_t sl__frame_chunks(const sl_frame *f, int64_t chunk_rows)
+{
+    if (f->layout)
+        return f->nlayout;
+    return f->rows > 0 ? (f->rows + chunk_rows - 1) / chunk_rows : 0;
+}
+
+void sl__frame_chunk_span(const sl_frame *f, int64_t chunk_rows, int64_t c, int64_t *row0, int64_t *rows)
+{
+    if (f->layout) {
+        *row0 = f->layout_end[c] - f->layout[c];
+        *rows = f->layout[c];
+        return;
+    }
+    *row0 = c * chunk_rows;
+    *rows = f->rows - *row0 < chunk_rows ? f->rows - *row0 : chunk_rows;
 }
 
 const struct sl_pass *sl__frame_generator(const sl_frame *f)

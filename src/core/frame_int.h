@@ -33,6 +33,19 @@ struct sl_pass;
 sl_status sl__frame_set_generator(sl_frame *f, const struct sl_pass *pass, sl_error *err);
 const struct sl_pass *sl__frame_generator(const sl_frame *f);
 
+/* How the frame's rows are cut into chunks, when not in chunks of the run's
+ * chunk_rows: a filter's output and every map of it keep the chunks of the
+ * frame the filter read, each with the rows it kept (some may be empty), so
+ * that a pass gives the same bits whether that output is stored or streamed.
+ * sizes[c] is the rows of chunk c; n == 0 or sizes NULL: uniform chunks.
+ * Cleared by sl__frame_drop_data. */
+sl_status sl__frame_set_layout(sl_frame *f, const int64_t *sizes, int64_t n, sl_error *err);
+/* Rows of each chunk (n of them), or NULL for uniform chunks. */
+const int64_t *sl__frame_layout(const sl_frame *f, int64_t *n);
+/* Chunks a pass over the frame makes, and where chunk c lies. */
+int64_t sl__frame_chunks(const sl_frame *f, int64_t chunk_rows);
+void sl__frame_chunk_span(const sl_frame *f, int64_t chunk_rows, int64_t c, int64_t *row0, int64_t *rows);
+
 /* Checks an array or stage name: 1..SL_NAME_MAX-1 chars of [A-Za-z0-9_.-],
  * not starting with '.' or '-'. Safe as an HDF5 dataset name and a file name. */
 int sl__name_ok(const char *name);

@@ -39,6 +39,8 @@ struct sl__ckpt_writer {
     int64_t *h5_chunk_rows; /* per array: rows per HDF5 chunk */
     haddr_t **chunk_addr;   /* per array: file offset of each HDF5 chunk */
     int hash_only;          /* data read in place: rows are hashed, not written (no datasets) */
+    int64_t *layout;        /* rows per chunk when not uniform (sl__ckpt_set_layout_locked) */
+    int64_t nlayout;
 };
 
 static sl_status h5_fail(sl_error *err, const char *what, const char *path)
@@ -50,6 +52,8 @@ static sl_status h5_fail(sl_error *err, const char *what, const char *path)
 
 static void free_writer(sl__ckpt_writer *w)
 {
+    if (w)
+        free(w->layout);
     if (w->fd >= 0)
         close(w->fd);
     for (size_t i = 0; w->chunk_addr && i < w->n; i++)
@@ -529,6 +533,27 @@ sl_status sl__ckpt_attr_string_locked(sl__ckpt_writer *w, const char *key, const
     return s;
 }
 
+sl_status sl__ckpt_set_layout_locked(sl__ckpt_writer *w, const int64_t *sizes, int64_t n, sl_error *err)
+{
+    free(w->layout);
+    w->layout = malloc((size_t)(n > 0 ? n : 1) * sizeof *w->layout);
+    if (!w->layout)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    memcpy(w->layout, sizes, (size_t)n * sizeof *sizes);
+    w->nlayout = n;
+    if (w->hash_only)
+        return SL_OK;
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t a = H5Acreate2(w->file, "sluice_chunk_sizes", H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT64, sizes) : -1;
+    sl_status s = rc < 0 ? h5_fail(err, "write an attribute to", w->tmp) : SL_OK;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return s;
+}
+
 sl_status sl__ckpt_attr_double_locked(sl__ckpt_writer *w, const char *key, double value, sl_error *err)
 {
     return put_attr(w, key, H5T_NATIVE_DOUBLE, &value, err);
@@ -550,6 +575,14 @@ static sl_status sync_path(const char *path, int dir, sl_error *err)
     if (rc != 0)
         return sl__error_set(err, SL_ERR_IO, "cannot sync '%s' to disk: %s", path, strerror(e));
     return SL_OK;
+}
+
+void sl__ckpt_hash_tail(sl__hasher *all, int64_t rows, const int64_t *layout, int64_t nlayout)
+{
+    sl__hasher_add_i64(all, rows);
+    /* the chunks decide the order of downstream reductions, hence their bits */
+    for (int64_t c = 0; layout && c < nlayout; c++)
+        sl__hasher_add_i64(all, layout[c]);
 }
 
 /* Each dataset gets the hash of its values (attribute sluice_hash); the file
@@ -581,7 +614,7 @@ static sl_status write_hashes_locked(sl__ckpt_writer *w, char out[SL_HASH_HEX], 
         H5Sclose(space);
     }
     H5Tclose(t);
-    sl__hasher_add_i64(all, w->rows);
+    sl__ckpt_hash_tail(all, w->rows, w->layout, w->nlayout);
     sl__hasher_hex(all, out);
     sl__hasher_free(all);
     if (s == SL_OK)

@@ -63,6 +63,12 @@ int64_t sl__ckpt_bytes(const sl__ckpt_writer *w);
 sl_status sl__ckpt_attr_string_locked(sl__ckpt_writer *w, const char *key, const char *value, sl_error *err);
 sl_status sl__ckpt_attr_double_locked(sl__ckpt_writer *w, const char *key, double value, sl_error *err);
 sl_status sl__ckpt_attr_int_locked(sl__ckpt_writer *w, const char *key, int64_t value, sl_error *err);
+/* The end of a checkpoint's output hash, after its arrays' hashes: its rows
+ * and, when not uniform, the rows of each chunk. */
+void sl__ckpt_hash_tail(sl__hasher *all, int64_t rows, const int64_t *layout, int64_t nlayout);
+/* Records the output's chunks when they are not uniform (a filter's, see
+ * sl__frame_set_layout): attribute sluice_chunk_sizes, and in the hash. */
+sl_status sl__ckpt_set_layout_locked(sl__ckpt_writer *w, const int64_t *sizes, int64_t n, sl_error *err);
 /* Attribute `key` (a vector of n doubles) of array i's dataset. */
 sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *key, const double *values, size_t n,
                                      sl_error *err);

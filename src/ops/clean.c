@@ -5,11 +5,14 @@
  * Passes, in the order of the NumPy script it replaces
  * (keep = ~isnan(y); X = X[keep]; mu = nanmean(X); X[isnan(X)] = mu):
  *   1. "stats" (reduce): per-column count, mean, M2, min, max and missing
- *      count over the rows that survive drop_row; only when some array needs
- *      them (impute_mean, impute_median, fail, clip_sigma).
+ *      count over the rows that survive drop_row, and the rows each chunk
+ *      keeps; only when some array needs them (impute_mean, impute_median,
+ *      fail, clip_sigma) or drop_row drops rows.
  *   2. "median" (reduce, a few times): exact k-th smallest selection by
  *      histogram narrowing (kernels/quantile.h); only for impute_median.
  *   3. "clean" (map/filter): drops rows, imputes, clips; writes the output.
+ *      It declares the rows it keeps of each chunk (out_rows), so it can be
+ *      streamed into the stages that read it.
  * Partials merge in chunk order: results are the same bytes for any thread
  * count. */
 #include <math.h>
@@ -64,12 +67,17 @@ typedef struct clean_state {
     int any_clip;
     int64_t stats_cols;
     const char **stats_names; /* NULL-terminated: arrays the stats pass reads */
+    struct clean_run *run;    /* the last run's fill values and counts, which
+                                 a streamed output pass uses after run() */
 } clean_state;
+
+static void free_clean_run(struct clean_run *r, size_t n);
 
 static void free_state(void *p)
 {
     clean_state *s = p;
     if (s) {
+        free_clean_run(s->run, s->n);
         free(s->a);
         free(s->stats_names);
         free(s);
@@ -278,6 +286,8 @@ typedef struct stats_ctx {
     size_t chunk_off; /* the partial's pointer to its chunk (float32 sums only) */
     size_t f32_off;   /* the accumulator's float32 sums, 0: none */
     size_t *f32_col;  /* per array: its first column among the float32 sums, or SIZE_MAX */
+    size_t kept_off;  /* the partial's count of kept rows (drop_row only) */
+    size_t counts_off; /* the accumulator's chunks merged, then each chunk's kept rows */
 } stats_ctx;
 
 static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
@@ -294,6 +304,12 @@ static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
                              in->row0, drop, s->skip_inf, ms + s->a[i].stats_off);
     if (c->f32_off)
         memcpy((char *)partial + c->chunk_off, &in, sizeof in);
+    if (drop) {
+        int64_t kept = in->rows;
+        for (int64_t r = 0; r < in->rows; r++)
+            kept -= drop[r] != 0;
+        memcpy((char *)partial + c->kept_off, &kept, sizeof kept);
+    }
     return SL_OK;
 }
 
@@ -302,6 +318,11 @@ static sl_status stats_merge(void *ctx, void *acc, const void *partial, sl_error
     (void)err;
     const stats_ctx *c = ctx;
     sl__mstats_merge(acc, partial, c->s->stats_cols);
+    if (c->s->any_drop) {
+        /* chunks come in order: the output pass declares these (out_rows) */
+        int64_t *counts = (int64_t *)((char *)acc + c->counts_off);
+        memcpy(&counts[1 + counts[0]++], (const char *)partial + c->kept_off, sizeof *counts);
+    }
     if (!c->f32_off)
         return SL_OK;
     const sl_chunk *in;
@@ -489,11 +510,16 @@ static sl_status apply_merge(void *ctx, void *acc, const void *partial, sl_error
 /* ---- run ------------------------------------------------------------------------------- */
 
 typedef struct run_data {
-    sl__mstats *stats;
+    sl__mstats *stats; /* the stats pass's accumulator: statistics, float32 sums, kept rows per chunk */
     double **fill, **lo, **hi;
     target *t;
     size_t nt;
 } run_data;
+
+struct clean_run {
+    run_data r;
+    apply_ctx ac;
+};
 
 static void free_run(run_data *r, size_t n)
 {
@@ -510,6 +536,14 @@ static void free_run(run_data *r, size_t n)
     free(r->hi);
     free(r->stats);
     free(r->t);
+}
+
+static void free_clean_run(struct clean_run *r, size_t n)
+{
+    if (r) {
+        free_run(&r->r, n);
+        free(r);
+    }
 }
 
 /* nan: fail on an array that has missing values in kept rows. */
@@ -644,16 +678,19 @@ static void as_stored(double *v, int64_t n, sl_dtype t)
 
 static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
 {
-    const clean_state *s = sl_stage_state(st);
+    clean_state *s = sl_stage_state(st);
     const sl_frame *in = sl_stage_input(st, "input");
     sl_frame *out = sl_stage_output(st);
     size_t chunk_rows = (size_t)sl_stage_chunk_rows(st);
-    run_data r;
-    memset(&r, 0, sizeof r);
-    r.fill = calloc(s->n + 1, sizeof *r.fill);
-    r.lo = calloc(s->n + 1, sizeof *r.lo);
-    r.hi = calloc(s->n + 1, sizeof *r.hi);
-    sl_status rc = r.fill && r.lo && r.hi ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    free_clean_run(s->run, s->n);
+    s->run = calloc(1, sizeof *s->run);
+    if (!s->run)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    run_data *r = &s->run->r;
+    r->fill = calloc(s->n + 1, sizeof *r->fill);
+    r->lo = calloc(s->n + 1, sizeof *r->lo);
+    r->hi = calloc(s->n + 1, sizeof *r->hi);
+    sl_status rc = r->fill && r->lo && r->hi ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     /* mean_dtype: input: float32 sums of the float32 impute_mean arrays */
     int f32_means = strcmp(sl_params_string(sl_stage_params(st), "mean_dtype"), "input") == 0;
     size_t *f32_col = calloc(s->n + 1, sizeof *f32_col);
@@ -668,77 +705,99 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
             n_f32 += (size_t)a->cols;
         }
     }
-    void *acc = NULL;
-    size_t f32_off = n_f32 ? align8((size_t)s->stats_cols * sizeof *r.stats) : 0;
-    if (rc == SL_OK && s->stats_cols) {
-        size_t bytes = (size_t)s->stats_cols * sizeof *r.stats;
-        size_t acc_bytes = n_f32 ? f32_off + n_f32 * sizeof(float) : bytes;
-        acc = calloc(1, acc_bytes);
-        if (!acc)
+    /* the accumulator: statistics, float32 sums, then (drop_row) the chunks
+     * merged and the rows each keeps, so that the output pass can declare
+     * them and be streamed, and a resumed run has them too */
+    size_t stats_bytes = (size_t)s->stats_cols * sizeof *r->stats;
+    size_t f32_off = n_f32 ? align8(stats_bytes) : 0;
+    size_t counts_off = align8(n_f32 ? f32_off + n_f32 * sizeof(float) : stats_bytes);
+    int64_t nchunks = s->any_drop ? sl_stage_input_chunks(st, in) : 0;
+    size_t acc_bytes = s->any_drop ? counts_off + (size_t)(1 + nchunks) * sizeof(int64_t) : counts_off;
+    const int64_t *kept = NULL;
+    if (rc == SL_OK && (s->stats_cols || s->any_drop)) {
+        r->stats = calloc(1, acc_bytes ? acc_bytes : 1);
+        if (!r->stats)
             rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         if (rc == SL_OK) {
-            r.stats = acc;
-            sl__mstats_init(r.stats, s->stats_cols);
-            size_t mask_off = bytes, chunk_off = align8(mask_off + chunk_rows);
-            stats_ctx sc = {s, mask_off, chunk_off, f32_off, f32_col};
+            sl__mstats_init(r->stats, s->stats_cols);
+            size_t mask_off = stats_bytes, chunk_off = align8(mask_off + chunk_rows);
+            size_t kept_off = align8(chunk_off + (n_f32 ? sizeof(const sl_chunk *) : 0));
+            stats_ctx sc = {s, mask_off, chunk_off, f32_off, f32_col, kept_off, counts_off};
             sl_pass pass = {.name = "stats",
                             .input = in,
                             .input_arrays = s->stats_names,
-                            .partial_size = chunk_off + (n_f32 ? sizeof(const sl_chunk *) : 0),
+                            .partial_size = kept_off + (s->any_drop ? sizeof(int64_t) : 0),
                             .acc_size = acc_bytes,
                             .ctx = &sc,
                             .chunk = stats_chunk,
                             .merge = stats_merge};
-            rc = sl_exec_pass(ex, st, &pass, r.stats, err);
+            rc = sl_exec_pass(ex, st, &pass, r->stats, err);
+        }
+        if (rc == SL_OK && s->any_drop) {
+            const int64_t *counts = (const int64_t *)((const char *)r->stats + counts_off);
+            if (counts[0] != nchunks)
+                rc = sl__error_set(err, SL_ERR_INTERNAL, "the stats pass counted %lld chunks of %lld",
+                                   (long long)counts[0], (long long)nchunks);
+            kept = counts + 1;
         }
         if (rc == SL_OK)
-            rc = check_fail(st, s, r.stats, err);
+            rc = check_fail(st, s, r->stats, err);
     }
     if (rc == SL_OK)
-        rc = prepare(st, ex, s, &r, err);
+        rc = prepare(st, ex, s, r, err);
     for (size_t i = 0; rc == SL_OK && n_f32 && i < s->n; i++) {
         if (f32_col[i] == SIZE_MAX)
             continue;
-        const float *sums = (const float *)((const char *)acc + f32_off) + f32_col[i];
-        const sl__mstats *m = r.stats + s->a[i].stats_off;
+        const float *sums = (const float *)((const char *)r->stats + f32_off) + f32_col[i];
+        const sl__mstats *m = r->stats + s->a[i].stats_off;
         for (int64_t k = 0; k < sl_frame_array(in, i)->cols; k++)
-            r.fill[i][k] = (double)(float)((double)sums[k] / m[k].n);
+            r->fill[i][k] = (double)(float)((double)sums[k] / m[k].n);
     }
     free(f32_col);
     apply_counts counts = {0, 0, 0};
     if (rc == SL_OK) {
-        apply_ctx ac = {s, r.fill, r.lo, r.hi, align8(sizeof(apply_counts))};
+        s->run->ac = (apply_ctx){s, r->fill, r->lo, r->hi, align8(sizeof(apply_counts))};
         sl_pass pass = {.name = "clean",
                         .input = in,
                         .output = out,
-                        .partial_size = ac.mask_off + align8(chunk_rows),
+                        .partial_size = s->run->ac.mask_off + align8(chunk_rows),
                         .acc_size = sizeof counts,
-                        .ctx = &ac,
+                        .ctx = &s->run->ac,
                         .chunk = apply_chunk,
-                        .merge = apply_merge};
+                        .merge = apply_merge,
+                        .out_rows = kept};
         rc = sl_exec_pass(ex, st, &pass, &counts, err);
     }
     for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
         const sl_array_info *a = sl_frame_array(in, i);
-        if (r.fill[i]) {
-            as_stored(r.fill[i], a->cols, a->dtype);
-            rc = sl_frame_set_attr(out, a->name, "impute_value", r.fill[i], (size_t)a->cols, err);
+        double *v = malloc((size_t)a->cols * 3 * sizeof *v);
+        if (!v) {
+            rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            break;
         }
-        if (rc == SL_OK && r.lo[i]) {
-            as_stored(r.lo[i], a->cols, a->dtype);
-            as_stored(r.hi[i], a->cols, a->dtype);
-            rc = sl_frame_set_attr(out, a->name, "clip_lo", r.lo[i], (size_t)a->cols, err);
+        /* the attributes hold the values as stored; the pass keeps its own */
+        if (r->fill[i]) {
+            memcpy(v, r->fill[i], (size_t)a->cols * sizeof *v);
+            as_stored(v, a->cols, a->dtype);
+            rc = sl_frame_set_attr(out, a->name, "impute_value", v, (size_t)a->cols, err);
+        }
+        if (rc == SL_OK && r->lo[i]) {
+            memcpy(v, r->lo[i], (size_t)a->cols * sizeof *v);
+            memcpy(v + a->cols, r->hi[i], (size_t)a->cols * sizeof *v);
+            as_stored(v, 2 * a->cols, a->dtype);
+            rc = sl_frame_set_attr(out, a->name, "clip_lo", v, (size_t)a->cols, err);
             if (rc == SL_OK)
-                rc = sl_frame_set_attr(out, a->name, "clip_hi", r.hi[i], (size_t)a->cols, err);
+                rc = sl_frame_set_attr(out, a->name, "clip_hi", v + a->cols, (size_t)a->cols, err);
         }
+        free(v);
     }
-    if (rc == SL_OK)
+    /* streamed, the output pass runs in the readers: no counts here */
+    if (rc == SL_OK && !sl_exec_streaming(ex))
         rc = sl_stage_set_result(st, "rows_dropped", (double)counts.dropped, err);
-    if (rc == SL_OK)
+    if (rc == SL_OK && !sl_exec_streaming(ex))
         rc = sl_stage_set_result(st, "values_imputed", (double)counts.imputed, err);
-    if (rc == SL_OK)
+    if (rc == SL_OK && !sl_exec_streaming(ex))
         rc = sl_stage_set_result(st, "values_clipped", (double)counts.clipped, err);
-    free_run(&r, s->n);
     return rc;
 }
 
@@ -789,8 +848,12 @@ static const char doc[] =
     "needs them. Medians are exact and out of core: a few reduce passes histogram each\n"
     "column's values by order-preserving 64-bit keys into 2048 bins, narrow to the bin\n"
     "holding the middle rank until at most 4096 candidates remain, then collect and select\n"
-    "them (typically 2 to 4 passes; never more than 7). A last pass drops, imputes and clips\n"
-    "and writes the output. Statistics are computed in double precision; imputed values\n"
+    "them (typically 2 to 4 passes; never more than 7). With `drop_row`, the statistics pass\n"
+    "also counts the rows each chunk keeps (it runs for that alone when no statistics are\n"
+    "needed). A last pass drops, imputes and clips and writes the output; its chunks are the\n"
+    "input's chunks less the dropped rows. That pass can be streamed (`checkpoint: false` or\n"
+    "`final`): then the stages that read `clean` apply it to each chunk they read, and the\n"
+    "counts below are not reported. Statistics are computed in double precision; imputed values\n"
     "are rounded once to the array's type. Results are the same bytes for any thread count;\n"
     "means and stds may differ in the last bits with the chunk size, medians never.\n"
     "\n"
@@ -815,4 +878,5 @@ const sl_op sl__op_clean = {
     .plan = plan,
     .run = run,
     .free_state = free_state,
+    .flags = SL_OP_STREAMABLE,
 };

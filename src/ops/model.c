@@ -469,7 +469,7 @@ static sl_status minibatch_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, v
 
 sl_status sl__train_minibatch(sl__train *t, sl_exec *ex, sl_stage *st, sl_error *err)
 {
-    int64_t cr = sl_stage_chunk_rows(st), nchunks = sl_stage_chunk_count(st, t->n);
+    int64_t cr = sl_stage_chunk_rows(st), nchunks = sl_stage_input_chunks(st, t->in);
     if (cr > t->n)
         cr = t->n; /* the largest chunk this pass sees */
     size_t F = (size_t)t->F;

@@ -7,6 +7,7 @@
 #include "config/params_int.h"
 #include "core/error_int.h"
 #include "core/frame_int.h"
+#include "io/checkpoint.h"
 #include "io/h5util.h"
 #include "plan/cache.h"
 
@@ -25,6 +26,7 @@ void sl__ckpt_info_free(sl__ckpt_info *info)
     free(info->inputs);
     free(info->sources);
     free(info->outputs);
+    free(info->layout);
     memset(info, 0, sizeof *info);
 }
 
@@ -82,6 +84,21 @@ static void copy_attr(hid_t f, const char *name, char *dst, size_t size)
     free(v);
 }
 
+static void read_layout_locked(hid_t f, sl__ckpt_info *info)
+{
+    if (H5Aexists(f, "sluice_chunk_sizes") <= 0)
+        return;
+    hid_t a = H5Aopen(f, "sluice_chunk_sizes", H5P_DEFAULT);
+    hid_t space = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    info->layout = n > 0 ? malloc((size_t)n * sizeof *info->layout) : NULL;
+    info->nlayout = info->layout && H5Aread(a, H5T_NATIVE_INT64, info->layout) >= 0 ? (int64_t)n : -1;
+    if (space >= 0)
+        H5Sclose(space);
+    if (a >= 0)
+        H5Aclose(a);
+}
+
 sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *err)
 {
     memset(info, 0, sizeof *info);
@@ -100,6 +117,7 @@ sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *er
         info->chunk_rows = read_int_attr_locked(f, "sluice_chunk_rows", -1);
         info->compression = read_int_attr_locked(f, "sluice_compression", 0);
         info->rows = read_int_attr_locked(f, "sluice_rows", -1);
+        read_layout_locked(f, info);
         H5Fclose(f);
     }
     sl__h5_unlock();
@@ -502,7 +520,7 @@ static int content_intact(sl_stage *st, const char *path, const sl__ckpt_info *i
     sl__h5_unlock();
     if (ok) {
         char got[SL_HASH_HEX];
-        sl__hasher_add_i64(all, info->rows);
+        sl__ckpt_hash_tail(all, info->rows, info->layout, info->nlayout);
         sl__hasher_hex(all, got);
         if (strcmp(got, info->output_hash) != 0) {
             snprintf(reason, rsize, "its checkpoint was modified: its hashes do not agree");
@@ -607,6 +625,24 @@ static herr_t adopt_result(hid_t loc, const char *name, const H5A_info_t *ainfo,
     return rc;
 }
 
+/* A filter's output keeps the chunks it was written in (sluice_chunk_sizes). */
+static sl_status adopt_layout(sl_stage *st, const sl__ckpt_info *info, const char *path, sl_error *err)
+{
+    if (!info->layout && info->nlayout == 0)
+        return SL_OK;
+    int ok = info->nlayout > 0;
+    int64_t rows = 0;
+    for (int64_t c = 0; ok && c < info->nlayout; c++) {
+        ok = info->layout[c] >= 0 && info->layout[c] <= sl_stage_chunk_rows(st);
+        rows += info->layout[c];
+    }
+    if (!ok || rows != info->rows)
+        return sl__error_set(err, SL_ERR_IO,
+                             "checkpoint '%s' has a damaged sluice_chunk_sizes attribute; remove it and run again",
+                             path);
+    return sl__frame_set_layout(st->output, info->layout, info->nlayout, err);
+}
+
 sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
 {
     char *path = sl__ckpt_path(workdir, st->name);
@@ -618,6 +654,9 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
     sl_status s = sl__ckpt_info_read(path, &info, err);
     if (s == SL_OK) {
         sl_frame_set_rows(st->output, info.rows);
+        s = adopt_layout(st, &info, path, err);
+    }
+    if (s == SL_OK) {
         sl__h5_lock();
         hid_t f = H5I_INVALID_HID;
         s = sl__h5_open_read_locked(path, &f, err);

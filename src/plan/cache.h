@@ -26,6 +26,8 @@ typedef struct sl__ckpt_info {
     int64_t chunk_rows;
     int64_t compression;
     int64_t rows;
+    int64_t *layout; /* rows of each chunk (sluice_chunk_sizes), malloc'd; NULL: uniform */
+    int64_t nlayout; /* entries of layout; -1: the attribute is there but unreadable */
 } sl__ckpt_info;
 
 void sl__ckpt_info_free(sl__ckpt_info *info);

@@ -34,6 +34,11 @@ int sl_exec_threads(const sl_exec *ex)
     return ex->threads;
 }
 
+int sl_exec_streaming(const sl_exec *ex)
+{
+    return ex->capture;
+}
+
 /* One slot of a batch: the input chunk, an output chunk, a partial. When the
  * input is streamed, lv[0] is the chunk of the stored (or source) frame at
  * the bottom and each level above is computed from the one below by a
@@ -41,6 +46,7 @@ int sl_exec_threads(const sl_exec *ex)
 typedef struct slot {
     int nlv;
     sl_chunk *lv;
+    void **scratch; /* per level above 0: the generator's partial, dropped */
     sl_chunk out;
     void *partial;
     int64_t out_row0; /* where a direct writer puts the slot's output rows */
@@ -214,6 +220,13 @@ static const sl_frame *level_frame(const pass_run *pr, int j)
     return j == 0 ? pr->base : pr->gen[j - 1]->output;
 }
 
+/* A streamed filter's partials are scratch for its chunk() (its counts are
+ * not reported when streamed). */
+static size_t scratch_bytes(const sl_pass *g)
+{
+    return (g->partial_size + 63) & ~(size_t)63;
+}
+
 /* Bytes a slot needs for the chunk of level j (0 when it reads nothing or
  * views memory). */
 static size_t level_bytes(const pass_run *pr, int j, int64_t chunk_rows)
@@ -235,7 +248,7 @@ static size_t slot_bytes(const pass_run *pr, int64_t chunk_rows)
     size_t nout = pass->output && pass->input ? sl_frame_count(pass->output) : 0;
     size_t per_slot = 0;
     for (int j = 0; j < pr->ngen + 1; j++)
-        per_slot += level_bytes(pr, j, chunk_rows);
+        per_slot += level_bytes(pr, j, chunk_rows) + (j > 0 ? scratch_bytes(pr->gen[j - 1]) : 0);
     for (size_t i = 0; pass->chunk && i < nout; i++)
         per_slot += buf_bytes(sl_frame_array(pass->output, i), chunk_rows);
     return per_slot + ((pass->partial_size + 63) & ~(size_t)63);
@@ -289,9 +302,10 @@ static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
         slot *s = &pr->slots[k];
         s->nlv = nlv;
         s->lv = calloc((size_t)nlv, sizeof *s->lv);
+        s->scratch = calloc((size_t)nlv, sizeof *s->scratch);
         s->out.n_arrays = nout;
         s->out.arrays = calloc(nout ? nout : 1, sizeof *s->out.arrays);
-        if (!s->lv || !s->out.arrays)
+        if (!s->lv || !s->scratch || !s->out.arrays)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         for (int j = 0; j < nlv; j++) {
             const sl_frame *f = level_frame(pr, j);
@@ -307,6 +321,10 @@ static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
                     c->arrays[i].data = p;
                     p += buf_bytes(c->arrays[i].info, chunk_rows);
                 }
+            }
+            if (j > 0 && scratch_bytes(pr->gen[j - 1])) {
+                s->scratch[j] = p;
+                p += scratch_bytes(pr->gen[j - 1]);
             }
         }
         for (size_t i = 0; i < nout; i++) {
@@ -335,6 +353,7 @@ static void free_pass_run(pass_run *pr)
         for (int j = 0; pr->slots[k].lv && j < pr->slots[k].nlv; j++)
             free(pr->slots[k].lv[j].arrays);
         free(pr->slots[k].lv);
+        free(pr->slots[k].scratch);
         free(pr->slots[k].out.arrays);
     }
     free(pr->slots);
@@ -370,6 +389,8 @@ static sl_status read_batch(pass_run *pr, int count, sl_error *err)
     sl__h5_lock();
     for (int k = 0; k < count && s == SL_OK; k++) {
         sl_chunk *c = &pr->slots[k].lv[0];
+        if (c->rows == 0)
+            continue;
         s = pr->source ? pr->source->read(pr->source->ctx, c, err) : sl__ckpt_reader_read_locked(&pr->reader, c, err);
     }
     sl__h5_unlock();
@@ -379,22 +400,32 @@ static sl_status read_batch(pass_run *pr, int count, sl_error *err)
 static sl_status read_slot(const pass_run *pr, slot *s)
 {
     sl_chunk *c = &s->lv[0];
+    if (c->rows == 0)
+        return SL_OK;
     return pr->source ? pr->source->read(pr->source->ctx, c, &s->err)
                       : sl__ckpt_reader_read_direct(&pr->reader, c, &s->err);
 }
 
-/* Computes the streamed levels of a slot's input, bottom-up. */
+/* Computes the streamed levels of a slot's input, bottom-up. Each level
+ * must come out with the rows its frame's layout gives (set before). */
 static sl_status stream_levels(const pass_run *pr, slot *s)
 {
     for (int j = 1; j < s->nlv; j++) {
         const sl_pass *g = pr->gen[j - 1];
         sl_chunk *below = &s->lv[j - 1], *c = &s->lv[j];
+        int64_t want = c->rows;
+        if (below->rows == 0)
+            continue; /* nothing was kept below: this level is empty too */
         c->rows = below->rows;
-        sl_status st = g->chunk(g->ctx, below, c, NULL, &s->err);
+        if (s->scratch[j])
+            memset(s->scratch[j], 0, g->partial_size);
+        sl_status st = g->chunk(g->ctx, below, c, s->scratch[j], &s->err);
         if (st != SL_OK)
             return st;
-        if (c->rows != below->rows)
-            return sl__error_set(&s->err, SL_ERR_INTERNAL, "streamed pass '%s' changed the rows of a chunk", g->name);
+        if (c->rows != want)
+            return sl__error_set(&s->err, SL_ERR_INTERNAL,
+                                 "streamed pass '%s' wrote %lld rows of chunk %lld where it declared %lld", g->name,
+                                 (long long)c->rows, (long long)c->index, (long long)want);
     }
     return SL_OK;
 }
@@ -407,13 +438,20 @@ static void compute_slot(const pass_run *pr, slot *s)
         s->status = stream_levels(pr, s);
     if (s->status != SL_OK || !pass->chunk)
         return;
+    s->out.rows = IN(s)->rows;
+    if (IN(s)->rows == 0)
+        return; /* an empty chunk (a filter kept nothing) is skipped, merge too */
     if (s->partial)
         memset(s->partial, 0, pass->partial_size);
-    s->out.rows = IN(s)->rows;
     s->status = pass->chunk(pass->ctx, IN(s), pass->output ? &s->out : NULL, s->partial, &s->err);
     if (s->status == SL_OK && pass->output && (s->out.rows < 0 || s->out.rows > IN(s)->rows))
         s->status = sl__error_set(&s->err, SL_ERR_INTERNAL, "pass '%s' wrote %lld rows into a %lld-row chunk",
                                   pass->name, (long long)s->out.rows, (long long)IN(s)->rows);
+    else if (s->status == SL_OK && pass->output && pass->out_rows && s->out.rows != pass->out_rows[s->out.index])
+        s->status = sl__error_set(&s->err, SL_ERR_INTERNAL,
+                                  "pass '%s' wrote %lld rows of chunk %lld where it declared %lld", pass->name,
+                                  (long long)s->out.rows, (long long)s->out.index,
+                                  (long long)pass->out_rows[s->out.index]);
 }
 
 static void compute_batch(pass_run *pr, int count, int threads)
@@ -448,7 +486,8 @@ static sl_status write_batch(pass_run *pr, int count, int threads, sl_error *err
     if (!pr->parallel_write) {
         sl__h5_lock();
         for (int k = 0; k < count && s == SL_OK; k++)
-            s = sl__ckpt_append_locked(pr->writer, output_of(pr, &pr->slots[k]), err);
+            if (output_of(pr, &pr->slots[k])->rows > 0)
+                s = sl__ckpt_append_locked(pr->writer, output_of(pr, &pr->slots[k]), err);
         sl__h5_unlock();
         return s;
     }
@@ -481,6 +520,8 @@ static sl_status finish_batch(pass_run *pr, int count, int threads, void *acc, s
         }
     const sl_pass *pass = pr->pass;
     for (int k = 0; pass->partial_size && k < count; k++) {
+        if (IN(&pr->slots[k])->rows == 0)
+            continue;
         sl_status s = pass->merge(pass->ctx, acc, pr->slots[k].partial, err);
         if (s)
             return s;
@@ -546,16 +587,44 @@ static sl_status record_progress(sl_exec *ex, const sl_pass *pass, const void *a
     return s;
 }
 
+/* The chunks of the stage output a pass writes: the input's chunks with the
+ * rows out_rows declares, or, for a pass that kept every row, the input's
+ * own layout. Uniform chunks are stored as no layout. */
+static sl_status set_output_layout(const sl_exec *ex, const sl_pass *pass, sl_frame *out, int64_t nchunks,
+                                   sl_error *err)
+{
+    int64_t n = 0;
+    const int64_t *sizes = sl__frame_layout(pass->input, &n);
+    if (pass->out_rows) {
+        sizes = pass->out_rows;
+        n = nchunks;
+    }
+    int64_t rows = 0, cr = ex->chunk_rows;
+    int uniform = 1;
+    for (int64_t c = 0; sizes && c < n; c++) {
+        rows += sizes[c];
+        if (sizes[c] != cr && (c + 1 < n || sizes[c] == 0))
+            uniform = 0;
+    }
+    sl_status s = sl__frame_set_layout(out, uniform ? NULL : sizes, n, err);
+    if (s == SL_OK && sizes)
+        sl_frame_set_rows(out, rows);
+    return s;
+}
+
 sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
 {
     sl_status s;
     if (ex->capture && pass->output == sl_stage_output(st)) {
         /* a streamed stage: its readers will run this pass on their chunks */
-        if (pass->partial_size || pass->sequential || pass->chunk_order || (!pass->chunk && pass->input))
+        if (pass->sequential || pass->chunk_order || (!pass->chunk && pass->input))
             return sl__error_set(err, SL_ERR_INTERNAL,
                                  "op '%s' is marked streamable but its output pass '%s' cannot be streamed",
                                  sl_stage_op_name(st), pass->name);
         s = sl__frame_set_generator(sl_stage_output(st), pass, err);
+        if (s == SL_OK && pass->input)
+            s = set_output_layout(ex, pass, sl_stage_output(st),
+                                  sl__frame_chunks(pass->input, ex->chunk_rows), err);
         if (s == SL_OK)
             ex->streamed_output = 1;
         return s;
@@ -571,7 +640,7 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     pr.writer = pass->output ? sl__frame_writer(pass->output) : NULL;
     int64_t rows = pass->input ? sl_frame_rows(pass->input) : pass->source_rows;
     int64_t cr = ex->chunk_rows;
-    int64_t nchunks = rows > 0 ? (rows + cr - 1) / cr : 0;
+    int64_t nchunks = pass->input ? sl__frame_chunks(pass->input, cr) : rows > 0 ? (rows + cr - 1) / cr : 0;
     /* two slots per thread keep every thread busy while chunk costs vary */
     int64_t nslots = (int64_t)ex->threads * 2;
     int want = (int)(nchunks < nslots ? (nchunks > 0 ? nchunks : 1) : nslots);
@@ -582,9 +651,12 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     int64_t first = 0;
     if (s == SL_OK && resume_point(ex, st, pass, acc, nchunks, pass_no, &first)) {
         sl__exec_progress(ex, pass->name, nchunks, nchunks);
+        if (pass->output == sl_stage_output(st) && pass->input &&
+            (pass->out_rows || sl__ckpt_rows(pr.writer) == rows))
+            s = set_output_layout(ex, pass, pass->output, nchunks, err);
         if (pass->output == sl_stage_output(st))
             ex->streamed_output = 1;
-        return SL_OK;
+        return s;
     }
     if (ex->journal_mismatch)
         return sl__error_set(err, SL_ERR_INTERNAL, "the resume journal does not match this stage's passes");
@@ -594,7 +666,19 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         s = select_inputs(&pr, err);
     if (s == SL_OK)
         s = plan_copy(&pr, err);
-    int64_t slot_rows = rows < cr ? (rows > 0 ? rows : 1) : cr;
+    /* every level must have the input's chunks; the largest bounds the buffers */
+    int64_t most = rows;
+    for (int j = 0; s == SL_OK && pass->input && j <= pr.ngen; j++) {
+        const sl_frame *f = level_frame(&pr, j);
+        if (sl__frame_chunks(f, cr) != nchunks)
+            s = sl__error_set(err, SL_ERR_INTERNAL, "pass '%s': a streamed level has %lld chunks, its input %lld",
+                              pass->name, (long long)sl__frame_chunks(f, cr), (long long)nchunks);
+        if (sl_frame_rows(f) > most)
+            most = sl_frame_rows(f);
+    }
+    if (s == SL_OK && pass->out_rows && !pass->input)
+        s = sl__error_set(err, SL_ERR_INTERNAL, "source pass '%s' declares out_rows", pass->name);
+    int64_t slot_rows = most < cr ? (most > 0 ? most : 1) : cr;
     if (s == SL_OK)
         s = reserve_slots(ex, &pr, slot_rows, want, err);
     if (s == SL_OK)
@@ -614,15 +698,18 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         for (int k = 0; k < count; k++) {
             slot *sl = &pr.slots[k];
             int64_t c = pass->chunk_order ? pass->chunk_order[c0 + k] : c0 + k;
-            int64_t n = (c + 1) * cr <= rows ? cr : rows - c * cr;
             for (int j = 0; j < sl->nlv; j++) {
                 sl->lv[j].index = c;
-                sl->lv[j].row0 = c * cr;
-                sl->lv[j].rows = n;
+                if (pass->input) {
+                    sl__frame_chunk_span(level_frame(&pr, j), cr, c, &sl->lv[j].row0, &sl->lv[j].rows);
+                } else {
+                    sl->lv[j].row0 = c * cr;
+                    sl->lv[j].rows = (c + 1) * cr <= rows ? cr : rows - c * cr;
+                }
             }
             sl->out.index = c;
-            sl->out.row0 = c * cr;
-            sl->out.rows = n;
+            sl->out.row0 = IN(sl)->row0;
+            sl->out.rows = IN(sl)->rows;
             sl->status = SL_OK;
         }
         s = read_batch(&pr, count, err);
@@ -642,6 +729,9 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     }
     if (s == SL_OK && nchunks == 0)
         s = record_progress(ex, pass, acc, nchunks, pass_no, 0, 1, err);
+    if (s == SL_OK && pass->output == sl_stage_output(st) && pass->input &&
+        (pass->out_rows || sl__ckpt_rows(pr.writer) == rows))
+        s = set_output_layout(ex, pass, pass->output, nchunks, err);
     if (s == SL_OK && pass->output == sl_stage_output(st))
         ex->streamed_output = 1;
     free_pass_run(&pr);

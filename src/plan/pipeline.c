@@ -16,7 +16,11 @@
 #include "plan/budget.h"
 #include "plan/exec_int.h"
 
-#define SL_DEFAULT_CHUNK_ROWS 65536
+/* Small enough that a chunk of every level of a fused chain (8192 rows of 17
+ * float64 columns: 1.1 MB) stays in the core's L2/L3 between the steps that
+ * touch it: on the reference workload 65536 rows took 1.6x as long (each step
+ * then goes to DRAM), and 2048 rows no faster than 8192 (per-chunk costs). */
+#define SL_DEFAULT_CHUNK_ROWS 8192
 #define SL_MAX_CHUNK_ROWS (1 << 30)
 #define SL_MAX_STAGES 100000
 #define SL_MAX_THREADS 4096
@@ -758,6 +762,11 @@ int64_t sl_stage_chunk_count(const sl_stage *st, int64_t rows)
 {
     int64_t cr = sl_stage_chunk_rows(st);
     return rows > 0 ? (rows + cr - 1) / cr : 0;
+}
+
+int64_t sl_stage_input_chunks(const sl_stage *st, const sl_frame *in)
+{
+    return sl__frame_chunks(in, sl_stage_chunk_rows(st));
 }
 
 const sl_frame *sl_stage_input(const sl_stage *st, const char *param)

@@ -313,6 +313,10 @@ again:
             s = write_attrs_locked(st, w, err);
         if (s == SL_OK && sl__frame_path(st->output))
             s = write_place_locked(st, w, err);
+        int64_t nlayout = 0;
+        const int64_t *layout = sl__frame_layout(st->output, &nlayout);
+        if (s == SL_OK && layout)
+            s = sl__ckpt_set_layout_locked(w, layout, nlayout, err);
         if (s == SL_OK) {
             s = sl__ckpt_commit_locked(w, st->out_hash, err);
             w = NULL;
@@ -740,7 +744,7 @@ static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl_error *
     if (s == SL_OK && !g)
         s = sl_stage_error(st, err, SL_ERR_INTERNAL, NULL, "op '%s' is marked streamable but ran no output pass",
                            st->op->name);
-    if (s == SL_OK) /* rows planned as unknown (after a filter) are the input's */
+    if (s == SL_OK && !g->out_rows) /* rows planned as unknown (after a filter) are the input's */
         sl_frame_set_rows(st->output, g->input ? sl_frame_rows(g->input) : g->source_rows);
     if (s != SL_OK)
         sl__error_stage(err, st->name);

@@ -487,7 +487,7 @@ def test_memory_budget_checked_before_start():
     data = gendata(os.path.join(d, "g.h5"), 100000, 5, 7)
     yml = write_yaml(d, SYNTH_YAML % data)
     wd = os.path.join(d, "wd-small")
-    p = expect_rc(sluice("run", yml, "-j", 2, "--memory", "1MiB", "--workdir", wd), 2)
+    p = expect_rc(sluice("run", yml, "-j", 2, "--memory", "1MiB", "--chunk-rows", 65536, "--workdir", wd), 2)
     contains(p.stderr, "one chunk of 65536 rows needs", "more than the memory budget of 1.0 MiB",
              "set chunk_rows to at most")
     # convert needs the most: load's 6 float32 columns in (24 bytes a row),
@@ -499,7 +499,7 @@ def test_memory_budget_checked_before_start():
     assert not os.path.exists(wd), "a run that cannot fit created its workdir"
     # 'memory:' in the file says the same; --memory overrides it
     yml2 = write_yaml(d, "memory: 1MiB\n" + SYNTH_YAML % data, name="p2.yaml")
-    p = expect_rc(sluice("run", yml2, "--workdir", wd), 2)
+    p = expect_rc(sluice("run", yml2, "--chunk-rows", 65536, "--workdir", wd), 2)
     contains(p.stderr, "memory budget of 1.0 MiB")
     run_ok("run", yml2, "--workdir", os.path.join(d, "wd-override"), "--memory", "64MiB")
     # with the suggested chunk_rows, one chunk in flight at a time
@@ -512,6 +512,80 @@ def test_memory_budget_checked_before_start():
     for bad in ("lots", "100KiB", "-1GiB"):
         p = expect_rc(sluice("run", yml, "--memory", bad, "--workdir", wd), 2)
         contains(p.stderr, "--memory needs a size of at least 1MiB")
+
+
+FILTER_YAML = """
+pipeline: filter
+checkpoint: %s
+chunk_rows: 500
+stages:
+  load:      { op: load.hdf5, file: %s, arrays: { X: /X, y: /y } }
+  clean:     { op: clean, input: load, nan: { y: drop_row, X: impute_mean } }
+  convert:   { op: convert, input: clean, dtype: float64 }
+  normalize: { op: normalize, input: convert, arrays: [X], method: zscore }
+  lstsq:     { op: linreg, input: normalize, solver: normal_equations }
+  evaluate:  { op: metrics, model: lstsq, data: normalize, metrics: [mse, r2] }
+"""
+
+
+def test_filter_streamed_gives_stored_bits():
+    """clean drops rows; with `checkpoint: final` it is streamed into the
+    stages after it (run.log: streamed, each pass re-applying it chunk by
+    chunk). Its output keeps the source's chunks, each with the rows it kept,
+    including chunks where it kept none (rows 1000..1999 and 3500..3999 have
+    a NaN label): the stored checkpoint records them in sluice_chunk_sizes,
+    equal to NumPy's count per 500-row block. Every downstream result is the
+    same bits stored or streamed, with 1, 2 or 3 threads, and matches NumPy."""
+    d = tdir("filter_streamed")
+    rng = np.random.default_rng(5)
+    n, F = 5321, 4
+    X = rng.normal(size=(n, F)).astype(np.float32) * np.float32(3) + np.float32(1)
+    y = (X.astype(np.float64) @ np.array([1.5, -2.0, 0.5, 3.0]) + rng.normal(size=n)).astype(np.float32)
+    X[rng.random((n, F)) < 0.02] = np.nan
+    y[rng.random(n) < 0.05] = np.nan
+    y[1000:2000] = np.nan
+    y[3500:4000] = np.nan
+    src = os.path.join(d, "f.h5")
+    with h5py.File(src, "w") as f:
+        f["X"] = X
+        f["y"] = y
+    runs = {}
+    for policy, j in (("true", 2), ("final", 1), ("final", 2), ("final", 3), ("false", 2)):
+        wd = os.path.join(d, "wd-%s-%d" % (policy, j))
+        yml = write_yaml(d, FILTER_YAML % (policy, src), name="p-%s.yaml" % policy)
+        run_ok("run", yml, "-j", j, "--workdir", wd)
+        log = {}
+        with open(os.path.join(wd, "run.log")) as f:
+            for line in f:
+                e = json.loads(line)
+                log[e["stage"]] = e["status"]
+        want = "ran" if policy == "true" else "streamed"
+        assert log["clean"] == want and log["convert"] == want, (policy, log)
+        runs[(policy, j)] = {s: data_bytes(os.path.join(wd, s + ".h5")) for s in ("lstsq", "evaluate")}
+        if policy == "true":
+            keep = ~np.isnan(y)
+            sizes = [int(keep[c:c + 500].sum()) for c in range(0, n, 500)]
+            assert 0 in sizes, sizes
+            arrays, attrs = h5load(os.path.join(wd, "clean.h5"))
+            assert list(attrs["sluice_chunk_sizes"]) == sizes, (list(attrs["sluice_chunk_sizes"]), sizes)
+            assert arrays["y"].shape[0] == keep.sum()
+            # a map of a filtered frame keeps its chunks
+            _, cattrs = h5load(os.path.join(wd, "convert.h5"))
+            assert list(cattrs["sluice_chunk_sizes"]) == sizes
+            # NumPy: the same pipeline in memory
+            Xk, yk = X[keep].astype(np.float64), y[keep].astype(np.float64)
+            mu = np.nanmean(X[keep], axis=0, dtype=np.float64).astype(np.float32).astype(np.float64)
+            r, c = np.where(np.isnan(Xk))
+            Xk[r, c] = mu[c]
+            Z = (Xk - Xk.mean(axis=0)) / Xk.std(axis=0)
+            A = np.hstack([Z, np.ones((len(Z), 1))])
+            coef = np.linalg.lstsq(A, yk, rcond=None)[0]
+            with h5py.File(os.path.join(wd, "lstsq.h5"), "r") as f:
+                got = np.concatenate([f["coef"][0], f["intercept"][0]])
+            assert np.allclose(got, coef, rtol=0, atol=1e-9), (got, coef)
+    ref = runs[("true", 2)]
+    for k, v in runs.items():
+        assert v == ref, "%s/-j%d gives other bits than every stage stored" % k
 
 
 def test_settings_from_file():
