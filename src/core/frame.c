@@ -28,6 +28,7 @@ struct sl_frame {
     struct sl_pass *gen; /* streamed frames: what computes their chunks */
     void **mem;
     char *path;
+    char *old_path; /* the path before sl__frame_move_path_locked, kept for messages */
     char **dsets; /* per array: its dataset in path when not named as the array; NULL: all are */
     struct sl__ckpt_writer *writer;
     int64_t *layout;   /* rows per chunk (sl__frame_set_layout), or NULL */
@@ -103,7 +104,8 @@ void sl__frame_drop_data(sl_frame *f)
         clear_attrs(&f->attrs[i]);
     }
     free(f->path);
-    f->path = NULL;
+    free(f->old_path);
+    f->path = f->old_path = NULL;
     for (size_t i = 0; f->dsets && i < f->n; i++)
         free(f->dsets[i]);
     free(f->dsets);
@@ -323,7 +325,12 @@ sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, vo
                              name);
     if (!f->path)
         return sl__error_set(err, SL_ERR_USAGE, "array '%s' has no data yet (its stage has not run)", name);
-    return sl__h5_read_whole(f->path, sl__frame_dataset(f, (size_t)i), as, f->rows, a->cols, buf, err);
+    /* under the lock: a checkpoint being committed moves from its temporary
+     * name to its own under it (sl__frame_move_path_locked) */
+    sl__h5_lock();
+    sl_status s = sl__h5_read_whole_locked(f->path, sl__frame_dataset(f, (size_t)i), as, f->rows, a->cols, buf, err);
+    sl__h5_unlock();
+    return s;
 }
 
 const void *sl__frame_mem(const sl_frame *f, size_t i)
@@ -344,6 +351,13 @@ sl_status sl__frame_set_path(sl_frame *f, const char *path, sl_error *err)
     free(f->path);
     f->path = p;
     return SL_OK;
+}
+
+void sl__frame_move_path_locked(sl_frame *f, char *path)
+{
+    free(f->old_path);
+    f->old_path = f->path;
+    f->path = path;
 }
 
 sl_status sl__frame_set_datasets(sl_frame *f, const char *const *names, sl_error *err)

@@ -15,6 +15,11 @@ const void *sl__frame_mem(const sl_frame *f, size_t i);
  * the array unless sl__frame_set_datasets said otherwise), or NULL. */
 const char *sl__frame_path(const sl_frame *f);
 sl_status sl__frame_set_path(sl_frame *f, const char *path, sl_error *err);
+/* Moves the frame to `path` (malloc'd; the frame takes it), for a checkpoint
+ * renamed into place while other stages may be reading it: called with the
+ * HDF5 lock held, under which readers open files by path. The old string
+ * stays valid until the frame's data are dropped. */
+void sl__frame_move_path_locked(sl_frame *f, char *path);
 /* Data read in place (a source's own file): names[i] is the dataset of
  * array i in the frame's path. Cleared by sl__frame_drop_data. */
 sl_status sl__frame_set_datasets(sl_frame *f, const char *const *names, sl_error *err);

@@ -52,8 +52,7 @@ static sl_status h5_fail(sl_error *err, const char *what, const char *path)
 
 static void free_writer(sl__ckpt_writer *w)
 {
-    if (w)
-        free(w->layout);
+    free(w->layout);
     if (w->fd >= 0)
         close(w->fd);
     for (size_t i = 0; w->chunk_addr && i < w->n; i++)
@@ -622,17 +621,21 @@ static sl_status write_hashes_locked(sl__ckpt_writer *w, char out[SL_HASH_HEX], 
     return s;
 }
 
-sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], sl_error *err)
+struct sl__ckpt_sealed {
+    char *path, *tmp;
+};
+
+sl_status sl__ckpt_seal_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], sl__ckpt_sealed **out,
+                               sl_error *err)
 {
     char hash[SL_HASH_HEX];
     sl_status s = SL_OK;
-    if (w->max_rows >= 0) {
-        /* our pwrites must reach the file before HDF5 writes metadata around them */
-        s = sl__ckpt_sync(w, err);
-        for (size_t i = 0; s == SL_OK && i < w->n; i++) {
-            hsize_t dims[2] = {(hsize_t)w->rows, (hsize_t)w->arrays[i].cols};
-            if (!w->hash_only && w->rows != w->max_rows && H5Dset_extent(w->dsets[i], dims) < 0)
-                s = h5_fail(err, "size a dataset in", w->tmp);
+    *out = NULL;
+    for (size_t i = 0; w->max_rows >= 0 && i < w->n; i++) {
+        hsize_t dims[2] = {(hsize_t)w->rows, (hsize_t)w->arrays[i].cols};
+        if (!w->hash_only && w->rows != w->max_rows && H5Dset_extent(w->dsets[i], dims) < 0) {
+            s = h5_fail(err, "size a dataset in", w->tmp);
+            break;
         }
     }
     if (s == SL_OK)
@@ -654,12 +657,53 @@ sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX],
     w->file = H5I_INVALID_HID;
     if (s == SL_OK && rc < 0)
         s = h5_fail(err, "close", w->tmp);
-    if (s == SL_OK)
-        s = sync_path(w->tmp, 0, err);
-    if (s == SL_OK && rename(w->tmp, w->path) != 0)
-        s = sl__error_set(err, SL_ERR_IO, "cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
+    sl__ckpt_sealed *sealed = s == SL_OK ? calloc(1, sizeof *sealed) : NULL;
+    if (s == SL_OK && !sealed)
+        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (s != SL_OK) {
+        unlink(w->tmp);
+        free_writer(w);
+        return s;
+    }
+    sealed->path = w->path;
+    sealed->tmp = w->tmp;
+    w->path = w->tmp = NULL;
+    free_writer(w);
+    *out = sealed;
+    return SL_OK;
+}
+
+const char *sl__ckpt_sealed_tmp(const sl__ckpt_sealed *c)
+{
+    return c->tmp;
+}
+
+void sl__ckpt_sealed_abort(sl__ckpt_sealed *c)
+{
+    if (!c)
+        return;
+    unlink(c->tmp);
+    free(c->tmp);
+    free(c->path);
+    free(c);
+}
+
+sl_status sl__ckpt_finish(sl__ckpt_sealed *c, void (*renamed_locked)(void *arg, const char *path), void *arg,
+                          sl_error *err)
+{
+    /* the data reach the disk before the name does: after a crash the
+     * final name holds a whole checkpoint or nothing */
+    sl_status s = sync_path(c->tmp, 0, err);
     if (s == SL_OK) {
-        char *copy = strdup(w->path);
+        sl__h5_lock();
+        if (rename(c->tmp, c->path) != 0)
+            s = sl__error_set(err, SL_ERR_IO, "cannot rename '%s' to '%s': %s", c->tmp, c->path, strerror(errno));
+        else if (renamed_locked)
+            renamed_locked(arg, c->path);
+        sl__h5_unlock();
+    }
+    if (s == SL_OK) {
+        char *copy = strdup(c->path);
         if (!copy)
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         else {
@@ -668,8 +712,22 @@ sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX],
         }
     }
     if (s != SL_OK)
-        unlink(w->tmp);
-    free_writer(w);
+        unlink(c->tmp);
+    free(c->tmp);
+    free(c->path);
+    free(c);
+    return s;
+}
+
+sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], sl_error *err)
+{
+    sl__ckpt_sealed *c = NULL;
+    sl_status s = sl__ckpt_seal_locked(w, out_hash, &c, err);
+    if (s != SL_OK)
+        return s;
+    sl__h5_unlock(); /* finish takes the lock for the rename only */
+    s = sl__ckpt_finish(c, NULL, NULL, err);
+    sl__h5_lock();
     return s;
 }
 

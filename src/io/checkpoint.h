@@ -75,9 +75,27 @@ sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *k
 /* Column names of array i, as the string-array attribute `columns`. */
 sl_status sl__ckpt_array_columns_locked(sl__ckpt_writer *w, size_t i, const char *const *names, size_t n,
                                        sl_error *err);
-/* Hashes every array's values into the file (sluice_hash per dataset,
- * sluice_output_hash for the file, copied to out_hash when not NULL),
- * closes, syncs and renames the file into place; frees w in every case. */
+/* Committing is two steps, so that the disk writes a checkpoint while the
+ * stages that read it run. Seal: hashes every array's values into the file
+ * (sluice_hash per dataset, sluice_output_hash for the file, copied to
+ * out_hash when not NULL) and closes it; the temporary file is then complete
+ * and readable, not yet durable; frees w in every case. */
+typedef struct sl__ckpt_sealed sl__ckpt_sealed;
+sl_status sl__ckpt_seal_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], sl__ckpt_sealed **out,
+                               sl_error *err);
+/* The temporary file of a sealed checkpoint (where readers find it until it
+ * is renamed). */
+const char *sl__ckpt_sealed_tmp(const sl__ckpt_sealed *c);
+/* Finish: fsyncs the file, renames it into place (under the HDF5 lock, where
+ * renamed_locked, if not NULL, is told the new path: readers open files
+ * under that lock) and fsyncs the folder. Called without the HDF5 lock. On
+ * failure the temporary file is removed. Frees c in every case. */
+sl_status sl__ckpt_finish(sl__ckpt_sealed *c, void (*renamed_locked)(void *arg, const char *path), void *arg,
+                          sl_error *err);
+/* Removes a sealed checkpoint's temporary file; frees c. c may be NULL. */
+void sl__ckpt_sealed_abort(sl__ckpt_sealed *c);
+/* Seal and finish at once (save.hdf5's file). Called, and returns, with the
+ * HDF5 lock held; releases it while it syncs. */
 sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], sl_error *err);
 /* Closes and removes the temporary file; frees w. w may be NULL. */
 void sl__ckpt_abort_locked(sl__ckpt_writer *w);

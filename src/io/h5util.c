@@ -146,10 +146,9 @@ sl_status sl__h5_read_rows_locked(hid_t dset, int rank, int64_t row0, int64_t ro
     return SL_OK;
 }
 
-sl_status sl__h5_read_whole(const char *path, const char *name, sl_dtype as, int64_t rows, int64_t cols, void *buf,
-                            sl_error *err)
+sl_status sl__h5_read_whole_locked(const char *path, const char *name, sl_dtype as, int64_t rows, int64_t cols,
+                                   void *buf, sl_error *err)
 {
-    sl__h5_lock();
     hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID;
     sl_status s = sl__h5_open_read_locked(path, &f, err);
     if (s == SL_OK) {
@@ -163,6 +162,5 @@ sl_status sl__h5_read_whole(const char *path, const char *name, sl_dtype as, int
         H5Dclose(d);
     if (f >= 0)
         H5Fclose(f);
-    sl__h5_unlock();
     return s;
 }

@@ -90,9 +90,12 @@ typedef struct sl__run_ctx {
 } sl__run_ctx;
 
 /* What a stage's run moved: rows and bytes of its checkpoint, bytes its
- * passes read from files, passes run. */
+ * passes read from files, passes run; and its checkpoint, sealed (complete,
+ * readable under its temporary name) but not yet durable and in place. */
+struct sl__ckpt_sealed;
 typedef struct sl__stage_io {
     int64_t rows, bytes, bytes_read, passes;
+    struct sl__ckpt_sealed *sealed;
 } sl__stage_io;
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err);
 /* 1 when a stored stage of this op keeps its data in place (op stored_at,

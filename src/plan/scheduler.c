@@ -318,14 +318,19 @@ again:
         if (s == SL_OK && layout)
             s = sl__ckpt_set_layout_locked(w, layout, nlayout, err);
         if (s == SL_OK) {
-            s = sl__ckpt_commit_locked(w, st->out_hash, err);
+            s = sl__ckpt_seal_locked(w, st->out_hash, &io->sealed, err);
             w = NULL;
         }
         sl__h5_unlock();
     }
     st->exec = NULL;
+    /* readers find it under its temporary name until the commit renames it */
     if (s == SL_OK && !sl__frame_path(st->output))
-        s = sl__frame_set_path(st->output, path, err);
+        s = sl__frame_set_path(st->output, sl__ckpt_sealed_tmp(io->sealed), err);
+    if (s != SL_OK && io->sealed) {
+        sl__ckpt_sealed_abort(io->sealed);
+        io->sealed = NULL;
+    }
     if (w) {
         sl__h5_lock();
         sl__ckpt_abort_locked(w);
@@ -550,7 +555,26 @@ typedef struct sched {
     int failed;
     sl_error first_err;
     sl_status first_status;
+    /* Sealed checkpoints wait here for the committer thread, which makes
+     * them durable and puts them in place while the stages that read them
+     * already run: the disk writes one stage's output while the next
+     * computes. */
+    pthread_mutex_t commit_mu;
+    pthread_cond_t commit_cv;
+    struct commit_job *q_head, *q_tail;
+    int closing, committer_started;
+    pthread_t committer;
 } sched;
+
+typedef struct commit_job {
+    size_t stage;
+    sl__ckpt_sealed *sealed;
+    char *final_path; /* the stage's frame moves there when renamed; NULL: stays (in place) */
+    double t0, w0;
+    char reason[512];
+    sl__stage_io io;
+    struct commit_job *next;
+} commit_job;
 
 static void emit(sl__run_ctx *rc, const sl_event *ev)
 {
@@ -666,17 +690,25 @@ static size_t take_stage(sched *sc, int *team)
     return i;
 }
 
-static void stage_finished(sched *sc, size_t i, int team, sl_status s, const sl_error *err)
+/* The first failure of the run stops it: nothing new starts, running
+ * stages are cancelled. */
+static void run_failed_locked(sched *sc, sl_status s, const sl_error *err)
 {
-    sc->state[i] = s == SL_OK ? ST_DONE : ST_FAILED;
-    sc->free_threads += team;
-    sc->finished++;
-    if (s != SL_OK && !sc->failed) {
+    if (!sc->failed) {
         sc->failed = 1;
         sc->first_status = s;
         sc->first_err = *err;
         atomic_store(&sc->cancel, 1);
     }
+}
+
+static void stage_finished(sched *sc, size_t i, int team, sl_status s, const sl_error *err)
+{
+    sc->state[i] = s == SL_OK ? ST_DONE : ST_FAILED;
+    sc->free_threads += team;
+    sc->finished++;
+    if (s != SL_OK)
+        run_failed_locked(sc, s, err);
     for (size_t r = sc->rd_off[i]; s == SL_OK && r < sc->rd_off[i + 1]; r++) {
         size_t k = sc->rd[r];
         if (--sc->unmet[k] == 0 && sc->state[k] == ST_WAITING)
@@ -781,45 +813,20 @@ static sl_status stream_stage(sched *sc, size_t i, sl_error *err)
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
                      .rows = sl_frame_rows(st->output), .seconds = sl__now() - t0, .streamed = 1};
     emit(rc, &done);
-    log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(), {done.rows, 0, 0, 0}};
+    log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(),
+                   {done.rows, 0, 0, 0, NULL}};
     pthread_mutex_lock(&sc->file_mu);
     log_stage(rc->workdir, &e);
     pthread_mutex_unlock(&sc->file_mu);
     return s;
 }
 
-/* Reuses the stage's checkpoint when it is fresh, otherwise computes it. */
-static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
+/* Says how a stage ended: the event and its run.log line. */
+static void report_stage(sched *sc, size_t i, sl_status s, const sl_error *err, double t0, double w0,
+                         const char *reason, sl__stage_io io)
 {
     sl__run_ctx *rc = &sc->rc;
     sl_stage *st = &rc->pipe->stages[i];
-    if (st->checkpoint == SL__CKPT_STREAM)
-        return stream_stage(sc, i, err);
-    char reason[512] = "forced (--force or --from)";
-    double t0 = sl__now(), w0 = wall_seconds();
-    st->reused = 0;
-    sl_status s = sl__stage_key(st, rc->chunk_rows, err);
-    if (s == SL_OK && !sc->forced[i] && sl__stage_fresh(st, rc->workdir, rc->chunk_rows, reason, sizeof reason, err)) {
-        pthread_mutex_lock(&sc->file_mu);
-        s = sl__stage_adopt(st, rc->workdir, err);
-        pthread_mutex_unlock(&sc->file_mu);
-        st->reused = s == SL_OK;
-        if (st->reused)
-            remove_leftovers(rc->workdir, st->name);
-    }
-    sl__stage_io io = {0, 0, 0, 0};
-    if (s == SL_OK && !st->reused) {
-        sl_event ev = {.kind = SL_EVENT_STAGE_START, .stage = i, .name = st->name, .reason = reason};
-        emit(rc, &ev);
-        s = realize_inputs(sc, st, team, err);
-        if (s == SL_OK)
-            s = sl__stage_run(rc, st, team, &io, err);
-        if (s == SL_OK) {
-            pthread_mutex_lock(&sc->file_mu);
-            s = sl__manifest_record(rc->workdir, st->name, err);
-            pthread_mutex_unlock(&sc->file_mu);
-        }
-    }
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
                      .rows = s == SL_OK ? sl_frame_rows(st->output) : 0, .bytes = io.bytes,
                      .seconds = sl__now() - t0, .reused = st->reused,
@@ -834,6 +841,156 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     pthread_mutex_lock(&sc->file_mu);
     log_stage(rc->workdir, &e);
     pthread_mutex_unlock(&sc->file_mu);
+}
+
+/* Where a run-time error happened, for the message. */
+static void locate_error(sched *sc, size_t i, sl_error *err)
+{
+    if (!err->file[0])
+        sl__stage_locate(&sc->rc.pipe->stages[i], err, NULL); /* where in the file, for run-time errors */
+    else
+        sl__error_stage(err, sc->rc.pipe->stages[i].name);
+}
+
+typedef struct move_ctx {
+    sl_stage *st;
+    char *final_path;
+} move_ctx;
+
+static void frame_renamed_locked(void *arg, const char *path)
+{
+    (void)path;
+    move_ctx *m = arg;
+    if (m->final_path)
+        sl__frame_move_path_locked(m->st->output, m->final_path);
+    m->final_path = NULL;
+}
+
+/* Makes a sealed checkpoint durable, puts it in place, records it and
+ * reports the stage. Frees j. */
+static sl_status run_commit(sched *sc, commit_job *j, sl_error *err)
+{
+    sl__run_ctx *rc = &sc->rc;
+    sl_stage *st = &rc->pipe->stages[j->stage];
+    move_ctx m = {st, j->final_path};
+    sl_status s = sl__ckpt_finish(j->sealed, frame_renamed_locked, &m, err);
+    free(m.final_path);
+    if (s == SL_OK) {
+        pthread_mutex_lock(&sc->file_mu);
+        s = sl__manifest_record(rc->workdir, st->name, err);
+        pthread_mutex_unlock(&sc->file_mu);
+    }
+    if (s != SL_OK)
+        locate_error(sc, j->stage, err);
+    report_stage(sc, j->stage, s, err, j->t0, j->w0, j->reason, j->io);
+    free(j);
+    return s;
+}
+
+static void *committer(void *arg)
+{
+    sched *sc = arg;
+    pthread_mutex_lock(&sc->commit_mu);
+    for (;;) {
+        while (!sc->q_head && !sc->closing)
+            pthread_cond_wait(&sc->commit_cv, &sc->commit_mu);
+        commit_job *j = sc->q_head;
+        if (!j)
+            break;
+        sc->q_head = j->next;
+        if (!sc->q_head)
+            sc->q_tail = NULL;
+        pthread_mutex_unlock(&sc->commit_mu);
+        /* A failure fails the run. The stages that already read the sealed
+         * file stand (its values were complete): a rerun recomputes only
+         * this stage, to the same hash. */
+        sl_error err;
+        sl_error_clear(&err);
+        sl_status s = run_commit(sc, j, &err);
+        if (s != SL_OK) {
+            pthread_mutex_lock(&sc->mu);
+            run_failed_locked(sc, s, &err);
+            pthread_cond_broadcast(&sc->cv);
+            pthread_mutex_unlock(&sc->mu);
+        }
+        pthread_mutex_lock(&sc->commit_mu);
+    }
+    pthread_mutex_unlock(&sc->commit_mu);
+    return NULL;
+}
+
+/* Hands a stage's sealed checkpoint to the committer, or commits it here
+ * when commits are inline (no committer thread). The commit reports the
+ * stage, and so does this when it cannot hand it over. */
+static sl_status queue_commit(sched *sc, size_t i, double t0, double w0, const char *reason, sl__stage_io io,
+                              sl_error *err)
+{
+    sl_stage *st = &sc->rc.pipe->stages[i];
+    commit_job *j = calloc(1, sizeof *j);
+    char *final_path = sl__stage_in_place(st) ? NULL : sl__ckpt_path(sc->rc.workdir, st->name);
+    if (!j || (!final_path && !sl__stage_in_place(st))) {
+        free(j);
+        free(final_path);
+        sl__ckpt_sealed_abort(io.sealed);
+        io.sealed = NULL;
+        sl_status s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        locate_error(sc, i, err);
+        report_stage(sc, i, s, err, t0, w0, reason, io);
+        return s;
+    }
+    *j = (commit_job){.stage = i, .sealed = io.sealed, .final_path = final_path, .t0 = t0, .w0 = w0, .io = io};
+    snprintf(j->reason, sizeof j->reason, "%s", reason);
+    if (!sc->committer_started)
+        return run_commit(sc, j, err);
+    pthread_mutex_lock(&sc->commit_mu);
+    if (sc->q_tail)
+        sc->q_tail->next = j;
+    else
+        sc->q_head = j;
+    sc->q_tail = j;
+    pthread_cond_signal(&sc->commit_cv);
+    pthread_mutex_unlock(&sc->commit_mu);
+    return SL_OK;
+}
+
+/* Reuses the stage's checkpoint when it is fresh, otherwise computes it. A
+ * computed checkpoint is committed by the committer, which reports the
+ * stage; its readers may start at once. */
+static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
+{
+    sl__run_ctx *rc = &sc->rc;
+    sl_stage *st = &rc->pipe->stages[i];
+    if (st->checkpoint == SL__CKPT_STREAM) {
+        sl_status s = stream_stage(sc, i, err);
+        if (s != SL_OK)
+            locate_error(sc, i, err);
+        return s;
+    }
+    char reason[512] = "forced (--force or --from)";
+    double t0 = sl__now(), w0 = wall_seconds();
+    st->reused = 0;
+    sl_status s = sl__stage_key(st, rc->chunk_rows, err);
+    if (s == SL_OK && !sc->forced[i] && sl__stage_fresh(st, rc->workdir, rc->chunk_rows, reason, sizeof reason, err)) {
+        pthread_mutex_lock(&sc->file_mu);
+        s = sl__stage_adopt(st, rc->workdir, err);
+        pthread_mutex_unlock(&sc->file_mu);
+        st->reused = s == SL_OK;
+        if (st->reused)
+            remove_leftovers(rc->workdir, st->name);
+    }
+    sl__stage_io io = {0, 0, 0, 0, NULL};
+    if (s == SL_OK && !st->reused) {
+        sl_event ev = {.kind = SL_EVENT_STAGE_START, .stage = i, .name = st->name, .reason = reason};
+        emit(rc, &ev);
+        s = realize_inputs(sc, st, team, err);
+        if (s == SL_OK)
+            s = sl__stage_run(rc, st, team, &io, err);
+        if (s == SL_OK)
+            return queue_commit(sc, i, t0, w0, reason, io, err);
+    }
+    if (s != SL_OK)
+        locate_error(sc, i, err);
+    report_stage(sc, i, s, err, t0, w0, reason, io);
     return s;
 }
 
@@ -854,10 +1011,6 @@ static void *worker(void *arg)
         sl_error err;
         sl_error_clear(&err);
         sl_status s = process_stage(sc, i, team, &err);
-        if (s != SL_OK && !err.file[0])
-            sl__stage_locate(&sc->rc.pipe->stages[i], &err, NULL); /* where in the file, for run-time errors */
-        else if (s != SL_OK)
-            sl__error_stage(&err, sc->rc.pipe->stages[i].name);
         pthread_mutex_lock(&sc->mu);
         stage_finished(sc, i, team, s, &err);
     }
@@ -919,7 +1072,14 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     pthread_mutex_init(&sc.emit_mu, NULL);
     pthread_mutex_init(&sc.file_mu, NULL);
     pthread_mutex_init(&sc.realize_mu, NULL);
+    pthread_mutex_init(&sc.commit_mu, NULL);
     pthread_cond_init(&sc.cv, NULL);
+    pthread_cond_init(&sc.commit_cv, NULL);
+    /* SLUICE_COMMIT=inline: each stage commits before its readers start, so
+     * file system calls come in one order (the fault-injection tests) */
+    const char *commit_mode = getenv("SLUICE_COMMIT");
+    if (!commit_mode || strcmp(commit_mode, "inline") != 0)
+        sc.committer_started = pthread_create(&sc.committer, NULL, committer, &sc) == 0;
     size_t nworkers = (size_t)threads < p->n ? (size_t)threads : p->n;
     pthread_t *tids = calloc(nworkers, sizeof *tids);
     size_t started = 0;
@@ -932,6 +1092,13 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     for (size_t k = 0; k < started; k++)
         pthread_join(tids[k], NULL);
     free(tids);
+    if (sc.committer_started) {
+        pthread_mutex_lock(&sc.commit_mu);
+        sc.closing = 1;
+        pthread_cond_signal(&sc.commit_cv);
+        pthread_mutex_unlock(&sc.commit_mu);
+        pthread_join(sc.committer, NULL);
+    }
     if (sc.failed) {
         s = sc.first_status;
         if (err)
@@ -943,6 +1110,8 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     pthread_mutex_destroy(&sc.emit_mu);
     pthread_mutex_destroy(&sc.file_mu);
     pthread_mutex_destroy(&sc.realize_mu);
+    pthread_mutex_destroy(&sc.commit_mu);
+    pthread_cond_destroy(&sc.commit_cv);
     sl__budget_destroy(&budget);
     sl__memo_free(sc.rc.memo);
     free(sc.state);

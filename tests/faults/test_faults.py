@@ -147,6 +147,9 @@ def sluice(case, fault=None, log=None, env=None, args=()):
         if k.startswith("FAULT_") or k in ("OMP_NUM_THREADS", "LD_PRELOAD"):
             del e[k]
     e["SLUICE_RESUME_INTERVAL"] = "0"   # a journal after every batch: journal writes to fail
+    # each stage commits before the next starts, so that the calls come in one order run
+    # after run; the committer thread's own order is tested by async_tests()
+    e["SLUICE_COMMIT"] = "inline"
     if fault is not None or log is not None:
         e["LD_PRELOAD"] = SHIM
     if log is not None:
@@ -362,18 +365,22 @@ def check_fault_run(p, call, case, scenario, err_name):
     return "exit %d" % p.returncode, msg
 
 
-def run_case(case, call, label, scenario, ref, fault_env):
-    """Runs one failure point in `case` (prepared by the caller) and checks everything."""
+def run_case(case, call, label, scenario, ref, fault_env, env=None):
+    """Runs one failure point in `case` (prepared by the caller) and checks everything.
+    With env (async commits), the calls' order varies from run to run: the
+    checks are then made on the call that did fail."""
     log = os.path.join(case, "fault.log")
     err_name = fault_env.get("FAULT_ERRNO", "ENOMEM" if call.fn in ALLOC else "EIO")
     before = run_log_size(case)
-    p = sluice(case, fault=fault_env, log=log)
+    p = sluice(case, fault=fault_env, log=log, env=env)
     calls = read_log(log, case)
     failed = [c for c in calls if c.fail]
     if not failed:
         raise AssertionError("the shim never failed %s #%d: the run made fewer calls than the counting run\n%s"
                              % (call.fn, call.n, show(p)))
-    if failed[0].key() != call.key():
+    if env:
+        call = failed[0]
+    elif failed[0].key() != call.key():
         raise AssertionError("the failed call was %s #%d (%s), the counting run had %s #%d (%s) there: "
                              "the run is not deterministic" % (failed[0].fn, failed[0].n, failed[0].detail,
                                                                call.fn, call.n, call.detail))
@@ -417,6 +424,27 @@ def run_case(case, call, label, scenario, ref, fault_env):
         "reused": ", ".join(reused) if reused else "nothing",
     })
     return p
+
+
+def async_tests(calls, data, ref):
+    """Without SLUICE_COMMIT=inline a thread makes each checkpoint durable
+    (fsync, rename, folder fsync, manifest) while the stages after it already
+    read it. Its failures must end the run as cleanly: one message naming the
+    stage, no temporary file, only whole checkpoints, and a rerun that reuses
+    exactly those. The call that fails is whichever comes at that number in
+    this run."""
+    for fn, label, e in (("fsync", "commit: fsync", "EIO"), ("rename", "commit: rename", "EXDEV")):
+        cs = [c for c in calls if c.fn == fn and c.path() == "work/clean.h5.tmp"]
+        if not cs:
+            continue
+        c = cs[0]
+
+        def one(c=c, e=e, label=label):
+            case = new_case("a_%s_%d" % (c.fn, c.n), data)
+            run_case(case, c, label + " (committer thread)", "async commits", ref,
+                     {"FAULT_FN": c.fn, "FAULT_N": c.n, "FAULT_ERRNO": e, "FAULT_REPEAT": 1},
+                     env={"SLUICE_COMMIT": "thread"})
+        report("async: %s #%d.. %s [every call from here] %s" % (c.fn, c.n, e, c.path() or c.phase), one)
 
 
 def sweep(cs, data, ref):
@@ -678,6 +706,9 @@ def run_all(a):
                      {"FAULT_FN": c.fn, "FAULT_N": c.n, "FAULT_ERRNO": e, "FAULT_REPEAT": 1})
         report("%s #%d.. %s [every call from here] %s" % (c.fn, c.n, e, c.path() or c.phase), rep)
 
+    # --- the committer thread: commits run beside the next stages ---
+    async_tests(calls, data, ref)
+
     # --- H5Dwrite: the extendible writer is not used by any built-in op ---
     n_dwrite = len([c for c in calls if c.fn == "H5Dwrite"])
     RESULTS.append({"scenario": "fresh run", "fn": "H5Dwrite", "n": 0, "errno": "-", "caller": "-",
@@ -881,7 +912,7 @@ def write_doc(a, calls):
         counts.setdefault(c.fn, [0, set()])
         counts[c.fn][0] += 1
         counts[c.fn][1].add(c.caller.split(".so")[0])
-    order = {"fresh run": 0, "compressed": 1, "resume": 2, "full disk": 3}
+    order = {"fresh run": 0, "async commits": 1, "compressed": 2, "resume": 3, "full disk": 4}
     rows = sorted(RESULTS, key=lambda r: (order[r["scenario"]],
                                           FN_ORDER.index(r["fn"]) if r["fn"] in FN_ORDER else 99,
                                           r["n"] if isinstance(r["n"], int) else 0, r["errno"]))
@@ -917,7 +948,9 @@ def write_doc(a, calls):
     L.append(textwrap.dedent("""\
         3000 rows x 6 features of float64 with 2 % NaN in X and 1 % in y (so `clean` drops rows and
         its checkpoint is shrunk at commit), `-j 1`, `SLUICE_RESUME_INTERVAL=0` (a resume journal after
-        every batch of chunks). Paths are relative to the run's folder. Call numbers count the calls
+        every batch of chunks), `SLUICE_COMMIT=inline` (each stage made durable before the next
+        starts, so that the calls come in the same order in every run; the *async commits* rows run
+        without it, with the committer thread, and fail whichever call comes at that number). Paths are relative to the run's folder. Call numbers count the calls
         of that function (from the caller named, for allocations only those made by libsluice)
         since the process started; they change with sluice's code and the HDF5 and C library versions."""))
     L.append("")
