@@ -318,17 +318,19 @@ sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, vo
                                  sl_dtype_name(as));
         return SL_OK;
     }
-    if (!f->path && f->gen)
-        return sl__error_set(err, SL_ERR_USAGE,
-                             "array '%s' is streamed, not stored: set 'checkpoint: true' on the stage that makes it "
-                             "to read it whole",
-                             name);
-    if (!f->path)
-        return sl__error_set(err, SL_ERR_USAGE, "array '%s' has no data yet (its stage has not run)", name);
     /* under the lock: a checkpoint being committed moves from its temporary
      * name to its own under it (sl__frame_move_path_locked) */
     sl__h5_lock();
-    sl_status s = sl__h5_read_whole_locked(f->path, sl__frame_dataset(f, (size_t)i), as, f->rows, a->cols, buf, err);
+    sl_status s;
+    if (!f->path && f->gen)
+        s = sl__error_set(err, SL_ERR_USAGE,
+                          "array '%s' is streamed, not stored: set 'checkpoint: true' on the stage that makes it "
+                          "to read it whole",
+                          name);
+    else if (!f->path)
+        s = sl__error_set(err, SL_ERR_USAGE, "array '%s' has no data yet (its stage has not run)", name);
+    else
+        s = sl__h5_read_whole_locked(f->path, sl__frame_dataset(f, (size_t)i), as, f->rows, a->cols, buf, err);
     sl__h5_unlock();
     return s;
 }

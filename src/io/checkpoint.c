@@ -748,21 +748,26 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
                                       sl_error *err)
 {
     size_t n = sl_frame_count(f);
-    const char *path = sl__frame_path(f);
     memset(r, 0, sizeof *r);
     r->frame = f;
     r->file = H5I_INVALID_HID;
     r->fd = -1;
+    /* a copy: the frame moves to another name when its checkpoint is
+     * committed, under the lock held here, while this reader reads without it */
+    r->path = sl__frame_path(f) ? strdup(sl__frame_path(f)) : NULL;
+    const char *path = r->path;
     r->dsets = malloc((n ? n : 1) * sizeof *r->dsets);
     r->direct = calloc(n ? n : 1, sizeof *r->direct);
     r->ranks = calloc(n ? n : 1, sizeof *r->ranks);
-    if (!r->dsets || !r->direct || !r->ranks) {
+    if (!r->dsets || !r->direct || !r->ranks || (sl__frame_path(f) && !r->path)) {
         free(r->dsets);
         free(r->direct);
         free(r->ranks);
+        free(r->path);
         r->dsets = NULL;
         r->direct = NULL;
         r->ranks = NULL;
+        r->path = NULL;
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
@@ -804,7 +809,7 @@ sl_status sl__ckpt_reader_read_locked(sl__ckpt_reader *r, sl_chunk *c, sl_error 
             continue;
         const sl_array_info *a = c->arrays[i].info;
         sl_status s = sl__h5_read_rows_locked(r->dsets[i], r->ranks[i], c->row0, c->rows, a->cols, a->dtype,
-                                              c->arrays[i].data, sl__frame_path(r->frame), a->name, err);
+                                              c->arrays[i].data, r->path, a->name, err);
         if (s)
             return s;
     }
@@ -816,8 +821,8 @@ sl_status sl__ckpt_reader_read_direct(const sl__ckpt_reader *r, sl_chunk *c, sl_
     for (size_t i = 0; i < c->n_arrays; i++) {
         if (!c->arrays[i].data || r->dsets[i] < 0)
             continue;
-        sl_status s = sl__direct_read(&r->direct[i], r->fd, c->row0, c->rows, c->arrays[i].data,
-                                      sl__frame_path(r->frame), c->arrays[i].info->name, err);
+        sl_status s = sl__direct_read(&r->direct[i], r->fd, c->row0, c->rows, c->arrays[i].data, r->path,
+                                      c->arrays[i].info->name, err);
         if (s)
             return s;
     }
@@ -847,4 +852,6 @@ void sl__ckpt_reader_close_locked(sl__ckpt_reader *r)
     if (r->file >= 0)
         H5Fclose(r->file);
     r->file = H5I_INVALID_HID;
+    free(r->path);
+    r->path = NULL;
 }

@@ -104,6 +104,7 @@ void sl__ckpt_abort_locked(sl__ckpt_writer *w);
  * same way). */
 typedef struct sl__ckpt_reader {
     const sl_frame *frame;
+    char *path;              /* the frame's file when opened */
     hid_t file;
     hid_t *dsets;            /* one per array of the frame; negative when not wanted */
     int *ranks;              /* per array: its dataset's rank (1 or 2) */

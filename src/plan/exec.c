@@ -142,9 +142,14 @@ static sl_status find_chain(pass_run *pr, sl_error *err)
     pr->ngen = n;
     pr->base = f;
     const sl_pass *g = sl__frame_generator(f);
-    if (g)
+    if (g) {
         pr->source = g; /* a streamed source: read() fills base's chunks */
-    else if (!sl__frame_path(f) && sl_frame_count(f) > 0 && !sl__frame_mem(f, 0))
+        return SL_OK;
+    }
+    sl__h5_lock(); /* the path may be moving (a commit): it does so under the lock */
+    int stored = sl__frame_path(f) != NULL;
+    sl__h5_unlock();
+    if (!stored && sl_frame_count(f) > 0 && !sl__frame_mem(f, 0))
         return sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' reads a frame that has no data", pass->name);
     return SL_OK;
 }
@@ -612,6 +617,15 @@ static sl_status set_output_layout(const sl_exec *ex, const sl_pass *pass, sl_fr
     return s;
 }
 
+/* Whether the stage's output, written by this pass, keeps the input's chunks:
+ * a map (it wrote every row), or a filter that declared its rows. A filter
+ * that did not is cut in uniform chunks by its readers. */
+static int keeps_input_chunks(sl_stage *st, const sl_pass *pass, const sl__ckpt_writer *w)
+{
+    return pass->output == sl_stage_output(st) && pass->input &&
+           (pass->out_rows || sl__ckpt_rows(w) == sl_frame_rows(pass->input));
+}
+
 sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
 {
     sl_status s;
@@ -653,8 +667,7 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     int64_t first = 0;
     if (s == SL_OK && resume_point(ex, st, pass, acc, nchunks, pass_no, &first)) {
         sl__exec_progress(ex, pass->name, nchunks, nchunks);
-        if (pass->output == sl_stage_output(st) && pass->input &&
-            (pass->out_rows || sl__ckpt_rows(pr.writer) == rows))
+        if (keeps_input_chunks(st, pass, pr.writer))
             s = set_output_layout(ex, pass, pass->output, nchunks, err);
         if (pass->output == sl_stage_output(st))
             ex->streamed_output = 1;
@@ -731,8 +744,7 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     }
     if (s == SL_OK && nchunks == 0)
         s = record_progress(ex, pass, acc, nchunks, pass_no, 0, 1, err);
-    if (s == SL_OK && pass->output == sl_stage_output(st) && pass->input &&
-        (pass->out_rows || sl__ckpt_rows(pr.writer) == rows))
+    if (s == SL_OK && keeps_input_chunks(st, pass, pr.writer))
         s = set_output_layout(ex, pass, pass->output, nchunks, err);
     if (s == SL_OK && pass->output == sl_stage_output(st))
         ex->streamed_output = 1;
