@@ -96,6 +96,7 @@ struct sl__ckpt_sealed;
 typedef struct sl__stage_io {
     int64_t rows, bytes, bytes_read, passes;
     struct sl__ckpt_sealed *sealed;
+    double ready; /* wall clock when the output was complete (sealed), 0: not run */
 } sl__stage_io;
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err);
 /* 1 when a stored stage of this op keeps its data in place (op stored_at,

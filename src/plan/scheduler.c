@@ -32,6 +32,13 @@ double sl__now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t total)
 {
     sl_event ev = {.kind = SL_EVENT_PROGRESS, .stage = ex->st->index, .name = ex->st->name, .pass = pass,
@@ -322,6 +329,7 @@ again:
             w = NULL;
         }
         sl__h5_unlock();
+        io->ready = wall_seconds();
     }
     st->exec = NULL;
     /* readers find it under its temporary name until the commit renames it */
@@ -514,6 +522,8 @@ static void log_stage(const char *workdir, const log_entry *e)
             "\"passes\":%lld,\"pid\":%ld",
             e->start, e->end, e->end - e->start, (long long)e->io.rows, (long long)e->io.bytes,
             (long long)e->io.bytes_read, (long long)e->io.passes, (long)getpid());
+    if (e->io.ready > 0)
+        fprintf(f, ",\"ready\":%.6f", e->io.ready);
     if (e->reason) {
         fputs(",\"reason\":", f);
         json_string(f, e->reason);
@@ -524,13 +534,6 @@ static void log_stage(const char *workdir, const log_entry *e)
     }
     fputs("}\n", f);
     fclose(f);
-}
-
-static double wall_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---- the stage pool ---- */
@@ -814,7 +817,7 @@ static sl_status stream_stage(sched *sc, size_t i, sl_error *err)
                      .rows = sl_frame_rows(st->output), .seconds = sl__now() - t0, .streamed = 1};
     emit(rc, &done);
     log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(),
-                   {done.rows, 0, 0, 0, NULL}};
+                   {done.rows, 0, 0, 0, NULL, 0}};
     pthread_mutex_lock(&sc->file_mu);
     log_stage(rc->workdir, &e);
     pthread_mutex_unlock(&sc->file_mu);
@@ -978,7 +981,7 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
         if (st->reused)
             remove_leftovers(rc->workdir, st->name);
     }
-    sl__stage_io io = {0, 0, 0, 0, NULL};
+    sl__stage_io io = {0, 0, 0, 0, NULL, 0};
     if (s == SL_OK && !st->reused) {
         sl_event ev = {.kind = SL_EVENT_STAGE_START, .stage = i, .name = st->name, .reason = reason};
         emit(rc, &ev);

@@ -1194,6 +1194,8 @@ def test_run_log_format():
         assert e["status"] == "ran" and e["reason"] == "no checkpoint yet", e
         assert re.fullmatch(r"[0-9a-f]{32}", e["key"]), e
         assert e["end"] >= e["start"] > 1.6e9 and abs(e["seconds"] - (e["end"] - e["start"])) < 1e-3, e
+        # ready: the output complete, before the commit (fsync, rename) that end waits for
+        assert e["start"] <= e["ready"] <= e["end"], e
         with h5py.File(os.path.join(wd, e["stage"] + ".h5"), "r") as f:
             key = f.attrs["sluice_key"]
             assert (key.decode() if isinstance(key, bytes) else key) == e["key"], (e, key)
