@@ -1,15 +1,14 @@
 /* The chunk executor: streams a pass over row chunks, a batch of chunks at a
- * time. Each chunk of a batch is read, computed and written by one thread of
- * the team, all chunks of the batch at once: data that lies in its file as
- * in memory (every checkpoint, most source files) is read with pread and
- * checkpoints are written with pwrite, outside HDF5, so I/O runs on every
- * thread. Only what must go through HDF5 (compressed or converted data)
- * is read or written on the calling thread under the HDF5 lock, in chunk
- * order. Per-chunk partial results are merged, and checkpoint rows claimed
- * and hashed, strictly in chunk order between the parallel steps, so results
- * depend on the chunk size but never on the thread count. Buffers are
- * allocated once per pass, one set per batch slot, and reused for every
- * batch. */
+ * time. Each chunk of a batch is read and computed by one thread of the
+ * team, all chunks of the batch at once: data that lies in its file as in
+ * memory (every checkpoint, most source files) is read with pread, outside
+ * HDF5, so reading runs on every thread. Per-chunk partial results are then
+ * merged, and checkpoint rows claimed, hashed and written (pwrite, outside
+ * HDF5), strictly in chunk order on the calling thread, so results depend on
+ * the chunk size but never on the thread count. Only what must go through
+ * HDF5 (compressed or converted data) is read or written under the HDF5
+ * lock. Buffers are allocated once per pass, one set per batch slot, and
+ * reused for every batch. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +72,7 @@ typedef struct pass_run {
     int reader_open;
     int parallel_read;   /* each slot reads its own chunk in the parallel step */
     sl__ckpt_writer *writer;
-    int parallel_write;  /* the writer is direct: slots write with pwrite in parallel */
+    int direct_write;    /* the writer is direct: rows go to the file with pwrite, outside HDF5 */
     struct sl__budget *budget;
     int64_t reserved;    /* bytes of the budget this pass holds */
     size_t in_row_bytes; /* bytes of a row of the arrays read at the bottom level */
@@ -485,10 +484,10 @@ static const sl_chunk *output_of(pass_run *pr, slot *s)
     return &s->out;
 }
 
-static sl_status write_batch(pass_run *pr, int count, int threads, sl_error *err)
+static sl_status write_batch(pass_run *pr, int count, sl_error *err)
 {
     sl_status s = SL_OK;
-    if (!pr->parallel_write) {
+    if (!pr->direct_write) {
         sl__h5_lock();
         for (int k = 0; k < count && s == SL_OK; k++)
             if (output_of(pr, &pr->slots[k])->rows > 0)
@@ -496,26 +495,20 @@ static sl_status write_batch(pass_run *pr, int count, int threads, sl_error *err
         sl__h5_unlock();
         return s;
     }
-    /* rows are claimed (and hashed) in chunk order, then written at once */
-    for (int k = 0; k < count && s == SL_OK; k++)
-        s = sl__ckpt_claim(pr->writer, output_of(pr, &pr->slots[k]), &pr->slots[k].out_row0, err);
-    if (s)
-        return s;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (int k = 0; k < count; k++) {
+    /* Rows are claimed (and hashed) in chunk order and written with pwrite,
+     * outside HDF5, on this thread: buffered writes to one file serialize on
+     * its inode lock (ext4, XFS), so writing from every thread only made the
+     * others spin (measured: 10 % slower end to end with every stage stored). */
+    for (int k = 0; k < count && s == SL_OK; k++) {
         slot *sl = &pr->slots[k];
-        sl->status = sl__ckpt_write_at(pr->writer, output_of(pr, sl), sl->out_row0, &sl->err);
+        s = sl__ckpt_claim(pr->writer, output_of(pr, sl), &sl->out_row0, err);
+        if (s == SL_OK)
+            s = sl__ckpt_write_at(pr->writer, output_of(pr, sl), sl->out_row0, err);
     }
-    for (int k = 0; k < count; k++)
-        if (pr->slots[k].status != SL_OK) {
-            if (err)
-                *err = pr->slots[k].err;
-            return pr->slots[k].status;
-        }
-    return SL_OK;
+    return s;
 }
 
-static sl_status finish_batch(pass_run *pr, int count, int threads, void *acc, sl_error *err)
+static sl_status finish_batch(pass_run *pr, int count, void *acc, sl_error *err)
 {
     for (int k = 0; k < count; k++)
         if (pr->slots[k].status != SL_OK) {
@@ -531,7 +524,7 @@ static sl_status finish_batch(pass_run *pr, int count, int threads, void *acc, s
         if (s)
             return s;
     }
-    return pr->writer ? write_batch(pr, count, threads, err) : SL_OK;
+    return pr->writer ? write_batch(pr, count, err) : SL_OK;
 }
 
 /* Where this pass starts: 0, or the chunk after the last one the journal
@@ -707,7 +700,7 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     }
     if (pr.source && pr.source->read_parallel)
         pr.parallel_read = 1;
-    pr.parallel_write = pr.writer && sl__ckpt_resumable(pr.writer);
+    pr.direct_write = pr.writer && sl__ckpt_resumable(pr.writer);
     for (int64_t c0 = first; s == SL_OK && c0 < nchunks; c0 += pr.nslots) {
         int count = (int)(nchunks - c0 < pr.nslots ? nchunks - c0 : pr.nslots);
         for (int k = 0; k < count; k++) {
@@ -730,7 +723,7 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         s = read_batch(&pr, count, err);
         if (s == SL_OK) {
             compute_batch(&pr, count, ex->threads);
-            s = finish_batch(&pr, count, ex->threads, acc, err);
+            s = finish_batch(&pr, count, acc, err);
             if (!pr.in_memory)
                 for (int k = 0; k < count; k++)
                     ex->bytes_read += pr.slots[k].lv[0].rows * (int64_t)pr.in_row_bytes;
