@@ -263,7 +263,16 @@ int main(int argc, char **argv)
      * needs these to force a kernel set */
     printf(", \"arch_ids\": {\"zen3\": %d, \"haswell\": %d}", (int)BLIS_ARCH_ZEN3, (int)BLIS_ARCH_HASWELL);
     printf(", \"dgemm_n\": %ld, \"dgemm_gflops\": %.2f", (long)dg, dgemm_rate(dg, 3));
-    if (!only_dgemm) {
+    if (only_dgemm) {
+        /* the Gram shape too, so that a forced kernel set is compared like for like */
+        size_t n = ((size_t)64 << 20) / 8 / (size_t)p;
+        double *x = xmalloc(n * (size_t)p * 8);
+        for (size_t i = 0; i < n * (size_t)p; i++)
+            x[i] = (double)(i % 7) - 3;
+        printf(", \"gram_cols\": %ld, \"gram_dgemm_gflops\": %.2f, \"gram_dsyrk_gflops\": %.2f", (long)p,
+               gram_rate(x, n, p, 0, 3), gram_rate(x, n, p, 1, 3));
+        free(x);
+    } else {
         mem m = {0};
         m.n = (mib << 20) / 8;
         m.a = xmalloc(m.n * 8);
