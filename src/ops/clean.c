@@ -286,8 +286,8 @@ typedef struct stats_ctx {
     size_t chunk_off; /* the partial's pointer to its chunk (float32 sums only) */
     size_t f32_off;   /* the accumulator's float32 sums, 0: none */
     size_t *f32_col;  /* per array: its first column among the float32 sums, or SIZE_MAX */
-    size_t kept_off;  /* the partial's count of kept rows (drop_row only) */
-    size_t counts_off; /* the accumulator's chunks merged, then each chunk's kept rows */
+    size_t kept_off;  /* the partial's chunk index and count of kept rows (drop_row only) */
+    size_t counts_off; /* the accumulator's rows kept of each chunk */
 } stats_ctx;
 
 static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
@@ -305,10 +305,10 @@ static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
     if (c->f32_off)
         memcpy((char *)partial + c->chunk_off, &in, sizeof in);
     if (drop) {
-        int64_t kept = in->rows;
+        int64_t kept[2] = {in->index, in->rows};
         for (int64_t r = 0; r < in->rows; r++)
-            kept -= drop[r] != 0;
-        memcpy((char *)partial + c->kept_off, &kept, sizeof kept);
+            kept[1] -= drop[r] != 0;
+        memcpy((char *)partial + c->kept_off, kept, sizeof kept);
     }
     return SL_OK;
 }
@@ -319,9 +319,11 @@ static sl_status stats_merge(void *ctx, void *acc, const void *partial, sl_error
     const stats_ctx *c = ctx;
     sl__mstats_merge(acc, partial, c->s->stats_cols);
     if (c->s->any_drop) {
-        /* chunks come in order: the output pass declares these (out_rows) */
-        int64_t *counts = (int64_t *)((char *)acc + c->counts_off);
-        memcpy(&counts[1 + counts[0]++], (const char *)partial + c->kept_off, sizeof *counts);
+        /* the output pass declares these (out_rows); an empty input chunk
+         * is not merged and keeps its 0 */
+        int64_t kept[2];
+        memcpy(kept, (const char *)partial + c->kept_off, sizeof kept);
+        ((int64_t *)((char *)acc + c->counts_off))[kept[0]] = kept[1];
     }
     if (!c->f32_off)
         return SL_OK;
@@ -705,14 +707,14 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
             n_f32 += (size_t)a->cols;
         }
     }
-    /* the accumulator: statistics, float32 sums, then (drop_row) the chunks
-     * merged and the rows each keeps, so that the output pass can declare
-     * them and be streamed, and a resumed run has them too */
+    /* the accumulator: statistics, float32 sums, then (drop_row) the rows
+     * each chunk keeps, so that the output pass can declare them and be
+     * streamed, and a resumed run has them too */
     size_t stats_bytes = (size_t)s->stats_cols * sizeof *r->stats;
     size_t f32_off = n_f32 ? align8(stats_bytes) : 0;
     size_t counts_off = align8(n_f32 ? f32_off + n_f32 * sizeof(float) : stats_bytes);
     int64_t nchunks = s->any_drop ? sl_stage_input_chunks(st, in) : 0;
-    size_t acc_bytes = s->any_drop ? counts_off + (size_t)(1 + nchunks) * sizeof(int64_t) : counts_off;
+    size_t acc_bytes = s->any_drop ? counts_off + (size_t)nchunks * sizeof(int64_t) : counts_off;
     const int64_t *kept = NULL;
     if (rc == SL_OK && (s->stats_cols || s->any_drop)) {
         r->stats = calloc(1, acc_bytes ? acc_bytes : 1);
@@ -726,20 +728,15 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
             sl_pass pass = {.name = "stats",
                             .input = in,
                             .input_arrays = s->stats_names,
-                            .partial_size = kept_off + (s->any_drop ? sizeof(int64_t) : 0),
+                            .partial_size = kept_off + (s->any_drop ? 2 * sizeof(int64_t) : 0),
                             .acc_size = acc_bytes,
                             .ctx = &sc,
                             .chunk = stats_chunk,
                             .merge = stats_merge};
             rc = sl_exec_pass(ex, st, &pass, r->stats, err);
         }
-        if (rc == SL_OK && s->any_drop) {
-            const int64_t *counts = (const int64_t *)((const char *)r->stats + counts_off);
-            if (counts[0] != nchunks)
-                rc = sl__error_set(err, SL_ERR_INTERNAL, "the stats pass counted %lld chunks of %lld",
-                                   (long long)counts[0], (long long)nchunks);
-            kept = counts + 1;
-        }
+        if (rc == SL_OK && s->any_drop)
+            kept = (const int64_t *)((const char *)r->stats + counts_off);
         if (rc == SL_OK)
             rc = check_fail(st, s, r->stats, err);
     }

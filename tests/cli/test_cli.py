@@ -519,9 +519,10 @@ pipeline: filter
 checkpoint: %s
 chunk_rows: 500
 stages:
-  load:      { op: load.hdf5, file: %s, arrays: { X: /X, y: /y } }
-  clean:     { op: clean, input: load, nan: { y: drop_row, X: impute_mean } }
-  convert:   { op: convert, input: clean, dtype: float64 }
+  load:      { op: load.hdf5, file: %s, arrays: { X: /X, y: /y, z: /z } }
+  clean:     { op: clean, input: load, nan: { y: drop_row } }
+  clean2:    { op: clean, input: clean, nan: { z: drop_row, X: impute_mean } }
+  convert:   { op: convert, input: clean2, dtype: float64 }
   normalize: { op: normalize, input: convert, arrays: [X], method: zscore }
   lstsq:     { op: linreg, input: normalize, solver: normal_equations }
   evaluate:  { op: metrics, model: lstsq, data: normalize, metrics: [mse, r2] }
@@ -529,13 +530,15 @@ stages:
 
 
 def test_filter_streamed_gives_stored_bits():
-    """clean drops rows; with `checkpoint: final` it is streamed into the
-    stages after it (run.log: streamed, each pass re-applying it chunk by
-    chunk). Its output keeps the source's chunks, each with the rows it kept,
-    including chunks where it kept none (rows 1000..1999 and 3500..3999 have
-    a NaN label): the stored checkpoint records them in sluice_chunk_sizes,
-    equal to NumPy's count per 500-row block. Every downstream result is the
-    same bits stored or streamed, with 1, 2 or 3 threads, and matches NumPy."""
+    """Two cleans drop rows, one after the other; with `checkpoint: final`
+    they are streamed into the stages after them (run.log: streamed, each
+    pass re-applying them chunk by chunk). Their outputs keep the source's
+    chunks, each with the rows kept, including chunks where none is (rows
+    1000..1999 and 3500..3999 have a NaN label; the second clean's statistics
+    pass then sees empty chunks): the stored checkpoints record them in
+    sluice_chunk_sizes, equal to NumPy's count per 500-row block. Every
+    downstream result is the same bits stored or streamed, with 1, 2 or 3
+    threads, and matches NumPy."""
     d = tdir("filter_streamed")
     rng = np.random.default_rng(5)
     n, F = 5321, 4
@@ -545,10 +548,12 @@ def test_filter_streamed_gives_stored_bits():
     y[rng.random(n) < 0.05] = np.nan
     y[1000:2000] = np.nan
     y[3500:4000] = np.nan
+    z = np.where(rng.random(n) < 0.03, np.nan, 1.0).astype(np.float32)
     src = os.path.join(d, "f.h5")
     with h5py.File(src, "w") as f:
         f["X"] = X
         f["y"] = y
+        f["z"] = z
     runs = {}
     for policy, j in (("true", 2), ("final", 1), ("final", 2), ("final", 3), ("false", 2)):
         wd = os.path.join(d, "wd-%s-%d" % (policy, j))
@@ -560,15 +565,17 @@ def test_filter_streamed_gives_stored_bits():
                 e = json.loads(line)
                 log[e["stage"]] = e["status"]
         want = "ran" if policy == "true" else "streamed"
-        assert log["clean"] == want and log["convert"] == want, (policy, log)
+        assert log["clean"] == want and log["clean2"] == want and log["convert"] == want, (policy, log)
         runs[(policy, j)] = {s: data_bytes(os.path.join(wd, s + ".h5")) for s in ("lstsq", "evaluate")}
         if policy == "true":
-            keep = ~np.isnan(y)
-            sizes = [int(keep[c:c + 500].sum()) for c in range(0, n, 500)]
-            assert 0 in sizes, sizes
-            arrays, attrs = h5load(os.path.join(wd, "clean.h5"))
-            assert list(attrs["sluice_chunk_sizes"]) == sizes, (list(attrs["sluice_chunk_sizes"]), sizes)
-            assert arrays["y"].shape[0] == keep.sum()
+            keep1 = ~np.isnan(y)
+            keep = keep1 & ~np.isnan(z)
+            for stage, k in (("clean", keep1), ("clean2", keep)):
+                sizes = [int(k[c:c + 500].sum()) for c in range(0, n, 500)]
+                assert 0 in sizes, sizes
+                arrays, attrs = h5load(os.path.join(wd, stage + ".h5"))
+                assert list(attrs["sluice_chunk_sizes"]) == sizes, (stage, list(attrs["sluice_chunk_sizes"]), sizes)
+                assert arrays["y"].shape[0] == k.sum()
             # a map of a filtered frame keeps its chunks
             _, cattrs = h5load(os.path.join(wd, "convert.h5"))
             assert list(cattrs["sluice_chunk_sizes"]) == sizes
