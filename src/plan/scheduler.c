@@ -329,7 +329,6 @@ again:
             w = NULL;
         }
         sl__h5_unlock();
-        io->ready = wall_seconds();
     }
     st->exec = NULL;
     /* readers find it under its temporary name until the commit renames it */
@@ -339,6 +338,8 @@ again:
         sl__ckpt_sealed_abort(io->sealed);
         io->sealed = NULL;
     }
+    if (s == SL_OK)
+        io->ready = wall_seconds();
     if (w) {
         sl__h5_lock();
         sl__ckpt_abort_locked(w);
