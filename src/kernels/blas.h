@@ -23,4 +23,13 @@ sl_status sl__gemv_t(double alpha, const double *A, int64_t rows, int64_t n, con
 sl_status sl__gemv_n(double alpha, const double *A, int64_t rows, int64_t n, const double *w, double beta, double *y,
                      sl_error *err);
 
+/* What the BLIS calls of the calling thread have done since it started:
+ * floating-point operations (2 per multiply-add) and seconds inside BLIS.
+ * The executor reads them around each chunk, so run.log can say how fast a
+ * stage's BLAS work ran apart from everything else its passes do. */
+typedef struct sl__blas_counters {
+    double flops, seconds;
+} sl__blas_counters;
+sl__blas_counters sl__blas_thread_counters(void);
+
 #endif

@@ -16,6 +16,7 @@
 #include "core/frame_int.h"
 #include "io/checkpoint.h"
 #include "io/h5util.h"
+#include "kernels/blas.h"
 #include "plan/budget.h"
 #include "plan/exec_int.h"
 #include "plan/journal.h"
@@ -49,6 +50,7 @@ typedef struct slot {
     sl_chunk out;
     void *partial;
     int64_t out_row0; /* where a direct writer puts the slot's output rows */
+    sl__blas_counters blas; /* what BLIS did for this chunk */
     sl_status status;
     sl_error err;
 } slot;
@@ -434,7 +436,7 @@ static sl_status stream_levels(const pass_run *pr, slot *s)
     return SL_OK;
 }
 
-static void compute_slot(const pass_run *pr, slot *s)
+static void compute_chunk(const pass_run *pr, slot *s)
 {
     const sl_pass *pass = pr->pass;
     s->status = pr->parallel_read ? read_slot(pr, s) : SL_OK;
@@ -456,6 +458,15 @@ static void compute_slot(const pass_run *pr, slot *s)
                                   "pass '%s' wrote %lld rows of chunk %lld where it declared %lld", pass->name,
                                   (long long)s->out.rows, (long long)s->out.index,
                                   (long long)pass->out_rows[s->out.index]);
+}
+
+static void compute_slot(const pass_run *pr, slot *s)
+{
+    sl__blas_counters before = sl__blas_thread_counters();
+    compute_chunk(pr, s);
+    sl__blas_counters after = sl__blas_thread_counters();
+    s->blas.flops = after.flops - before.flops;
+    s->blas.seconds = after.seconds - before.seconds;
 }
 
 static void compute_batch(pass_run *pr, int count, int threads)
@@ -724,9 +735,12 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         if (s == SL_OK) {
             compute_batch(&pr, count, ex->threads);
             s = finish_batch(&pr, count, acc, err);
-            if (!pr.in_memory)
-                for (int k = 0; k < count; k++)
+            for (int k = 0; k < count; k++) {
+                if (!pr.in_memory)
                     ex->bytes_read += pr.slots[k].lv[0].rows * (int64_t)pr.in_row_bytes;
+                ex->blas.flops += pr.slots[k].blas.flops;
+                ex->blas.seconds += pr.slots[k].blas.seconds;
+            }
         }
         if (s == SL_OK && ex->cancel && atomic_load(ex->cancel))
             s = sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");

@@ -3,6 +3,7 @@
 #define SL_EXEC_INT_H
 
 #include <stdatomic.h>
+#include "kernels/blas.h"
 #include "plan/pipeline_int.h"
 
 struct sl_exec {
@@ -18,6 +19,7 @@ struct sl_exec {
     int journal_mismatch;    /* the journal described another sequence of passes */
     int capture;             /* the stage is streamed: keep its output pass instead of running it */
     int64_t bytes_read;      /* array bytes its passes read from files (checkpoints and sources) */
+    sl__blas_counters blas;  /* what BLIS did in its passes' chunks, on all threads */
 };
 
 /* Reductions shared by the stages of one run. Two stages that reduce the

@@ -95,6 +95,7 @@ typedef struct sl__run_ctx {
 struct sl__ckpt_sealed;
 typedef struct sl__stage_io {
     int64_t rows, bytes, bytes_read, passes;
+    double blas_flops, blas_seconds; /* BLIS's work in its passes, seconds summed over threads */
     struct sl__ckpt_sealed *sealed;
     double ready; /* wall clock when the output was complete (sealed), 0: not run */
 } sl__stage_io;

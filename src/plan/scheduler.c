@@ -309,6 +309,8 @@ again:
         io->rows = sl__ckpt_rows(w);
         io->bytes = sl__stage_in_place(st) ? 0 : sl__ckpt_bytes(w); /* in place: hashed, not written */
         io->bytes_read = ex.bytes_read;
+        io->blas_flops = ex.blas.flops;
+        io->blas_seconds = ex.blas.seconds;
         io->passes = (int64_t)ex.pass_no;
         /* no journal may outlive the checkpoint it was for, even if the
          * process dies right after the rename */
@@ -525,6 +527,8 @@ static void log_stage(const char *workdir, const log_entry *e)
             (long long)e->io.bytes_read, (long long)e->io.passes, (long)getpid());
     if (e->io.ready > 0)
         fprintf(f, ",\"ready\":%.6f", e->io.ready);
+    if (e->io.blas_flops > 0)
+        fprintf(f, ",\"blas_flops\":%.0f,\"blas_seconds\":%.6f", e->io.blas_flops, e->io.blas_seconds);
     if (e->reason) {
         fputs(",\"reason\":", f);
         json_string(f, e->reason);
@@ -818,7 +822,7 @@ static sl_status stream_stage(sched *sc, size_t i, sl_error *err)
                      .rows = sl_frame_rows(st->output), .seconds = sl__now() - t0, .streamed = 1};
     emit(rc, &done);
     log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(),
-                   {done.rows, 0, 0, 0, NULL, 0}};
+                   {.rows = done.rows}};
     pthread_mutex_lock(&sc->file_mu);
     log_stage(rc->workdir, &e);
     pthread_mutex_unlock(&sc->file_mu);
@@ -982,7 +986,7 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
         if (st->reused)
             remove_leftovers(rc->workdir, st->name);
     }
-    sl__stage_io io = {0, 0, 0, 0, NULL, 0};
+    sl__stage_io io = {0};
     if (s == SL_OK && !st->reused) {
         sl_event ev = {.kind = SL_EVENT_STAGE_START, .stage = i, .name = st->name, .reason = reason};
         emit(rc, &ev);

@@ -692,8 +692,8 @@ def test_kill_inside_stage_resumes_not_restarts():
     # The kill comes once the journal records at least half of normalize's
     # output rows (the fit pass writes none, so this is inside the apply
     # pass). The journal, not the progress line, is the trigger: the line is
-    # redrawn at most every 0.1 s, and the apply pass (4 batches of 4 chunks)
-    # can go from its first batch to its end between two redraws.
+    # redrawn at most every 0.1 s, and only the journal says which rows are
+    # durable.
     def cond(r):
         jr = newer(journal, r.t0) and journal_rows(journal)
         return bool(jr) and 0.5 * jr[1] <= jr[0] < jr[1]
@@ -1277,6 +1277,18 @@ def test_run_log_format():
             assert (key.decode() if isinstance(key, bytes) else key) == e["key"], (e, key)
             assert e["rows"] == int(f.attrs["sluice_rows"]), e
             assert e["bytes"] == sum(f[k].size * f[k].dtype.itemsize for k in f.keys()), e
+    # BLAS work, counted by hand: lstsq's Gram of the centred [x, y] rows (p = F + 1 columns;
+    # an odd p goes as gemm on F columns plus gemv on the last), a metrics stage's X w
+    by = {e["stage"]: e for e in entries}
+    n_rows, F, p = by["normalize"]["rows"], FEATURES, FEATURES + 1
+    gram = 2 * n_rows * (F * F + p) if p % 2 else 2 * n_rows * p * p
+    for stage, flops in (("lstsq", gram), ("evaluate", 2 * n_rows * F), ("evaluate_gd", 2 * n_rows * F)):
+        e = by[stage]
+        assert e.get("blas_flops") == flops, "%s: run.log blas_flops %s, counted by hand %d" % (
+            stage, e.get("blas_flops"), flops)
+        assert 0 < e["blas_seconds"] <= THREADS * e["seconds"], e
+    for stage in ("load", "clean", "convert", "normalize"):
+        assert "blas_flops" not in by[stage], "%s calls no BLAS, yet run.log says %s" % (stage, by[stage])
     n = log_count(wd)
     run_ok("run", yml, "-j", THREADS)
     for e in log_since(wd, n):
