@@ -476,7 +476,12 @@ static void compute_batch(pass_run *pr, int count, int threads)
             compute_slot(pr, &pr->slots[k]);
         return;
     }
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    /* Slot k goes to thread k in every batch (static), so a slot's buffers
+     * stay in the cache of the core that filled them last batch. Handed out
+     * dynamically they moved between cores: on 2 threads the float32 ->
+     * float64 and z-score kernels took 2-3 times the CPU time they take on
+     * one, and the metrics passes ran 15-25 % slower. */
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
     for (int k = 0; k < count; k++)
         compute_slot(pr, &pr->slots[k]);
 }
