@@ -51,21 +51,28 @@ sl_status sl__gram_add(const double *A, int64_t rows, int64_t n, double *C, sl_e
         return s;
     sl__blas_init();
     double t0 = seconds_now(), one = 1.0;
-    /* BLIS's gemm is a third slower on an odd number of columns (zen3
-     * kernels, 2048 rows, in cache: 19-33 GFLOP/s for odd widths from 9 to
-     * 33, 27-42 for even ones). An odd n > 1 goes as its n-1 leading columns
-     * through gemm and its last column through gemv: 34 against 27 GFLOP/s at
-     * 17 columns, the benchmark's [x, y]. */
+    /* BLIS's gemm is a third slower when both sides have an odd number of
+     * columns (zen3 kernels, 2048 rows, in cache: 19-33 GFLOP/s for odd
+     * widths from 9 to 33, 27-42 for even ones). For an odd n > 1, C's n rows
+     * times its n-1 leading columns go through gemm, which costs what the
+     * even (n-1)^2 product does (17 x 16 and 16 x 16: 47 us for 4096 rows,
+     * 17 x 17: 70-78 us); the last column is row n-1 mirrored, and C's last
+     * diagonal entry a dot. */
     int64_t q = n > 1 && n % 2 == 1 ? n - 1 : n;
     /* A is rows x n row-major, so A^T is n x rows with strides (1, n). gemm
      * rather than syrk: for the tall, narrow blocks sluice has, BLIS's gemm
      * runs twice as fast as its syrk although it does twice the arithmetic. */
-    bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)q, (dim_t)q, (dim_t)rows, &one, (double *)A, (inc_t)n, 1,
+    bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)n, (dim_t)q, (dim_t)rows, &one, (double *)A, (inc_t)n, 1,
               (double *)A, (inc_t)n, 1, &one, C, (inc_t)n, 1);
-    if (q < n) /* column q of C += A^T a_q */
-        bli_dgemv(BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)rows, (dim_t)n, &one, (double *)A, (inc_t)n, 1,
-                  (double *)A + q, (inc_t)n, &one, C + q, (inc_t)n);
-    count(2.0 * (double)rows * (double)(q * q + (n - q) * n), t0);
+    if (q < n) {
+        double d = 0.0;
+        bli_ddotv(BLIS_NO_CONJUGATE, BLIS_NO_CONJUGATE, (dim_t)rows, (double *)A + q, (inc_t)n, (double *)A + q,
+                  (inc_t)n, &d);
+        C[q * n + q] += d;
+        for (int64_t j = 0; j < q; j++)
+            C[j * n + q] = C[q * n + j];
+    }
+    count(2.0 * (double)rows * (double)(n * q + (n - q)), t0);
     /* gemm does not promise C[i][j] == C[j][i] to the bit: keep the upper
      * triangle and mirror it */
     for (int64_t i = 0; i < n; i++)

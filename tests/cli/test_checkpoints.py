@@ -1278,10 +1278,11 @@ def test_run_log_format():
             assert e["rows"] == int(f.attrs["sluice_rows"]), e
             assert e["bytes"] == sum(f[k].size * f[k].dtype.itemsize for k in f.keys()), e
     # BLAS work, counted by hand: lstsq's Gram of the centred [x, y] rows (p = F + 1 columns;
-    # an odd p goes as gemm on F columns plus gemv on the last), a metrics stage's X w
+    # an odd p goes as gemm of all p columns with the first p - 1, plus a dot for the last
+    # diagonal entry), a metrics stage's X w
     by = {e["stage"]: e for e in entries}
     n_rows, F, p = by["normalize"]["rows"], FEATURES, FEATURES + 1
-    gram = 2 * n_rows * (F * F + p) if p % 2 else 2 * n_rows * p * p
+    gram = 2 * n_rows * (p * (p - 1) + 1) if p % 2 else 2 * n_rows * p * p
     for stage, flops in (("lstsq", gram), ("evaluate", 2 * n_rows * F), ("evaluate_gd", 2 * n_rows * F)):
         e = by[stage]
         assert e.get("blas_flops") == flops, "%s: run.log blas_flops %s, counted by hand %d" % (
