@@ -68,8 +68,8 @@ SL_HOT static void means(const double *restrict X, const double *restrict y, int
 /* Rows per block of the centered copy [x - x̄, y - ȳ]. Each block is one BLIS
  * call, whose fixed cost (objects, packing buffers from a locked pool) is
  * several microseconds: measured in run.log's blas_seconds on the benchmark's
- * 17 columns, 512 rows ran at 17-19 GFLOP/s a thread, 2048 at 24-25, 4096 at
- * 27-31, 8192 (past the L2 cache) at 25-28. */
+ * 17 columns (as gemm + gemv then), 512 rows ran at 17-19 GFLOP/s a thread,
+ * 2048 at 24-25, 4096 at 27-31, 8192 (past the L2 cache) at 25-28. */
 #define CM_BLOCK_ROWS 4096
 
 size_t sl__comoment_scratch_size(int64_t rows, int64_t F)
