@@ -1,6 +1,6 @@
 #include <blis.h>
 #include <pthread.h>
-#include <time.h>
+#include "core/clock.h"
 #include "core/error_int.h"
 #include "kernels/blas.h"
 
@@ -31,17 +31,10 @@ sl__blas_counters sl__blas_thread_counters(void)
     return counters;
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void count(double flops, double t0)
 {
     counters.flops += flops;
-    counters.seconds += seconds_now() - t0;
+    counters.seconds += sl__now() - t0;
 }
 
 sl_status sl__gram_add(const double *A, int64_t rows, int64_t n, double *C, sl_error *err)
@@ -50,7 +43,7 @@ sl_status sl__gram_add(const double *A, int64_t rows, int64_t n, double *C, sl_e
     if (s || rows == 0 || n == 0)
         return s;
     sl__blas_init();
-    double t0 = seconds_now(), one = 1.0;
+    double t0 = sl__now(), one = 1.0;
     /* BLIS's gemm is a third slower when both sides have an odd number of
      * columns (zen3 kernels, 2048 rows, in cache: 19-33 GFLOP/s for odd
      * widths from 9 to 33, 27-42 for even ones). For an odd n > 1, C's n rows
@@ -88,7 +81,7 @@ sl_status sl__gemv_t(double alpha, const double *A, int64_t rows, int64_t n, con
     if (s || n == 0)
         return s;
     sl__blas_init();
-    double t0 = seconds_now();
+    double t0 = sl__now();
     bli_dgemv(BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)rows, (dim_t)n, &alpha, (double *)A, (inc_t)n, 1,
               (double *)x, 1, &beta, y, 1);
     count(2.0 * (double)rows * (double)n, t0);
@@ -102,7 +95,7 @@ sl_status sl__gemv_n(double alpha, const double *A, int64_t rows, int64_t n, con
     if (s || rows == 0)
         return s;
     sl__blas_init();
-    double t0 = seconds_now();
+    double t0 = sl__now();
     bli_dgemv(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)rows, (dim_t)n, &alpha, (double *)A, (inc_t)n, 1,
               (double *)w, 1, &beta, y, 1);
     count(2.0 * (double)rows * (double)n, t0);

@@ -3,6 +3,7 @@
 #define SL_EXEC_INT_H
 
 #include <stdatomic.h>
+#include "core/clock.h"
 #include "kernels/blas.h"
 #include "plan/pipeline_int.h"
 
@@ -39,8 +40,6 @@ void sl__exec_memo_put(sl_exec *ex, const sl_frame *frame, const char *what, con
 /* The op name of a stage (for messages). */
 const char *sl_stage_op_name(const sl_stage *st);
 
-/* Monotonic seconds. */
-double sl__now(void);
 
 /* Reports chunks done of a pass to the progress callback. */
 void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t total);

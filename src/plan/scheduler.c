@@ -25,13 +25,6 @@
 #include "plan/journal.h"
 #include "sluice/version.h"
 
-double sl__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static double wall_seconds(void)
 {
     struct timespec ts;
