@@ -28,7 +28,7 @@ struct sl_frame {
     struct sl_pass *gen; /* streamed frames: what computes their chunks */
     void **mem;
     char *path;
-    char *old_path; /* the path before sl__frame_move_path_locked, kept for messages */
+    char *old_path; /* the path before sl__frame_move_path_locked: callers may still hold it */
     char **dsets; /* per array: its dataset in path when not named as the array; NULL: all are */
     struct sl__ckpt_writer *writer;
     int64_t *layout;   /* rows per chunk (sl__frame_set_layout), or NULL */

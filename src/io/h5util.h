@@ -33,7 +33,7 @@ sl_status sl__h5_read_rows_locked(hid_t dset, int rank, int64_t row0, int64_t ro
                                   void *buf, const char *path, const char *name, sl_error *err);
 
 /* Reads a whole rows x cols dataset `name` of file `path` into buf as `as`. */
-sl_status sl__h5_read_whole_locked(const char *path, const char *name, sl_dtype as, int64_t rows, int64_t cols, void *buf,
-                            sl_error *err);
+sl_status sl__h5_read_whole_locked(const char *path, const char *name, sl_dtype as, int64_t rows, int64_t cols,
+                                   void *buf, sl_error *err);
 
 #endif

@@ -789,12 +789,13 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
         free(v);
     }
     /* streamed, the output pass runs in the readers: no counts here */
-    if (rc == SL_OK && !sl_exec_streaming(ex))
+    if (rc == SL_OK && !sl_exec_streaming(ex)) {
         rc = sl_stage_set_result(st, "rows_dropped", (double)counts.dropped, err);
-    if (rc == SL_OK && !sl_exec_streaming(ex))
-        rc = sl_stage_set_result(st, "values_imputed", (double)counts.imputed, err);
-    if (rc == SL_OK && !sl_exec_streaming(ex))
-        rc = sl_stage_set_result(st, "values_clipped", (double)counts.clipped, err);
+        if (rc == SL_OK)
+            rc = sl_stage_set_result(st, "values_imputed", (double)counts.imputed, err);
+        if (rc == SL_OK)
+            rc = sl_stage_set_result(st, "values_clipped", (double)counts.clipped, err);
+    }
     return rc;
 }
 
