@@ -752,8 +752,10 @@ static void remove_leftovers(const char *workdir, const char *stage)
 
 /* Runs a streamed stage's op in capture mode: passes before its output pass
  * (a fit) run; the output pass is kept in the output frame for the readers.
- * Its own streamed inputs are set up first. Called with realize_mu held. */
-static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl_error *err)
+ * Its own streamed inputs are set up first. What those passes read and ran
+ * is added to *io: the stage that needed them reports it, as its time
+ * includes them. Called with realize_mu held. */
+static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err)
 {
     if (st->realized)
         return SL_OK;
@@ -761,7 +763,7 @@ static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl_error *
     for (size_t j = 0; j < st->n_inputs; j++) {
         sl_stage *in = &rc->pipe->stages[st->inputs[j].stage];
         if (in->checkpoint == SL__CKPT_STREAM) {
-            sl_status s = realize_locked(sc, in, threads, err);
+            sl_status s = realize_locked(sc, in, threads, io, err);
             if (s)
                 return s;
         }
@@ -773,6 +775,10 @@ static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl_error *
     st->exec = &ex;
     sl_status s = st->op->run(st, &ex, err);
     st->exec = NULL;
+    io->bytes_read += ex.bytes_read;
+    io->passes += (int64_t)ex.pass_no;
+    io->blas_flops += ex.blas.flops;
+    io->blas_seconds += ex.blas.seconds;
     const sl_pass *g = sl__frame_generator(st->output);
     if (s == SL_OK && !g)
         s = sl_stage_error(st, err, SL_ERR_INTERNAL, NULL, "op '%s' is marked streamable but ran no output pass",
@@ -785,14 +791,14 @@ static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl_error *
     return s;
 }
 
-static sl_status realize_inputs(sched *sc, sl_stage *st, int threads, sl_error *err)
+static sl_status realize_inputs(sched *sc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err)
 {
     sl_status s = SL_OK;
     pthread_mutex_lock(&sc->realize_mu);
     for (size_t j = 0; j < st->n_inputs && s == SL_OK; j++) {
         sl_stage *in = &sc->rc.pipe->stages[st->inputs[j].stage];
         if (in->checkpoint == SL__CKPT_STREAM)
-            s = realize_locked(sc, in, threads, err);
+            s = realize_locked(sc, in, threads, io, err);
     }
     pthread_mutex_unlock(&sc->realize_mu);
     return s;
@@ -983,9 +989,14 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     if (s == SL_OK && !st->reused) {
         sl_event ev = {.kind = SL_EVENT_STAGE_START, .stage = i, .name = st->name, .reason = reason};
         emit(rc, &ev);
-        s = realize_inputs(sc, st, team, err);
+        sl__stage_io fits = {0}; /* passes of the streamed inputs realized for this stage */
+        s = realize_inputs(sc, st, team, &fits, err);
         if (s == SL_OK)
             s = sl__stage_run(rc, st, team, &io, err);
+        io.bytes_read += fits.bytes_read;
+        io.passes += fits.passes;
+        io.blas_flops += fits.blas_flops;
+        io.blas_seconds += fits.blas_seconds;
         if (s == SL_OK)
             return queue_commit(sc, i, t0, w0, reason, io, err);
     }

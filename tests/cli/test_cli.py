@@ -563,9 +563,18 @@ def test_filter_streamed_gives_stored_bits():
         with open(os.path.join(wd, "run.log")) as f:
             for line in f:
                 e = json.loads(line)
-                log[e["stage"]] = e["status"]
+                log[e["stage"]] = e
         want = "ran" if policy == "true" else "streamed"
-        assert log["clean"] == want and log["clean2"] == want and log["convert"] == want, (policy, log)
+        assert [log[s]["status"] for s in ("clean", "clean2", "convert")] == [want] * 3, (policy, log)
+        # lstsq reports the passes it ran for its streamed inputs too: clean's
+        # and clean2's statistics, normalize's fit, then its Gram pass, each
+        # reading the source's X, y and z (float32); stored, only the Gram pass
+        # over normalize's X and y (float64, the rows kept)
+        lstsq = (log["lstsq"]["passes"], log["lstsq"]["bytes_read"])
+        if policy == "true":
+            assert lstsq == (1, int((~np.isnan(y) & ~np.isnan(z)).sum()) * (F + 1) * 8), lstsq
+        else:
+            assert lstsq == (4, 4 * n * (F + 2) * 4), (policy, lstsq)
         runs[(policy, j)] = {s: data_bytes(os.path.join(wd, s + ".h5")) for s in ("lstsq", "evaluate")}
         if policy == "true":
             keep1 = ~np.isnan(y)
