@@ -1,6 +1,9 @@
+#define _GNU_SOURCE /* preadv2, RWF_NOWAIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "core/error_int.h"
 #include "io/direct_read.h"
@@ -105,12 +108,75 @@ static sl_status pread_all(int fd, char *buf, size_t len, uint64_t off, const ch
     return SL_OK;
 }
 
-sl_status sl__direct_read(const sl__direct_dset *d, int fd, int64_t row0, int64_t rows, void *buf, const char *path,
+/* ---- read-ahead ----------------------------------------------------------------------
+ * A pass reads each dataset front to back, one chunk per thread at a time.
+ * From a cold page cache every pread then waits for the disk, and the
+ * kernel's own read-ahead, which follows one stream per open file, is thrown
+ * off by threads reading interleaved chunks of several datasets. So the
+ * reader that passes the middle of the window asked for so far asks the
+ * kernel (POSIX_FADV_WILLNEED) for the next window, which the disk then reads
+ * while the threads compute. Unless the window's ends are already in the page
+ * cache (a one-byte preadv2 with RWF_NOWAIT succeeds): on a warm cache that
+ * costs two one-byte reads per window, where the advice would walk every page
+ * of it (measured: 0.03 s more on the warm benchmark with advice alone). */
+#define SL_READAHEAD_BYTES ((int64_t)32 << 20)
+
+static uint64_t row_offset(const sl__direct_dset *d, int64_t row)
+{
+    if (d->chunk_rows == 0)
+        return d->addr[0] + (uint64_t)row * d->row_bytes;
+    return d->addr[row / d->chunk_rows] + (uint64_t)(row % d->chunk_rows) * d->row_bytes;
+}
+
+static int in_page_cache(int fd, const sl__direct_dset *d, int64_t row)
+{
+    char byte;
+    struct iovec v = {&byte, 1};
+    return preadv2(fd, &v, 1, (off_t)row_offset(d, row), RWF_NOWAIT) == 1;
+}
+
+static void advise_rows(int fd, const sl__direct_dset *d, int64_t from, int64_t to)
+{
+    while (from < to) {
+        int64_t n = to - from;
+        if (d->chunk_rows && d->chunk_rows - from % d->chunk_rows < n)
+            n = d->chunk_rows - from % d->chunk_rows;
+        /* advice only: a failure costs speed, never data */
+        (void)posix_fadvise(fd, (off_t)row_offset(d, from), (off_t)((uint64_t)n * d->row_bytes),
+                            POSIX_FADV_WILLNEED);
+        from += n;
+    }
+}
+
+static void read_ahead(sl__direct_dset *d, int fd, int64_t row0, int64_t rows)
+{
+    int64_t window = SL_READAHEAD_BYTES / (int64_t)(d->row_bytes ? d->row_bytes : 1);
+    if (window < 1)
+        window = 1;
+    int64_t end = row0 + rows, ahead = atomic_load_explicit(&d->ahead, memory_order_relaxed);
+    if (row0 == 0 && ahead > 0) {
+        /* a new pass from the top: start over (the data may have left the cache) */
+        if (!atomic_compare_exchange_strong(&d->ahead, &ahead, 0))
+            return;
+        ahead = 0;
+    }
+    if ((ahead > 0 && row0 > ahead) || ahead - end >= window / 2)
+        return; /* not reading front to back, or enough asked for already */
+    int64_t from = ahead > end ? ahead : end, to = end + window < d->rows ? end + window : d->rows;
+    if (to <= from || !atomic_compare_exchange_strong(&d->ahead, &ahead, to))
+        return; /* nothing left, or another thread is asking */
+    if (!in_page_cache(fd, d, from) || !in_page_cache(fd, d, to - 1))
+        advise_rows(fd, d, from, to);
+}
+
+sl_status sl__direct_read(sl__direct_dset *d, int fd, int64_t row0, int64_t rows, void *buf, const char *path,
                           const char *name, sl_error *err)
 {
     if (row0 < 0 || rows < 0 || row0 + rows > d->rows)
         return sl__error_set(err, SL_ERR_INTERNAL, "rows %lld..%lld of '%s' are outside its %lld rows", (long long)row0,
                              (long long)(row0 + rows - 1), name, (long long)d->rows);
+    if (rows > 0)
+        read_ahead(d, fd, row0, rows);
     char *out = buf;
     if (d->chunk_rows == 0)
         return rows ? pread_all(fd, out, (size_t)rows * d->row_bytes, d->addr[0] + (uint64_t)row0 * d->row_bytes,

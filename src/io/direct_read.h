@@ -10,6 +10,7 @@
 #define SL_DIRECT_READ_H
 
 #include <hdf5.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include "sluice/error.h"
 #include "sluice/frame.h"
@@ -20,6 +21,7 @@ typedef struct sl__direct_dset {
     int64_t nchunks;
     uint64_t *addr;     /* file offset of each chunk (or of the data when contiguous) */
     size_t row_bytes;
+    _Atomic int64_t ahead; /* read-ahead: rows up to which the kernel has been asked for the data */
 } sl__direct_dset;
 
 /* Maps dataset `dset` (a rows x cols array of `as`, rank 1 or 2; rows < 0:
@@ -30,8 +32,9 @@ int sl__direct_map_locked(hid_t dset, int64_t rows, int64_t cols, sl_dtype as, s
 void sl__direct_free(sl__direct_dset *d);
 
 /* Reads rows [row0, row0 + rows) into buf from fd (the dataset's file).
- * Thread-safe; needs no lock. path and name are for messages. */
-sl_status sl__direct_read(const sl__direct_dset *d, int fd, int64_t row0, int64_t rows, void *buf, const char *path,
+ * Thread-safe; needs no lock. path and name are for messages. Reads that
+ * go front to back also ask the kernel for the rows ahead (read-ahead). */
+sl_status sl__direct_read(sl__direct_dset *d, int fd, int64_t row0, int64_t rows, void *buf, const char *path,
                           const char *name, sl_error *err);
 
 #endif
