@@ -1,14 +1,13 @@
-/* The chunk executor: streams a pass over row chunks, a batch of chunks at a
- * time. Each chunk of a batch is read and computed by one thread of the
- * team, all chunks of the batch at once: data that lies in its file as in
- * memory (every checkpoint, most source files) is read with pread, outside
- * HDF5, so reading runs on every thread. Per-chunk partial results are then
- * merged, and checkpoint rows claimed, hashed and written (pwrite, outside
- * HDF5), strictly in chunk order on the calling thread, so results depend on
- * the chunk size but never on the thread count. Only what must go through
- * HDF5 (compressed or converted data) is read or written under the HDF5
- * lock. Buffers are allocated once per pass, one set per batch slot, and
- * reused for every batch. */
+/* The chunk executor: streams a pass over row chunks. Thread k of the team
+ * reads and computes chunks k, k + T, k + 2T, ... in its own slot: data that
+ * lies in its file as in memory (every checkpoint, most source files) is
+ * read with pread, outside HDF5, so reading runs on every thread. Each
+ * chunk's partial result is then merged, and its checkpoint rows claimed,
+ * hashed and written (pwrite, outside HDF5), strictly in chunk order, one
+ * chunk at a time, so results depend on the chunk size but never on the
+ * thread count. Only what must go through HDF5 (compressed or converted
+ * data) is read or written under the HDF5 lock, in batches on the calling
+ * thread. Buffers are allocated once per pass, one set per slot. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +68,8 @@ typedef struct pass_run {
     long *copy_from;          /* copy pass: output array i <- input array copy_from[i] */
     int nslots;
     slot *slots;
+    int64_t rows;             /* rows of the input (of the source, for a source pass) */
+    int64_t chunk_rows;
     void *block;              /* all chunk buffers */
     sl__ckpt_reader reader;
     int reader_open;
@@ -372,7 +373,7 @@ static void free_pass_run(pass_run *pr)
 }
 
 /* Points the arrays of an in-memory input chunk at its rows. */
-static void view_memory(pass_run *pr, sl_chunk *c)
+static void view_memory(const pass_run *pr, sl_chunk *c)
 {
     for (size_t i = 0; i < c->n_arrays; i++) {
         if (!pr->want[i])
@@ -460,6 +461,31 @@ static void compute_chunk(const pass_run *pr, slot *s)
                                   (long long)pass->out_rows[s->out.index]);
 }
 
+/* The chunk at position i of the pass's processing order. */
+static int64_t chunk_at(const pass_run *pr, int64_t i)
+{
+    return pr->pass->chunk_order ? pr->pass->chunk_order[i] : i;
+}
+
+/* Sets a slot's levels and output to the rows of chunk c. */
+static void aim_slot(const pass_run *pr, slot *sl, int64_t c)
+{
+    int64_t cr = pr->chunk_rows;
+    for (int j = 0; j < sl->nlv; j++) {
+        sl->lv[j].index = c;
+        if (pr->pass->input) {
+            sl__frame_chunk_span(level_frame(pr, j), cr, c, &sl->lv[j].row0, &sl->lv[j].rows);
+        } else {
+            sl->lv[j].row0 = c * cr;
+            sl->lv[j].rows = (c + 1) * cr <= pr->rows ? cr : pr->rows - c * cr;
+        }
+    }
+    sl->out.index = c;
+    sl->out.row0 = IN(sl)->row0;
+    sl->out.rows = IN(sl)->rows;
+    sl->status = SL_OK;
+}
+
 static void compute_slot(const pass_run *pr, slot *s)
 {
     sl__blas_counters before = sl__blas_thread_counters();
@@ -500,27 +526,31 @@ static const sl_chunk *output_of(pass_run *pr, slot *s)
     return &s->out;
 }
 
-static sl_status write_batch(pass_run *pr, int count, sl_error *err)
+/* Writes a slot's output rows, in chunk order (one slot at a time). Rows are
+ * claimed (and hashed) and, for a direct writer, written with pwrite, outside
+ * HDF5: buffered writes to one file serialize on its inode lock (ext4, XFS),
+ * so writing from every thread at once only made the others spin (measured:
+ * 10 % slower end to end with every stage stored). */
+static sl_status write_slot(pass_run *pr, slot *sl, sl_error *err)
 {
-    sl_status s = SL_OK;
+    const sl_chunk *out = output_of(pr, sl);
     if (!pr->direct_write) {
+        if (out->rows == 0)
+            return SL_OK;
         sl__h5_lock();
-        for (int k = 0; k < count && s == SL_OK; k++)
-            if (output_of(pr, &pr->slots[k])->rows > 0)
-                s = sl__ckpt_append_locked(pr->writer, output_of(pr, &pr->slots[k]), err);
+        sl_status s = sl__ckpt_append_locked(pr->writer, out, err);
         sl__h5_unlock();
         return s;
     }
-    /* Rows are claimed (and hashed) in chunk order and written with pwrite,
-     * outside HDF5, on this thread: buffered writes to one file serialize on
-     * its inode lock (ext4, XFS), so writing from every thread only made the
-     * others spin (measured: 10 % slower end to end with every stage stored). */
-    for (int k = 0; k < count && s == SL_OK; k++) {
-        slot *sl = &pr->slots[k];
-        s = sl__ckpt_claim(pr->writer, output_of(pr, sl), &sl->out_row0, err);
-        if (s == SL_OK)
-            s = sl__ckpt_write_at(pr->writer, output_of(pr, sl), sl->out_row0, err);
-    }
+    sl_status s = sl__ckpt_claim(pr->writer, out, &sl->out_row0, err);
+    return s == SL_OK ? sl__ckpt_write_at(pr->writer, out, sl->out_row0, err) : s;
+}
+
+static sl_status write_batch(pass_run *pr, int count, sl_error *err)
+{
+    sl_status s = SL_OK;
+    for (int k = 0; k < count && s == SL_OK; k++)
+        s = write_slot(pr, &pr->slots[k], err);
     return s;
 }
 
@@ -581,6 +611,12 @@ static sl_status record_progress(sl_exec *ex, const sl_pass *pass, const void *a
     sl__journal *jr = ex->jr;
     if (!jr || jr->disabled)
         return SL_OK;
+    /* the record is brought up to date only when it is saved or the pass
+     * ends: an accumulator can be large (a filter's rows kept per chunk) */
+    double now = sl__now();
+    int save = now - jr->last_save >= sl__journal_interval();
+    if (!save && !finished)
+        return SL_OK;
     size_t acc_size = pass->acc_size ? pass->acc_size : pass->partial_size;
     sl__pass_record *r = sl__journal_pass(jr, k, pass->name, nchunks, acc_size);
     if (!r)
@@ -589,8 +625,7 @@ static sl_status record_progress(sl_exec *ex, const sl_pass *pass, const void *a
     r->done = finished;
     if (acc_size)
         memcpy(r->acc, acc, acc_size);
-    double now = sl__now();
-    if (now - jr->last_save < sl__journal_interval())
+    if (!save)
         return SL_OK;
     sl_status s = sl__ckpt_sync(ex->writer, err);
     if (s == SL_OK) {
@@ -633,6 +668,72 @@ static int keeps_input_chunks(sl_stage *st, const sl_pass *pass, const sl__ckpt_
 {
     return pass->output == sl_stage_output(st) && pass->input &&
            (pass->out_rows || sl__ckpt_rows(w) == sl_frame_rows(pass->input));
+}
+
+/* What comes after a chunk is computed, in chunk order, one chunk at a time:
+ * its partial merged, its rows written, the counts, progress and journal. */
+static sl_status finish_chunk(sl_exec *ex, pass_run *pr, slot *sl, void *acc, int64_t done, int64_t nchunks,
+                              size_t pass_no, sl_error *err)
+{
+    const sl_pass *pass = pr->pass;
+    if (sl->status != SL_OK) {
+        *err = sl->err;
+        return sl->status;
+    }
+    sl_status s = SL_OK;
+    if (pass->partial_size && IN(sl)->rows > 0)
+        s = pass->merge(pass->ctx, acc, sl->partial, err);
+    if (s == SL_OK && pr->writer)
+        s = write_slot(pr, sl, err);
+    if (!pr->in_memory)
+        ex->bytes_read += sl->lv[0].rows * (int64_t)pr->in_row_bytes;
+    ex->blas.flops += sl->blas.flops;
+    ex->blas.seconds += sl->blas.seconds;
+    if (s == SL_OK && ex->cancel && atomic_load(ex->cancel))
+        s = sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");
+    if (s == SL_OK && (done % pr->nslots == 0 || done == nchunks))
+        sl__exec_progress(ex, pass->name, done, nchunks);
+    if (s == SL_OK)
+        s = record_progress(ex, pass, acc, nchunks, pass_no, done, done == nchunks, err);
+    return s;
+}
+
+/* Chunks [first, nchunks) without a barrier between batches: thread k
+ * computes chunks k, k + T, k + 2T, ... in its slot, each read on the thread
+ * that computes it (or viewed in memory), and then, in an ordered region,
+ * finishes it (finish_chunk) once chunk c - 1 is finished. While one thread
+ * merges and writes chunk c, the others already compute the chunks after
+ * it, so the merge and the writes run beside the computing, and a thread
+ * that got a slow chunk holds up the others only when the ordered region
+ * reaches it. The merge order, and so every rounding, is the batch loop's. */
+static sl_status run_pipelined(sl_exec *ex, pass_run *pr, void *acc, int64_t first, int64_t nchunks,
+                               size_t pass_no, sl_error *err)
+{
+    sl_status status = SL_OK;
+    atomic_int stop = 0;
+#pragma omp parallel num_threads(pr->nslots)
+    {
+        slot *sl = &pr->slots[omp_get_thread_num()];
+#pragma omp for ordered schedule(static, 1)
+        for (int64_t i = first; i < nchunks; i++) {
+            int go = !atomic_load(&stop);
+            if (go) {
+                aim_slot(pr, sl, chunk_at(pr, i));
+                if (pr->in_memory)
+                    view_memory(pr, &sl->lv[0]);
+                compute_slot(pr, sl);
+            }
+#pragma omp ordered
+            if (go && !atomic_load(&stop)) {
+                sl_status s = finish_chunk(ex, pr, sl, acc, i + 1, nchunks, pass_no, err);
+                if (s != SL_OK) {
+                    status = s;
+                    atomic_store(&stop, 1);
+                }
+            }
+        }
+    }
+    return status;
 }
 
 sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
@@ -717,25 +818,17 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     if (pr.source && pr.source->read_parallel)
         pr.parallel_read = 1;
     pr.direct_write = pr.writer && sl__ckpt_resumable(pr.writer);
-    for (int64_t c0 = first; s == SL_OK && c0 < nchunks; c0 += pr.nslots) {
+    pr.rows = rows;
+    pr.chunk_rows = cr;
+    /* Batches with a barrier remain for what must run in order (sequential
+     * passes) and for chunks read on this thread (through HDF5, in order) */
+    int pipelined = !pass->sequential && (pr.parallel_read || pr.in_memory);
+    if (s == SL_OK && pipelined)
+        s = run_pipelined(ex, &pr, acc, first, nchunks, pass_no, err);
+    for (int64_t c0 = first; s == SL_OK && !pipelined && c0 < nchunks; c0 += pr.nslots) {
         int count = (int)(nchunks - c0 < pr.nslots ? nchunks - c0 : pr.nslots);
-        for (int k = 0; k < count; k++) {
-            slot *sl = &pr.slots[k];
-            int64_t c = pass->chunk_order ? pass->chunk_order[c0 + k] : c0 + k;
-            for (int j = 0; j < sl->nlv; j++) {
-                sl->lv[j].index = c;
-                if (pass->input) {
-                    sl__frame_chunk_span(level_frame(&pr, j), cr, c, &sl->lv[j].row0, &sl->lv[j].rows);
-                } else {
-                    sl->lv[j].row0 = c * cr;
-                    sl->lv[j].rows = (c + 1) * cr <= rows ? cr : rows - c * cr;
-                }
-            }
-            sl->out.index = c;
-            sl->out.row0 = IN(sl)->row0;
-            sl->out.rows = IN(sl)->rows;
-            sl->status = SL_OK;
-        }
+        for (int k = 0; k < count; k++)
+            aim_slot(&pr, &pr.slots[k], chunk_at(&pr, c0 + k));
         s = read_batch(&pr, count, err);
         if (s == SL_OK) {
             compute_batch(&pr, count, ex->threads);
