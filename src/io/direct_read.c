@@ -128,6 +128,14 @@ static uint64_t row_offset(const sl__direct_dset *d, int64_t row)
     return d->addr[row / d->chunk_rows] + (uint64_t)(row % d->chunk_rows) * d->row_bytes;
 }
 
+/* How many of the `rows` rows from `row` on lie in one piece of the file:
+ * all of them when contiguous, else up to the end of row's chunk. */
+static int64_t piece_rows(const sl__direct_dset *d, int64_t row, int64_t rows)
+{
+    int64_t left = d->chunk_rows ? d->chunk_rows - row % d->chunk_rows : rows;
+    return left < rows ? left : rows;
+}
+
 static int in_page_cache(int fd, const sl__direct_dset *d, int64_t row)
 {
     char byte;
@@ -138,9 +146,7 @@ static int in_page_cache(int fd, const sl__direct_dset *d, int64_t row)
 static void advise_rows(int fd, const sl__direct_dset *d, int64_t from, int64_t to)
 {
     while (from < to) {
-        int64_t n = to - from;
-        if (d->chunk_rows && d->chunk_rows - from % d->chunk_rows < n)
-            n = d->chunk_rows - from % d->chunk_rows;
+        int64_t n = piece_rows(d, from, to - from);
         /* advice only: a failure costs speed, never data */
         (void)posix_fadvise(fd, (off_t)row_offset(d, from), (off_t)((uint64_t)n * d->row_bytes),
                             POSIX_FADV_WILLNEED);
@@ -178,15 +184,10 @@ sl_status sl__direct_read(sl__direct_dset *d, int fd, int64_t row0, int64_t rows
     if (rows > 0)
         read_ahead(d, fd, row0, rows);
     char *out = buf;
-    if (d->chunk_rows == 0)
-        return rows ? pread_all(fd, out, (size_t)rows * d->row_bytes, d->addr[0] + (uint64_t)row0 * d->row_bytes,
-                                path, name, err)
-                    : SL_OK;
     while (rows > 0) {
-        int64_t k = row0 / d->chunk_rows, in = row0 % d->chunk_rows;
-        int64_t n = d->chunk_rows - in < rows ? d->chunk_rows - in : rows;
+        int64_t n = piece_rows(d, row0, rows);
         size_t len = (size_t)n * d->row_bytes;
-        sl_status s = pread_all(fd, out, len, d->addr[k] + (uint64_t)in * d->row_bytes, path, name, err);
+        sl_status s = pread_all(fd, out, len, row_offset(d, row0), path, name, err);
         if (s)
             return s;
         out += len;

@@ -546,33 +546,6 @@ static sl_status write_slot(pass_run *pr, slot *sl, sl_error *err)
     return s == SL_OK ? sl__ckpt_write_at(pr->writer, out, sl->out_row0, err) : s;
 }
 
-static sl_status write_batch(pass_run *pr, int count, sl_error *err)
-{
-    sl_status s = SL_OK;
-    for (int k = 0; k < count && s == SL_OK; k++)
-        s = write_slot(pr, &pr->slots[k], err);
-    return s;
-}
-
-static sl_status finish_batch(pass_run *pr, int count, void *acc, sl_error *err)
-{
-    for (int k = 0; k < count; k++)
-        if (pr->slots[k].status != SL_OK) {
-            if (err)
-                *err = pr->slots[k].err;
-            return pr->slots[k].status;
-        }
-    const sl_pass *pass = pr->pass;
-    for (int k = 0; pass->partial_size && k < count; k++) {
-        if (IN(&pr->slots[k])->rows == 0)
-            continue;
-        sl_status s = pass->merge(pass->ctx, acc, pr->slots[k].partial, err);
-        if (s)
-            return s;
-    }
-    return pr->writer ? write_batch(pr, count, err) : SL_OK;
-}
-
 /* Where this pass starts: 0, or the chunk after the last one the journal
  * recorded (the accumulator restored to that point). Returns 1 when the
  * journal says the pass is complete. */
@@ -677,7 +650,8 @@ static sl_status finish_chunk(sl_exec *ex, pass_run *pr, slot *sl, void *acc, in
 {
     const sl_pass *pass = pr->pass;
     if (sl->status != SL_OK) {
-        *err = sl->err;
+        if (err)
+            *err = sl->err;
         return sl->status;
     }
     sl_status s = SL_OK;
@@ -705,7 +679,8 @@ static sl_status finish_chunk(sl_exec *ex, pass_run *pr, slot *sl, void *acc, in
  * merges and writes chunk c, the others already compute the chunks after
  * it, so the merge and the writes run beside the computing, and a thread
  * that got a slow chunk holds up the others only when the ordered region
- * reaches it. The merge order, and so every rounding, is the batch loop's. */
+ * reaches it. The merge order, and so every rounding, is the batch loop's
+ * (which finishes its chunks with finish_chunk too). */
 static sl_status run_pipelined(sl_exec *ex, pass_run *pr, void *acc, int64_t first, int64_t nchunks,
                                size_t pass_no, sl_error *err)
 {
@@ -830,22 +805,10 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         for (int k = 0; k < count; k++)
             aim_slot(&pr, &pr.slots[k], chunk_at(&pr, c0 + k));
         s = read_batch(&pr, count, err);
-        if (s == SL_OK) {
+        if (s == SL_OK)
             compute_batch(&pr, count, ex->threads);
-            s = finish_batch(&pr, count, acc, err);
-            for (int k = 0; k < count; k++) {
-                if (!pr.in_memory)
-                    ex->bytes_read += pr.slots[k].lv[0].rows * (int64_t)pr.in_row_bytes;
-                ex->blas.flops += pr.slots[k].blas.flops;
-                ex->blas.seconds += pr.slots[k].blas.seconds;
-            }
-        }
-        if (s == SL_OK && ex->cancel && atomic_load(ex->cancel))
-            s = sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");
-        if (s == SL_OK)
-            sl__exec_progress(ex, pass->name, c0 + count, nchunks);
-        if (s == SL_OK)
-            s = record_progress(ex, pass, acc, nchunks, pass_no, c0 + count, c0 + count == nchunks, err);
+        for (int k = 0; k < count && s == SL_OK; k++)
+            s = finish_chunk(ex, &pr, &pr.slots[k], acc, c0 + k + 1, nchunks, pass_no, err);
     }
     if (s == SL_OK && nchunks == 0)
         s = record_progress(ex, pass, acc, nchunks, pass_no, 0, 1, err);

@@ -40,7 +40,6 @@ void sl__exec_memo_put(sl_exec *ex, const sl_frame *frame, const char *what, con
 /* The op name of a stage (for messages). */
 const char *sl_stage_op_name(const sl_stage *st);
 
-
 /* Reports chunks done of a pass to the progress callback. */
 void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t total);
 
