@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,4 +85,101 @@ char *sl__path_normalize(const char *path)
     out[len] = '\0';
     free(in);
     return out;
+}
+
+/* Opens without blocking (a FIFO with no writer would block a plain open),
+ * checks that it is a regular file, then makes the descriptor blocking. */
+static int open_checked(const char *path, int flags, mode_t mode, struct stat *st)
+{
+    struct stat local;
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
+    if (fd < 0) {
+        if (errno == ELOOP || errno == EMLINK) {
+            /* O_NOFOLLOW on a link: say what it is */
+            int e = errno;
+            if (lstat(path, st) != 0)
+                memset(st, 0, sizeof *st);
+            errno = e == EMLINK ? ELOOP : e;
+        } else if (errno == ENXIO || errno == EISDIR || errno == ENODEV) {
+            int e = errno;
+            if (stat(path, st) == 0 && !S_ISREG(st->st_mode))
+                e = SL__ENOTREG;
+            errno = e;
+        }
+        return -1;
+    }
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        int e = S_ISREG(st->st_mode) ? errno : SL__ENOTREG;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int sl__open_read(const char *path, struct stat *st)
+{
+    return open_checked(path, O_RDONLY, 0, st);
+}
+
+int sl__open_own(const char *path, int flags, struct stat *st)
+{
+    return open_checked(path, flags | O_NOFOLLOW, 0666, st);
+}
+
+int sl__create_new(const char *path, mode_t mode)
+{
+    if (unlink(path) != 0 && errno != ENOENT) {
+        /* a folder, or an unwritable parent: the create below says why */
+        struct stat sb;
+        if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            errno = SL__ENOTREG;
+            return -1;
+        }
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+    return fd;
+}
+
+const char *sl__file_kind(mode_t mode)
+{
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    return "not a regular file";
+}
+
+const char *sl__open_error_text(int errnum, const struct stat *st, char *buf, size_t size)
+{
+    if (errnum == ELOOP)
+        snprintf(buf, size, "it is a symbolic link, and sluice follows no link where it writes; remove the link");
+    else if (errnum == SL__ENOTREG)
+        snprintf(buf, size, "it is %s, not a regular file", st ? sl__file_kind(st->st_mode) : "not a regular file");
+    else
+        snprintf(buf, size, "%s", strerror(errnum));
+    return buf;
+}
+
+int sl__same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }

@@ -2,6 +2,9 @@
 #ifndef SL_FSUTIL_H
 #define SL_FSUTIL_H
 
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include "sluice/error.h"
 
 /* Creates folder `path` and its missing parents (like mkdir -p). `what`
@@ -15,5 +18,35 @@ char *sl__dir_name(const char *path);
  * relative paths taken from the current directory; malloc'd, NULL on OOM.
  * Symbolic links are not resolved. */
 char *sl__path_normalize(const char *path);
+
+/* Files sluice did not create are hostile until proved otherwise: a FIFO
+ * blocks an open, a link planted in a shared workdir redirects a write to
+ * another file (issue 14). These helpers open only regular files, and never
+ * follow a link where sluice itself writes. Each returns a descriptor (with
+ * O_CLOEXEC) or -1 with errno set; errno is SL__ENOTREG when the path is not
+ * a regular file (`st`, when given, then says what it is: sl__file_kind).
+ * None of them blocks on a FIFO or a device. */
+#define SL__ENOTREG 1000
+
+/* Opens an existing file for reading; links are followed (users link their
+ * data sets), so st describes the target. */
+int sl__open_read(const char *path, struct stat *st);
+/* Opens an existing file that sluice wrote, in its workdir (flags: O_RDONLY,
+ * O_RDWR, O_WRONLY, | O_APPEND, | O_CREAT): a final symbolic link is refused
+ * (errno ELOOP), as is anything that is not a regular file. */
+int sl__open_own(const char *path, int flags, struct stat *st);
+/* Creates `path` anew, empty (O_RDWR): whatever is at path, a stale file or
+ * a planted link, is unlinked first (never followed), then the file is made
+ * with O_CREAT | O_EXCL | O_NOFOLLOW, so a link raced in is refused (EEXIST). */
+int sl__create_new(const char *path, mode_t mode);
+/* "a FIFO", "a directory", "a character device", "a block device", "a
+ * socket", "a symbolic link" or "not a regular file". */
+const char *sl__file_kind(mode_t mode);
+/* A message for a failed sl__open_* of `path`, into buf: the system's text,
+ * or, for ELOOP / SL__ENOTREG, what the path is and that sluice will not use
+ * it. `st` is what the open returned. */
+const char *sl__open_error_text(int errnum, const struct stat *st, char *buf, size_t size);
+/* 1 when a and b are the same file (device and inode). */
+int sl__same_file(const struct stat *a, const struct stat *b);
 
 #endif
