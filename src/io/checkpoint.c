@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "core/error_int.h"
 #include "core/frame_int.h"
 #include "core/hash.h"
 #include "io/checkpoint.h"
+#include "core/fsutil.h"
 #include "io/h5util.h"
 
 /* HDF5 chunks above this size waste memory in the chunk cache and hit HDF5's
@@ -339,16 +341,91 @@ void sl__ckpt_save_state(const sl__ckpt_writer *w, int64_t *rows, int64_t *bytes
         sl__hasher_save(w->hash[i], (char *)hash_states + i * sl__hasher_state_size());
 }
 
+/* The rows an interrupted run wrote are kept only if they are the rows it
+ * hashed: each array's rows [0, rows) are read back and hashed afresh, and
+ * the digest must equal that of the state the journal saved. Otherwise a
+ * damaged or altered temporary file would be committed under the hash of
+ * the rows it should have held (issue 14). */
+static int64_t rows_bytes(const sl__ckpt_writer *w, int64_t rows)
+{
+    int64_t b = 0;
+    for (size_t i = 0; i < w->n; i++)
+        b += rows * w->arrays[i].cols * (int64_t)sl_dtype_size(w->arrays[i].dtype);
+    return b;
+}
+
+static sl_status verify_rows(const sl__ckpt_writer *w, int64_t rows, const void *hash_states, sl_error *err)
+{
+    enum { BUF = 1 << 20 };
+    char *buf = malloc(BUF);
+    sl__hasher *fresh = sl__hasher_new(), *saved = sl__hasher_new();
+    sl_status s = buf && fresh && saved ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; s == SL_OK && i < w->n; i++) {
+        const sl_array_info *a = &w->arrays[i];
+        size_t rb = (size_t)a->cols * sl_dtype_size(a->dtype);
+        int64_t cr = w->h5_chunk_rows[i];
+        int64_t step = rb ? (int64_t)(BUF / rb) : cr;
+        if (step < 1)
+            step = 1;
+        sl__hasher_reset(fresh);
+        for (int64_t r = 0; s == SL_OK && r < rows;) {
+            int64_t k = r / cr, in = r % cr;
+            int64_t n = cr - in;
+            if (n > rows - r)
+                n = rows - r;
+            if (n > step)
+                n = step;
+            size_t len = (size_t)n * rb;
+            off_t off = (off_t)(w->chunk_addr[i][k] + (haddr_t)((size_t)in * rb));
+            for (size_t done = 0; s == SL_OK && done < len;) {
+                ssize_t got = pread(w->fd, buf + done, len - done, off + (off_t)done);
+                if (got <= 0)
+                    s = sl__error_set(err, SL_ERR_IO, "cannot read back '%s': %s", w->tmp,
+                                      got < 0 ? strerror(errno) : "the file is shorter than its datasets say");
+                else
+                    done += (size_t)got;
+            }
+            if (s == SL_OK)
+                sl__hasher_add(fresh, buf, len);
+            r += n;
+        }
+        if (s != SL_OK)
+            break;
+        char want[SL_HASH_HEX], got[SL_HASH_HEX];
+        sl__hasher_restore(saved, (const char *)hash_states + i * sl__hasher_state_size());
+        sl__hasher_hex(saved, want);
+        sl__hasher_hex(fresh, got);
+        if (strcmp(want, got) != 0)
+            s = sl__error_set(err, SL_ERR_DATA,
+                              "the %lld rows of array '%s' that an interrupted run wrote to '%s' are not the rows "
+                              "its resume journal recorded (the file was altered or damaged)",
+                              (long long)rows, a->name, w->tmp);
+    }
+    sl__hasher_free(fresh);
+    sl__hasher_free(saved);
+    free(buf);
+    return s;
+}
+
 sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
                                  int64_t rows, int64_t bytes, const void *hash_states, sl__ckpt_writer **out,
                                  sl_error *err)
 {
-    if (max_rows < 0 || rows > max_rows)
+    if (max_rows < 0 || rows < 0 || rows > max_rows)
         return sl__error_set(err, SL_ERR_INTERNAL, "cannot resume '%s': it has no fixed size", path);
     sl__ckpt_writer *w;
     sl_status s = alloc_writer(path, schema, max_rows, &w, err);
     if (s)
         return s;
+    struct stat sb;
+    if (lstat(w->tmp, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        /* a link or special file planted where the run left its file: never
+         * followed; the caller starts over with a new file */
+        s = sl__error_set(err, SL_ERR_IO, "cannot resume '%s': it is not the regular file an interrupted run left",
+                          w->tmp);
+        free_writer(w);
+        return s;
+    }
     hid_t fapl = file_access_plist();
     w->file = H5Fopen(w->tmp, H5F_ACC_RDWR, fapl);
     H5Pclose(fapl);
@@ -370,8 +447,13 @@ sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64
     }
     if (s == SL_OK)
         s = map_chunks_locked(w, err);
-    if (s == SL_OK && (w->fd = open(w->tmp, O_RDWR | O_CLOEXEC)) < 0)
+    if (s == SL_OK && (w->fd = sl__open_own(w->tmp, O_RDWR, NULL)) < 0)
         s = sl__error_set(err, SL_ERR_IO, "cannot open '%s' for writing: %s", w->tmp, strerror(errno));
+    if (s == SL_OK && bytes != rows_bytes(w, rows))
+        s = sl__error_set(err, SL_ERR_DATA, "cannot resume '%s': its journal's byte count does not fit its rows",
+                          w->tmp);
+    if (s == SL_OK)
+        s = verify_rows(w, rows, hash_states, err);
     if (s) {
         free_writer(w); /* keep the file: the caller decides whether to start over */
         return s;

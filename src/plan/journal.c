@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "core/error_int.h"
+#include "core/fsutil.h"
 #include "plan/journal.h"
 
 #define MAGIC "SLJRNL01"
@@ -158,7 +160,7 @@ sl_status sl__journal_save(sl__journal *j, sl_error *err)
         s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     else {
         snprintf(tmp, n, "%s.tmp", j->path);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        fd = sl__create_new(tmp, 0666); /* never through a link planted there */
     }
     if (s == SL_OK) {
         ssize_t wr = fd >= 0 ? write(fd, b.p, b.len) : -1;
@@ -175,7 +177,9 @@ sl_status sl__journal_save(sl__journal *j, sl_error *err)
             e = errno;
         }
         if (!ok) {
-            s = sl__error_set(err, SL_ERR_IO, "cannot write resume journal '%s': %s", j->path, strerror(e));
+            char why[160];
+            s = sl__error_set(err, SL_ERR_IO, "cannot write resume journal '%s': %s", j->path,
+                              sl__open_error_text(e, NULL, why, sizeof why));
             unlink(tmp);
         }
     }
@@ -184,18 +188,45 @@ sl_status sl__journal_save(sl__journal *j, sl_error *err)
     return s;
 }
 
+/* The largest journal a stage of nchunks chunks can write: its fixed parts,
+ * accumulators of column statistics and histograms, and a filter's count per
+ * chunk, with room to spare. A larger file is not a journal of this stage:
+ * reading it would cost its size in memory (a sparse 64 GiB file). */
+static int64_t max_size(const sl__journal *j)
+{
+    int64_t nchunks = j->chunk_rows > 0 && j->max_rows > 0 ? j->max_rows / j->chunk_rows + 1 : 1;
+    return ((int64_t)256 << 20) + 64 * nchunks + (int64_t)j->n_arrays * (int64_t)sl__hasher_state_size();
+}
+
+/* Reads the journal file whole into b, if it is a regular file (never a
+ * link, a FIFO or a device) of a plausible size. */
+static int read_file(const sl__journal *j, buf *b)
+{
+    struct stat st;
+    int fd = sl__open_own(j->path, O_RDONLY, &st);
+    if (fd < 0)
+        return 0;
+    int ok = st.st_size > SL_HASH_HEX && st.st_size <= max_size(j);
+    if (ok) {
+        b->cap = (size_t)st.st_size;
+        b->p = malloc(b->cap);
+        ok = b->p != NULL;
+    }
+    while (ok && b->len < b->cap) {
+        ssize_t got = read(fd, b->p + b->len, b->cap - b->len);
+        if (got <= 0)
+            ok = 0; /* shrank while read, or an error */
+        else
+            b->len += (size_t)got;
+    }
+    close(fd);
+    return ok;
+}
+
 static int load(sl__journal *j)
 {
-    FILE *f = fopen(j->path, "rb");
-    if (!f)
-        return 0;
     buf b = {0};
-    unsigned char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        put(&b, chunk, n);
-    fclose(f);
-    int ok = !b.bad && b.len > SL_HASH_HEX;
+    int ok = read_file(j, &b) && b.len > SL_HASH_HEX;
     if (ok) {
         /* the checksum covers everything before it */
         sl__hasher *h = sl__hasher_new();

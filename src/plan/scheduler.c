@@ -182,7 +182,7 @@ int sl__stage_in_place(const sl_stage *st)
 /* Opens the stage's temporary checkpoint: the one an interrupted run left,
  * when its journal says how far it got, or a new one. */
 static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl__journal *jr, int *use_journal,
-                             sl__ckpt_writer **w, sl_error *err)
+                             sl__ckpt_writer **w, sl__stage_io *io, sl_error *err)
 {
     int64_t max_rows = rows_hint(st);
     size_t n = sl_frame_count(st->output);
@@ -200,13 +200,19 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
             return s;
         *use_journal = 1;
         if (jr->loaded) {
-            sl_error ignored;
+            sl_error why;
+            sl_error_clear(&why);
             sl__h5_lock();
             sl_status r = sl__ckpt_reopen_locked(path, st->output, rc->chunk_rows, max_rows, jr->w_rows, jr->w_bytes,
-                                                 jr->hash_states, w, &ignored);
+                                                 jr->hash_states, w, &why);
             sl__h5_unlock();
-            if (r == SL_OK)
+            if (r == SL_OK) {
+                snprintf(io->resume, sizeof io->resume, "resumed at row %lld of %lld (rows verified)",
+                         (long long)jr->w_rows, (long long)max_rows);
                 return SL_OK;
+            }
+            /* what the interrupted run left cannot be trusted: start over */
+            snprintf(io->resume, sizeof io->resume, "restarted: %.300s", why.message);
             sl__journal_truncate(jr, 0);
             jr->loaded = 0;
         }
@@ -274,7 +280,7 @@ again:
     st->n_results = 0;
     sl__ckpt_writer *w = NULL;
     int use_journal = 0;
-    s = open_output(rc, st, path, &jr, &use_journal, &w, err);
+    s = open_output(rc, st, path, &jr, &use_journal, &w, io, err);
     sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel,
                   .jr = use_journal && attempt == 0 ? &jr : NULL, .writer = w};
     jr.last_save = sl__now();
@@ -525,6 +531,10 @@ static void log_stage(const char *workdir, const log_entry *e)
     if (e->reason) {
         fputs(",\"reason\":", f);
         json_string(f, e->reason);
+    }
+    if (e->io.resume[0]) {
+        fputs(",\"resume\":", f);
+        json_string(f, e->io.resume);
     }
     if (e->error) {
         fputs(",\"error\":", f);
