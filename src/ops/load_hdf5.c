@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "core/error_int.h"
+#include "core/fsutil.h"
 #include "core/frame_int.h"
 #include "io/direct_read.h"
 #include "io/h5util.h"
@@ -233,7 +234,10 @@ static sl_status open_locked(load_state *s, const sl_chunk *out, sl_error *err)
     if (s->fid >= 0)
         return SL_OK;
     sl_status rc = sl__h5_open_read_locked(s->file, &s->fid, err);
-    int direct = 1;
+    /* the descriptor the direct reads use; each dataset is mapped only when
+     * it lies in this very file (on failure, HDF5 reads) */
+    s->fd = rc == SL_OK ? sl__open_read(s->file, NULL) : -1;
+    int direct = s->fd >= 0;
     for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
         src_array *a = &s->arrays[i];
         a->dset = H5Dopen2(s->fid, a->dataset, H5P_DEFAULT);
@@ -243,13 +247,15 @@ static sl_status open_locked(load_state *s, const sl_chunk *out, sl_error *err)
             break;
         }
         const sl_array_info *info = out->arrays[i].info;
-        int d = sl__direct_map_locked(a->dset, -1, info->cols, info->dtype, &a->direct);
+        int d = sl__direct_map_locked(a->dset, s->fd, -1, info->cols, info->dtype, &a->direct);
         if (d < 0)
             rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         direct = direct && d == 1;
     }
-    if (rc == SL_OK && direct)
-        s->fd = open(s->file, O_RDONLY | O_CLOEXEC); /* on failure, HDF5 reads */
+    if (!direct && s->fd >= 0) {
+        close(s->fd); /* read_chunk reads through HDF5 when fd < 0 */
+        s->fd = -1;
+    }
     if (rc != SL_OK)
         close_locked(s); /* the next call tries again and reports again */
     return rc;
