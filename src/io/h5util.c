@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "core/error_int.h"
+#include "core/fsutil.h"
 #include "io/h5util.h"
 
 hid_t sl__h5_native(sl_dtype t)
@@ -88,13 +89,17 @@ void sl__h5_error_text_locked(char *buf, size_t size)
 
 sl_status sl__h5_open_read_locked(const char *path, hid_t *file, sl_error *err)
 {
+    /* HDF5 opens the path with a blocking open(): a FIFO would hang it, a
+     * device (a link to /dev/zero) feed it without end. Only a regular file
+     * (links followed) goes on. */
     struct stat sb;
-    if (stat(path, &sb) != 0)
-        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': it is a directory", path);
-    if (access(path, R_OK) != 0)
-        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': %s", path, strerror(errno));
+    int fd = sl__open_read(path, &sb);
+    if (fd < 0) {
+        char why[256];
+        sl__open_error_text(errno, &sb, why, sizeof why);
+        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': %s", path, why);
+    }
+    close(fd);
 #if H5_VERSION_GE(1, 12, 0)
     htri_t is = H5Fis_accessible(path, H5P_DEFAULT);
 #else

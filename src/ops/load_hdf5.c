@@ -2,6 +2,7 @@
  * chunk. Checks everything (file, paths, types, ranks, row counts) at plan
  * time, so `sluice check` finds a bad source before any stage runs. */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -110,6 +111,74 @@ static sl_status read_column_names_locked(hid_t d, sl_frame *out, const char *na
     return rc;
 }
 
+/* chunks counted one by one at plan time at most (a fraction of a second) */
+#define SL_COUNT_CHUNKS_MAX ((uint64_t)1 << 20)
+
+/* a * b, saturating: a declared shape can overflow a chunk count */
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+    return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
+}
+
+/* Chunks never written (and contiguous storage never allocated) read as the
+ * fill value, not data: a 1.6 KB file declaring 10^12 rows streamed fill
+ * values for hours (issue 14). Checked cheaply, at plan time: H5Dget_num_chunks
+ * counts the chunks written when there are few; past that, a file smaller
+ * than the unfiltered chunks it declares cannot hold them all. */
+static sl_status check_written_locked(sl_stage *st, hid_t d, int rank, const hsize_t *dims, const char *path,
+                                      const char *dataset, const char *name, sl_error *err)
+{
+    hid_t dcpl = H5Dget_create_plist(d), type = H5Dget_type(d), space = H5Dget_space(d), file = H5Iget_file_id(d);
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    hsize_t cdims[H5S_MAX_RANK] = {0}, fsize = 0, written = 0;
+    int chunked = layout == H5D_CHUNKED && H5Pget_chunk(dcpl, rank, cdims) == rank;
+    int filtered = dcpl >= 0 && H5Pget_nfilters(dcpl) > 0;
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    int unallocated = layout == H5D_CONTIGUOUS && H5Pget_external_count(dcpl) == 0 &&
+                      H5Dget_space_status(d, &status) >= 0 && status == H5D_SPACE_STATUS_NOT_ALLOCATED;
+    uint64_t total = 1, chunk_bytes = type >= 0 ? H5Tget_size(type) : 0;
+    for (int i = 0; chunked && i < rank; i++) {
+        chunked = cdims[i] > 0;
+        total = mul_sat(total, chunked ? (dims[i] + cdims[i] - 1) / cdims[i] : 0);
+        chunk_bytes = mul_sat(chunk_bytes, cdims[i]);
+    }
+    /* counting walks the chunk index, which for some index types (a fixed
+     * array) has an entry per declared chunk: count only few, or filtered
+     * chunks, which have no size to bound them by */
+    int counted = chunked && (total <= SL_COUNT_CHUNKS_MAX || filtered) && space >= 0 &&
+                  H5Dget_num_chunks(d, space, &written) >= 0;
+    int bounded = chunked && !counted && chunk_bytes > 0 && file >= 0 && H5Fget_filesize(file, &fsize) >= 0 &&
+                  fsize / chunk_bytes < total;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    if (file >= 0)
+        H5Fclose(file);
+    H5Eclear2(H5E_DEFAULT);
+    if (unallocated)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays",
+                              "dataset '%s' in '%s' (for array '%s') was never written: it has no storage, and every "
+                              "value would read as the fill value; write its data, or name a dataset that has it",
+                              dataset, path, name);
+    if (bounded)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays",
+                              "dataset '%s' in '%s' (for array '%s') has at most %llu of its %llu chunks written: "
+                              "its file is %llu bytes and each chunk takes %llu; unwritten chunks would read as the "
+                              "fill value, not data: write the whole dataset, or name one that is",
+                              dataset, path, name, (unsigned long long)(fsize / chunk_bytes),
+                              (unsigned long long)total, (unsigned long long)fsize, (unsigned long long)chunk_bytes);
+    if (counted && written < total)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays",
+                              "dataset '%s' in '%s' (for array '%s') has %llu of its %llu chunks written; unwritten "
+                              "chunks would read as the fill value, not data: write the whole dataset, or name one "
+                              "that is",
+                              dataset, path, name, (unsigned long long)written, (unsigned long long)total);
+    return SL_OK;
+}
+
 /* Checks one dataset and adds its array to the output frame. */
 static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, const char *name,
                                    const char *dataset, src_array *a, int64_t *rows, const char **rows_from,
@@ -148,7 +217,9 @@ static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, c
     sl_status rc = SL_OK;
     if (dt != SL_DTYPE_NONE && rank >= 1 && rank <= 2 && dims[0] > 0 && (rank == 1 || dims[1] > 0) &&
         (*rows < 0 || (int64_t)dims[0] == *rows)) {
-        rc = sl_frame_add(sl_stage_output(st), name, dt, rank == 2 ? (int64_t)dims[1] : 1, err);
+        rc = check_written_locked(st, d, rank, dims, path, dataset, name, err);
+        if (rc == SL_OK)
+            rc = sl_frame_add(sl_stage_output(st), name, dt, rank == 2 ? (int64_t)dims[1] : 1, err);
         if (rc == SL_OK)
             rc = read_column_names_locked(d, sl_stage_output(st), name, rank == 2 ? (int64_t)dims[1] : 1, err);
         if (rc)
@@ -347,20 +418,25 @@ static const char op_doc[] =
     "(its output hash is the one a copy would have), its checkpoint records\n"
     "the source file and datasets (the file's identity is in the cache key),\n"
     "and the stages that read it read the source in place, with `pread` where the\n"
-    "bytes lie as in memory (contiguous, or unfiltered full-width chunks, in\n"
-    "the native byte order) and through HDF5 otherwise. With `compression:`\n"
+    "bytes lie as in memory in the file itself (contiguous, or unfiltered\n"
+    "full-width chunks, in the native byte order) and through HDF5 otherwise\n"
+    "(external links, virtual datasets, external raw storage, compact or\n"
+    "filtered datasets). With `compression:`\n"
     "the stage stores a compressed copy instead.\n"
     "\n"
     "Checked when the pipeline is planned (so `sluice check` finds it):\n"
     "\n"
-    "- the file exists, is readable and is HDF5 (error: \"cannot open HDF5 file\"\n"
-    "  or \"is not an HDF5 file\", exit code 3);\n"
+    "- the file exists, is readable, is a regular file (links are followed; a\n"
+    "  FIFO, a device or a folder is refused, never opened) and is HDF5 (error:\n"
+    "  \"cannot open HDF5 file\" or \"is not an HDF5 file\", exit code 3);\n"
     "- each dataset path exists (error names the file and the path and suggests\n"
     "  `h5ls -r`, exit 3) and is a dataset, not a group;\n"
     "- each dataset is numeric (string, compound, enum: error, exit 1), has 1 or\n"
     "  2 dimensions (error gives the rank), and is not empty;\n"
     "- all datasets have the same number of rows (error names both datasets and\n"
-    "  their row counts).\n"
+    "  their row counts);\n"
+    "- every chunk of each dataset was written (unwritten chunks would read as\n"
+    "  the fill value: error gives how many of how many, exit 1).\n"
     "\n"
     "The output frame's row count is known at plan time.\n";
 

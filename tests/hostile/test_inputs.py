@@ -6,6 +6,7 @@ trust (external links, virtual datasets, external raw storage), datasets whose
 chunks were never written, and paths that are FIFOs, devices, folders or
 links where a data file or the pipeline file is expected."""
 import os
+import time
 
 import h5py
 import numpy as np
@@ -118,6 +119,150 @@ def test_plain_and_linked_datasets_in_one_stage():
     got = load_convert(d, "data.h5", {"X": "/X", "y": "/y"})
     expect_same(got["X"], h5py_values(os.path.join(d, "target.h5"), "/X"), "external link /X")
     expect_same(got["y"], y, "plain /y")
+
+
+# ---------------------------------------------------------------------------
+# item 6 (inputs): special files where a data file or the pipeline file is
+# expected. Run under a short timeout, so that a regression that blocks fails.
+# ---------------------------------------------------------------------------
+
+SHORT = 20  # seconds: the answer takes milliseconds; a blocked open never comes
+
+
+def special(d, name, kind):
+    """Makes d/name a `kind`: fifo, zero (a link to /dev/zero), dir (a link
+    to a folder). Returns its path."""
+    path = os.path.join(d, name)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        os.symlink("/dev/zero", path)
+    else:
+        os.makedirs(os.path.join(d, "folder"), exist_ok=True)
+        os.symlink("folder", path)
+    return path
+
+
+WHAT = {"fifo": "it is a FIFO, not a regular file", "zero": "it is a character device, not a regular file",
+        "dir": "it is a directory, not a regular file"}
+
+
+def test_special_file_as_load_file():
+    """load.hdf5's file is a FIFO (HDF5's open blocked forever), a link to
+    /dev/zero or a link to a folder: `check` and `run` stop at once, exit 3,
+    naming the path, what it is, and the parameter."""
+    for kind in ("fifo", "zero", "dir"):
+        d = tdir("load_file_" + kind)
+        path = special(d, "data.h5", kind)
+        yml = write(d, LOAD_CONVERT % ("data.h5", "{ X: /X }"))
+        for cmd in ("check", "run"):
+            expect(sluice(d, cmd, yml, timeout=SHORT), 3, "stage 'load'", "cannot open HDF5 file '%s'" % path,
+                   WHAT[kind], "check 'file'")
+        assert not os.path.exists(os.path.join(d, "wd", "load.h5")), "a checkpoint was written"
+
+
+def test_special_file_as_pipeline_file():
+    """The pipeline file is a FIFO (fopen blocked forever), a link to
+    /dev/zero or a link to a folder: exit 3 naming it and what it is."""
+    for kind in ("fifo", "zero", "dir"):
+        d = tdir("pipeline_file_" + kind)
+        h5(d)
+        path = special(d, "p.yaml", kind)
+        for cmd in ("check", "run", "status"):
+            expect(sluice(d, cmd, path, timeout=SHORT), 3, "cannot open pipeline file '%s'" % path, WHAT[kind])
+
+
+def test_symlinks_to_regular_files_stay_fine():
+    """A link to a regular data file and a link to the pipeline file are
+    followed, and `verify: content` hashes the data through the link."""
+    d = tdir("symlinked_inputs")
+    os.makedirs(os.path.join(d, "real"))
+    src = h5(os.path.join(d, "real"), name="source.h5", rows=30, cols=2, seed=5)
+    os.symlink(os.path.join("real", "source.h5"), os.path.join(d, "data.h5"))
+    text = LOAD_CONVERT % ("data.h5", "{ X: /X, y: /y }")
+    text = text.replace("op: load.hdf5,", "op: load.hdf5, verify: content,")
+    write(os.path.join(d, "real"), text, name="real.yaml")
+    os.symlink(os.path.join("real", "real.yaml"), os.path.join(d, "p.yaml"))
+    # the pipeline's folder is the link's (paths resolve against it): data.h5 is the link
+    expect_ok(sluice(d, "check", "p.yaml", timeout=SHORT))
+    expect_ok(sluice(d, "run", "p.yaml", timeout=SHORT))
+    with h5py.File(os.path.join(d, "wd", "conv.h5"), "r") as f:
+        for k in ("X", "y"):
+            expect_same(f[k][...], h5py_values(src, "/" + k), "linked source /" + k)
+    p = expect_ok(sluice(d, "status", "p.yaml", timeout=SHORT))
+    assert "fresh" in p.stdout, "a second look does not find the stages fresh:\n" + p.stdout
+
+
+# ---------------------------------------------------------------------------
+# item 9: datasets whose chunks (or storage) were never written
+# ---------------------------------------------------------------------------
+
+def expect_unwritten(d, dataset, *needles):
+    """`check` and `run` stop within seconds, before any stage runs: exit 1
+    at the stage, naming the file and the dataset; no checkpoint."""
+    path = os.path.join(d, "data.h5")
+    yml = write(d, LOAD_CONVERT % ("data.h5", "{ X: %s }" % dataset))
+    for cmd in ("check", "run"):
+        start = time.monotonic()
+        expect(sluice(d, cmd, yml, timeout=SHORT), 1, "stage 'load'", "dataset '%s' in '%s'" % (dataset, path),
+               *needles)
+        took = time.monotonic() - start
+        assert took < 5, "%s took %.1f s" % (cmd, took)
+    left = os.listdir(os.path.join(d, "wd")) if os.path.isdir(os.path.join(d, "wd")) else []
+    assert not [n for n in left if n.endswith(".h5") or n.endswith(".tmp")], "files left: %s" % left
+
+
+def test_huge_declared_dataset_with_no_chunk_written():
+    """The issue's file: 1.6 KB declaring 10^12 x 16 float64 and no chunk
+    written. `check` said ok and `run` streamed fill values for hours."""
+    d = tdir("unwritten_huge")
+    with h5py.File(os.path.join(d, "data.h5"), "w") as f:
+        f.create_dataset("X", shape=(10**12, 16), dtype="f8", chunks=True)
+    assert os.path.getsize(os.path.join(d, "data.h5")) < 4096
+    expect_unwritten(d, "/X", "0 of its", "chunks written", "fill value", "write the whole dataset")
+
+
+def test_partly_written_chunked_dataset():
+    """3 of 10 chunks written, plain and compressed: the other 700 rows were
+    read as zeros (the fill value), exit 0."""
+    for comp in (None, "gzip"):
+        d = tdir("unwritten_part_%s" % comp)
+        with h5py.File(os.path.join(d, "data.h5"), "w") as f:
+            x = f.create_dataset("X", shape=(1000, 4), dtype="f8", chunks=(100, 4), compression=comp)
+            x[0:300] = 1.5
+        expect_unwritten(d, "/X", "has 3 of its 10 chunks written", "fill value")
+
+
+def test_huge_partly_written_unfiltered_dataset():
+    """Many declared chunks (more than are counted one by one), a few
+    written: bounded by the file's size, without walking the chunk index."""
+    d = tdir("unwritten_huge_part")
+    with h5py.File(os.path.join(d, "data.h5"), "w", libver="latest") as f:
+        x = f.create_dataset("X", shape=(10**10, 4), dtype="f8", chunks=(4096, 4))
+        x[0:3 * 4096] = 2.0
+    expect_unwritten(d, "/X", "chunks written", "each chunk takes 131072", "fill value")
+
+
+def test_contiguous_dataset_never_written():
+    """A contiguous dataset created but never written has no storage at all."""
+    d = tdir("unwritten_contiguous")
+    with h5py.File(os.path.join(d, "data.h5"), "w") as f:
+        f.create_dataset("X", shape=(5000, 3), dtype="f8")
+    expect_unwritten(d, "/X", "was never written", "fill value")
+
+
+def test_fully_written_chunked_dataset_runs():
+    """The same shapes written in full read back exactly (the check does not
+    refuse good files)."""
+    d = tdir("written_chunked")
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(1000, 4))
+    with h5py.File(os.path.join(d, "data.h5"), "w") as f:
+        f.create_dataset("X", data=x, chunks=(100, 4))
+        f.create_dataset("y", data=x[:, 0], chunks=(64,), compression="gzip")
+    got = load_convert(d, "data.h5", {"X": "/X", "y": "/y"})
+    expect_same(got["X"], x, "chunked /X")
+    expect_same(got["y"], x[:, 0], "compressed chunked /y")
 
 
 if __name__ == "__main__":
