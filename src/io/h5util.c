@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -116,6 +117,43 @@ sl_status sl__h5_open_read_locked(const char *path, hid_t *file, sl_error *err)
     }
     *file = f;
     return SL_OK;
+}
+
+/* 1: out is a regular file, -1: it exists and is not, 0: it does not exist */
+static int candidate(const char *dir, const char *name, char *out, size_t size, struct stat *st)
+{
+    if (dir)
+        snprintf(out, size, "%s/%s", dir, name);
+    else
+        snprintf(out, size, "%s", name);
+    if (stat(out, st) != 0)
+        return 0;
+    return S_ISREG(st->st_mode) ? 1 : -1;
+}
+
+int sl__h5_find_linked(const char *parent, const char *name, const char *env, char *out, size_t size,
+                       struct stat *st)
+{
+    int r;
+    if (name[0] == '/') {
+        if ((r = candidate(NULL, name, out, size, st)) != 0)
+            return r;
+        name = strrchr(name, '/') + 1; /* HDF5 then looks for the last part */
+    }
+    const char *prefixes = getenv(env);
+    char dir[4096];
+    while (prefixes && *prefixes) {
+        size_t n = strcspn(prefixes, ":");
+        snprintf(dir, sizeof dir, "%.*s", (int)n, prefixes);
+        if (n > 0 && (r = candidate(dir, name, out, size, st)) != 0)
+            return r;
+        prefixes += n + (prefixes[n] == ':');
+    }
+    const char *slash = strrchr(parent, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - parent) : 1, slash ? parent : ".");
+    if ((r = candidate(slash == parent ? "" : dir, name, out, size, st)) != 0)
+        return r;
+    return candidate(NULL, name, out, size, st);
 }
 
 int sl__h5_rank_locked(hid_t dset)

@@ -52,24 +52,190 @@ static void free_state(void *p)
     free(s);
 }
 
-/* True when every group on the way to `path` and the object itself exist. */
-static int path_exists_locked(hid_t file, const char *path)
+/* When link `link` of `file` is an external link: 1 with the file HDF5 will
+ * open for it in target (a regular file), -1 when that is not a regular file
+ * (st says what), 0 when it is no external link or its file is missing (the
+ * open that follows says so). `parent`: the path of the file holding it. */
+static int elink_target_locked(hid_t file, const char *link, const char *parent, char *target, size_t size,
+                               struct stat *st)
 {
-    char buf[1024];
+    H5L_info_t info;
+    if (H5Lget_info(file, link, &info, H5P_DEFAULT) < 0 || info.type != H5L_TYPE_EXTERNAL)
+        return 0;
+    char *val = malloc(info.u.val_size ? info.u.val_size : 1);
+    const char *name = NULL, *obj = NULL;
+    unsigned flags = 0;
+    int r = 0;
+    if (val && H5Lget_val(file, link, val, info.u.val_size, H5P_DEFAULT) >= 0 &&
+        H5Lunpack_elink_val(val, info.u.val_size, &flags, &name, &obj) >= 0 && name)
+        r = sl__h5_find_linked(parent, name, "HDF5_EXT_PREFIX", target, size, st);
+    free(val);
+    return r;
+}
+
+/* Walks `path` in `file` (whose path is file_path) one link at a time: 1 when
+ * every group on the way and the object itself exist, 0 when one is missing,
+ * -1 when an external link on the way names a file that is not a regular
+ * file (HDF5 would block opening a FIFO): target and st then say which, and
+ * what it is. Each link is checked before HDF5 follows it. */
+static int walk_path_locked(hid_t file, const char *file_path, const char *path, char *target, size_t size,
+                            struct stat *st)
+{
+    char buf[1024], parent[4096];
     if (strlen(path) >= sizeof buf)
         return 0;
     strcpy(buf, path);
+    snprintf(parent, sizeof parent, "%s", file_path);
     for (char *p = buf + (buf[0] == '/');; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char c = *p;
         *p = '\0';
-        if (buf[0] && strcmp(buf, "/") != 0 && H5Lexists(file, buf, H5P_DEFAULT) <= 0)
-            return 0;
+        if (buf[0] && strcmp(buf, "/") != 0) {
+            if (H5Lexists(file, buf, H5P_DEFAULT) <= 0)
+                return 0;
+            int r = elink_target_locked(file, buf, parent, target, size, st);
+            if (r < 0)
+                return -1;
+            if (r > 0) /* the links below this one are in the target file */
+                snprintf(parent, sizeof parent, "%s", target);
+        }
         if (c == '\0')
             return 1;
         *p = c;
     }
+}
+
+/* The file dataset d lives in, as HDF5 opened it (the target of an external
+ * link, else the file sluice opened); malloc'd, NULL when unknown. */
+static char *dataset_file_name_locked(hid_t d)
+{
+    hid_t f = H5Iget_file_id(d);
+    ssize_t n = f >= 0 ? H5Fget_name(f, NULL, 0) : -1;
+    char *name = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (name && H5Fget_name(f, name, (size_t)n + 1) < 0) {
+        free(name);
+        name = NULL;
+    }
+    if (f >= 0)
+        H5Fclose(f);
+    return name;
+}
+
+/* Checks source `i` of virtual dataset dcpl: its file is found, a regular
+ * file, and holds the source dataset. HDF5 reads a missing source as the
+ * fill value, without an error. 1 when fine, 0 when not (why in why). */
+static int vds_source_ok_locked(hid_t dcpl, size_t i, hid_t own, const char *own_path, char *why, size_t size)
+{
+    ssize_t fn = H5Pget_virtual_filename(dcpl, i, NULL, 0), dn = H5Pget_virtual_dsetname(dcpl, i, NULL, 0);
+    char *fname = fn >= 0 ? malloc((size_t)fn + 1) : NULL, *dname = dn >= 0 ? malloc((size_t)dn + 1) : NULL;
+    int ok = 1;
+    if (fname && dname && H5Pget_virtual_filename(dcpl, i, fname, (size_t)fn + 1) >= 0 &&
+        H5Pget_virtual_dsetname(dcpl, i, dname, (size_t)dn + 1) >= 0 && !strchr(fname, '%') && !strchr(dname, '%')) {
+        /* names with '%' are printf-style patterns of an unlimited mapping: not checked */
+        char found[4096], target[4096];
+        struct stat sb;
+        int r = strcmp(fname, ".") == 0 ? 1 : sl__h5_find_linked(own_path, fname, "HDF5_VDS_PREFIX", found,
+                                                                   sizeof found, &sb);
+        hid_t src = r == 1 && strcmp(fname, ".") != 0 ? H5Fopen(found, H5F_ACC_RDONLY, H5P_DEFAULT) : own;
+        int walk = r == 1 && src >= 0 ? walk_path_locked(src, strcmp(fname, ".") ? found : own_path, dname, target,
+                                                         sizeof target, &sb)
+                                      : 0;
+        if (r < 0 || walk < 0) {
+            char kind[128];
+            sl__open_error_text(SL__ENOTREG, &sb, kind, sizeof kind);
+            snprintf(why, size, "'%s': %s, and sluice opens only regular files", r < 0 ? found : target, kind);
+            ok = 0;
+        } else if (walk == 0) {
+            snprintf(why, size, "'%s' in '%s', which %s (HDF5 would read those rows as the fill value)", dname, fname,
+                     r == 1 && src >= 0 ? "has no such dataset" : "cannot be found or opened");
+            ok = 0;
+        }
+        if (src >= 0 && src != own)
+            H5Fclose(src);
+    }
+    free(fname);
+    free(dname);
+    H5Eclear2(H5E_DEFAULT);
+    return ok;
+}
+
+/* External raw storage file `name`, as HDF5 1.10 opens it: as is when
+ * absolute, else under $HDF5_EXTFILE_PREFIX (${ORIGIN}: the folder of the
+ * dataset's file) or the current folder. 1 when fine, 0 when not (why). */
+static int external_file_ok(const char *name, const char *own_path, char *why, size_t size)
+{
+    const char *prefix = getenv("HDF5_EXTFILE_PREFIX");
+    char path[4096], dir[4096] = "";
+    if (name[0] != '/' && prefix && *prefix) {
+        const char *slash = strrchr(own_path, '/');
+        if (strncmp(prefix, "${ORIGIN}", 9) == 0)
+            snprintf(dir, sizeof dir, "%.*s%s", slash ? (int)(slash - own_path) : 1, slash ? own_path : ".",
+                     prefix + 9);
+        else
+            snprintf(dir, sizeof dir, "%s", prefix);
+    }
+    snprintf(path, sizeof path, "%s%s%s", dir, dir[0] ? "/" : "", name);
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        snprintf(why, size, "'%s', which cannot be found: HDF5 looks for it %s", path,
+                 name[0] == '/'  ? "there"
+                 : dir[0]        ? "under HDF5_EXTFILE_PREFIX"
+                                 : "in the current folder (run sluice there, or set "
+                                   "HDF5_EXTFILE_PREFIX='${ORIGIN}' to look beside the HDF5 file)");
+        return 0;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        char kind[128];
+        snprintf(why, size, "'%s': %s, and sluice opens only regular files", path,
+                 sl__open_error_text(SL__ENOTREG, &sb, kind, sizeof kind));
+        return 0;
+    }
+    return 1;
+}
+
+/* The files a dataset's values live in besides its own (virtual datasets'
+ * sources, external raw storage) must be there and be regular files: HDF5
+ * reads a missing virtual source as fill values, a missing raw file fails
+ * only at run time, and opening a FIFO blocks (issue 14). */
+static sl_status check_other_files_locked(sl_stage *st, hid_t d, const char *path, const char *dataset,
+                                          const char *name, sl_error *err)
+{
+    hid_t dcpl = H5Dget_create_plist(d), own = H5Iget_file_id(d);
+    char *own_path = dataset_file_name_locked(d);
+    char why[8192] = "";
+    int vds = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_VIRTUAL, ok = 1;
+    size_t n = 0;
+    if (vds && H5Pget_virtual_count(dcpl, &n) < 0)
+        n = 0;
+    for (size_t i = 0; ok && own_path && own >= 0 && i < n; i++)
+        ok = vds_source_ok_locked(dcpl, i, own, own_path, why, sizeof why);
+    int next = !vds && dcpl >= 0 ? H5Pget_external_count(dcpl) : 0;
+    int ext_ok = 1;
+    for (int i = 0; ok && ext_ok && own_path && i < next; i++) {
+        char fname[4096] = "";
+        off_t off;
+        hsize_t sz;
+        if (H5Pget_external(dcpl, (unsigned)i, sizeof fname, fname, &off, &sz) >= 0)
+            ext_ok = external_file_ok(fname, own_path, why, sizeof why);
+    }
+    free(own_path);
+    if (own >= 0)
+        H5Fclose(own);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    H5Eclear2(H5E_DEFAULT);
+    if (!ok)
+        return sl_stage_error(st, err, SL_ERR_IO, "arrays",
+                              "virtual dataset '%s' in '%s' (for array '%s') maps rows to %s; restore its source "
+                              "files, or name a dataset that holds the data",
+                              dataset, path, name, why);
+    if (!ext_ok)
+        return sl_stage_error(st, err, SL_ERR_IO, "arrays",
+                              "dataset '%s' in '%s' (for array '%s') keeps its values in the external file %s; or "
+                              "rewrite the dataset into the HDF5 file",
+                              dataset, path, name, why);
+    return SL_OK;
 }
 
 /* Reads the string-array attribute `columns` of a dataset when it has one
@@ -184,7 +350,17 @@ static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, c
                                    const char *dataset, src_array *a, int64_t *rows, const char **rows_from,
                                    sl_error *err)
 {
-    if (!path_exists_locked(file, dataset))
+    char target[4096];
+    struct stat sb;
+    int walk = walk_path_locked(file, path, dataset, target, sizeof target, &sb);
+    if (walk < 0) {
+        char kind[128];
+        return sl_stage_error(st, err, SL_ERR_IO, "arrays",
+                              "'%s' in '%s' (for array '%s') is reached through an external link to '%s': %s; "
+                              "sluice opens only regular files: point the link at an HDF5 file",
+                              dataset, path, name, target, sl__open_error_text(SL__ENOTREG, &sb, kind, sizeof kind));
+    }
+    if (walk == 0)
         return sl_stage_error(st, err, SL_ERR_IO, "arrays",
                               "'%s' has no dataset '%s' (for array '%s'); list its contents with h5ls -r '%s'", path,
                               dataset, name, path);
@@ -217,7 +393,9 @@ static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, c
     sl_status rc = SL_OK;
     if (dt != SL_DTYPE_NONE && rank >= 1 && rank <= 2 && dims[0] > 0 && (rank == 1 || dims[1] > 0) &&
         (*rows < 0 || (int64_t)dims[0] == *rows)) {
-        rc = check_written_locked(st, d, rank, dims, path, dataset, name, err);
+        rc = check_other_files_locked(st, d, path, dataset, name, err);
+        if (rc == SL_OK)
+            rc = check_written_locked(st, d, rank, dims, path, dataset, name, err);
         if (rc == SL_OK)
             rc = sl_frame_add(sl_stage_output(st), name, dt, rank == 2 ? (int64_t)dims[1] : 1, err);
         if (rc == SL_OK)
@@ -435,6 +613,10 @@ static const char op_doc[] =
     "  2 dimensions (error gives the rank), and is not empty;\n"
     "- all datasets have the same number of rows (error names both datasets and\n"
     "  their row counts);\n"
+    "- the other files a dataset's values come from (an external link's\n"
+    "  target, a virtual dataset's sources, external raw storage) are there and\n"
+    "  are regular files (a missing virtual source would read as fill values;\n"
+    "  error names the dataset and the file, exit 3);\n"
     "- every chunk of each dataset was written (unwritten chunks would read as\n"
     "  the fill value: error gives how many of how many, exit 1).\n"
     "\n"

@@ -121,6 +121,61 @@ def test_plain_and_linked_datasets_in_one_stage():
     expect_same(got["y"], y, "plain /y")
 
 
+def test_other_files_of_a_dataset_are_checked_before_the_run():
+    """The files a dataset reads besides its own: an external link's target,
+    a virtual dataset's sources, external raw storage. A FIFO there blocked
+    HDF5's open forever; a missing virtual source was read as fill values
+    (exit 0); a missing raw file failed only in the middle of `run`. Now
+    `check` and `run` stop at once, exit 3, naming the dataset and the file."""
+    d = tdir("other_files")
+    os.mkfifo(os.path.join(d, "fifo.h5"))
+    with h5py.File(os.path.join(d, "data.h5"), "w") as f:
+        f["R"] = np.arange(20.0).reshape(10, 2)
+        f["elink_fifo"] = h5py.ExternalLink("fifo.h5", "/X")
+        for name, src, dset in (("vds_missing", "nothere.h5", "/X"), ("vds_fifo", "fifo.h5", "/X"),
+                                ("vds_nodset", ".", "/nods")):
+            lay = h5py.VirtualLayout(shape=(10, 2), dtype="f8")
+            lay[:] = h5py.VirtualSource(src, dset, shape=(10, 2))
+            f.create_virtual_dataset(name, lay, fillvalue=3.5)
+        f.create_dataset("raw_missing", shape=(10, 2), dtype="f8", external=[("nothere.bin", 0, 160)])
+        f.create_dataset("raw_fifo", shape=(10, 2), dtype="f8", external=[("fifo.h5", 0, 160)])
+    cases = {
+        "elink_fifo": ("is reached through an external link to '%s/fifo.h5'" % d, "it is a FIFO"),
+        "vds_missing": ("virtual dataset '/vds_missing'", "'/X' in 'nothere.h5', which cannot be found", "fill value"),
+        "vds_fifo": ("virtual dataset '/vds_fifo'", "'%s/fifo.h5': it is a FIFO" % d),
+        "vds_nodset": ("virtual dataset '/vds_nodset'", "'/nods' in '.', which has no such dataset"),
+        "raw_missing": ("dataset '/raw_missing'", "external file 'nothere.bin', which cannot be found",
+                        "HDF5_EXTFILE_PREFIX"),
+        "raw_fifo": ("dataset '/raw_fifo'", "external file 'fifo.h5': it is a FIFO"),
+    }
+    for dataset, needles in cases.items():
+        yml = write(d, LOAD_CONVERT % ("data.h5", "{ X: /%s }" % dataset))
+        for cmd in ("check", "run"):
+            expect(sluice(d, cmd, yml, timeout=SHORT), 3, "stage 'load'", "in '%s/data.h5'" % d, *needles)
+        assert not os.path.exists(os.path.join(d, "wd", "conv.h5")), dataset + ": a stage ran"
+
+
+def test_external_raw_file_found_beside_with_origin_prefix():
+    """Run from another folder, a relative raw file is not found (an error at
+    `check`, not in the middle of `run`); HDF5_EXTFILE_PREFIX='${ORIGIN}'
+    finds it beside the HDF5 file, and the values are the raw file's."""
+    d = tdir("external_raw_origin")
+    data = os.path.join(d, "data")
+    os.makedirs(data)
+    raw = np.random.default_rng(15).normal(size=(12, 3))
+    raw.tofile(os.path.join(data, "raw.bin"))
+    with h5py.File(os.path.join(data, "data.h5"), "w") as f:
+        f.create_dataset("X", shape=(12, 3), dtype="f8", external=[("raw.bin", 0, raw.nbytes)])
+    yml = write(d, LOAD_CONVERT % ("data/data.h5", "{ X: /X }"))
+    expect(sluice(d, "check", yml, timeout=SHORT), 3, "external file 'raw.bin', which cannot be found",
+           "in the current folder")
+    env = {"HDF5_EXTFILE_PREFIX": "${ORIGIN}"}
+    expect_ok(sluice(d, "check", yml, env=env, timeout=SHORT))
+    expect_ok(sluice(d, "run", yml, env=env, timeout=SHORT))
+    with h5py.File(os.path.join(d, "wd", "conv.h5"), "r") as f:
+        expect_same(f["X"][...], raw, "external raw storage beside the file")
+
+
 # ---------------------------------------------------------------------------
 # item 6 (inputs): special files where a data file or the pipeline file is
 # expected. Run under a short timeout, so that a regression that blocks fails.
