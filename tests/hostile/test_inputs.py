@@ -6,6 +6,7 @@ trust (external links, virtual datasets, external raw storage), datasets whose
 chunks were never written, and paths that are FIFOs, devices, folders or
 links where a data file or the pipeline file is expected."""
 import os
+import shutil
 import time
 
 import h5py
@@ -23,13 +24,20 @@ stages:
 """
 
 
-def load_convert(d, file, arrays):
+def load_convert(d, file, arrays, streamed=False):
     """Runs load.hdf5 of `arrays` ({name: dataset}) then convert to float64;
-    returns {name: array} read back from the convert checkpoint with h5py."""
+    returns {name: array} read back from the convert checkpoint with h5py.
+    Stored, load's output is the source read in place (the checkpoint
+    reader); streamed, convert reads through load.hdf5's own reader."""
     spec = "{ %s }" % ", ".join("%s: %s" % kv for kv in arrays.items())
-    yml = write(d, LOAD_CONVERT % (file, spec))
+    text = LOAD_CONVERT % (file, spec)
+    if streamed:
+        text = text.replace("op: load.hdf5,", "op: load.hdf5, checkpoint: false,")
+    yml = write(d, text)
+    shutil.rmtree(os.path.join(d, "wd"), ignore_errors=True)  # nothing reused
     expect_ok(sluice(d, "check", yml))
-    expect_ok(sluice(d, "run", yml))
+    p = expect_ok(sluice(d, "run", yml))
+    assert ("streamed" in p.stdout) == streamed, p.stdout
     with h5py.File(os.path.join(d, "wd", "conv.h5"), "r") as f:
         return {k: f[k][...] for k in arrays}
 
@@ -63,9 +71,11 @@ def test_external_link_reads_the_target_file():
         f["Z"] = np.full(20000, 7.0)  # bytes at the target's offsets, in the wrong file
         f["X"] = h5py.ExternalLink("target.h5", "/X")
         f["y"] = h5py.ExternalLink("target.h5", "/y")
-    got = load_convert(d, "data.h5", {"X": "/X", "y": "/y"})
-    for k in ("X", "y"):
-        expect_same(got[k], h5py_values(os.path.join(d, "data.h5"), "/" + k), "external link /" + k)
+    for streamed in (False, True):
+        got = load_convert(d, "data.h5", {"X": "/X", "y": "/y"}, streamed=streamed)
+        for k in ("X", "y"):
+            expect_same(got[k], h5py_values(os.path.join(d, "data.h5"), "/" + k),
+                        "external link /%s (load %s)" % (k, "streamed" if streamed else "stored"))
 
 
 def test_virtual_dataset_reads_its_sources():
