@@ -1,7 +1,6 @@
 /* load.hdf5: reads named datasets of an HDF5 file into a frame, chunk by
  * chunk. Checks everything (file, paths, types, ranks, row counts) at plan
  * time, so `sluice check` finds a bad source before any stage runs. */
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
