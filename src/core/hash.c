@@ -2,10 +2,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 /* the state struct is needed to save and restore a running hash */
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 #include "core/error_int.h"
+#include "core/fsutil.h"
 #include "core/hash.h"
 
 struct sl__hasher {
@@ -86,9 +89,18 @@ void sl__hasher_restore(sl__hasher *h, const void *buf)
 
 sl_status sl__hash_file(const char *path, char out[SL_HASH_HEX], sl_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sl__error_set(err, SL_ERR_IO, "cannot read '%s' to hash it: %s", path, strerror(errno));
+    /* a regular file only: a FIFO would block, /dev/zero never end */
+    struct stat sb;
+    int fd = sl__open_read(path, &sb);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int e = errno;
+        char why[256];
+        if (fd >= 0)
+            close(fd);
+        return sl__error_set(err, SL_ERR_IO, "cannot read '%s' to hash it: %s", path,
+                             sl__open_error_text(e, &sb, why, sizeof why));
+    }
     sl__hasher *h = sl__hasher_new();
     enum { BUF = 1 << 20 };
     unsigned char *buf = malloc(BUF);

@@ -857,7 +857,12 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
     if (!path)
         return sl__error_set(err, SL_ERR_INTERNAL, "the input frame has no data file");
     sl_status s = sl__h5_open_read_locked(path, &r->file, err);
-    r->all_direct = 1;
+    /* a descriptor of our own: HDF5's is private, and pread on it from other
+     * threads would race with nothing but is not ours to share; datasets are
+     * mapped only when they lie in this very file (issue 14) */
+    if (s == SL_OK)
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    r->all_direct = r->fd >= 0;
     for (size_t i = 0; s == SL_OK && i < n; i++) {
         if (want && !want[i])
             continue;
@@ -871,16 +876,16 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
         }
         /* a source read in place may hold a 1-D dataset for an n x 1 array */
         r->ranks[i] = sl__h5_rank_locked(r->dsets[i]);
-        int d = sl__direct_map_locked(r->dsets[i], sl_frame_rows(f), a->cols, a->dtype, &r->direct[i]);
+        int d = sl__direct_map_locked(r->dsets[i], r->fd, sl_frame_rows(f), a->cols, a->dtype, &r->direct[i]);
         if (d < 0)
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         if (d != 1)
             r->all_direct = 0;
     }
-    /* a descriptor of our own: HDF5's is private, and pread on it from other
-     * threads would race with nothing but is not ours to share */
-    if (s == SL_OK && r->all_direct && (r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        r->all_direct = 0;
+    if (!r->all_direct && r->fd >= 0) {
+        close(r->fd);
+        r->fd = -1;
+    }
     return s;
 }
 

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "core/error_int.h"
+#include "core/fsutil.h"
 #include "io/direct_read.h"
 #include "io/h5util.h"
 
@@ -44,7 +46,28 @@ static int map_chunks_locked(hid_t dset, hid_t dcpl, int rank, int64_t cols, sl_
     return 1;
 }
 
-int sl__direct_map_locked(hid_t dset, int64_t rows, int64_t cols, sl_dtype as, sl__direct_dset *d)
+/* 1 when the dataset's own file (the one HDF5 reads it from: another file
+ * when it was reached through an external link) is the file open as fd.
+ * Compared by identity: HDF5's own descriptor of it (sec2 driver, the
+ * default; any other driver: not proved) against fd. */
+static int in_file_locked(hid_t dset, int fd)
+{
+    struct stat mine, its;
+    if (fd < 0 || fstat(fd, &mine) != 0)
+        return 0;
+    hid_t file = H5Iget_file_id(dset);
+    hid_t fapl = file >= 0 ? H5Fget_access_plist(file) : H5I_INVALID_HID;
+    void *handle = NULL;
+    int same = fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2 && H5Fget_vfd_handle(file, fapl, &handle) >= 0 &&
+               handle && fstat(*(int *)handle, &its) == 0 && sl__same_file(&mine, &its);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (file >= 0)
+        H5Fclose(file);
+    return same;
+}
+
+int sl__direct_map_locked(hid_t dset, int fd, int64_t rows, int64_t cols, sl_dtype as, sl__direct_dset *d)
 {
     memset(d, 0, sizeof *d);
     d->rows = rows;
@@ -52,7 +75,7 @@ int sl__direct_map_locked(hid_t dset, int64_t rows, int64_t cols, sl_dtype as, s
     hid_t type = H5Dget_type(dset), space = H5Dget_space(dset), dcpl = H5Dget_create_plist(dset);
     int ok = 0;
     if (type >= 0 && space >= 0 && dcpl >= 0 && H5Tequal(type, sl__h5_native(as)) > 0 &&
-        H5Pget_external_count(dcpl) == 0) {
+        H5Pget_external_count(dcpl) == 0 && in_file_locked(dset, fd)) {
         int rank = H5Sget_simple_extent_ndims(space);
         hsize_t dims[2] = {0, 0};
         if ((rank == 1 || rank == 2) && H5Sget_simple_extent_dims(space, dims, NULL) == rank &&

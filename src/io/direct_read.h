@@ -25,10 +25,14 @@ typedef struct sl__direct_dset {
 } sl__direct_dset;
 
 /* Maps dataset `dset` (a rows x cols array of `as`, rank 1 or 2; rows < 0:
- * all the dataset's rows) for direct
- * reads. Returns 1 when it can be read directly, 0 when not (d is then
- * empty), -1 when out of memory. Never fails on the dataset's layout. */
-int sl__direct_map_locked(hid_t dset, int64_t rows, int64_t cols, sl_dtype as, sl__direct_dset *d);
+ * all the dataset's rows) for direct reads from `fd`, a descriptor of the
+ * file the caller opened. Returns 1 when it can be read directly, 0 when not
+ * (d is then empty), -1 when out of memory. Never fails on the dataset's
+ * layout. Only raw bytes proved to lie in fd's own file are mapped: a dataset
+ * reached through an external link lives in another file, and virtual,
+ * compact, external-storage or filtered datasets are not bytes at an offset
+ * at all; those return 0 and are read through HDF5 (issue 14). */
+int sl__direct_map_locked(hid_t dset, int fd, int64_t rows, int64_t cols, sl_dtype as, sl__direct_dset *d);
 void sl__direct_free(sl__direct_dset *d);
 
 /* Reads rows [row0, row0 + rows) into buf from fd (the dataset's file).

@@ -1,9 +1,11 @@
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "core/error_int.h"
+#include "core/fsutil.h"
 #include "io/h5util.h"
 
 hid_t sl__h5_native(sl_dtype t)
@@ -88,13 +90,17 @@ void sl__h5_error_text_locked(char *buf, size_t size)
 
 sl_status sl__h5_open_read_locked(const char *path, hid_t *file, sl_error *err)
 {
+    /* HDF5 opens the path with a blocking open(): a FIFO would hang it, a
+     * device (a link to /dev/zero) feed it without end. Only a regular file
+     * (links followed) goes on. */
     struct stat sb;
-    if (stat(path, &sb) != 0)
-        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': it is a directory", path);
-    if (access(path, R_OK) != 0)
-        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': %s", path, strerror(errno));
+    int fd = sl__open_read(path, &sb);
+    if (fd < 0) {
+        char why[256];
+        sl__open_error_text(errno, &sb, why, sizeof why);
+        return sl__error_set(err, SL_ERR_IO, "cannot open HDF5 file '%s': %s", path, why);
+    }
+    close(fd);
 #if H5_VERSION_GE(1, 12, 0)
     htri_t is = H5Fis_accessible(path, H5P_DEFAULT);
 #else
@@ -111,6 +117,43 @@ sl_status sl__h5_open_read_locked(const char *path, hid_t *file, sl_error *err)
     }
     *file = f;
     return SL_OK;
+}
+
+/* 1: out is a regular file, -1: it exists and is not, 0: it does not exist */
+static int candidate(const char *dir, const char *name, char *out, size_t size, struct stat *st)
+{
+    if (dir)
+        snprintf(out, size, "%s/%s", dir, name);
+    else
+        snprintf(out, size, "%s", name);
+    if (stat(out, st) != 0)
+        return 0;
+    return S_ISREG(st->st_mode) ? 1 : -1;
+}
+
+int sl__h5_find_linked(const char *parent, const char *name, const char *env, char *out, size_t size,
+                       struct stat *st)
+{
+    int r;
+    if (name[0] == '/') {
+        if ((r = candidate(NULL, name, out, size, st)) != 0)
+            return r;
+        name = strrchr(name, '/') + 1; /* HDF5 then looks for the last part */
+    }
+    const char *prefixes = getenv(env);
+    char dir[4096];
+    while (prefixes && *prefixes) {
+        size_t n = strcspn(prefixes, ":");
+        snprintf(dir, sizeof dir, "%.*s", (int)n, prefixes);
+        if (n > 0 && (r = candidate(dir, name, out, size, st)) != 0)
+            return r;
+        prefixes += n + (prefixes[n] == ':');
+    }
+    const char *slash = strrchr(parent, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - parent) : 1, slash ? parent : ".");
+    if ((r = candidate(slash == parent ? "" : dir, name, out, size, st)) != 0)
+        return r;
+    return candidate(NULL, name, out, size, st);
 }
 
 int sl__h5_rank_locked(hid_t dset)

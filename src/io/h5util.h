@@ -5,6 +5,8 @@
 #define SL_H5UTIL_H
 
 #include <hdf5.h>
+#include <stddef.h>
+#include <sys/stat.h>
 #include "sluice/frame.h"
 #include "sluice/op.h"
 
@@ -22,6 +24,17 @@ void sl__h5_error_text_locked(char *buf, size_t size);
 /* Opens an existing HDF5 file read-only with a clear error when it is missing,
  * unreadable or not HDF5. `what` names the file's role in the message. */
 sl_status sl__h5_open_read_locked(const char *path, hid_t *file, sl_error *err);
+
+/* Finds the file HDF5 1.10 opens for an external link (env
+ * "HDF5_EXT_PREFIX") or a virtual dataset's source (env "HDF5_VDS_PREFIX")
+ * named `name` in file `parent`: it tries the name when absolute, then each
+ * folder of the environment variable, the folder of `parent`, the current
+ * folder, and opens the first file it can. Returns 1 with the path in out
+ * when that is a regular file; -1 with the path in out and st saying what it
+ * is when a candidate is not a regular file (HDF5's open would block on a
+ * FIFO); 0 when no candidate exists. No HDF5 call. */
+int sl__h5_find_linked(const char *parent, const char *name, const char *env, char *out, size_t size,
+                       struct stat *st);
 
 /* Rank of a dataset sluice reads rows of: 1 or 2 (2 when it cannot be
  * read, so that the read that follows reports what is wrong). */

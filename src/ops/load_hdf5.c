@@ -1,11 +1,12 @@
 /* load.hdf5: reads named datasets of an HDF5 file into a frame, chunk by
  * chunk. Checks everything (file, paths, types, ranks, row counts) at plan
  * time, so `sluice check` finds a bad source before any stage runs. */
-#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "core/error_int.h"
+#include "core/fsutil.h"
 #include "core/frame_int.h"
 #include "io/direct_read.h"
 #include "io/h5util.h"
@@ -50,24 +51,190 @@ static void free_state(void *p)
     free(s);
 }
 
-/* True when every group on the way to `path` and the object itself exist. */
-static int path_exists_locked(hid_t file, const char *path)
+/* When link `link` of `file` is an external link: 1 with the file HDF5 will
+ * open for it in target (a regular file), -1 when that is not a regular file
+ * (st says what), 0 when it is no external link or its file is missing (the
+ * open that follows says so). `parent`: the path of the file holding it. */
+static int elink_target_locked(hid_t file, const char *link, const char *parent, char *target, size_t size,
+                               struct stat *st)
 {
-    char buf[1024];
+    H5L_info_t info;
+    if (H5Lget_info(file, link, &info, H5P_DEFAULT) < 0 || info.type != H5L_TYPE_EXTERNAL)
+        return 0;
+    char *val = malloc(info.u.val_size ? info.u.val_size : 1);
+    const char *name = NULL, *obj = NULL;
+    unsigned flags = 0;
+    int r = 0;
+    if (val && H5Lget_val(file, link, val, info.u.val_size, H5P_DEFAULT) >= 0 &&
+        H5Lunpack_elink_val(val, info.u.val_size, &flags, &name, &obj) >= 0 && name)
+        r = sl__h5_find_linked(parent, name, "HDF5_EXT_PREFIX", target, size, st);
+    free(val);
+    return r;
+}
+
+/* Walks `path` in `file` (whose path is file_path) one link at a time: 1 when
+ * every group on the way and the object itself exist, 0 when one is missing,
+ * -1 when an external link on the way names a file that is not a regular
+ * file (HDF5 would block opening a FIFO): target and st then say which, and
+ * what it is. Each link is checked before HDF5 follows it. */
+static int walk_path_locked(hid_t file, const char *file_path, const char *path, char *target, size_t size,
+                            struct stat *st)
+{
+    char buf[1024], parent[4096];
     if (strlen(path) >= sizeof buf)
         return 0;
     strcpy(buf, path);
+    snprintf(parent, sizeof parent, "%s", file_path);
     for (char *p = buf + (buf[0] == '/');; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char c = *p;
         *p = '\0';
-        if (buf[0] && strcmp(buf, "/") != 0 && H5Lexists(file, buf, H5P_DEFAULT) <= 0)
-            return 0;
+        if (buf[0] && strcmp(buf, "/") != 0) {
+            if (H5Lexists(file, buf, H5P_DEFAULT) <= 0)
+                return 0;
+            int r = elink_target_locked(file, buf, parent, target, size, st);
+            if (r < 0)
+                return -1;
+            if (r > 0) /* the links below this one are in the target file */
+                snprintf(parent, sizeof parent, "%s", target);
+        }
         if (c == '\0')
             return 1;
         *p = c;
     }
+}
+
+/* The file dataset d lives in, as HDF5 opened it (the target of an external
+ * link, else the file sluice opened); malloc'd, NULL when unknown. */
+static char *dataset_file_name_locked(hid_t d)
+{
+    hid_t f = H5Iget_file_id(d);
+    ssize_t n = f >= 0 ? H5Fget_name(f, NULL, 0) : -1;
+    char *name = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (name && H5Fget_name(f, name, (size_t)n + 1) < 0) {
+        free(name);
+        name = NULL;
+    }
+    if (f >= 0)
+        H5Fclose(f);
+    return name;
+}
+
+/* Checks source `i` of virtual dataset dcpl: its file is found, a regular
+ * file, and holds the source dataset. HDF5 reads a missing source as the
+ * fill value, without an error. 1 when fine, 0 when not (why in why). */
+static int vds_source_ok_locked(hid_t dcpl, size_t i, hid_t own, const char *own_path, char *why, size_t size)
+{
+    ssize_t fn = H5Pget_virtual_filename(dcpl, i, NULL, 0), dn = H5Pget_virtual_dsetname(dcpl, i, NULL, 0);
+    char *fname = fn >= 0 ? malloc((size_t)fn + 1) : NULL, *dname = dn >= 0 ? malloc((size_t)dn + 1) : NULL;
+    int ok = 1;
+    if (fname && dname && H5Pget_virtual_filename(dcpl, i, fname, (size_t)fn + 1) >= 0 &&
+        H5Pget_virtual_dsetname(dcpl, i, dname, (size_t)dn + 1) >= 0 && !strchr(fname, '%') && !strchr(dname, '%')) {
+        /* names with '%' are printf-style patterns of an unlimited mapping: not checked */
+        char found[4096], target[4096];
+        struct stat sb;
+        int r = strcmp(fname, ".") == 0 ? 1 : sl__h5_find_linked(own_path, fname, "HDF5_VDS_PREFIX", found,
+                                                                   sizeof found, &sb);
+        hid_t src = r == 1 && strcmp(fname, ".") != 0 ? H5Fopen(found, H5F_ACC_RDONLY, H5P_DEFAULT) : own;
+        int walk = r == 1 && src >= 0 ? walk_path_locked(src, strcmp(fname, ".") ? found : own_path, dname, target,
+                                                         sizeof target, &sb)
+                                      : 0;
+        if (r < 0 || walk < 0) {
+            char kind[128];
+            sl__open_error_text(SL__ENOTREG, &sb, kind, sizeof kind);
+            snprintf(why, size, "'%s': %s, and sluice opens only regular files", r < 0 ? found : target, kind);
+            ok = 0;
+        } else if (walk == 0) {
+            snprintf(why, size, "'%s' in '%s', which %s (HDF5 would read those rows as the fill value)", dname, fname,
+                     r == 1 && src >= 0 ? "has no such dataset" : "cannot be found or opened");
+            ok = 0;
+        }
+        if (src >= 0 && src != own)
+            H5Fclose(src);
+    }
+    free(fname);
+    free(dname);
+    H5Eclear2(H5E_DEFAULT);
+    return ok;
+}
+
+/* External raw storage file `name`, as HDF5 1.10 opens it: as is when
+ * absolute, else under $HDF5_EXTFILE_PREFIX (${ORIGIN}: the folder of the
+ * dataset's file) or the current folder. 1 when fine, 0 when not (why). */
+static int external_file_ok(const char *name, const char *own_path, char *why, size_t size)
+{
+    const char *prefix = getenv("HDF5_EXTFILE_PREFIX");
+    char path[4096], dir[4096] = "";
+    if (name[0] != '/' && prefix && *prefix) {
+        const char *slash = strrchr(own_path, '/');
+        if (strncmp(prefix, "${ORIGIN}", 9) == 0)
+            snprintf(dir, sizeof dir, "%.*s%s", slash ? (int)(slash - own_path) : 1, slash ? own_path : ".",
+                     prefix + 9);
+        else
+            snprintf(dir, sizeof dir, "%s", prefix);
+    }
+    snprintf(path, sizeof path, "%s%s%s", dir, dir[0] ? "/" : "", name);
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        snprintf(why, size, "'%s', which cannot be found: HDF5 looks for it %s", path,
+                 name[0] == '/'  ? "there"
+                 : dir[0]        ? "under HDF5_EXTFILE_PREFIX"
+                                 : "in the current folder (run sluice there, or set "
+                                   "HDF5_EXTFILE_PREFIX='${ORIGIN}' to look beside the HDF5 file)");
+        return 0;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        char kind[128];
+        snprintf(why, size, "'%s': %s, and sluice opens only regular files", path,
+                 sl__open_error_text(SL__ENOTREG, &sb, kind, sizeof kind));
+        return 0;
+    }
+    return 1;
+}
+
+/* The files a dataset's values live in besides its own (virtual datasets'
+ * sources, external raw storage) must be there and be regular files: HDF5
+ * reads a missing virtual source as fill values, a missing raw file fails
+ * only at run time, and opening a FIFO blocks (issue 14). */
+static sl_status check_other_files_locked(sl_stage *st, hid_t d, const char *path, const char *dataset,
+                                          const char *name, sl_error *err)
+{
+    hid_t dcpl = H5Dget_create_plist(d), own = H5Iget_file_id(d);
+    char *own_path = dataset_file_name_locked(d);
+    char why[8192] = "";
+    int vds = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_VIRTUAL, ok = 1;
+    size_t n = 0;
+    if (vds && H5Pget_virtual_count(dcpl, &n) < 0)
+        n = 0;
+    for (size_t i = 0; ok && own_path && own >= 0 && i < n; i++)
+        ok = vds_source_ok_locked(dcpl, i, own, own_path, why, sizeof why);
+    int next = !vds && dcpl >= 0 ? H5Pget_external_count(dcpl) : 0;
+    int ext_ok = 1;
+    for (int i = 0; ok && ext_ok && own_path && i < next; i++) {
+        char fname[4096] = "";
+        off_t off;
+        hsize_t sz;
+        if (H5Pget_external(dcpl, (unsigned)i, sizeof fname, fname, &off, &sz) >= 0)
+            ext_ok = external_file_ok(fname, own_path, why, sizeof why);
+    }
+    free(own_path);
+    if (own >= 0)
+        H5Fclose(own);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    H5Eclear2(H5E_DEFAULT);
+    if (!ok)
+        return sl_stage_error(st, err, SL_ERR_IO, "arrays",
+                              "virtual dataset '%s' in '%s' (for array '%s') maps rows to %s; restore its source "
+                              "files, or name a dataset that holds the data",
+                              dataset, path, name, why);
+    if (!ext_ok)
+        return sl_stage_error(st, err, SL_ERR_IO, "arrays",
+                              "dataset '%s' in '%s' (for array '%s') keeps its values in the external file %s; or "
+                              "rewrite the dataset into the HDF5 file",
+                              dataset, path, name, why);
+    return SL_OK;
 }
 
 /* Reads the string-array attribute `columns` of a dataset when it has one
@@ -109,12 +276,90 @@ static sl_status read_column_names_locked(hid_t d, sl_frame *out, const char *na
     return rc;
 }
 
+/* chunks counted one by one at plan time at most (a fraction of a second) */
+#define SL_COUNT_CHUNKS_MAX ((uint64_t)1 << 20)
+
+/* a * b, saturating: a declared shape can overflow a chunk count */
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+    return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
+}
+
+/* Chunks never written (and contiguous storage never allocated) read as the
+ * fill value, not data: a 1.6 KB file declaring 10^12 rows streamed fill
+ * values for hours (issue 14). Checked cheaply, at plan time: H5Dget_num_chunks
+ * counts the chunks written when there are few; past that, a file smaller
+ * than the unfiltered chunks it declares cannot hold them all. */
+static sl_status check_written_locked(sl_stage *st, hid_t d, int rank, const hsize_t *dims, const char *path,
+                                      const char *dataset, const char *name, sl_error *err)
+{
+    hid_t dcpl = H5Dget_create_plist(d), type = H5Dget_type(d), space = H5Dget_space(d), file = H5Iget_file_id(d);
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    hsize_t cdims[H5S_MAX_RANK] = {0}, fsize = 0, written = 0;
+    int chunked = layout == H5D_CHUNKED && H5Pget_chunk(dcpl, rank, cdims) == rank;
+    int filtered = dcpl >= 0 && H5Pget_nfilters(dcpl) > 0;
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    int unallocated = layout == H5D_CONTIGUOUS && H5Pget_external_count(dcpl) == 0 &&
+                      H5Dget_space_status(d, &status) >= 0 && status == H5D_SPACE_STATUS_NOT_ALLOCATED;
+    uint64_t total = 1, chunk_bytes = type >= 0 ? H5Tget_size(type) : 0;
+    for (int i = 0; chunked && i < rank; i++) {
+        chunked = cdims[i] > 0;
+        total = mul_sat(total, chunked ? (dims[i] + cdims[i] - 1) / cdims[i] : 0);
+        chunk_bytes = mul_sat(chunk_bytes, cdims[i]);
+    }
+    /* counting walks the chunk index, which for some index types (a fixed
+     * array) has an entry per declared chunk: count only few, or filtered
+     * chunks, which have no size to bound them by */
+    int counted = chunked && (total <= SL_COUNT_CHUNKS_MAX || filtered) && space >= 0 &&
+                  H5Dget_num_chunks(d, space, &written) >= 0;
+    int bounded = chunked && !counted && chunk_bytes > 0 && file >= 0 && H5Fget_filesize(file, &fsize) >= 0 &&
+                  fsize / chunk_bytes < total;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    if (file >= 0)
+        H5Fclose(file);
+    H5Eclear2(H5E_DEFAULT);
+    if (unallocated)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays",
+                              "dataset '%s' in '%s' (for array '%s') was never written: it has no storage, and every "
+                              "value would read as the fill value; write its data, or name a dataset that has it",
+                              dataset, path, name);
+    if (bounded)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays",
+                              "dataset '%s' in '%s' (for array '%s') has at most %llu of its %llu chunks written: "
+                              "its file is %llu bytes and each chunk takes %llu; unwritten chunks would read as the "
+                              "fill value, not data: write the whole dataset, or name one that is",
+                              dataset, path, name, (unsigned long long)(fsize / chunk_bytes),
+                              (unsigned long long)total, (unsigned long long)fsize, (unsigned long long)chunk_bytes);
+    if (counted && written < total)
+        return sl_stage_error(st, err, SL_ERR_DATA, "arrays",
+                              "dataset '%s' in '%s' (for array '%s') has %llu of its %llu chunks written; unwritten "
+                              "chunks would read as the fill value, not data: write the whole dataset, or name one "
+                              "that is",
+                              dataset, path, name, (unsigned long long)written, (unsigned long long)total);
+    return SL_OK;
+}
+
 /* Checks one dataset and adds its array to the output frame. */
 static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, const char *name,
                                    const char *dataset, src_array *a, int64_t *rows, const char **rows_from,
                                    sl_error *err)
 {
-    if (!path_exists_locked(file, dataset))
+    char target[4096];
+    struct stat sb;
+    int walk = walk_path_locked(file, path, dataset, target, sizeof target, &sb);
+    if (walk < 0) {
+        char kind[128];
+        return sl_stage_error(st, err, SL_ERR_IO, "arrays",
+                              "'%s' in '%s' (for array '%s') is reached through an external link to '%s': %s; "
+                              "sluice opens only regular files: point the link at an HDF5 file",
+                              dataset, path, name, target, sl__open_error_text(SL__ENOTREG, &sb, kind, sizeof kind));
+    }
+    if (walk == 0)
         return sl_stage_error(st, err, SL_ERR_IO, "arrays",
                               "'%s' has no dataset '%s' (for array '%s'); list its contents with h5ls -r '%s'", path,
                               dataset, name, path);
@@ -147,7 +392,11 @@ static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, c
     sl_status rc = SL_OK;
     if (dt != SL_DTYPE_NONE && rank >= 1 && rank <= 2 && dims[0] > 0 && (rank == 1 || dims[1] > 0) &&
         (*rows < 0 || (int64_t)dims[0] == *rows)) {
-        rc = sl_frame_add(sl_stage_output(st), name, dt, rank == 2 ? (int64_t)dims[1] : 1, err);
+        rc = check_other_files_locked(st, d, path, dataset, name, err);
+        if (rc == SL_OK)
+            rc = check_written_locked(st, d, rank, dims, path, dataset, name, err);
+        if (rc == SL_OK)
+            rc = sl_frame_add(sl_stage_output(st), name, dt, rank == 2 ? (int64_t)dims[1] : 1, err);
         if (rc == SL_OK)
             rc = read_column_names_locked(d, sl_stage_output(st), name, rank == 2 ? (int64_t)dims[1] : 1, err);
         if (rc)
@@ -233,7 +482,10 @@ static sl_status open_locked(load_state *s, const sl_chunk *out, sl_error *err)
     if (s->fid >= 0)
         return SL_OK;
     sl_status rc = sl__h5_open_read_locked(s->file, &s->fid, err);
-    int direct = 1;
+    /* the descriptor the direct reads use; each dataset is mapped only when
+     * it lies in this very file (on failure, HDF5 reads) */
+    s->fd = rc == SL_OK ? sl__open_read(s->file, NULL) : -1;
+    int direct = s->fd >= 0;
     for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
         src_array *a = &s->arrays[i];
         a->dset = H5Dopen2(s->fid, a->dataset, H5P_DEFAULT);
@@ -243,13 +495,15 @@ static sl_status open_locked(load_state *s, const sl_chunk *out, sl_error *err)
             break;
         }
         const sl_array_info *info = out->arrays[i].info;
-        int d = sl__direct_map_locked(a->dset, -1, info->cols, info->dtype, &a->direct);
+        int d = sl__direct_map_locked(a->dset, s->fd, -1, info->cols, info->dtype, &a->direct);
         if (d < 0)
             rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         direct = direct && d == 1;
     }
-    if (rc == SL_OK && direct)
-        s->fd = open(s->file, O_RDONLY | O_CLOEXEC); /* on failure, HDF5 reads */
+    if (!direct && s->fd >= 0) {
+        close(s->fd); /* read_chunk reads through HDF5 when fd < 0 */
+        s->fd = -1;
+    }
     if (rc != SL_OK)
         close_locked(s); /* the next call tries again and reports again */
     return rc;
@@ -341,20 +595,29 @@ static const char op_doc[] =
     "(its output hash is the one a copy would have), its checkpoint records\n"
     "the source file and datasets (the file's identity is in the cache key),\n"
     "and the stages that read it read the source in place, with `pread` where the\n"
-    "bytes lie as in memory (contiguous, or unfiltered full-width chunks, in\n"
-    "the native byte order) and through HDF5 otherwise. With `compression:`\n"
+    "bytes lie as in memory in the file itself (contiguous, or unfiltered\n"
+    "full-width chunks, in the native byte order) and through HDF5 otherwise\n"
+    "(external links, virtual datasets, external raw storage, compact or\n"
+    "filtered datasets). With `compression:`\n"
     "the stage stores a compressed copy instead.\n"
     "\n"
     "Checked when the pipeline is planned (so `sluice check` finds it):\n"
     "\n"
-    "- the file exists, is readable and is HDF5 (error: \"cannot open HDF5 file\"\n"
-    "  or \"is not an HDF5 file\", exit code 3);\n"
+    "- the file exists, is readable, is a regular file (links are followed; a\n"
+    "  FIFO, a device or a folder is refused, never opened) and is HDF5 (error:\n"
+    "  \"cannot open HDF5 file\" or \"is not an HDF5 file\", exit code 3);\n"
     "- each dataset path exists (error names the file and the path and suggests\n"
     "  `h5ls -r`, exit 3) and is a dataset, not a group;\n"
     "- each dataset is numeric (string, compound, enum: error, exit 1), has 1 or\n"
     "  2 dimensions (error gives the rank), and is not empty;\n"
     "- all datasets have the same number of rows (error names both datasets and\n"
-    "  their row counts).\n"
+    "  their row counts);\n"
+    "- the other files a dataset's values come from (an external link's\n"
+    "  target, a virtual dataset's sources, external raw storage) are there and\n"
+    "  are regular files (a missing virtual source would read as fill values;\n"
+    "  error names the dataset and the file, exit 3);\n"
+    "- every chunk of each dataset was written (unwritten chunks would read as\n"
+    "  the fill value: error gives how many of how many, exit 1).\n"
     "\n"
     "The output frame's row count is known at plan time.\n";
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "config/params_int.h"
 #include "core/error_int.h"
 #include "core/frame_int.h"
@@ -627,18 +628,18 @@ sl_status sl_pipeline_load_file(const char *path, sl_pipeline **out, sl_error *e
     if (!path || !out)
         return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_load_file needs a path and an output pointer");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sl__error_set(err, SL_ERR_IO, "cannot open pipeline file '%s': %s", path, strerror(errno));
+    /* a regular file only (links followed): a FIFO would block the read, a
+     * device (a link to /dev/zero) never end it */
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
+    int fd = sl__open_read(path, &sb);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
         int e = errno;
-        fclose(f);
-        return sl__error_set(err, SL_ERR_IO, "cannot read pipeline file '%s': %s", path, strerror(e));
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        fclose(f);
-        return sl__error_set(err, SL_ERR_IO, "cannot read pipeline file '%s': it is a directory", path);
+        char why[256];
+        if (fd >= 0)
+            close(fd);
+        return sl__error_set(err, SL_ERR_IO, "cannot open pipeline file '%s': %s", path,
+                             sl__open_error_text(e, &sb, why, sizeof why));
     }
     if (sb.st_size > (off_t)SL_YAML_MAX_BYTES) {
         fclose(f);

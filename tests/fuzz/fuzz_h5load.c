@@ -11,6 +11,11 @@
  *   { s: /s }          a string dataset (a planning error)
  *   { r: /r3 }         a rank-3 dataset (a planning error)
  *
+ * Beside in.h5 lies side.h5 (made once, never changed: /X float32 20 x 3,
+ * /y float32 20, /g/sub/v float64 20), the file the seeds' external links
+ * and virtual datasets point at (make_h5_corpus.py), so that datasets living
+ * in another file than the one sluice opened get read, not only refused.
+ *
  * A file whose datasets claim more than RUN_MAX_BYTES is planned but not run:
  * a few mutated bytes in a dataspace make a 2^40-row dataset of fill values,
  * which would be a disk-filling run rather than a bug.
@@ -31,6 +36,7 @@
 static char dir[512];
 static char wd[600];
 static char in_path[600];
+static char side_path[600];
 
 static const char *const array_sets[] = {
     "{ X: /X, y: /y }",
@@ -39,6 +45,36 @@ static const char *const array_sets[] = {
     "{ r: /r3 }",
 };
 
+/* Writes dataset `name` (rank 1 or 2, float32 or float64 values v[i] = i / 4 + k). */
+static void side_dataset(hid_t file, const char *name, int rank, hsize_t rows, hsize_t cols, hid_t type, double k)
+{
+    hsize_t dims[2] = {rows, cols};
+    double v[64];
+    for (hsize_t i = 0; i < rows * cols && i < 64; i++)
+        v[i] = (double)i / 4 + k;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(file, name, type, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    if (d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        fz_fail("cannot write %s in %s", name, side_path);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Pclose(lcpl);
+}
+
+/* side.h5: the target of the seeds' external links and virtual datasets. */
+static void make_side_file(void)
+{
+    hid_t f = H5Fcreate(side_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        fz_fail("cannot create %s", side_path);
+    side_dataset(f, "X", 2, 20, 3, H5T_IEEE_F32LE, 0);
+    side_dataset(f, "y", 1, 20, 1, H5T_IEEE_F32LE, 100);
+    side_dataset(f, "g/sub/v", 1, 20, 1, H5T_IEEE_F64LE, 200);
+    H5Fclose(f);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -46,11 +82,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fz_make_tmpdir("h5load", dir, sizeof dir);
     snprintf(wd, sizeof wd, "%s/wd", dir);
     snprintf(in_path, sizeof in_path, "%s/in.h5", dir);
+    snprintf(side_path, sizeof side_path, "%s/side.h5", dir);
     /* Lets HDF5 keep freed blocks for reuse whatever their size: each open
      * file has a ~1 MB metadata cache that HDF5 callocs, and under ASan each
      * one is a fresh mmap, page-faulted in. About 6x the executions per
      * second; sluice's own allocations are unaffected. */
     H5set_free_list_limits(-1, -1, -1, -1, -1, -1);
+    make_side_file();
     return 0;
 }
 

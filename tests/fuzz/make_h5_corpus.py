@@ -13,6 +13,14 @@ file format (object headers, group and chunk indexes), column-name attributes,
 soft and external links, a user block, and the files load.hdf5 must refuse
 (strings, compound, enum, half floats, rank 3, empty, row mismatch, a group
 where a dataset should be). Timestamps are off, so the bytes are reproducible.
+
+Datasets whose bytes are not at an offset of the file sluice opened (issue
+14): external links to side.h5 (which the harness writes beside in.h5), to
+in.h5 itself and to a missing file; virtual datasets over side.h5, in.h5 and
+a missing file; external raw storage (files HDF5 looks for in the current
+folder, absent there). And datasets whose chunks were never written: part of
+the chunks, none of 10^12 rows, a huge extensible-array dataset with one
+chunk, contiguous storage never allocated.
 """
 import os
 import sys
@@ -166,6 +174,7 @@ def main():
         ds(f, "X", np.zeros((5, 0), "f4"))
         ds(f, "y", np.zeros(5, "f4"))
         f.create_dataset("r3", shape=None, dtype="f4", track_times=False)  # a null dataspace
+    hostile_layouts()
     too_big = []
     for name in sorted(os.listdir(OUT)):
         size = os.path.getsize(os.path.join(OUT, name))
@@ -174,6 +183,73 @@ def main():
     if too_big:
         sys.exit("make_h5_corpus: over %d bytes: %s" % (MAX_BYTES, ", ".join(too_big)))
     print("wrote %d files to %s" % (len(os.listdir(OUT)), OUT))
+
+
+def vds(f, name, shape, dtype, maps, fill=0):
+    """A virtual dataset (h5py's VirtualLayout records times: the low-level
+    calls do not). maps: ((row0, row1), source file, source dataset), rows
+    row0:row1 of the source to the same rows here."""
+    space = h5py.h5s.create_simple(shape)
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_obj_track_times(False)
+    tid = h5py.h5t.py_create(np.dtype(dtype))
+    dcpl.set_fill_value(np.array(fill, dtype=dtype))
+    for (r0, r1), file, dset in maps:
+        start, count = (r0,) + (0,) * (len(shape) - 1), (r1 - r0,) + tuple(shape[1:])
+        vsel, ssel = h5py.h5s.create_simple(shape), h5py.h5s.create_simple(shape)
+        vsel.select_hyperslab(start, count)
+        ssel.select_hyperslab(start, count)
+        dcpl.set_virtual(vsel, file.encode(), dset.encode(), ssel)
+    h5py.h5d.create(f.id, name.encode(), tid, space, dcpl=dcpl).close()
+
+
+def hostile_layouts():
+    """Issue 14: datasets that live in another file, or whose storage was
+    never written. side.h5 is the harness's (fuzz_h5load.c: /X float32 20 x 3,
+    /y float32 20, /g/sub/v float64 20)."""
+    with new("ext_link_side.h5") as f:
+        ds(f, "Z", np.full(600, 7.0, "f4"))  # bytes where side.h5's data lie, in the wrong file
+        f["X"] = h5py.ExternalLink("side.h5", "/X")
+        f["y"] = h5py.ExternalLink("side.h5", "/y")
+        f["g/sub/v"] = h5py.ExternalLink("side.h5", "/g/sub/v")
+    with new("ext_link_self.h5") as f:
+        group(f, "data")
+        ds(f, "data/X", rows(12, 2, "f8", 40))
+        ds(f, "data/y", rows(12, 1, "f8", 41)[:, 0])
+        f["X"] = h5py.ExternalLink("in.h5", "/data/X")
+        f["y"] = h5py.ExternalLink("in.h5", "/data/y")
+    with new("ext_link_missing.h5") as f:
+        ds(f, "Z", np.full(100, 7.0, "f4"))
+        f["X"] = h5py.ExternalLink("missing.h5", "/X")
+        f["y"] = h5py.ExternalLink("missing.h5", "/y")
+        f["g/sub/v"] = h5py.ExternalLink("/nonexistent/dir/missing.h5", "/g/sub/v")
+    with new("vds_side.h5") as f:
+        ds(f, "data/X", rows(20, 3, "f4", 42))
+        vds(f, "X", (20, 3), "<f4", [((0, 10), "side.h5", "/X"), ((10, 20), ".", "/data/X")], fill=-1)
+        vds(f, "y", (20,), "<f4", [((0, 20), "side.h5", "/y")])
+    with new("vds_missing.h5") as f:
+        vds(f, "X", (16, 2), "<f8", [((0, 16), "missing.h5", "/X")], fill=3.5)
+        ds(f, "y", rows(16, 1, "f8", 43)[:, 0])
+    with new("external_raw.h5") as f:
+        f.create_dataset("X", shape=(10, 2), dtype="f8", external=[("side.bin", 0, 160)], track_times=False)
+        f.create_dataset("y", shape=(10,), dtype="f4", external=[("in.h5", 0, 24), ("in.h5", 100, 16)],
+                         track_times=False)
+    with new("unwritten_partial.h5") as f:
+        x = f.create_dataset("X", shape=(40, 3), dtype="f4", chunks=(8, 3), track_times=False)
+        x[0:16] = rows(16, 3, "f4", 44)
+        ds(f, "y", rows(40, 1, "f4", 45)[:, 0], chunks=(8,))
+        v = f.create_dataset("g/sub/v", shape=(40,), dtype="f8", chunks=(8,), compression="gzip",
+                             track_times=False)
+        v[8:24] = 1.0
+    with new("unwritten_huge.h5") as f:
+        f.create_dataset("X", shape=(10**12, 16), dtype="f8", chunks=True, track_times=False)
+        f.create_dataset("y", shape=(10**12,), dtype="f8", chunks=True, track_times=False)
+        f.create_dataset("g/sub/v", shape=(10**12,), dtype="f8", track_times=False)  # contiguous, never allocated
+    with new("unwritten_huge_earray.h5", libver="latest") as f:
+        x = f.create_dataset("X", shape=(10**9, 2), maxshape=(None, 2), dtype="f4", chunks=(64, 2),
+                             track_times=False)
+        x[0:64] = rows(64, 2, "f4", 46)
+        f.create_dataset("y", shape=(10**9,), maxshape=(None,), dtype="f4", chunks=(64,), track_times=False)
 
 
 if __name__ == "__main__":
