@@ -111,8 +111,9 @@ static int open_checked(const char *path, int flags, mode_t mode, struct stat *s
         }
         return -1;
     }
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-        int e = S_ISREG(st->st_mode) ? errno : SL__ENOTREG;
+    int statted = fstat(fd, st) == 0;
+    if (!statted || !S_ISREG(st->st_mode)) {
+        int e = statted ? SL__ENOTREG : errno;
         close(fd);
         errno = e;
         return -1;
