@@ -1,0 +1,188 @@
+/* The ranks of an MPI run (dist.h). Built with MPI only under -Dmpi=enabled
+ * (SL_HAVE_MPI); otherwise one rank and no MPI at all. */
+#include <stdlib.h>
+#include <string.h>
+#include "core/error_int.h"
+#include "dist/dist.h"
+
+#ifdef SL_HAVE_MPI
+#include <limits.h>
+#include <mpi.h>
+
+static int active(void)
+{
+    int init = 0, fin = 0;
+    MPI_Initialized(&init);
+    if (init)
+        MPI_Finalized(&fin);
+    return init && !fin;
+}
+
+int sl__dist_size(void)
+{
+    int n = 1;
+    if (active())
+        MPI_Comm_size(MPI_COMM_WORLD, &n);
+    return n;
+}
+
+int sl__dist_rank(void)
+{
+    int r = 0;
+    if (active())
+        MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    return r;
+}
+
+static sl_status mpi_fail(sl_error *err, const char *what, int rc)
+{
+    char text[MPI_MAX_ERROR_STRING] = "";
+    int len = 0;
+    MPI_Error_string(rc, text, &len);
+    return sl__error_set(err, SL_ERR_IO, "MPI %s failed: %s", what, text);
+}
+#else
+int sl__dist_size(void)
+{
+    return 1;
+}
+
+int sl__dist_rank(void)
+{
+    return 0;
+}
+#endif
+
+void sl__dist_range(int64_t nchunks, int64_t *lo, int64_t *hi)
+{
+    int64_t p = sl__dist_size(), r = sl__dist_rank();
+    int64_t base = nchunks / p, extra = nchunks % p;
+    *lo = r * base + (r < extra ? r : extra);
+    *hi = *lo + base + (r < extra ? 1 : 0);
+}
+
+sl_status sl__dist_agree(sl_status s, sl_error *err)
+{
+#ifdef SL_HAVE_MPI
+    if (sl__dist_size() == 1)
+        return s;
+    /* the lowest failing rank: MIN over (failed ? rank : size) */
+    int me = sl__dist_rank(), n = sl__dist_size();
+    int mine = s != SL_OK ? me : n, first = n;
+    int rc = MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(err, "agreement", rc);
+    if (first == n)
+        return SL_OK;
+    sl_error e;
+    if (me == first && err)
+        e = *err;
+    else
+        memset(&e, 0, sizeof e);
+    e.code = me == first ? s : e.code;
+    rc = MPI_Bcast(&e, (int)sizeof e, MPI_BYTE, first, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(err, "agreement", rc);
+    if (err)
+        *err = e;
+    return e.code;
+#else
+    (void)err;
+    return s;
+#endif
+}
+
+sl_status sl__dist_bcast(void *buf, size_t n, int root, sl_error *err)
+{
+#ifdef SL_HAVE_MPI
+    if (sl__dist_size() == 1)
+        return SL_OK;
+    for (size_t off = 0; off < n;) {
+        size_t part = n - off < (size_t)INT_MAX ? n - off : (size_t)INT_MAX;
+        int rc = MPI_Bcast((char *)buf + off, (int)part, MPI_BYTE, root, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(err, "broadcast", rc);
+        off += part;
+    }
+    return SL_OK;
+#else
+    (void)buf, (void)n, (void)root, (void)err;
+    return SL_OK;
+#endif
+}
+
+static sl_status gather(const void *items, int64_t count, size_t size, void **out, int64_t *total, int all,
+                        sl_error *err)
+{
+    *out = NULL;
+    *total = 0;
+    int n = sl__dist_size(), me = sl__dist_rank();
+    if (n == 1) {
+        *total = count;
+        if (all || me == 0) {
+            *out = malloc(count * size ? (size_t)count * size : 1);
+            if (!*out)
+                return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            if (count)
+                memcpy(*out, items, (size_t)count * size);
+        }
+        return SL_OK;
+    }
+#ifdef SL_HAVE_MPI
+    int64_t *counts = calloc((size_t)n, sizeof *counts);
+    int *bytes = calloc((size_t)n, sizeof *bytes), *displ = calloc((size_t)n, sizeof *displ);
+    sl_status s = counts && bytes && displ ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    int rc = MPI_SUCCESS;
+    /* every rank learns every count, so that a failure is seen by all */
+    if (s == SL_OK)
+        rc = MPI_Allgather(&count, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, MPI_COMM_WORLD);
+    if (s == SL_OK && rc != MPI_SUCCESS)
+        s = mpi_fail(err, "gather", rc);
+    int64_t sum = 0;
+    for (int r = 0; s == SL_OK && r < n; r++) {
+        if ((uint64_t)sum * size + (uint64_t)counts[r] * size > (uint64_t)INT_MAX)
+            s = sl__error_set(err, SL_ERR_INTERNAL, "a gather of %zu-byte items over %d ranks exceeds 2 GiB",
+                              size, n);
+        displ[r] = (int)((size_t)sum * size);
+        bytes[r] = (int)((size_t)counts[r] * size);
+        sum += counts[r];
+    }
+    if (s == SL_OK && (all || me == 0)) {
+        *out = malloc(sum * size ? (size_t)sum * size : 1);
+        if (!*out)
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    /* a rank that could not allocate must not leave the others in the gather */
+    s = sl__dist_agree(s, err);
+    if (s == SL_OK) {
+        rc = all ? MPI_Allgatherv(items, bytes[me], MPI_BYTE, *out, bytes, displ, MPI_BYTE, MPI_COMM_WORLD)
+                 : MPI_Gatherv(items, bytes[me], MPI_BYTE, *out, bytes, displ, MPI_BYTE, 0, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS)
+            s = mpi_fail(err, "gather", rc);
+    }
+    if (s == SL_OK)
+        *total = sum;
+    else {
+        free(*out);
+        *out = NULL;
+    }
+    free(counts);
+    free(bytes);
+    free(displ);
+    return s;
+#else
+    return sl__error_set(err, SL_ERR_INTERNAL, "several ranks without MPI");
+#endif
+}
+
+sl_status sl__dist_gather(const void *items, int64_t count, size_t size, void **out, int64_t *total,
+                          sl_error *err)
+{
+    return gather(items, count, size, out, total, 0, err);
+}
+
+sl_status sl__dist_allgather(const void *items, int64_t count, size_t size, void **out, int64_t *total,
+                             sl_error *err)
+{
+    return gather(items, count, size, out, total, 1, err);
+}
