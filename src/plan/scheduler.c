@@ -752,22 +752,12 @@ static void remove_leftovers(const char *workdir, const char *stage)
 
 /* Runs a streamed stage's op in capture mode: passes before its output pass
  * (a fit) run; the output pass is kept in the output frame for the readers.
- * Its own streamed inputs are set up first. What those passes read and ran
- * is added to *io: the stage that needed them reports it, as its time
- * includes them. Called with realize_mu held. */
-static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err)
+ * Its streamed inputs must be realized. What those passes read and ran is
+ * added to *io: the stage that needed them reports it, as its time includes
+ * them. Called with realize_mu held. */
+static sl_status realize_one_locked(sched *sc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err)
 {
-    if (st->realized)
-        return SL_OK;
     sl__run_ctx *rc = &sc->rc;
-    for (size_t j = 0; j < st->n_inputs; j++) {
-        sl_stage *in = &rc->pipe->stages[st->inputs[j].stage];
-        if (in->checkpoint == SL__CKPT_STREAM) {
-            sl_status s = realize_locked(sc, in, threads, io, err);
-            if (s)
-                return s;
-        }
-    }
     sl__frame_drop_data(st->output);
     st->n_results = 0;
     sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel,
@@ -788,6 +778,42 @@ static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl__stage_
     if (s != SL_OK)
         sl__error_stage(err, st->name);
     st->realized = s == SL_OK;
+    return s;
+}
+
+/* Realizes a streamed stage after the streamed stages it reads, depth first
+ * in input order. The walk keeps its own stack: a chain of streamed stages
+ * is as deep as the user makes it (100,000 stages), far deeper than a
+ * thread's stack would take as a recursion. A stage is on the stack at most
+ * once (the graph has no cycles), so n entries suffice. Called with
+ * realize_mu held. */
+static sl_status realize_locked(sched *sc, sl_stage *root, int threads, sl__stage_io *io, sl_error *err)
+{
+    if (root->realized)
+        return SL_OK;
+    typedef struct walk {
+        sl_stage *st;
+        size_t next; /* its next input to look at */
+    } walk;
+    walk *stack = malloc(sc->n * sizeof *stack);
+    if (!stack)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    size_t depth = 0;
+    stack[depth++] = (walk){root, 0};
+    sl_status s = SL_OK;
+    while (depth > 0 && s == SL_OK) {
+        walk *w = &stack[depth - 1];
+        if (w->next < w->st->n_inputs) {
+            sl_stage *in = &sc->rc.pipe->stages[w->st->inputs[w->next++].stage];
+            if (in->checkpoint == SL__CKPT_STREAM && !in->realized)
+                stack[depth++] = (walk){in, 0};
+            continue;
+        }
+        depth--;
+        if (!w->st->realized) /* reached twice through two readers */
+            s = realize_one_locked(sc, w->st, threads, io, err);
+    }
+    free(stack);
     return s;
 }
 
