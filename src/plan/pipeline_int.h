@@ -98,6 +98,7 @@ typedef struct sl__stage_io {
     double blas_flops, blas_seconds; /* BLIS's work in its passes, seconds summed over threads */
     struct sl__ckpt_sealed *sealed;
     double ready; /* wall clock when the output was complete (sealed), 0: not run */
+    int resumable; /* interrupted: its temporary checkpoint and journal are kept for the next run */
 } sl__stage_io;
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err);
 /* 1 when a stored stage of this op keeps its data in place (op stored_at,

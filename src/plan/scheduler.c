@@ -335,14 +335,21 @@ again:
     }
     if (s == SL_OK)
         io->ready = wall_seconds();
+    /* An interrupted stage whose journal was saved where it stopped keeps
+     * its temporary checkpoint and journal: the next run resumes there. A
+     * failure leaves nothing to resume: the same inputs would fail the same
+     * way. */
+    io->resumable = s == SL_ERR_CANCELLED && ex.resume_kept && w;
     if (w) {
         sl__h5_lock();
-        sl__ckpt_abort_locked(w);
+        if (io->resumable)
+            sl__ckpt_close_locked(w);
+        else
+            sl__ckpt_abort_locked(w);
         sl__h5_unlock();
     }
-    /* a failure (not a kill) leaves nothing to resume: the same inputs would
-     * fail the same way */
-    sl__journal_remove(&jr);
+    if (!io->resumable)
+        sl__journal_remove(&jr);
     sl__journal_close(&jr);
     if (s != SL_OK) {
         sl__frame_drop_data(st->output);
@@ -663,6 +670,18 @@ static int64_t stage_chunks(const sched *sc, const sl_stage *st)
     return most;
 }
 
+/* The first failure of the run stops it: nothing new starts, running
+ * stages are cancelled. */
+static void run_failed_locked(sched *sc, sl_status s, const sl_error *err)
+{
+    if (!sc->failed) {
+        sc->failed = 1;
+        sc->first_status = s;
+        sc->first_err = *err;
+        atomic_store(&sc->cancel, 1);
+    }
+}
+
 /* Picks the first ready stage and its team size; SIZE_MAX when none can
  * start. A stage with enough chunks for every free thread (two each) takes
  * them all: stages that stream the same data then run one after the other at
@@ -672,6 +691,12 @@ static int64_t stage_chunks(const sched *sc, const sl_stage *st)
  * free threads equally among the ready ones. */
 static size_t take_stage(sched *sc, int *team)
 {
+    if (!sc->failed && sc->heap_n > 0 && sl__run_interrupted(&sc->rc)) {
+        /* the caller stopped the run: start nothing more */
+        sl_error e;
+        sl__error_set(&e, SL_ERR_CANCELLED, "the run was interrupted");
+        run_failed_locked(sc, SL_ERR_CANCELLED, &e);
+    }
     if (sc->failed || sc->free_threads < 1 || sc->heap_n == 0)
         return SIZE_MAX;
     size_t ready = sc->heap_n;
@@ -689,18 +714,6 @@ static size_t take_stage(sched *sc, int *team)
     sc->state[i] = ST_RUNNING;
     sc->free_threads -= *team;
     return i;
-}
-
-/* The first failure of the run stops it: nothing new starts, running
- * stages are cancelled. */
-static void run_failed_locked(sched *sc, sl_status s, const sl_error *err)
-{
-    if (!sc->failed) {
-        sc->failed = 1;
-        sc->first_status = s;
-        sc->first_err = *err;
-        atomic_store(&sc->cancel, 1);
-    }
 }
 
 static void stage_finished(sched *sc, size_t i, int team, sl_status s, const sl_error *err)
@@ -844,7 +857,7 @@ static sl_status stream_stage(sched *sc, size_t i, sl_error *err)
     if (s == SL_OK)
         memcpy(st->out_hash, st->key, SL_HASH_HEX);
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
-                     .rows = sl_frame_rows(st->output), .seconds = sl__now() - t0, .streamed = 1};
+                     .rows = sl_frame_rows(st->output), .seconds = sl__now() - t0, .streamed = 1, .status = s};
     emit(rc, &done);
     log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(),
                    {.rows = done.rows}};
@@ -863,12 +876,14 @@ static void report_stage(sched *sc, size_t i, sl_status s, const sl_error *err, 
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
                      .rows = s == SL_OK ? sl_frame_rows(st->output) : 0, .bytes = io.bytes,
                      .seconds = sl__now() - t0, .reused = st->reused,
-                     .in_place = s == SL_OK && sl__stage_in_place(st)};
+                     .in_place = s == SL_OK && sl__stage_in_place(st), .status = s, .resumable = io.resumable};
     emit(rc, &done);
     char msg[2048] = "";
     if (s != SL_OK)
         sl_error_format(err, msg, sizeof msg);
-    log_entry e = {st, s != SL_OK ? "failed" : st->reused ? "reused" : "ran", st->reused ? NULL : reason,
+    /* stopped by the caller, not by its data: "interrupted" */
+    const char *failed = s == SL_ERR_CANCELLED && sl__run_interrupted(rc) ? "interrupted" : "failed";
+    log_entry e = {st, s != SL_OK ? failed : st->reused ? "reused" : "ran", st->reused ? NULL : reason,
                    s != SL_OK ? msg : NULL, w0, wall_seconds(), io};
     e.io.rows = done.rows;
     pthread_mutex_lock(&sc->file_mu);

@@ -1,8 +1,13 @@
 #!/usr/bin/python3
 """Hostile-input tests: signals, the scheduler's depth, threads, advice (issue 14).
 See common.py for how they run."""
+import json
 import os
+import signal
+import subprocess
+import time
 
+import h5py
 import numpy as np
 
 import common
@@ -89,6 +94,156 @@ def test_collinear_advice_fits_l2():
     coef = read_array(os.path.join(d, "wd", "fit.h5"), "coef")
     # the ridge splits the weight of X[2] between X[0] and X[1]: y = X[0] + 2 X[1]
     assert np.allclose(coef[0, :2] + coef[0, 2], [1, 2], atol=0.1), coef
+
+
+# ---------------------------------------------------------------------------
+# item 11: SIGINT, SIGTERM, SIGPIPE
+# ---------------------------------------------------------------------------
+
+STAGES = ["load", "clean", "convert", "normalize", "lstsq", "gd", "evaluate", "evaluate_gd"]
+ROWS = 1000000  # convert and normalize take about a second each here: room to land a signal inside
+SHARED = {}
+
+
+def regression(d, data, wd):
+    """pipelines/regression.yaml on `data`, with its checkpoints in `wd`."""
+    with open(os.path.join(common.SRC, "pipelines", "regression.yaml")) as f:
+        text = f.read()
+    text = text.replace("file: ../datasets/synthetic.h5", "file: " + data)
+    text = text.replace("workdir: ../runs/regression", "workdir: " + wd)
+    return write(d, text)
+
+
+def reference():
+    """(data file, workdir of an uninterrupted run, its run.log) made once."""
+    if not SHARED:
+        d = tdir("signals_ref")
+        data = os.path.join(d, "data.h5")
+        g = subprocess.run([common.GENDATA, data, "--rows", str(ROWS), "--features", "16", "--seed", "7"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert g.returncode == 0, g.stderr
+        wd = os.path.join(d, "wd")
+        expect_ok(sluice(d, "run", regression(d, data, wd), "-j", "2", timeout=240))
+        SHARED.update(data=data, wd=wd, log=run_log(wd))
+    return SHARED["data"], SHARED["wd"], SHARED["log"]
+
+
+def run_log(wd):
+    with open(os.path.join(wd, "run.log")) as f:
+        return [json.loads(line) for line in f]
+
+
+def expect_same_checkpoints(wd, ref):
+    """Every stage's checkpoint holds the reference run's arrays and output hash."""
+    for st in STAGES:
+        with h5py.File(os.path.join(wd, st + ".h5"), "r") as a, h5py.File(os.path.join(ref, st + ".h5"), "r") as b:
+            assert sorted(a.keys()) == sorted(b.keys()), (st, list(a.keys()), list(b.keys()))
+            for k in b.keys():
+                assert np.array_equal(a[k][...], b[k][...], equal_nan=True), "%s/%s differs" % (st, k)
+            assert a.attrs["sluice_output_hash"] == b.attrs["sluice_output_hash"], st
+
+
+def workdir_files(wd):
+    return set(os.listdir(wd))
+
+
+def start(args, env=None):
+    e = dict(os.environ, LC_ALL="C", SLUICE_RESUME_INTERVAL="0.05")
+    e.pop("OMP_NUM_THREADS", None)
+    e.update(env or {})
+    return subprocess.Popen([common.SLUICE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=e)
+
+
+def stop_inside(proc, path, sig):
+    """Sends sig once `path` (a stage's resume journal) exists: the stage is
+    part-way through, with rows written and journalled."""
+    deadline = time.time() + 120
+    while not os.path.exists(path):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError("the run ended (exit %s) before %s appeared\n%s%s" % (proc.returncode, path, out, err))
+        time.sleep(0.005)
+    proc.send_signal(sig)
+    try:
+        return proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the run did not stop within 120 s of %s" % signal.Signals(sig).name)
+
+
+def interrupt_and_resume(name, sig, stage, committed):
+    """A run of the reference pipeline stopped by sig inside `stage`: exit
+    128 + sig, one line saying what is kept, run.log's "interrupted" line, no
+    temporary file but the stage's checkpoint and journal; then a run that
+    resumes the stage (it reads less than a whole run of it) and ends with
+    the checkpoints of an uninterrupted run."""
+    data, ref, ref_log = reference()
+    d = tdir(name)
+    wd = os.path.join(d, "wd")
+    p = regression(d, data, wd)
+    proc = start(["run", p, "-j", "2"])
+    out, err = stop_inside(proc, os.path.join(wd, stage + ".h5.tmp.resume"), sig)
+    signame = signal.Signals(sig).name
+    shown = "exit %s\n--- stdout:\n%s--- stderr:\n%s" % (proc.returncode, out, err)
+    assert proc.returncode == 128 + sig, "expected exit %d\n%s" % (128 + sig, shown)
+    lines = err.splitlines()
+    assert lines == ["sluice: interrupted by %s: %d stages committed to %s, '%s' will resume where it stopped; "
+                     "run again to continue" % (signame, committed, wd, stage)], shown
+    last = [e for e in run_log(wd) if e["stage"] == stage][-1]
+    assert last["status"] == "interrupted" and "the run was interrupted" in last["error"], last
+    kept = {".sluice.lock", "run.log", "sluice.manifest", stage + ".h5.tmp", stage + ".h5.tmp.resume"}
+    kept |= {s + ".h5" for s in STAGES[:STAGES.index(stage)]}
+    assert workdir_files(wd) == kept, sorted(workdir_files(wd))
+    # the next run resumes the stage where it stopped
+    expect_ok(sluice(d, "run", p, "-j", "2", timeout=240))
+    rerun = [e for e in run_log(wd) if e["stage"] == stage][-1]
+    full = [e for e in ref_log if e["stage"] == stage][-1]
+    assert rerun["status"] == "ran" and rerun["bytes_read"] < full["bytes_read"], (
+        "the rerun read %d bytes for %s, an uninterrupted run %d: it restarted instead of resuming" % (
+            rerun["bytes_read"], stage, full["bytes_read"]))
+    expect_same_checkpoints(wd, ref)
+    assert workdir_files(wd) == {".sluice.lock", "run.log", "sluice.manifest"} | {s + ".h5" for s in STAGES}, \
+        sorted(workdir_files(wd))
+
+
+def test_sigint_inside_a_stage_keeps_its_work():
+    """Item 11: SIGINT killed the run with no message, no run.log line, and a
+    next run started the stage over."""
+    interrupt_and_resume("sigint", signal.SIGINT, "convert", 2)
+
+
+def test_sigterm_inside_a_stage_keeps_its_work():
+    """Item 11: the same for SIGTERM, inside normalize (a fit pass, then the
+    pass that writes)."""
+    interrupt_and_resume("sigterm", signal.SIGTERM, "normalize", 3)
+
+
+def test_stdout_reader_gone_run_completes():
+    """Item 11: `sluice run p.yaml | head -1`: the second line written killed
+    sluice with SIGPIPE mid-run. Now the run goes on to the end, silently on
+    stdout, and its checkpoints are those of a run that printed everything."""
+    data, ref, _ = reference()
+    d = tdir("sigpipe")
+    wd = os.path.join(d, "wd")
+    proc = start(["run", regression(d, data, wd), "-j", "2"])
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what head does after its line
+    try:
+        err = proc.stderr.read()
+        proc.wait(timeout=240)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+    assert first.startswith("load "), first
+    assert proc.returncode == 0 and err == "", "exit %s, stderr:\n%s" % (proc.returncode, err)
+    assert [e["status"] for e in run_log(wd)] == ["ran"] * len(STAGES), run_log(wd)
+    expect_same_checkpoints(wd, ref)
+    assert workdir_files(wd) == {".sluice.lock", "run.log", "sluice.manifest"} | {s + ".h5" for s in STAGES}, \
+        sorted(workdir_files(wd))
 
 
 if __name__ == "__main__":
