@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1047,6 +1048,86 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     return s;
 }
 
+/* ---- threads ---- */
+
+typedef struct probe_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open;
+} probe_gate;
+
+static void *probe_wait(void *arg)
+{
+    probe_gate *g = arg;
+    pthread_mutex_lock(&g->mu);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* How many threads, up to want, this process can have at once beside its
+ * own now: starts them (small stacks, doing nothing) until one fails, then
+ * ends them. *why: the error of the one that failed. */
+static size_t probe_threads(size_t want, int *why)
+{
+    probe_gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    pthread_t *t = malloc((want ? want : 1) * sizeof *t);
+    pthread_attr_t attr;
+    size_t n = 0;
+    *why = 0;
+    if (!t || pthread_attr_init(&attr) != 0) {
+        free(t);
+        return want; /* cannot tell: let the run try */
+    }
+    pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN > 65536 ? PTHREAD_STACK_MIN : 65536);
+    for (; n < want; n++)
+        if ((*why = pthread_create(&t[n], &attr, probe_wait, &g)) != 0)
+            break;
+    pthread_attr_destroy(&attr);
+    pthread_mutex_lock(&g.mu);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    for (size_t k = 0; k < n; k++)
+        pthread_join(t[k], NULL);
+    free(t);
+    return n;
+}
+
+/* How many stage workers the run starts (at most one per thread of the
+ * budget and per stage). The threads alive at once, beside the calling one:
+ * the workers, the committer, and the OpenMP threads of the running stages,
+ * whose teams (each worker's own thread included) add up to at most T: a
+ * worker gives its OpenMP threads back when its stage ends (worker()). That
+ * is at most workers + T. libgomp ends the process when it cannot create a
+ * thread (RLIMIT_NPROC, ulimit -u, on a login node), so before any stage
+ * starts the run makes sure that many threads can exist; when they cannot,
+ * it runs fewer stages at once, or fails saying what to do. With -j 1 no
+ * OpenMP thread is ever made and the run can go on this thread alone. */
+static sl_status plan_workers(int threads, size_t *nworkers, sl_error *err)
+{
+    if (threads <= 1 || *nworkers == 0)
+        return SL_OK;
+    size_t want = *nworkers + (size_t)threads;
+    int why = 0;
+    size_t can = probe_threads(want, &why);
+    if (can >= want)
+        return SL_OK;
+    if (can > (size_t)threads) {
+        *nworkers = can - (size_t)threads; /* fewer stages side by side; the same results */
+        return SL_OK;
+    }
+    char limit[96] = "";
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(limit, sizeof limit, "; the limit on processes, ulimit -u, is %llu", (unsigned long long)rl.rlim_cur);
+    return sl__error_set(err, SL_ERR_IO,
+                         "cannot start the %zu threads a run with %d threads needs: only %zu could be started (%s%s); "
+                         "run with -j %zu (or 'threads: %zu'), or raise the limit",
+                         want, threads, can, strerror(why), limit, can > 1 ? can - 1 : 1, can > 1 ? can - 1 : 1);
+}
+
 static void *worker(void *arg)
 {
     sched *sc = arg;
@@ -1064,6 +1145,11 @@ static void *worker(void *arg)
         sl_error err;
         sl_error_clear(&err);
         sl_status s = process_stage(sc, i, team, &err);
+        /* give the stage's OpenMP threads back (libgomp keeps them for this
+         * thread's next team otherwise): threads alive stay within what
+         * plan_workers checked */
+        if (team > 1)
+            omp_pause_resource_all(omp_pause_soft);
         pthread_mutex_lock(&sc->mu);
         stage_finished(sc, i, team, s, &err);
     }
@@ -1094,6 +1180,9 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         s = select_stages(p, opt, selected, sc.forced, err);
     if (s == SL_OK)
         s = sl__budget_check(p, selected, chunk_rows, budget.total, err);
+    size_t nworkers = (size_t)threads < p->n ? (size_t)threads : p->n;
+    if (s == SL_OK)
+        s = plan_workers(threads, &nworkers, err);
     int lock_fd = -1;
     if (s == SL_OK)
         s = sl__make_dirs(workdir, "workdir", err);
@@ -1133,7 +1222,6 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     const char *commit_mode = getenv("SLUICE_COMMIT");
     if (!commit_mode || strcmp(commit_mode, "inline") != 0)
         sc.committer_started = pthread_create(&sc.committer, NULL, committer, &sc) == 0;
-    size_t nworkers = (size_t)threads < p->n ? (size_t)threads : p->n;
     pthread_t *tids = calloc(nworkers, sizeof *tids);
     size_t started = 0;
     if (tids)

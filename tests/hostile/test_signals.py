@@ -3,15 +3,17 @@
 See common.py for how they run."""
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import h5py
 import numpy as np
 
 import common
-from common import expect, expect_ok, h5, read_array, sluice, tdir, write  # noqa: F401
+from common import Skip, expect, expect_ok, h5, read_array, sluice, tdir, write  # noqa: F401
 
 
 # ---------------------------------------------------------------------------
@@ -244,6 +246,66 @@ def test_stdout_reader_gone_run_completes():
     expect_same_checkpoints(wd, ref)
     assert workdir_files(wd) == {".sluice.lock", "run.log", "sluice.manifest"} | {s + ".h5" for s in STAGES}, \
         sorted(workdir_files(wd))
+
+
+# ---------------------------------------------------------------------------
+# item 12: a process limit that does not leave room for the threads
+# ---------------------------------------------------------------------------
+
+NOBODY = 65534
+
+
+def as_nobody(d, nproc, *args):
+    """sluice run as user nobody (RLIMIT_NPROC is not enforced for root) with
+    at most nproc processes and threads of that user."""
+    cmd = ["prlimit", "--nproc=%d" % nproc, "setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+           "--clear-groups", common.SLUICE, *args]
+    e = dict(os.environ, LC_ALL="C")
+    e.pop("OMP_NUM_THREADS", None)
+    return subprocess.run(cmd, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120, env=e)
+
+
+def test_thread_limit_is_a_sluice_error():
+    """Item 12: with a process limit (ulimit -u) too low for the threads of
+    -j 4, the run ended inside libgomp ("libgomp: Thread creation failed"),
+    with no sluice error. Now it fails before any stage runs, saying how many
+    threads it needs, the limit, and the -j that fits; that -j then runs, with
+    the numbers of an unlimited run."""
+    if os.geteuid() != 0:
+        raise Skip("needs root, to run sluice as user nobody under a process limit")
+    if not (shutil.which("prlimit") and shutil.which("setpriv")):
+        raise Skip("needs prlimit and setpriv (util-linux)")
+    d = tempfile.mkdtemp(prefix="sluice-nproc-")  # in /tmp: a folder user nobody can reach and write
+    try:
+        os.chmod(d, 0o777)
+        h5(d, rows=100000, cols=4)  # 13 chunks: the stages take OpenMP teams
+        write(d, """
+            pipeline: limited
+            workdir: wd
+            stages:
+              load: { op: load.hdf5, file: data.h5, arrays: { X: /X, y: /y } }
+              conv: { op: convert, input: load, dtype: float64 }
+              norm: { op: normalize, input: conv, arrays: [X] }
+              fit: { op: linreg, input: norm }
+            """)
+        probe = as_nobody(d, 64, "version")
+        if probe.returncode != 0:
+            raise Skip("cannot run sluice as user nobody here: %s" % probe.stderr.strip())
+        msg = expect(as_nobody(d, 4, "run", "p.yaml", "-j", "4"), 3,
+                     "cannot start the 8 threads a run with 4 threads needs: only ", "could be started",
+                     "ulimit -u, is 4", "run with -j ", "or raise the limit")
+        assert not os.path.exists(os.path.join(d, "wd")), "a stage ran before the error: %s" % os.listdir(d)
+        j = msg.split("run with -j ", 1)[1].split(" ", 1)[0]
+        assert 1 <= int(j) < 4, msg
+        expect_ok(as_nobody(d, 4, "run", "p.yaml", "-j", j))
+        expect_ok(sluice(d, "run", "p.yaml", "-j", "4", "--workdir", "free"))
+        for st, arrays in (("norm", ["X", "y"]), ("fit", ["coef", "intercept"])):
+            for a in arrays:
+                got = read_array(os.path.join(d, "wd", st + ".h5"), a)
+                want = read_array(os.path.join(d, "free", st + ".h5"), a)
+                assert np.array_equal(got, want), "%s/%s differs from an unlimited run" % (st, a)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
