@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Hostile-input tests: signals, the scheduler's depth, threads, advice (issue 14).
 See common.py for how they run."""
+import fcntl
 import json
 import os
 import shutil
@@ -246,6 +247,72 @@ def test_stdout_reader_gone_run_completes():
     expect_same_checkpoints(wd, ref)
     assert workdir_files(wd) == {".sluice.lock", "run.log", "sluice.manifest"} | {s + ".h5" for s in STAGES}, \
         sorted(workdir_files(wd))
+
+
+def small_run_waiting_for_lock(name):
+    """A small pipeline whose workdir's lock this test holds, and a
+    `run --wait` started on it: (folder, workdir, the lock's file, the run)."""
+    d = tdir(name)
+    h5(d, rows=1000, cols=3)
+    p = write(d, """
+        pipeline: waits
+        workdir: wd
+        stages:
+          load: { op: load.hdf5, file: data.h5, arrays: { X: /X, y: /y } }
+          conv: { op: convert, input: load, dtype: float32 }
+        """)
+    wd = os.path.join(d, "wd")
+    os.makedirs(wd)
+    lock = open(os.path.join(wd, ".sluice.lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    proc = start(["run", p, "--wait", "-j", "2"])
+    time.sleep(0.5)  # loads the pipeline and waits for the lock
+    assert proc.poll() is None, "the run did not wait for the lock: exit %s %s" % (proc.returncode,
+                                                                                 proc.communicate())
+    return d, wd, lock, proc
+
+
+def test_signal_before_any_stage_starts():
+    """Item 11: a SIGINT while the run waits for another run's workdir: once
+    it gets the workdir it starts no stage, says so and exits 130 (before,
+    the signal killed it)."""
+    d, wd, lock, proc = small_run_waiting_for_lock("sig_waiting")
+    try:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        lock.close()  # the other run ends
+        out, err = proc.communicate(timeout=60)
+    finally:
+        lock.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, "exit %s\n%s%s" % (proc.returncode, out, err)
+    assert err.splitlines() == ["sluice: interrupted by SIGINT: 0 stages committed to %s; run again to continue" % wd], err
+    assert sorted(os.listdir(wd)) == [".sluice.lock"], os.listdir(wd)
+    expect_ok(sluice(d, "run", "p.yaml"))
+
+
+def test_second_signal_ends_the_run_at_once():
+    """Item 11: the first signal asks the run to stop at its next chunk; a
+    second one must end it at once, whatever it is doing (here: waiting for
+    the workdir), by the signal's default action."""
+    d, wd, lock, proc = small_run_waiting_for_lock("sig_twice")
+    try:
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        first = proc.poll()
+        assert first in (None, 143), "the first SIGTERM ended the run with %s: %s" % (first, proc.communicate())
+        if first is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=10)
+            assert proc.returncode == -signal.SIGINT, "after a second signal: exit %s" % proc.returncode
+    finally:
+        lock.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert sorted(os.listdir(wd)) == [".sluice.lock"], os.listdir(wd)
 
 
 # ---------------------------------------------------------------------------
