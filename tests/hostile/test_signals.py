@@ -249,6 +249,39 @@ def test_stdout_reader_gone_run_completes():
         sorted(workdir_files(wd))
 
 
+def test_sigint_inside_save_removes_its_temporary_file():
+    """Item 11: a stage that cannot resume (save.hdf5 writes the user's file,
+    not its checkpoint) stopped by SIGINT leaves no temporary file: neither
+    <file>.tmp nor its own <stage>.h5.tmp or journal; the user's earlier file
+    is untouched, and the next run writes the file whole."""
+    data, _, _ = reference()
+    d = tdir("sigint_save")
+    wd = os.path.join(d, "wd")
+    out = os.path.join(d, "out.h5")
+    with h5py.File(out, "w") as f:
+        f["old"] = np.arange(3.0)
+    p = write(d, """
+        pipeline: saves
+        workdir: wd
+        stages:
+          load: { op: load.hdf5, file: %s, arrays: { X: /X, y: /y } }
+          conv: { op: convert, input: load, dtype: float64 }
+          save: { op: save.hdf5, input: conv, file: out.h5, overwrite: true }
+        """ % data)
+    proc = start(["run", p, "-j", "2"])
+    o, e = stop_inside(proc, out + ".tmp", signal.SIGINT)
+    assert proc.returncode == 130, "exit %s\n%s%s" % (proc.returncode, o, e)
+    assert e.splitlines() == ["sluice: interrupted by SIGINT: 2 stages committed to %s; run again to continue" % wd], e
+    assert sorted(os.listdir(d)) == ["out.h5", "p.yaml", "wd"], sorted(os.listdir(d))
+    assert sorted(os.listdir(wd)) == [".sluice.lock", "conv.h5", "load.h5", "run.log", "sluice.manifest"], \
+        sorted(os.listdir(wd))
+    assert list(h5py.File(out, "r").keys()) == ["old"]
+    assert [x["status"] for x in run_log(wd) if x["stage"] == "save"] == ["interrupted"], run_log(wd)
+    expect_ok(sluice(d, "run", p))
+    with h5py.File(out, "r") as f, h5py.File(data, "r") as src:
+        assert np.array_equal(f["X"][...], src["X"][...].astype(np.float64), equal_nan=True)
+
+
 def small_run_waiting_for_lock(name):
     """A small pipeline whose workdir's lock this test holds, and a
     `run --wait` started on it: (folder, workdir, the lock's file, the run)."""
