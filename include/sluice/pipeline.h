@@ -3,6 +3,7 @@
 #ifndef SLUICE_PIPELINE_H
 #define SLUICE_PIPELINE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "sluice/error.h"
@@ -65,6 +66,8 @@ typedef struct sl_event {
     int streamed;         /* DONE: the stage is not stored; readers compute it as they read */
     int in_place;         /* DONE: a source stored in place: its data is read from the source file */
     const char *reason;   /* START: why the stage runs ("no checkpoint yet", ...) */
+    sl_status status;     /* FAILED: why; SL_ERR_CANCELLED when the run was cancelled (sl_run_options.cancel) */
+    int resumable;        /* FAILED: cancelled with its work so far kept; the next run resumes it */
 } sl_event;
 
 /* Called from the scheduler's threads, one call at a time. */
@@ -81,6 +84,15 @@ typedef struct sl_run_options {
     const char *from;          /* run this stage (recomputed) and what it feeds, nothing else */
     const char *until;         /* run only this stage and what it needs */
     int wait_for_lock;         /* another run holds the workdir: 1 wait, 0 fail at once */
+    /* Cancels the run once *cancel is nonzero (NULL: never). Set it from any
+     * thread or from a signal handler (the library installs none). No new
+     * stage starts; running passes stop at their next chunk boundary; the
+     * stages already computed are still committed; a stage stopped in a
+     * resumable pass keeps <stage>.h5.tmp and its resume journal, synced, so
+     * the next run continues where it stopped (its FAILED event says
+     * resumable); other temporary files are removed. The run then returns
+     * SL_ERR_CANCELLED, unless every stage had already finished. */
+    volatile sig_atomic_t *cancel;
 } sl_run_options;
 
 /* Parses a size such as "512MiB", "2 GiB", "300MB" or "1e9" into bytes

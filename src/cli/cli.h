@@ -2,6 +2,7 @@
 #ifndef SL_CLI_H
 #define SL_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 #include "sluice/sluice.h"
 
@@ -34,5 +35,15 @@ void cli_progress_free(cli_progress *pr);
 void cli_progress_event(const sl_event *ev, void *user);
 /* Clears a live line before an error is printed. */
 void cli_progress_finish(cli_progress *pr);
+/* 1 when nothing more goes to stdout (-q, or its reader is gone). */
+int cli_progress_quiet(const cli_progress *pr);
+/* The one line on stderr for a run stopped by a signal: what was committed,
+ * which stages will resume, what to do. pr may be NULL. */
+void cli_progress_interrupted(const cli_progress *pr, const char *signame, const char *workdir);
+
+/* SIGINT and SIGTERM set *cli_stop_flag() (the signal's number) and so stop a
+ * run at its next chunk boundary; a second one ends the process at once. */
+void cli_catch_stop_signals(void);
+volatile sig_atomic_t *cli_stop_flag(void);
 
 #endif

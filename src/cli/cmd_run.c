@@ -189,12 +189,22 @@ int cmd_run(int argc, char **argv)
         cli_progress *pr = cli_progress_new(p, stdout, live, a.quiet);
         a.opt.progress = pr ? cli_progress_event : NULL;
         a.opt.user = pr;
+        a.opt.cancel = cli_stop_flag();
+        cli_catch_stop_signals();
         sl_error err;
         sl_status s = sl_pipeline_run(p, &a.opt, &err);
         cli_progress_finish(pr);
-        rc = s == SL_OK ? EXIT_OK : cli_fail(&err);
-        if (s == SL_OK && !a.quiet)
-            printf("checkpoints in %s\n", a.opt.workdir ? a.opt.workdir : sl_pipeline_workdir(p));
+        const char *workdir = a.opt.workdir ? a.opt.workdir : sl_pipeline_workdir(p);
+        int sig = *cli_stop_flag();
+        if (s == SL_ERR_CANCELLED && sig) {
+            /* stopped by the user: one line saying what is kept, and 128 + the signal as a shell would */
+            cli_progress_interrupted(pr, sig == SIGINT ? "SIGINT" : "SIGTERM", workdir);
+            rc = 128 + sig;
+        } else {
+            rc = s == SL_OK ? EXIT_OK : cli_fail(&err);
+        }
+        if (s == SL_OK && !a.quiet && !cli_progress_quiet(pr))
+            printf("checkpoints in %s\n", workdir);
         cli_progress_free(pr);
     }
     sl_pipeline_free(p);

@@ -81,8 +81,50 @@ int cli_parse_count(const char *s, long long max, long long *out)
     return 1;
 }
 
+static volatile sig_atomic_t stop_signal;
+
+volatile sig_atomic_t *cli_stop_flag(void)
+{
+    return &stop_signal;
+}
+
+/* The first SIGINT or SIGTERM asks the run to stop at its next chunk
+ * boundary (async-signal-safe: it only sets the flag the library polls); a
+ * second one gets the default action, so that a user can always get out. */
+static void on_stop_signal(int sig)
+{
+    if (stop_signal) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, NULL);
+        raise(sig); /* blocked until this handler returns, then fatal */
+        return;
+    }
+    stop_signal = sig;
+}
+
+void cli_catch_stop_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM};
+    for (size_t i = 0; i < 2; i++) {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART; /* no EINTR in the library's system calls */
+        /* a signal ignored when sluice started (nohup, a background job) stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    /* A reader of stdout that goes away (`sluice run p.yaml | head -1`)
+     * must not kill a run half-way with SIGPIPE: writes to stdout then fail
+     * with EPIPE, and the run stops writing there and goes on. */
+    signal(SIGPIPE, SIG_IGN);
     /* HDF5's exit handler closes the files still open, and crashes on one
      * whose H5Fclose failed (a full disk at commit; HDF5 1.10). Every file
      * sluice wrote is closed or abandoned by then: skip the handler. */

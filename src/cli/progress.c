@@ -17,6 +17,8 @@ struct cli_progress {
     FILE *out;
     int live, quiet, line_shown;
     size_t n, finished;
+    size_t committed;   /* stages computed and committed by this run */
+    char resume[512];   /* stages an interruption left to resume: "'a', 'b'" */
     stage_view *stages;
     double last_draw;
 };
@@ -121,9 +123,29 @@ static void print_done(cli_progress *pr, const sl_event *ev)
     fputc('\n', pr->out);
 }
 
+/* What an interruption leaves, for its message: counted even when quiet. */
+static void count_event(cli_progress *pr, const sl_event *ev)
+{
+    if (ev->kind == SL_EVENT_STAGE_DONE && !ev->reused && !ev->streamed)
+        pr->committed++;
+    if (ev->kind == SL_EVENT_STAGE_FAILED && ev->resumable) {
+        size_t used = strlen(pr->resume);
+        snprintf(pr->resume + used, sizeof pr->resume - used, "%s'%s'", used ? ", " : "", ev->name);
+    }
+}
+
+/* Once stdout's reader is gone (EPIPE: `sluice run p.yaml | head -1`),
+ * nothing more is written there; the run goes on, and run.log has it all. */
+static void check_out(cli_progress *pr)
+{
+    if (ferror(pr->out))
+        pr->quiet = 1;
+}
+
 void cli_progress_event(const sl_event *ev, void *user)
 {
     cli_progress *pr = user;
+    count_event(pr, ev);
     if (pr->quiet)
         return;
     stage_view *v = &pr->stages[ev->stage];
@@ -147,15 +169,20 @@ void cli_progress_event(const sl_event *ev, void *user)
         clear_line(pr);
         if (ev->kind == SL_EVENT_STAGE_DONE)
             print_done(pr, ev);
+        else if (ev->status == SL_ERR_CANCELLED)
+            fprintf(pr->out, "%-16s stopped after %.3f s%s\n", ev->name, ev->seconds,
+                    ev->resumable ? " (its work so far is kept: the next run resumes it)" : "");
         else
             fprintf(pr->out, "%-16s failed after %.3f s\n", ev->name, ev->seconds);
         fflush(pr->out);
+        check_out(pr);
         break;
     }
     if (pr->live) {
         double t = now();
         if (ev->kind != SL_EVENT_PROGRESS || t - pr->last_draw > 0.1) {
             draw(pr);
+            check_out(pr);
             pr->last_draw = t;
         }
     }
@@ -163,8 +190,24 @@ void cli_progress_event(const sl_event *ev, void *user)
 
 void cli_progress_finish(cli_progress *pr)
 {
-    if (pr) {
+    if (pr && !pr->quiet) {
         clear_line(pr);
         fflush(pr->out);
+        check_out(pr);
     }
+}
+
+int cli_progress_quiet(const cli_progress *pr)
+{
+    return !pr || pr->quiet;
+}
+
+void cli_progress_interrupted(const cli_progress *pr, const char *signame, const char *workdir)
+{
+    size_t done = pr ? pr->committed : 0;
+    const char *resume = pr ? pr->resume : "";
+    fprintf(stderr, "sluice: interrupted by %s: %zu stage%s committed to %s%s%s%s; run again to continue\n",
+            signame, done, done == 1 ? "" : "s", workdir, resume[0] ? ", " : "", resume,
+            resume[0] ? (strchr(resume, ',') ? " will resume where they stopped" : " will resume where it stopped")
+                      : "");
 }

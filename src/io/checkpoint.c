@@ -826,6 +826,12 @@ void sl__ckpt_abort_locked(sl__ckpt_writer *w)
     }
 }
 
+void sl__ckpt_close_locked(sl__ckpt_writer *w)
+{
+    if (w)
+        free_writer(w);
+}
+
 sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, const unsigned char *want,
                                       sl_error *err)
 {

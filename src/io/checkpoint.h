@@ -99,6 +99,9 @@ void sl__ckpt_sealed_abort(sl__ckpt_sealed *c);
 sl_status sl__ckpt_commit_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], sl_error *err);
 /* Closes and removes the temporary file; frees w. w may be NULL. */
 void sl__ckpt_abort_locked(sl__ckpt_writer *w);
+/* Closes the temporary file and keeps it, for the next run to resume from
+ * its journal (an interrupted run); frees w. w may be NULL. */
+void sl__ckpt_close_locked(sl__ckpt_writer *w);
 
 /* Reads chunks of a frame stored in a checkpoint (or any file laid out the
  * same way). */

@@ -229,6 +229,18 @@ static sl_status singular_error(const sl__train *t, const double *A, const doubl
             snprintf(buf + used, sizeof buf - used, " + const");
         free(a);
     }
+    if (t->l2 > 0) {
+        /* A ridge too small to matter. Column j's pivot is then about l2, and
+         * it must exceed RANK_RTOL of its diagonal entry, the column's sum of
+         * squares: 100 times that bound leaves room for rounding. */
+        double enough = 100 * RANK_RTOL * (A[j * F + j] - t->l2);
+        return sl_stage_error(t->st, err, SL_ERR_DATA, "l2",
+                              "the features are collinear, so least squares has no unique solution: %s (relative "
+                              "pivot %.3g), and l2 = %g is too small to change that; raise l2 (to %.2g or more for "
+                              "that column), drop that column, or set 'rank_deficient: pinv' for the minimum-norm "
+                              "solution",
+                              buf, min_rel > 0 ? min_rel : 0.0, t->l2, enough > t->l2 ? enough : 10 * t->l2);
+    }
     return sl_stage_error(t->st, err, SL_ERR_DATA, "rank_deficient",
                           "the features are collinear, so least squares has no unique solution: %s (relative "
                           "pivot %.3g). Set l2 > 0 (ridge), drop that column, or set 'rank_deficient: pinv' for the "

@@ -73,24 +73,40 @@ static int64_t frame_row_bytes(const sl_frame *f, int64_t *cols)
     return b;
 }
 
-/* Row bytes of the chunk levels a pass reading stage s's output holds:
- * s's output, and below it, when s is streamed, the levels it is computed
- * from. */
-static int64_t chain_row_bytes(const sl_pipeline *p, const sl_stage *s, int64_t *cols)
+/* Row bytes of the chunk levels a pass reading each stage's output holds:
+ * the stage's output and, when it is streamed, the levels it is computed
+ * from (every path down to a stored frame counts). One sweep in pipeline
+ * order, where inputs come first, rather than a recursion down each chain:
+ * a chain of streamed stages is as deep as the user makes it (100,000), and
+ * paths that meet again would be walked once per path. The sums stop at
+ * 2^32 bytes a row, far above any budget, so that no product overflows. */
+static int64_t *chain_row_bytes(const sl_pipeline *p)
 {
-    int64_t b = frame_row_bytes(s->output, cols);
-    if (s->checkpoint == SL__CKPT_STREAM)
-        for (size_t j = 0; j < s->n_inputs; j++)
-            b += chain_row_bytes(p, &p->stages[s->inputs[j].stage], NULL);
+    const int64_t cap = (int64_t)1 << 32;
+    int64_t *b = malloc((p->n ? p->n : 1) * sizeof *b);
+    for (size_t i = 0; b && i < p->n; i++) {
+        const sl_stage *s = &p->stages[i];
+        b[i] = frame_row_bytes(s->output, NULL);
+        for (size_t j = 0; s->checkpoint == SL__CKPT_STREAM && j < s->n_inputs; j++)
+            b[i] += b[s->inputs[j].stage];
+        if (b[i] > cap)
+            b[i] = cap;
+    }
     return b;
 }
 
-int64_t sl__stage_slot_bytes(const sl_stage *st, int64_t chunk_rows)
+/* Bytes of one slot of a pass of stage st (an upper bound over its passes:
+ * every array of every input, streamed levels included, plus its output and
+ * the scratch allowance) at chunk_rows rows per chunk; chain from
+ * chain_row_bytes. */
+static int64_t stage_slot_bytes(const sl_stage *st, const int64_t *chain, int64_t chunk_rows)
 {
     const sl_pipeline *p = st->pipe;
     int64_t in = 0, cols = 0;
-    for (size_t j = 0; j < st->n_inputs; j++)
-        in += chain_row_bytes(p, &p->stages[st->inputs[j].stage], &cols);
+    for (size_t j = 0; j < st->n_inputs; j++) {
+        in += chain[st->inputs[j].stage];
+        frame_row_bytes(p->stages[st->inputs[j].stage].output, &cols);
+    }
     if (st->n_inputs == 0) /* a source reads into its output frame */
         in += frame_row_bytes(st->output, &cols);
     /* a chunk holds no more rows than the frame it reads (when known), and
@@ -123,15 +139,15 @@ void sl__format_bytes(char *buf, size_t size, int64_t bytes)
 }
 
 /* The most any selected stage needs for one slot of chunk_rows rows. */
-static int64_t most_needed(const sl_pipeline *p, const unsigned char *selected, int64_t chunk_rows,
-                           const sl_stage **worst)
+static int64_t most_needed(const sl_pipeline *p, const unsigned char *selected, const int64_t *chain,
+                           int64_t chunk_rows, const sl_stage **worst)
 {
     int64_t most = 0;
     for (size_t i = 0; i < p->n; i++) {
         const sl_stage *st = &p->stages[i];
         if ((selected && !selected[i]) || st->checkpoint == SL__CKPT_STREAM)
             continue;
-        int64_t b = sl__stage_slot_bytes(st, chunk_rows);
+        int64_t b = stage_slot_bytes(st, chain, chunk_rows);
         if (b > most) {
             most = b;
             if (worst)
@@ -145,18 +161,24 @@ sl_status sl__budget_check(const sl_pipeline *p, const unsigned char *selected, 
                            sl_error *err)
 {
     const sl_stage *worst = NULL;
-    int64_t need = most_needed(p, selected, chunk_rows, &worst);
-    if (!worst || need <= total)
+    int64_t *chain = chain_row_bytes(p);
+    if (!chain)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    int64_t need = most_needed(p, selected, chain, chunk_rows, &worst);
+    if (!worst || need <= total) {
+        free(chain);
         return SL_OK;
+    }
     /* the largest chunk_rows every stage fits with (need grows with rows) */
     int64_t lo = 0, hi = chunk_rows;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo + 1) / 2;
-        if (most_needed(p, selected, mid, NULL) <= total)
+        if (most_needed(p, selected, chain, mid, NULL) <= total)
             lo = mid;
         else
             hi = mid - 1;
     }
+    free(chain);
     char need_s[32], total_s[32], fix[96];
     sl__format_bytes(need_s, sizeof need_s, need);
     sl__format_bytes(total_s, sizeof total_s, total);

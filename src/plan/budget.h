@@ -34,11 +34,6 @@ void sl__budget_destroy(sl__budget *b);
 int sl__budget_take(sl__budget *b, int64_t slot, int want, const atomic_int *cancel);
 void sl__budget_give(sl__budget *b, int64_t bytes);
 
-/* Bytes of one slot of a pass of stage st (an upper bound over its passes:
- * every array of every input, streamed levels included, plus its output and
- * the scratch allowance) at chunk_rows rows per chunk. */
-int64_t sl__stage_slot_bytes(const sl_stage *st, int64_t chunk_rows);
-
 /* Fails when one slot of some selected stage does not fit in `total` bytes,
  * naming the stage that needs the most and the chunk_rows that fits all. */
 sl_status sl__budget_check(const sl_pipeline *p, const unsigned char *selected, int64_t chunk_rows, int64_t total,

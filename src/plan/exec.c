@@ -261,6 +261,29 @@ static size_t slot_bytes(const pass_run *pr, int64_t chunk_rows)
     return per_slot + ((pass->partial_size + 63) & ~(size_t)63);
 }
 
+/* Saves the resume journal now: the rows written so far made durable
+ * first, then the writer's state and the passes' records. */
+static sl_status save_journal(sl_exec *ex, sl_error *err)
+{
+    sl__journal *jr = ex->jr;
+    sl_status s = sl__ckpt_sync(ex->writer, err);
+    if (s == SL_OK) {
+        sl__ckpt_save_state(ex->writer, &jr->w_rows, &jr->w_bytes, jr->hash_states);
+        s = sl__journal_save(jr, err);
+    }
+    jr->last_save = sl__now();
+    return s;
+}
+
+/* The caller interrupted the run (sl_run_options.cancel) at a chunk
+ * boundary where the journal, if the stage keeps one, has just been saved:
+ * the stage keeps its temporary checkpoint, and the next run resumes here. */
+static sl_status interrupted(sl_exec *ex, sl_error *err)
+{
+    ex->resume_kept = ex->jr && !ex->jr->disabled && ex->writer;
+    return sl__error_set(err, SL_ERR_CANCELLED, "the run was interrupted");
+}
+
 /* Takes the pass's slots from the run's memory budget: one slot's buffers
  * plus the allowance for the op's scratch (a float64 copy of the chunk). */
 static sl_status reserve_slots(sl_exec *ex, pass_run *pr, int64_t chunk_rows, int want, sl_error *err)
@@ -273,6 +296,11 @@ static sl_status reserve_slots(sl_exec *ex, pass_run *pr, int64_t chunk_rows, in
         cols += sl_frame_array(pr->in_frame, i)->cols;
     int64_t slot = (int64_t)slot_bytes(pr, chunk_rows) + cols * 8 * chunk_rows;
     int n = sl__budget_take(ex->rc->budget, slot, want, ex->cancel);
+    if (n == 0 && sl__run_interrupted(ex->rc)) {
+        /* the passes before this one are recorded: keep them */
+        sl_status s = ex->jr && !ex->jr->disabled && ex->writer ? save_journal(ex, err) : SL_OK;
+        return s == SL_OK ? interrupted(ex, err) : s;
+    }
     if (n == 0) {
         if (ex->cancel && atomic_load(ex->cancel))
             return sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");
@@ -577,17 +605,17 @@ static int resume_point(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *ac
     return r->done;
 }
 
-/* Saves how far pass k has come, after making its output rows durable. */
+/* Saves how far pass k has come, after making its output rows durable:
+ * every few seconds, or now when save_now is set. */
 static sl_status record_progress(sl_exec *ex, const sl_pass *pass, const void *acc, int64_t nchunks, size_t k,
-                                 int64_t done, int finished, sl_error *err)
+                                 int64_t done, int finished, int save_now, sl_error *err)
 {
     sl__journal *jr = ex->jr;
     if (!jr || jr->disabled)
         return SL_OK;
     /* the record is brought up to date only when it is saved or the pass
      * ends: an accumulator can be large (a filter's rows kept per chunk) */
-    double now = sl__now();
-    int save = now - jr->last_save >= sl__journal_interval();
+    int save = save_now || sl__now() - jr->last_save >= sl__journal_interval();
     if (!save && !finished)
         return SL_OK;
     size_t acc_size = pass->acc_size ? pass->acc_size : pass->partial_size;
@@ -598,15 +626,7 @@ static sl_status record_progress(sl_exec *ex, const sl_pass *pass, const void *a
     r->done = finished;
     if (acc_size)
         memcpy(r->acc, acc, acc_size);
-    if (!save)
-        return SL_OK;
-    sl_status s = sl__ckpt_sync(ex->writer, err);
-    if (s == SL_OK) {
-        sl__ckpt_save_state(ex->writer, &jr->w_rows, &jr->w_bytes, jr->hash_states);
-        s = sl__journal_save(jr, err);
-    }
-    jr->last_save = now;
-    return s;
+    return save ? save_journal(ex, err) : SL_OK;
 }
 
 /* The chunks of the stage output a pass writes: the input's chunks with the
@@ -663,12 +683,16 @@ static sl_status finish_chunk(sl_exec *ex, pass_run *pr, slot *sl, void *acc, in
         ex->bytes_read += sl->lv[0].rows * (int64_t)pr->in_row_bytes;
     ex->blas.flops += sl->blas.flops;
     ex->blas.seconds += sl->blas.seconds;
-    if (s == SL_OK && ex->cancel && atomic_load(ex->cancel))
+    /* an interrupted run stops after this chunk, with the journal saved */
+    int stop = sl__run_interrupted(ex->rc);
+    if (s == SL_OK && !stop && ex->cancel && atomic_load(ex->cancel))
         s = sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");
     if (s == SL_OK && (done % pr->nslots == 0 || done == nchunks))
         sl__exec_progress(ex, pass->name, done, nchunks);
     if (s == SL_OK)
-        s = record_progress(ex, pass, acc, nchunks, pass_no, done, done == nchunks, err);
+        s = record_progress(ex, pass, acc, nchunks, pass_no, done, done == nchunks, stop, err);
+    if (s == SL_OK && stop)
+        s = interrupted(ex, err);
     return s;
 }
 
@@ -811,7 +835,7 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
             s = finish_chunk(ex, &pr, &pr.slots[k], acc, c0 + k + 1, nchunks, pass_no, err);
     }
     if (s == SL_OK && nchunks == 0)
-        s = record_progress(ex, pass, acc, nchunks, pass_no, 0, 1, err);
+        s = record_progress(ex, pass, acc, nchunks, pass_no, 0, 1, 0, err);
     if (s == SL_OK && keeps_input_chunks(st, pass, pr.writer))
         s = set_output_layout(ex, pass, pass->output, nchunks, err);
     if (s == SL_OK && pass->output == sl_stage_output(st))

@@ -21,7 +21,14 @@ struct sl_exec {
     int capture;             /* the stage is streamed: keep its output pass instead of running it */
     int64_t bytes_read;      /* array bytes its passes read from files (checkpoints and sources) */
     sl__blas_counters blas;  /* what BLIS did in its passes' chunks, on all threads */
+    int resume_kept;         /* interrupted with the journal saved: keep the temporary checkpoint */
 };
+
+/* 1 once the caller asked the run to stop (sl_run_options.cancel). */
+static inline int sl__run_interrupted(const sl__run_ctx *rc)
+{
+    return rc && rc->opt && rc->opt->cancel && *rc->opt->cancel;
+}
 
 /* Reductions shared by the stages of one run. Two stages that reduce the
  * same arrays of the same frame with the same pass (lstsq and gd both build

@@ -99,6 +99,7 @@ typedef struct sl__stage_io {
     struct sl__ckpt_sealed *sealed;
     double ready; /* wall clock when the output was complete (sealed), 0: not run */
     char resume[320]; /* how an interrupted run's work was taken up ("" when there was none) */
+    int resumable; /* interrupted: its temporary checkpoint and journal are kept for the next run */
 } sl__stage_io;
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err);
 /* 1 when a stored stage of this op keeps its data in place (op stored_at,

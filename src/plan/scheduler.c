@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -341,14 +342,21 @@ again:
     }
     if (s == SL_OK)
         io->ready = wall_seconds();
+    /* An interrupted stage whose journal was saved where it stopped keeps
+     * its temporary checkpoint and journal: the next run resumes there. A
+     * failure leaves nothing to resume: the same inputs would fail the same
+     * way. */
+    io->resumable = s == SL_ERR_CANCELLED && ex.resume_kept && w;
     if (w) {
         sl__h5_lock();
-        sl__ckpt_abort_locked(w);
+        if (io->resumable)
+            sl__ckpt_close_locked(w);
+        else
+            sl__ckpt_abort_locked(w);
         sl__h5_unlock();
     }
-    /* a failure (not a kill) leaves nothing to resume: the same inputs would
-     * fail the same way */
-    sl__journal_remove(&jr);
+    if (!io->resumable)
+        sl__journal_remove(&jr);
     sl__journal_close(&jr);
     if (s != SL_OK) {
         sl__frame_drop_data(st->output);
@@ -673,6 +681,18 @@ static int64_t stage_chunks(const sched *sc, const sl_stage *st)
     return most;
 }
 
+/* The first failure of the run stops it: nothing new starts, running
+ * stages are cancelled. */
+static void run_failed_locked(sched *sc, sl_status s, const sl_error *err)
+{
+    if (!sc->failed) {
+        sc->failed = 1;
+        sc->first_status = s;
+        sc->first_err = *err;
+        atomic_store(&sc->cancel, 1);
+    }
+}
+
 /* Picks the first ready stage and its team size; SIZE_MAX when none can
  * start. A stage with enough chunks for every free thread (two each) takes
  * them all: stages that stream the same data then run one after the other at
@@ -682,6 +702,12 @@ static int64_t stage_chunks(const sched *sc, const sl_stage *st)
  * free threads equally among the ready ones. */
 static size_t take_stage(sched *sc, int *team)
 {
+    if (!sc->failed && sc->heap_n > 0 && sl__run_interrupted(&sc->rc)) {
+        /* the caller stopped the run: start nothing more */
+        sl_error e;
+        sl__error_set(&e, SL_ERR_CANCELLED, "the run was interrupted");
+        run_failed_locked(sc, SL_ERR_CANCELLED, &e);
+    }
     if (sc->failed || sc->free_threads < 1 || sc->heap_n == 0)
         return SIZE_MAX;
     size_t ready = sc->heap_n;
@@ -699,18 +725,6 @@ static size_t take_stage(sched *sc, int *team)
     sc->state[i] = ST_RUNNING;
     sc->free_threads -= *team;
     return i;
-}
-
-/* The first failure of the run stops it: nothing new starts, running
- * stages are cancelled. */
-static void run_failed_locked(sched *sc, sl_status s, const sl_error *err)
-{
-    if (!sc->failed) {
-        sc->failed = 1;
-        sc->first_status = s;
-        sc->first_err = *err;
-        atomic_store(&sc->cancel, 1);
-    }
 }
 
 static void stage_finished(sched *sc, size_t i, int team, sl_status s, const sl_error *err)
@@ -762,22 +776,12 @@ static void remove_leftovers(const char *workdir, const char *stage)
 
 /* Runs a streamed stage's op in capture mode: passes before its output pass
  * (a fit) run; the output pass is kept in the output frame for the readers.
- * Its own streamed inputs are set up first. What those passes read and ran
- * is added to *io: the stage that needed them reports it, as its time
- * includes them. Called with realize_mu held. */
-static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err)
+ * Its streamed inputs must be realized. What those passes read and ran is
+ * added to *io: the stage that needed them reports it, as its time includes
+ * them. Called with realize_mu held. */
+static sl_status realize_one_locked(sched *sc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err)
 {
-    if (st->realized)
-        return SL_OK;
     sl__run_ctx *rc = &sc->rc;
-    for (size_t j = 0; j < st->n_inputs; j++) {
-        sl_stage *in = &rc->pipe->stages[st->inputs[j].stage];
-        if (in->checkpoint == SL__CKPT_STREAM) {
-            sl_status s = realize_locked(sc, in, threads, io, err);
-            if (s)
-                return s;
-        }
-    }
     sl__frame_drop_data(st->output);
     st->n_results = 0;
     sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel,
@@ -798,6 +802,42 @@ static sl_status realize_locked(sched *sc, sl_stage *st, int threads, sl__stage_
     if (s != SL_OK)
         sl__error_stage(err, st->name);
     st->realized = s == SL_OK;
+    return s;
+}
+
+/* Realizes a streamed stage after the streamed stages it reads, depth first
+ * in input order. The walk keeps its own stack: a chain of streamed stages
+ * is as deep as the user makes it (100,000 stages), far deeper than a
+ * thread's stack would take as a recursion. A stage is on the stack at most
+ * once (the graph has no cycles), so n entries suffice. Called with
+ * realize_mu held. */
+static sl_status realize_locked(sched *sc, sl_stage *root, int threads, sl__stage_io *io, sl_error *err)
+{
+    if (root->realized)
+        return SL_OK;
+    typedef struct walk {
+        sl_stage *st;
+        size_t next; /* its next input to look at */
+    } walk;
+    walk *stack = malloc(sc->n * sizeof *stack);
+    if (!stack)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    size_t depth = 0;
+    stack[depth++] = (walk){root, 0};
+    sl_status s = SL_OK;
+    while (depth > 0 && s == SL_OK) {
+        walk *w = &stack[depth - 1];
+        if (w->next < w->st->n_inputs) {
+            sl_stage *in = &sc->rc.pipe->stages[w->st->inputs[w->next++].stage];
+            if (in->checkpoint == SL__CKPT_STREAM && !in->realized)
+                stack[depth++] = (walk){in, 0};
+            continue;
+        }
+        depth--;
+        if (!w->st->realized) /* reached twice through two readers */
+            s = realize_one_locked(sc, w->st, threads, io, err);
+    }
+    free(stack);
     return s;
 }
 
@@ -828,7 +868,7 @@ static sl_status stream_stage(sched *sc, size_t i, sl_error *err)
     if (s == SL_OK)
         memcpy(st->out_hash, st->key, SL_HASH_HEX);
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
-                     .rows = sl_frame_rows(st->output), .seconds = sl__now() - t0, .streamed = 1};
+                     .rows = sl_frame_rows(st->output), .seconds = sl__now() - t0, .streamed = 1, .status = s};
     emit(rc, &done);
     log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(),
                    {.rows = done.rows}};
@@ -847,12 +887,14 @@ static void report_stage(sched *sc, size_t i, sl_status s, const sl_error *err, 
     sl_event done = {.kind = s == SL_OK ? SL_EVENT_STAGE_DONE : SL_EVENT_STAGE_FAILED, .stage = i, .name = st->name,
                      .rows = s == SL_OK ? sl_frame_rows(st->output) : 0, .bytes = io.bytes,
                      .seconds = sl__now() - t0, .reused = st->reused,
-                     .in_place = s == SL_OK && sl__stage_in_place(st)};
+                     .in_place = s == SL_OK && sl__stage_in_place(st), .status = s, .resumable = io.resumable};
     emit(rc, &done);
     char msg[2048] = "";
     if (s != SL_OK)
         sl_error_format(err, msg, sizeof msg);
-    log_entry e = {st, s != SL_OK ? "failed" : st->reused ? "reused" : "ran", st->reused ? NULL : reason,
+    /* stopped by the caller, not by its data: "interrupted" */
+    const char *failed = s == SL_ERR_CANCELLED && sl__run_interrupted(rc) ? "interrupted" : "failed";
+    log_entry e = {st, s != SL_OK ? failed : st->reused ? "reused" : "ran", st->reused ? NULL : reason,
                    s != SL_OK ? msg : NULL, w0, wall_seconds(), io};
     e.io.rows = done.rows;
     pthread_mutex_lock(&sc->file_mu);
@@ -1016,6 +1058,86 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     return s;
 }
 
+/* ---- threads ---- */
+
+typedef struct probe_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open;
+} probe_gate;
+
+static void *probe_wait(void *arg)
+{
+    probe_gate *g = arg;
+    pthread_mutex_lock(&g->mu);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* How many threads, up to want, this process can have at once beside its
+ * own now: starts them (small stacks, doing nothing) until one fails, then
+ * ends them. *why: the error of the one that failed. */
+static size_t probe_threads(size_t want, int *why)
+{
+    probe_gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    pthread_t *t = malloc((want ? want : 1) * sizeof *t);
+    pthread_attr_t attr;
+    size_t n = 0;
+    *why = 0;
+    if (!t || pthread_attr_init(&attr) != 0) {
+        free(t);
+        return want; /* cannot tell: let the run try */
+    }
+    pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN > 65536 ? PTHREAD_STACK_MIN : 65536);
+    for (; n < want; n++)
+        if ((*why = pthread_create(&t[n], &attr, probe_wait, &g)) != 0)
+            break;
+    pthread_attr_destroy(&attr);
+    pthread_mutex_lock(&g.mu);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    for (size_t k = 0; k < n; k++)
+        pthread_join(t[k], NULL);
+    free(t);
+    return n;
+}
+
+/* How many stage workers the run starts (at most one per thread of the
+ * budget and per stage). The threads alive at once, beside the calling one:
+ * the workers, the committer, and the OpenMP threads of the running stages,
+ * whose teams (each worker's own thread included) add up to at most T: a
+ * worker gives its OpenMP threads back when its stage ends (worker()). That
+ * is at most workers + T. libgomp ends the process when it cannot create a
+ * thread (RLIMIT_NPROC, ulimit -u, on a login node), so before any stage
+ * starts the run makes sure that many threads can exist; when they cannot,
+ * it runs fewer stages at once, or fails saying what to do. With -j 1 no
+ * OpenMP thread is ever made and the run can go on this thread alone. */
+static sl_status plan_workers(int threads, size_t *nworkers, sl_error *err)
+{
+    if (threads <= 1 || *nworkers == 0)
+        return SL_OK;
+    size_t want = *nworkers + (size_t)threads;
+    int why = 0;
+    size_t can = probe_threads(want, &why);
+    if (can >= want)
+        return SL_OK;
+    if (can > (size_t)threads) {
+        *nworkers = can - (size_t)threads; /* fewer stages side by side; the same results */
+        return SL_OK;
+    }
+    char limit[96] = "";
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(limit, sizeof limit, "; the limit on processes, ulimit -u, is %llu", (unsigned long long)rl.rlim_cur);
+    return sl__error_set(err, SL_ERR_IO,
+                         "cannot start the %zu threads a run with %d threads needs: only %zu could be started (%s%s); "
+                         "run with -j %zu (or 'threads: %zu'), or raise the limit",
+                         want, threads, can, strerror(why), limit, can > 1 ? can - 1 : 1, can > 1 ? can - 1 : 1);
+}
+
 static void *worker(void *arg)
 {
     sched *sc = arg;
@@ -1033,6 +1155,11 @@ static void *worker(void *arg)
         sl_error err;
         sl_error_clear(&err);
         sl_status s = process_stage(sc, i, team, &err);
+        /* give the stage's OpenMP threads back (libgomp keeps them for this
+         * thread's next team otherwise): threads alive stay within what
+         * plan_workers checked */
+        if (team > 1)
+            omp_pause_resource_all(omp_pause_soft);
         pthread_mutex_lock(&sc->mu);
         stage_finished(sc, i, team, s, &err);
     }
@@ -1063,6 +1190,9 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         s = select_stages(p, opt, selected, sc.forced, err);
     if (s == SL_OK)
         s = sl__budget_check(p, selected, chunk_rows, budget.total, err);
+    size_t nworkers = (size_t)threads < p->n ? (size_t)threads : p->n;
+    if (s == SL_OK)
+        s = plan_workers(threads, &nworkers, err);
     int lock_fd = -1;
     if (s == SL_OK)
         s = sl__make_dirs(workdir, "workdir", err);
@@ -1102,7 +1232,6 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     const char *commit_mode = getenv("SLUICE_COMMIT");
     if (!commit_mode || strcmp(commit_mode, "inline") != 0)
         sc.committer_started = pthread_create(&sc.committer, NULL, committer, &sc) == 0;
-    size_t nworkers = (size_t)threads < p->n ? (size_t)threads : p->n;
     pthread_t *tids = calloc(nworkers, sizeof *tids);
     size_t started = 0;
     if (tids)
