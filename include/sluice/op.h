@@ -131,6 +131,12 @@ typedef struct sl_pass {
      * streamable op's filter can be streamed. Must stay valid while the
      * stage's state lives. */
     const int64_t *out_rows;
+
+    /* 1 when merge() reads the input chunk itself (through a pointer its
+     * partial keeps) instead of only the partial: such a pass cannot merge
+     * a chunk away from where it was computed, so under MPI the ranks run
+     * it one after another (docs/cluster.md). */
+    int merge_reads_input;
 } sl_pass;
 
 

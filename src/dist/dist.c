@@ -120,7 +120,7 @@ static sl_status gather(const void *items, int64_t count, size_t size, void **ou
     if (n == 1) {
         *total = count;
         if (all || me == 0) {
-            *out = malloc(count * size ? (size_t)count * size : 1);
+            *out = malloc(count > 0 && size > 0 ? (size_t)count * size : 1);
             if (!*out)
                 return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
             if (count)
@@ -148,7 +148,7 @@ static sl_status gather(const void *items, int64_t count, size_t size, void **ou
         sum += counts[r];
     }
     if (s == SL_OK && (all || me == 0)) {
-        *out = malloc(sum * size ? (size_t)sum * size : 1);
+        *out = malloc(sum > 0 && size > 0 ? (size_t)sum * size : 1);
         if (!*out)
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     }
@@ -185,4 +185,119 @@ sl_status sl__dist_allgather(const void *items, int64_t count, size_t size, void
                              sl_error *err)
 {
     return gather(items, count, size, out, total, 1, err);
+}
+
+#ifdef SL_HAVE_MPI
+/* Messages of at most this many bytes: MPI counts are ints. */
+#define BLOCK ((size_t)1 << 26)
+
+static sl_status send_bytes(const void *buf, size_t n, int to, int tag, sl_error *err)
+{
+    for (size_t off = 0; off < n;) {
+        size_t part = n - off < BLOCK ? n - off : BLOCK;
+        int rc = MPI_Send((const char *)buf + off, (int)part, MPI_BYTE, to, tag, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(err, "send", rc);
+        off += part;
+    }
+    return SL_OK;
+}
+
+static sl_status recv_bytes(void *buf, size_t n, int from, int tag, sl_error *err)
+{
+    for (size_t off = 0; off < n;) {
+        size_t part = n - off < BLOCK ? n - off : BLOCK;
+        int rc = MPI_Recv((char *)buf + off, (int)part, MPI_BYTE, from, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(err, "receive", rc);
+        off += part;
+    }
+    return SL_OK;
+}
+#endif
+
+sl_status sl__dist_send(const void *buf, size_t n, int to, sl_error *err)
+{
+#ifdef SL_HAVE_MPI
+    return send_bytes(buf, n, to, 2, err);
+#else
+    (void)buf, (void)n, (void)to;
+    return sl__error_set(err, SL_ERR_INTERNAL, "several ranks without MPI");
+#endif
+}
+
+sl_status sl__dist_recv(void *buf, size_t n, int from, sl_error *err)
+{
+#ifdef SL_HAVE_MPI
+    return recv_bytes(buf, n, from, 2, err);
+#else
+    (void)buf, (void)n, (void)from;
+    return sl__error_set(err, SL_ERR_INTERNAL, "several ranks without MPI");
+#endif
+}
+
+sl_status sl__dist_fold_at_root(const void *items, int64_t count, size_t size,
+                                sl_status (*fold)(void *ctx, const void *item, sl_error *err), void *ctx,
+                                sl_error *err)
+{
+    int n = sl__dist_size(), me = sl__dist_rank();
+    if (n == 1)
+        return SL_OK;
+#ifdef SL_HAVE_MPI
+    if (me != 0) {
+        sl_status s = send_bytes(&count, sizeof count, 0, 1, err);
+        for (int64_t done = 0; s == SL_OK && done < count;) {
+            int64_t k = size ? (int64_t)(BLOCK / size) : count;
+            if (k < 1)
+                k = 1;
+            if (k > count - done)
+                k = count - done;
+            s = send_bytes((const char *)items + (size_t)done * size, (size_t)k * size, 0, 1, err);
+            done += k;
+        }
+        return s;
+    }
+    (void)items;
+    size_t cap = size < BLOCK ? BLOCK - BLOCK % (size ? size : 1) : size;
+    char *buf = malloc(cap ? cap : 1);
+    sl_status s = buf ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_status folded = SL_OK;
+    sl_error fold_err;
+    for (int r = 1; r < n && s == SL_OK; r++) {
+        int64_t total = 0;
+        s = recv_bytes(&total, sizeof total, r, 1, err);
+        for (int64_t done = 0; s == SL_OK && done < total;) {
+            int64_t k = (int64_t)(cap / (size ? size : 1));
+            if (k > total - done)
+                k = total - done;
+            s = recv_bytes(buf, (size_t)k * size, r, 1, err);
+            for (int64_t i = 0; s == SL_OK && folded == SL_OK && i < k; i++)
+                folded = fold(ctx, buf + (size_t)i * size, &fold_err);
+            done += k;
+        }
+    }
+    free(buf);
+    if (s == SL_OK && folded != SL_OK) {
+        if (err)
+            *err = fold_err;
+        s = folded;
+    }
+    return s;
+#else
+    (void)items, (void)count, (void)size, (void)fold, (void)ctx, (void)me;
+    return sl__error_set(err, SL_ERR_INTERNAL, "several ranks without MPI");
+#endif
+}
+
+sl_status sl__dist_sum(double *values, size_t n, sl_error *err)
+{
+#ifdef SL_HAVE_MPI
+    if (sl__dist_size() == 1 || n == 0)
+        return SL_OK;
+    int rc = MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? SL_OK : mpi_fail(err, "sum", rc);
+#else
+    (void)values, (void)n, (void)err;
+    return SL_OK;
+#endif
 }

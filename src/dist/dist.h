@@ -45,4 +45,23 @@ sl_status sl__dist_gather(const void *items, int64_t count, size_t size, void **
 sl_status sl__dist_allgather(const void *items, int64_t count, size_t size, void **out, int64_t *total,
                              sl_error *err);
 
+/* Rank 0 folds, in rank order, the items every other rank hands it: each
+ * rank r > 0 sends its `count` items of `size` bytes (in blocks), and rank 0
+ * calls fold(ctx, item) on each, after the items of rank r - 1. Rank 0
+ * passes no items of its own (it folded them as it computed). Once a fold
+ * fails, rank 0 still receives the rest (no rank is left waiting) but folds
+ * no more, and returns the failure; the other ranks return SL_OK (agree
+ * afterwards). */
+sl_status sl__dist_fold_at_root(const void *items, int64_t count, size_t size,
+                                sl_status (*fold)(void *ctx, const void *item, sl_error *err), void *ctx,
+                                sl_error *err);
+
+/* Point to point, for a chain of ranks: n bytes to rank `to`, from rank `from`. */
+sl_status sl__dist_send(const void *buf, size_t n, int to, sl_error *err);
+sl_status sl__dist_recv(void *buf, size_t n, int from, sl_error *err);
+
+/* The sum over the ranks of each of n values, on every rank (for counts
+ * that run.log reports for the whole run, not for one rank). */
+sl_status sl__dist_sum(double *values, size_t n, sl_error *err);
+
 #endif

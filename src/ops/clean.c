@@ -732,7 +732,8 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                             .acc_size = acc_bytes,
                             .ctx = &sc,
                             .chunk = stats_chunk,
-                            .merge = stats_merge};
+                            .merge = stats_merge,
+                            .merge_reads_input = f32_off != 0};
             rc = sl_exec_pass(ex, st, &pass, r->stats, err);
         }
         if (rc == SL_OK && s->any_drop)

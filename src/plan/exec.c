@@ -19,6 +19,7 @@
 #include "plan/budget.h"
 #include "plan/exec_int.h"
 #include "plan/journal.h"
+#include "dist/dist.h"
 
 void *sl_chunk_data(const sl_chunk *c, const char *name)
 {
@@ -79,6 +80,9 @@ typedef struct pass_run {
     struct sl__budget *budget;
     int64_t reserved;    /* bytes of the budget this pass holds */
     size_t in_row_bytes; /* bytes of a row of the arrays read at the bottom level */
+    int64_t lo, hi;      /* the positions in the pass's order this rank computes (all: 0, nchunks) */
+    char *stash;         /* a rank after the first: its partials, each behind a merge flag, for rank 0 */
+    size_t stash_item;   /* bytes of one entry of stash */
 } pass_run;
 
 static sl_status check_pass(const sl_pass *pass, const void *acc, sl_error *err)
@@ -675,8 +679,16 @@ static sl_status finish_chunk(sl_exec *ex, pass_run *pr, slot *sl, void *acc, in
         return sl->status;
     }
     sl_status s = SL_OK;
-    if (pass->partial_size && IN(sl)->rows > 0)
+    if (pass->partial_size && pr->stash) {
+        /* rank 0 merges it, in chunk order, after its own (dist.h) */
+        char *e = pr->stash + (size_t)(done - 1 - pr->lo) * pr->stash_item;
+        int64_t merge = IN(sl)->rows > 0;
+        memcpy(e, &merge, sizeof merge);
+        if (merge)
+            memcpy(e + sizeof merge, sl->partial, pass->partial_size);
+    } else if (pass->partial_size && IN(sl)->rows > 0) {
         s = pass->merge(pass->ctx, acc, sl->partial, err);
+    }
     if (s == SL_OK && pr->writer)
         s = write_slot(pr, sl, err);
     if (!pr->in_memory)
@@ -687,10 +699,13 @@ static sl_status finish_chunk(sl_exec *ex, pass_run *pr, slot *sl, void *acc, in
     int stop = sl__run_interrupted(ex->rc);
     if (s == SL_OK && !stop && ex->cancel && atomic_load(ex->cancel))
         s = sl__error_set(err, SL_ERR_CANCELLED, "cancelled because another stage failed");
-    if (s == SL_OK && (done % pr->nslots == 0 || done == nchunks))
-        sl__exec_progress(ex, pass->name, done, nchunks);
+    if (s == SL_OK && ((done - pr->lo) % pr->nslots == 0 || done == pr->hi)) {
+        /* a rank shows its share of the pass as the whole pass */
+        int64_t shown = pr->hi > pr->lo ? (done - pr->lo) * nchunks / (pr->hi - pr->lo) : nchunks;
+        sl__exec_progress(ex, pass->name, shown, nchunks);
+    }
     if (s == SL_OK)
-        s = record_progress(ex, pass, acc, nchunks, pass_no, done, done == nchunks, stop, err);
+        s = record_progress(ex, pass, acc, nchunks, pass_no, done, done == pr->hi, stop, err);
     if (s == SL_OK && stop)
         s = interrupted(ex, err);
     return s;
@@ -714,7 +729,7 @@ static sl_status run_pipelined(sl_exec *ex, pass_run *pr, void *acc, int64_t fir
     {
         slot *sl = &pr->slots[omp_get_thread_num()];
 #pragma omp for ordered schedule(static, 1)
-        for (int64_t i = first; i < nchunks; i++) {
+        for (int64_t i = first; i < pr->hi; i++) {
             int go = !atomic_load(&stop);
             if (go) {
                 aim_slot(pr, sl, chunk_at(pr, i));
@@ -735,27 +750,45 @@ static sl_status run_pipelined(sl_exec *ex, pass_run *pr, void *acc, int64_t fir
     return status;
 }
 
-sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
+/* How a pass runs when the run has several MPI ranks (dist.h). Chunk k is
+ * the same rows for every rank count, and every partial is merged in chunk
+ * order, so a pass gives the same bits on any number of ranks. */
+typedef enum dist_mode {
+    DIST_NONE,  /* one rank: the whole pass here */
+    DIST_SPLIT, /* each rank a range of chunks; rank 0 merges the others' partials after its own, in order */
+    DIST_CHAIN, /* each rank a range, one rank after another, the accumulator handed on: merge() reads
+                   the chunk itself (merge_reads_input), so it must run where the chunk was computed */
+    DIST_ROOT,  /* rank 0 alone: the pass writes a file; the others take its accumulator */
+    DIST_ALL    /* every rank every chunk, in order: sequential passes (mini-batch training) */
+} dist_mode;
+
+static dist_mode dist_mode_of(const sl_pass *pass)
 {
-    sl_status s;
-    if (ex->capture && pass->output == sl_stage_output(st)) {
-        /* a streamed stage: its readers will run this pass on their chunks */
-        if (pass->sequential || pass->chunk_order || (!pass->chunk && pass->input))
-            return sl__error_set(err, SL_ERR_INTERNAL,
-                                 "op '%s' is marked streamable but its output pass '%s' cannot be streamed",
-                                 sl_stage_op_name(st), pass->name);
-        s = sl__frame_set_generator(sl_stage_output(st), pass, err);
-        if (s == SL_OK && pass->input)
-            s = set_output_layout(ex, pass, sl_stage_output(st),
-                                  sl__frame_chunks(pass->input, ex->chunk_rows), err);
-        if (s == SL_OK)
-            ex->streamed_output = 1;
-        return s;
-    }
-    s = check_pass(pass, acc, err);
+    if (sl__dist_size() == 1)
+        return DIST_NONE;
+    if (pass->output)
+        return DIST_ROOT;
+    if (pass->sequential || pass->chunk_order)
+        return DIST_ALL;
+    return pass->merge_reads_input ? DIST_CHAIN : DIST_SPLIT;
+}
+
+/* What a rank's part of a pass leaves for the ranks to settle. */
+typedef struct dist_part {
+    int keeps;       /* DIST_ROOT: the output keeps the input's chunks */
+    char *stash;     /* DIST_SPLIT, ranks after the first: partials for rank 0 */
+    int64_t nstash;
+    size_t item;
+} dist_part;
+
+/* This rank's part of a pass: all of it without MPI. */
+static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, dist_mode mode,
+                          dist_part *part, sl_error *err)
+{
+    sl_status s = check_pass(pass, acc, err);
+    size_t pass_no = ex->pass_no++;
     if (s)
         return s;
-    size_t pass_no = ex->pass_no++;
     pass_run pr;
     memset(&pr, 0, sizeof pr);
     pr.pass = pass;
@@ -819,13 +852,28 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     pr.direct_write = pr.writer && sl__ckpt_resumable(pr.writer);
     pr.rows = rows;
     pr.chunk_rows = cr;
+    pr.lo = 0;
+    pr.hi = nchunks;
+    if (mode == DIST_SPLIT || mode == DIST_CHAIN)
+        sl__dist_range(nchunks, &pr.lo, &pr.hi);
+    first = first > pr.lo ? first : pr.lo;
+    if (s == SL_OK && mode == DIST_SPLIT && sl__dist_rank() > 0 && pass->partial_size) {
+        pr.stash_item = sizeof(int64_t) + pass->partial_size;
+        pr.stash = malloc((size_t)(pr.hi - pr.lo) * pr.stash_item + 1);
+        if (!pr.stash)
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory for %lld partial results of pass '%s'",
+                              (long long)(pr.hi - pr.lo), pass->name);
+        part->stash = pr.stash;
+        part->nstash = pr.hi - pr.lo;
+        part->item = pr.stash_item;
+    }
     /* Batches with a barrier remain for what must run in order (sequential
      * passes) and for chunks read on this thread (through HDF5, in order) */
     int pipelined = !pass->sequential && (pr.parallel_read || pr.in_memory);
     if (s == SL_OK && pipelined)
         s = run_pipelined(ex, &pr, acc, first, nchunks, pass_no, err);
-    for (int64_t c0 = first; s == SL_OK && !pipelined && c0 < nchunks; c0 += pr.nslots) {
-        int count = (int)(nchunks - c0 < pr.nslots ? nchunks - c0 : pr.nslots);
+    for (int64_t c0 = first; s == SL_OK && !pipelined && c0 < pr.hi; c0 += pr.nslots) {
+        int count = (int)(pr.hi - c0 < pr.nslots ? pr.hi - c0 : pr.nslots);
         for (int k = 0; k < count; k++)
             aim_slot(&pr, &pr.slots[k], chunk_at(&pr, c0 + k));
         s = read_batch(&pr, count, err);
@@ -836,10 +884,112 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     }
     if (s == SL_OK && nchunks == 0)
         s = record_progress(ex, pass, acc, nchunks, pass_no, 0, 1, 0, err);
-    if (s == SL_OK && keeps_input_chunks(st, pass, pr.writer))
+    part->keeps = s == SL_OK && keeps_input_chunks(st, pass, pr.writer);
+    if (part->keeps)
         s = set_output_layout(ex, pass, pass->output, nchunks, err);
     if (s == SL_OK && pass->output == sl_stage_output(st))
         ex->streamed_output = 1;
+    pr.stash = NULL; /* the caller's now (part) */
     free_pass_run(&pr);
     return s;
+}
+
+/* Rank 0 merges one partial a later rank computed (dist_fold). */
+typedef struct fold_ctx {
+    const sl_pass *pass;
+    void *acc;
+} fold_ctx;
+
+static sl_status fold_partial(void *ctx, const void *item, sl_error *err)
+{
+    fold_ctx *f = ctx;
+    int64_t merge;
+    memcpy(&merge, item, sizeof merge);
+    return merge ? f->pass->merge(f->pass->ctx, f->acc, (const char *)item + sizeof merge, err) : SL_OK;
+}
+
+/* A pass over several ranks (dist_mode): each rank runs its part, then the
+ * ranks agree on the outcome (the failure of the first chunk in order wins)
+ * and every rank ends with rank 0's accumulator, so the op's next steps are
+ * the same everywhere. Every rank reaches every collective call here, in
+ * the same order, whatever happened in its part. */
+static sl_status run_pass_ranks(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, dist_mode mode,
+                                sl_error *err)
+{
+    int me = sl__dist_rank(), n = sl__dist_size();
+    size_t acc_bytes = pass->acc_size ? pass->acc_size : pass->partial_size;
+    dist_part part = {0};
+    sl_status s = SL_OK;
+    char *token = NULL; /* DIST_CHAIN: the status so far, then the accumulator */
+    if (mode == DIST_CHAIN) {
+        token = malloc(sizeof(int64_t) + acc_bytes);
+        if (!token)
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    if (mode == DIST_CHAIN && me > 0 && token) {
+        sl_status r = sl__dist_recv(token, sizeof(int64_t) + acc_bytes, me - 1, err);
+        int64_t before;
+        memcpy(&before, token, sizeof before);
+        if (r != SL_OK)
+            s = r;
+        else if (before != SL_OK)
+            s = sl__error_set(err, SL_ERR_CANCELLED, "cancelled because an earlier rank failed");
+        else if (acc_bytes)
+            memcpy(acc, token + sizeof(int64_t), acc_bytes);
+    }
+    if (mode == DIST_ROOT && me != 0)
+        ex->pass_no++; /* rank 0 runs it; the others count it as run */
+    else if (s == SL_OK)
+        s = run_pass(ex, st, pass, acc, mode, &part, err);
+    if (mode == DIST_CHAIN && me + 1 < n && token) {
+        int64_t now = s;
+        memcpy(token, &now, sizeof now);
+        if (acc_bytes)
+            memcpy(token + sizeof now, acc, acc_bytes);
+        sl_error lost;
+        sl__dist_send(token, sizeof now + acc_bytes, me + 1, s == SL_OK ? err : &lost);
+    }
+    free(token);
+    s = sl__dist_agree(s, err);
+    if (s == SL_OK && mode == DIST_SPLIT && pass->partial_size) {
+        fold_ctx f = {pass, acc};
+        s = sl__dist_fold_at_root(part.stash, part.nstash, part.item, fold_partial, &f, err);
+        s = sl__dist_agree(s, err);
+    }
+    free(part.stash);
+    int root = mode == DIST_CHAIN ? n - 1 : 0;
+    if (s == SL_OK && acc && acc_bytes && mode != DIST_ALL)
+        s = sl__dist_bcast(acc, acc_bytes, root, err);
+    if (s == SL_OK && mode == DIST_ROOT) {
+        s = sl__dist_bcast(&part.keeps, sizeof part.keeps, 0, err);
+        if (s == SL_OK && me != 0 && part.keeps)
+            s = set_output_layout(ex, pass, pass->output, sl__frame_chunks(pass->input, ex->chunk_rows), err);
+        if (s == SL_OK && me != 0 && pass->output == sl_stage_output(st))
+            ex->streamed_output = 1;
+    }
+    return s;
+}
+
+sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
+{
+    sl_status s;
+    if (ex->capture && pass->output == sl_stage_output(st)) {
+        /* a streamed stage: its readers will run this pass on their chunks */
+        if (pass->sequential || pass->chunk_order || (!pass->chunk && pass->input))
+            return sl__error_set(err, SL_ERR_INTERNAL,
+                                 "op '%s' is marked streamable but its output pass '%s' cannot be streamed",
+                                 sl_stage_op_name(st), pass->name);
+        s = sl__frame_set_generator(sl_stage_output(st), pass, err);
+        if (s == SL_OK && pass->input)
+            s = set_output_layout(ex, pass, sl_stage_output(st),
+                                  sl__frame_chunks(pass->input, ex->chunk_rows), err);
+        if (s == SL_OK)
+            ex->streamed_output = 1;
+        return s;
+    }
+    dist_mode mode = dist_mode_of(pass);
+    if (mode != DIST_NONE)
+        return run_pass_ranks(ex, st, pass, acc, mode, err);
+    dist_part part = {0};
+    return run_pass(ex, st, pass, acc, mode, &part, err);
 }
