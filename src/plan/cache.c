@@ -639,14 +639,29 @@ sl_status sl__manifest_record(sl__manifest *m, const char *stage, sl_error *err)
     return s;
 }
 
+void sl__manifest_forget(sl__manifest *m, const char *stage)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    size_t k = *find_slot(m, stage);
+    if (k && m->e[k - 1].id[0]) {
+        m->e[k - 1].id[0] = '\0';
+        m->pending++;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
 int sl__manifest_owns(sl__manifest *m, const char *stage, const char *path)
 {
+    /* the whole identity, not the inode alone: a file made after the
+     * checkpoint was deleted may get its inode number */
     struct stat sb;
-    char recorded[MANIFEST_ID];
+    char recorded[MANIFEST_ID], now[MANIFEST_ID];
     if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || !manifest_lookup(m, stage, recorded, sizeof recorded))
         return 0;
-    unsigned long long ino = 0;
-    return sscanf(recorded, "%*s %*s %llu", &ino) == 1 && ino == (unsigned long long)sb.st_ino;
+    file_identity(&sb, now, sizeof now);
+    return strcmp(now, recorded) == 0;
 }
 
 /* Re-hashes every array of the checkpoint and compares with what it

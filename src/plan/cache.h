@@ -74,11 +74,15 @@ sl_status sl__manifest_open(const char *workdir, sl__manifest **out, sl_error *e
 /* Records the current identity of `stage`'s checkpoint (none when it is
  * gone); writes the manifest when enough records are pending. */
 sl_status sl__manifest_record(sl__manifest *m, const char *stage, sl_error *err);
+/* Drops stage's entry (written with the next save): its checkpoint is gone,
+ * or the file at its name is not one sluice wrote. */
+void sl__manifest_forget(sl__manifest *m, const char *stage);
 /* Writes the manifest when a record is pending. */
 sl_status sl__manifest_save(sl__manifest *m, sl_error *err);
 void sl__manifest_free(sl__manifest *m);
-/* 1 when `path` is a regular file (not a link) whose inode the manifest
- * recorded for `stage`: a checkpoint sluice wrote, which clean may remove. */
+/* 1 when `path` is a regular file (not a link) whose identity (size, mtime,
+ * inode, ctime) the manifest recorded for `stage`: a checkpoint sluice
+ * wrote, which clean may remove. */
 int sl__manifest_owns(sl__manifest *m, const char *stage, const char *path);
 
 /* Path of a stage's checkpoint: malloc'd "workdir/stage.h5". */

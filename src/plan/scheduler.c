@@ -1406,8 +1406,8 @@ static sl_status clean_stage(sl__manifest *m, const char *workdir, const char *s
         else if (errno != ENOENT)
             s = sl__error_set(err, SL_ERR_IO, "cannot remove '%s': %s", other, strerror(errno));
     }
-    if (s == SL_OK)
-        s = sl__manifest_record(m, stage, err);
+    if (s == SL_OK) /* removed, or not sluice's: either way no checkpoint of sluice's is there */
+        sl__manifest_forget(m, stage);
     free(path);
     free(other);
     return s;
