@@ -626,6 +626,11 @@ static sl_status collect_uses(const sl_pipeline *p, const char *workdir, file_id
     if (!u)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     sl_status s = SL_OK;
+    /* a missing workdir holds no file the run reads: no checkpoint can clash */
+    struct stat wd;
+    char *real_wd = realpath(workdir, NULL);
+    int have_wd = real_wd && stat(real_wd, &wd) == 0;
+    free(real_wd);
     if (p->path && identify(p->path, &u[n]) && u[n].exists && S_ISREG(u[n].mode)) {
         u[n].role = USE_PIPELINE;
         u[n++].path = p->path;
@@ -646,10 +651,11 @@ static sl_status collect_uses(const sl_pipeline *p, const char *workdir, file_id
             f->param = ps->name;
             n++;
         }
-        if (st->checkpoint != SL__CKPT_STORE)
+        if (st->checkpoint != SL__CKPT_STORE || !have_wd)
             continue;
         size_t len = strlen(workdir) + strlen(st->name) + 8;
         file_ident *f = &u[n];
+        memset(f, 0, sizeof *f);
         if (!(f->owned = malloc(len))) {
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
             break;
@@ -658,10 +664,18 @@ static sl_status collect_uses(const sl_pipeline *p, const char *workdir, file_id
         f->path = f->owned;
         f->role = USE_CHECKPOINT;
         f->st = st;
-        if (identify(f->path, f))
-            n++;
-        else
-            free(f->owned), memset(f, 0, sizeof *f);
+        n++;
+        struct stat sb;
+        if (stat(f->path, &sb) == 0) {
+            f->exists = 1;
+            f->dev = sb.st_dev;
+            f->ino = sb.st_ino;
+            f->mode = sb.st_mode;
+        } else { /* not there yet: the workdir, resolved once, and its name */
+            f->dev = wd.st_dev;
+            f->ino = wd.st_ino;
+            f->base = f->path + strlen(workdir) + 1;
+        }
     }
     *out = u;
     *n_out = n;

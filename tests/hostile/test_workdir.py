@@ -13,7 +13,11 @@ import hashlib
 import os
 import resource
 import shutil
+import signal
 import subprocess
+import time
+
+import numpy as np
 
 import common
 from common import Skip, expect, expect_ok, h5, sluice, tdir, write  # noqa: F401
@@ -198,6 +202,67 @@ def test_save_tmp_of_another_live_writer_is_kept():
     assert not os.path.exists(tmp), "the stale out.h5.tmp is still there"
     X = common.read_array(os.path.join(d, "out.h5"), "X")
     assert X.shape == (20, 3) and X.dtype.name == "float32"
+
+
+def wait_stopped(pid):
+    """Waits until every thread of pid is stopped (SIGSTOP is asynchronous)."""
+    deadline = time.time() + SHORT
+    while time.time() < deadline:
+        states = []
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if all(st in "tT" for st in states):
+            return
+        time.sleep(0.001)
+    raise AssertionError("process %d did not stop" % pid)
+
+
+def test_two_runs_saving_to_one_file():
+    """Two real runs, from two workdirs, save to the same out.h5. Run A is
+    stopped (SIGSTOP) while it writes out.h5.tmp; run B fails at once naming
+    A's pid and leaves A's file alone (it used to truncate and then delete
+    it, and both runs failed); A, continued, completes with the right
+    values."""
+    d = tdir("two_writers")
+    rows = 3_000_000
+    h5(d, "data.h5", X=np.arange(rows * 4, dtype=np.float64).reshape(rows, 4))
+    for w in ("a", "b"):
+        write(d, """
+            pipeline: t
+            workdir: work_%s
+            stages:
+              load: { op: load.hdf5, file: data.h5, arrays: { X: /X } }
+              save: { op: save.hdf5, input: load, file: out.h5 }
+            """ % w, name="%s.yaml" % w)
+    tmp = os.path.join(d, "out.h5.tmp")
+    env = dict(os.environ, LC_ALL="C")
+    a = subprocess.Popen([common.SLUICE, "run", "a.yaml", "-j1", "--progress", "never"], cwd=d, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + SHORT
+        while not os.path.exists(tmp) and a.poll() is None and time.time() < deadline:
+            time.sleep(0.0005)
+        a.send_signal(signal.SIGSTOP)
+        wait_stopped(a.pid)
+        if not os.path.exists(tmp):
+            raise Skip("run A finished before it could be stopped while writing out.h5.tmp")
+        size = os.path.getsize(tmp)
+        p = run(d, "run", "b.yaml")
+        expect(p, 3, "another process (pid %d) is writing '%s'" % (a.pid, os.path.join(d, "out.h5")),
+               "wait for it to finish")
+        assert os.path.exists(tmp) and os.path.getsize(tmp) == size, "run B removed or truncated A's out.h5.tmp"
+        a.send_signal(signal.SIGCONT)
+        out, err = a.communicate(timeout=60)
+        assert a.returncode == 0, "run A failed after B tried: exit %d\n%s" % (a.returncode, err)
+    finally:
+        if a.poll() is None:
+            a.send_signal(signal.SIGCONT)
+            a.kill()
+            a.wait()
+    assert not os.path.exists(tmp)
+    X = common.read_array(os.path.join(d, "out.h5"), "X")
+    assert X.shape == (rows, 4) and X[-1, -1] == rows * 4 - 1 and X[12345, 2] == 12345 * 4 + 2
 
 
 # ---- item 5: links planted in the workdir ----
