@@ -371,7 +371,7 @@ def test_manifest_calls_do_not_grow_with_the_stages():
 def test_many_stored_stages_are_reused_quickly():
     """8,000 stored trivial stages: the run that reuses them all took ~22 s
     (16 s of CPU here, most of it rewriting the manifest). It must end within
-    a generous minute, using under 10 s of CPU (about 4 s now; CPU time,
+    a generous minute, using under 10 s of CPU (about 5 s now; CPU time,
     unlike the wall clock, hardly depends on what else the machine runs).
     The workdir is on tmpfs when there is one (the first run fsyncs 8,000
     files)."""
