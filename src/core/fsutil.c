@@ -113,10 +113,15 @@ static int open_checked(const char *path, int flags, mode_t mode, struct stat *s
         }
         return -1;
     }
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-        int e = S_ISREG(st->st_mode) ? errno : SL__ENOTREG;
+    if (fstat(fd, st) != 0) {
+        int e = errno; /* not "not a regular file": st says nothing */
         close(fd);
         errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        errno = SL__ENOTREG;
         return -1;
     }
     int fl = fcntl(fd, F_GETFL);
@@ -174,8 +179,10 @@ const char *sl__open_error_text(int errnum, const struct stat *st, char *buf, si
 {
     if (errnum == ELOOP)
         snprintf(buf, size, "it is a symbolic link, and sluice follows no link where it writes; remove the link");
+    else if (errnum == SL__ENOTREG && st && st->st_mode)
+        snprintf(buf, size, "it is %s, not a regular file", sl__file_kind(st->st_mode));
     else if (errnum == SL__ENOTREG)
-        snprintf(buf, size, "it is %s, not a regular file", st ? sl__file_kind(st->st_mode) : "not a regular file");
+        snprintf(buf, size, "it is not a regular file");
     else
         snprintf(buf, size, "%s", strerror(errnum));
     return buf;

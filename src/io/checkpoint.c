@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "core/error_int.h"
 #include "core/frame_int.h"
@@ -228,9 +229,13 @@ static sl_status claim_tmp(sl__ckpt_writer *w, sl_error *err)
     }
     w->fd = sl__create_new(w->tmp, 0666);
     if (w->fd < 0) {
+        int e = errno;
         char why[256];
+        struct stat sb;
+        if (lstat(w->tmp, &sb) != 0)
+            memset(&sb, 0, sizeof sb);
         return sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp,
-                             sl__open_error_text(errno, NULL, why, sizeof why));
+                             sl__open_error_text(e, &sb, why, sizeof why));
     }
     if (sl__writer_lock(w->fd) != 0) { /* another writer made it in between */
         sl__unlink_own(w->tmp, w->fd);
@@ -621,9 +626,10 @@ sl_status sl__ckpt_attr_int_locked(sl__ckpt_writer *w, const char *key, int64_t 
     return put_attr(w, key, H5T_NATIVE_INT64, &value, err);
 }
 
-static sl_status sync_path(const char *path, int dir, sl_error *err)
+/* fsyncs a folder (a file is synced through its writer's descriptor) */
+static sl_status sync_dir(const char *path, sl_error *err)
 {
-    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return sl__error_set(err, SL_ERR_IO, "cannot open '%s' to sync it: %s", path, strerror(errno));
     int rc = fsync(fd);
@@ -777,7 +783,7 @@ sl_status sl__ckpt_finish(sl__ckpt_sealed *c, void (*renamed_locked)(void *arg, 
         if (!copy)
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         else {
-            s = sync_path(dirname(copy), 1, err);
+            s = sync_dir(dirname(copy), err);
             free(copy);
         }
     }

@@ -562,9 +562,12 @@ static sl_status manifest_write_locked(sl__manifest *m, sl_error *err)
     int fd = sl__create_new(m->tmp, 0666);
     sl_status s = SL_OK;
     if (fd < 0) {
+        int e = errno;
         char why[256];
-        s = sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", m->tmp,
-                          sl__open_error_text(errno, NULL, why, sizeof why));
+        struct stat sb;
+        if (lstat(m->tmp, &sb) != 0)
+            memset(&sb, 0, sizeof sb);
+        s = sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", m->tmp, sl__open_error_text(e, &sb, why, sizeof why));
     }
     for (size_t done = 0; s == SL_OK && done < len;) {
         ssize_t w = write(fd, text + done, len - done);

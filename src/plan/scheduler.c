@@ -1354,9 +1354,10 @@ sl_status sl_pipeline_status(sl_pipeline *p, const sl_run_options *opt, sl_stage
     return status_of(p, opt, chunk_rows, opt->workdir ? opt->workdir : p->workdir, out, err);
 }
 
-/* 1 when `path` is a checkpoint of `stage` that sluice wrote: its inode is
- * the one the manifest recorded, or (a run killed before it recorded it)
- * it is an HDF5 file that names the stage as its maker. Anything else there
+/* 1 when `path` is a checkpoint of `stage` that sluice wrote: its identity
+ * is the one the manifest recorded, or (a run killed before it recorded it,
+ * a checkpoint someone annotated) it is an HDF5 file that names the stage
+ * as its maker and has a cache key. Anything else there
  * may be the user's data, which clean never deletes. */
 static int clean_may_remove(sl__manifest *m, const char *stage, const char *path)
 {

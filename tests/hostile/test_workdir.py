@@ -298,7 +298,8 @@ def test_links_planted_in_the_workdir_are_not_followed():
 
 def test_fifo_or_device_link_in_the_workdir_does_not_block():
     """A FIFO, or a link to /dev/zero, where a checkpoint, sluice.manifest or
-    run.log is expected: run and status end at once with exit 3, naming
+    run.log is expected: check ends at once (it reads no workdir file), run
+    and status end at once with exit 3, naming
     the path and what it is; nothing is written through it."""
     cases = [("conv.h5", "fifo", "a FIFO"), ("conv.h5", "zero", "a symbolic link"),
              ("sluice.manifest", "fifo", "a FIFO"), ("sluice.manifest", "zero", "a symbolic link"),
@@ -314,6 +315,7 @@ def test_fifo_or_device_link_in_the_workdir_does_not_block():
             os.mkfifo(path)
         else:
             os.symlink("/dev/zero", path)
+        expect_ok(run(d, "check", "p.yaml"))  # check reads no workdir file: it neither blocks nor fails
         cmds = ("run", "status") if name != "run.log" else ("run",)
         for cmd in cmds:
             p = run(d, cmd, "p.yaml")
