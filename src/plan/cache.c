@@ -407,7 +407,7 @@ typedef struct manifest_entry {
 } manifest_entry;
 
 struct sl__manifest {
-    char *path, *tmp;
+    char *workdir, *path, *tmp;
     pthread_mutex_t mu; /* stages are checked and committed on several threads */
     manifest_entry *e;
     size_t n, cap;
@@ -474,6 +474,7 @@ void sl__manifest_free(sl__manifest *m)
         free(m->e[i].stage);
     free(m->e);
     free(m->slot);
+    free(m->workdir);
     free(m->path);
     free(m->tmp);
     pthread_mutex_destroy(&m->mu);
@@ -502,12 +503,13 @@ sl_status sl__manifest_open(const char *workdir, sl__manifest **out, sl_error *e
     sl__manifest *m = calloc(1, sizeof *m);
     size_t n = strlen(workdir) + 32;
     if (m) {
+        m->workdir = strdup(workdir);
         m->path = malloc(n);
         m->tmp = malloc(n);
         pthread_mutex_init(&m->mu, NULL);
         m->next_save = 1;
     }
-    if (!m || !m->path || !m->tmp) {
+    if (!m || !m->workdir || !m->path || !m->tmp) {
         sl__manifest_free(m);
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     }
@@ -616,12 +618,9 @@ sl_status sl__manifest_record(sl__manifest *m, const char *stage, sl_error *err)
 {
     if (!m)
         return SL_OK;
-    size_t dl = strlen(m->path) - strlen("/sluice.manifest");
-    size_t n = dl + strlen(stage) + 8;
-    char *ckpt = malloc(n);
+    char *ckpt = sl__ckpt_path(m->workdir, stage);
     if (!ckpt)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    snprintf(ckpt, n, "%.*s/%s.h5", (int)dl, m->path, stage);
     struct stat sb;
     char id[MANIFEST_ID] = "";
     if (lstat(ckpt, &sb) == 0 && S_ISREG(sb.st_mode))
