@@ -1,3 +1,5 @@
+/* F_OFD_SETLK and F_OFD_GETLK (open file description locks) */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -111,11 +113,15 @@ static int open_checked(const char *path, int flags, mode_t mode, struct stat *s
         }
         return -1;
     }
-    int statted = fstat(fd, st) == 0;
-    if (!statted || !S_ISREG(st->st_mode)) {
-        int e = statted ? SL__ENOTREG : errno;
+    if (fstat(fd, st) != 0) {
+        int e = errno; /* not "not a regular file": st says nothing */
         close(fd);
         errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        errno = SL__ENOTREG;
         return -1;
     }
     int fl = fcntl(fd, F_GETFL);
@@ -173,8 +179,10 @@ const char *sl__open_error_text(int errnum, const struct stat *st, char *buf, si
 {
     if (errnum == ELOOP)
         snprintf(buf, size, "it is a symbolic link, and sluice follows no link where it writes; remove the link");
+    else if (errnum == SL__ENOTREG && st && st->st_mode)
+        snprintf(buf, size, "it is %s, not a regular file", sl__file_kind(st->st_mode));
     else if (errnum == SL__ENOTREG)
-        snprintf(buf, size, "it is %s, not a regular file", st ? sl__file_kind(st->st_mode) : "not a regular file");
+        snprintf(buf, size, "it is not a regular file");
     else
         snprintf(buf, size, "%s", strerror(errnum));
     return buf;
@@ -183,4 +191,41 @@ const char *sl__open_error_text(int errnum, const struct stat *st, char *buf, si
 int sl__same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* A writer's lock is a write lock on one byte far past any real file's end,
+ * at WRITER_LOCK_BASE + the writer's pid: F_OFD_GETLK reports an open file
+ * description lock's pid as -1, but it does report where the lock is. An
+ * OFD lock belongs to the descriptor, so HDF5 opening and closing the same
+ * file (which drops a process's classic POSIX locks) leaves it in place. */
+#define WRITER_LOCK_BASE ((off_t)1 << 40)
+
+int sl__writer_lock(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = WRITER_LOCK_BASE + getpid(), .l_len = 1};
+    return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+int sl__writer_of(const char *path, long *pid)
+{
+    *pid = 0;
+    int fd = sl__open_own(path, O_RDONLY, NULL);
+    if (fd < 0)
+        return 0; /* missing, a link or not a regular file: no sluice writer holds it */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    int held = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    if (held && fl.l_pid > 0)
+        *pid = (long)fl.l_pid; /* a classic POSIX lock names its process */
+    else if (held && fl.l_start > WRITER_LOCK_BASE)
+        *pid = (long)(fl.l_start - WRITER_LOCK_BASE);
+    close(fd);
+    return held;
+}
+
+int sl__unlink_own(const char *path, int fd)
+{
+    struct stat mine, there;
+    if (fd < 0 || fstat(fd, &mine) != 0 || lstat(path, &there) != 0 || !sl__same_file(&mine, &there))
+        return -1; /* not the file we made (another process replaced it): leave it */
+    return unlink(path);
 }

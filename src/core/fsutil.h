@@ -49,4 +49,18 @@ const char *sl__open_error_text(int errnum, const struct stat *st, char *buf, si
 /* 1 when a and b are the same file (device and inode). */
 int sl__same_file(const struct stat *a, const struct stat *b);
 
+/* Writers of a file sluice creates outside its locked workdir (save.hdf5's
+ * `<file>.tmp`, which two runs with different workdirs may both want) mark
+ * it as theirs while they write: sl__writer_lock takes a non-blocking
+ * advisory lock on fd (held until the descriptor is closed; -1 with errno
+ * EAGAIN when another process holds one). sl__writer_of says whether another
+ * process holds such a lock on `path` (1, with its pid when known, else 0),
+ * without blocking and without following a link. */
+int sl__writer_lock(int fd);
+int sl__writer_of(const char *path, long *pid);
+/* Unlinks `path` only when it is the file open at fd (device and inode):
+ * a failing writer removes its own temporary file, never one another
+ * process put there since. -1 (nothing removed) otherwise. */
+int sl__unlink_own(const char *path, int fd);
+
 #endif

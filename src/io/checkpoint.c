@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "core/error_int.h"
 #include "core/frame_int.h"
+#include "core/fsutil.h"
 #include "core/hash.h"
 #include "io/checkpoint.h"
 #include "core/fsutil.h"
@@ -37,7 +38,8 @@ struct sl__ckpt_writer {
     int64_t rows;
     int64_t bytes;
     int64_t max_rows;  /* direct mode: rows allocated; -1: extendible mode */
-    int fd;            /* direct mode: our own descriptor of the temporary file */
+    int fd;            /* our own descriptor of the temporary file: direct writes, the writer's
+                        * lock, and proof of which file is ours to remove */
     int64_t *h5_chunk_rows; /* per array: rows per HDF5 chunk */
     haddr_t **chunk_addr;   /* per array: file offset of each HDF5 chunk */
     int hash_only;          /* data read in place: rows are hashed, not written (no datasets) */
@@ -210,6 +212,55 @@ static void set_filters(hid_t dcpl, sl__compression c, const sl_array_info *a, h
     }
 }
 
+/* Creates w->tmp anew, empty, as our own file: refused when another live
+ * process is writing it (its writer's lock); a stale file, or a link or
+ * FIFO someone put there, is unlinked, never followed (sl__create_new). The
+ * new file is locked at once and its descriptor kept in w->fd. */
+static sl_status claim_tmp(sl__ckpt_writer *w, sl_error *err)
+{
+    long pid = 0;
+    if (sl__writer_of(w->tmp, &pid)) {
+        char who[48] = "";
+        if (pid > 0)
+            snprintf(who, sizeof who, " (pid %ld)", pid);
+        return sl__error_set(err, SL_ERR_IO,
+                             "another process%s is writing '%s' (its temporary file '%s' is locked); wait for it "
+                             "to finish, or write to another file",
+                             who, w->path, w->tmp);
+    }
+    w->fd = sl__create_new(w->tmp, 0666);
+    if (w->fd < 0) {
+        int e = errno;
+        char why[256];
+        struct stat sb;
+        if (lstat(w->tmp, &sb) != 0)
+            memset(&sb, 0, sizeof sb);
+        return sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp,
+                             sl__open_error_text(e, &sb, why, sizeof why));
+    }
+    if (sl__writer_lock(w->fd) != 0) { /* another writer made it in between */
+        sl__unlink_own(w->tmp, w->fd);
+        close(w->fd);
+        w->fd = -1;
+        return sl__error_set(err, SL_ERR_IO,
+                             "another process is writing '%s' (it locked '%s' as sluice created it); wait for it "
+                             "to finish, or write to another file",
+                             w->path, w->tmp);
+    }
+    return SL_OK;
+}
+
+/* 1 when HDF5's descriptor of w->file is the file we created (HDF5 opens by
+ * path and follows links: one planted between our create and its open
+ * would redirect every write). */
+static int h5_file_is_ours(const sl__ckpt_writer *w)
+{
+    int *handle = NULL;
+    struct stat a, b;
+    return H5Fget_vfd_handle(w->file, H5P_DEFAULT, (void **)&handle) >= 0 && handle && fstat(*handle, &a) == 0 &&
+           fstat(w->fd, &b) == 0 && sl__same_file(&a, &b);
+}
+
 /* A writer for `path` whose `path`.tmp is created empty. */
 static sl_status create_writer(const char *path, const sl_frame *schema, int64_t max_rows, sl__ckpt_writer **out,
                                sl_error *err)
@@ -218,6 +269,11 @@ static sl_status create_writer(const char *path, const sl_frame *schema, int64_t
     sl_status s = alloc_writer(path, schema, max_rows, &w, err);
     if (s)
         return s;
+    s = claim_tmp(w, err);
+    if (s) {
+        free_writer(w);
+        return s;
+    }
     hid_t fapl = file_access_plist();
     errno = 0;
     w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -225,7 +281,15 @@ static sl_status create_writer(const char *path, const sl_frame *schema, int64_t
     if (w->file < 0) {
         s = errno ? sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp, strerror(errno))
                   : h5_fail(err, "create", w->tmp);
-        sl__ckpt_abort_locked(w); /* HDF5 may have created the file before failing */
+        sl__ckpt_abort_locked(w);
+        return s;
+    }
+    if (!h5_file_is_ours(w)) {
+        s = sl__error_set(err, SL_ERR_IO,
+                          "'%s' was replaced while sluice created it (by a link or another file); sluice follows "
+                          "no link where it writes: find out what else writes there",
+                          w->tmp);
+        sl__ckpt_abort_locked(w);
         return s;
     }
     *out = w;
@@ -280,8 +344,6 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
             s = h5_fail(err, "flush", w->tmp);
         if (s == SL_OK)
             s = map_chunks_locked(w, err);
-        if (s == SL_OK && (w->fd = open(w->tmp, O_RDWR | O_CLOEXEC)) < 0)
-            s = sl__error_set(err, SL_ERR_IO, "cannot open '%s' for writing: %s", w->tmp, strerror(errno));
         if (s) {
             sl__ckpt_abort_locked(w);
             return s;
@@ -645,9 +707,10 @@ sl_status sl__ckpt_attr_int_locked(sl__ckpt_writer *w, const char *key, int64_t 
     return put_attr(w, key, H5T_NATIVE_INT64, &value, err);
 }
 
-static sl_status sync_path(const char *path, int dir, sl_error *err)
+/* fsyncs a folder (a file is synced through its writer's descriptor) */
+static sl_status sync_dir(const char *path, sl_error *err)
 {
-    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return sl__error_set(err, SL_ERR_IO, "cannot open '%s' to sync it: %s", path, strerror(errno));
     int rc = fsync(fd);
@@ -705,6 +768,7 @@ static sl_status write_hashes_locked(sl__ckpt_writer *w, char out[SL_HASH_HEX], 
 
 struct sl__ckpt_sealed {
     char *path, *tmp;
+    int fd; /* the temporary file: fsync'ed through it, and the writer's lock held until the rename */
 };
 
 sl_status sl__ckpt_seal_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], sl__ckpt_sealed **out,
@@ -743,13 +807,15 @@ sl_status sl__ckpt_seal_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], s
     if (s == SL_OK && !sealed)
         s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     if (s != SL_OK) {
-        unlink(w->tmp);
+        sl__unlink_own(w->tmp, w->fd);
         free_writer(w);
         return s;
     }
     sealed->path = w->path;
     sealed->tmp = w->tmp;
+    sealed->fd = w->fd;
     w->path = w->tmp = NULL;
+    w->fd = -1;
     free_writer(w);
     *out = sealed;
     return SL_OK;
@@ -760,14 +826,21 @@ const char *sl__ckpt_sealed_tmp(const sl__ckpt_sealed *c)
     return c->tmp;
 }
 
+static void free_sealed(sl__ckpt_sealed *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->tmp);
+    free(c->path);
+    free(c);
+}
+
 void sl__ckpt_sealed_abort(sl__ckpt_sealed *c)
 {
     if (!c)
         return;
-    unlink(c->tmp);
-    free(c->tmp);
-    free(c->path);
-    free(c);
+    sl__unlink_own(c->tmp, c->fd);
+    free_sealed(c);
 }
 
 sl_status sl__ckpt_finish(sl__ckpt_sealed *c, void (*renamed_locked)(void *arg, const char *path), void *arg,
@@ -775,7 +848,9 @@ sl_status sl__ckpt_finish(sl__ckpt_sealed *c, void (*renamed_locked)(void *arg, 
 {
     /* the data reach the disk before the name does: after a crash the
      * final name holds a whole checkpoint or nothing */
-    sl_status s = sync_path(c->tmp, 0, err);
+    sl_status s = SL_OK;
+    if (fsync(c->fd) != 0)
+        s = sl__error_set(err, SL_ERR_IO, "cannot sync '%s' to disk: %s", c->tmp, strerror(errno));
     if (s == SL_OK) {
         sl__h5_lock();
         if (rename(c->tmp, c->path) != 0)
@@ -789,15 +864,13 @@ sl_status sl__ckpt_finish(sl__ckpt_sealed *c, void (*renamed_locked)(void *arg, 
         if (!copy)
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         else {
-            s = sync_path(dirname(copy), 1, err);
+            s = sync_dir(dirname(copy), err);
             free(copy);
         }
     }
     if (s != SL_OK)
-        unlink(c->tmp);
-    free(c->tmp);
-    free(c->path);
-    free(c);
+        sl__unlink_own(c->tmp, c->fd);
+    free_sealed(c);
     return s;
 }
 
@@ -817,13 +890,10 @@ void sl__ckpt_abort_locked(sl__ckpt_writer *w)
 {
     if (!w)
         return;
-    char *tmp = w->tmp;
-    w->tmp = NULL;
+    /* only the file this writer made or reopened: never another process's */
+    if (w->tmp)
+        sl__unlink_own(w->tmp, w->fd);
     free_writer(w);
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
 }
 
 void sl__ckpt_close_locked(sl__ckpt_writer *w)

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 #include "config/params_int.h"
 #include "core/error_int.h"
 #include "core/frame_int.h"
+#include "core/fsutil.h"
 #include "io/checkpoint.h"
 #include "io/h5util.h"
 #include "plan/cache.h"
@@ -377,15 +380,6 @@ static void key_reason(const sl_stage *st, const sl__ckpt_info *info, int64_t ch
 
 /* ---- integrity ---- */
 
-static char *manifest_path(const char *workdir)
-{
-    size_t n = strlen(workdir) + 32;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/sluice.manifest", workdir);
-    return p;
-}
-
 /* Size, mtime, inode and ctime: a file edited and given its old mtime back
  * still has a new ctime. */
 static void file_identity(const struct stat *sb, char *buf, size_t n)
@@ -395,68 +389,281 @@ static void file_identity(const struct stat *sb, char *buf, size_t n)
              (long)sb->st_ctim.tv_nsec);
 }
 
-/* The identity the manifest recorded for `stage`, into buf; 0 when none. */
-static int manifest_lookup(const char *workdir, const char *stage, char *buf, size_t n)
+/* The manifest is read once per run and kept in memory (a run over N stored
+ * stages used to read and rewrite it once per stage: O(N^2)). It is only a
+ * fast path: an entry whose identity does not match the file, or a missing
+ * one, makes sluice re-hash the checkpoint, never trust it. So it may lag
+ * behind the checkpoints: it is written when the run ends and, while it
+ * runs, after 1, 2, 4, 8, ... new records, which bounds the writes by
+ * log2(N) + 1 and what a crash can lose to half of a run's records. */
+#define MANIFEST_ID 128
+/* A manifest far larger than 10^5 stages' entries is not one sluice wrote;
+ * it is ignored (and rewritten) rather than read. */
+#define MANIFEST_MAX_BYTES (64u << 20)
+
+typedef struct manifest_entry {
+    char *stage;
+    char id[MANIFEST_ID]; /* "" when the checkpoint is gone */
+} manifest_entry;
+
+struct sl__manifest {
+    char *workdir, *path, *tmp;
+    pthread_mutex_t mu; /* stages are checked and committed on several threads */
+    manifest_entry *e;
+    size_t n, cap;
+    size_t *slot, nslots; /* open addressing: index + 1 into e, 0 empty */
+    size_t pending, next_save; /* records since the last save; save when pending reaches next_save */
+};
+
+static size_t name_hash(const char *s)
 {
-    char *path = manifest_path(workdir);
-    FILE *f = path ? fopen(path, "r") : NULL;
-    free(path);
-    if (!f)
-        return 0;
-    char line[512];
-    int found = 0;
-    size_t sl = strlen(stage);
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, stage, sl) == 0 && line[sl] == '\t') {
-            snprintf(buf, n, "%s", line + sl + 1);
-            buf[strcspn(buf, "\n")] = '\0';
-            found = 1;
-        }
+    size_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static size_t *find_slot(const sl__manifest *m, const char *stage)
+{
+    static size_t none = 0;
+    if (!m->nslots)
+        return &none; /* nothing recorded yet */
+    size_t k = name_hash(stage) & (m->nslots - 1);
+    while (m->slot[k] && strcmp(m->e[m->slot[k] - 1].stage, stage) != 0)
+        k = (k + 1) & (m->nslots - 1);
+    return &m->slot[k];
+}
+
+/* Adds or updates stage's entry. 0 on success, -1 out of memory. */
+static int manifest_put(sl__manifest *m, const char *stage, const char *id)
+{
+    if (2 * (m->n + 1) > m->nslots) {
+        size_t ns = m->nslots ? 2 * m->nslots : 64;
+        size_t *slot = calloc(ns, sizeof *slot), *old = m->slot;
+        if (!slot)
+            return -1;
+        m->slot = slot;
+        m->nslots = ns;
+        for (size_t i = 0; i < m->n; i++)
+            *find_slot(m, m->e[i].stage) = i + 1;
+        free(old);
     }
-    fclose(f);
+    size_t *k = find_slot(m, stage);
+    if (!*k) {
+        if (m->n == m->cap) {
+            size_t nc = m->cap ? 2 * m->cap : 64;
+            manifest_entry *e = realloc(m->e, nc * sizeof *e);
+            if (!e)
+                return -1;
+            m->e = e;
+            m->cap = nc;
+        }
+        if (!(m->e[m->n].stage = strdup(stage)))
+            return -1;
+        *k = ++m->n;
+    }
+    snprintf(m->e[*k - 1].id, MANIFEST_ID, "%s", id);
+    return 0;
+}
+
+void sl__manifest_free(sl__manifest *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        free(m->e[i].stage);
+    free(m->e);
+    free(m->slot);
+    free(m->workdir);
+    free(m->path);
+    free(m->tmp);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+/* Reads the entries of an opened manifest. 0, or -1 out of memory. */
+static int manifest_parse(sl__manifest *m, FILE *f)
+{
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *tab = strchr(line, '\t');
+        line[strcspn(line, "\n")] = '\0';
+        if (!tab || tab == line)
+            continue; /* not an entry sluice wrote */
+        *tab = '\0';
+        if (manifest_put(m, line, tab + 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+sl_status sl__manifest_open(const char *workdir, sl__manifest **out, sl_error *err)
+{
+    *out = NULL;
+    sl__manifest *m = calloc(1, sizeof *m);
+    size_t n = strlen(workdir) + 32;
+    if (m) {
+        m->workdir = strdup(workdir);
+        m->path = malloc(n);
+        m->tmp = malloc(n);
+        pthread_mutex_init(&m->mu, NULL);
+        m->next_save = 1;
+    }
+    if (!m || !m->workdir || !m->path || !m->tmp) {
+        sl__manifest_free(m);
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    snprintf(m->path, n, "%s/sluice.manifest", workdir);
+    snprintf(m->tmp, n, "%s/sluice.manifest.tmp", workdir);
+    struct stat sb;
+    int fd = sl__open_own(m->path, O_RDONLY, &sb);
+    if (fd < 0 && errno != ENOENT) {
+        char why[256];
+        sl__error_set(err, SL_ERR_IO, "cannot read '%s': %s", m->path, sl__open_error_text(errno, &sb, why, sizeof why));
+        sl__manifest_free(m);
+        return SL_ERR_IO;
+    }
+    FILE *f = fd >= 0 && sb.st_size <= (off_t)MANIFEST_MAX_BYTES ? fdopen(fd, "r") : NULL;
+    int bad = f && manifest_parse(m, f) != 0;
+    if (f)
+        fclose(f);
+    else if (fd >= 0)
+        close(fd);
+    if (bad) {
+        sl__manifest_free(m);
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    *out = m;
+    return SL_OK;
+}
+
+/* The whole manifest as text, malloc'd (length in *len). */
+static char *manifest_text(const sl__manifest *m, size_t *len)
+{
+    size_t cap = 1;
+    for (size_t i = 0; i < m->n; i++)
+        cap += strlen(m->e[i].stage) + MANIFEST_ID + 2;
+    char *buf = malloc(cap);
+    size_t used = 0;
+    for (size_t i = 0; buf && i < m->n; i++)
+        if (m->e[i].id[0])
+            used += (size_t)snprintf(buf + used, cap - used, "%s\t%s\n", m->e[i].stage, m->e[i].id);
+    *len = used;
+    return buf;
+}
+
+/* Writes the manifest through a temporary file sluice creates itself (a
+ * link planted at sluice.manifest.tmp is removed, not followed) renamed
+ * over it. Called with m->mu held. */
+static sl_status manifest_write_locked(sl__manifest *m, sl_error *err)
+{
+    size_t len = 0;
+    char *text = manifest_text(m, &len);
+    if (!text)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    int fd = sl__create_new(m->tmp, 0666);
+    sl_status s = SL_OK;
+    if (fd < 0) {
+        int e = errno;
+        char why[256];
+        struct stat sb;
+        if (lstat(m->tmp, &sb) != 0)
+            memset(&sb, 0, sizeof sb);
+        s = sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", m->tmp, sl__open_error_text(e, &sb, why, sizeof why));
+    }
+    for (size_t done = 0; s == SL_OK && done < len;) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0)
+            s = sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", m->tmp, strerror(errno));
+        else
+            done += (size_t)w;
+    }
+    if (s == SL_OK && rename(m->tmp, m->path) != 0)
+        s = sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", m->path, strerror(errno));
+    if (s != SL_OK && fd >= 0)
+        sl__unlink_own(m->tmp, fd);
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    if (s == SL_OK)
+        m->pending = 0;
+    return s;
+}
+
+sl_status sl__manifest_save(sl__manifest *m, sl_error *err)
+{
+    if (!m)
+        return SL_OK;
+    pthread_mutex_lock(&m->mu);
+    sl_status s = m->pending ? manifest_write_locked(m, err) : SL_OK;
+    pthread_mutex_unlock(&m->mu);
+    return s;
+}
+
+/* The identity the manifest recorded for `stage`, into buf; 0 when none. */
+static int manifest_lookup(sl__manifest *m, const char *stage, char *buf, size_t n)
+{
+    if (!m)
+        return 0;
+    pthread_mutex_lock(&m->mu);
+    size_t k = *find_slot(m, stage);
+    int found = k && m->e[k - 1].id[0];
+    if (found)
+        snprintf(buf, n, "%s", m->e[k - 1].id);
+    pthread_mutex_unlock(&m->mu);
     return found;
 }
 
-sl_status sl__manifest_record(const char *workdir, const char *stage, sl_error *err)
+sl_status sl__manifest_record(sl__manifest *m, const char *stage, sl_error *err)
 {
-    char *ckpt = sl__ckpt_path(workdir, stage), *path = manifest_path(workdir);
-    char *tmp = path ? malloc(strlen(path) + 5) : NULL;
-    sl_status s = SL_OK;
-    if (!ckpt || !path || !tmp) {
-        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    sprintf(tmp, "%s.tmp", path);
+    if (!m)
+        return SL_OK;
+    char *ckpt = sl__ckpt_path(m->workdir, stage);
+    if (!ckpt)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     struct stat sb;
-    int have = stat(ckpt, &sb) == 0;
-    FILE *in = fopen(path, "r"), *outf = fopen(tmp, "w");
-    if (!outf) {
-        if (in)
-            fclose(in);
-        s = sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-        goto out;
-    }
-    char line[512];
-    size_t sl = strlen(stage);
-    while (in && fgets(line, sizeof line, in))
-        if (!(strncmp(line, stage, sl) == 0 && line[sl] == '\t'))
-            fputs(line, outf);
-    if (in)
-        fclose(in);
-    if (have) {
-        char id[128];
+    char id[MANIFEST_ID] = "";
+    if (lstat(ckpt, &sb) == 0 && S_ISREG(sb.st_mode))
         file_identity(&sb, id, sizeof id);
-        fprintf(outf, "%s\t%s\n", stage, id);
-    }
-    if (fclose(outf) != 0 || rename(tmp, path) != 0) {
-        s = sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-    }
-out:
     free(ckpt);
-    free(path);
-    free(tmp);
+    sl_status s = SL_OK;
+    pthread_mutex_lock(&m->mu);
+    size_t k = *find_slot(m, stage);
+    if (k ? strcmp(m->e[k - 1].id, id) != 0 : id[0] != '\0') {
+        if (manifest_put(m, stage, id) != 0)
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        else if (++m->pending >= m->next_save) {
+            m->next_save *= 2;
+            s = manifest_write_locked(m, err);
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
     return s;
+}
+
+void sl__manifest_forget(sl__manifest *m, const char *stage)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    size_t k = *find_slot(m, stage);
+    if (k && m->e[k - 1].id[0]) {
+        m->e[k - 1].id[0] = '\0';
+        m->pending++;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+int sl__manifest_owns(sl__manifest *m, const char *stage, const char *path)
+{
+    /* the whole identity, not the inode alone: a file made after the
+     * checkpoint was deleted may get its inode number */
+    struct stat sb;
+    char recorded[MANIFEST_ID], now[MANIFEST_ID];
+    if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || !manifest_lookup(m, stage, recorded, sizeof recorded))
+        return 0;
+    file_identity(&sb, now, sizeof now);
+    return strcmp(now, recorded) == 0;
 }
 
 /* Re-hashes every array of the checkpoint and compares with what it
@@ -558,8 +765,10 @@ int sl__stage_fresh(sl_stage *st, const char *workdir, int64_t chunk_rows, char 
     sl__ckpt_info info;
     memset(&info, 0, sizeof info);
     sl_error e;
-    if (stat(path, &sb) != 0) {
+    if (lstat(path, &sb) != 0) {
         snprintf(reason, rsize, "no checkpoint yet");
+    } else if (!S_ISREG(sb.st_mode)) { /* never opened: a FIFO would block, a link lead elsewhere */
+        snprintf(reason, rsize, "'%s' is %s, not a checkpoint sluice wrote", path, sl__file_kind(sb.st_mode));
     } else if (sl__ckpt_info_read(path, &info, &e) != SL_OK) {
         snprintf(reason, rsize, "its checkpoint is unreadable (%s)", e.message);
     } else if (strcmp(info.stage, st->name) != 0) {
@@ -571,7 +780,7 @@ int sl__stage_fresh(sl_stage *st, const char *workdir, int64_t chunk_rows, char 
     } else {
         char id[128], recorded[256];
         file_identity(&sb, id, sizeof id);
-        if (manifest_lookup(workdir, st->name, recorded, sizeof recorded) && strcmp(id, recorded) == 0)
+        if (manifest_lookup(st->pipe->manifest, st->name, recorded, sizeof recorded) && strcmp(id, recorded) == 0)
             fresh = 1;
         else if (content_intact(st, path, &info, reason, rsize))
             fresh = 1; /* touched but intact: the manifest is updated on adopt */
@@ -581,6 +790,31 @@ int sl__stage_fresh(sl_stage *st, const char *workdir, int64_t chunk_rows, char 
     sl__ckpt_info_free(&info);
     free(path);
     return fresh;
+}
+
+sl_status sl__workdir_check(const sl_pipeline *p, const char *workdir, sl_error *err)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const sl_stage *st = &p->stages[i];
+        if (st->checkpoint != SL__CKPT_STORE)
+            continue;
+        char *path = sl__ckpt_path(workdir, st->name);
+        if (!path)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        struct stat sb;
+        sl_status s = SL_OK;
+        if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+            s = sl__error_set(err, SL_ERR_IO,
+                              "checkpoint '%s' is %s, not a file sluice wrote; sluice follows no link and opens no "
+                              "special file in its workdir: remove it",
+                              path, sl__file_kind(sb.st_mode));
+            sl__stage_locate(st, err, NULL);
+        }
+        free(path);
+        if (s)
+            return s;
+    }
+    return SL_OK;
 }
 
 /* Reads float64 vector attributes of a dataset into the frame. */
@@ -690,7 +924,7 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
     if (s == SL_OK)
         s = sl__stage_in_place(st) ? sl__stage_place(st, NULL, err) : sl__frame_set_path(st->output, path, err);
     if (s == SL_OK)
-        s = sl__manifest_record(workdir, st->name, err);
+        s = sl__manifest_record(st->pipe->manifest, st->name, err);
     free(path);
     return s;
 }

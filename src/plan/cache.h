@@ -53,12 +53,37 @@ sl_status sl__stage_key(sl_stage *st, int64_t chunk_rows, sl_error *err);
 int sl__stage_fresh(sl_stage *st, const char *workdir, int64_t chunk_rows, char *reason, size_t reason_size,
                     sl_error *err);
 
+/* Before a run or status reads the workdir: every stored stage's
+ * checkpoint path holds a regular file or nothing. A FIFO there would block
+ * the open, a link would lead outside the workdir; both are errors naming
+ * the path, found before any stage runs. */
+sl_status sl__workdir_check(const sl_pipeline *p, const char *workdir, sl_error *err);
+
 /* Makes a fresh checkpoint the stage's output: rows, attribute vectors and
  * results from the file, data left in it. */
 sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err);
 
-/* Records a checkpoint's file identity in workdir/sluice.manifest. */
-sl_status sl__manifest_record(const char *workdir, const char *stage, sl_error *err);
+/* workdir/sluice.manifest: the identity (size, mtime, inode, ctime) of each
+ * checkpoint sluice committed, read once per run and kept in memory (see
+ * cache.c for when it is written). A run or status holds it in
+ * pipe->manifest; every function below accepts NULL (nothing recorded). */
+struct sl__manifest;
+typedef struct sl__manifest sl__manifest;
+/* Reads it (missing: empty). A link or special file there is an error. */
+sl_status sl__manifest_open(const char *workdir, sl__manifest **out, sl_error *err);
+/* Records the current identity of `stage`'s checkpoint (none when it is
+ * gone); writes the manifest when enough records are pending. */
+sl_status sl__manifest_record(sl__manifest *m, const char *stage, sl_error *err);
+/* Drops stage's entry (written with the next save): its checkpoint is gone,
+ * or the file at its name is not one sluice wrote. */
+void sl__manifest_forget(sl__manifest *m, const char *stage);
+/* Writes the manifest when a record is pending. */
+sl_status sl__manifest_save(sl__manifest *m, sl_error *err);
+void sl__manifest_free(sl__manifest *m);
+/* 1 when `path` is a regular file (not a link) whose identity (size, mtime,
+ * inode, ctime) the manifest recorded for `stage`: a checkpoint sluice
+ * wrote, which clean may remove. */
+int sl__manifest_owns(sl__manifest *m, const char *stage, const char *path);
 
 /* Path of a stage's checkpoint: malloc'd "workdir/stage.h5". */
 char *sl__ckpt_path(const char *workdir, const char *stage);

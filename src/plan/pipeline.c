@@ -530,6 +530,193 @@ static sl_status check_files(sl_pipeline *p, sl_error *err)
     return s;
 }
 
+/* ---- files compared by identity ---- */
+
+/* A file the run reads or writes, known by what it is rather than by its
+ * path's text: a link, a symlinked folder or "a/../b" lead to the same
+ * file as another path (issue 14). An existing file is its device and
+ * inode, links followed; one not there yet is its folder's (resolved)
+ * device and inode plus its last name. */
+enum { USE_READS, USE_WRITES, USE_CHECKPOINT, USE_PIPELINE };
+
+typedef struct file_ident {
+    int exists;
+    dev_t dev;
+    ino_t ino;
+    mode_t mode;
+    const char *base; /* when not existing: the name in that folder */
+    int role;         /* USE_* */
+    const sl_stage *st;
+    const char *param;
+    const char *path;
+    char *owned;      /* path, when made here */
+} file_ident;
+
+/* Fills id for `path`; 0 when nothing can be said (its folder is missing,
+ * so no file sluice reads can be there either). */
+static int identify(const char *path, file_ident *id)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        id->exists = 1;
+        id->dev = sb.st_dev;
+        id->ino = sb.st_ino;
+        id->mode = sb.st_mode;
+        return 1;
+    }
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *real = dir ? realpath(dir, NULL) : NULL;
+    int ok = real && stat(real, &sb) == 0;
+    free(real);
+    free(dir);
+    if (!ok)
+        return 0;
+    id->exists = 0;
+    id->dev = sb.st_dev;
+    id->ino = sb.st_ino;
+    id->base = slash ? slash + 1 : path;
+    return 1;
+}
+
+static int by_identity(const void *pa, const void *pb)
+{
+    const file_ident *a = pa, *b = pb;
+    if (a->exists != b->exists)
+        return a->exists - b->exists;
+    if (a->dev != b->dev)
+        return a->dev < b->dev ? -1 : 1;
+    if (a->ino != b->ino)
+        return a->ino < b->ino ? -1 : 1;
+    return a->exists ? 0 : strcmp(a->base, b->base);
+}
+
+static void describe_use(const file_ident *u, char *buf, size_t n)
+{
+    if (u->role == USE_CHECKPOINT)
+        snprintf(buf, n, "'%s', the checkpoint of stage '%s',", u->path, u->st->name);
+    else if (u->role == USE_PIPELINE)
+        snprintf(buf, n, "'%s', the pipeline file,", u->path);
+    else
+        snprintf(buf, n, "'%s', which stage '%s' %s,", u->path, u->st->name, u->role == USE_WRITES ? "writes" : "reads");
+}
+
+/* The error for writer w replacing the file u stands for. */
+static sl_status same_file_error(const file_ident *w, const file_ident *u, sl_error *err)
+{
+    char a[1200], b[1200];
+    describe_use(w, a, sizeof a);
+    describe_use(u, b, sizeof b);
+    b[strlen(b) - 1] = '\0';
+    return sl_stage_error(w->st, err, SL_ERR_CONFIG, w->role == USE_WRITES ? w->param : NULL,
+                          "%s is the same file as %s; sluice never replaces a file it reads or another stage "
+                          "writes: %s",
+                          a, b, w->role == USE_CHECKPOINT ? "rename the stage or use another workdir"
+                                                          : "write to another file");
+}
+
+/* Collects every file the run reads or writes: sources, sinks, the
+ * checkpoints of stored stages in `workdir`, the pipeline file. */
+static sl_status collect_uses(const sl_pipeline *p, const char *workdir, file_ident **out, size_t *n_out,
+                              sl_error *err)
+{
+    size_t cap = p->n + 1, n = 0;
+    for (size_t i = 0; i < p->n; i++)
+        cap += p->stages[i].op->n_params;
+    file_ident *u = calloc(cap, sizeof *u);
+    if (!u)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_status s = SL_OK;
+    /* a missing workdir holds no file the run reads: no checkpoint can clash */
+    struct stat wd;
+    char *real_wd = realpath(workdir, NULL);
+    int have_wd = real_wd && stat(real_wd, &wd) == 0;
+    free(real_wd);
+    if (p->path && identify(p->path, &u[n]) && u[n].exists && S_ISREG(u[n].mode)) {
+        u[n].role = USE_PIPELINE;
+        u[n++].path = p->path;
+    }
+    for (size_t i = 0; s == SL_OK && i < p->n; i++) {
+        const sl_stage *st = &p->stages[i];
+        for (size_t j = 0; (st->op->flags & (SL_OP_SOURCE | SL_OP_SINK)) && j < st->op->n_params; j++) {
+            const sl_param_spec *ps = &st->op->params[j];
+            if (ps->type != SL_PARAM_PATH || !sl_params_has(st->params, ps->name))
+                continue;
+            file_ident *f = &u[n];
+            memset(f, 0, sizeof *f);
+            f->path = sl_params_string(st->params, ps->name);
+            if (!identify(f->path, f))
+                continue;
+            f->role = (st->op->flags & SL_OP_SINK) ? USE_WRITES : USE_READS;
+            f->st = st;
+            f->param = ps->name;
+            n++;
+        }
+        if (st->checkpoint != SL__CKPT_STORE || !have_wd)
+            continue;
+        size_t len = strlen(workdir) + strlen(st->name) + 8;
+        file_ident *f = &u[n];
+        memset(f, 0, sizeof *f);
+        if (!(f->owned = malloc(len))) {
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        snprintf(f->owned, len, "%s/%s.h5", workdir, st->name);
+        f->path = f->owned;
+        f->role = USE_CHECKPOINT;
+        f->st = st;
+        n++;
+        struct stat sb;
+        if (stat(f->path, &sb) == 0) {
+            f->exists = 1;
+            f->dev = sb.st_dev;
+            f->ino = sb.st_ino;
+            f->mode = sb.st_mode;
+        } else { /* not there yet: the workdir, resolved once, and its name */
+            f->dev = wd.st_dev;
+            f->ino = wd.st_ino;
+            f->base = f->path + strlen(workdir) + 1;
+        }
+    }
+    *out = u;
+    *n_out = n;
+    return s;
+}
+
+sl_status sl__check_file_identities(const sl_pipeline *p, const char *workdir, sl_error *err)
+{
+    file_ident *u = NULL;
+    size_t n = 0;
+    sl_status s = collect_uses(p, workdir, &u, &n, err);
+    for (size_t i = 0; s == SL_OK && i < n; i++)
+        if (u[i].role == USE_WRITES && u[i].exists && !S_ISREG(u[i].mode) && !S_ISDIR(u[i].mode))
+            s = sl_stage_error(u[i].st, err, SL_ERR_CONFIG, u[i].param,
+                               "'%s', which stage '%s' writes, is %s, not a regular file; sluice replaces only "
+                               "regular files: write to a file",
+                               u[i].path, u[i].st->name, sl__file_kind(u[i].mode));
+    if (s == SL_OK)
+        qsort(u, n, sizeof *u, by_identity); /* the same file: neighbours, in O(n log n) */
+    for (size_t a = 0; s == SL_OK && a < n;) {
+        size_t b = a + 1;
+        while (b < n && by_identity(&u[a], &u[b]) == 0)
+            b++;
+        const file_ident *w = NULL, *other = NULL;
+        for (size_t k = a; k < b; k++)
+            if (!w && (u[k].role == USE_WRITES || u[k].role == USE_CHECKPOINT))
+                w = &u[k];
+        for (size_t k = a; w && k < b; k++)
+            if (&u[k] != w && (!other || other->role == USE_WRITES || other->role == USE_CHECKPOINT))
+                other = &u[k]; /* a reader when there is one */
+        if (w && other)
+            s = same_file_error(w, other, err);
+        a = b;
+    }
+    for (size_t k = 0; k < n; k++)
+        free(u[k].owned);
+    free(u);
+    return s;
+}
+
 static sl_status build(sl_pipeline *p, const char *text, size_t len, sl_error *err)
 {
     const sl__ynode *root = NULL, *stages_node = NULL;
@@ -563,6 +750,8 @@ static sl_status build(sl_pipeline *p, const char *text, size_t len, sl_error *e
         s = plan_stages(p, err);
     if (s == SL_OK)
         s = decide_checkpoints(p, err);
+    if (s == SL_OK)
+        s = sl__check_file_identities(p, p->workdir, err);
     return s;
 }
 

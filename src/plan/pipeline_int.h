@@ -59,6 +59,7 @@ struct sl_pipeline {
     sl__ydoc *doc;
     size_t n;
     sl_stage *stages; /* in topological order */
+    struct sl__manifest *manifest; /* the workdir's, while a run or status reads it (plan/cache.h) */
 };
 
 /* Puts the position of parameter `param` of st (or of the stage) and the
@@ -71,6 +72,13 @@ sl_status sl__stage_locate(const sl_stage *st, sl_error *err, const char *param)
  * of the k-th stage. */
 sl_status sl__dag_sort(size_t n, const size_t *n_inputs, const size_t *const *inputs, const char *const *names,
                        size_t *order, size_t *cycle_at, sl_error *err);
+
+/* Refuses a pipeline whose outputs or checkpoints (in `workdir`) would
+ * replace a file it reads, the pipeline file, another output, or anything
+ * that is not a regular file, comparing files by device and inode after
+ * links (a file not there yet: by its resolved folder and name). Called at
+ * load and again by run and clean, whose workdir may differ. */
+sl_status sl__check_file_identities(const sl_pipeline *p, const char *workdir, sl_error *err);
 
 /* Runs the stages in dependency order, independent stages at the same time. */
 sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, int64_t chunk_rows,

@@ -455,9 +455,14 @@ static sl_status lock_workdir(const char *workdir, int wait, int *fd_out, sl_err
     if (!path)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     snprintf(path, n, "%s/.sluice.lock", workdir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    /* the workdir may be shared: a link planted here must not make sluice
+     * create or truncate the file it points to */
+    struct stat sb;
+    int fd = sl__open_own(path, O_RDWR | O_CREAT, &sb);
     if (fd < 0) {
-        sl_status s = sl__error_set(err, SL_ERR_IO, "cannot open lock file '%s': %s", path, strerror(errno));
+        char why[256];
+        sl_status s = sl__error_set(err, SL_ERR_IO, "cannot open lock file '%s': %s", path,
+                                    sl__open_error_text(errno, &sb, why, sizeof why));
         free(path);
         return s;
     }
@@ -484,6 +489,28 @@ static sl_status lock_workdir(const char *workdir, int wait, int *fd_out, sl_err
     return SL_OK;
 }
 
+/* Opens workdir/run.log for appending before the first stage runs, so that
+ * a log that cannot be written (a folder, a link, a full disk) stops the
+ * run before it starts rather than being dropped in silence. */
+static sl_status open_run_log(const char *workdir, int *fd_out, sl_error *err)
+{
+    size_t n = strlen(workdir) + 16;
+    char *path = malloc(n);
+    if (!path)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    snprintf(path, n, "%s/run.log", workdir);
+    struct stat sb;
+    *fd_out = sl__open_own(path, O_WRONLY | O_APPEND | O_CREAT, &sb);
+    sl_status s = SL_OK;
+    if (*fd_out < 0) {
+        char why[256];
+        s = sl__error_set(err, SL_ERR_IO, "cannot write run log '%s': %s; remove or free it, the run records every stage there",
+                          path, sl__open_error_text(errno, &sb, why, sizeof why));
+    }
+    free(path);
+    return s;
+}
+
 static void json_string(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -508,17 +535,13 @@ typedef struct log_entry {
     sl__stage_io io;
 } log_entry;
 
-static void log_stage(const char *workdir, const log_entry *e)
+/* The run.log line of a stage, malloc'd (length in *len); NULL on OOM. */
+static char *log_line(const log_entry *e, size_t *len)
 {
-    size_t n = strlen(workdir) + 16;
-    char *path = malloc(n);
-    if (!path)
-        return;
-    snprintf(path, n, "%s/run.log", workdir);
-    FILE *f = fopen(path, "a");
-    free(path);
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
     if (!f)
-        return;
+        return NULL;
     fputs("{\"stage\":", f);
     json_string(f, e->st->name);
     fputs(",\"op\":", f);
@@ -549,7 +572,35 @@ static void log_stage(const char *workdir, const log_entry *e)
         json_string(f, e->error);
     }
     fputs("}\n", f);
-    fclose(f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Appends a stage's line to run.log (one write, with O_APPEND: lines of
+ * concurrent runs do not interleave). A failure fails the run: the log is
+ * the record of what each stage did. */
+static sl_status write_log(int fd, const char *workdir, const log_entry *e, sl_error *err)
+{
+    size_t len = 0;
+    char *line = log_line(e, &len);
+    if (!line)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_status s = SL_OK;
+    for (size_t done = 0; done < len;) {
+        ssize_t w = write(fd, line + done, len - done);
+        if (w < 0) {
+            s = sl__error_set(err, SL_ERR_IO, "cannot write run log '%s/run.log': %s; free space, and run again",
+                              workdir, strerror(errno));
+            sl__error_stage(err, e->st->name);
+            break;
+        }
+        done += (size_t)w;
+    }
+    free(line);
+    return s;
 }
 
 /* ---- the stage pool ---- */
@@ -562,6 +613,7 @@ typedef struct sched {
     pthread_cond_t cv;
     pthread_mutex_t emit_mu;
     pthread_mutex_t file_mu; /* the manifest and run.log */
+    int log_fd;              /* run.log, opened before the first stage */
     pthread_mutex_t realize_mu; /* streamed stages are set up once, by their first reader */
     int threads, free_threads;
     size_t n, finished;
@@ -727,6 +779,20 @@ static size_t take_stage(sched *sc, int *team)
     return i;
 }
 
+/* Writes a stage's run.log line (with file_mu held); a failure fails the
+ * run like a failed stage. */
+static void log_stage(sched *sc, const log_entry *e)
+{
+    sl_error err;
+    sl_error_clear(&err);
+    if (write_log(sc->log_fd, sc->rc.workdir, e, &err) == SL_OK)
+        return;
+    pthread_mutex_lock(&sc->mu);
+    run_failed_locked(sc, err.code, &err);
+    pthread_cond_broadcast(&sc->cv);
+    pthread_mutex_unlock(&sc->mu);
+}
+
 static void stage_finished(sched *sc, size_t i, int team, sl_status s, const sl_error *err)
 {
     sc->state[i] = s == SL_OK ? ST_DONE : ST_FAILED;
@@ -873,7 +939,7 @@ static sl_status stream_stage(sched *sc, size_t i, sl_error *err)
     log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(),
                    {.rows = done.rows}};
     pthread_mutex_lock(&sc->file_mu);
-    log_stage(rc->workdir, &e);
+    log_stage(sc, &e);
     pthread_mutex_unlock(&sc->file_mu);
     return s;
 }
@@ -898,7 +964,7 @@ static void report_stage(sched *sc, size_t i, sl_status s, const sl_error *err, 
                    s != SL_OK ? msg : NULL, w0, wall_seconds(), io};
     e.io.rows = done.rows;
     pthread_mutex_lock(&sc->file_mu);
-    log_stage(rc->workdir, &e);
+    log_stage(sc, &e);
     pthread_mutex_unlock(&sc->file_mu);
 }
 
@@ -936,7 +1002,7 @@ static sl_status run_commit(sched *sc, commit_job *j, sl_error *err)
     free(m.final_path);
     if (s == SL_OK) {
         pthread_mutex_lock(&sc->file_mu);
-        s = sl__manifest_record(rc->workdir, st->name, err);
+        s = sl__manifest_record(rc->pipe->manifest, st->name, err);
         pthread_mutex_unlock(&sc->file_mu);
     }
     if (s != SL_OK)
@@ -1167,6 +1233,53 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Everything a run does in the workdir before its first stage: create it,
+ * refuse files that are the same as others, lock it, check its checkpoint
+ * paths, open run.log, read the manifest (into p->manifest). On failure
+ * nothing stays open. */
+static sl_status open_workdir(sl_pipeline *p, const char *workdir, int wait, int *lock_fd, int *log_fd, sl_error *err)
+{
+    *lock_fd = *log_fd = -1;
+    sl_status s = sl__make_dirs(workdir, "workdir", err);
+    if (s == SL_OK)
+        s = sl__check_file_identities(p, workdir, err);
+    if (s == SL_OK)
+        s = lock_workdir(workdir, wait, lock_fd, err);
+    if (s == SL_OK)
+        s = sl__workdir_check(p, workdir, err);
+    if (s == SL_OK)
+        s = open_run_log(workdir, log_fd, err);
+    if (s == SL_OK)
+        s = sl__manifest_open(workdir, &p->manifest, err);
+    if (s != SL_OK) {
+        if (*log_fd >= 0)
+            close(*log_fd);
+        if (*lock_fd >= 0)
+            close(*lock_fd);
+        *lock_fd = *log_fd = -1;
+    }
+    return s;
+}
+
+/* The end of a run in the workdir: the manifest is written (after a
+ * failure too: the stages committed before it are recorded), run.log and
+ * the lock are closed. A failure to write the manifest fails a run that
+ * had not failed. */
+static void close_workdir(sched *sc, sl_pipeline *p, int lock_fd)
+{
+    sl_error e;
+    sl_error_clear(&e);
+    if (sl__manifest_save(p->manifest, &e) != SL_OK && !sc->failed) {
+        sc->failed = 1;
+        sc->first_status = e.code;
+        sc->first_err = e;
+    }
+    sl__manifest_free(p->manifest);
+    p->manifest = NULL;
+    close(sc->log_fd);
+    close(lock_fd);
+}
+
 sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, int64_t chunk_rows,
                        const char *workdir, sl_error *err)
 {
@@ -1194,10 +1307,9 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     if (s == SL_OK)
         s = plan_workers(threads, &nworkers, err);
     int lock_fd = -1;
+    sc.log_fd = -1;
     if (s == SL_OK)
-        s = sl__make_dirs(workdir, "workdir", err);
-    if (s == SL_OK)
-        s = lock_workdir(workdir, opt->wait_for_lock, &lock_fd, err);
+        s = open_workdir(p, workdir, opt->wait_for_lock, &lock_fd, &sc.log_fd, err);
     if (s != SL_OK) {
         free(sc.state);
         free(sc.unmet);
@@ -1250,12 +1362,12 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         pthread_mutex_unlock(&sc.commit_mu);
         pthread_join(sc.committer, NULL);
     }
+    close_workdir(&sc, p, lock_fd);
     if (sc.failed) {
         s = sc.first_status;
         if (err)
             *err = sc.first_err;
     }
-    close(lock_fd);
     pthread_cond_destroy(&sc.cv);
     pthread_mutex_destroy(&sc.mu);
     pthread_mutex_destroy(&sc.emit_mu);
@@ -1292,6 +1404,11 @@ static sl_status status_of(sl_pipeline *p, const sl_run_options *opt, int64_t ch
     unsigned char *selected = calloc(p->n, 1), *forced = calloc(p->n, 1), *will_run = calloc(p->n, 1);
     sl_status s = selected && forced && will_run ? select_stages(p, opt, selected, forced, err)
                                                  : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    /* what run would refuse or block on, status reports rather than opens */
+    if (s == SL_OK)
+        s = sl__workdir_check(p, workdir, err);
+    if (s == SL_OK)
+        s = sl__manifest_open(workdir, &p->manifest, err);
     for (size_t i = 0; s == SL_OK && i < p->n; i++) {
         sl_stage *st = &p->stages[i];
         sl_stage_status *o = &out[i];
@@ -1329,6 +1446,8 @@ static sl_status status_of(sl_pipeline *p, const sl_run_options *opt, int64_t ch
             will_run[i] = 0;
         }
     }
+    sl__manifest_free(p->manifest);
+    p->manifest = NULL;
     free(selected);
     free(forced);
     free(will_run);
@@ -1374,6 +1493,66 @@ sl_status sl_pipeline_status(sl_pipeline *p, const sl_run_options *opt, sl_stage
     return status_of(p, opt, chunk_rows, opt->workdir ? opt->workdir : p->workdir, out, err);
 }
 
+/* 1 when `path` is a checkpoint of `stage` that sluice wrote: its identity
+ * is the one the manifest recorded, or (a run killed before it recorded it,
+ * a checkpoint someone annotated) it is an HDF5 file that names the stage
+ * as its maker and has a cache key. Anything else there
+ * may be the user's data, which clean never deletes. */
+static int clean_may_remove(sl__manifest *m, const char *stage, const char *path)
+{
+    if (sl__manifest_owns(m, stage, path))
+        return 1;
+    struct stat sb;
+    sl__ckpt_info info;
+    sl_error e;
+    if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sl__ckpt_info_read(path, &info, &e) != SL_OK)
+        return 0;
+    int ours = strcmp(info.stage, stage) == 0 && info.key[0];
+    sl__ckpt_info_free(&info);
+    return ours;
+}
+
+/* Removes a stage's checkpoint (when sluice wrote it) and its temporary
+ * files. *kept gets the checkpoint's path when it was left in place. */
+static sl_status clean_stage(sl__manifest *m, const char *workdir, const char *stage, size_t *count, char **kept,
+                             sl_error *err)
+{
+    char *path = sl__ckpt_path(workdir, stage);
+    size_t n = path ? strlen(path) + 20 : 0;
+    char *other = path ? malloc(n) : NULL;
+    if (!path || !other) {
+        free(path);
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    sl_status s = SL_OK;
+    struct stat sb;
+    if (lstat(path, &sb) == 0) {
+        if (!clean_may_remove(m, stage, path)) {
+            if (!*kept)
+                *kept = strdup(path);
+        } else if (unlink(path) == 0) {
+            (*count)++;
+        } else if (errno != ENOENT) {
+            s = sl__error_set(err, SL_ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
+        }
+    }
+    /* scratch names of sluice's own: unlinking a link there removes the
+     * link, never what it points to */
+    static const char *const suffixes[] = {".tmp", ".tmp.resume", ".tmp.resume.tmp"};
+    for (size_t k = 0; s == SL_OK && k < 3; k++) {
+        snprintf(other, n, "%s%s", path, suffixes[k]);
+        if (unlink(other) == 0)
+            (*count)++;
+        else if (errno != ENOENT)
+            s = sl__error_set(err, SL_ERR_IO, "cannot remove '%s': %s", other, strerror(errno));
+    }
+    if (s == SL_OK) /* removed, or not sluice's: either way no checkpoint of sluice's is there */
+        sl__manifest_forget(m, stage);
+    free(path);
+    free(other);
+    return s;
+}
+
 sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const char *const *stages, size_t *removed,
                             sl_error *err)
 {
@@ -1383,6 +1562,7 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
         opt = &none;
     const char *workdir = opt->workdir ? opt->workdir : p->workdir;
     size_t count = 0;
+    char *kept = NULL;
     for (const char *const *s = stages; s && *s; s++)
         if (stage_index(p, *s) < 0)
             return unknown_stage(p, *s, "clean", err);
@@ -1393,43 +1573,28 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
         return SL_OK; /* nothing was ever run */
     }
     int fd = -1;
-    sl_status s = lock_workdir(workdir, opt->wait_for_lock, &fd, err);
+    sl__manifest *m = NULL;
+    sl_status s = sl__check_file_identities(p, workdir, err);
+    if (s == SL_OK)
+        s = lock_workdir(workdir, opt->wait_for_lock, &fd, err);
+    if (s == SL_OK)
+        s = sl__manifest_open(workdir, &m, err);
     for (size_t i = 0; s == SL_OK && i < p->n; i++) {
         int chosen = !stages;
         for (const char *const *n = stages; n && *n; n++)
             chosen |= strcmp(*n, p->stages[i].name) == 0;
-        if (!chosen)
-            continue;
-        char *path = sl__ckpt_path(workdir, p->stages[i].name);
-        char *tmp = path ? malloc(strlen(path) + 5) : NULL;
-        if (!path || !tmp) {
-            free(path);
-            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-            break;
-        }
-        sprintf(tmp, "%s.tmp", path);
-        char *resume = malloc(strlen(path) + 20);
-        if (!resume) {
-            free(path);
-            free(tmp);
-            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-            break;
-        }
-        for (int k = 0; k < 4; k++) {
-            if (k >= 2)
-                sprintf(resume, k == 2 ? "%s.tmp.resume" : "%s.tmp.resume.tmp", path);
-            const char *victim = k == 0 ? path : k == 1 ? tmp : resume;
-            if (unlink(victim) == 0)
-                count++;
-            else if (errno != ENOENT)
-                s = sl__error_set(err, SL_ERR_IO, "cannot remove '%s': %s", victim, strerror(errno));
-        }
-        if (s == SL_OK)
-            s = sl__manifest_record(workdir, p->stages[i].name, err);
-        free(path);
-        free(tmp);
-        free(resume);
+        if (chosen)
+            s = clean_stage(m, workdir, p->stages[i].name, &count, &kept, err);
     }
+    if (s == SL_OK)
+        s = sl__manifest_save(m, err);
+    if (s == SL_OK && kept)
+        s = sl__error_set(err, SL_ERR_IO,
+                          "left '%s' in place: sluice's manifest does not record it as a checkpoint sluice wrote, "
+                          "so it may be your data; move it or remove it yourself (removed %zu other file%s)",
+                          kept, count, count == 1 ? "" : "s");
+    sl__manifest_free(m);
+    free(kept);
     if (fd >= 0)
         close(fd);
     if (removed)

@@ -602,15 +602,17 @@ def test_lock_file_cannot_be_opened():
     h5(d)
     write(d, stages(head="workdir: work\n"))
     os.makedirs(os.path.join(d, "work", ".sluice.lock"))
-    expect(sluice(d, "run", "p.yaml"), 3, "cannot open lock file '", ".sluice.lock': Is a directory")
+    expect(sluice(d, "run", "p.yaml"), 3, "cannot open lock file '", ".sluice.lock': it is a directory")
 
 
 def test_clean_cannot_remove():
     d = tdir("clean_cannot_remove")
     h5(d)
     write(d, stages(head="workdir: work\n"))
-    os.makedirs(os.path.join(d, "work", "load.h5", "x"))
-    expect(sluice(d, "clean", "p.yaml"), 3, "cannot remove '", "load.h5': Is a directory")
+    # a folder at a checkpoint's own name is not sluice's and is left in place
+    # (tests/hostile/test_workdir.py); one at its scratch name cannot be unlinked
+    os.makedirs(os.path.join(d, "work", "load.h5.tmp", "x"))
+    expect(sluice(d, "clean", "p.yaml"), 3, "cannot remove '", "load.h5.tmp': Is a directory")
 
 
 def test_annotated_checkpoint_is_reused():
