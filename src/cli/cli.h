@@ -21,6 +21,14 @@ int cli_usage_error(const char *fmt, ...)
 /* Parses a positive integer option value; 0 on error. */
 int cli_parse_count(const char *s, long long max, long long *out);
 
+/* This process's rank under mpirun (sluice-mpi), 0 otherwise: only rank 0
+ * prints progress, summaries and the errors the ranks agreed on. */
+int cli_rank(void);
+/* Every rank passes its exit code (and its error when it failed) for a step
+ * the ranks take apart, such as loading the pipeline file; all return the
+ * exit code of the first failing rank, which alone prints its error. */
+int cli_settle(int rc, const sl_error *err);
+
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_clean(int argc, char **argv);

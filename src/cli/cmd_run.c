@@ -152,9 +152,9 @@ static size_t print_status(const sl_pipeline *p, const sl_stage_status *st, cons
 static int load(const char *file, sl_pipeline **p)
 {
     sl_error err;
-    if (sl_pipeline_load_file(file, p, &err) != SL_OK)
-        return cli_fail(&err);
-    return EXIT_OK;
+    sl_status s = sl_pipeline_load_file(file, p, &err);
+    /* under mpirun a rank may not see a file the others see */
+    return cli_settle(s == SL_OK ? EXIT_OK : cli_exit_code(s), s == SL_OK ? NULL : &err);
 }
 
 static int status_or_dry_run(run_args *a, sl_pipeline *p, int dry)
@@ -185,6 +185,8 @@ int cmd_run(int argc, char **argv)
     if (rc == EXIT_OK && p && a.dry_run) {
         rc = status_or_dry_run(&a, p, 1);
     } else if (rc == EXIT_OK && p) {
+        if (cli_rank() > 0)
+            a.quiet = 1; /* rank 0 shows the run */
         int live = !a.quiet && (strcmp(a.progress, "always") == 0 || (strcmp(a.progress, "auto") == 0 && isatty(1)));
         cli_progress *pr = cli_progress_new(p, stdout, live, a.quiet);
         a.opt.progress = pr ? cli_progress_event : NULL;
@@ -196,7 +198,9 @@ int cmd_run(int argc, char **argv)
         cli_progress_finish(pr);
         const char *workdir = a.opt.workdir ? a.opt.workdir : sl_pipeline_workdir(p);
         int sig = *cli_stop_flag();
-        if (s == SL_ERR_CANCELLED && sig) {
+        if (s == SL_ERR_CANCELLED && sig && cli_rank() > 0) {
+            rc = 128 + sig;
+        } else if (s == SL_ERR_CANCELLED && sig) {
             /* stopped by the user: one line saying what is kept, and 128 + the signal as a shell would */
             cli_progress_interrupted(pr, sig == SIGINT ? "SIGINT" : "SIGTERM", workdir);
             rc = 128 + sig;

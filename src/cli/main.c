@@ -6,6 +6,9 @@
 #include <string.h>
 #include <hdf5.h>
 #include "cli/cli.h"
+#ifdef SL_HAVE_MPI
+#include <mpi.h>
+#endif
 
 static const char usage[] =
     "usage: sluice COMMAND [OPTIONS] [ARGS]\n"
@@ -52,6 +55,8 @@ int cli_exit_code(sl_status s)
 
 int cli_fail(const sl_error *err)
 {
+    if (cli_rank() > 0)
+        return cli_exit_code(err->code); /* the ranks agreed on it: rank 0 says it */
     char buf[2048];
     fprintf(stderr, "sluice: %s\n", sl_error_format(err, buf, sizeof buf));
     return cli_exit_code(err->code);
@@ -119,7 +124,7 @@ void cli_catch_stop_signals(void)
     }
 }
 
-int main(int argc, char **argv)
+static int cli_main(int argc, char **argv)
 {
     /* A reader of stdout that goes away (`sluice run p.yaml | head -1`)
      * must not kill a run half-way with SIGPIPE: writes to stdout then fail
@@ -155,4 +160,31 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "ops") == 0)
         return cmd_ops(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s'; commands: run, status, clean, check, graph, ops, version", cmd);
+}
+
+/* sluice-mpi (-Dmpi=enabled) starts MPI, alone as a singleton when not
+ * started by mpirun. Stage workers make the MPI calls, one at a time
+ * (docs/cluster.md): MPI_THREAD_SERIALIZED is what that needs. */
+int main(int argc, char **argv)
+{
+#ifdef SL_HAVE_MPI
+    int provided = MPI_THREAD_SINGLE;
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) {
+        fputs("sluice: MPI could not start; run sluice-mpi with mpirun, or use sluice\n", stderr);
+        return EXIT_IO;
+    }
+    int rc;
+    if (provided < MPI_THREAD_SERIALIZED) {
+        fputs("sluice: this MPI library does not allow calls from more than one thread (MPI_THREAD_SERIALIZED); "
+              "use an MPI built with thread support\n",
+              stderr);
+        rc = EXIT_IO;
+    } else {
+        rc = cli_main(argc, argv);
+    }
+    MPI_Finalize();
+    return rc;
+#else
+    return cli_main(argc, argv);
+#endif
 }

@@ -762,9 +762,9 @@ typedef enum dist_mode {
     DIST_ALL    /* every rank every chunk, in order: sequential passes (mini-batch training) */
 } dist_mode;
 
-static dist_mode dist_mode_of(const sl_pass *pass)
+static dist_mode dist_mode_of(const sl_exec *ex, const sl_pass *pass)
 {
-    if (sl__dist_size() == 1)
+    if (sl__dist_size() == 1 || ex->solo)
         return DIST_NONE;
     if (pass->output)
         return DIST_ROOT;
@@ -953,7 +953,8 @@ static sl_status run_pass_ranks(sl_exec *ex, sl_stage *st, const sl_pass *pass, 
     s = sl__dist_agree(s, err);
     if (s == SL_OK && mode == DIST_SPLIT && pass->partial_size) {
         fold_ctx f = {pass, acc};
-        s = sl__dist_fold_at_root(part.stash, part.nstash, part.item, fold_partial, &f, err);
+        s = sl__dist_fold_at_root(part.stash, part.nstash, sizeof(int64_t) + pass->partial_size, fold_partial, &f,
+                                  err);
         s = sl__dist_agree(s, err);
     }
     free(part.stash);
@@ -987,7 +988,7 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
             ex->streamed_output = 1;
         return s;
     }
-    dist_mode mode = dist_mode_of(pass);
+    dist_mode mode = dist_mode_of(ex, pass);
     if (mode != DIST_NONE)
         return run_pass_ranks(ex, st, pass, acc, mode, err);
     dist_part part = {0};

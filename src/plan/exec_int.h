@@ -22,6 +22,7 @@ struct sl_exec {
     int64_t bytes_read;      /* array bytes its passes read from files (checkpoints and sources) */
     sl__blas_counters blas;  /* what BLIS did in its passes' chunks, on all threads */
     int resume_kept;         /* interrupted with the journal saved: keep the temporary checkpoint */
+    int solo;                /* an MPI run's rank 0 runs this stage alone (a sink): passes are not split */
 };
 
 /* 1 once the caller asked the run to stop (sl_run_options.cancel). */

@@ -24,6 +24,7 @@
 #include "plan/budget.h"
 #include "plan/exec_int.h"
 #include "plan/journal.h"
+#include "dist/dist.h"
 #include "sluice/version.h"
 
 static double wall_seconds(void)
@@ -195,7 +196,9 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
         sl__h5_unlock();
         return s;
     }
-    if (max_rows >= 0 && st->compression == SL__COMP_NONE) {
+    /* Under MPI a stage's passes are split over the ranks and no rank alone
+     * could take up another's part: no journal, a killed stage starts over */
+    if (max_rows >= 0 && st->compression == SL__COMP_NONE && sl__dist_size() == 1) {
         s = sl__journal_open(jr, path, st->key, rc->chunk_rows, max_rows, n, err);
         if (s)
             return s;
@@ -267,8 +270,52 @@ static sl_status write_place_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
     return s;
 }
 
+/* What rank 0 tells the other ranks of a stage it computed and sealed. */
+typedef struct stage_outcome {
+    int64_t rows;
+    char out_hash[SL_HASH_HEX];
+} stage_outcome;
+
+/* A stage on a rank other than 0 of an MPI run (dist.h): it runs the op
+ * like rank 0, whose passes split their chunks with it, but writes nothing:
+ * rank 0 writes the checkpoint (or a sink's file, alone) and then tells the
+ * others the rows and the output hash. The frame then points at where the
+ * checkpoint will be once rank 0 committed it, before the next stage. */
+static sl_status stage_run_follower(sl__run_ctx *rc, sl_stage *st, int threads, sl_error *err)
+{
+    sl__frame_drop_data(st->output);
+    st->n_results = 0;
+    sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel};
+    st->exec = &ex;
+    sl_status s = st->op->flags & SL_OP_SINK ? SL_OK : st->op->run(st, &ex, err);
+    st->exec = NULL;
+    s = sl__dist_agree(s, err);
+    stage_outcome o;
+    memset(&o, 0, sizeof o);
+    if (s == SL_OK)
+        s = sl__dist_bcast(&o, sizeof o, 0, err);
+    if (s == SL_OK) {
+        sl_frame_set_rows(st->output, o.rows);
+        memcpy(st->out_hash, o.out_hash, SL_HASH_HEX);
+        if (sl__stage_in_place(st) && rows_hint(st) >= 0) {
+            s = sl__stage_place(st, NULL, err);
+        } else {
+            char *path = sl__ckpt_path(rc->workdir, st->name);
+            s = path ? sl__frame_set_path(st->output, path, err) : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            free(path);
+        }
+    }
+    if (s != SL_OK) {
+        sl__frame_drop_data(st->output);
+        sl__error_stage(err, st->name);
+    }
+    return s;
+}
+
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err)
 {
+    if (sl__dist_rank() > 0)
+        return stage_run_follower(rc, st, threads, err);
     char *path = sl__ckpt_path(rc->workdir, st->name);
     if (!path)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -283,7 +330,9 @@ again:
     int use_journal = 0;
     s = open_output(rc, st, path, &jr, &use_journal, &w, io, err);
     sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel,
-                  .jr = use_journal && attempt == 0 ? &jr : NULL, .writer = w};
+                  .jr = use_journal && attempt == 0 ? &jr : NULL, .writer = w,
+                  /* a sink writes its file from rank 0 alone: its passes are not split */
+                  .solo = sl__dist_size() > 1 && (st->op->flags & SL_OP_SINK)};
     jr.last_save = sl__now();
     st->exec = &ex;
     if (s == SL_OK) {
@@ -333,6 +382,16 @@ again:
         sl__h5_unlock();
     }
     st->exec = NULL;
+    if (sl__dist_size() > 1) {
+        /* the other ranks wait in stage_run_follower */
+        s = sl__dist_agree(s, err);
+        stage_outcome o;
+        memset(&o, 0, sizeof o);
+        o.rows = sl_frame_rows(st->output);
+        memcpy(o.out_hash, st->out_hash, SL_HASH_HEX);
+        if (s == SL_OK)
+            s = sl__dist_bcast(&o, sizeof o, 0, err);
+    }
     /* readers find it under its temporary name until the commit renames it */
     if (s == SL_OK && !sl__frame_path(st->output))
         s = sl__frame_set_path(st->output, sl__ckpt_sealed_tmp(io->sealed), err);
@@ -754,7 +813,7 @@ static void run_failed_locked(sched *sc, sl_status s, const sl_error *err)
  * free threads equally among the ready ones. */
 static size_t take_stage(sched *sc, int *team)
 {
-    if (!sc->failed && sc->heap_n > 0 && sl__run_interrupted(&sc->rc)) {
+    if (!sc->failed && sc->heap_n > 0 && sl__run_interrupted(&sc->rc) && sl__dist_size() == 1) {
         /* the caller stopped the run: start nothing more */
         sl_error e;
         sl__error_set(&e, SL_ERR_CANCELLED, "the run was interrupted");
@@ -783,6 +842,8 @@ static size_t take_stage(sched *sc, int *team)
  * run like a failed stage. */
 static void log_stage(sched *sc, const log_entry *e)
 {
+    if (sl__dist_rank() > 0)
+        return; /* rank 0 keeps the workdir's files */
     sl_error err;
     sl_error_clear(&err);
     if (write_log(sc->log_fd, sc->rc.workdir, e, &err) == SL_OK)
@@ -997,6 +1058,13 @@ static sl_status run_commit(sched *sc, commit_job *j, sl_error *err)
 {
     sl__run_ctx *rc = &sc->rc;
     sl_stage *st = &rc->pipe->stages[j->stage];
+    if (sl__dist_rank() > 0) {
+        /* rank 0 commits; the worker's agreement after the stage waits for it */
+        report_stage(sc, j->stage, SL_OK, err, j->t0, j->w0, j->reason, j->io);
+        free(j->final_path);
+        free(j);
+        return SL_OK;
+    }
     move_ctx m = {st, j->final_path};
     sl_status s = sl__ckpt_finish(j->sealed, frame_renamed_locked, &m, err);
     free(m.final_path);
@@ -1095,12 +1163,23 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     double t0 = sl__now(), w0 = wall_seconds();
     st->reused = 0;
     sl_status s = sl__stage_key(st, rc->chunk_rows, err);
-    if (s == SL_OK && !sc->forced[i] && sl__stage_fresh(st, rc->workdir, rc->chunk_rows, reason, sizeof reason, err)) {
+    int fresh = s == SL_OK && !sc->forced[i] && sl__dist_rank() == 0 &&
+                sl__stage_fresh(st, rc->workdir, rc->chunk_rows, reason, sizeof reason, err);
+    if (sl__dist_size() > 1) {
+        /* rank 0 judges the workdir (its manifest); the others follow */
+        s = sl__dist_agree(s, err);
+        if (s == SL_OK)
+            s = sl__dist_bcast(&fresh, sizeof fresh, 0, err);
+        if (s == SL_OK)
+            s = sl__dist_bcast(reason, sizeof reason, 0, err);
+    }
+    if (s == SL_OK && fresh) {
         pthread_mutex_lock(&sc->file_mu);
         s = sl__stage_adopt(st, rc->workdir, err);
         pthread_mutex_unlock(&sc->file_mu);
+        s = sl__dist_agree(s, err);
         st->reused = s == SL_OK;
-        if (st->reused)
+        if (st->reused && sl__dist_rank() == 0)
             remove_leftovers(rc->workdir, st->name);
     }
     sl__stage_io io = {0};
@@ -1221,6 +1300,13 @@ static void *worker(void *arg)
         sl_error err;
         sl_error_clear(&err);
         sl_status s = process_stage(sc, i, team, &err);
+        if (sl__dist_size() > 1) {
+            /* every rank ends each stage the same way, and stops together
+             * when the run is interrupted on any of them */
+            if (s == SL_OK && sl__run_interrupted(&sc->rc))
+                s = sl__error_set(&err, SL_ERR_CANCELLED, "the run was interrupted");
+            s = sl__dist_agree(s, &err);
+        }
         /* give the stage's OpenMP threads back (libgomp keeps them for this
          * thread's next team otherwise): threads alive stay within what
          * plan_workers checked */
@@ -1304,12 +1390,19 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     if (s == SL_OK)
         s = sl__budget_check(p, selected, chunk_rows, budget.total, err);
     size_t nworkers = (size_t)threads < p->n ? (size_t)threads : p->n;
+    /* Under MPI the ranks take the stages one at a time, in the same order,
+     * so that they meet in the same collective calls (dist.h) */
+    int ranks = sl__dist_size();
+    if (ranks > 1)
+        nworkers = 1;
     if (s == SL_OK)
         s = plan_workers(threads, &nworkers, err);
+    s = sl__dist_agree(s, err);
     int lock_fd = -1;
     sc.log_fd = -1;
-    if (s == SL_OK)
+    if (s == SL_OK && sl__dist_rank() == 0)
         s = open_workdir(p, workdir, opt->wait_for_lock, &lock_fd, &sc.log_fd, err);
+    s = sl__dist_agree(s, err);
     if (s != SL_OK) {
         free(sc.state);
         free(sc.unmet);
@@ -1342,7 +1435,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     /* SLUICE_COMMIT=inline: each stage commits before its readers start, so
      * file system calls come in one order (the fault-injection tests) */
     const char *commit_mode = getenv("SLUICE_COMMIT");
-    if (!commit_mode || strcmp(commit_mode, "inline") != 0)
+    if ((!commit_mode || strcmp(commit_mode, "inline") != 0) && ranks == 1)
         sc.committer_started = pthread_create(&sc.committer, NULL, committer, &sc) == 0;
     pthread_t *tids = calloc(nworkers, sizeof *tids);
     size_t started = 0;
@@ -1362,12 +1455,14 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         pthread_mutex_unlock(&sc.commit_mu);
         pthread_join(sc.committer, NULL);
     }
-    close_workdir(&sc, p, lock_fd);
+    if (sl__dist_rank() == 0)
+        close_workdir(&sc, p, lock_fd);
     if (sc.failed) {
         s = sc.first_status;
         if (err)
             *err = sc.first_err;
     }
+    s = sl__dist_agree(s, err); /* rank 0's manifest may have failed */
     pthread_cond_destroy(&sc.cv);
     pthread_mutex_destroy(&sc.mu);
     pthread_mutex_destroy(&sc.emit_mu);
