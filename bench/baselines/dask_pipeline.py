@@ -8,7 +8,13 @@ epochs of full-batch gradient descent (lr 0.1), one Dask computation each.
   load -> drop rows whose label is NaN -> impute NaN features with the column
   mean (float32, as np.nanmean) -> float64 -> z-score (ddof 0) -> lstsq, GD -> MSE
 
-usage: dask_pipeline.py DATA.h5 [--epochs 100] [--lr 0.1] [--workers N] [--digits 6]
+usage: dask_pipeline.py DATA.h5 [--epochs 100] [--lr 0.1] [--workers N] [--digits 6] [--distributed N]
+
+--distributed N runs the same program on Dask's distributed scheduler: a
+LocalCluster of N worker processes, one thread each (dask.distributed, the
+cluster scheduler a Python user would pick to use several processes or
+nodes). An h5py dataset cannot be sent to a worker, so each chunk is read by
+a task that opens the file itself, as Dask's documentation does it.
 Prints what bench/baselines/numpy_sklearn.py prints, in the same format: the
 least-squares coefficients and intercept, the gradient-descent weights and
 bias, and both MSEs; stage timings to stderr."""
@@ -34,6 +40,23 @@ class Timer:
         self.t0 = now
 
 
+def read_rows(path, name, lo, hi):
+    with h5py.File(path, "r") as f:
+        return f[name][lo:hi]
+
+
+def chunks_read_by_workers(path, hx, rows_per_chunk):
+    """X and y as Dask arrays whose chunks are read by the workers."""
+    rows, cols = hx.shape
+    dtype = hx.dtype
+    xs, ys = [], []
+    for lo in range(0, rows, rows_per_chunk):
+        hi = min(rows, lo + rows_per_chunk)
+        xs.append(da.from_delayed(dask.delayed(read_rows)(path, "X", lo, hi), (hi - lo, cols), dtype))
+        ys.append(da.from_delayed(dask.delayed(read_rows)(path, "y", lo, hi), (hi - lo,), dtype))
+    return da.concatenate(xs), da.concatenate(ys)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
@@ -41,15 +64,25 @@ def main():
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--workers", type=int, default=os.cpu_count(), help="threads of the Dask scheduler")
     ap.add_argument("--digits", type=int, default=6, help="decimals printed (6: numpy_sklearn.py's format)")
+    ap.add_argument("--distributed", type=int, default=0, help="worker processes of a dask.distributed LocalCluster")
     a = ap.parse_args()
-    dask.config.set(scheduler="threads", num_workers=a.workers)
+    client = None
+    if a.distributed:
+        from dask.distributed import Client, LocalCluster
+        client = Client(LocalCluster(n_workers=a.distributed, threads_per_worker=1, processes=True,
+                                     dashboard_address=None))
+    else:
+        dask.config.set(scheduler="threads", num_workers=a.workers)
     tm = Timer()
 
     h5 = h5py.File(a.data, "r")
     hx, hy = h5["X"], h5["y"]
     rows_per_chunk = hx.chunks[0] if hx.chunks else 65536
-    X = da.from_array(hx, chunks=(rows_per_chunk, hx.shape[1]))
-    y = da.from_array(hy, chunks=(rows_per_chunk,))
+    if client is None:
+        X = da.from_array(hx, chunks=(rows_per_chunk, hx.shape[1]))
+        y = da.from_array(hy, chunks=(rows_per_chunk,))
+    else:
+        X, y = chunks_read_by_workers(a.data, hx, rows_per_chunk)
 
     # clean: drop unlabelled rows, impute features with the column mean
     labelled = ~da.isnan(y)
@@ -101,6 +134,8 @@ def main():
     print("mse_lstsq %.*f" % (d, mse_lstsq))
     print("mse_gd %.*f" % (d, mse_gd))
     print(" ".join("%s=%.3f" % kv for kv in tm.t.items()), file=sys.stderr)
+    if client is not None:
+        client.close()
 
 
 if __name__ == "__main__":

@@ -35,16 +35,6 @@ sl_status sl__dist_agree(sl_status s, sl_error *err);
 /* Copies n bytes from rank `root` to every rank. */
 sl_status sl__dist_bcast(void *buf, size_t n, int root, sl_error *err);
 
-/* Gathers each rank's `count` items of `size` bytes on rank 0, in rank order
- * (so, with sl__dist_range, in chunk order): *out is a malloc'd buffer of
- * *total items on rank 0, NULL elsewhere. */
-sl_status sl__dist_gather(const void *items, int64_t count, size_t size, void **out, int64_t *total,
-                          sl_error *err);
-
-/* The same, with the result on every rank. */
-sl_status sl__dist_allgather(const void *items, int64_t count, size_t size, void **out, int64_t *total,
-                             sl_error *err);
-
 /* Rank 0 folds, in rank order, the items every other rank hands it: each
  * rank r > 0 sends its `count` items of `size` bytes (in blocks), and rank 0
  * calls fold(ctx, item) on each, after the items of rank r - 1. Rank 0
