@@ -1,4 +1,4 @@
-/* F_OFD_SETLK and F_OFD_GETLK (open file description locks) */
+/* F_OFD_SETLK and F_OFD_GETLK (open file description locks), renameat2 */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -228,4 +228,64 @@ int sl__unlink_own(const char *path, int fd)
     if (fd < 0 || fstat(fd, &mine) != 0 || lstat(path, &there) != 0 || !sl__same_file(&mine, &there))
         return -1; /* not the file we made (another process replaced it): leave it */
     return unlink(path);
+}
+
+/* Puts file `from` at `to` unless something is there (EEXIST): atomic, so
+ * a file appears at `to` already locked. renameat2 where the file system
+ * has it, else link + unlink. */
+static int place_new(const char *from, const char *to)
+{
+#ifdef RENAME_NOREPLACE
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+#endif
+    if (link(from, to) != 0)
+        return -1;
+    unlink(from);
+    return 0;
+}
+
+int sl__create_locked(const char *path, long *holder)
+{
+    *holder = 0;
+    size_t n = strlen(path) + 32;
+    char *mine = malloc(n);
+    if (!mine) {
+        errno = ENOMEM;
+        return -1;
+    }
+    /* made and locked under a name of this process's own, then put in
+     * place: no other process ever sees the file unlocked */
+    snprintf(mine, n, "%s.%ld", path, (long)getpid());
+    int fd = sl__create_new(mine, 0666);
+    int e = errno;
+    if (fd >= 0 && sl__writer_lock(fd) != 0) {
+        e = errno;
+        close(fd);
+        unlink(mine);
+        fd = -1;
+    }
+    for (int attempt = 0; fd >= 0; attempt++) {
+        if (place_new(mine, path) == 0)
+            break;
+        e = errno;
+        if (e == EEXIST && attempt == 0 && !sl__writer_of(path, holder)) {
+            /* stale: no live writer holds it (a link or FIFO planted there
+             * is removed, never followed) */
+            if (unlink(path) == 0 || errno == ENOENT)
+                continue;
+            e = errno;
+        } else if (e == EEXIST) {
+            e = EBUSY; /* a live writer: *holder says who, when known */
+        }
+        close(fd);
+        unlink(mine);
+        fd = -1;
+    }
+    free(mine);
+    if (fd < 0)
+        errno = e;
+    return fd;
 }

@@ -63,4 +63,12 @@ int sl__writer_of(const char *path, long *pid);
  * process put there since. -1 (nothing removed) otherwise. */
 int sl__unlink_own(const char *path, int fd);
 
+/* Creates `path` anew, empty, and locked as its writer's (sl__writer_lock),
+ * atomically: the file is made under a name of this process's own, locked,
+ * then put at `path` only if nothing is there, so another process never
+ * finds it unlocked. A stale file at path (no live writer) is removed
+ * first. Fails with EBUSY when a live writer holds path (*holder: its pid,
+ * when known). */
+int sl__create_locked(const char *path, long *holder);
+
 #endif

@@ -219,7 +219,11 @@ static void set_filters(hid_t dcpl, sl__compression c, const sl_array_info *a, h
 static sl_status claim_tmp(sl__ckpt_writer *w, sl_error *err)
 {
     long pid = 0;
-    if (sl__writer_of(w->tmp, &pid)) {
+    w->fd = sl__create_locked(w->tmp, &pid);
+    if (w->fd >= 0)
+        return SL_OK;
+    int e = errno;
+    if (e == EBUSY) {
         char who[48] = "";
         if (pid > 0)
             snprintf(who, sizeof who, " (pid %ld)", pid);
@@ -228,26 +232,11 @@ static sl_status claim_tmp(sl__ckpt_writer *w, sl_error *err)
                              "to finish, or write to another file",
                              who, w->path, w->tmp);
     }
-    w->fd = sl__create_new(w->tmp, 0666);
-    if (w->fd < 0) {
-        int e = errno;
-        char why[256];
-        struct stat sb;
-        if (lstat(w->tmp, &sb) != 0)
-            memset(&sb, 0, sizeof sb);
-        return sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp,
-                             sl__open_error_text(e, &sb, why, sizeof why));
-    }
-    if (sl__writer_lock(w->fd) != 0) { /* another writer made it in between */
-        sl__unlink_own(w->tmp, w->fd);
-        close(w->fd);
-        w->fd = -1;
-        return sl__error_set(err, SL_ERR_IO,
-                             "another process is writing '%s' (it locked '%s' as sluice created it); wait for it "
-                             "to finish, or write to another file",
-                             w->path, w->tmp);
-    }
-    return SL_OK;
+    char why[256];
+    struct stat sb;
+    if (lstat(w->tmp, &sb) != 0)
+        memset(&sb, 0, sizeof sb);
+    return sl__error_set(err, SL_ERR_IO, "cannot create '%s': %s", w->tmp, sl__open_error_text(e, &sb, why, sizeof why));
 }
 
 /* 1 when HDF5's descriptor of w->file is the file we created (HDF5 opens by

@@ -950,6 +950,7 @@ static sl_status run_pass_ranks(sl_exec *ex, sl_stage *st, const sl_pass *pass, 
         sl__dist_send(token, sizeof now + acc_bytes, me + 1, s == SL_OK ? err : &lost);
     }
     free(token);
+    double t0 = sl__now();
     s = sl__dist_agree(s, err);
     if (s == SL_OK && mode == DIST_SPLIT && pass->partial_size) {
         fold_ctx f = {pass, acc};
@@ -961,6 +962,7 @@ static sl_status run_pass_ranks(sl_exec *ex, sl_stage *st, const sl_pass *pass, 
     int root = mode == DIST_CHAIN ? n - 1 : 0;
     if (s == SL_OK && acc && acc_bytes && mode != DIST_ALL)
         s = sl__dist_bcast(acc, acc_bytes, root, err);
+    ex->rank_sync_seconds += sl__now() - t0;
     if (s == SL_OK && mode == DIST_ROOT) {
         s = sl__dist_bcast(&part.keeps, sizeof part.keeps, 0, err);
         if (s == SL_OK && me != 0 && part.keeps)

@@ -23,6 +23,7 @@ struct sl_exec {
     sl__blas_counters blas;  /* what BLIS did in its passes' chunks, on all threads */
     int resume_kept;         /* interrupted with the journal saved: keep the temporary checkpoint */
     int solo;                /* an MPI run's rank 0 runs this stage alone (a sink): passes are not split */
+    double rank_sync_seconds; /* MPI runs: time after this rank's part of each pass (pipeline_int.h) */
 };
 
 /* 1 once the caller asked the run to stop (sl_run_options.cancel). */

@@ -104,6 +104,8 @@ struct sl__ckpt_sealed;
 typedef struct sl__stage_io {
     int64_t rows, bytes, bytes_read, passes;
     double blas_flops, blas_seconds; /* BLIS's work in its passes, seconds summed over threads */
+    double rank_sync_seconds; /* MPI runs: time rank 0 spent after its part of each pass, for the
+                                 others' partials, the ordered fold and the agreements */
     struct sl__ckpt_sealed *sealed;
     double ready; /* wall clock when the output was complete (sealed), 0: not run */
     char resume[320]; /* how an interrupted run's work was taken up ("" when there was none) */

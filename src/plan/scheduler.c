@@ -360,6 +360,7 @@ again:
         io->bytes_read = ex.bytes_read;
         io->blas_flops = ex.blas.flops;
         io->blas_seconds = ex.blas.seconds;
+        io->rank_sync_seconds = ex.rank_sync_seconds;
         io->passes = (int64_t)ex.pass_no;
         /* no journal may outlive the checkpoint it was for, even if the
          * process dies right after the rename */
@@ -507,7 +508,29 @@ static sl_status select_stages(const sl_pipeline *p, const sl_run_options *opt, 
 
 /* ---- the workdir: lock and run log ---- */
 
-static sl_status lock_workdir(const char *workdir, int wait, int *fd_out, sl_error *err)
+/* Takes the workdir's flock; with wait, waits for it, polling so that a
+ * cancel request (sl_run_options.cancel: the CLI's SIGINT) ends the wait. */
+static int take_lock(int fd, int wait, volatile sig_atomic_t *cancel, int *cancelled)
+{
+    *cancelled = 0;
+    if (!wait)
+        return flock(fd, LOCK_EX | LOCK_NB);
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK)
+            return -1;
+        if (cancel && *cancel) {
+            *cancelled = 1;
+            return -1;
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static sl_status lock_workdir(const char *workdir, int wait, volatile sig_atomic_t *cancel, int *fd_out,
+                              sl_error *err)
 {
     size_t n = strlen(workdir) + 16;
     char *path = malloc(n);
@@ -525,7 +548,14 @@ static sl_status lock_workdir(const char *workdir, int wait, int *fd_out, sl_err
         free(path);
         return s;
     }
-    if (flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+    int cancelled = 0;
+    int locked = take_lock(fd, wait, cancel, &cancelled) == 0;
+    if (!locked && cancelled) {
+        close(fd);
+        free(path);
+        return sl__error_set(err, SL_ERR_CANCELLED, "the run was interrupted while it waited for the workdir");
+    }
+    if (!locked) {
         char pid[32] = "";
         ssize_t r = pread(fd, pid, sizeof pid - 1, 0);
         pid[r > 0 ? r : 0] = '\0';
@@ -618,6 +648,8 @@ static char *log_line(const log_entry *e, size_t *len)
         fprintf(f, ",\"ready\":%.6f", e->io.ready);
     if (e->io.blas_flops > 0)
         fprintf(f, ",\"blas_flops\":%.0f,\"blas_seconds\":%.6f", e->io.blas_flops, e->io.blas_seconds);
+    if (sl__dist_size() > 1)
+        fprintf(f, ",\"ranks\":%d,\"rank_sync_seconds\":%.6f", sl__dist_size(), e->io.rank_sync_seconds);
     if (e->reason) {
         fputs(",\"reason\":", f);
         json_string(f, e->reason);
@@ -920,6 +952,7 @@ static sl_status realize_one_locked(sched *sc, sl_stage *st, int threads, sl__st
     io->passes += (int64_t)ex.pass_no;
     io->blas_flops += ex.blas.flops;
     io->blas_seconds += ex.blas.seconds;
+    io->rank_sync_seconds += ex.rank_sync_seconds;
     const sl_pass *g = sl__frame_generator(st->output);
     if (s == SL_OK && !g)
         s = sl_stage_error(st, err, SL_ERR_INTERNAL, NULL, "op '%s' is marked streamable but ran no output pass",
@@ -1194,6 +1227,7 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
         io.passes += fits.passes;
         io.blas_flops += fits.blas_flops;
         io.blas_seconds += fits.blas_seconds;
+        io.rank_sync_seconds += fits.rank_sync_seconds;
         if (s == SL_OK)
             return queue_commit(sc, i, t0, w0, reason, io, err);
     }
@@ -1323,14 +1357,15 @@ static void *worker(void *arg)
  * refuse files that are the same as others, lock it, check its checkpoint
  * paths, open run.log, read the manifest (into p->manifest). On failure
  * nothing stays open. */
-static sl_status open_workdir(sl_pipeline *p, const char *workdir, int wait, int *lock_fd, int *log_fd, sl_error *err)
+static sl_status open_workdir(sl_pipeline *p, const char *workdir, int wait, volatile sig_atomic_t *cancel,
+                              int *lock_fd, int *log_fd, sl_error *err)
 {
     *lock_fd = *log_fd = -1;
     sl_status s = sl__make_dirs(workdir, "workdir", err);
     if (s == SL_OK)
         s = sl__check_file_identities(p, workdir, err);
     if (s == SL_OK)
-        s = lock_workdir(workdir, wait, lock_fd, err);
+        s = lock_workdir(workdir, wait, cancel, lock_fd, err);
     if (s == SL_OK)
         s = sl__workdir_check(p, workdir, err);
     if (s == SL_OK)
@@ -1401,7 +1436,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     int lock_fd = -1;
     sc.log_fd = -1;
     if (s == SL_OK && sl__dist_rank() == 0)
-        s = open_workdir(p, workdir, opt->wait_for_lock, &lock_fd, &sc.log_fd, err);
+        s = open_workdir(p, workdir, opt->wait_for_lock, opt->cancel, &lock_fd, &sc.log_fd, err);
     s = sl__dist_agree(s, err);
     if (s != SL_OK) {
         free(sc.state);
@@ -1671,7 +1706,7 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
     sl__manifest *m = NULL;
     sl_status s = sl__check_file_identities(p, workdir, err);
     if (s == SL_OK)
-        s = lock_workdir(workdir, opt->wait_for_lock, &fd, err);
+        s = lock_workdir(workdir, opt->wait_for_lock, opt->cancel, &fd, err);
     if (s == SL_OK)
         s = sl__manifest_open(workdir, &m, err);
     for (size_t i = 0; s == SL_OK && i < p->n; i++) {
