@@ -45,10 +45,33 @@ static int drain(int fd, char *buf, size_t cap, size_t *len)
     return 1;
 }
 
+/* 1 when `prog` is an executable file in one of PATH's folders: checked
+ * before spawning because some posix_spawnp implementations (valgrind's, old
+ * glibc's) report a missing program only as the child's exit code 127. */
+static int on_path(const char *prog)
+{
+    if (strchr(prog, '/'))
+        return access(prog, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    char full[4096];
+    for (const char *dir = path;; dir += strcspn(dir, ":") + 1) {
+        int len = (int)strcspn(dir, ":");
+        snprintf(full, sizeof full, "%.*s/%s", len ? len : 1, len ? dir : ".", prog);
+        if (access(full, X_OK) == 0)
+            return 1;
+        if (!dir[len])
+            return 0;
+    }
+}
+
 int slurm_cmd(char *const argv[], char *out, size_t cap, char *errtext, size_t errcap, int *spawn_errno)
 {
     out[0] = errtext[0] = '\0';
     *spawn_errno = 0;
+    if (!on_path(argv[0]))
+        return *spawn_errno = ENOENT, 127;
     int po[2], pe[2];
     if (pipe(po) != 0)
         return *spawn_errno = errno, 127;

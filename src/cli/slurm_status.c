@@ -78,7 +78,8 @@ static void ask_sacct(job_row *rows, size_t n, char *out, char *why, size_t whyc
     int e, status = slurm_cmd(argv, out, OUT_CAP, errt, sizeof errt, &e);
     if (status != 0) {
         errt[strcspn(errt, "\n")] = '\0';
-        snprintf(why, whycap, "sacct: %.500s", status == 127 && e ? strerror(e) : errt[0] ? errt : "failed");
+        const char *msg = strncmp(errt, "sacct: ", 7) == 0 ? errt + 7 : errt; /* "sacct: error: ..." */
+        snprintf(why, whycap, "sacct: %.500s", status == 127 && e ? strerror(e) : msg[0] ? msg : "failed");
         return;
     }
     int any = 0;
