@@ -17,6 +17,7 @@
 
 typedef struct job_row {
     char stage[64], id[32], state[32], elapsed[32], exit[16];
+    int from_sacct;
 } job_row;
 
 static int ended(const char *state)
@@ -95,7 +96,7 @@ static void ask_sacct(job_row *rows, size_t n, char *out, char *why, size_t whyc
         snprintf(r->state, sizeof r->state, "%.31s", state);
         field(line, '|', 2, r->elapsed, sizeof r->elapsed);
         field(line, '|', 3, r->exit, sizeof r->exit);
-        any = 1;
+        r->from_sacct = any = 1;
     }
     if (!any)
         snprintf(why, whycap, "sacct knew none of the jobs: no accounting database?");
@@ -219,14 +220,19 @@ void slurm_print_jobs(const sl_pipeline *p, const char *workdir)
         printf("\njobs of the last submission (%s, %s):\n", name, path);
         printf("%-16s %-10s %-12s %-12s %s\n", "stage", "job", "state", "elapsed", "exit");
         int unknown = 0;
+        size_t by_sacct = 0;
         for (size_t i = 0; i < n; i++) {
             job_row *r = &rows[i];
             unknown |= !r->state[0];
+            by_sacct += (size_t)r->from_sacct;
             printf("%-16s %-10s %-12s %-12s %s\n", strcmp(r->stage, "-") ? r->stage : "(all stages)", r->id,
                    r->state[0] ? r->state : "unknown", r->elapsed[0] ? r->elapsed : "-", r->exit[0] ? r->exit : "-");
         }
         if (why[0])
             printf("states from squeue/scontrol (%s)\n", why);
+        else if (by_sacct < n)
+            printf("states from sacct, and from squeue/scontrol for the %zu job%s sacct does not know (yet)\n",
+                   n - by_sacct, n - by_sacct == 1 ? "" : "s");
         if (unknown)
             printf("unknown: Slurm gave no answer for that job (controller busy or restarting, or the job is "
                    "older than it keeps); ask again\n");

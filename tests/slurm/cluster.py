@@ -4,10 +4,14 @@ as root from Debian's packages, everything they write under one folder.
     with Cluster(folder) as c:       # raises ClusterError saying what is missing or failed
         env = c.env                  # SLURM_CONF etc. for sbatch, squeue, sluice submit
         ...
+    with Cluster(folder, accounting=True) as c:   # the same with an accounting database
 
 Nothing of the system's is used or touched: munged gets a fresh key and a
-socket of its own, the daemons free ports, no accounting storage (so `sacct`
-has no database, and sluice's squeue/scontrol fallback is what answers).
+socket of its own, the daemons free ports. Without accounting there is no
+accounting storage (so `sacct` has no database, and sluice's squeue/scontrol
+fallback is what answers); with it, a MariaDB server of its own (a fresh
+data folder, TCP on 127.0.0.1 only) behind slurmdbd, as on a real cluster,
+so that `sacct` answers.
 Every daemon runs in the foreground as a child of this process, in its own
 process group, and __exit__ stops them all (TERM, then KILL), on failure too.
 This process is made the subreaper of everything they start, so that a
@@ -23,6 +27,7 @@ import subprocess
 import time
 
 BINARIES = ("munged", "munge", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sinfo", "sacct")
+ACCOUNTING_BINARIES = ("slurmdbd", "sacctmgr", "mariadbd", "mariadb-install-db", "mariadb")
 
 
 class ClusterError(Exception):
@@ -45,8 +50,9 @@ def node_line():
 
 
 class Cluster:
-    def __init__(self, folder):
+    def __init__(self, folder, accounting=False):
         self.dir = os.path.abspath(folder)
+        self.accounting = accounting
         self.procs = []
 
     def __enter__(self):
@@ -79,10 +85,10 @@ class Cluster:
     def start(self):
         PR_SET_CHILD_SUBREAPER = 36
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        missing = [b for b in BINARIES if not shutil.which(b)]
+        missing = [b for b in BINARIES + (ACCOUNTING_BINARIES if self.accounting else ()) if not shutil.which(b)]
         if missing:
-            raise ClusterError("missing %s: scripts/bootstrap must install Debian's slurm-wlm and munge"
-                               % ", ".join(missing))
+            raise ClusterError("missing %s: scripts/bootstrap must install Debian's slurm-wlm and munge (and, for "
+                               "the accounting database, slurmdbd and mariadb-server)" % ", ".join(missing))
         if os.geteuid() != 0:
             raise ClusterError("the Slurm test starts munged, slurmctld and slurmd itself and must run as root "
                                "(as CI does)")
@@ -138,8 +144,7 @@ class Cluster:
                 "SchedulerParameters=sched_interval=1",
                 "ReturnToService=2",
                 "MpiDefault=none",
-                "AccountingStorageType=accounting_storage/none",
-                "JobAcctGatherType=jobacct_gather/none",
+                *self.accounting_lines(),
                 "JobCompType=jobcomp/none",
                 # ended jobs stay in the controller (for squeue/scontrol) this long
                 "MinJobAge=600",
@@ -150,6 +155,8 @@ class Cluster:
         self.env = dict(os.environ, SLURM_CONF=conf)
         for k in [k for k in self.env if k.startswith(("SLURM_", "SBATCH_", "SQUEUE_")) and k != "SLURM_CONF"]:
             del self.env[k]  # a test started inside a job must not talk to that job's Slurm
+        if self.accounting:
+            self.start_database(host)
         self.spawn("slurmctld", ["slurmctld", "-D", "-i"], env=self.env)
         self.spawn("slurmd", ["slurmd", "-D"], env=self.env)
 
@@ -158,6 +165,57 @@ class Cluster:
                                text=True, env=self.env, timeout=10)
             return p.returncode == 0 and p.stdout.strip() == "idle"
         self.wait_for(idle, 60, "the node to be idle in sinfo", "slurmctld.log")
+
+    def accounting_lines(self):
+        if not self.accounting:
+            return ["AccountingStorageType=accounting_storage/none", "JobAcctGatherType=jobacct_gather/none"]
+        self.dbd_port = free_port()
+        return ["AccountingStorageType=accounting_storage/slurmdbd", "AccountingStorageHost=127.0.0.1",
+                "AccountingStoragePort=%d" % self.dbd_port, "JobAcctGatherType=jobacct_gather/linux",
+                # for slurmdbd connections this names munged's socket (AuthInfo is not used for them)
+                "AccountingStoragePass=%s" % self.munge_socket]
+
+    def run(self, argv, what):
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env,
+                           timeout=60)
+        if p.returncode != 0:
+            raise ClusterError("%s failed (exit %d):\n%s" % (what, p.returncode, p.stdout[-3000:]))
+        return p.stdout
+
+    def start_database(self, host):
+        """MariaDB in a fresh folder, then slurmdbd on it, then the cluster registered."""
+        db = os.path.join(self.dir, "mariadb")
+        sock = os.path.join(db, "socket")
+        os.makedirs(os.path.join(db, "data"))
+        self.run(["mariadb-install-db", "--no-defaults", "--user=root", "--datadir=" + os.path.join(db, "data"),
+                  "--auth-root-authentication-method=normal", "--skip-test-db"], "mariadb-install-db")
+        port = free_port()
+        self.spawn("mariadbd", ["mariadbd", "--no-defaults", "--user=root", "--datadir=" + os.path.join(db, "data"),
+                                "--socket=" + sock, "--port=%d" % port, "--bind-address=127.0.0.1",
+                                "--skip-name-resolve", "--pid-file=" + os.path.join(db, "pid"),
+                                "--log-error=" + os.path.join(self.dir, "log", "mariadbd.log")])
+        self.wait_for(lambda: os.path.exists(sock), 30, "MariaDB's socket", "mariadbd.log")
+        password = os.urandom(8).hex()
+        self.run(["mariadb", "--no-defaults", "--socket=" + sock, "-uroot", "-e",
+                  "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '%s'; "
+                  "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" % password], "creating the database user")
+        conf = os.path.join(self.dir, "slurmdbd.conf")  # slurmdbd reads it beside slurm.conf
+        with open(conf, "w") as f:
+            f.write("\n".join([
+                "AuthType=auth/munge", "AuthInfo=socket=%s" % self.munge_socket,
+                "DbdHost=%s" % host, "DbdAddr=127.0.0.1", "DbdPort=%d" % self.dbd_port, "SlurmUser=root",
+                "StorageType=accounting_storage/mysql", "StorageHost=127.0.0.1", "StoragePort=%d" % port,
+                "StorageUser=slurm", "StoragePass=%s" % password, "StorageLoc=slurm_acct_db",
+                "PidFile=%s/slurmdbd.pid" % self.dir, "LogFile=%s/log/slurmdbd.log" % self.dir, ""]))
+        os.chmod(conf, 0o600)  # slurmdbd refuses a configuration others can read (it holds a password)
+        self.spawn("slurmdbd", ["slurmdbd", "-D"], env=self.env)
+
+        def dbd_up():
+            p = subprocess.run(["sacctmgr", "-n", "list", "cluster"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=self.env, timeout=30)
+            return p.returncode == 0
+        self.wait_for(dbd_up, 60, "slurmdbd answering sacctmgr", "slurmdbd.log")
+        self.run(["sacctmgr", "-i", "add", "cluster", "sluicetest"], "sacctmgr add cluster")
 
     def wait_for(self, cond, seconds, what, logname):
         end = time.monotonic() + seconds

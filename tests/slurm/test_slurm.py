@@ -7,8 +7,10 @@ usage: /usr/bin/python3 tests/slurm/test_slurm.py --sluice PATH --tmp DIR --sour
 The tests that need no Slurm (--print, bad input) run first. Then cluster.py
 starts munged, slurmctld and slurmd as root (as CI runs), the tests submit real
 jobs, wait for them (bounded) and read the results back with h5py; the daemons
-are stopped at the end, on failure too. Slurm that cannot start here is a
-failure, never a skip: CI is root on the same kind of machine.
+are stopped at the end, on failure too. They run twice: without an accounting
+database (sacct fails: status's squeue/scontrol fallback answers) and with
+slurmdbd on a MariaDB of its own (sacct answers). Slurm that cannot start here
+is a failure, never a skip: CI is root on the same kind of machine.
 
 No pytest: prints `ok NAME` or `FAIL NAME: why`, then `N passed, M failed`.
 """
@@ -167,6 +169,29 @@ def status_jobs(text):
                 break
             rows[m.group(1)] = m.groups()[1:]
     return rows
+
+
+def status_until(d, code, settled):
+    """sluice status until settled(stdout, rows) holds (bounded): Slurm's answers
+    may lag (sacct's database is written after the job ends), and an empty
+    one means "ask again"."""
+    end = time.monotonic() + 30
+    while True:
+        p = expect_rc(sluice("status", "p.yaml", cwd=d), code)
+        rows = status_jobs(p.stdout)
+        if settled(p.stdout, rows):
+            return p.stdout, rows
+        if time.monotonic() > end:
+            raise AssertionError("sluice status did not show what was expected within 30 s:\n" + p.stdout)
+        time.sleep(1)
+
+
+def source_note_ok(text):
+    """With a database sacct answers for every job in the end; without one
+    the last line says the controller answered, and why."""
+    if CLUSTER.accounting:
+        return "states from" not in text
+    return "states from squeue/scontrol (sacct: Slurm accounting storage is disabled)" in text
 
 
 def arrays(path):
@@ -386,11 +411,9 @@ def test_submit_one_job():
     same_checkpoints(wd, os.path.join(d, "plain"), ["load", "norm", "fit", "pred", "score"])
     if os.path.exists(os.path.join(wd, "conv.h5")):
         raise AssertionError("the streamed stage was stored by the job")
-    s = expect_rc(sluice("status", "p.yaml", cwd=d), 0)
-    rows = status_jobs(s.stdout)
-    if rows.get("(all stages)", ("",) * 4)[:2] != (job, "COMPLETED") or rows["(all stages)"][3] != "0:0":
-        raise AssertionError("status does not show job %s COMPLETED:\n%s" % (job, s.stdout))
-    contains(s.stdout, "states from squeue/scontrol (sacct: ")
+    status_until(d, 0, lambda text, rows: rows.get("(all stages)") is not None and
+                 rows["(all stages)"][:2] == (job, "COMPLETED") and rows["(all stages)"][3] == "0:0" and
+                 source_note_ok(text))
 
 
 def test_per_stage_failure_cancels_descendants_then_resubmit():
@@ -413,14 +436,9 @@ def test_per_stage_failure_cancels_descendants_then_resubmit():
     contains(err, "stage 'clean': array 'X' has 1 NaN or +-Inf value (nan: fail); the first is at row 1234, column 2",
              "cancelling the jobs downstream: %s %s %s" % (jobs["fit"], jobs["pred"], jobs["score"]))
     # status: the stages and the jobs, from one look at Slurm
-    s = expect_rc(sluice("status", "p.yaml", cwd=d), 1)
-    contains(s.stdout, "desc             fresh", "clean            missing")
-    rows = status_jobs(s.stdout)
-    shown = {st: r[1] for st, r in rows.items()}
-    if shown != want:
-        raise AssertionError("status shows %s, expected %s\n%s" % (shown, want, s.stdout))
-    if rows["clean"][3] != "1:0" or rows["load"][3] != "0:0":
-        raise AssertionError("exit codes in status:\n" + s.stdout)
+    text, rows = status_until(d, 1, lambda text, rows: {st: r[1] for st, r in rows.items()} == want and
+                              rows["clean"][3] == "1:0" and rows["load"][3] == "0:0" and source_note_ok(text))
+    contains(text, "desc             fresh", "clean            missing")
     n_log = len(run_log(wd))
 
     # fixed pipeline, resubmitted: what was fresh is reused, the rest runs
@@ -440,10 +458,8 @@ def test_per_stage_failure_cancels_descendants_then_resubmit():
     reused = {e["stage"] for e in new if e["status"] == "reused"}
     if not {"load", "conv", "load2", "desc"} <= reused:
         raise AssertionError("fresh stages not reused: %s" % reused)
-    s = expect_rc(sluice("status", "p.yaml", cwd=d), 0)
-    shown = {st: r[1] for st, r in status_jobs(s.stdout).items()}
-    if set(shown.values()) != {"COMPLETED"} or len(shown) != 8:
-        raise AssertionError("status after the resubmission:\n" + s.stdout)
+    status_until(d, 0, lambda text, rows: {st: r[:2] for st, r in rows.items()} ==
+                 {st: (j, "COMPLETED") for st, j in jobs2.items()} and source_note_ok(text))
     # the same values as one plain run of the fixed pipeline
     expect_rc(sluice("run", "p.yaml", "--workdir", "plain", "-q", cwd=d), 0)
     same_checkpoints(wd, os.path.join(d, "plain"), ["conv", "clean", "fit", "pred", "score", "desc"])
@@ -511,16 +527,22 @@ def main():
     on_slurm = [(n, f) for n, f in tests if n in NEEDS_SLURM]
     done = []
     passed, failed = run_tests(plain, done)
-    if on_slurm:
+    # the tests on Slurm twice: without an accounting database (sacct fails, the
+    # controller answers) and with one (slurmdbd on MariaDB: sacct answers)
+    for accounting in (False, True):
+        if not on_slurm:
+            break
+        label = "with slurmdbd" if accounting else "without accounting"
+        tests = [("%s [%s]" % (n, label), f) for n, f in on_slurm]
         t0 = time.monotonic()
         try:
-            with Cluster(os.path.join(TMP, "cluster")) as c:
+            with Cluster(os.path.join(TMP, "cluster-" + label.replace(" ", "-")), accounting=accounting) as c:
                 CLUSTER = c
-                print("# one-node Slurm up in %.1f s" % (time.monotonic() - t0), flush=True)
-                p, f = run_tests(on_slurm, done)
+                print("# one-node Slurm %s up in %.1f s" % (label, time.monotonic() - t0), flush=True)
+                p, f = run_tests(tests, done)
                 passed, failed = passed + p, failed + f
         except Exception as e:  # noqa: BLE001 -- Slurm that cannot start fails every test that needs it
-            for name, _ in on_slurm:
+            for name, _ in tests:
                 if name not in done:
                     print("FAIL %s: the one-node Slurm: %s" % (name, e), flush=True)
                     failed += 1
