@@ -212,19 +212,28 @@ static void free_plan(slurm_plan *pl)
     free(pl->sluice);
 }
 
-/* "afterok:12:13" for job j (submitted jobs only), "" when it waits for none. */
-static void dependency(const slurm_plan *pl, size_t j, char *out, size_t cap, int names)
+/* "afterok:12:13" for job j (submitted jobs), or with names "load, fit";
+ * "" when it waits for none. Allocated: a truncated list would submit a job
+ * that does not wait for all its inputs. NULL when out of memory. */
+static char *dependency(const slurm_plan *pl, size_t j, int names)
 {
+    const slurm_job *jb = &pl->jobs[j];
+    size_t cap = 16;
+    for (size_t d = 0; d < jb->n_deps; d++) {
+        const slurm_job *dep = &pl->jobs[jb->deps[d]];
+        cap += strlen(names ? dep->stage : dep->id) + 2;
+    }
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
     size_t o = 0;
     out[0] = '\0';
-    for (size_t d = 0; d < pl->jobs[j].n_deps && o + 1 < cap; d++) {
-        const slurm_job *dep = &pl->jobs[pl->jobs[j].deps[d]];
-        int w = snprintf(out + o, cap - o, "%s%s", d ? (names ? ", " : ":") : (names ? "" : "afterok:"),
-                         names ? dep->stage : dep->id);
-        if (w < 0 || (size_t)w >= cap - o)
-            break;
-        o += (size_t)w;
+    for (size_t d = 0; d < jb->n_deps; d++) {
+        const slurm_job *dep = &pl->jobs[jb->deps[d]];
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", d ? (names ? ", " : ":") : (names ? "" : "afterok:"),
+                              names ? dep->stage : dep->id);
     }
+    return out;
 }
 
 static int mkdir_p(const char *path)
@@ -250,19 +259,29 @@ static int mkdir_p(const char *path)
 
 static int write_file(const char *path, const char *text, int mode)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    /* written whole under another name, then renamed: a job or `status`
+     * reading the jobs file never sees half of it */
+    size_t n = strlen(path) + 8;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return ENOMEM;
+    snprintf(tmp, n, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f)
-        return errno;
-    int bad = fputs(text, f) < 0;
-    bad |= fclose(f) != 0;
-    if (bad || chmod(tmp, (mode_t)mode) != 0 || rename(tmp, path) != 0) {
-        int e = errno ? errno : EIO;
-        unlink(tmp);
+    if (!f) {
+        int e = errno;
+        free(tmp);
         return e;
     }
-    return 0;
+    errno = 0;
+    int bad = fputs(text, f) < 0;
+    bad |= fclose(f) != 0;
+    int e = 0;
+    if (bad || chmod(tmp, (mode_t)mode) != 0 || rename(tmp, path) != 0) {
+        e = errno ? errno : EIO;
+        unlink(tmp);
+    }
+    free(tmp);
+    return e;
 }
 
 /* Cancels the jobs submitted so far (a submission failed half-way). */
@@ -311,9 +330,17 @@ static int submit_all(slurm_plan *pl)
             return code;
         }
         free(text);
-        char dep[4096], dep_opt[4200], out[512], errt[1024];
-        dependency(pl, j, dep, sizeof dep, 0);
-        snprintf(dep_opt, sizeof dep_opt, "--dependency=%s", dep);
+        char out[512], errt[1024];
+        char *dep = dependency(pl, j, 0);
+        size_t dl = dep ? strlen(dep) + 16 : 0;
+        char *dep_opt = dep ? malloc(dl) : NULL;
+        if (!dep_opt) {
+            free(dep);
+            free(path);
+            cancel_submitted(pl);
+            return slurm_error(EXIT_RUNTIME, "out of memory");
+        }
+        snprintf(dep_opt, dl, "--dependency=%s", dep);
         char *argv[6];
         int k = 0;
         argv[k++] = "sbatch";
@@ -325,6 +352,8 @@ static int submit_all(slurm_plan *pl)
         argv[k++] = path;
         argv[k] = NULL;
         int status = slurm_cmd(argv, out, sizeof out, errt, sizeof errt, &e);
+        free(dep);
+        free(dep_opt);
         if (status == 127 && e) {
             free(path);
             cancel_submitted(pl);
@@ -349,26 +378,28 @@ static int submit_all(slurm_plan *pl)
  * failure" (ids separated by ','; '-' for none). */
 static int write_jobs(const slurm_plan *pl)
 {
-    size_t cap = 256 + pl->n * 64 + pl->n * pl->n * 12;
-    char *text = malloc(cap), *path = slurm_jobs_file(pl->dir, pl->job_name);
-    if (!text || !path) {
-        free(text);
+    char *text = NULL, *path = slurm_jobs_file(pl->dir, pl->job_name);
+    size_t len = 0;
+    FILE *f = path ? open_memstream(&text, &len) : NULL;
+    if (!f) {
         free(path);
         return slurm_error(EXIT_RUNTIME, "out of memory");
     }
-    size_t o = (size_t)snprintf(text, cap, "# sluice submit %s: stage\tjob\tafter\tcancelled when it fails\n",
-                                pl->pipeline);
-    for (size_t j = 0; j < pl->n && o < cap; j++) {
+    fprintf(f, "# sluice submit %s: stage\tjob\tafter\tcancelled when it fails\n", pl->pipeline);
+    for (size_t j = 0; j < pl->n; j++) {
         const slurm_job *jb = &pl->jobs[j];
-        o += (size_t)snprintf(text + o, cap - o, "%s\t%s\t", jb->stage ? jb->stage : "-", jb->id);
-        for (size_t d = 0; d < jb->n_deps && o < cap; d++)
-            o += (size_t)snprintf(text + o, cap - o, "%s%s", d ? "," : "", pl->jobs[jb->deps[d]].id);
-        if (o < cap)
-            o += (size_t)snprintf(text + o, cap - o, "%s\t", jb->n_deps ? "" : "-");
-        for (size_t d = 0; d < jb->n_desc && o < cap; d++)
-            o += (size_t)snprintf(text + o, cap - o, "%s%s", d ? "," : "", pl->jobs[jb->desc[d]].id);
-        if (o < cap)
-            o += (size_t)snprintf(text + o, cap - o, "%s\n", jb->n_desc ? "" : "-");
+        fprintf(f, "%s\t%s\t", jb->stage ? jb->stage : "-", jb->id);
+        for (size_t d = 0; d < jb->n_deps; d++)
+            fprintf(f, "%s%s", d ? "," : "", pl->jobs[jb->deps[d]].id);
+        fprintf(f, "%s\t", jb->n_deps ? "" : "-");
+        for (size_t d = 0; d < jb->n_desc; d++)
+            fprintf(f, "%s%s", d ? "," : "", pl->jobs[jb->desc[d]].id);
+        fprintf(f, "%s\n", jb->n_desc ? "" : "-");
+    }
+    if (fclose(f) != 0 || !text) {
+        free(text);
+        free(path);
+        return slurm_error(EXIT_RUNTIME, "out of memory");
     }
     int e = write_file(path, text, 0644);
     int rc = e ? slurm_error(EXIT_IO, "cannot write the jobs file '%s': %s", path, strerror(e)) : EXIT_OK;
@@ -403,17 +434,18 @@ static int release_all(const slurm_plan *pl)
 static void print_scripts(const slurm_plan *pl)
 {
     for (size_t j = 0; j < pl->n; j++) {
-        char *path = slurm_script_path(pl, j), *text = slurm_script(pl, j), dep[4096];
-        dependency(pl, j, dep, sizeof dep, 1);
+        char *path = slurm_script_path(pl, j), *text = slurm_script(pl, j), *dep = dependency(pl, j, 1);
         printf("%s# ---- %s\n", j ? "\n" : "", path ? path : "?");
         if (pl->per_stage)
             printf("# submitted held, then released: sbatch --parsable --hold%s%s%s %s\n",
-                   dep[0] ? " --dependency=afterok:<jobs of " : "", dep, dep[0] ? ">" : "", path ? path : "?");
+                   dep && dep[0] ? " --dependency=afterok:<jobs of " : "", dep ? dep : "", dep && dep[0] ? ">" : "",
+                   path ? path : "?");
         else
             printf("# submitted as: sbatch --parsable %s\n", path ? path : "?");
         fputs(text ? text : "(out of memory)\n", stdout);
         free(path);
         free(text);
+        free(dep);
     }
 }
 
@@ -473,10 +505,10 @@ int cmd_submit(int argc, char **argv)
         rc = release_all(&pl);
     if (rc == EXIT_OK) {
         for (size_t j = 0; j < pl.n; j++) {
-            char dep[4096];
-            dependency(&pl, j, dep, sizeof dep, 1);
+            char *dep = dependency(&pl, j, 1);
             printf("%-16s job %s%s%s\n", pl.jobs[j].stage ? pl.jobs[j].stage : "(all stages)", pl.jobs[j].id,
-                   dep[0] ? ", after " : "", dep);
+                   dep && dep[0] ? ", after " : "", dep ? dep : "");
+            free(dep);
         }
         printf("submitted %zu job%s named %s; scripts and logs in %s\n", pl.n, pl.n == 1 ? "" : "s", pl.job_name,
                pl.dir);

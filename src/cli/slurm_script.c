@@ -129,7 +129,8 @@ char *slurm_script(const slurm_plan *pl, size_t j)
         put(&b, "#SBATCH --account=%s\n", st->account);
     if (st->mem[0])
         put(&b, "#SBATCH --mem=%s\n", st->mem);
-    char w[4096];
+    /* a path of PATH_MAX characters, each a quote written as 4 */
+    char w[4 * 4096 + 8];
     put(&b, "set -eu\n\n");
     slurm_sh_word(w, sizeof w, pl->dir);
     put(&b, "jobs_file=%s/%s.jobs\n", w, pl->job_name);
@@ -151,7 +152,7 @@ char *slurm_script(const slurm_plan *pl, size_t j)
     int64_t tasks = (st->nodes ? st->nodes : 1) * (st->ntasks_per_node ? st->ntasks_per_node : 1);
     if (tasks > 1) {
         size_t dl = strrchr(pl->sluice, '/') ? (size_t)(strrchr(pl->sluice, '/') - pl->sluice) : 0;
-        char mpi[4096];
+        char mpi[4096 + sizeof SLUICE_MPI_BINARY + 2];
         snprintf(mpi, sizeof mpi, "%.*s/%s", (int)dl, pl->sluice, SLUICE_MPI_BINARY);
         slurm_sh_word(w, sizeof w, mpi);
         put(&b, "%s -np \"$SLURM_NTASKS\" %s run ", SLUICE_MPIRUN, w);

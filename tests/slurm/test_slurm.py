@@ -171,13 +171,13 @@ def status_jobs(text):
     return rows
 
 
-def status_until(d, code, settled):
+def status_until(d, code, settled, *args):
     """sluice status until settled(stdout, rows) holds (bounded): Slurm's answers
     may lag (sacct's database is written after the job ends), and an empty
     one means "ask again"."""
     end = time.monotonic() + 30
     while True:
-        p = expect_rc(sluice("status", "p.yaml", cwd=d), code)
+        p = expect_rc(sluice("status", "p.yaml", *args, cwd=d), code)
         rows = status_jobs(p.stdout)
         if settled(p.stdout, rows):
             return p.stdout, rows
@@ -392,16 +392,16 @@ def test_submit_one_job():
     d = tdir("one_job")
     data(d)
     write(d, MODEL)
-    p = expect_rc(sluice("submit", "p.yaml", "--cpus-per-task", "2", "--time", "10", cwd=d), 0)
+    # a workdir with a space and a quote: the #SBATCH lines and the script quote it
+    wd = os.path.join(d, "the job's wd")
+    p = expect_rc(sluice("submit", "p.yaml", "--cpus-per-task", "2", "--time", "10", "--workdir", wd, cwd=d), 0)
     jobs = submitted(p)
     job = jobs["(all stages)"]
     contains(p.stdout, "submitted 1 job named sluice-model-")
     states = wait_jobs([job])
     if states[job] != ("COMPLETED", "0:0"):
-        wd = os.path.join(d, "runs", "model", "slurm")
         raise AssertionError("job %s: %s\n%s" % (job, states[job], "".join(
-            open(f).read() for f in sorted(glob.glob(wd + "/*.out") + glob.glob(wd + "/*.err")))))
-    wd = os.path.join(d, "runs", "model")
+            open(f).read() for f in sorted(glob.glob(wd + "/slurm/*.out") + glob.glob(wd + "/slurm/*.err")))))
     out = glob.glob(os.path.join(wd, "slurm", "sluice-model-*-%s.out" % job))
     if len(out) != 1:
         raise AssertionError("no output file of job %s in %s" % (job, os.listdir(os.path.join(wd, "slurm"))))
@@ -413,7 +413,7 @@ def test_submit_one_job():
         raise AssertionError("the streamed stage was stored by the job")
     status_until(d, 0, lambda text, rows: rows.get("(all stages)") is not None and
                  rows["(all stages)"][:2] == (job, "COMPLETED") and rows["(all stages)"][3] == "0:0" and
-                 source_note_ok(text))
+                 source_note_ok(text), "--workdir", wd)
 
 
 def test_per_stage_failure_cancels_descendants_then_resubmit():
