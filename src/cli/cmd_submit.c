@@ -478,6 +478,13 @@ int cmd_submit(int argc, char **argv)
         rc = slurm_error(EXIT_RUNTIME, "out of memory");
         goto done;
     }
+    if (pl.n == 0) {
+        rc = slurm_error(EXIT_USAGE,
+                         "--per-stage: pipeline '%s' stores no stage (every stage is streamed), so no stage gets a "
+                         "job of its own; submit it as one job, without --per-stage",
+                         sl_pipeline_name(p));
+        goto done;
+    }
     slurm_job_name(sl_pipeline_name(p), pl.workdir, pl.job_name, sizeof pl.job_name);
     const char *paths[] = {pl.workdir, pl.pipeline, pl.sluice};
     for (int i = 0; i < 3; i++) {

@@ -352,6 +352,11 @@ def test_bad_submit_options():
     # a path that a job script cannot quote safely
     expect_error(sluice("submit", "p.yaml", "--print", "--workdir", "w$HOME", cwd=d), 2,
                  "cannot submit: the path '%s/w$HOME' has '$', which a job script cannot hold safely" % d)
+    # every stage streamed: nothing for --per-stage to give a job
+    write(d, "stages:\n  load: { op: load.hdf5, file: data.h5, arrays: { X: /X }, checkpoint: false }\n", "s.yaml")
+    expect_error(sluice("submit", "s.yaml", "--per-stage", cwd=d), 2,
+                 "--per-stage: pipeline 's' stores no stage (every stage is streamed), so no stage gets a job of its "
+                 "own; submit it as one job, without --per-stage")
     contains(expect_rc(sluice("submit", "--help", cwd=d), 0).stdout, "usage: sluice submit FILE")
     contains(expect_rc(sluice("--help", cwd=d), 0).stdout, "  submit FILE ")
 
