@@ -7,7 +7,9 @@
  * descendants, which its script cancels when it fails) is written, and only
  * then are they released: a job can never fail before the file it needs to
  * clean up after itself exists, nor start before the jobs it depends on were
- * submitted. */
+ * submitted. The jobs that wait for others are also submitted with
+ * --kill-on-invalid-dep=yes, for the jobs that die without running their
+ * script's cleanup. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,14 +343,19 @@ static int submit_all(slurm_plan *pl)
             return slurm_error(EXIT_RUNTIME, "out of memory");
         }
         snprintf(dep_opt, dl, "--dependency=%s", dep);
-        char *argv[6];
+        char *argv[8];
         int k = 0;
         argv[k++] = "sbatch";
         argv[k++] = "--parsable";
         if (pl->per_stage)
             argv[k++] = "--hold";
-        if (dep[0])
+        if (dep[0]) {
             argv[k++] = dep_opt;
+            /* the scripts cancel the jobs downstream of one that fails; this
+             * has Slurm do it for one that never ran its script to the end
+             * (killed outright, cancelled before it started, a lost node) */
+            argv[k++] = "--kill-on-invalid-dep=yes";
+        }
         argv[k++] = path;
         argv[k] = NULL;
         int status = slurm_cmd(argv, out, sizeof out, errt, sizeof errt, &e);
@@ -438,8 +445,8 @@ static void print_scripts(const slurm_plan *pl)
         printf("%s# ---- %s\n", j ? "\n" : "", path ? path : "?");
         if (pl->per_stage)
             printf("# submitted held, then released: sbatch --parsable --hold%s%s%s %s\n",
-                   dep && dep[0] ? " --dependency=afterok:<jobs of " : "", dep ? dep : "", dep && dep[0] ? ">" : "",
-                   path ? path : "?");
+                   dep && dep[0] ? " --dependency=afterok:<jobs of " : "", dep ? dep : "",
+                   dep && dep[0] ? "> --kill-on-invalid-dep=yes" : "", path ? path : "?");
         else
             printf("# submitted as: sbatch --parsable %s\n", path ? path : "?");
         fputs(text ? text : "(out of memory)\n", stdout);

@@ -15,6 +15,7 @@ is a failure, never a skip: CI is root on the same kind of machine.
 No pytest: prints `ok NAME` or `FAIL NAME: why`, then `N passed, M failed`.
 """
 import argparse
+import fcntl
 import glob
 import json
 import os
@@ -296,8 +297,10 @@ def test_print_per_stage_jobs_of_stored_stages():
     for st in ("load", "norm", "fit", "pred", "score"):
         contains(p.stdout, "--until %s --wait &" % st, ".%s.sbatch\n" % st)
     not_contains(p.stdout, "--until conv", ".conv.sbatch")
-    contains(p.stdout, "--hold --dependency=afterok:<jobs of load> ",
-             "--hold --dependency=afterok:<jobs of norm, fit> ", "--hold --dependency=afterok:<jobs of pred> ")
+    contains(p.stdout, "--hold --dependency=afterok:<jobs of load> --kill-on-invalid-dep=yes ",
+             "--hold --dependency=afterok:<jobs of norm, fit> --kill-on-invalid-dep=yes ",
+             "--hold --dependency=afterok:<jobs of pred> --kill-on-invalid-dep=yes ")
+    contains(p.stdout, "# submitted held, then released: sbatch --parsable --hold %s/runs/model/slurm/" % d)
     # each job cancels what its jobs file lists after it when it fails
     contains(p.stdout, 'trap \'cancel_descendants; exit 143\' TERM', 'wait $! || { rc=$?; cancel_descendants;')
 
@@ -470,6 +473,54 @@ def test_per_stage_failure_cancels_descendants_then_resubmit():
     same_checkpoints(wd, os.path.join(d, "plain"), ["conv", "clean", "fit", "pred", "score", "desc"])
 
 
+def running_sluice(workdir, stage):
+    """1 when a `sluice run ... --until STAGE` on workdir is running (here, a job's)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if argv[0] == SLUICE and "--until" in argv and stage in argv and workdir in argv:
+            return True
+    return False
+
+
+def test_cancelled_job_cancels_descendants():
+    """scancel of a running stage's job: Slurm sends SIGTERM before it kills,
+    and the script's trap cancels the jobs downstream. The job is kept running
+    by holding the workdir's lock, which its `sluice run --wait` waits for."""
+    d = tdir("cancelled")
+    data(d)
+    write(d, """
+        pipeline: held
+        stages:
+          load:  { op: load.hdf5, file: data.h5, arrays: { X: /X, y: /y } }
+          fit:   { op: linreg, input: load }
+          pred:  { op: predict, input: load, model: fit }
+          desc:  { op: describe, input: load }
+        """)
+    wd = os.path.join(d, "runs", "held")
+    os.makedirs(wd)
+    with open(os.path.join(wd, ".sluice.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        jobs = submitted(expect_rc(sluice("submit", "p.yaml", "--per-stage", cwd=d), 0))
+        end = time.monotonic() + JOB_WAIT
+        while not (job_state(jobs["load"])[0] == "RUNNING" and running_sluice(wd, "load")):
+            if time.monotonic() > end or job_state(jobs["load"])[0] in ENDED:
+                raise AssertionError("the job of load never waited for the lock: %s" % (job_state(jobs["load"]),))
+            time.sleep(0.2)
+        subprocess.run(["scancel", jobs["load"]], env=env(), timeout=30, check=True)
+        states = wait_jobs(list(jobs.values()))
+    got = {st: states[j][0] for st, j in jobs.items()}
+    if set(got.values()) != {"CANCELLED"}:
+        raise AssertionError("job states %s, expected all CANCELLED" % got)
+    err = open(glob.glob(os.path.join(wd, "slurm", "*.load-%s.err" % jobs["load"]))[0]).read()
+    contains(err, "cancelling the jobs downstream: %s %s %s" % (jobs["fit"], jobs["pred"], jobs["desc"]))
+
+
 def test_submit_refused_and_jobs_file_unwritable():
     d = tdir("refused")
     data(d)
@@ -493,7 +544,7 @@ def test_submit_refused_and_jobs_file_unwritable():
 # ---------------------------------------------------------------------------
 
 NEEDS_SLURM = ("test_submit_one_job", "test_per_stage_failure_cancels_descendants_then_resubmit",
-               "test_submit_refused_and_jobs_file_unwritable")
+               "test_cancelled_job_cancels_descendants", "test_submit_refused_and_jobs_file_unwritable")
 
 
 def run_tests(tests, done):
