@@ -422,6 +422,17 @@ def test_submit_one_job():
     status_until(d, 0, lambda text, rows: rows.get("(all stages)") is not None and
                  rows["(all stages)"][:2] == (job, "COMPLETED") and rows["(all stages)"][3] == "0:0" and
                  source_note_ok(text), "--workdir", wd)
+    # a job Slurm no longer knows (forgotten by the controller, never in the
+    # database): "unknown, ask again", never failed; status's exit is the stages'
+    jobs_file = glob.glob(os.path.join(wd, "slurm", "*.jobs"))[0]
+    with open(jobs_file, "a") as f:
+        f.write("old\t99999\t-\t-\n")
+    text, rows = status_until(d, 0, lambda text, rows: "old" in rows, "--workdir", wd)
+    if rows["old"][1:] != ("unknown", "-", "-") or rows["(all stages)"][1] != "COMPLETED":
+        raise AssertionError("a job Slurm does not know:\n" + text)
+    contains(text, "unknown: Slurm gave no answer for that job (controller busy or restarting, or the job is older "
+                   "than it keeps); ask again")
+    not_contains(text, "FAILED")
 
 
 def test_per_stage_failure_cancels_descendants_then_resubmit():
