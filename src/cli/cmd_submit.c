@@ -298,7 +298,7 @@ static void cancel_submitted(const slurm_plan *pl)
         return;
     char out[256], errt[256];
     int e;
-    slurm_cmd(argv, out, sizeof out, errt, sizeof errt, &e);
+    slurm_cmd(argv, out, sizeof out, errt, sizeof errt, &e, 0);
 }
 
 static int missing_program(const char *prog, int e)
@@ -358,7 +358,7 @@ static int submit_all(slurm_plan *pl)
         }
         argv[k++] = path;
         argv[k] = NULL;
-        int status = slurm_cmd(argv, out, sizeof out, errt, sizeof errt, &e);
+        int status = slurm_cmd(argv, out, sizeof out, errt, sizeof errt, &e, 0);
         free(dep);
         free(dep_opt);
         if (status == 127 && e) {
@@ -425,7 +425,7 @@ static int release_all(const slurm_plan *pl)
     for (size_t j = 0; j < pl->n; j++)
         o += (size_t)snprintf(ids + o, cap - o, "%s%s", j ? "," : "", pl->jobs[j].id);
     char *argv[] = {"scontrol", "release", ids, NULL};
-    int e, status = slurm_cmd(argv, out, sizeof out, errt, sizeof errt, &e);
+    int e, status = slurm_cmd(argv, out, sizeof out, errt, sizeof errt, &e, 0);
     int rc = EXIT_OK;
     if (status == 127 && e)
         rc = missing_program("scontrol", e);

@@ -51,8 +51,14 @@ int slurm_error(int code, const char *fmt, ...)
 /* Runs argv[0] (searched in PATH) with no stdin; its stdout (at most `cap`-1
  * bytes kept, NUL-terminated) into out, its stderr likewise into errtext.
  * Returns the exit status, 127 when the program cannot be started (errno in
- * *spawn_errno), 128+N when killed by signal N. */
-int slurm_cmd(char *const argv[], char *out, size_t cap, char *errtext, size_t errcap, int *spawn_errno);
+ * *spawn_errno), 128+N when killed by signal N; with timeout_s > 0, kills it
+ * after that many seconds and returns 124 (*spawn_errno ETIMEDOUT). */
+int slurm_cmd(char *const argv[], char *out, size_t cap, char *errtext, size_t errcap, int *spawn_errno,
+              int timeout_s);
+
+/* How long `status` waits for each of Slurm's commands: what has not
+ * answered by then is shown as unknown. */
+#define SLURM_QUERY_SECONDS 20
 
 /* path made absolute against the current folder, with "." and ".." and
  * repeated '/' taken out (no link is followed: the workdir may not exist

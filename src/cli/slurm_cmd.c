@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "cli/slurm.h"
 
@@ -66,7 +67,8 @@ static int on_path(const char *prog)
     }
 }
 
-int slurm_cmd(char *const argv[], char *out, size_t cap, char *errtext, size_t errcap, int *spawn_errno)
+int slurm_cmd(char *const argv[], char *out, size_t cap, char *errtext, size_t errcap, int *spawn_errno,
+              int timeout_s)
 {
     out[0] = errtext[0] = '\0';
     *spawn_errno = 0;
@@ -101,9 +103,26 @@ int slurm_cmd(char *const argv[], char *out, size_t cap, char *errtext, size_t e
     }
     size_t lo = 0, le = 0;
     struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
-    int open_fds = 2;
+    int open_fds = 2, timed_out = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     while (open_fds > 0) {
-        if (poll(fds, 2, -1) < 0) {
+        int wait_ms = -1;
+        if (timeout_s > 0) {
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            long long left = (long long)timeout_s * 1000 - ((long long)(t.tv_sec - t0.tv_sec) * 1000 +
+                                                          (t.tv_nsec - t0.tv_nsec) / 1000000);
+            if (left <= 0) {
+                /* an unresponsive controller must not hang `status` */
+                kill(pid, SIGKILL);
+                timed_out = 1;
+                break;
+            }
+            wait_ms = (int)left;
+        }
+        int r = poll(fds, 2, wait_ms);
+        if (r < 0) {
             if (errno == EINTR)
                 continue;
             break;
@@ -125,6 +144,11 @@ int slurm_cmd(char *const argv[], char *out, size_t cap, char *errtext, size_t e
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
             return 127;
+    if (timed_out) {
+        snprintf(errtext, errcap, "no answer within %d s", timeout_s);
+        *spawn_errno = ETIMEDOUT;
+        return 124;
+    }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 

@@ -15,6 +15,23 @@
 
 #define OUT_CAP (1 << 20)
 
+/* Set once squeue or scontrol got no answer in time: the controller is not
+ * answering, and asking it again job by job would only multiply the wait.
+ * (sacct asks slurmdbd, whose silence says nothing about the controller.) */
+static int controller_silent;
+
+static int query(char *const argv[], char *out, char *errt, size_t errcap, int *e, int controller)
+{
+    if (controller && controller_silent) {
+        snprintf(errt, errcap, "not asked: the controller did not answer");
+        return 124;
+    }
+    int status = slurm_cmd(argv, out, OUT_CAP, errt, errcap, e, SLURM_QUERY_SECONDS);
+    if (controller && status == 124 && *e == ETIMEDOUT)
+        controller_silent = 1;
+    return status;
+}
+
 typedef struct job_row {
     char stage[64], id[32], state[32], elapsed[32], exit[16];
     int from_sacct;
@@ -76,7 +93,7 @@ static void ask_sacct(job_row *rows, size_t n, char *out, char *why, size_t whyc
     missing_ids(rows, n, ids, sizeof ids, 0);
     char *argv[] = {"sacct", "-X", "-j", ids, "--parsable2", "--noheader",
                     "--format=JobIDRaw,State,Elapsed,ExitCode", NULL};
-    int e, status = slurm_cmd(argv, out, OUT_CAP, errt, sizeof errt, &e);
+    int e, status = query(argv, out, errt, sizeof errt, &e, 0);
     if (status != 0) {
         errt[strcspn(errt, "\n")] = '\0';
         const char *msg = strncmp(errt, "sacct: ", 7) == 0 ? errt + 7 : errt; /* "sacct: error: ..." */
@@ -110,7 +127,7 @@ static void ask_squeue(job_row *rows, size_t n, char *out)
     /* -t all: jobs that ended are listed too while the controller keeps them */
     char *argv[] = {"squeue", "-h", "-t", "all", "-j", ids, "-o", "%i|%T|%M", NULL};
     int e;
-    if (slurm_cmd(argv, out, OUT_CAP, errt, sizeof errt, &e) != 0)
+    if (query(argv, out, errt, sizeof errt, &e, 1) != 0)
         return;
     for (char *line = out; *line; line += strcspn(line, "\n"), line += *line == '\n') {
         job_row *r = find(rows, n, line, strcspn(line, "|\n"));
@@ -149,7 +166,7 @@ static void ask_scontrol(job_row *rows, size_t n, char *out)
         char errt[512];
         char *argv[] = {"scontrol", "-o", "show", "job", r->id, NULL};
         int e;
-        if (slurm_cmd(argv, out, OUT_CAP, errt, sizeof errt, &e) != 0)
+        if (query(argv, out, errt, sizeof errt, &e, 1) != 0)
             continue;
         char state[32];
         kv(out, "JobState", state, sizeof state);
