@@ -153,51 +153,65 @@ static void stored_inputs(const sl_pipeline *p, size_t i, const long *job_of, si
     }
 }
 
-/* Jobs, their dependencies and descendants; 0 when out of memory. */
+static size_t *copy_list(const size_t *v, size_t n)
+{
+    size_t *c = malloc((n ? n : 1) * sizeof *c);
+    if (c && n)
+        memcpy(c, v, n * sizeof *c);
+    return c;
+}
+
+/* Jobs, their dependencies and descendants; 0 when out of memory. Each list
+ * is allocated to its size: a pipeline may have 10^5 stages, most of them
+ * streamed. */
 static int plan_jobs(const sl_pipeline *p, slurm_plan *pl)
 {
-    size_t ns = sl_pipeline_stage_count(p);
+    size_t ns = sl_pipeline_stage_count(p), nj = 0;
     if (!pl->per_stage) {
         pl->jobs = calloc(1, sizeof *pl->jobs);
         pl->n = pl->jobs ? 1 : 0;
         return pl->jobs != NULL;
     }
-    long *job_of = malloc(ns * sizeof *job_of);
-    unsigned char *seen = malloc(ns);
-    pl->jobs = calloc(ns, sizeof *pl->jobs);
-    int ok = job_of && seen && pl->jobs;
+    for (size_t i = 0; i < ns; i++)
+        nj += (size_t)sl_pipeline_stage_stored(p, i);
+    if (nj > SLURM_MAX_JOBS) {
+        pl->n = nj; /* the caller refuses it */
+        return 1;
+    }
+    long *job_of = malloc((ns ? ns : 1) * sizeof *job_of);
+    unsigned char *seen = malloc(ns ? ns : 1);
+    size_t *tmp = malloc((ns ? ns : 1) * sizeof *tmp);
+    pl->jobs = calloc(nj ? nj : 1, sizeof *pl->jobs);
+    int ok = job_of && seen && tmp && pl->jobs;
     for (size_t i = 0; ok && i < ns; i++) {
         job_of[i] = -1;
         if (!sl_pipeline_stage_stored(p, i))
             continue;
-        slurm_job *jb = &pl->jobs[pl->n];
+        slurm_job *jb = &pl->jobs[pl->n++];
         jb->stage = sl_pipeline_stage_name(p, i);
         jb->stage_index = i;
-        jb->deps = malloc(ns * sizeof *jb->deps);
-        jb->desc = malloc(ns * sizeof *jb->desc);
-        if (!jb->deps || !jb->desc) {
-            ok = 0;
-            break;
-        }
         memset(seen, 0, ns);
-        stored_inputs(p, i, job_of, jb->deps, &jb->n_deps, seen);
-        job_of[i] = (long)pl->n++;
+        stored_inputs(p, i, job_of, tmp, &jb->n_deps, seen);
+        ok = (jb->deps = copy_list(tmp, jb->n_deps)) != NULL;
+        job_of[i] = (long)(pl->n - 1);
     }
     /* jobs are in topological order: a job's descendants are the jobs after
      * it that wait for it or for one of its descendants */
     for (size_t j = 0; ok && j < pl->n; j++) {
-        unsigned char *down = (unsigned char *)seen;
+        unsigned char *down = seen;
         memset(down, 0, pl->n);
         down[j] = 1;
         for (size_t k = j + 1; k < pl->n; k++)
             for (size_t d = 0; d < pl->jobs[k].n_deps && !down[k]; d++)
                 if (down[pl->jobs[k].deps[d]]) {
                     down[k] = 1;
-                    pl->jobs[j].desc[pl->jobs[j].n_desc++] = k;
+                    tmp[pl->jobs[j].n_desc++] = k;
                 }
+        ok = (pl->jobs[j].desc = copy_list(tmp, pl->jobs[j].n_desc)) != NULL;
     }
     free(job_of);
     free(seen);
+    free(tmp);
     return ok;
 }
 
@@ -483,6 +497,15 @@ int cmd_submit(int argc, char **argv)
     }
     if (!pl.workdir || !pl.pipeline || !pl.sluice || !pl.dir || !plan_jobs(p, &pl)) {
         rc = slurm_error(EXIT_RUNTIME, "out of memory");
+        goto done;
+    }
+    if (pl.n > SLURM_MAX_JOBS) {
+        rc = slurm_error(EXIT_USAGE,
+                         "--per-stage would submit %zu jobs, more than the %d one submission may hold (Slurm "
+                         "itself holds 10000 jobs by default, MaxJobCount); store fewer stages (checkpoint: false "
+                         "or final) or submit the pipeline as one job",
+                         pl.n, SLURM_MAX_JOBS);
+        pl.n = 0;
         goto done;
     }
     if (pl.n == 0) {

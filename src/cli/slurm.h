@@ -18,6 +18,11 @@
  * jobs file of the last submission. */
 #define SLURM_SUBDIR "slurm"
 
+/* The most jobs one --per-stage submission makes: each job's line in the
+ * jobs file lists every job downstream of it, so the file grows with the
+ * square of the jobs; and Slurm holds 10000 jobs by default (MaxJobCount). */
+#define SLURM_MAX_JOBS 2000
+
 /* A job of a submission: the stage it runs (NULL: the whole pipeline). */
 typedef struct slurm_job {
     const char *stage;

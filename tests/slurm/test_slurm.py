@@ -360,6 +360,14 @@ def test_bad_submit_options():
     expect_error(sluice("submit", "s.yaml", "--per-stage", cwd=d), 2,
                  "--per-stage: pipeline 's' stores no stage (every stage is streamed), so no stage gets a job of its "
                  "own; submit it as one job, without --per-stage")
+    # more stored stages than one submission may hold as jobs
+    write(d, "stages:\n  load: { op: load.hdf5, file: data.h5, arrays: { X: /X } }\n" +
+          "".join("  d%d: { op: describe, input: load }\n" % i for i in range(2000)), "many.yaml")
+    expect_error(sluice("submit", "many.yaml", "--per-stage", "--print", cwd=d), 2,
+                 "--per-stage would submit 2001 jobs, more than the 2000 one submission may hold (Slurm itself holds "
+                 "10000 jobs by default, MaxJobCount); store fewer stages (checkpoint: false or final) or submit the "
+                 "pipeline as one job")
+    contains(expect_rc(sluice("submit", "many.yaml", "--print", cwd=d), 0).stdout, "#SBATCH --job-name=sluice-many-")
     contains(expect_rc(sluice("submit", "--help", cwd=d), 0).stdout, "usage: sluice submit FILE")
     contains(expect_rc(sluice("--help", cwd=d), 0).stdout, "  submit FILE ")
 
