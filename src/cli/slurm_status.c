@@ -8,9 +8,12 @@
  * was busy, restarting or has forgotten it, which says nothing about how the
  * job went, so it is never shown as failed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "cli/slurm.h"
 
 #define OUT_CAP (1 << 20)
@@ -181,10 +184,21 @@ static void ask_scontrol(job_row *rows, size_t n, char *out)
 /* The rows of the jobs file; NULL when there is none. */
 static job_row *read_jobs(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "r");
     *n = 0;
-    if (!f)
+    /* only a regular file: a FIFO or device put there must not hang status */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0)
         return NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return NULL;
+    }
     size_t cap = 16;
     job_row *rows = calloc(cap, sizeof *rows);
     char line[1 << 16];

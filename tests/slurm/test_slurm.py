@@ -400,6 +400,20 @@ def test_submit_unwritable_slurm_folder():
     expect_error(sluice("submit", "p.yaml", cwd=d), 3, "cannot write job script '%s': Is a directory" % script)
 
 
+def test_status_ignores_a_jobs_file_that_is_not_a_file():
+    """A FIFO where the jobs file goes must not hang `status` (nor a folder fail it)."""
+    d = tdir("jobs_fifo")
+    data(d)
+    write(d, MODEL)
+    name = re.search(r"#SBATCH --job-name=(\S+)", expect_rc(sluice("submit", "p.yaml", "--print", cwd=d), 0).stdout)
+    folder = os.path.join(d, "runs", "model", "slurm")
+    os.makedirs(folder)
+    os.mkfifo(os.path.join(folder, name.group(1) + ".jobs"))
+    p = expect_rc(sluice("status", "p.yaml", cwd=d), 1)  # times out (60 s) if it blocks
+    contains(p.stdout, "load             missing")
+    not_contains(p.stdout, "jobs of the last submission")
+
+
 # ---------------------------------------------------------------------------
 # on the real Slurm
 # ---------------------------------------------------------------------------
