@@ -11,6 +11,7 @@
  * --kill-on-invalid-dep=yes, for the jobs that die without running their
  * script's cleanup. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,9 +283,15 @@ static int write_file(const char *path, const char *text, int mode)
     if (!tmp)
         return ENOMEM;
     snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    /* a new file, never through a link someone left at that name (unlink
+     * removes the link itself, or what a killed submit left) */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         int e = errno;
+        if (fd >= 0)
+            close(fd);
         free(tmp);
         return e;
     }

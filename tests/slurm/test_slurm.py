@@ -377,12 +377,20 @@ def test_submit_without_sbatch():
     data(d)
     write(d, MODEL)
     empty = tdir("no_sbatch_path")
+    # the scripts are written first, never through a link left at their temporary name
+    script = re.search(r"^# ---- (\S+)$", expect_rc(sluice("submit", "p.yaml", "--print", cwd=d), 0).stdout,
+                       re.M).group(1)
+    os.makedirs(os.path.dirname(script))
+    victim = os.path.join(d, "victim")
+    os.symlink(victim, script + ".tmp")
     p = sluice("submit", "p.yaml", cwd=d, extra_env={"PATH": empty})
     expect_error(p, 3, "cannot run 'sbatch': No such file or directory; sluice submit needs Slurm's client commands "
                        "(sbatch, scontrol, scancel): install them (Debian: slurm-client, which slurm-wlm includes) or "
                        "submit from a login node of the cluster")
     if glob.glob(os.path.join(d, "runs", "model", "slurm", "*.jobs")):
         raise AssertionError("a jobs file was written though nothing was submitted")
+    if os.path.lexists(victim) or os.path.lexists(script + ".tmp") or not os.path.isfile(script):
+        raise AssertionError("the script was written through the link, or not at all")
 
 
 def test_submit_unwritable_slurm_folder():
