@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "cli/slurm.h"
 
 #define MAX_FORCE 256
 
@@ -225,6 +226,8 @@ int cmd_status(int argc, char **argv)
         rc = load(a.file, &p);
     if (rc == EXIT_OK && p)
         rc = status_or_dry_run(&a, p, 0);
+    if (p && (rc == EXIT_OK || rc == 1))
+        slurm_print_jobs(p, a.opt.workdir ? a.opt.workdir : sl_pipeline_workdir(p));
     sl_pipeline_free(p);
     free(a.extra);
     return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <hdf5.h>
 #include "cli/cli.h"
+#include "cli/slurm.h"
 #ifdef SL_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -18,8 +19,10 @@ static const char usage[] =
     "commands:\n"
     "  run FILE      run a pipeline; every stage's output is checkpointed to its workdir,\n"
     "                and stages whose checkpoint is fresh are reused\n"
-    "  status FILE   each stage fresh / stale (and why) / missing; exit 0 when all are fresh, 1 otherwise\n"
+    "  status FILE   each stage fresh / stale (and why) / missing; exit 0 when all are fresh, 1 otherwise;\n"
+    "                and the states of the Slurm jobs of the last 'submit'\n"
     "  clean FILE [STAGE...]  remove checkpoints (all, or the stages named)\n"
+    "  submit FILE   submit the run to Slurm (sbatch), as one job or one per stage (see 'sluice submit --help')\n"
     "  check FILE    validate a pipeline (YAML, ops, parameters, inputs, shapes) without running it\n"
     "  graph FILE    print the pipeline's DAG as Graphviz DOT (--mermaid: as Mermaid)\n"
     "  ops [NAME]    list the ops with their parameters and defaults (--markdown: the op reference)\n"
@@ -153,13 +156,16 @@ static int cli_main(int argc, char **argv)
         return cmd_status(argc - 1, argv + 1);
     if (strcmp(cmd, "clean") == 0)
         return cmd_clean(argc - 1, argv + 1);
+    if (strcmp(cmd, "submit") == 0)
+        return cmd_submit(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "graph") == 0)
         return cmd_graph(argc - 1, argv + 1);
     if (strcmp(cmd, "ops") == 0)
         return cmd_ops(argc - 1, argv + 1);
-    return cli_usage_error("unknown command '%s'; commands: run, status, clean, check, graph, ops, version", cmd);
+    return cli_usage_error("unknown command '%s'; commands: run, status, clean, submit, check, graph, ops, version",
+                           cmd);
 }
 
 /* sluice-mpi (-Dmpi=enabled) starts MPI, alone as a singleton when not

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "config/params_int.h"
+#include "config/slurm_int.h"
 #include "core/error_int.h"
 #include "core/frame_int.h"
 #include "core/fsutil.h"
@@ -27,7 +28,8 @@
 #define SL_MAX_THREADS 4096
 
 static const char *const settings_keys[] = {"pipeline",   "description", "workdir", "chunk_rows", "threads",
-                                            "checkpoint", "compression", "memory",  "stages"};
+                                            "checkpoint", "compression", "memory",  "slurm",
+                                            "stages"};
 static const char *const stage_reserved[] = {"op", "description", "verify", "checkpoint", "compression", NULL};
 
 static sl_status at_node(const sl_pipeline *p, const sl__ynode *n, sl_error *err, sl_status code, const char *fmt,
@@ -124,7 +126,7 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
             const char *s = sl__suggest(k, settings_keys, nkeys);
             return at_node(p, root->keys[i], err, SL_ERR_CONFIG,
                            "unknown top-level key '%s'%s%s%s; expected pipeline, description, workdir, chunk_rows, "
-                           "threads, checkpoint, compression, memory or stages",
+                           "threads, checkpoint, compression, memory, slurm or stages",
                            k, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
         }
     }
@@ -175,6 +177,11 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
         sl_status cs = parse_compression(p, n, &p->compression, err);
         if (cs)
             return cs;
+    }
+    if ((n = sl__ynode_get(root, "slurm"))) {
+        sl_status ss = sl__slurm_parse(n, p->path, &p->slurm, err);
+        if (ss)
+            return ss;
     }
     if ((n = sl__ynode_get(root, "workdir"))) {
         if (n->kind != SL_Y_SCALAR || !n->text[0])
@@ -897,6 +904,7 @@ const char *sl_pipeline_name(const sl_pipeline *p) { return p->name; }
 const char *sl_pipeline_workdir(const sl_pipeline *p) { return p->workdir; }
 int64_t sl_pipeline_chunk_rows(const sl_pipeline *p) { return p->chunk_rows; }
 int sl_pipeline_threads(const sl_pipeline *p) { return p->threads; }
+const sl_slurm_settings *sl_pipeline_slurm(const sl_pipeline *p) { return &p->slurm; }
 int sl_pipeline_stage_stored(const sl_pipeline *p, size_t i) { return i < p->n && p->stages[i].checkpoint == SL__CKPT_STORE; }
 size_t sl_pipeline_stage_count(const sl_pipeline *p) { return p->n; }
 const char *sl_pipeline_stage_name(const sl_pipeline *p, size_t i) { return i < p->n ? p->stages[i].name : NULL; }

@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 #include "sluice/pipeline.h"
+#include "sluice/slurm.h"
 #include "config/yaml_doc.h"
 #include "core/hash.h"
 
@@ -56,6 +57,7 @@ struct sl_pipeline {
     int threads;      /* 0: auto */
     const char *checkpoint; /* the pipeline's `checkpoint` setting: "true", "false" or "final" */
     int compression;        /* the pipeline's `compression` setting (sl__compression) */
+    sl_slurm_settings slurm; /* `slurm:`, for `sluice submit` */
     sl__ydoc *doc;
     size_t n;
     sl_stage *stages; /* in topological order */
