@@ -555,6 +555,16 @@ static sl_status lock_workdir(const char *workdir, int wait, volatile sig_atomic
         free(path);
         return sl__error_set(err, SL_ERR_CANCELLED, "the run was interrupted while it waited for the workdir");
     }
+    if (!locked && errno != EWOULDBLOCK) {
+        /* Lustre without -o flock, some FUSE file systems */
+        sl_status s = sl__error_set(err, SL_ERR_IO,
+                                    "cannot lock '%s': %s; the workdir's file system does not support flock "
+                                    "(on Lustre, mount with -o flock), use a workdir on another file system",
+                                    path, strerror(errno));
+        close(fd);
+        free(path);
+        return s;
+    }
     if (!locked) {
         char pid[32] = "";
         ssize_t r = pread(fd, pid, sizeof pid - 1, 0);

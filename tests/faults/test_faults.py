@@ -915,6 +915,9 @@ def full_disk():
         subprocess.run(["umount", "-l", mnt], stderr=subprocess.DEVNULL)
 
 
+KEEP_MARKER = "<!-- written by hand below: test_faults.py keeps it -->"
+
+
 def write_doc(a, calls):
     out = a.write_doc if a.write_doc and not FAILED and not SELECT else os.path.join(TMP, "faults.md")
     counts = {}
@@ -1007,8 +1010,17 @@ def write_doc(a, calls):
             L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["fn"], r.get("range", r["n"]), r["errno"], r["caller"], md(r["point"]), md(ex), md(r["message"]), md(r["reused"])))
         L.append("")
+    # the hand-written part after the marker (hostile files and signals,
+    # tests/hostile) is kept as it is
+    kept = ""
+    if os.path.exists(a.write_doc or ""):
+        old = open(a.write_doc).read()
+        if KEEP_MARKER in old:
+            kept = old[old.index(KEEP_MARKER):]
     with open(out, "w") as f:
         f.write("\n".join(L))
+        if kept:
+            f.write("\n" + kept)
     print("# table of failure points written to %s" % out, flush=True)
 
 
