@@ -111,7 +111,9 @@ class Call:
 
     def key(self):
         # an allocation's size may depend on the length of the folder's path
-        return (self.fn, self.n, "" if self.fn in ALLOC else self.detail)
+        # a temporary file is first made under a name with its writer's pid
+        # (sl__create_locked), which changes from run to run
+        return (self.fn, self.n, "" if self.fn in ALLOC else re.sub(r"\.tmp\.\d+", ".tmp.<pid>", self.detail))
 
 
 def make_data(path, rows, seed):
@@ -947,11 +949,14 @@ def write_doc(a, calls):
         (arrays and hashes) to a clean run's, and a rerun that completes, reuses exactly the stages
         committed before the fault (its run.log) and ends with every checkpoint and the saved file
         byte-equal to a clean run's. Rows marked *ok (...)* are calls whose failure the run absorbs by
-        design, with the same checks of its results: the pid in the lock file is
-        best effort, a file only read is closed whatever HDF5 says, HDF5 probes for an existing file
-        before creating one, and the few allocations absorbed are in code with a fallback (a leftover journal `.tmp` is left for the next run to remove, a checkpoint
-        whose freshness cannot be checked is recomputed). See [errors.md](errors.md) for every
-        message.""").rstrip())
+        design, with the same checks of its results: the pid in the lock file is only for messages,
+        a file only read is closed whatever HDF5 says, HDF5 probes for an existing file before
+        creating one, a resume journal that cannot be read is not trusted (the stage starts over),
+        and the few allocations absorbed are in code with a fallback (a leftover journal `.tmp` is
+        left for the next run to remove, a checkpoint whose freshness cannot be checked is
+        recomputed). A run.log line that cannot be written fails the run. See
+        [errors.md](errors.md) for every message, and the end of this page for hostile files and
+        signals.""").rstrip())
     L.append("")
     L.append("```yaml")
     L.append(PIPELINE.format(data="data.h5").rstrip())
