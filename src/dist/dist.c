@@ -7,6 +7,7 @@
 
 #ifdef SL_HAVE_MPI
 #include <limits.h>
+#include <time.h>
 #include <mpi.h>
 
 static int active(void)
@@ -32,6 +33,25 @@ int sl__dist_rank(void)
     if (active())
         MPI_Comm_rank(MPI_COMM_WORLD, &r);
     return r;
+}
+
+/* Waits for a request without spinning. OpenMPI's blocking calls poll at
+ * full speed: a rank waiting for rank 0 (which writes a checkpoint alone, or
+ * merges the others' partials) would take a core from it. Polling with
+ * growing sleeps (20 us to 1 ms) costs at most a millisecond a wait. */
+static int wait_idle(MPI_Request *req)
+{
+    long ns = 20000;
+    for (;;) {
+        int done = 0;
+        int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done)
+            return rc;
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+        if (ns < 1000000)
+            ns *= 2;
+    }
 }
 
 static sl_status mpi_fail(sl_error *err, const char *what, int rc)
@@ -69,7 +89,10 @@ sl_status sl__dist_agree(sl_status s, sl_error *err)
     /* the lowest failing rank: MIN over (failed ? rank : size) */
     int me = sl__dist_rank(), n = sl__dist_size();
     int mine = s != SL_OK ? me : n, first = n;
-    int rc = MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Request req;
+    int rc = MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
+    if (rc == MPI_SUCCESS)
+        rc = wait_idle(&req);
     if (rc != MPI_SUCCESS)
         return mpi_fail(err, "agreement", rc);
     if (first == n)
@@ -80,7 +103,9 @@ sl_status sl__dist_agree(sl_status s, sl_error *err)
     else
         memset(&e, 0, sizeof e);
     e.code = me == first ? s : e.code;
-    rc = MPI_Bcast(&e, (int)sizeof e, MPI_BYTE, first, MPI_COMM_WORLD);
+    rc = MPI_Ibcast(&e, (int)sizeof e, MPI_BYTE, first, MPI_COMM_WORLD, &req);
+    if (rc == MPI_SUCCESS)
+        rc = wait_idle(&req);
     if (rc != MPI_SUCCESS)
         return mpi_fail(err, "agreement", rc);
     if (err)
@@ -99,7 +124,10 @@ sl_status sl__dist_bcast(void *buf, size_t n, int root, sl_error *err)
         return SL_OK;
     for (size_t off = 0; off < n;) {
         size_t part = n - off < (size_t)INT_MAX ? n - off : (size_t)INT_MAX;
-        int rc = MPI_Bcast((char *)buf + off, (int)part, MPI_BYTE, root, MPI_COMM_WORLD);
+        MPI_Request req;
+        int rc = MPI_Ibcast((char *)buf + off, (int)part, MPI_BYTE, root, MPI_COMM_WORLD, &req);
+        if (rc == MPI_SUCCESS)
+            rc = wait_idle(&req);
         if (rc != MPI_SUCCESS)
             return mpi_fail(err, "broadcast", rc);
         off += part;
@@ -119,7 +147,10 @@ static sl_status send_bytes(const void *buf, size_t n, int to, int tag, sl_error
 {
     for (size_t off = 0; off < n;) {
         size_t part = n - off < BLOCK ? n - off : BLOCK;
-        int rc = MPI_Send((const char *)buf + off, (int)part, MPI_BYTE, to, tag, MPI_COMM_WORLD);
+        MPI_Request req;
+        int rc = MPI_Isend((const char *)buf + off, (int)part, MPI_BYTE, to, tag, MPI_COMM_WORLD, &req);
+        if (rc == MPI_SUCCESS)
+            rc = wait_idle(&req);
         if (rc != MPI_SUCCESS)
             return mpi_fail(err, "send", rc);
         off += part;
@@ -131,7 +162,10 @@ static sl_status recv_bytes(void *buf, size_t n, int from, int tag, sl_error *er
 {
     for (size_t off = 0; off < n;) {
         size_t part = n - off < BLOCK ? n - off : BLOCK;
-        int rc = MPI_Recv((char *)buf + off, (int)part, MPI_BYTE, from, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Request req;
+        int rc = MPI_Irecv((char *)buf + off, (int)part, MPI_BYTE, from, tag, MPI_COMM_WORLD, &req);
+        if (rc == MPI_SUCCESS)
+            rc = wait_idle(&req);
         if (rc != MPI_SUCCESS)
             return mpi_fail(err, "receive", rc);
         off += part;
@@ -210,18 +244,5 @@ sl_status sl__dist_fold_at_root(const void *items, int64_t count, size_t size,
 #else
     (void)items, (void)count, (void)size, (void)fold, (void)ctx, (void)me;
     return sl__error_set(err, SL_ERR_INTERNAL, "several ranks without MPI");
-#endif
-}
-
-sl_status sl__dist_sum(double *values, size_t n, sl_error *err)
-{
-#ifdef SL_HAVE_MPI
-    if (sl__dist_size() == 1 || n == 0)
-        return SL_OK;
-    int rc = MPI_Allreduce(MPI_IN_PLACE, values, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    return rc == MPI_SUCCESS ? SL_OK : mpi_fail(err, "sum", rc);
-#else
-    (void)values, (void)n, (void)err;
-    return SL_OK;
 #endif
 }

@@ -50,8 +50,4 @@ sl_status sl__dist_fold_at_root(const void *items, int64_t count, size_t size,
 sl_status sl__dist_send(const void *buf, size_t n, int to, sl_error *err);
 sl_status sl__dist_recv(void *buf, size_t n, int from, sl_error *err);
 
-/* The sum over the ranks of each of n values, on every rank (for counts
- * that run.log reports for the whole run, not for one rank). */
-sl_status sl__dist_sum(double *values, size_t n, sl_error *err);
-
 #endif
