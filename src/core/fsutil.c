@@ -289,3 +289,16 @@ int sl__create_locked(const char *path, long *holder)
         errno = e;
     return fd;
 }
+
+FILE *sl__fopen_read(const char *path, struct stat *st, char *why, size_t size)
+{
+    int fd = sl__open_read(path, st);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        sl__open_error_text(e, st, why, size);
+    }
+    return f;
+}

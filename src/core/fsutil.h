@@ -3,6 +3,7 @@
 #define SL_FSUTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include "sluice/error.h"
@@ -46,6 +47,9 @@ const char *sl__file_kind(mode_t mode);
  * or, for ELOOP / SL__ENOTREG, what the path is and that sluice will not use
  * it. `st` is what the open returned. */
 const char *sl__open_error_text(int errnum, const struct stat *st, char *buf, size_t size);
+/* sl__open_read as a stdio stream ("rb"); on failure NULL, with what went
+ * wrong in why (sl__open_error_text). */
+FILE *sl__fopen_read(const char *path, struct stat *st, char *why, size_t size);
 /* 1 when a and b are the same file (device and inode). */
 int sl__same_file(const struct stat *a, const struct stat *b);
 

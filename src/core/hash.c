@@ -91,16 +91,10 @@ sl_status sl__hash_file(const char *path, char out[SL_HASH_HEX], sl_error *err)
 {
     /* a regular file only: a FIFO would block, /dev/zero never end */
     struct stat sb;
-    int fd = sl__open_read(path, &sb);
-    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-    if (!f) {
-        int e = errno;
-        char why[256];
-        if (fd >= 0)
-            close(fd);
-        return sl__error_set(err, SL_ERR_IO, "cannot read '%s' to hash it: %s", path,
-                             sl__open_error_text(e, &sb, why, sizeof why));
-    }
+    char why[256];
+    FILE *f = sl__fopen_read(path, &sb, why, sizeof why);
+    if (!f)
+        return sl__error_set(err, SL_ERR_IO, "cannot read '%s' to hash it: %s", path, why);
     sl__hasher *h = sl__hasher_new();
     enum { BUF = 1 << 20 };
     unsigned char *buf = malloc(BUF);

@@ -827,16 +827,10 @@ sl_status sl_pipeline_load_file(const char *path, sl_pipeline **out, sl_error *e
     /* a regular file only (links followed): a FIFO would block the read, a
      * device (a link to /dev/zero) never end it */
     struct stat sb;
-    int fd = sl__open_read(path, &sb);
-    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-    if (!f) {
-        int e = errno;
-        char why[256];
-        if (fd >= 0)
-            close(fd);
-        return sl__error_set(err, SL_ERR_IO, "cannot open pipeline file '%s': %s", path,
-                             sl__open_error_text(e, &sb, why, sizeof why));
-    }
+    char why[256];
+    FILE *f = sl__fopen_read(path, &sb, why, sizeof why);
+    if (!f)
+        return sl__error_set(err, SL_ERR_IO, "cannot open pipeline file '%s': %s", path, why);
     if (sb.st_size > (off_t)SL_YAML_MAX_BYTES) {
         fclose(f);
         return sl__error_at(err, SL_ERR_CONFIG, path, 0, 0,
