@@ -124,7 +124,8 @@ static char *dataset_file_name_locked(hid_t d)
 /* Checks source `i` of virtual dataset dcpl: its file is found, a regular
  * file, and holds the source dataset. HDF5 reads a missing source as the
  * fill value, without an error. 1 when fine, 0 when not (why in why). */
-static int vds_source_ok_locked(hid_t dcpl, size_t i, hid_t own, const char *own_path, char *why, size_t size)
+static int vds_source_ok_locked(sl_stage *st, hid_t dcpl, size_t i, hid_t own, const char *own_path, char *why,
+                                size_t size)
 {
     ssize_t fn = H5Pget_virtual_filename(dcpl, i, NULL, 0), dn = H5Pget_virtual_dsetname(dcpl, i, NULL, 0);
     char *fname = fn >= 0 ? malloc((size_t)fn + 1) : NULL, *dname = dn >= 0 ? malloc((size_t)dn + 1) : NULL;
@@ -150,6 +151,10 @@ static int vds_source_ok_locked(hid_t dcpl, size_t i, hid_t own, const char *own
                      r == 1 && src >= 0 ? "has no such dataset" : "cannot be found or opened");
             ok = 0;
         }
+        if (ok && r == 1 && strcmp(fname, ".") != 0 && sl__stage_add_linked_file(st, found, NULL) != SL_OK) {
+            snprintf(why, size, "(out of memory)");
+            ok = 0;
+        }
         if (src >= 0 && src != own)
             H5Fclose(src);
     }
@@ -162,7 +167,7 @@ static int vds_source_ok_locked(hid_t dcpl, size_t i, hid_t own, const char *own
 /* External raw storage file `name`, as HDF5 1.10 opens it: as is when
  * absolute, else under $HDF5_EXTFILE_PREFIX (${ORIGIN}: the folder of the
  * dataset's file) or the current folder. 1 when fine, 0 when not (why). */
-static int external_file_ok(const char *name, const char *own_path, char *why, size_t size)
+static int external_file_ok(sl_stage *st, const char *name, const char *own_path, char *why, size_t size)
 {
     const char *prefix = getenv("HDF5_EXTFILE_PREFIX");
     char path[4096], dir[4096] = "";
@@ -190,6 +195,10 @@ static int external_file_ok(const char *name, const char *own_path, char *why, s
                  sl__open_error_text(SL__ENOTREG, &sb, kind, sizeof kind));
         return 0;
     }
+    if (sl__stage_add_linked_file(st, path, NULL) != SL_OK) {
+        snprintf(why, size, "'%s' (out of memory)", path);
+        return 0;
+    }
     return 1;
 }
 
@@ -208,7 +217,7 @@ static sl_status check_other_files_locked(sl_stage *st, hid_t d, const char *pat
     if (vds && H5Pget_virtual_count(dcpl, &n) < 0)
         n = 0;
     for (size_t i = 0; ok && own_path && own >= 0 && i < n; i++)
-        ok = vds_source_ok_locked(dcpl, i, own, own_path, why, sizeof why);
+        ok = vds_source_ok_locked(st, dcpl, i, own, own_path, why, sizeof why);
     int next = !vds && dcpl >= 0 ? H5Pget_external_count(dcpl) : 0;
     int ext_ok = 1;
     for (int i = 0; ok && ext_ok && own_path && i < next; i++) {
@@ -216,7 +225,7 @@ static sl_status check_other_files_locked(sl_stage *st, hid_t d, const char *pat
         off_t off;
         hsize_t sz;
         if (H5Pget_external(dcpl, (unsigned)i, sizeof fname, fname, &off, &sz) >= 0)
-            ext_ok = external_file_ok(fname, own_path, why, sizeof why);
+            ext_ok = external_file_ok(st, fname, own_path, why, sizeof why);
     }
     free(own_path);
     if (own >= 0)
@@ -393,6 +402,12 @@ static sl_status plan_array_locked(sl_stage *st, hid_t file, const char *path, c
     if (dt != SL_DTYPE_NONE && rank >= 1 && rank <= 2 && dims[0] > 0 && (rank == 1 || dims[1] > 0) &&
         (*rows < 0 || (int64_t)dims[0] == *rows)) {
         rc = check_other_files_locked(st, d, path, dataset, name, err);
+        /* a dataset reached through an external link lives in another file,
+         * whose changes must make the stage stale */
+        char *own = rc == SL_OK ? dataset_file_name_locked(d) : NULL;
+        if (own && strcmp(own, path) != 0)
+            rc = sl__stage_add_linked_file(st, own, err);
+        free(own);
         if (rc == SL_OK)
             rc = check_written_locked(st, d, rank, dims, path, dataset, name, err);
         if (rc == SL_OK)

@@ -136,6 +136,38 @@ static int verify_content(const sl_stage *st)
 
 /* The identity of the files named by the PATH parameters of a stage whose op
  * has `flag` (SL_OP_SOURCE: files read; SL_OP_SINK: files written). */
+/* Appends "path size S mtime M;" (or "path content HASH;") to *buf. */
+static sl_status append_identity(char **buf, size_t *len, size_t *cap, const char *path, int content,
+                                 const char *what, sl_error *err)
+{
+    char item[4096];
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return sl__error_set(err, SL_ERR_IO, "cannot read %s file '%s': %s", what, path, strerror(errno));
+    if (content) {
+        char hex[SL_HASH_HEX];
+        sl_status s = sl__hash_file(path, hex, err);
+        if (s)
+            return s;
+        snprintf(item, sizeof item, "%s content %s;", path, hex);
+    } else {
+        snprintf(item, sizeof item, "%s size %lld mtime %lld.%09ld;", path, (long long)sb.st_size,
+                 (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
+    }
+    size_t n = strlen(item);
+    if (*len + n + 1 > *cap) {
+        size_t cap2 = 2 * (*len + n + 1);
+        char *b = realloc(*buf, cap2);
+        if (!b)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        *buf = b;
+        *cap = cap2;
+    }
+    memcpy(*buf + *len, item, n + 1);
+    *len += n;
+    return SL_OK;
+}
+
 static sl_status stage_files(const sl_stage *st, unsigned flag, int content, char **out, sl_error *err)
 {
     *out = NULL;
@@ -144,43 +176,24 @@ static sl_status stage_files(const sl_stage *st, unsigned flag, int content, cha
     if (!buf)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     buf[0] = '\0';
+    const char *what = flag == SL_OP_SOURCE ? "source" : "output";
     for (size_t j = 0; (st->op->flags & flag) && j < st->op->n_params; j++) {
         const sl_param_spec *ps = &st->op->params[j];
         if (ps->type != SL_PARAM_PATH || !sl_params_has(st->params, ps->name))
             continue;
-        const char *path = sl_params_string(st->params, ps->name);
-        char item[4096];
-        struct stat sb;
-        if (stat(path, &sb) != 0) {
+        sl_status s = append_identity(&buf, &len, &cap, sl_params_string(st->params, ps->name), content, what, err);
+        if (s) {
             free(buf);
-            sl__error_set(err, SL_ERR_IO, "cannot read %s file '%s': %s", flag == SL_OP_SOURCE ? "source" : "output",
-                          path, strerror(errno));
-            return sl__stage_locate(st, err, ps->name);
+            return s == SL_ERR_NOMEM ? s : sl__stage_locate(st, err, ps->name);
         }
-        if (content) {
-            char hex[SL_HASH_HEX];
-            sl_status s = sl__hash_file(path, hex, err);
-            if (s) {
-                free(buf);
-                return sl__stage_locate(st, err, ps->name);
-            }
-            snprintf(item, sizeof item, "%s content %s;", path, hex);
-        } else {
-            snprintf(item, sizeof item, "%s size %lld mtime %lld.%09ld;", path, (long long)sb.st_size,
-                     (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
+    }
+    /* the files the source's values come from through links (plan time) */
+    for (size_t k = 0; flag == SL_OP_SOURCE && k < st->n_linked; k++) {
+        sl_status s = append_identity(&buf, &len, &cap, st->linked[k], content, "linked source", err);
+        if (s) {
+            free(buf);
+            return s == SL_ERR_NOMEM ? s : sl__stage_locate(st, err, NULL);
         }
-        size_t n = strlen(item);
-        if (len + n + 1 > cap) {
-            cap = 2 * (len + n + 1);
-            char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-            }
-            buf = b;
-        }
-        memcpy(buf + len, item, n + 1);
-        len += n;
     }
     *out = buf;
     return SL_OK;

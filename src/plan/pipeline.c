@@ -884,6 +884,9 @@ void sl_pipeline_free(sl_pipeline *p)
         free(st->inputs);
         free(st->results);
         free(st->sources);
+        for (size_t k = 0; k < st->n_linked; k++)
+            free(st->linked[k]);
+        free(st->linked);
     }
     free(p->stages);
     sl__ydoc_free(p->doc);
@@ -967,6 +970,21 @@ const sl_frame *sl_stage_input(const sl_stage *st, const char *param)
         if (strcmp(st->inputs[j].param, param) == 0)
             return st->pipe->stages[st->inputs[j].stage].output;
     return NULL;
+}
+
+sl_status sl__stage_add_linked_file(sl_stage *st, const char *path, sl_error *err)
+{
+    for (size_t k = 0; k < st->n_linked; k++)
+        if (strcmp(st->linked[k], path) == 0)
+            return SL_OK;
+    char **l = realloc(st->linked, (st->n_linked + 1) * sizeof *l);
+    char *copy = l ? strdup(path) : NULL;
+    if (l)
+        st->linked = l;
+    if (!copy)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    st->linked[st->n_linked++] = copy;
+    return SL_OK;
 }
 
 sl_status sl_stage_set_result(sl_stage *st, const char *key, double value, sl_error *err)

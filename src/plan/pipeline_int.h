@@ -42,7 +42,15 @@ struct sl_stage {
     int realized;               /* streamed: its output pass has been captured in this run */
     int compression;            /* sl__compression of its checkpoint */
     char *sources;              /* identity of the source files, from the last key */
+    char **linked;              /* other files a source's values come from (sl__stage_add_linked_file) */
+    size_t n_linked;
 };
+
+/* Records, at plan time, a file a source stage's values come from besides
+ * the files its parameters name: an external link's target, a virtual
+ * dataset's source, external raw storage. Its identity joins the stage's
+ * cache key, so that a change to it makes the stage stale. */
+sl_status sl__stage_add_linked_file(sl_stage *st, const char *path, sl_error *err);
 
 enum { SL__CKPT_STORE = 1, SL__CKPT_STREAM = 0 };
 

@@ -6,6 +6,7 @@ trust (external links, virtual datasets, external raw storage), datasets whose
 chunks were never written, and paths that are FIFOs, devices, folders or
 links where a data file or the pipeline file is expected."""
 import os
+import re
 import shutil
 import time
 
@@ -111,6 +112,72 @@ def test_external_raw_storage_reads_the_raw_file():
         f.create_dataset("X", shape=(30, 2), dtype="f8", external=[("raw.bin", 0, raw.nbytes)])
     got = load_convert(d, "data.h5", {"X": "/X"})
     expect_same(got["X"], raw, "external raw storage /X")
+
+
+def rerun_after_change(d, change, arrays, what):
+    """Runs load -> convert, applies change(), runs again without removing the
+    workdir: the second run must recompute load (its values come from the
+    changed file) and convert must hold h5py's new values."""
+    spec = "{ %s }" % ", ".join("%s: %s" % kv for kv in arrays.items())
+    yml = write(d, LOAD_CONVERT % ("data.h5", spec))
+    shutil.rmtree(os.path.join(d, "wd"), ignore_errors=True)
+    expect_ok(sluice(d, "run", yml))
+    change()
+    p = expect_ok(sluice(d, "run", yml))
+    assert not re.search(r"(?m)^load .*reused", p.stdout), "%s: load was reused:\n%s" % (what, p.stdout)
+    with h5py.File(os.path.join(d, "wd", "conv.h5"), "r") as f:
+        for k, ds in arrays.items():
+            expect_same(f[k][...], h5py_values(os.path.join(d, "data.h5"), ds), what)
+
+
+def test_linked_files_are_part_of_the_cache_key():
+    """The files a source's values come from through links (an external link's
+    target, a virtual dataset's source, external raw storage) are part of the
+    stage's identity: rewriting one makes the stage stale. Before, only the
+    linking file counted, and the next run reused the old values."""
+    rng = np.random.default_rng(14)
+    # an external link
+    d = tdir("key_external_link")
+    with h5py.File(os.path.join(d, "target.h5"), "w") as f:
+        f["X"] = rng.normal(size=(30, 3))
+    with h5py.File(os.path.join(d, "data.h5"), "w") as f:
+        f["X"] = h5py.ExternalLink("target.h5", "/X")
+
+    def rewrite_target():
+        time.sleep(0.01)
+        with h5py.File(os.path.join(d, "target.h5"), "r+") as f:
+            f["X"][...] = rng.normal(size=(30, 3))
+    rerun_after_change(d, rewrite_target, {"X": "/X"}, "external link target rewritten")
+    # a virtual dataset's source
+    d = tdir("key_virtual")
+    with h5py.File(os.path.join(d, "part.h5"), "w") as f:
+        f["X"] = rng.normal(size=(20, 2))
+    layout = h5py.VirtualLayout(shape=(20, 2), dtype="f8")
+    layout[:] = h5py.VirtualSource("part.h5", "/X", shape=(20, 2))
+    with h5py.File(os.path.join(d, "data.h5"), "w", libver="latest") as f:
+        f.create_virtual_dataset("X", layout, fillvalue=-1.0)
+
+    def rewrite_part():
+        time.sleep(0.01)
+        with h5py.File(os.path.join(d, "part.h5"), "r+") as f:
+            f["X"][...] = rng.normal(size=(20, 2))
+    rerun_after_change(d, rewrite_part, {"X": "/X"}, "virtual source rewritten")
+    # external raw storage
+    d = tdir("key_external_raw")
+    raw = rng.normal(size=(25, 2))
+    raw.tofile(os.path.join(d, "raw.bin"))
+    with h5py.File(os.path.join(d, "data.h5"), "w") as f:
+        f.create_dataset("X", shape=(25, 2), dtype="f8", external=[("raw.bin", 0, raw.nbytes)])
+
+    def rewrite_raw():
+        time.sleep(0.01)
+        rng.normal(size=(25, 2)).tofile(os.path.join(d, "raw.bin"))
+    old = os.getcwd()
+    os.chdir(d)  # HDF5 looks for a relative raw file in the current folder (sluice runs in d)
+    try:
+        rerun_after_change(d, rewrite_raw, {"X": "/X"}, "external raw file rewritten")
+    finally:
+        os.chdir(old)
 
 
 def test_plain_and_linked_datasets_in_one_stage():
