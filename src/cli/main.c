@@ -168,12 +168,18 @@ static int cli_main(int argc, char **argv)
                            cmd);
 }
 
-/* sluice-mpi (-Dmpi=enabled) starts MPI, alone as a singleton when not
- * started by mpirun. Stage workers make the MPI calls, one at a time
+/* sluice-mpi (-Dmpi=enabled) starts MPI for `run`, alone as a singleton
+ * when not started by mpirun. Stage workers make the MPI calls, one at a time
  * (docs/cluster.md): MPI_THREAD_SERIALIZED is what that needs. */
 int main(int argc, char **argv)
 {
 #ifdef SL_HAVE_MPI
+    /* Only `run` splits work over ranks. The other commands stay out of
+     * MPI: an MPI process (even a singleton) exports OpenMPI's and PMIx's
+     * variables, and `submit` would hand them to sbatch, whose job's own
+     * mpirun then takes itself for a child of this one and fails. */
+    if (argc < 2 || strcmp(argv[1], "run") != 0)
+        return cli_main(argc, argv);
     int provided = MPI_THREAD_SINGLE;
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) {
         fputs("sluice: MPI could not start; run sluice-mpi with mpirun, or use sluice\n", stderr);

@@ -277,6 +277,62 @@ def test_killed_rank_then_other_rank_count_same_bits():
     expect_same_workdir(wd, os.path.join(d, "ref"), "after a kill and a rerun at another rank count")
 
 
+def test_slurm_job_of_two_tasks_runs_two_ranks():
+    """`sluice-mpi submit --ntasks-per-node 2` on a real one-node Slurm (the
+    slurm suite's tests/slurm/cluster.py): the job script runs
+    `mpirun -np $SLURM_NTASKS sluice-mpi run`, run.log says 2 ranks, and every
+    checkpoint equals the single-process run's."""
+    sys.path.insert(0, os.path.join(SRC, "tests", "slurm"))
+    import cluster  # noqa: E402 -- the slurm suite's one-node Slurm
+    d = tdir("slurm_two_tasks")
+    yml = pipeline_copy(d, "regression.yaml", data=synthetic(100_000))
+    wd = os.path.join(d, "w")
+    set_workdir(yml, wd)
+    try:
+        c = cluster.Cluster(os.path.join(TMP, "slurm-cluster"))
+        c.__enter__()
+    except cluster.ClusterError as e:
+        raise AssertionError("could not start a one-node Slurm (scripts/bootstrap installs slurm-wlm and munge): %s"
+                             % e)
+    try:
+        # OpenMPI refuses root unless told: the job runs as root here
+        env = dict(env_for(), **c.env, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        p = subprocess.run([SLUICE_MPI, "submit", yml, "--ntasks-per-node", "2", "--cpus-per-task", "1", "--time",
+                            "10"], cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+        expect_ok(p, "sluice-mpi submit")
+        m = re.search(r"job (\d+)", p.stdout)
+        assert m, "no job id in submit's output:\n" + show(p)
+        job = m.group(1)
+        deadline = time.time() + 240
+        while True:
+            q = subprocess.run(["scontrol", "-o", "show", "job", job], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, timeout=30)
+            state = re.search(r"\bJobState=(\S+)", q.stdout)
+            state = state.group(1) if state else "?"
+            code = re.search(r"\bExitCode=(\S+)", q.stdout)
+            if state in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"):
+                break
+            if time.time() > deadline:
+                raise AssertionError("job %s still %s after 240 s" % (job, state))
+            time.sleep(0.5)
+        logs = "".join(open(f).read() for f in sorted(glob.glob(os.path.join(wd, "slurm", "*.out")) +
+                                                       glob.glob(os.path.join(wd, "slurm", "*.err"))))
+        assert state == "COMPLETED", "job %s ended %s (exit %s):\n%s" % (job, state, code and code.group(1), logs)
+        with open(glob.glob(os.path.join(wd, "slurm", "*.sbatch"))[0]) as f:
+            script = f.read()
+        assert "mpirun -np \"$SLURM_NTASKS\"" in script and "sluice-mpi run" in script, script
+    finally:
+        c.__exit__(None, None, None)
+    import json
+    with open(os.path.join(wd, "run.log")) as f:
+        ranks = {json.loads(line).get("ranks") for line in f if line.strip()}
+    assert ranks == {2}, "run.log's ranks: %s (the job did not run 2 ranks)" % ranks
+    set_workdir(yml, "ref")
+    expect_ok(run_serial(d, yml, "-j", 1), "the single-process run")
+    expect_same_workdir(wd, os.path.join(d, "ref"), "a Slurm job of 2 tasks")
+
+
 def main():
     global SLUICE_MPI, SLUICE, GENDATA, TMP, SRC
     ap = argparse.ArgumentParser()

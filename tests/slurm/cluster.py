@@ -120,7 +120,9 @@ class Cluster:
         with open(conf, "w") as f:
             f.write("\n".join([
                 "ClusterName=sluicetest",
-                "SlurmctldHost=%s" % host,
+                # addresses given: nothing needs to look the host name up (a
+                # fresh machine or a chroot may have no /etc/hosts entry for it)
+                "SlurmctldHost=%s(127.0.0.1)" % host,
                 "SlurmUser=root",
                 "SlurmdUser=root",
                 "SlurmctldPort=%d" % free_port(),
@@ -148,7 +150,7 @@ class Cluster:
                 "JobCompType=jobcomp/none",
                 # ended jobs stay in the controller (for squeue/scontrol) this long
                 "MinJobAge=600",
-                "NodeName=%s %s State=UNKNOWN" % (host, " ".join(fields)),
+                "NodeName=%s NodeAddr=127.0.0.1 NodeHostname=%s %s State=UNKNOWN" % (host, host, " ".join(fields)),
                 "PartitionName=%s Nodes=%s Default=YES MaxTime=INFINITE State=UP" % (self.partition, host),
                 "",
             ]))
@@ -188,7 +190,8 @@ class Cluster:
         sock = os.path.join(db, "socket")
         os.makedirs(os.path.join(db, "data"))
         self.run(["mariadb-install-db", "--no-defaults", "--user=root", "--datadir=" + os.path.join(db, "data"),
-                  "--auth-root-authentication-method=normal", "--skip-test-db"], "mariadb-install-db")
+                  "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"],
+                 "mariadb-install-db")
         port = free_port()
         self.spawn("mariadbd", ["mariadbd", "--no-defaults", "--user=root", "--datadir=" + os.path.join(db, "data"),
                                 "--socket=" + sock, "--port=%d" % port, "--bind-address=127.0.0.1",
