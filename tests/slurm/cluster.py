@@ -190,7 +190,9 @@ class Cluster:
         sock = os.path.join(db, "socket")
         os.makedirs(os.path.join(db, "data"))
         self.run(["mariadb-install-db", "--no-defaults", "--user=root", "--datadir=" + os.path.join(db, "data"),
-                  "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"],
+                  "--auth-root-authentication-method=normal", "--skip-test-db",
+                  # DNS may not know this host (a fresh root): the grants use 127.0.0.1 anyway
+                  "--force"],
                  "mariadb-install-db")
         port = free_port()
         self.spawn("mariadbd", ["mariadbd", "--no-defaults", "--user=root", "--datadir=" + os.path.join(db, "data"),
