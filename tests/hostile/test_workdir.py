@@ -390,7 +390,10 @@ def test_many_stored_stages_are_reused_quickly():
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         assert p.stdout.count("reused") >= 8000, "not every stage was reused:\n" + p.stdout[-2000:]
-        assert cpu < 10, "reusing 8,000 stages took %.1f s of CPU" % cpu
+        # the bound is for the normal build: a sanitizer build (scripts/check's
+        # asan and tsan parts) costs several times the CPU of the same work
+        if not os.environ.get("SLUICE_TEST_SANITIZER"):
+            assert cpu < 10, "reusing 8,000 stages took %.1f s of CPU" % cpu
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
