@@ -1,5 +1,6 @@
 /* F_OFD_SETLK and F_OFD_GETLK (open file description locks), renameat2 */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -247,9 +248,38 @@ static int place_new(const char *from, const char *to)
     return 0;
 }
 
+/* Removes the files `path.<pid>` that no live writer holds: a process killed
+ * between making its private file and putting it in place left it. */
+static void remove_stale_private(const char *path)
+{
+    char *dir = sl__dir_name(path);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t blen = strlen(base);
+    DIR *d = dir ? opendir(dir) : NULL;
+    for (struct dirent *e = d ? readdir(d) : NULL; e; e = readdir(d)) {
+        const char *tail = e->d_name + blen;
+        if (strncmp(e->d_name, base, blen) != 0 || tail[0] != '.' || !tail[1] ||
+            strspn(tail + 1, "0123456789") != strlen(tail + 1))
+            continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *full = malloc(n);
+        long pid;
+        if (full) {
+            snprintf(full, n, "%s/%s", dir, e->d_name);
+            if (!sl__writer_of(full, &pid))
+                unlink(full);
+            free(full);
+        }
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
 int sl__create_locked(const char *path, long *holder)
 {
     *holder = 0;
+    remove_stale_private(path);
     size_t n = strlen(path) + 32;
     char *mine = malloc(n);
     if (!mine) {

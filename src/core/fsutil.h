@@ -71,7 +71,8 @@ int sl__unlink_own(const char *path, int fd);
  * atomically: the file is made under a name of this process's own, locked,
  * then put at `path` only if nothing is there, so another process never
  * finds it unlocked. A stale file at path (no live writer) is removed
- * first. Fails with EBUSY when a live writer holds path (*holder: its pid,
+ * first, and so are private files `path.<pid>` that processes killed before
+ * putting theirs in place left. Fails with EBUSY when a live writer holds path (*holder: its pid,
  * when known). */
 int sl__create_locked(const char *path, long *holder);
 

@@ -265,6 +265,29 @@ def test_two_runs_saving_to_one_file():
     assert X.shape == (rows, 4) and X[-1, -1] == rows * 4 - 1 and X[12345, 2] == 12345 * 4 + 2
 
 
+def test_private_file_of_a_killed_writer_is_removed():
+    """A temporary file is made under a private name (`<file>.tmp.<pid>`),
+    locked, then put in place. A writer killed between the two leaves the
+    private file; the next writer of that file removes it (nobody holds its
+    lock), and leaves a private file some live process holds alone."""
+    d = tdir("private_leftover")
+    h5(d, "data.h5")
+    write(d, PIPE)
+    os.makedirs(os.path.join(d, "work"))
+    stale = os.path.join(d, "work", "conv.h5.tmp.4242")
+    with open(stale, "w") as f:
+        f.write("left by a killed run")
+    held = os.path.join(d, "work", "conv.h5.tmp.4343")
+    fd = os.open(held, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a live writer's lock
+        expect_ok(run(d, "run", "p.yaml"))
+        assert not os.path.exists(stale), "the stale private file was left: %s" % os.listdir(os.path.join(d, "work"))
+        assert os.path.exists(held), "a private file a live process holds was removed"
+    finally:
+        os.close(fd)
+
+
 # ---- item 5: links planted in the workdir ----
 
 def test_links_planted_in_the_workdir_are_not_followed():
