@@ -68,12 +68,12 @@ int sl__writer_of(const char *path, long *pid);
 int sl__unlink_own(const char *path, int fd);
 
 /* Creates `path` anew, empty, and locked as its writer's (sl__writer_lock),
- * atomically: the file is made under a name of this process's own, locked,
- * then put at `path` only if nothing is there, so another process never
- * finds it unlocked. A stale file at path (no live writer) is removed
- * first, and so are private files `path.<pid>` that processes killed before
- * putting theirs in place left. Fails with EBUSY when a live writer holds path (*holder: its pid,
- * when known). */
+ * atomically: the file is made under a name of this process's own
+ * (`path.<pid>`), locked, then put at `path` only if nothing is there, so
+ * another process never finds it unlocked. A stale file at path (no live
+ * writer) is removed first, and so are the private files of processes
+ * killed before they put theirs in place. Fails with EBUSY when a live
+ * writer holds path (*holder: its pid, when known). */
 int sl__create_locked(const char *path, long *holder);
 
 #endif

@@ -778,7 +778,6 @@ typedef struct dist_part {
     int keeps;       /* DIST_ROOT: the output keeps the input's chunks */
     char *stash;     /* DIST_SPLIT, ranks after the first: partials for rank 0 */
     int64_t nstash;
-    size_t item;
 } dist_part;
 
 /* This rank's part of a pass: all of it without MPI. */
@@ -865,7 +864,6 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
                               (long long)(pr.hi - pr.lo), pass->name);
         part->stash = pr.stash;
         part->nstash = pr.hi - pr.lo;
-        part->item = pr.stash_item;
     }
     /* Batches with a barrier remain for what must run in order (sequential
      * passes) and for chunks read on this thread (through HDF5, in order) */

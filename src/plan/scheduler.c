@@ -276,6 +276,25 @@ typedef struct stage_outcome {
     char out_hash[SL_HASH_HEX];
 } stage_outcome;
 
+/* Under MPI, the end of a stage on every rank: the ranks agree on how it
+ * went, then rank 0 (which wrote and sealed its checkpoint) gives the others
+ * its row count and output hash. */
+static sl_status share_outcome(sl_stage *st, sl_status s, sl_error *err)
+{
+    s = sl__dist_agree(s, err);
+    stage_outcome o;
+    memset(&o, 0, sizeof o);
+    o.rows = sl_frame_rows(st->output);
+    memcpy(o.out_hash, st->out_hash, SL_HASH_HEX);
+    if (s == SL_OK)
+        s = sl__dist_bcast(&o, sizeof o, 0, err);
+    if (s == SL_OK && sl__dist_rank() > 0) {
+        sl_frame_set_rows(st->output, o.rows);
+        memcpy(st->out_hash, o.out_hash, SL_HASH_HEX);
+    }
+    return s;
+}
+
 /* A stage on a rank other than 0 of an MPI run (dist.h): it runs the op
  * like rank 0, whose passes split their chunks with it, but writes nothing:
  * rank 0 writes the checkpoint (or a sink's file, alone) and then tells the
@@ -289,14 +308,8 @@ static sl_status stage_run_follower(sl__run_ctx *rc, sl_stage *st, int threads, 
     st->exec = &ex;
     sl_status s = st->op->flags & SL_OP_SINK ? SL_OK : st->op->run(st, &ex, err);
     st->exec = NULL;
-    s = sl__dist_agree(s, err);
-    stage_outcome o;
-    memset(&o, 0, sizeof o);
-    if (s == SL_OK)
-        s = sl__dist_bcast(&o, sizeof o, 0, err);
+    s = share_outcome(st, s, err);
     if (s == SL_OK) {
-        sl_frame_set_rows(st->output, o.rows);
-        memcpy(st->out_hash, o.out_hash, SL_HASH_HEX);
         if (sl__stage_in_place(st) && rows_hint(st) >= 0) {
             s = sl__stage_place(st, NULL, err);
         } else {
@@ -383,16 +396,8 @@ again:
         sl__h5_unlock();
     }
     st->exec = NULL;
-    if (sl__dist_size() > 1) {
-        /* the other ranks wait in stage_run_follower */
-        s = sl__dist_agree(s, err);
-        stage_outcome o;
-        memset(&o, 0, sizeof o);
-        o.rows = sl_frame_rows(st->output);
-        memcpy(o.out_hash, st->out_hash, SL_HASH_HEX);
-        if (s == SL_OK)
-            s = sl__dist_bcast(&o, sizeof o, 0, err);
-    }
+    if (sl__dist_size() > 1)
+        s = share_outcome(st, s, err); /* the other ranks wait in stage_run_follower */
     /* readers find it under its temporary name until the commit renames it */
     if (s == SL_OK && !sl__frame_path(st->output))
         s = sl__frame_set_path(st->output, sl__ckpt_sealed_tmp(io->sealed), err);
@@ -925,17 +930,21 @@ static int all_settled(sched *sc)
 
 /* The temporary files of a recomputation that was killed, when the stage's
  * stored checkpoint turned out fresh after all: nothing will resume them. */
+/* The scratch names a stage's checkpoint path gets: its temporary file, its
+ * resume journal, and a journal being saved. */
+static const char *const scratch_suffixes[] = {".tmp", ".tmp.resume", ".tmp.resume.tmp"};
+#define N_SCRATCH (sizeof scratch_suffixes / sizeof *scratch_suffixes)
+
 static void remove_leftovers(const char *workdir, const char *stage)
 {
     char *path = sl__ckpt_path(workdir, stage);
     if (!path)
         return;
-    static const char *const suffixes[] = {".tmp", ".tmp.resume", ".tmp.resume.tmp"};
-    for (size_t k = 0; k < 3; k++) {
-        size_t n = strlen(path) + strlen(suffixes[k]) + 1;
+    for (size_t k = 0; k < N_SCRATCH; k++) {
+        size_t n = strlen(path) + strlen(scratch_suffixes[k]) + 1;
         char *f = malloc(n);
         if (f) {
-            snprintf(f, n, "%s%s", path, suffixes[k]);
+            snprintf(f, n, "%s%s", path, scratch_suffixes[k]);
             unlink(f);
             free(f);
         }
@@ -1400,11 +1409,8 @@ static void close_workdir(sched *sc, sl_pipeline *p, int lock_fd)
 {
     sl_error e;
     sl_error_clear(&e);
-    if (sl__manifest_save(p->manifest, &e) != SL_OK && !sc->failed) {
-        sc->failed = 1;
-        sc->first_status = e.code;
-        sc->first_err = e;
-    }
+    if (sl__manifest_save(p->manifest, &e) != SL_OK)
+        run_failed_locked(sc, e.code, &e); /* the workers have ended: no lock needed */
     sl__manifest_free(p->manifest);
     p->manifest = NULL;
     close(sc->log_fd);
@@ -1678,9 +1684,8 @@ static sl_status clean_stage(sl__manifest *m, const char *workdir, const char *s
     }
     /* scratch names of sluice's own: unlinking a link there removes the
      * link, never what it points to */
-    static const char *const suffixes[] = {".tmp", ".tmp.resume", ".tmp.resume.tmp"};
-    for (size_t k = 0; s == SL_OK && k < 3; k++) {
-        snprintf(other, n, "%s%s", path, suffixes[k]);
+    for (size_t k = 0; s == SL_OK && k < N_SCRATCH; k++) {
+        snprintf(other, n, "%s%s", path, scratch_suffixes[k]);
         if (unlink(other) == 0)
             (*count)++;
         else if (errno != ENOENT)
