@@ -11,7 +11,6 @@
 #include "core/fsutil.h"
 #include "core/hash.h"
 #include "io/checkpoint.h"
-#include "core/fsutil.h"
 #include "io/h5util.h"
 
 /* HDF5 chunks above this size waste memory in the chunk cache and hit HDF5's
@@ -343,17 +342,28 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
 }
 
 /* Writes rows [row0, row0 + rows) of array i straight to its chunks. */
+static size_t array_row_bytes(const sl__ckpt_writer *w, size_t i)
+{
+    return (size_t)w->arrays[i].cols * sl_dtype_size(w->arrays[i].dtype);
+}
+
+/* The rows of array i from `row` on that lie together in the file (at most
+ * `rows`, within one HDF5 chunk), and where they start. */
+static int64_t piece_at(const sl__ckpt_writer *w, size_t i, int64_t row, int64_t rows, off_t *off)
+{
+    int64_t cr = w->h5_chunk_rows[i], k = row / cr, in = row % cr;
+    *off = (off_t)(w->chunk_addr[i][k] + (haddr_t)((size_t)in * array_row_bytes(w, i)));
+    return cr - in < rows ? cr - in : rows;
+}
+
 static sl_status write_direct(sl__ckpt_writer *w, size_t i, int64_t row0, int64_t rows, const char *data,
                               sl_error *err)
 {
-    const sl_array_info *a = &w->arrays[i];
-    size_t rb = (size_t)a->cols * sl_dtype_size(a->dtype);
-    int64_t cr = w->h5_chunk_rows[i];
+    size_t rb = array_row_bytes(w, i);
     while (rows > 0) {
-        int64_t k = row0 / cr, in = row0 % cr;
-        int64_t n = cr - in < rows ? cr - in : rows;
+        off_t off;
+        int64_t n = piece_at(w, i, row0, rows, &off);
         size_t len = (size_t)n * rb;
-        off_t off = (off_t)(w->chunk_addr[i][k] + (haddr_t)((size_t)in * rb));
         for (size_t done = 0; done < len;) {
             ssize_t wr = pwrite(w->fd, data + done, len - done, off + (off_t)done);
             if (wr < 0)
@@ -392,19 +402,19 @@ void sl__ckpt_save_state(const sl__ckpt_writer *w, int64_t *rows, int64_t *bytes
         sl__hasher_save(w->hash[i], (char *)hash_states + i * sl__hasher_state_size());
 }
 
+static int64_t rows_bytes(const sl__ckpt_writer *w, int64_t rows)
+{
+    int64_t b = 0;
+    for (size_t i = 0; i < w->n; i++)
+        b += rows * (int64_t)array_row_bytes(w, i);
+    return b;
+}
+
 /* The rows an interrupted run wrote are kept only if they are the rows it
  * hashed: each array's rows [0, rows) are read back and hashed afresh, and
  * the digest must equal that of the state the journal saved. Otherwise a
  * damaged or altered temporary file would be committed under the hash of
  * the rows it should have held (issue 14). */
-static int64_t rows_bytes(const sl__ckpt_writer *w, int64_t rows)
-{
-    int64_t b = 0;
-    for (size_t i = 0; i < w->n; i++)
-        b += rows * w->arrays[i].cols * (int64_t)sl_dtype_size(w->arrays[i].dtype);
-    return b;
-}
-
 static sl_status verify_rows(const sl__ckpt_writer *w, int64_t rows, const void *hash_states, sl_error *err)
 {
     enum { BUF = 1 << 20 };
@@ -413,21 +423,15 @@ static sl_status verify_rows(const sl__ckpt_writer *w, int64_t rows, const void 
     sl_status s = buf && fresh && saved ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     for (size_t i = 0; s == SL_OK && i < w->n; i++) {
         const sl_array_info *a = &w->arrays[i];
-        size_t rb = (size_t)a->cols * sl_dtype_size(a->dtype);
-        int64_t cr = w->h5_chunk_rows[i];
-        int64_t step = rb ? (int64_t)(BUF / rb) : cr;
+        size_t rb = array_row_bytes(w, i);
+        int64_t step = rb ? (int64_t)(BUF / rb) : rows;
         if (step < 1)
             step = 1;
         sl__hasher_reset(fresh);
         for (int64_t r = 0; s == SL_OK && r < rows;) {
-            int64_t k = r / cr, in = r % cr;
-            int64_t n = cr - in;
-            if (n > rows - r)
-                n = rows - r;
-            if (n > step)
-                n = step;
+            off_t off;
+            int64_t n = piece_at(w, i, r, rows - r < step ? rows - r : step, &off);
             size_t len = (size_t)n * rb;
-            off_t off = (off_t)(w->chunk_addr[i][k] + (haddr_t)((size_t)in * rb));
             for (size_t done = 0; s == SL_OK && done < len;) {
                 ssize_t got = pread(w->fd, buf + done, len - done, off + (off_t)done);
                 if (got <= 0)
