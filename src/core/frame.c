@@ -4,6 +4,7 @@
 #include <string.h>
 #include "core/error_int.h"
 #include "core/frame_int.h"
+#include "core/hash.h"
 #include "sluice/op.h"
 #include "io/h5util.h"
 #include "kernels/cast.h"
@@ -42,18 +43,9 @@ struct sl_frame {
     size_t nslots;
 };
 
-/* FNV-1a */
-static size_t name_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return (size_t)(h ^ (h >> 32));
-}
-
 static void index_put(uint32_t *slots, size_t nslots, const char *name, size_t i)
 {
-    size_t mask = nslots - 1, h = name_hash(name) & mask;
+    size_t mask = nslots - 1, h = sl__name_hash(name) & mask;
     while (slots[h])
         h = (h + 1) & mask;
     slots[h] = (uint32_t)(i + 1);
@@ -162,7 +154,7 @@ long sl_frame_find(const sl_frame *f, const char *name)
     if (!f->nslots || !name)
         return -1;
     size_t mask = f->nslots - 1;
-    for (size_t h = name_hash(name) & mask; f->slots[h]; h = (h + 1) & mask) {
+    for (size_t h = sl__name_hash(name) & mask; f->slots[h]; h = (h + 1) & mask) {
         size_t i = f->slots[h] - 1;
         if (strcmp(f->arrays[i].name, name) == 0)
             return (long)i;

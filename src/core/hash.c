@@ -118,3 +118,11 @@ sl_status sl__hash_file(const char *path, char out[SL_HASH_HEX], sl_error *err)
     sl__hasher_free(h);
     return s;
 }
+
+size_t sl__name_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return (size_t)(h ^ (h >> 32));
+}

@@ -28,6 +28,10 @@ size_t sl__hasher_state_size(void);
 void sl__hasher_save(const sl__hasher *h, void *buf);
 void sl__hasher_restore(sl__hasher *h, const void *buf);
 
+/* A quick hash of a name (FNV-1a), for the in-memory tables that look names
+ * up (a frame's arrays, the manifest's stages); not for anything stored. */
+size_t sl__name_hash(const char *s);
+
 /* Digest of a whole file's bytes. */
 sl_status sl__hash_file(const char *path, char out[SL_HASH_HEX], sl_error *err);
 

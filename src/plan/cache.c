@@ -428,20 +428,12 @@ struct sl__manifest {
     size_t pending, next_save; /* records since the last save; save when pending reaches next_save */
 };
 
-static size_t name_hash(const char *s)
-{
-    size_t h = 1469598103934665603u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
-
 static size_t *find_slot(const sl__manifest *m, const char *stage)
 {
     static size_t none = 0;
     if (!m->nslots)
         return &none; /* nothing recorded yet */
-    size_t k = name_hash(stage) & (m->nslots - 1);
+    size_t k = sl__name_hash(stage) & (m->nslots - 1);
     while (m->slot[k] && strcmp(m->e[m->slot[k] - 1].stage, stage) != 0)
         k = (k + 1) & (m->nslots - 1);
     return &m->slot[k];
