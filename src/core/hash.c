@@ -62,6 +62,16 @@ void sl__hasher_add_i64(sl__hasher *h, int64_t v)
     sl__hasher_add(h, b, 8);
 }
 
+void sl__hash_leaf(const void *data, size_t n, unsigned char out[SL_LEAF_BYTES])
+{
+    XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits(data, n));
+}
+
+void sl__hasher_leaf(const sl__hasher *h, unsigned char out[SL_LEAF_BYTES])
+{
+    XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits_digest(h->st));
+}
+
 void sl__hasher_hex(const sl__hasher *h, char out[SL_HASH_HEX])
 {
     XXH128_hash_t d = XXH3_128bits_digest(h->st);

@@ -22,6 +22,15 @@ void sl__hasher_add_i64(sl__hasher *h, int64_t v);
 /* Writes the digest as 32 lowercase hex digits. The state stays usable. */
 void sl__hasher_hex(const sl__hasher *h, char out[SL_HASH_HEX]);
 
+/* Checkpoint values are hashed in two levels, so that ranks (or threads)
+ * can hash their own chunks: each chunk of rows gets a leaf digest of its
+ * bytes (16 bytes, the same on every host), and an array's hash is a hasher
+ * fed its leaves' digests in chunk order (docs/checkpoints.md). */
+#define SL_LEAF_BYTES 16
+void sl__hash_leaf(const void *data, size_t n, unsigned char out[SL_LEAF_BYTES]);
+/* The leaf digest of the bytes a hasher was fed (for leaves read in pieces). */
+void sl__hasher_leaf(const sl__hasher *h, unsigned char out[SL_LEAF_BYTES]);
+
 /* Copies the running state out and back (same build only: used to resume a
  * checkpoint that was being written). `buf` holds sl__hasher_state_size() bytes. */
 size_t sl__hasher_state_size(void);

@@ -32,7 +32,7 @@ struct sl__ckpt_writer {
     hid_t file;
     size_t n;
     hid_t *dsets;
-    sl__hasher **hash; /* per array: its values in row order */
+    sl__hasher **hash; /* per array: its leaves' digests (a chunk's rows each) in row order */
     const sl_array_info *arrays;
     int64_t rows;
     int64_t bytes;
@@ -44,6 +44,11 @@ struct sl__ckpt_writer {
     int hash_only;          /* data read in place: rows are hashed, not written (no datasets) */
     int64_t *layout;        /* rows per chunk when not uniform (sl__ckpt_set_layout_locked) */
     int64_t nlayout;
+    int64_t *leaves;        /* rows of each leaf hashed so far (sl__hash_leaf) */
+    int64_t nleaves, cap_leaves;
+    int part;               /* a rank's share of another rank's writer: no HDF5 file of its own */
+    unsigned char *digests; /* part: each leaf's digests (n per leaf) for the writer's rank */
+    int64_t *leaf_row0;     /* part: the first row of each leaf */
 };
 
 static sl_status h5_fail(sl_error *err, const char *what, const char *path)
@@ -56,6 +61,9 @@ static sl_status h5_fail(sl_error *err, const char *what, const char *path)
 static void free_writer(sl__ckpt_writer *w)
 {
     free(w->layout);
+    free(w->leaves);
+    free(w->digests);
+    free(w->leaf_row0);
     if (w->fd >= 0)
         close(w->fd);
     for (size_t i = 0; w->chunk_addr && i < w->n; i++)
@@ -402,6 +410,12 @@ void sl__ckpt_save_state(const sl__ckpt_writer *w, int64_t *rows, int64_t *bytes
         sl__hasher_save(w->hash[i], (char *)hash_states + i * sl__hasher_state_size());
 }
 
+const int64_t *sl__ckpt_leaves(const sl__ckpt_writer *w, int64_t *n)
+{
+    *n = w->nleaves;
+    return w->leaves;
+}
+
 static int64_t rows_bytes(const sl__ckpt_writer *w, int64_t rows)
 {
     int64_t b = 0;
@@ -410,39 +424,122 @@ static int64_t rows_bytes(const sl__ckpt_writer *w, int64_t rows)
     return b;
 }
 
+static sl_status push_leaf(sl__ckpt_writer *w, int64_t row0, int64_t rows, sl_error *err)
+{
+    if (w->nleaves == w->cap_leaves) {
+        int64_t cap = w->cap_leaves ? 2 * w->cap_leaves : 64;
+        int64_t *l = realloc(w->leaves, (size_t)cap * sizeof *l);
+        int64_t *r = w->part ? realloc(w->leaf_row0, (size_t)cap * sizeof *r) : NULL;
+        unsigned char *d = w->part ? realloc(w->digests, (size_t)cap * (w->n ? w->n : 1) * SL_LEAF_BYTES) : NULL;
+        if (l)
+            w->leaves = l;
+        if (r)
+            w->leaf_row0 = r;
+        if (d)
+            w->digests = d;
+        if (!l || (w->part && (!r || !d)))
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        w->cap_leaves = cap;
+    }
+    w->leaves[w->nleaves] = rows;
+    if (w->part)
+        w->leaf_row0[w->nleaves] = row0;
+    w->nleaves++;
+    return SL_OK;
+}
+
+/* Adds one leaf's digests (one per array) for rows [row0, row0 + rows). A
+ * writer's own leaves go into its hashers in row order; a part keeps them
+ * for its writer's rank (sl__ckpt_part_leaves). */
+static sl_status add_leaf(sl__ckpt_writer *w, int64_t row0, int64_t rows, const unsigned char *digests,
+                          sl_error *err)
+{
+    sl_status s = push_leaf(w, row0, rows, err);
+    if (s)
+        return s;
+    if (w->part)
+        memcpy(w->digests + (size_t)(w->nleaves - 1) * w->n * SL_LEAF_BYTES, digests, w->n * SL_LEAF_BYTES);
+    else
+        for (size_t i = 0; i < w->n; i++)
+            sl__hasher_add(w->hash[i], digests + i * SL_LEAF_BYTES, SL_LEAF_BYTES);
+    w->bytes += rows_bytes(w, rows);
+    if (!w->part)
+        w->rows += rows;
+    return SL_OK;
+}
+
+/* A chunk's rows are one leaf of every array's hash. */
+static sl_status add_chunk_leaf(sl__ckpt_writer *w, const sl_chunk *c, int64_t row0, sl_error *err)
+{
+    if (c->rows <= 0)
+        return SL_OK;
+    unsigned char stack[8 * SL_LEAF_BYTES];
+    unsigned char *d = w->n <= 8 ? stack : malloc(w->n * SL_LEAF_BYTES);
+    if (!d)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < w->n; i++)
+        sl__hash_leaf(c->arrays[i].data, (size_t)c->rows * array_row_bytes(w, i), d + i * SL_LEAF_BYTES);
+    sl_status s = add_leaf(w, row0, c->rows, d, err);
+    if (d != stack)
+        free(d);
+    return s;
+}
+
+/* Feeds rows [row0, row0 + rows) of array i, read back from the file, to h. */
+static sl_status hash_back(const sl__ckpt_writer *w, size_t i, int64_t row0, int64_t rows, char *buf, size_t size,
+                           sl__hasher *h, sl_error *err)
+{
+    size_t rb = array_row_bytes(w, i);
+    int64_t step = rb ? (int64_t)(size / rb) : rows;
+    if (step < 1)
+        step = 1;
+    for (int64_t r = row0; r < row0 + rows;) {
+        off_t off;
+        int64_t n = piece_at(w, i, r, row0 + rows - r < step ? row0 + rows - r : step, &off);
+        size_t len = (size_t)n * rb;
+        for (size_t done = 0; done < len;) {
+            ssize_t got = pread(w->fd, buf + done, len - done, off + (off_t)done);
+            if (got <= 0)
+                return sl__error_set(err, SL_ERR_IO, "cannot read back '%s': %s", w->tmp,
+                                     got < 0 ? strerror(errno) : "the file is shorter than its datasets say");
+            done += (size_t)got;
+        }
+        sl__hasher_add(h, buf, len);
+        r += n;
+    }
+    return SL_OK;
+}
+
 /* The rows an interrupted run wrote are kept only if they are the rows it
- * hashed: each array's rows [0, rows) are read back and hashed afresh, and
- * the digest must equal that of the state the journal saved. Otherwise a
- * damaged or altered temporary file would be committed under the hash of
- * the rows it should have held (issue 14). */
-static sl_status verify_rows(const sl__ckpt_writer *w, int64_t rows, const void *hash_states, sl_error *err)
+ * hashed: each array's rows [0, rows) are read back and hashed afresh, leaf
+ * by leaf as the journal recorded them, and the digest must equal that of
+ * the state the journal saved. Otherwise a damaged or altered temporary
+ * file would be committed under the hash of the rows it should have held
+ * (issue 14). */
+static sl_status verify_rows(const sl__ckpt_writer *w, int64_t rows, const void *hash_states, const int64_t *leaves,
+                             int64_t nleaves, sl_error *err)
 {
     enum { BUF = 1 << 20 };
+    int64_t sum = 0;
+    for (int64_t k = 0; k < nleaves && sum <= rows; k++)
+        sum = leaves[k] > 0 && leaves[k] <= rows ? sum + leaves[k] : rows + 1;
+    if (sum != rows)
+        return sl__error_set(err, SL_ERR_DATA, "cannot resume '%s': its journal's chunks do not add up to its rows",
+                             w->tmp);
     char *buf = malloc(BUF);
-    sl__hasher *fresh = sl__hasher_new(), *saved = sl__hasher_new();
-    sl_status s = buf && fresh && saved ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl__hasher *fresh = sl__hasher_new(), *saved = sl__hasher_new(), *leaf = sl__hasher_new();
+    sl_status s = buf && fresh && saved && leaf ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     for (size_t i = 0; s == SL_OK && i < w->n; i++) {
         const sl_array_info *a = &w->arrays[i];
-        size_t rb = array_row_bytes(w, i);
-        int64_t step = rb ? (int64_t)(BUF / rb) : rows;
-        if (step < 1)
-            step = 1;
         sl__hasher_reset(fresh);
-        for (int64_t r = 0; s == SL_OK && r < rows;) {
-            off_t off;
-            int64_t n = piece_at(w, i, r, rows - r < step ? rows - r : step, &off);
-            size_t len = (size_t)n * rb;
-            for (size_t done = 0; s == SL_OK && done < len;) {
-                ssize_t got = pread(w->fd, buf + done, len - done, off + (off_t)done);
-                if (got <= 0)
-                    s = sl__error_set(err, SL_ERR_IO, "cannot read back '%s': %s", w->tmp,
-                                      got < 0 ? strerror(errno) : "the file is shorter than its datasets say");
-                else
-                    done += (size_t)got;
-            }
-            if (s == SL_OK)
-                sl__hasher_add(fresh, buf, len);
-            r += n;
+        int64_t row0 = 0;
+        for (int64_t k = 0; s == SL_OK && k < nleaves; k++) {
+            unsigned char d[SL_LEAF_BYTES];
+            sl__hasher_reset(leaf);
+            s = hash_back(w, i, row0, leaves[k], buf, BUF, leaf, err);
+            sl__hasher_leaf(leaf, d);
+            sl__hasher_add(fresh, d, sizeof d);
+            row0 += leaves[k];
         }
         if (s != SL_OK)
             break;
@@ -458,13 +555,14 @@ static sl_status verify_rows(const sl__ckpt_writer *w, int64_t rows, const void 
     }
     sl__hasher_free(fresh);
     sl__hasher_free(saved);
+    sl__hasher_free(leaf);
     free(buf);
     return s;
 }
 
 sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
-                                 int64_t rows, int64_t bytes, const void *hash_states, sl__ckpt_writer **out,
-                                 sl_error *err)
+                                 int64_t rows, int64_t bytes, const void *hash_states, const int64_t *leaves,
+                                 int64_t nleaves, sl__ckpt_writer **out, sl_error *err)
 {
     if (max_rows < 0 || rows < 0 || rows > max_rows)
         return sl__error_set(err, SL_ERR_INTERNAL, "cannot resume '%s': it has no fixed size", path);
@@ -508,7 +606,9 @@ sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64
         s = sl__error_set(err, SL_ERR_DATA, "cannot resume '%s': its journal's byte count does not fit its rows",
                           w->tmp);
     if (s == SL_OK)
-        s = verify_rows(w, rows, hash_states, err);
+        s = verify_rows(w, rows, hash_states, leaves, nleaves, err);
+    for (int64_t k = 0; s == SL_OK && k < nleaves; k++)
+        s = push_leaf(w, 0, leaves[k], err);
     if (s) {
         free_writer(w); /* keep the file: the caller decides whether to start over */
         return s;
@@ -519,27 +619,166 @@ sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64
     return SL_OK;
 }
 
-sl_status sl__ckpt_claim(sl__ckpt_writer *w, const sl_chunk *c, int64_t *row0, sl_error *err)
+static sl_status check_claim(const sl__ckpt_writer *w, const sl_chunk *c, int64_t row0, sl_error *err)
 {
-    *row0 = w->rows;
     if (w->max_rows < 0)
         return sl__error_set(err, SL_ERR_INTERNAL, "'%s' is not written directly", w->tmp);
     if (c->rows <= 0)
         return SL_OK;
-    if (w->rows + c->rows > w->max_rows)
-        return sl__error_set(err, SL_ERR_INTERNAL, "'%s' was sized for %lld rows; %lld more do not fit", w->tmp,
-                             (long long)w->max_rows, (long long)c->rows);
-    for (size_t i = 0; i < w->n; i++) {
-        const sl_array_info *a = &w->arrays[i];
+    if (row0 < 0 || row0 + c->rows > w->max_rows)
+        return sl__error_set(err, SL_ERR_INTERNAL, "'%s' was sized for %lld rows; rows %lld to %lld do not fit",
+                             w->tmp, (long long)w->max_rows, (long long)row0, (long long)(row0 + c->rows));
+    for (size_t i = 0; i < w->n; i++)
         if (!c->arrays[i].data)
             return sl__error_set(err, SL_ERR_INTERNAL, "chunk %lld has no data for array '%s'", (long long)c->index,
-                                 a->name);
-        size_t nbytes = (size_t)(c->rows * a->cols) * sl_dtype_size(a->dtype);
-        sl__hasher_add(w->hash[i], c->arrays[i].data, nbytes);
-        w->bytes += (int64_t)nbytes;
-    }
-    w->rows += c->rows;
+                                 w->arrays[i].name);
     return SL_OK;
+}
+
+sl_status sl__ckpt_claim(sl__ckpt_writer *w, const sl_chunk *c, int64_t *row0, sl_error *err)
+{
+    *row0 = w->rows;
+    sl_status s = w->part ? sl__error_set(err, SL_ERR_INTERNAL, "a part of '%s' claims rows by place", w->tmp)
+                          : check_claim(w, c, w->rows, err);
+    return s ? s : add_chunk_leaf(w, c, w->rows, err);
+}
+
+sl_status sl__ckpt_claim_at(sl__ckpt_writer *w, const sl_chunk *c, int64_t row0, sl_error *err)
+{
+    /* a writer's own rows come first, in order; a part's anywhere */
+    sl_status s = !w->part && row0 != w->rows
+                      ? sl__error_set(err, SL_ERR_INTERNAL, "rows %lld on of '%s' claimed after %lld rows",
+                                      (long long)row0, w->tmp, (long long)w->rows)
+                      : check_claim(w, c, row0, err);
+    return s ? s : add_chunk_leaf(w, c, row0, err);
+}
+
+/* ---- a writer shared by ranks (dist.h) ---- */
+
+/* What a part needs: rows allocated, whether rows are written at all, the
+ * file's inode, and per array its HDF5 chunk rows and chunks' offsets. */
+sl_status sl__ckpt_part_export(const sl__ckpt_writer *w, void **out, size_t *len, sl_error *err)
+{
+    struct stat sb;
+    int64_t head[4] = {w->max_rows, w->hash_only, (int64_t)w->n, 0};
+    if (!w->hash_only) {
+        if (fstat(w->fd, &sb) != 0)
+            return sl__error_set(err, SL_ERR_IO, "cannot read the inode of '%s': %s", w->tmp, strerror(errno));
+        head[3] = (int64_t)sb.st_ino;
+    }
+    size_t plen = (strlen(w->path) + 8) / 8; /* in int64s, NUL included */
+    size_t n = sizeof head + (1 + plen) * sizeof(int64_t);
+    for (size_t i = 0; !w->hash_only && i < w->n; i++)
+        n += 2 * sizeof(int64_t) + (size_t)((w->max_rows + w->h5_chunk_rows[i] - 1) / w->h5_chunk_rows[i]) * 8;
+    int64_t *b = malloc(n);
+    if (!b)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    memcpy(b, head, sizeof head);
+    b[4] = (int64_t)plen;
+    memset(b + 5, 0, plen * sizeof *b);
+    memcpy(b + 5, w->path, strlen(w->path));
+    int64_t *p = b + 5 + plen;
+    for (size_t i = 0; !w->hash_only && i < w->n; i++) {
+        int64_t cr = w->h5_chunk_rows[i], nchunks = (w->max_rows + cr - 1) / cr;
+        *p++ = cr;
+        *p++ = nchunks;
+        for (int64_t k = 0; k < nchunks; k++)
+            *p++ = (int64_t)w->chunk_addr[i][k];
+    }
+    *out = b;
+    *len = n;
+    return SL_OK;
+}
+
+sl_status sl__ckpt_part_open(const sl_frame *schema, const void *plan, size_t len, sl__ckpt_writer **out,
+                             sl_error *err)
+{
+    const int64_t *p = plan, *end = p + len / sizeof *p;
+    int64_t plen = len >= 5 * sizeof *p ? p[4] : -1;
+    const char *path = (const char *)(p + 5);
+    if (plen < 1 || plen > end - p - 5 || path[plen * 8 - 1] != '\0' || p[2] != (int64_t)sl_frame_count(schema) ||
+        p[0] < 0)
+        return sl__error_set(err, SL_ERR_INTERNAL, "the plan for writing a checkpoint does not fit its arrays");
+    sl__ckpt_writer *w;
+    sl_status s = alloc_writer(path, schema, p[0], &w, err);
+    if (s)
+        return s;
+    w->part = 1;
+    w->hash_only = (int)p[1];
+    int64_t ino = p[3];
+    p += 5 + plen;
+    for (size_t i = 0; s == SL_OK && !w->hash_only && i < w->n; i++) {
+        int64_t cr = p + 2 <= end ? p[0] : 0, nchunks = p + 2 <= end ? p[1] : -1;
+        p += 2;
+        if (cr < 1 || nchunks != (w->max_rows + cr - 1) / cr || end - p < nchunks)
+            s = sl__error_set(err, SL_ERR_INTERNAL, "the plan for writing a checkpoint does not fit its arrays");
+        else if (!(w->chunk_addr[i] = malloc((size_t)(nchunks ? nchunks : 1) * sizeof **w->chunk_addr)))
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        for (int64_t k = 0; s == SL_OK && k < nchunks; k++)
+            w->chunk_addr[i][k] = (haddr_t)*p++;
+        w->h5_chunk_rows[i] = cr;
+    }
+    struct stat sb;
+    if (s == SL_OK && !w->hash_only) {
+        /* the file rank 0 created, never one a link points to (sl__open_own) */
+        w->fd = sl__open_own(w->tmp, O_RDWR, &sb);
+        if (w->fd < 0)
+            s = sl__error_set(err, SL_ERR_IO, "cannot open '%s' to write this rank's rows: %s", w->tmp,
+                              strerror(errno));
+        else if ((int64_t)sb.st_ino != ino)
+            s = sl__error_set(err, SL_ERR_IO,
+                              "'%s' is not the file rank 0 created (another file has its name here): the workdir "
+                              "must be the same folder on every node",
+                              w->tmp);
+    }
+    if (s) {
+        free_writer(w);
+        return s;
+    }
+    *out = w;
+    return SL_OK;
+}
+
+size_t sl__ckpt_leaf_item_size(const sl__ckpt_writer *w)
+{
+    return 2 * sizeof(int64_t) + w->n * SL_LEAF_BYTES;
+}
+
+int64_t sl__ckpt_part_items(const sl__ckpt_writer *w, void **items, sl_error *err)
+{
+    size_t size = sl__ckpt_leaf_item_size(w);
+    char *b = malloc((size_t)w->nleaves * size + 1);
+    if (!b) {
+        sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    for (int64_t k = 0; k < w->nleaves; k++) {
+        char *e = b + (size_t)k * size;
+        memcpy(e, &w->leaf_row0[k], sizeof(int64_t));
+        memcpy(e + sizeof(int64_t), &w->leaves[k], sizeof(int64_t));
+        memcpy(e + 2 * sizeof(int64_t), w->digests + (size_t)k * w->n * SL_LEAF_BYTES, w->n * SL_LEAF_BYTES);
+    }
+    *items = b;
+    return w->nleaves;
+}
+
+sl_status sl__ckpt_add_item(sl__ckpt_writer *w, const void *item, sl_error *err)
+{
+    int64_t row0, rows;
+    memcpy(&row0, item, sizeof row0);
+    memcpy(&rows, (const char *)item + sizeof row0, sizeof rows);
+    if (row0 != w->rows || rows <= 0 || rows > w->max_rows - w->rows)
+        return sl__error_set(err, SL_ERR_INTERNAL,
+                             "another rank's rows %lld to %lld of '%s' do not follow the %lld rows before them",
+                             (long long)row0, (long long)(row0 + rows), w->tmp, (long long)w->rows);
+    return add_leaf(w, row0, rows, (const unsigned char *)item + 2 * sizeof(int64_t), err);
+}
+
+sl_status sl__ckpt_part_close(sl__ckpt_writer *w, int sync, sl_error *err)
+{
+    sl_status s = sync ? sl__ckpt_sync(w, err) : SL_OK;
+    free_writer(w);
+    return s;
 }
 
 sl_status sl__ckpt_write_at(sl__ckpt_writer *w, const sl_chunk *c, int64_t row0, sl_error *err)
@@ -582,12 +821,8 @@ sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error
         H5Sclose(fspace);
         if (s)
             return s;
-        size_t nbytes = (size_t)(c->rows * a->cols) * sl_dtype_size(a->dtype);
-        sl__hasher_add(w->hash[i], c->arrays[i].data, nbytes);
-        w->bytes += (int64_t)nbytes;
     }
-    w->rows += c->rows;
-    return SL_OK;
+    return add_chunk_leaf(w, c, w->rows, err);
 }
 
 int64_t sl__ckpt_rows(const sl__ckpt_writer *w)
@@ -722,6 +957,28 @@ void sl__ckpt_hash_tail(sl__hasher *all, int64_t rows, const int64_t *layout, in
         sl__hasher_add_i64(all, layout[c]);
 }
 
+/* Where the leaves of the values' hashes lie (sluice_hash_leaves), for
+ * whoever hashes the values again: the rows of every leaf, or one number
+ * when all leaves but a shorter last one have that many rows. */
+static sl_status write_leaves_locked(sl__ckpt_writer *w, sl_error *err)
+{
+    int64_t n = w->nleaves, one = n ? w->leaves[0] : 0;
+    int uniform = 1;
+    for (int64_t k = 1; k < n && uniform; k++)
+        uniform = w->leaves[k] == one || (k == n - 1 && w->leaves[k] < one);
+    hsize_t dims[1] = {(hsize_t)(uniform ? 1 : n)};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    if (H5Aexists(w->file, "sluice_hash_leaves") > 0)
+        H5Adelete(w->file, "sluice_hash_leaves");
+    hid_t a = H5Acreate2(w->file, "sluice_hash_leaves", H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT64, uniform ? &one : w->leaves) : -1;
+    sl_status s = rc < 0 ? h5_fail(err, "write an attribute to", w->tmp) : SL_OK;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return s;
+}
+
 /* Each dataset gets the hash of its values (attribute sluice_hash); the file
  * gets one hash over all of them (sluice_output_hash), which is what
  * downstream cache keys depend on. */
@@ -751,6 +1008,8 @@ static sl_status write_hashes_locked(sl__ckpt_writer *w, char out[SL_HASH_HEX], 
         H5Sclose(space);
     }
     H5Tclose(t);
+    if (s == SL_OK)
+        s = write_leaves_locked(w, err);
     sl__ckpt_hash_tail(all, w->rows, w->layout, w->nlayout);
     sl__hasher_hex(all, out);
     sl__hasher_free(all);

@@ -38,8 +38,8 @@ sl_status sl__ckpt_open_hash_only_locked(const char *path, const sl_frame *schem
  * `rows` rows (`bytes` bytes, hash states saved by sl__ckpt_save_state). On
  * failure the file is left for the caller to remove. */
 sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
-                                 int64_t rows, int64_t bytes, const void *hash_states, sl__ckpt_writer **out,
-                                 sl_error *err);
+                                 int64_t rows, int64_t bytes, const void *hash_states, const int64_t *leaves,
+                                 int64_t nleaves, sl__ckpt_writer **out, sl_error *err);
 /* Direct writers only: 1 when the writer can be resumed. */
 int sl__ckpt_resumable(const sl__ckpt_writer *w);
 /* Makes the rows appended so far durable (fdatasync); no HDF5 lock needed. */
@@ -48,12 +48,33 @@ sl_status sl__ckpt_sync(sl__ckpt_writer *w, sl_error *err);
  * back to back. */
 size_t sl__ckpt_hash_state_size(void);
 void sl__ckpt_save_state(const sl__ckpt_writer *w, int64_t *rows, int64_t *bytes, void *hash_states);
+/* The rows of each leaf hashed so far (a chunk's rows each, hash.h); a
+ * resume hands them back to sl__ckpt_reopen_locked. */
+const int64_t *sl__ckpt_leaves(const sl__ckpt_writer *w, int64_t *n);
 /* Direct writers, in two steps so that the writes can run in parallel:
  * claim (one caller at a time, in row order) takes the next c->rows rows for
  * c, adds its values to the hashes and says where they go; write_at then
  * writes them with pwrite, from any thread. Neither needs the HDF5 lock. */
 sl_status sl__ckpt_claim(sl__ckpt_writer *w, const sl_chunk *c, int64_t *row0, sl_error *err);
+/* A part's claim (sl__ckpt_part_open): the rows' place is known, row0. */
+sl_status sl__ckpt_claim_at(sl__ckpt_writer *w, const sl_chunk *c, int64_t row0, sl_error *err);
 sl_status sl__ckpt_write_at(sl__ckpt_writer *w, const sl_chunk *c, int64_t row0, sl_error *err);
+/* Under MPI, every rank writes its own rows of a direct writer's file
+ * (docs/cluster.md). Rank 0's writer exports where its datasets' chunks lie;
+ * the other ranks open a part from that (their own descriptor of the same
+ * file, no HDF5), claim_at and write_at their chunks, and hand rank 0 their
+ * leaves' digests as items, which rank 0 adds after its own, in row order. */
+sl_status sl__ckpt_part_export(const sl__ckpt_writer *w, void **plan, size_t *len, sl_error *err);
+sl_status sl__ckpt_part_open(const sl_frame *schema, const void *plan, size_t len, sl__ckpt_writer **out,
+                             sl_error *err);
+/* Bytes of one item: the leaf's first row, its rows, a digest per array. */
+size_t sl__ckpt_leaf_item_size(const sl__ckpt_writer *w);
+/* A part's items, malloc'd into *items; -1 on OOM. */
+int64_t sl__ckpt_part_items(const sl__ckpt_writer *w, void **items, sl_error *err);
+/* Rank 0: one item of another rank; it must start at the rows so far. */
+sl_status sl__ckpt_add_item(sl__ckpt_writer *w, const void *item, sl_error *err);
+/* Closes a part, after making its rows durable when `sync`. */
+sl_status sl__ckpt_part_close(sl__ckpt_writer *w, int sync, sl_error *err);
 /* Appends c->rows rows of every array of c (arrays in the schema's order). */
 sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error *err);
 /* Rows appended so far, and bytes of array data they make. */

@@ -30,6 +30,7 @@ void sl__ckpt_info_free(sl__ckpt_info *info)
     free(info->sources);
     free(info->outputs);
     free(info->layout);
+    free(info->leaves);
     memset(info, 0, sizeof *info);
 }
 
@@ -87,19 +88,23 @@ static void copy_attr(hid_t f, const char *name, char *dst, size_t size)
     free(v);
 }
 
-static void read_layout_locked(hid_t f, sl__ckpt_info *info)
+/* A 1-D int64 attribute, malloc'd into *out; returns its entries, 0 when
+ * absent, -1 when there but unreadable. */
+static int64_t read_i64s_attr_locked(hid_t f, const char *name, int64_t **out)
 {
-    if (H5Aexists(f, "sluice_chunk_sizes") <= 0)
-        return;
-    hid_t a = H5Aopen(f, "sluice_chunk_sizes", H5P_DEFAULT);
+    *out = NULL;
+    if (H5Aexists(f, name) <= 0)
+        return 0;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
     hid_t space = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
     hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-    info->layout = n > 0 ? malloc((size_t)n * sizeof *info->layout) : NULL;
-    info->nlayout = info->layout && H5Aread(a, H5T_NATIVE_INT64, info->layout) >= 0 ? (int64_t)n : -1;
+    *out = n > 0 ? malloc((size_t)n * sizeof **out) : NULL;
+    int64_t got = *out && H5Aread(a, H5T_NATIVE_INT64, *out) >= 0 ? (int64_t)n : -1;
     if (space >= 0)
         H5Sclose(space);
     if (a >= 0)
         H5Aclose(a);
+    return got;
 }
 
 sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *err)
@@ -120,7 +125,8 @@ sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *er
         info->chunk_rows = read_int_attr_locked(f, "sluice_chunk_rows", -1);
         info->compression = read_int_attr_locked(f, "sluice_compression", 0);
         info->rows = read_int_attr_locked(f, "sluice_rows", -1);
-        read_layout_locked(f, info);
+        info->nlayout = read_i64s_attr_locked(f, "sluice_chunk_sizes", &info->layout);
+        info->nleaves = read_i64s_attr_locked(f, "sluice_hash_leaves", &info->leaves);
         H5Fclose(f);
     }
     sl__h5_unlock();
@@ -676,8 +682,8 @@ int sl__manifest_owns(sl__manifest *m, const char *stage, const char *path)
 static int content_intact(sl_stage *st, const char *path, const sl__ckpt_info *info, char *reason, size_t rsize)
 {
     const sl_frame *f = st->output;
-    sl__hasher *all = sl__hasher_new(), *h = sl__hasher_new();
-    int ok = all && h, place = sl__stage_in_place(st);
+    sl__hasher *all = sl__hasher_new(), *h = sl__hasher_new(), *leaf = sl__hasher_new();
+    int ok = all && h && leaf, place = sl__stage_in_place(st);
     sl_error e;
     /* in place: the values are the source's, which the checkpoint's output
      * hash covers (it has no arrays, nor per-array hashes, of its own) */
@@ -702,16 +708,37 @@ static int content_intact(sl_stage *st, const char *path, const sl__ckpt_info *i
             int64_t block = (int64_t)((8u << 20) / (row_bytes ? row_bytes : 1)) + 1;
             void *buf = malloc((size_t)block * row_bytes);
             sl__hasher_reset(h);
-            for (int64_t r = 0; ok && d >= 0 && (want || place) && buf && r < info->rows; r += block) {
-                int64_t n = info->rows - r < block ? info->rows - r : block;
-                if (sl__h5_read_rows_locked(d, rank, r, n, a->cols, a->dtype, buf, file_path, a->name, &e) != SL_OK)
-                    ok = 0;
-                else
-                    sl__hasher_add(h, buf, (size_t)n * row_bytes);
+            /* leaf by leaf (hash.h): one number is the rows of every leaf
+             * but a shorter last one, else each leaf's rows */
+            int64_t leaf_rows = info->nleaves > 0 ? info->leaves[0] : 0;
+            int good = info->nleaves == 1 ? leaf_rows > 0 || info->rows == 0 : info->nleaves > 1;
+            for (int64_t r = 0, k = 0; ok && good && d >= 0 && (want || place) && buf && leaf && r < info->rows;
+                 k++) {
+                int64_t rows = info->nleaves == 1 ? leaf_rows : k < info->nleaves ? info->leaves[k] : 0;
+                if (rows <= 0 || rows > info->rows - r) {
+                    if (info->nleaves > 1 || rows <= 0) {
+                        good = 0;
+                        break;
+                    }
+                    rows = info->rows - r;
+                }
+                sl__hasher_reset(leaf);
+                for (int64_t done = 0; ok && done < rows; done += block) {
+                    int64_t n = rows - done < block ? rows - done : block;
+                    if (sl__h5_read_rows_locked(d, rank, r + done, n, a->cols, a->dtype, buf, file_path, a->name,
+                                                &e) != SL_OK)
+                        ok = 0;
+                    else
+                        sl__hasher_add(leaf, buf, (size_t)n * row_bytes);
+                }
+                unsigned char digest[SL_LEAF_BYTES];
+                sl__hasher_leaf(leaf, digest);
+                sl__hasher_add(h, digest, sizeof digest);
+                r += rows;
             }
             char got[SL_HASH_HEX];
             sl__hasher_hex(h, got);
-            if (ok && (d < 0 || (!want && !place) || !buf || (want && strcmp(got, want) != 0))) {
+            if (ok && (d < 0 || (!want && !place) || !buf || !good || (want && strcmp(got, want) != 0))) {
                 snprintf(reason, rsize, "its checkpoint was modified: the values of '%s' do not match their hash",
                          a->name);
                 ok = 0;
@@ -742,6 +769,7 @@ static int content_intact(sl_stage *st, const char *path, const sl__ckpt_info *i
     free(src);
     sl__hasher_free(all);
     sl__hasher_free(h);
+    sl__hasher_free(leaf);
     return ok;
 }
 

@@ -11,7 +11,7 @@
 
 #include "plan/pipeline_int.h"
 
-#define SL_FORMAT_VERSION 1
+#define SL_FORMAT_VERSION 2 /* 2: values hashed in leaves of a chunk each (hash.h) */
 
 /* What a checkpoint says about itself (its attributes; no data is read). */
 typedef struct sl__ckpt_info {
@@ -28,6 +28,8 @@ typedef struct sl__ckpt_info {
     int64_t rows;
     int64_t *layout; /* rows of each chunk (sluice_chunk_sizes), malloc'd; NULL: uniform */
     int64_t nlayout; /* entries of layout; -1: the attribute is there but unreadable */
+    int64_t *leaves; /* rows of each leaf of the values' hashes (sluice_hash_leaves), malloc'd */
+    int64_t nleaves; /* entries of leaves (1: every leaf but a shorter last); 0 absent, -1 unreadable */
 } sl__ckpt_info;
 
 void sl__ckpt_info_free(sl__ckpt_info *info);

@@ -83,9 +83,11 @@ typedef struct pass_run {
     int64_t lo, hi;      /* the positions in the pass's order this rank computes (all: 0, nchunks) */
     char *stash;         /* a rank after the first: its partials, each behind a merge flag, for rank 0 */
     size_t stash_item;   /* bytes of one entry of stash */
+    int split_write;     /* the ranks write their own chunks' rows (run_pass_ranks) */
+    int64_t next_row;    /* split_write: the output row of this rank's next chunk */
 } pass_run;
 
-static sl_status check_pass(const sl_pass *pass, const void *acc, sl_error *err)
+static sl_status check_pass(const sl_pass *pass, const void *acc, const sl__ckpt_writer *writer, sl_error *err)
 {
     if (!pass->input && !pass->read)
         return sl__error_set(err, SL_ERR_USAGE, "pass '%s' has neither an input frame nor a read callback",
@@ -102,7 +104,7 @@ static sl_status check_pass(const sl_pass *pass, const void *acc, sl_error *err)
                              pass->name);
     if (pass->chunk_order && pass->output)
         return sl__error_set(err, SL_ERR_USAGE, "pass '%s' reorders chunks and so cannot write output", pass->name);
-    if (pass->output && !sl__frame_writer(pass->output))
+    if (pass->output && !writer)
         return sl__error_set(err, SL_ERR_USAGE,
                              "pass '%s' writes a frame that is not open for writing (use the stage's output)",
                              pass->name);
@@ -271,7 +273,15 @@ static sl_status save_journal(sl_exec *ex, sl_error *err)
 {
     sl__journal *jr = ex->jr;
     sl_status s = sl__ckpt_sync(ex->writer, err);
+    int64_t n = 0;
+    const int64_t *leaves = sl__ckpt_leaves(ex->writer, &n);
+    int64_t *copy = s == SL_OK ? realloc(jr->leaves, (size_t)(n ? n : 1) * sizeof *copy) : NULL;
+    if (s == SL_OK && !copy)
+        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     if (s == SL_OK) {
+        jr->leaves = copy;
+        jr->n_leaves = n;
+        memcpy(copy, leaves, (size_t)n * sizeof *copy);
         sl__ckpt_save_state(ex->writer, &jr->w_rows, &jr->w_bytes, jr->hash_states);
         s = sl__journal_save(jr, err);
     }
@@ -574,8 +584,37 @@ static sl_status write_slot(pass_run *pr, slot *sl, sl_error *err)
         sl__h5_unlock();
         return s;
     }
-    sl_status s = sl__ckpt_claim(pr->writer, out, &sl->out_row0, err);
+    sl_status s;
+    if (pr->split_write) {
+        /* the rows' place is known on every rank: a map keeps every row,
+         * a filter declared its rows (out_rows) */
+        if (!pr->pass->out_rows && out->rows != IN(sl)->rows)
+            return sl__error_set(err, SL_ERR_INTERNAL,
+                                 "pass '%s' wrote %lld rows of a %lld-row chunk, but its op keeps every row",
+                                 pr->pass->name, (long long)out->rows, (long long)IN(sl)->rows);
+        sl->out_row0 = pr->next_row;
+        pr->next_row += out->rows;
+        s = sl__ckpt_claim_at(pr->writer, out, sl->out_row0, err);
+    } else {
+        s = sl__ckpt_claim(pr->writer, out, &sl->out_row0, err);
+    }
     return s == SL_OK ? sl__ckpt_write_at(pr->writer, out, sl->out_row0, err) : s;
+}
+
+/* split_write: the output row where chunk c starts, the same on every rank. */
+static int64_t output_row_of(const pass_run *pr, int64_t c)
+{
+    const sl_pass *pass = pr->pass;
+    int64_t row0 = 0, rows = 0;
+    if (pass->out_rows) {
+        for (int64_t k = 0; k < c; k++)
+            row0 += pass->out_rows[k];
+        return row0;
+    }
+    if (!pass->input)
+        return c * pr->chunk_rows;
+    sl__frame_chunk_span(pass->input, pr->chunk_rows, c, &row0, &rows);
+    return row0;
 }
 
 /* Where this pass starts: 0, or the chunk after the last one the journal
@@ -778,13 +817,16 @@ typedef struct dist_part {
     int keeps;       /* DIST_ROOT: the output keeps the input's chunks */
     char *stash;     /* DIST_SPLIT, ranks after the first: partials for rank 0 */
     int64_t nstash;
+    int split_write; /* DIST_SPLIT of a pass that writes the stage's output: each rank its rows */
+    sl__ckpt_writer *writer; /* split_write, ranks after the first: this rank's part of rank 0's writer */
 } dist_part;
 
 /* This rank's part of a pass: all of it without MPI. */
 static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, dist_mode mode,
                           dist_part *part, sl_error *err)
 {
-    sl_status s = check_pass(pass, acc, err);
+    sl__ckpt_writer *writer = part->writer ? part->writer : pass->output ? sl__frame_writer(pass->output) : NULL;
+    sl_status s = check_pass(pass, acc, writer, err);
     size_t pass_no = ex->pass_no++;
     if (s)
         return s;
@@ -792,7 +834,7 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
     memset(&pr, 0, sizeof pr);
     pr.pass = pass;
     pr.in_frame = pass->input ? pass->input : pass->output;
-    pr.writer = pass->output ? sl__frame_writer(pass->output) : NULL;
+    pr.writer = writer;
     int64_t rows = pass->input ? sl_frame_rows(pass->input) : pass->source_rows;
     int64_t cr = ex->chunk_rows;
     int64_t nchunks = pass->input ? sl__frame_chunks(pass->input, cr) : rows > 0 ? (rows + cr - 1) / cr : 0;
@@ -855,6 +897,9 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
     pr.hi = nchunks;
     if (mode == DIST_SPLIT || mode == DIST_CHAIN)
         sl__dist_range(nchunks, &pr.lo, &pr.hi);
+    pr.split_write = part->split_write;
+    if (pr.split_write)
+        pr.next_row = output_row_of(&pr, pr.lo);
     first = first > pr.lo ? first : pr.lo;
     if (s == SL_OK && mode == DIST_SPLIT && sl__dist_rank() > 0 && pass->partial_size) {
         pr.stash_item = sizeof(int64_t) + pass->partial_size;
@@ -882,7 +927,8 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
     }
     if (s == SL_OK && nchunks == 0)
         s = record_progress(ex, pass, acc, nchunks, pass_no, 0, 1, 0, err);
-    part->keeps = s == SL_OK && keeps_input_chunks(st, pass, pr.writer);
+    /* a rank that wrote its share keeps the input's chunks as rank 0 does */
+    part->keeps = s == SL_OK && (pr.split_write ? pass->input != NULL : keeps_input_chunks(st, pass, pr.writer));
     if (part->keeps)
         s = set_output_layout(ex, pass, pass->output, nchunks, err);
     if (s == SL_OK && pass->output == sl_stage_output(st))
@@ -904,6 +950,72 @@ static sl_status fold_partial(void *ctx, const void *item, sl_error *err)
     int64_t merge;
     memcpy(&merge, item, sizeof merge);
     return merge ? f->pass->merge(f->pass->ctx, f->acc, (const char *)item + sizeof merge, err) : SL_OK;
+}
+
+/* Whether the ranks can each write their own rows of the pass's output
+ * (rank 0 decides, from its writer): the writer is direct (preallocated,
+ * uncompressed) and fresh, and every rank knows where its rows go: the pass
+ * reads a source, or its op keeps every row or declared the rows it keeps
+ * (out_rows). Then rank 0 sends the others where the file's chunks lie and
+ * each opens its part of the writer. Collective. */
+static sl_status plan_split_write(sl_stage *st, const sl_pass *pass, dist_part *part, sl_error *err)
+{
+    int me = sl__dist_rank();
+    void *plan = NULL;
+    size_t len = 0;
+    sl_status s = SL_OK;
+    if (me == 0) {
+        sl__ckpt_writer *w = sl__frame_writer(pass->output);
+        int known_rows = !pass->input || pass->out_rows || (st->op->flags & SL_OP_STREAMABLE);
+        if (w && sl__ckpt_resumable(w) && sl__ckpt_rows(w) == 0 && known_rows && !pass->merge_reads_input &&
+            pass->output == sl_stage_output(st))
+            s = sl__ckpt_part_export(w, &plan, &len, err);
+    }
+    uint64_t n = len;
+    sl_status r = sl__dist_bcast(&n, sizeof n, 0, err);
+    if (r == SL_OK && n > 0 && me != 0 && !(plan = malloc(n)))
+        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    s = sl__dist_agree(r ? r : s, err);
+    if (s == SL_OK && n > 0)
+        s = sl__dist_bcast(plan, n, 0, err);
+    if (s == SL_OK && n > 0 && me != 0)
+        s = sl__ckpt_part_open(sl_stage_output(st), plan, n, &part->writer, err);
+    free(plan);
+    s = sl__dist_agree(s, err);
+    part->split_write = s == SL_OK && n > 0;
+    return s;
+}
+
+/* Rank 0 adds another rank's leaves (split_write) after its own rows. */
+static sl_status fold_leaf(void *ctx, const void *item, sl_error *err)
+{
+    return sl__ckpt_add_item(ctx, item, err);
+}
+
+/* split_write, after the pass: each rank's rows made durable, and their
+ * leaves added to rank 0's writer in rank order. Collective. */
+static sl_status settle_split_write(const sl_pass *pass, dist_part *part, sl_status s, sl_error *err)
+{
+    void *items = NULL;
+    int64_t count = 0;
+    size_t size = 0;
+    if (part->writer) {
+        size = sl__ckpt_leaf_item_size(part->writer);
+        if (s == SL_OK && (count = sl__ckpt_part_items(part->writer, &items, err)) < 0)
+            s = SL_ERR_NOMEM;
+        sl_error lost;
+        sl_status c = sl__ckpt_part_close(part->writer, s == SL_OK, s == SL_OK ? err : &lost);
+        part->writer = NULL;
+        if (s == SL_OK)
+            s = c;
+    } else if (sl__dist_rank() == 0) {
+        size = sl__ckpt_leaf_item_size(sl__frame_writer(pass->output));
+    }
+    s = sl__dist_agree(s, err);
+    if (s == SL_OK)
+        s = sl__dist_fold_at_root(items, count, size, fold_leaf, sl__frame_writer(pass->output), err);
+    free(items);
+    return sl__dist_agree(s, err);
 }
 
 /* A pass over several ranks (dist_mode): each rank runs its part, then the
@@ -935,10 +1047,17 @@ static sl_status run_pass_ranks(sl_exec *ex, sl_stage *st, const sl_pass *pass, 
         else if (acc_bytes)
             memcpy(acc, token + sizeof(int64_t), acc_bytes);
     }
+    if (mode == DIST_ROOT) {
+        s = plan_split_write(st, pass, &part, err);
+        if (part.split_write)
+            mode = DIST_SPLIT;
+    }
     if (mode == DIST_ROOT && me != 0)
         ex->pass_no++; /* rank 0 runs it; the others count it as run */
     else if (s == SL_OK)
         s = run_pass(ex, st, pass, acc, mode, &part, err);
+    if (part.split_write)
+        s = settle_split_write(pass, &part, s, err);
     if (mode == DIST_CHAIN && me + 1 < n && token) {
         int64_t now = s;
         memcpy(token, &now, sizeof now);

@@ -9,7 +9,7 @@
 #include "core/fsutil.h"
 #include "plan/journal.h"
 
-#define MAGIC "SLJRNL01"
+#define MAGIC "SLJRNL02"
 
 /* A growable byte buffer for (de)serializing. */
 typedef struct buf {
@@ -87,6 +87,7 @@ void sl__journal_close(sl__journal *j)
     free_passes(j, 0);
     free(j->passes);
     free(j->hash_states);
+    free(j->leaves);
     free(j->path);
     memset(j, 0, sizeof *j);
 }
@@ -124,6 +125,8 @@ static void serialize(const sl__journal *j, buf *b)
     put_i64(b, j->w_rows);
     put_i64(b, j->w_bytes);
     put(b, j->hash_states, j->n_arrays * sl__hasher_state_size());
+    put_i64(b, j->n_leaves);
+    put(b, j->leaves, (size_t)j->n_leaves * sizeof *j->leaves);
     put_i64(b, (int64_t)j->n_passes);
     for (size_t k = 0; k < j->n_passes; k++) {
         const sl__pass_record *r = &j->passes[k];
@@ -195,7 +198,7 @@ sl_status sl__journal_save(sl__journal *j, sl_error *err)
 static int64_t max_size(const sl__journal *j)
 {
     int64_t nchunks = j->chunk_rows > 0 && j->max_rows > 0 ? j->max_rows / j->chunk_rows + 1 : 1;
-    return ((int64_t)256 << 20) + 64 * nchunks + (int64_t)j->n_arrays * (int64_t)sl__hasher_state_size();
+    return ((int64_t)256 << 20) + 72 * nchunks + (int64_t)j->n_arrays * (int64_t)sl__hasher_state_size();
 }
 
 /* Reads the journal file whole into b, if it is a regular file (never a
@@ -248,6 +251,13 @@ static int load(sl__journal *j)
         j->w_rows = get_i64(&b);
         j->w_bytes = get_i64(&b);
         ok = get(&b, j->hash_states, j->n_arrays * sl__hasher_state_size());
+    }
+    int64_t nl = ok ? get_i64(&b) : 0;
+    ok = ok && nl >= 0 && (size_t)nl <= (b.len - b.pos) / sizeof *j->leaves;
+    if (ok && nl > 0) {
+        j->leaves = malloc((size_t)nl * sizeof *j->leaves);
+        ok = j->leaves && get(&b, j->leaves, (size_t)nl * sizeof *j->leaves);
+        j->n_leaves = ok ? nl : 0;
     }
     int64_t np = ok ? get_i64(&b) : 0;
     for (int64_t k = 0; ok && k < np; k++) {

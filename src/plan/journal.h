@@ -32,6 +32,8 @@ typedef struct sl__journal {
     sl__pass_record *passes;
     int64_t w_rows, w_bytes;   /* writer state when saved */
     void *hash_states;         /* n_arrays states */
+    int64_t *leaves;           /* rows of each leaf hashed (sl__ckpt_leaves) */
+    int64_t n_leaves;
     int loaded;                /* read from disk: the run is resuming */
     int disabled;              /* a pass that cannot be resumed ran: record nothing more */
     double last_save;

@@ -181,6 +181,23 @@ int sl__stage_in_place(const sl_stage *st)
     return st->op->stored_at && st->compression == SL__COMP_NONE;
 }
 
+/* run.log's "resume" field: the rows kept, and where each recorded pass
+ * takes up (so a user, or a test, sees which work the rerun skipped). */
+static void describe_resume(const sl__journal *jr, int64_t max_rows, char *out, size_t size)
+{
+    int n = snprintf(out, size, "resumed at row %lld of %lld (rows verified)", (long long)jr->w_rows,
+                     (long long)max_rows);
+    for (size_t k = 0; k < jr->n_passes && n > 0 && (size_t)n < size; k++) {
+        const sl__pass_record *r = &jr->passes[k];
+        const char *sep = k ? ", " : "; passes: ";
+        if (r->done)
+            n += snprintf(out + n, size - (size_t)n, "%s%s complete", sep, r->name);
+        else
+            n += snprintf(out + n, size - (size_t)n, "%s%s from chunk %lld of %lld", sep, r->name,
+                          (long long)r->chunks_done, (long long)r->nchunks);
+    }
+}
+
 /* Opens the stage's temporary checkpoint: the one an interrupted run left,
  * when its journal says how far it got, or a new one. */
 static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl__journal *jr, int *use_journal,
@@ -208,11 +225,10 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
             sl_error_clear(&why);
             sl__h5_lock();
             sl_status r = sl__ckpt_reopen_locked(path, st->output, rc->chunk_rows, max_rows, jr->w_rows, jr->w_bytes,
-                                                 jr->hash_states, w, &why);
+                                                 jr->hash_states, jr->leaves, jr->n_leaves, w, &why);
             sl__h5_unlock();
             if (r == SL_OK) {
-                snprintf(io->resume, sizeof io->resume, "resumed at row %lld of %lld (rows verified)",
-                         (long long)jr->w_rows, (long long)max_rows);
+                describe_resume(jr, max_rows, io->resume, sizeof io->resume);
                 return SL_OK;
             }
             /* what the interrupted run left cannot be trusted: start over */

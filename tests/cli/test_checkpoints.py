@@ -509,19 +509,22 @@ def link_workdir(ref, wd, stages):
 def journal_passes(path):
     """[(pass name, chunks, chunks done, finished)] recorded in a resume journal, or
     None when it is missing or not in the layout this test knows (after the header
-    of journal_rows: the writer's hash states, the pass count, then per pass its
-    name[64], chunks, chunks done, finished, accumulator size and accumulator)."""
+    of journal_rows: the writer's hash states, its leaf count and leaves' rows, the
+    pass count, then per pass its name[64], chunks, chunks done, finished,
+    accumulator size and accumulator)."""
     try:
         with open(path, "rb") as f:
             b = f.read()
     except FileNotFoundError:
         return None
     head = 8 + 33 + 6 * 8
-    if len(b) < head or b[:8] != b"SLJRNL01":
+    if len(b) < head or b[:8] != b"SLJRNL02":
         return None
     chunk_rows, max_rows, n_arrays, state_size, w_rows, w_bytes = struct.unpack("<6q", b[41:head])
     at = head + n_arrays * state_size
     try:
+        (n_leaves,) = struct.unpack_from("<q", b, at)
+        at += 8 + 8 * n_leaves
         (n_passes,) = struct.unpack_from("<q", b, at)
         at += 8
         out = []
@@ -555,14 +558,14 @@ def copy_workdir(src, dst):
 
 def journal_rows(path):
     """(rows written, rows allocated) recorded in a resume journal, or None when its
-    layout is not the one this test knows (SLJRNL01: magic, key, chunk_rows,
+    layout is not the one this test knows (SLJRNL02: magic, key, chunk_rows,
     max_rows, n_arrays, state size, rows written, ...)."""
     try:
         with open(path, "rb") as f:
             head = f.read(8 + 33 + 6 * 8)
     except FileNotFoundError:
         return None
-    if len(head) < 8 + 33 + 6 * 8 or head[:8] != b"SLJRNL01":
+    if len(head) < 8 + 33 + 6 * 8 or head[:8] != b"SLJRNL02":
         return None
     chunk_rows, max_rows, n_arrays, state_size, w_rows, w_bytes = struct.unpack("<6q", head[41:])
     return w_rows, max_rows
@@ -680,8 +683,9 @@ def test_kill_anywhere_then_resume_same_bytes():
 def test_kill_inside_stage_resumes_not_restarts():
     """Kill inside normalize's output pass (after its journal is written), rerun: the
     rerun continues from the journal instead of restarting the stage from chunk 0:
-    it takes clearly less than the whole stage took in the uninterrupted run, and
-    its output equals the uninterrupted run's."""
+    its run.log line says it skipped the fit pass and took up the apply pass at the
+    journal's row, its progress starts past that row, and its output equals the
+    uninterrupted run's."""
     data, ref, ref_secs = big()
     d = tdir("resume_inside")
     wd = os.path.join(d, "wd")
@@ -749,13 +753,18 @@ def test_kill_inside_stage_resumes_not_restarts():
         assert done > resumed_from, (
             "the rerun's apply pass showed %d/%d first; the journal had recorded %d chunks" % (
                 done, total, resumed_from))
-    # The resumed run skips the fit pass and half the apply pass: clearly less work than a run
-    # that recomputes the stage. Measured in CPU time, not wall time: on a loaded machine the
-    # wall time of one run can double while its CPU time hardly changes.
-    assert resumed_cpu < 0.85 * restart_cpu, (
-        "the rerun after the kill used %.2f s of CPU, a run recomputing normalize %.2f s (wall: %.3f s for the "
-        "rerun's normalize, %.3f s uninterrupted): it restarted instead of resuming" % (
-            resumed_cpu, restart_cpu, rerun, full))
+    # What the rerun skipped, as its run.log line records it: the whole fit pass, and the
+    # apply pass's chunks up to the journal's rows. (CPU time told the same on a quiet
+    # machine, but is no test: on a loaded one a resumed run's CPU time came within 89 %
+    # of a restart's.)
+    said = [e for e in entries if e["stage"] == "normalize"][0].get("resume", "")
+    m = re.fullmatch(r"resumed at row (\d+) of (\d+) \(rows verified\); passes: fit complete, "
+                     r"apply from chunk (\d+) of (\d+)", said)
+    assert m, "the rerun's run.log line says %r, not that it resumed apply after a complete fit" % said
+    row, rows, chunk, chunks = map(int, m.groups())
+    if jr is not None:
+        assert (row, rows) == jr, "run.log says the rerun resumed at row %d of %d; the journal said %s" % (row, rows, jr)
+    assert 0 < chunk < chunks, "the rerun's apply pass took up at chunk %d of %d" % (chunk, chunks)
 
 
 def test_kill_during_forced_rerun_leaves_no_temp():
@@ -821,6 +830,65 @@ def test_kill_during_journal_save_leaves_no_temp():
 # ---------------------------------------------------------------------------
 # 2. reuse: nothing changed, parameters, formatting, source files
 # ---------------------------------------------------------------------------
+
+def xxh128(b):
+    import xxhash
+    return xxhash.xxh3_128_digest(b)
+
+
+def test_hashes_recomputed_independently():
+    """Every checkpoint's hashes, recomputed from its values by an independent reader
+    (h5py, and the xxhash module's XXH3-128): each array's sluice_hash is the digest of its
+    leaves' digests (a leaf per chunk of rows, sluice_hash_leaves), and sluice_output_hash
+    covers the arrays' names, dtypes, columns and hashes, the rows and the chunk sizes. The
+    filter (clean drops rows) has uneven leaves; the others one size."""
+    data, ref = small()
+    uneven = 0
+    for stage in STAGES:
+        with h5py.File(os.path.join(ref, stage + ".h5"), "r") as f:
+            rows = int(f.attrs["sluice_rows"])
+            leaves = [int(x) for x in np.atleast_1d(f.attrs["sluice_hash_leaves"])]
+            if len(leaves) == 1:
+                leaves = [leaves[0]] * (rows // leaves[0]) + ([rows % leaves[0]] if rows % leaves[0] else [])
+            else:
+                uneven += 1
+            assert sum(leaves) == rows and all(n > 0 for n in leaves), (stage, rows, leaves[:5])
+            whole = b""
+            if "sluice_in_place" in f.attrs:
+                # read in place: the values are the source's datasets, in the order the stage names them
+                src = h5py.File(f.attrs["sluice_in_place"], "r")
+                names = list(json.loads(f.attrs["sluice_params"])["arrays"])
+                items = [(n, src[f.attrs["sluice_dataset." + n]]) for n in names]
+            else:
+                # HDF5 lists datasets by name; the hash takes them in the frame's order, which
+                # is the names' order but for metrics (docs/ops.md: mse, rmse, mae, r2)
+                order = {"metrics": ["mse", "rmse", "mae", "r2"]}.get(f.attrs["sluice_op"], sorted(f))
+                items = [(n, f[n]) for n in order]
+            for name, ds in items:
+                values = ds[...].reshape(rows, -1)
+                at, digests = 0, b""
+                for n in leaves:
+                    digests += xxh128(np.ascontiguousarray(values[at:at + n]).tobytes())
+                    at += n
+                got = xxh128(digests).hex()
+                if "sluice_in_place" not in f.attrs:
+                    want = ds.attrs["sluice_hash"]
+                    want = want.decode() if isinstance(want, bytes) else want
+                    assert got == want.rstrip("\0"), "%s/%s: values hash to %s, sluice_hash says %s" % (
+                        stage, name, got, want)
+                whole += (name.encode() + b"\0" + values.dtype.name.encode() + b"\0" +
+                          struct.pack("<q", values.shape[1]) + got.encode() + b"\0")
+            whole += struct.pack("<q", rows)
+            if "sluice_chunk_sizes" in f.attrs:
+                whole += b"".join(struct.pack("<q", int(x)) for x in f.attrs["sluice_chunk_sizes"])
+            out = f.attrs["sluice_output_hash"]
+            out = out.decode() if isinstance(out, bytes) else out
+            if "sluice_in_place" in f.attrs:
+                src.close()
+            assert xxh128(whole).hex() == out, "%s: sluice_output_hash %s, recomputed %s" % (
+                stage, out, xxh128(whole).hex())
+    assert uneven >= 1, "no checkpoint of the pipeline had uneven leaves (clean drops rows)"
+
 
 def test_rerun_unchanged_reuses_everything():
     """A rerun with nothing changed reuses every stage, reads no checkpoint data

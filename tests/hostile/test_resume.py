@@ -43,14 +43,14 @@ def gendata(path, rows=ROWS):
 
 
 def journal_rows(path):
-    """(rows written, rows allocated) of a resume journal (SLJRNL01: magic[8], key[33],
+    """(rows written, rows allocated) of a resume journal (SLJRNL02: magic[8], key[33],
     chunk_rows, max_rows, n_arrays, state size, rows written, bytes written), or None."""
     try:
         with open(path, "rb") as f:
             head = f.read(8 + 33 + 6 * 8)
     except (FileNotFoundError, IsADirectoryError):
         return None
-    if len(head) < 8 + 33 + 6 * 8 or head[:8] != b"SLJRNL01":
+    if len(head) < 8 + 33 + 6 * 8 or head[:8] != b"SLJRNL02":
         return None
     _, max_rows, _, _, w_rows, _ = struct.unpack("<6q", head[41:])
     return w_rows, max_rows
