@@ -24,6 +24,7 @@
  * no HDF5 object (file, dataset, attribute, type, space) is left open after
  * a pipeline is freed: a leaked id would keep the file open and make the
  * next open of the same path see stale contents. */
+#include <dlfcn.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    /* as the CLI does (main.c), and before any other HDF5 call: HDF5's exit
+     * handler would close the files it refused to close, and crash on them */
+    H5dont_atexit();
     fz_make_tmpdir("h5load", dir, sizeof dir);
     snprintf(wd, sizeof wd, "%s/wd", dir);
     snprintf(in_path, sizeof in_path, "%s/in.h5", dir);
@@ -106,9 +110,55 @@ static int64_t frame_bytes(const sl_frame *f)
     return rows * row_bytes;
 }
 
+/* Files whose H5Fclose failed, as sluice called it: H5Fclose is wrapped
+ * here (the executable's definition comes first for libsluice's calls). A
+ * damaged file can leave an entry of libhdf5's metadata cache pinned; HDF5
+ * then refuses to close the file, and a second try crashes inside it
+ * (KNOWN_HDF5_ISSUES.md, unclosable_file_pinned_local_heap.h5). */
+static hid_t refused[64];
+static int nrefused;
+
+herr_t H5Fclose(hid_t id)
+{
+    static herr_t (*real)(hid_t);
+    if (!real) {
+        void *sym = dlsym(RTLD_NEXT, "H5Fclose");
+        memcpy(&real, &sym, sizeof real);
+    }
+    herr_t rc = real(id);
+    if (rc < 0 && nrefused < (int)(sizeof refused / sizeof refused[0]))
+        refused[nrefused++] = id;
+    return rc;
+}
+
+static int was_refused(hid_t id)
+{
+    for (int i = 0; i < nrefused; i++)
+        if (refused[i] == id)
+            return 1;
+    return 0;
+}
+
+/* No HDF5 id may stay open after a pipeline, but for files HDF5 refused to
+ * close when sluice asked (above): those are libhdf5's issue. */
 static void check_no_open_ids(const char *when)
 {
+    static ssize_t noted;
     ssize_t open = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+    ssize_t files = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE);
+    if (open > 0 && open == files && files <= 64) {
+        hid_t ids[64];
+        ssize_t n = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_FILE, 64, ids), known = 0;
+        for (ssize_t i = 0; i < n; i++)
+            known += was_refused(ids[i]);
+        if (known == n) {
+            if (n > noted)
+                fprintf(stderr, "note (fuzz_h5load): libhdf5 refused to close %zd file(s) it failed to read (a "
+                                "known libhdf5 issue, tests/fuzz/KNOWN_HDF5_ISSUES.md); they stay open\n", n);
+            noted = n > noted ? n : noted;
+            return;
+        }
+    }
     if (open != 0)
         fz_fail("%zd HDF5 objects are still open %s (files %zd, datasets %zd, attributes %zd, types %zd, "
                 "groups %zd)",

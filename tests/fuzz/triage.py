@@ -23,6 +23,10 @@ SKIP_FUNC = ("__interceptor_", "__asan", "__sanitizer", "__ubsan", "__lsan", "__
              "realloc", "free", "operator new", "__memcpy", "__memmove", "__memset", "__strlen", "__libc_",
              "StackTrace", "__GI_", "raise", "abort")
 SKIP_WHERE = ("libc.so", "sysdeps/", "string/", "csu/", "libclang_rt", "compiler-rt")
+# the repository: a frame is sluice's only when its file is in here (glibc's
+# frames carry file:line too, as `../nptl/pthread_kill.c:44` or an absolute
+# path of the build, and an abort inside libhdf5 passes through them)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 
 def frames(report):
@@ -62,7 +66,8 @@ def decide(report):
         # interceptors, libFuzzer and libc frames have none, or are skipped
         if func.startswith(SKIP_FUNC) or any(s in where for s in SKIP_WHERE):
             continue
-        if re.search(r"\.[ch]:\d+", where):
+        m = re.search(r"(\S+\.[ch]):\d+", where)
+        if m and os.path.realpath(m.group(1)).startswith(ROOT + os.sep):
             return "sluice", kind, line
     return "unknown", kind, ""
 

@@ -232,6 +232,21 @@ def test_other_files_of_a_dataset_are_checked_before_the_run():
         assert not os.path.exists(os.path.join(d, "wd", "conv.h5")), dataset + ": a stage ran"
 
 
+def test_external_raw_file_with_a_very_long_name():
+    """External raw storage naming a file of 5000 characters: libhdf5 1.10 hands the
+    name back without its terminating NUL when it fills the caller's buffer, and
+    sluice read past its 4096-byte buffer (found with a fuzzing probe; ASan:
+    stack-buffer-overflow). Now the name is refused, exit 3, at check and at run."""
+    d = tdir("external_raw_long_name")
+    name = "r" * 5000
+    with h5py.File(os.path.join(d, "data.h5"), "w") as f:
+        f.create_dataset("X", shape=(10, 2), dtype="f8", external=[(name, 0, 160)])
+    yml = write(d, LOAD_CONVERT % ("data.h5", "{ X: /X }"))
+    for cmd in ("check", "run"):
+        expect(sluice(d, cmd, yml, timeout=SHORT), 3, "dataset '/X'", "external file '%s...'" % ("r" * 64),
+               "a name longer than 4095 bytes")
+
+
 def test_external_raw_file_found_beside_with_origin_prefix():
     """Run from another folder, a relative raw file is not found (an error at
     `check`, not in the middle of `run`); HDF5_EXTFILE_PREFIX='${ORIGIN}'
