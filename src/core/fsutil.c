@@ -332,3 +332,10 @@ FILE *sl__fopen_read(const char *path, struct stat *st, char *why, size_t size)
     }
     return f;
 }
+
+void sl__start_writeback(int fd, off_t off, off_t len)
+{
+    /* asynchronous: queues the range for writing and returns (a hint;
+     * durability still comes from fdatasync) */
+    (void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
+}

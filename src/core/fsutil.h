@@ -76,4 +76,8 @@ int sl__unlink_own(const char *path, int fd);
  * writer holds path (*holder: its pid, when known). */
 int sl__create_locked(const char *path, long *holder);
 
+/* Starts writing the bytes [off, off + len) of fd to disk, without waiting
+ * (sync_file_range): a later fdatasync then has less left to wait for. */
+void sl__start_writeback(int fd, off_t off, off_t len);
+
 #endif

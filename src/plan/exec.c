@@ -1056,6 +1056,9 @@ static sl_status run_pass_ranks(sl_exec *ex, sl_stage *st, const sl_pass *pass, 
         ex->pass_no++; /* rank 0 runs it; the others count it as run */
     else if (s == SL_OK)
         s = run_pass(ex, st, pass, acc, mode, &part, err);
+    /* the wait for the other ranks starts here (rank_sync_seconds): with
+     * the rows' fdatasync of a rank that wrote its own */
+    double t0 = sl__now();
     if (part.split_write)
         s = settle_split_write(pass, &part, s, err);
     if (mode == DIST_CHAIN && me + 1 < n && token) {
@@ -1067,7 +1070,6 @@ static sl_status run_pass_ranks(sl_exec *ex, sl_stage *st, const sl_pass *pass, 
         sl__dist_send(token, sizeof now + acc_bytes, me + 1, s == SL_OK ? err : &lost);
     }
     free(token);
-    double t0 = sl__now();
     s = sl__dist_agree(s, err);
     if (s == SL_OK && mode == DIST_SPLIT && pass->partial_size) {
         fold_ctx f = {pass, acc};
