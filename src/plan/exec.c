@@ -281,7 +281,8 @@ static sl_status save_journal(sl_exec *ex, sl_error *err)
     if (s == SL_OK) {
         jr->leaves = copy;
         jr->n_leaves = n;
-        memcpy(copy, leaves, (size_t)n * sizeof *copy);
+        if (n)
+            memcpy(copy, leaves, (size_t)n * sizeof *copy);
         sl__ckpt_save_state(ex->writer, &jr->w_rows, &jr->w_bytes, jr->hash_states);
         s = sl__journal_save(jr, err);
     }

@@ -20,7 +20,7 @@ typedef struct buf {
 
 static void put(buf *b, const void *data, size_t n)
 {
-    if (b->bad)
+    if (b->bad || n == 0)
         return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 256;

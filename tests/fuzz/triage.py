@@ -58,6 +58,10 @@ def decide(report):
         if m:
             kind = name or m.group(1)
             break
+    # the harness's own verdict that libhdf5 is at fault (fuzz_h5load.c)
+    m = re.search(r"^fuzz: libhdf5 issue: .*$", report, re.M)
+    if m:
+        return "hdf5", "unclosable file", m.group(0)
     for func, where, line in frames(report):
         line = re.sub(r" \(BuildId: [0-9a-f]+\)", "", line)
         if "libhdf5" in where:
