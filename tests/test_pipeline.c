@@ -457,6 +457,60 @@ static const char *const basic_yaml = "pipeline: basic\n"
                                       "  conv: {op: convert, input: load, dtype: float64}\n"
                                       "  desc: {op: describe, input: conv}\n";
 
+/* sl_pipeline_read_file: the structure of a pipeline whose data file does not
+ * exist (sl_pipeline_load_file fails on it); running or judging it is refused. */
+static void test_read_structure_without_data(void **state)
+{
+    (void)state;
+    char yml[512], wd[512];
+    path_in(yml, sizeof yml, "structure.yaml");
+    path_in(wd, sizeof wd, "structure-wd");
+    FILE *f = fopen(yml, "w");
+    assert_non_null(f);
+    fprintf(f, "pipeline: s\nworkdir: structure-wd\ncheckpoint: final\nstages:\n"
+               "  load: { op: load.hdf5, file: not-made-yet.h5, arrays: { X: /X, y: /y } }\n"
+               "  conv: { op: convert, input: load, dtype: float64 }\n"
+               "  fit:  { op: linreg, input: conv }\n"
+               "  score: { op: metrics, model: fit, data: conv }\n");
+    fclose(f);
+    sl_pipeline *p = NULL;
+    sl_error err;
+    assert_int_equal(sl_pipeline_load_file(yml, &p, &err), SL_ERR_IO);
+    assert_non_null(strstr(err.message, "not-made-yet.h5"));
+    assert_int_equal(sl_pipeline_read_file(yml, &p, &err), SL_OK);
+    assert_int_equal(sl_pipeline_planned(p), 0);
+    assert_int_equal(sl_pipeline_stage_count(p), 4);
+    const char *want[] = {"load", "conv", "fit", "score"};
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(sl_pipeline_stage_name(p, i), want[i]);
+    /* score reads fit (model) and conv (data) */
+    assert_int_equal(sl_pipeline_stage_input_count(p, 3), 2);
+    const char *param = NULL;
+    size_t a = sl_pipeline_stage_input(p, 3, 0, &param);
+    assert_int_equal(a, 2);
+    assert_string_equal(param, "model");
+    assert_int_equal(sl_pipeline_stage_input(p, 3, 1, &param), 1);
+    assert_string_equal(param, "data");
+    assert_int_equal(sl_frame_count(sl_pipeline_stage_output(p, 1)), 0);
+    /* checkpoint: final streams the stages others read, when their op can be */
+    assert_int_equal(sl_pipeline_stage_stored(p, 1), 0);
+    assert_int_equal(sl_pipeline_stage_stored(p, 3), 1);
+    assert_int_equal(sl_pipeline_run(p, NULL, &err), SL_ERR_USAGE);
+    assert_non_null(strstr(err.message, "read for its structure only"));
+    sl_stage_status st[4];
+    assert_int_equal(sl_pipeline_status(p, NULL, st, &err), SL_ERR_USAGE);
+    struct stat sb;
+    assert_int_not_equal(stat(wd, &sb), 0); /* nothing made */
+    sl_pipeline_free(p);
+    /* the structure is still checked: an unknown input */
+    f = fopen(yml, "w");
+    assert_non_null(f);
+    fprintf(f, "stages:\n  a: { op: describe, input: b }\n");
+    fclose(f);
+    assert_int_equal(sl_pipeline_read_file(yml, &p, &err), SL_ERR_CONFIG);
+    assert_null(p);
+}
+
 static void test_run_basic(void **state)
 {
     (void)state;
@@ -937,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_err_duplicate_stage),
         cmocka_unit_test(test_err_bad_param),
         cmocka_unit_test(test_err_load_hdf5),
+        cmocka_unit_test(test_read_structure_without_data),
         cmocka_unit_test(test_run_basic),
         cmocka_unit_test(test_op_register),
         cmocka_unit_test(test_user_op_in_pipeline),

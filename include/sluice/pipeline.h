@@ -24,6 +24,15 @@ sl_status sl_pipeline_load_file(const char *path, sl_pipeline **out, sl_error *e
  * relative paths (NULL: the current directory). */
 sl_status sl_pipeline_load_string(const char *yaml, size_t len, const char *name, const char *base_dir,
                                   sl_pipeline **out, sl_error *err);
+/* Reads only the structure of a pipeline file: YAML syntax, settings, stages,
+ * their ops and parameters, inputs and cycles, and which stages are stored;
+ * no data file is opened, so it works before the data exists (`sluice
+ * graph`). The stages are not planned: their output frames are empty, and
+ * sl_pipeline_run and sl_pipeline_status refuse such a pipeline. */
+sl_status sl_pipeline_read_file(const char *path, sl_pipeline **out, sl_error *err);
+/* 1 for a pipeline loaded (and so planned) by sl_pipeline_load_*, 0 for one
+ * sl_pipeline_read_file read. */
+int sl_pipeline_planned(const sl_pipeline *p);
 void sl_pipeline_free(sl_pipeline *p);
 
 const char *sl_pipeline_name(const sl_pipeline *p);

@@ -4,7 +4,9 @@
 #include <string.h>
 #include "cli/cli.h"
 
-static int load_one(int argc, char **argv, const char *cmd, int *mermaid, sl_pipeline **p)
+/* `graph` reads the file's structure only (sl_pipeline_read_file), so it
+ * draws a pipeline whose data does not exist yet; `check` plans it. */
+static int load_one(int argc, char **argv, const char *cmd, int structure_only, int *mermaid, sl_pipeline **p)
 {
     const char *file = NULL;
     for (int i = 1; i < argc; i++) {
@@ -24,7 +26,8 @@ static int load_one(int argc, char **argv, const char *cmd, int *mermaid, sl_pip
     if (!file)
         return cli_usage_error("%s needs a pipeline file: sluice %s FILE", cmd, cmd);
     sl_error err;
-    if (sl_pipeline_load_file(file, p, &err) != SL_OK)
+    sl_status s = structure_only ? sl_pipeline_read_file(file, p, &err) : sl_pipeline_load_file(file, p, &err);
+    if (s != SL_OK)
         return cli_fail(&err);
     return EXIT_OK;
 }
@@ -46,7 +49,7 @@ static void print_frame(const sl_frame *f)
 int cmd_check(int argc, char **argv)
 {
     sl_pipeline *p = NULL;
-    int rc = load_one(argc, argv, "check", NULL, &p);
+    int rc = load_one(argc, argv, "check", 0, NULL, &p);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     size_t n = sl_pipeline_stage_count(p);
@@ -67,25 +70,28 @@ int cmd_graph(int argc, char **argv)
 {
     sl_pipeline *p = NULL;
     int mermaid = 0;
-    int rc = load_one(argc, argv, "graph", &mermaid, &p);
+    int rc = load_one(argc, argv, "graph", 1, &mermaid, &p);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     size_t n = sl_pipeline_stage_count(p);
     if (mermaid) {
         puts("flowchart LR");
         for (size_t i = 0; i < n; i++)
-            printf("  s%zu[\"%s<br/><i>%s</i>\"]\n", i, sl_pipeline_stage_name(p, i), sl_pipeline_stage_op(p, i)->name);
+            printf("  s%zu[\"%s<br/><i>%s</i>\"]%s\n", i, sl_pipeline_stage_name(p, i),
+                   sl_pipeline_stage_op(p, i)->name, sl_pipeline_stage_stored(p, i) ? "" : ":::streamed");
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < sl_pipeline_stage_input_count(p, i); j++) {
                 const char *param;
                 size_t from = sl_pipeline_stage_input(p, i, j, &param);
                 printf("  s%zu -->|%s| s%zu\n", from, param, i);
             }
+        puts("  classDef streamed stroke-dasharray: 5 5");
     } else {
         printf("digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", sl_pipeline_name(p));
+        /* a streamed stage (no checkpoint) is drawn dashed */
         for (size_t i = 0; i < n; i++)
-            printf("  \"%s\" [label=\"%s\\n%s\"];\n", sl_pipeline_stage_name(p, i), sl_pipeline_stage_name(p, i),
-                   sl_pipeline_stage_op(p, i)->name);
+            printf("  \"%s\" [label=\"%s\\n%s\"%s];\n", sl_pipeline_stage_name(p, i), sl_pipeline_stage_name(p, i),
+                   sl_pipeline_stage_op(p, i)->name, sl_pipeline_stage_stored(p, i) ? "" : ", style=\"rounded,dashed\"");
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < sl_pipeline_stage_input_count(p, i); j++) {
                 const char *param;

@@ -429,7 +429,7 @@ static sl_status decide_checkpoints(sl_pipeline *p, sl_error *err)
         const char *policy = ck ? ck->text : p->checkpoint ? p->checkpoint : "true";
         int want_stream = strcmp(policy, "false") == 0 || (strcmp(policy, "final") == 0 && read_by_others[k]);
         /* a streamable op keeps its input's rows (the executor checks it) */
-        int can_stream = (st->op->flags & SL_OP_STREAMABLE) && sl_frame_count(st->output) > 0;
+        int can_stream = (st->op->flags & SL_OP_STREAMABLE) && (p->graph_only || sl_frame_count(st->output) > 0);
         st->checkpoint = want_stream && can_stream ? SL__CKPT_STREAM : SL__CKPT_STORE;
     }
     free(read_by_others);
@@ -752,6 +752,13 @@ static sl_status build(sl_pipeline *p, const char *text, size_t len, sl_error *e
         return s;
     }
     free(stages);
+    if (p->graph_only) {
+        /* the structure only: no file is opened, outputs stay empty */
+        for (size_t k = 0; k < p->n && s == SL_OK; k++)
+            if (!(p->stages[k].output = sl_frame_new()))
+                s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        return s == SL_OK ? decide_checkpoints(p, err) : s;
+    }
     s = check_files(p, err);
     if (s == SL_OK)
         s = plan_stages(p, err);
@@ -781,8 +788,8 @@ static char *base_name_of(const char *path)
     return s;
 }
 
-static sl_status load(const char *text, size_t len, const char *name, const char *base_dir, sl_pipeline **out,
-                      sl_error *err)
+static sl_status load(const char *text, size_t len, const char *name, const char *base_dir, int graph_only,
+                      sl_pipeline **out, sl_error *err)
 {
     sl_error_clear(err);
     *out = NULL;
@@ -795,6 +802,7 @@ static sl_status load(const char *text, size_t len, const char *name, const char
     p->name = p->name_owned && p->name_owned[0] ? p->name_owned : "pipeline";
     p->chunk_rows = SL_DEFAULT_CHUNK_ROWS;
     p->memory = SL__DEFAULT_MEMORY;
+    p->graph_only = graph_only;
     if (!p->path || !p->base_dir || !p->name_owned) {
         sl_pipeline_free(p);
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -815,12 +823,14 @@ sl_status sl_pipeline_load_string(const char *yaml, size_t len, const char *name
 {
     if (!yaml || !out)
         return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_load_string needs text and an output pointer");
-    return load(yaml, len, name, base_dir, out, err);
+    return load(yaml, len, name, base_dir, 0, out, err);
 }
 
-sl_status sl_pipeline_load_file(const char *path, sl_pipeline **out, sl_error *err)
+static sl_status load_file(const char *path, int graph_only, sl_pipeline **out, sl_error *err)
 {
     sl_error_clear(err);
+    if ((!path || !out) && graph_only)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_read_file needs a path and an output pointer");
     if (!path || !out)
         return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_load_file needs a path and an output pointer");
     *out = NULL;
@@ -863,12 +873,27 @@ sl_status sl_pipeline_load_file(const char *path, sl_pipeline **out, sl_error *e
      * cache keys (which hold resolved paths) must not depend on where sluice
      * was started from */
     char *abs_dir = sl__path_normalize(slash ? dir : ".");
-    sl_status s = abs_dir ? load(text, len, path, abs_dir, out, err)
+    sl_status s = abs_dir ? load(text, len, path, abs_dir, graph_only, out, err)
                           : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     free(abs_dir);
     free(dir);
     free(text);
     return s;
+}
+
+sl_status sl_pipeline_load_file(const char *path, sl_pipeline **out, sl_error *err)
+{
+    return load_file(path, 0, out, err);
+}
+
+sl_status sl_pipeline_read_file(const char *path, sl_pipeline **out, sl_error *err)
+{
+    return load_file(path, 1, out, err);
+}
+
+int sl_pipeline_planned(const sl_pipeline *p)
+{
+    return p && !p->graph_only;
 }
 
 void sl_pipeline_free(sl_pipeline *p)

@@ -70,6 +70,7 @@ struct sl_pipeline {
     size_t n;
     sl_stage *stages; /* in topological order */
     struct sl__manifest *manifest; /* the workdir's, while a run or status reads it (plan/cache.h) */
+    int graph_only; /* read by sl_pipeline_read_file: stages not planned, cannot run */
 };
 
 /* Puts the position of parameter `param` of st (or of the stage) and the

@@ -1634,6 +1634,10 @@ sl_status sl_pipeline_run(sl_pipeline *p, const sl_run_options *opt, sl_error *e
     sl_error_clear(err);
     if (!p)
         return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_run needs a pipeline");
+    if (p->graph_only)
+        return sl__error_set(err, SL_ERR_USAGE,
+                             "pipeline '%s' was read for its structure only (sl_pipeline_read_file): load it with "
+                             "sl_pipeline_load_file to run it", p->name);
     sl_run_options none = {0};
     if (!opt)
         opt = &none;
@@ -1648,6 +1652,10 @@ sl_status sl_pipeline_status(sl_pipeline *p, const sl_run_options *opt, sl_stage
     sl_error_clear(err);
     if (!p || !out)
         return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_status needs a pipeline and an output array");
+    if (p->graph_only)
+        return sl__error_set(err, SL_ERR_USAGE,
+                             "pipeline '%s' was read for its structure only (sl_pipeline_read_file): load it with "
+                             "sl_pipeline_load_file to judge its checkpoints", p->name);
     sl_run_options none = {0};
     if (!opt)
         opt = &none;

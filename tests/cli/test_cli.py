@@ -1346,6 +1346,28 @@ def test_graph_mermaid():
     assert p2.stdout == p.stdout, "option position matters"
 
 
+def test_graph_before_the_data_exists():
+    """`graph` reads the pipeline file alone: it draws a pipeline whose data file is not
+    made yet (`check` still plans it, and fails on the missing file), and draws the
+    streamed stages of `checkpoint: final` dashed, in DOT and in Mermaid."""
+    d = tdir("graph_no_data")
+    yml = write_yaml(d, GRAPH_YAML.replace("DATA", os.path.join(d, "not-made-yet.h5"))
+                     .replace("workdir: never-made", "workdir: never-made\ncheckpoint: final"))
+    p = expect_rc(sluice("check", yml), 3)
+    contains(p.stderr, "cannot open HDF5 file", "not-made-yet.h5")
+    p = run_ok("graph", yml)
+    assert dot_edges(p.stdout) == GRAPH_EDGES, p.stdout
+    # checkpoint: final streams the stages others read (load, convert: `sluice run` says
+    # "streamed" for both); describe and save.hdf5 are read by no one
+    dashed = set(re.findall(r'^\s*"(\w+)" \[label="[^"]*", style="rounded,dashed"\];$', p.stdout, re.M))
+    assert dashed == {"load", "convert"}, "dashed (streamed) stages %s:\n%s" % (sorted(dashed), p.stdout)
+    m = run_ok("graph", yml, "--mermaid")
+    streamed = set(re.findall(r'^\s*\w+\["(\w+)<br/>[^"]*"\]:::streamed$', m.stdout, re.M))
+    assert streamed == {"load", "convert"}, m.stdout
+    contains(m.stdout, "classDef streamed")
+    assert not os.path.exists(os.path.join(d, "never-made")), "graph created the workdir"
+
+
 def test_check_and_graph_reject_bad_pipeline():
     d = tdir("graph_bad")
     yml = write_yaml(d, """
