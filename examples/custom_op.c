@@ -245,6 +245,7 @@ static void on_event(const sl_event *ev, void *user)
                    ev->seconds);
         break;
     case SL_EVENT_STAGE_FAILED: printf("    %-6s failed\n", ev->name); break;
+    case SL_EVENT_EPOCH: break; /* training ops only */
     }
 }
 

@@ -372,7 +372,9 @@ typedef struct counts {
     int64_t last_done[MAX_STAGES], total[MAX_STAGES], rows[MAX_STAGES], bytes[MAX_STAGES];
     int bad_total; /* PROGRESS events whose total changed within a stage */
     int non_monotonic;
-    int order_error; /* an event before START or after DONE */
+    int order_error; /* an event before START or after DONE, or an epoch out of turn */
+    int epochs[MAX_STAGES];
+    double loss[MAX_STAGES][8]; /* EPOCH: the first epochs' losses */
 } counts;
 
 static void on_event(const sl_event *ev, void *user)
@@ -405,6 +407,13 @@ static void on_event(const sl_event *ev, void *user)
         break;
     case SL_EVENT_STAGE_FAILED:
         c->failed[i]++;
+        break;
+    case SL_EVENT_EPOCH:
+        if (!c->start[i] || c->done[i] || ev->done != c->epochs[i] + 1 || ev->done > ev->total)
+            c->order_error++;
+        if (c->epochs[i] < 8)
+            c->loss[i][c->epochs[i]] = ev->loss;
+        c->epochs[i]++;
         break;
     }
 }
@@ -910,6 +919,61 @@ static void test_run_twice(void **state)
     sl_pipeline_free(p);
 }
 
+/* Loads yaml (relative paths in tmpdir) and runs it with the event counter c
+ * on 2 threads; returns the pipeline and puts the run's status in *s. */
+static sl_pipeline *run_counted(const char *yaml, const char *workdir, counts *c, sl_status *s, sl_error *err)
+{
+    sl_pipeline *p = NULL;
+    if (sl_pipeline_load_string(yaml, strlen(yaml), NAME, tmpdir, &p, err) != SL_OK)
+        fail_msg("load: %s", err->message);
+    memset(c, 0, sizeof *c);
+    sl_run_options opt = {.threads = 2, .workdir = workdir, .progress = on_event, .user = c};
+    *s = sl_pipeline_run(p, &opt, err);
+    return p;
+}
+
+/* A training stage reports each epoch (SL_EVENT_EPOCH): epochs 1..E in turn,
+ * each with the loss the model records (the `loss` attribute of its coef). */
+static void test_epoch_events(void **state)
+{
+    (void)state;
+    char data[512], wd[512];
+    path_in(data, sizeof data, "epochs.h5");
+    path_in(wd, sizeof wd, "work-epochs");
+    static double x[64][2];
+    static int32_t y[64];
+    for (int i = 0; i < 64; i++) {
+        x[i][0] = (double)(i % 8) - 3.5;
+        x[i][1] = (double)(i % 5) - 2.0;
+        y[i] = x[i][0] + 0.5 * x[i][1] > 0;
+    }
+    hid_t f = H5Fcreate(data, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dx[2] = {64, 2}, dy[1] = {64};
+    write_ds(f, "X", H5T_NATIVE_DOUBLE, 2, dx, x);
+    write_ds(f, "y", H5T_NATIVE_INT32, 1, dy, y);
+    H5Fclose(f);
+    const char *yaml = "stages:\n"
+                       "  src: { op: load.hdf5, file: epochs.h5, arrays: { X: /X, y: /y } }\n"
+                       "  fit: { op: logreg, input: src, epochs: 6, learning_rate: 0.5 }\n";
+    sl_error err;
+    counts c;
+    sl_status s;
+    sl_pipeline *p = run_counted(yaml, wd, &c, &s, &err);
+    if (s != SL_OK)
+        fail_msg("run: %s", err.message);
+    assert_int_equal(c.order_error, 0);
+    assert_int_equal(c.epochs[0], 0);
+    assert_int_equal(c.epochs[1], 6);
+    size_t n = 0;
+    const double *loss = sl_frame_attr(sl_pipeline_stage_output(p, 1), "coef", "loss", &n);
+    assert_non_null(loss);
+    assert_int_equal(n, 6);
+    for (int e = 0; e < 6; e++)
+        assert_true(c.loss[1][e] == loss[e]);
+    assert_true(loss[5] < loss[0]);
+    sl_pipeline_free(p);
+}
+
 /* ---- (e) a failing stage ------------------------------------------------------- */
 
 static void test_failing_stage(void **state)
@@ -922,14 +986,10 @@ static void test_failing_stage(void **state)
                        "  load: {op: load.hdf5, file: bad.h5, arrays: {X: /X}}\n"
                        "  conv: {op: convert, input: load, dtype: int8}\n"
                        "  desc: {op: describe, input: conv}\n";
-    sl_pipeline *p = NULL;
     sl_error err;
-    if (sl_pipeline_load_string(yaml, strlen(yaml), NAME, tmpdir, &p, &err) != SL_OK)
-        fail_msg("load: %s", err.message);
     counts c;
-    memset(&c, 0, sizeof c);
-    sl_run_options opt = {.threads = 2, .progress = on_event, .user = &c};
-    sl_status s = sl_pipeline_run(p, &opt, &err);
+    sl_status s;
+    sl_pipeline *p = run_counted(yaml, NULL, &c, &s, &err);
     assert_int_equal(s, SL_ERR_DATA);
     assert_int_equal(err.code, SL_ERR_DATA);
     assert_string_equal(err.stage, "conv");
@@ -997,6 +1057,7 @@ int main(void)
         cmocka_unit_test(test_user_op_in_pipeline),
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_run_twice),
+        cmocka_unit_test(test_epoch_events),
         cmocka_unit_test(test_failing_stage),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -180,6 +180,10 @@ int sl_exec_threads(const sl_exec *ex);
  * that read it (a streamed stage): that pass does not run here, so its
  * partial results are not computed and must not be reported. */
 int sl_exec_streaming(const sl_exec *ex);
+/* A training stage reports that it finished epoch `epoch` (from 1) of
+ * `epochs` with this loss: an SL_EVENT_EPOCH for the run's progress
+ * callback (`sluice run` shows the epoch and loss on its live line). */
+void sl_exec_epoch(sl_exec *ex, int64_t epoch, int64_t epochs, double loss);
 
 /* ---- ops ----------------------------------------------------------------- */
 

@@ -59,7 +59,8 @@ typedef enum sl_event_kind {
     SL_EVENT_STAGE_START,
     SL_EVENT_PROGRESS,   /* chunks of a pass done */
     SL_EVENT_STAGE_DONE,
-    SL_EVENT_STAGE_FAILED
+    SL_EVENT_STAGE_FAILED,
+    SL_EVENT_EPOCH       /* a training stage finished an epoch (sl_exec_epoch) */
 } sl_event_kind;
 
 typedef struct sl_event {
@@ -67,7 +68,7 @@ typedef struct sl_event {
     size_t stage;         /* index into the pipeline's stages */
     const char *name;     /* stage name */
     const char *pass;     /* PROGRESS: the pass's name */
-    int64_t done, total;  /* PROGRESS: chunks of the pass */
+    int64_t done, total;  /* PROGRESS: chunks of the pass; EPOCH: epochs done (from 1), of total */
     int64_t rows;         /* DONE: rows of the output frame */
     int64_t bytes;        /* DONE: bytes of the checkpoint's arrays */
     double seconds;       /* DONE / FAILED: wall time of the stage */
@@ -77,6 +78,7 @@ typedef struct sl_event {
     const char *reason;   /* START: why the stage runs ("no checkpoint yet", ...) */
     sl_status status;     /* FAILED: why; SL_ERR_CANCELLED when the run was cancelled (sl_run_options.cancel) */
     int resumable;        /* FAILED: cancelled with its work so far kept; the next run resumes it */
+    double loss;          /* EPOCH: the training loss of that epoch */
 } sl_event;
 
 /* Called from the scheduler's threads, one call at a time. */

@@ -2,7 +2,9 @@
  * line per finished stage (rows, bytes, seconds, the figures it recorded). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 #include "cli/cli.h"
 
 typedef struct stage_view {
@@ -10,6 +12,9 @@ typedef struct stage_view {
     char why[512]; /* why it runs, when that is news (not a first run) */
     const char *pass;
     long long done, total;
+    double pass_t0;              /* when the current pass started (for its ETA) */
+    long long epoch, epochs;     /* training: the last epoch done, of how many (0: none) */
+    double loss, epochs_t0;      /* its loss; when the first epoch started */
 } stage_view;
 
 struct cli_progress {
@@ -64,22 +69,105 @@ static void clear_line(cli_progress *pr)
     }
 }
 
+/* Columns of the terminal the line goes to. Asked at every redraw: after a
+ * resize (SIGWINCH) the next redraw fits the new width, with no signal
+ * handler. Not a terminal (`--progress always` into a pipe or a log):
+ * $COLUMNS, else 160, where nothing wraps. */
+static int columns(FILE *out)
+{
+    struct winsize ws;
+    if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    int v = c ? atoi(c) : 0;
+    return v > 0 ? v : 160;
+}
+
+/* "12s", "3m05s", "2h07m": the time left at the rate so far. */
+static void eta_text(double left, char *buf, size_t n)
+{
+    long long s = (long long)left + (left > (double)(long long)left);
+    if (s < 60)
+        snprintf(buf, n, "%llds", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%lldm%02llds", s / 60, s % 60);
+    else
+        snprintf(buf, n, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+}
+
+/* One running stage at a level of detail: 2 everything (chunks, ETA, loss),
+ * 1 the stage, its pass and percent (or epoch), 0 the stage and percent. */
+static int stage_text(const cli_progress *pr, size_t i, int detail, double t, char *buf, size_t n)
+{
+    const stage_view *v = &pr->stages[i];
+    const char *name = sl_pipeline_stage_name(pr->p, i);
+    if (v->epochs > 0) {
+        if (detail == 0)
+            return snprintf(buf, n, "%s %lld/%lld", name, v->epoch, v->epochs);
+        int k = snprintf(buf, n, "%s epoch %lld/%lld loss %.4g", name, v->epoch, v->epochs, v->loss);
+        double spent = t - v->epochs_t0;
+        if (detail == 2 && v->epoch < v->epochs && spent > 2) {
+            char eta[32];
+            eta_text(spent / (double)v->epoch * (double)(v->epochs - v->epoch), eta, sizeof eta);
+            k += snprintf(buf + k, n > (size_t)k ? n - (size_t)k : 0, " ETA %s", eta);
+        }
+        return k;
+    }
+    if (v->total <= 0)
+        return snprintf(buf, n, "%s starting", name);
+    int pct = (int)(100 * v->done / v->total);
+    if (detail == 0)
+        return snprintf(buf, n, "%s %d%%", name, pct);
+    int k = snprintf(buf, n, "%s %s %d%%", name, v->pass ? v->pass : "", pct);
+    if (detail == 2) {
+        k += snprintf(buf + k, n > (size_t)k ? n - (size_t)k : 0, " (%lld/%lld chunks)", v->done, v->total);
+        double spent = t - v->pass_t0;
+        if (v->done > 0 && v->done < v->total && spent > 2) {
+            char eta[32];
+            eta_text(spent / (double)v->done * (double)(v->total - v->done), eta, sizeof eta);
+            k += snprintf(buf + k, n > (size_t)k ? n - (size_t)k : 0, " ETA %s", eta);
+        }
+    }
+    return k;
+}
+
+/* The live line, never wider than the terminal: a wrapped line leaves its
+ * first rows on the screen, since "\r" returns to the start of its last.
+ * The most detail that fits; at the least, the stages that fit and "+N". */
 static void draw(cli_progress *pr)
 {
-    char line[160];
-    int used = snprintf(line, sizeof line, "[%zu/%zu]", pr->finished, pr->n);
-    for (size_t i = 0; i < pr->n && used < (int)sizeof line; i++) {
-        const stage_view *v = &pr->stages[i];
-        if (!v->running)
-            continue;
-        if (v->total <= 0) {
-            used += snprintf(line + used, sizeof line - (size_t)used, " %s starting", sl_pipeline_stage_name(pr->p, i));
-            continue;
+    char line[1024], part[256];
+    int width = columns(pr->out) - 1; /* the last column would wrap on some terminals */
+    if (width > (int)sizeof line - 1)
+        width = (int)sizeof line - 1;
+    double t = now();
+    int used = 0;
+    for (int detail = 2; detail >= 0; detail--) {
+        used = snprintf(line, sizeof line, "[%zu/%zu]", pr->finished, pr->n);
+        size_t shown = 0, running = 0;
+        for (size_t i = 0; i < pr->n; i++) {
+            if (!pr->stages[i].running)
+                continue;
+            running++;
+            int k = stage_text(pr, i, detail, t, part, sizeof part);
+            /* room left for " +N" when this is not the last running stage */
+            if (used + 1 + k <= width - (detail == 0 ? 5 : 0) && used + 1 + k < (int)sizeof line) {
+                used += snprintf(line + used, sizeof line - (size_t)used, " %s", part);
+                shown++;
+            } else if (detail > 0) {
+                shown = SIZE_MAX; /* does not fit: less detail */
+                break;
+            }
         }
-        int pct = (int)(100 * v->done / v->total);
-        used += snprintf(line + used, sizeof line - (size_t)used, " %s %s %d%% (%lld/%lld chunks)",
-                         sl_pipeline_stage_name(pr->p, i), v->pass ? v->pass : "", pct, v->done, v->total);
+        if (shown == SIZE_MAX)
+            continue;
+        if (shown < running)
+            used += snprintf(line + used, sizeof line - (size_t)used, " +%zu", running - shown);
+        break;
     }
+    if (used > width)
+        used = width > 0 ? width : 0; /* a terminal narrower than the stage count */
+    line[used] = '\0';
     clear_line(pr);
     fputs(line, pr->out);
     fflush(pr->out);
@@ -116,7 +204,11 @@ static void print_done(cli_progress *pr, const sl_event *ev)
     for (size_t k = 0; k < nr; k++) {
         double v;
         const char *key = sl_pipeline_stage_result(pr->p, ev->stage, k, &v);
-        fprintf(pr->out, "  %s=%.6g", key, v);
+        /* counts as integers (rows=7960135, not 7.96014e+06) */
+        if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(long long)v)
+            fprintf(pr->out, "  %s=%.0f", key, v);
+        else
+            fprintf(pr->out, "  %s=%.6g", key, v);
     }
     if (!ev->reused && pr->stages[ev->stage].why[0])
         fprintf(pr->out, "  (ran: %s)", pr->stages[ev->stage].why);
@@ -156,11 +248,21 @@ void cli_progress_event(const sl_event *ev, void *user)
                  ev->reason && strcmp(ev->reason, "no checkpoint yet") != 0 ? ev->reason : "");
         v->pass = NULL;
         v->done = v->total = 0;
+        v->epoch = v->epochs = 0;
         break;
     case SL_EVENT_PROGRESS:
+        if (v->pass != ev->pass || ev->done < v->done || v->total != ev->total)
+            v->pass_t0 = now(); /* a new pass: its ETA starts over */
         v->pass = ev->pass;
         v->done = ev->done;
         v->total = ev->total;
+        break;
+    case SL_EVENT_EPOCH:
+        if (v->epochs == 0)
+            v->epochs_t0 = v->pass_t0 ? v->pass_t0 : now();
+        v->epoch = ev->done;
+        v->epochs = ev->total;
+        v->loss = ev->loss;
         break;
     case SL_EVENT_STAGE_DONE:
     case SL_EVENT_STAGE_FAILED:

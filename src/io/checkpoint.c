@@ -900,6 +900,21 @@ sl_status sl__ckpt_array_columns_locked(sl__ckpt_writer *w, size_t i, const char
     return s;
 }
 
+sl_status sl__ckpt_frame_columns_locked(sl__ckpt_writer *w, const sl_frame *f, size_t i, sl_error *err)
+{
+    int64_t cols = sl_frame_array(f, i)->cols;
+    if (!sl_frame_column(f, i, 0))
+        return SL_OK;
+    const char **names = malloc((size_t)(cols > 0 ? cols : 1) * sizeof *names);
+    if (!names)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    for (int64_t c = 0; c < cols; c++)
+        names[c] = sl_frame_column(f, i, c);
+    sl_status s = sl__ckpt_array_columns_locked(w, i, names, (size_t)cols, err);
+    free(names);
+    return s;
+}
+
 sl_status sl__ckpt_attr_string_locked(sl__ckpt_writer *w, const char *key, const char *value, sl_error *err)
 {
     /* variable-length UTF-8, so h5py reads a str and h5dump prints the text */

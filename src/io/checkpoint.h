@@ -96,6 +96,9 @@ sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *k
 /* Column names of array i, as the string-array attribute `columns`. */
 sl_status sl__ckpt_array_columns_locked(sl__ckpt_writer *w, size_t i, const char *const *names, size_t n,
                                        sl_error *err);
+/* The column names of array i of frame f (which has the writer's arrays),
+ * when it has them: sl__ckpt_array_columns_locked. */
+sl_status sl__ckpt_frame_columns_locked(sl__ckpt_writer *w, const sl_frame *f, size_t i, sl_error *err);
 /* Committing is two steps, so that the disk writes a checkpoint while the
  * stages that read it run. Seal: hashes every array's values into the file
  * (sluice_hash per dataset, sluice_output_hash for the file, copied to

@@ -88,6 +88,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                 break;
             t->loss[e] = loss_sum / n;
             rc = sl__train_check_loss(t, e, t->loss[e], err);
+            sl_exec_epoch(ex, e + 1, t->epochs, t->loss[e]);
             for (int64_t j = 0; j < t->F; j++)
                 t->w[j] -= t->lr * (t->g[j] + t->l2 * t->w[j]) / n;
             if (t->fit_intercept)

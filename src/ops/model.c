@@ -497,6 +497,7 @@ sl_status sl__train_minibatch(sl__train *t, sl_exec *ex, sl_stage *st, sl_error 
             apply_batch(t);
             t->loss[t->epoch] = t->loss_sum / (double)t->n;
             s = sl__train_check_loss(t, t->epoch, t->loss[t->epoch], err);
+            sl_exec_epoch(ex, t->epoch + 1, t->epochs, t->loss[t->epoch]);
         }
     }
     free(order);

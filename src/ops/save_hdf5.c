@@ -50,11 +50,9 @@ static sl_status plan(sl_stage *st, sl_error *err)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     }
     sl_status rc = sl__select_arrays(st, "arrays", in, want, err);
-    for (size_t i = 0; i < n && rc == SL_OK; i++) {
-        const sl_array_info *a = sl_frame_array(in, i);
+    for (size_t i = 0; i < n && rc == SL_OK; i++)
         if (want[i])
-            rc = sl_frame_add(s->frame, a->name, a->dtype, a->cols, err);
-    }
+            rc = sl_frame_add_like(s->frame, in, i, SL_DTYPE_NONE, err); /* with its column names */
     free(want);
     if (rc)
         return rc;
@@ -97,6 +95,8 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     sl__h5_lock();
     if (rc == SL_OK)
         rc = sl__ckpt_attr_string_locked(w, "sluice_stage", sl_stage_name(st), err);
+    for (size_t i = 0; rc == SL_OK && i < sl_frame_count(s->frame); i++)
+        rc = sl__ckpt_frame_columns_locked(w, s->frame, i, err);
     if (rc == SL_OK)
         rc = sl__ckpt_commit_locked(w, NULL, err);
     else
@@ -113,7 +113,8 @@ static const char op_doc[] =
     "n x 1 array stays n x 1). The file is written as `FILE.tmp`, flushed,\n"
     "fsync'ed and renamed into place, so a reader never sees half a file; a\n"
     "failed run leaves any earlier file untouched. Missing folders on the way\n"
-    "to `file` are created. Column names are not written yet.\n"
+    "to `file` are created. An array with column names gets them as its\n"
+    "dataset's `columns` attribute (strings, as in checkpoints and sources).\n"
     "\n"
     "Errors: `file` is a folder (at plan time); `file` exists and `overwrite`\n"
     "is false (exit 3); a name in `arrays` that the input lacks (lists the\n"

@@ -41,6 +41,13 @@ void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t tota
     ex->rc->emit(ex->rc, &ev);
 }
 
+void sl_exec_epoch(sl_exec *ex, int64_t epoch, int64_t epochs, double loss)
+{
+    sl_event ev = {.kind = SL_EVENT_EPOCH, .stage = ex->st->index, .name = ex->st->name, .done = epoch,
+                   .total = epochs, .loss = loss};
+    ex->rc->emit(ex->rc, &ev);
+}
+
 /* ---- one stage ---- */
 
 static int64_t rows_hint(const sl_stage *st)
@@ -95,21 +102,6 @@ static void iso_time(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static sl_status write_column_names_locked(const sl_frame *f, size_t i, sl__ckpt_writer *w, sl_error *err)
-{
-    int64_t cols = sl_frame_array(f, i)->cols;
-    if (!sl_frame_column(f, i, 0))
-        return SL_OK;
-    const char **names = malloc((size_t)cols * sizeof *names);
-    if (!names)
-        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    for (int64_t c = 0; c < cols; c++)
-        names[c] = sl_frame_column(f, i, c);
-    sl_status s = sl__ckpt_array_columns_locked(w, i, names, (size_t)cols, err);
-    free(names);
-    return s;
-}
-
 static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *err)
 {
     char *params = sl__params_canonical(st->params);
@@ -154,7 +146,7 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
         free(outputs);
     }
     for (size_t i = 0; !s && i < sl_frame_count(st->output); i++)
-        s = write_column_names_locked(st->output, i, w, err);
+        s = sl__ckpt_frame_columns_locked(w, st->output, i, err);
     for (size_t i = 0; !s && i < sl_frame_count(st->output); i++)
         for (size_t k = 0; !s && k < sl_frame_attr_count(st->output, i); k++) {
             const char *key = sl_frame_attr_key(st->output, i, k);

@@ -1782,6 +1782,30 @@ def test_save_all_arrays():
     h5dump_ok(out)
 
 
+def test_save_writes_column_names():
+    """save.hdf5 writes each array's column names (taken from the source's `columns`
+    attribute through convert) as its dataset's `columns` attribute; an array without
+    names gets none."""
+    d = tdir("save_columns")
+    X = np.arange(12.0).reshape(4, 3)
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        f["X"] = X
+        f["X"].attrs["columns"] = np.array(["age", "bmi", "bp"], dtype=h5py.string_dtype())
+        f["y"] = np.arange(4.0)
+    yml = write_yaml(d, """
+        stages:
+          load: { op: load.hdf5, file: in.h5, arrays: { X: /X, y: /y } }
+          f32:  { op: convert, input: load, dtype: float32, arrays: [X] }
+          save: { op: save.hdf5, input: f32, file: out.h5 }
+        """)
+    run_ok("run", yml, "--workdir", os.path.join(d, "wd"))
+    with h5py.File(os.path.join(d, "out.h5"), "r") as f:
+        names = [n.decode() if isinstance(n, bytes) else n for n in f["X"].attrs["columns"]]
+        assert names == ["age", "bmi", "bp"], names
+        assert "columns" not in f["y"].attrs, dict(f["y"].attrs)
+        expect_equal_arrays(f["X"][...], X.astype(np.float32), "saved X")
+
+
 def test_save_subset():
     d, yml, X, y = save_setup("save_subset", "file: sub.h5, arrays: [y]")
     run_ok("run", yml, "--workdir", os.path.join(d, "wd"))
@@ -1918,6 +1942,68 @@ def test_progress_option():
     assert summary_lines(never.stdout) == summary_lines(auto.stdout)
     always = run_ok("run", yml, "--progress", "always", "--workdir", os.path.join(d, "c"), "--chunk-rows", 10)
     assert summary_lines(always.stdout) == {"load": ("load.hdf5", 1000)}, always.stdout
+
+
+def tmux(*args, check=True):
+    p = subprocess.run(["tmux", "-L", "sluice-test", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=30)
+    if check and p.returncode != 0:
+        raise AssertionError("tmux %s failed: %s" % (" ".join(args), p.stderr))
+    return p.stdout
+
+
+PROGRESS_ROW = re.compile(r"\[\d+/\d+\]|\d+%|chunks\)|epoch \d+/")
+
+
+def test_progress_fits_the_terminal_under_tmux():
+    """The live line of a run of pipelines/regression.yaml (stages running side by side,
+    gradient descent showing epochs) in a real terminal (tmux, 50, 80 and 120 columns): it is
+    redrawn in place and never wider than the terminal, so after the run the screen holds
+    the summary lines and nothing of the progress line (a line wider than the terminal
+    wrapped, and "\\r" went back only to the start of its last row, leaving the rest). The
+    summary prints counts as integers (rows=1094418, not rows=1.09442e+06)."""
+    d = tdir("tmux")
+    data = gendata(os.path.join(d, "data.h5"), 1100000, 16, 3)  # counts above 10^6
+    with open(os.path.join(SRC, "pipelines", "regression.yaml")) as f:
+        text = f.read()
+    text = text.replace("../datasets/synthetic.h5", data)
+    # mini-batch gradient descent: a pass per epoch, so the line shows epochs
+    text = re.sub(r"(?m)^(  gd: .*?)epochs: 100(.*?)( \})$", r"\1epochs: 20\2, batch_size: 8192\3", text)
+    assert "epochs: 20" in text and "batch_size: 8192" in text, text
+    # streamed stages: a stage computes the ones it reads as it reads them, and they
+    # show on the line side by side (convert, normalize, lstsq, ...)
+    text = re.sub(r"(?m)^workdir: .*$", lambda m: m.group(0) + "\ncheckpoint: final", text)
+    tmux("kill-server", check=False)
+    try:
+        # 80 and 120 as terminals come; 50, where two stages side by side overflow it
+        for width in (50, 80, 120):
+            yml = os.path.join(d, "p%d.yaml" % width)
+            with open(yml, "w") as f:
+                f.write(re.sub(r"(?m)^workdir: .*$", "workdir: " + os.path.join(d, "wd%d" % width), text))
+            cmd = "%s run %s -j 2 --chunk-rows 2048 --progress always; echo __exit $?; sleep 600" % (SLUICE, yml)
+            tmux("new-session", "-d", "-s", "w%d" % width, "-x", str(width), "-y", "60", cmd)
+            seen, deadline, screen = [], time.time() + 240, ""
+            while time.time() < deadline:
+                # -J: rows a long line wrapped onto come back as that one line
+                screen = tmux("capture-pane", "-p", "-J", "-t", "w%d" % width)
+                if "__exit" in screen:
+                    break
+                seen += [r for r in screen.splitlines() if PROGRESS_ROW.search(r)]
+                time.sleep(0.05)
+            tmux("kill-session", "-t", "w%d" % width)
+            assert "__exit 0" in screen, "the run under tmux did not end well:\n" + screen
+            assert seen, "no progress line was ever on the screen (the live line is off?)"
+            assert any("epoch" in r for r in seen), "no epoch was shown while gd trained: %s" % seen[-5:]
+            wide = [r for r in seen if PROGRESS_ROW.match(r) and len(r.rstrip()) > width - 1]
+            assert not wide, "progress rows wider than %d columns: %s" % (width - 1, wide[:3])
+            rows = [r for r in screen.splitlines() if r.strip()]
+            left = [r for r in rows if PROGRESS_ROW.search(r)]
+            assert not left, "at %d columns, progress left on the screen:\n%s" % (width, "\n".join(rows))
+            joined = "\n".join(rows)
+            assert re.search(r" rows=10\d{5}\s", joined + " "), "lstsq's rows not printed as an integer:\n" + joined
+            assert "e+0" not in joined, "a count printed as a float:\n" + joined
+    finally:
+        tmux("kill-server", check=False)
 
 
 def test_relative_paths_resolve_from_pipeline_folder():
