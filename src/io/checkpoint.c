@@ -457,7 +457,7 @@ static sl_status push_leaf(sl__ckpt_writer *w, int64_t row0, int64_t rows, sl_er
 
 /* Adds one leaf's digests (one per array) for rows [row0, row0 + rows). A
  * writer's own leaves go into its hashers in row order; a part keeps them
- * for its writer's rank (sl__ckpt_part_leaves). */
+ * for its writer's rank (sl__ckpt_part_items). */
 static sl_status add_leaf(sl__ckpt_writer *w, int64_t row0, int64_t rows, const unsigned char *digests,
                           sl_error *err)
 {
