@@ -971,6 +971,59 @@ static void test_epoch_events(void **state)
     for (int e = 0; e < 6; e++)
         assert_true(c.loss[1][e] == loss[e]);
     assert_true(loss[5] < loss[0]);
+    /* lookups by name */
+    assert_int_equal(sl_pipeline_stage_find(p, "fit"), 1);
+    assert_int_equal(sl_pipeline_stage_find(p, "nope"), SIZE_MAX);
+    double rows = 0;
+    assert_int_equal(sl_pipeline_stage_result_find(p, 1, "rows", &rows), 1);
+    assert_true(rows == 64);
+    assert_int_equal(sl_pipeline_stage_result_find(p, 1, "nope", &rows), 0);
+    assert_int_equal(sl_pipeline_stage_result_find(p, 9, "rows", &rows), 0);
+    sl_pipeline_free(p);
+}
+
+/* Getters given NULL or an index out of range answer NULL, 0 or SIZE_MAX, and
+ * the frame calls a usage error: none crashes. */
+static void test_getters_null_safe(void **state)
+{
+    (void)state;
+    const char *param = "x";
+    double v = 0;
+    sl_error err;
+    assert_null(sl_pipeline_name(NULL));
+    assert_null(sl_pipeline_workdir(NULL));
+    assert_int_equal(sl_pipeline_stage_count(NULL), 0);
+    assert_null(sl_pipeline_stage_name(NULL, 0));
+    assert_null(sl_pipeline_stage_op(NULL, 0));
+    assert_int_equal(sl_pipeline_stage_find(NULL, "a"), SIZE_MAX);
+    assert_int_equal(sl_pipeline_stage_input_count(NULL, 0), 0);
+    assert_int_equal(sl_pipeline_stage_input(NULL, 0, 0, &param), SIZE_MAX);
+    assert_null(param);
+    assert_null(sl_pipeline_stage_output(NULL, 0));
+    assert_int_equal(sl_pipeline_stage_stored(NULL, 0), 0);
+    assert_int_equal(sl_pipeline_stage_result_count(NULL, 0), 0);
+    assert_null(sl_pipeline_stage_result(NULL, 0, 0, &v));
+    assert_int_equal(sl_pipeline_stage_result_find(NULL, 0, "rows", &v), 0);
+    assert_int_equal(sl_pipeline_planned(NULL), 0);
+    assert_int_equal(sl_frame_count(NULL), 0);
+    assert_int_equal(sl_frame_rows(NULL), -1);
+    assert_null(sl_frame_array(NULL, 0));
+    assert_null(sl_frame_column(NULL, 0, 0));
+    assert_int_equal(sl_frame_find(NULL, "X"), -1);
+    double buf[4];
+    assert_int_equal(sl_frame_read_all(NULL, "X", SL_FLOAT64, buf, 4, &err), SL_ERR_USAGE);
+    assert_string_equal(err.message, "sl_frame_read_all needs a frame and a buffer");
+    assert_int_equal(sl_frame_add(NULL, "X", SL_FLOAT64, 2, &err), SL_ERR_USAGE);
+    assert_string_equal(err.message, "sl_frame_add needs a frame");
+    /* a real pipeline, indexes out of range */
+    const char *yaml = "stages:\n  src: { op: load.hdf5, file: data.h5, arrays: { X: /X } }\n";
+    sl_pipeline *p = NULL;
+    if (sl_pipeline_load_string(yaml, strlen(yaml), NAME, tmpdir, &p, &err) != SL_OK)
+        fail_msg("load: %s", err.message);
+    assert_null(sl_pipeline_stage_name(p, 1));
+    assert_int_equal(sl_pipeline_stage_input(p, 0, 0, &param), SIZE_MAX);
+    assert_int_equal(sl_pipeline_stage_input(p, 5, 0, &param), SIZE_MAX);
+    assert_null(sl_pipeline_stage_result(p, 0, 3, &v));
     sl_pipeline_free(p);
 }
 
@@ -1058,6 +1111,7 @@ int main(void)
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_run_twice),
         cmocka_unit_test(test_epoch_events),
+        cmocka_unit_test(test_getters_null_safe),
         cmocka_unit_test(test_failing_stage),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -146,6 +146,8 @@ typedef struct sl_stage sl_stage;
 typedef struct sl_exec sl_exec;
 
 const char *sl_stage_name(const sl_stage *st);
+/* Name of the stage's op ("normalize", or a user op's). */
+const char *sl_stage_op_name(const sl_stage *st);
 const sl_params *sl_stage_params(const sl_stage *st);
 /* Output frame of the stage named by INPUT parameter `param` ("input", "model", ...). */
 const sl_frame *sl_stage_input(const sl_stage *st, const char *param);

@@ -40,12 +40,17 @@ const char *sl_pipeline_workdir(const sl_pipeline *p);
 int64_t sl_pipeline_chunk_rows(const sl_pipeline *p);
 int sl_pipeline_threads(const sl_pipeline *p); /* 0: auto */
 
-/* Stages, in a topological order (every stage after its inputs). */
+/* Stages, in a topological order (every stage after its inputs). Every
+ * getter here answers NULL, 0 or SIZE_MAX for a NULL pipeline or an index out
+ * of range; none crashes. */
 size_t sl_pipeline_stage_count(const sl_pipeline *p);
 const char *sl_pipeline_stage_name(const sl_pipeline *p, size_t i);
+/* Index of the stage called name, or SIZE_MAX. */
+size_t sl_pipeline_stage_find(const sl_pipeline *p, const char *name);
 const sl_op *sl_pipeline_stage_op(const sl_pipeline *p, size_t i);
 size_t sl_pipeline_stage_input_count(const sl_pipeline *p, size_t i);
-/* j-th input of stage i: the index of the stage it reads, and the parameter naming it. */
+/* j-th input of stage i: the index of the stage it reads, and the parameter
+ * naming it (SIZE_MAX and NULL when there is no such input). */
 size_t sl_pipeline_stage_input(const sl_pipeline *p, size_t i, size_t j, const char **param);
 const sl_frame *sl_pipeline_stage_output(const sl_pipeline *p, size_t i);
 /* 1 when stage i's output is stored in a checkpoint, 0 when it is streamed
@@ -54,6 +59,8 @@ int sl_pipeline_stage_stored(const sl_pipeline *p, size_t i);
 /* Figures a finished stage recorded with sl_stage_set_result(). */
 size_t sl_pipeline_stage_result_count(const sl_pipeline *p, size_t i);
 const char *sl_pipeline_stage_result(const sl_pipeline *p, size_t i, size_t k, double *value);
+/* The figure `key` of stage i into *value: 1, or 0 when the stage has none. */
+int sl_pipeline_stage_result_find(const sl_pipeline *p, size_t i, const char *key, double *value);
 
 typedef enum sl_event_kind {
     SL_EVENT_STAGE_START,

@@ -136,22 +136,22 @@ void sl_frame_free(sl_frame *f)
 
 int64_t sl_frame_rows(const sl_frame *f)
 {
-    return f->rows;
+    return f ? f->rows : -1;
 }
 
 size_t sl_frame_count(const sl_frame *f)
 {
-    return f->n;
+    return f ? f->n : 0;
 }
 
 const sl_array_info *sl_frame_array(const sl_frame *f, size_t i)
 {
-    return i < f->n ? &f->arrays[i] : NULL;
+    return f && i < f->n ? &f->arrays[i] : NULL;
 }
 
 long sl_frame_find(const sl_frame *f, const char *name)
 {
-    if (!f->nslots || !name)
+    if (!f || !f->nslots || !name)
         return -1;
     size_t mask = f->nslots - 1;
     for (size_t h = sl__name_hash(name) & mask; f->slots[h]; h = (h + 1) & mask) {
@@ -178,6 +178,8 @@ int sl__name_ok(const char *name)
 
 sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t cols, sl_error *err)
 {
+    if (!f)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_frame_add needs a frame");
     if (!sl__name_ok(name))
         return sl__error_set(err, SL_ERR_CONFIG,
                              "array name '%s' is not valid: use 1 to %d letters, digits, '_', '.' or '-', "
@@ -232,7 +234,7 @@ sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t co
 
 sl_status sl_frame_add_like(sl_frame *f, const sl_frame *src, size_t i, sl_dtype dtype, sl_error *err)
 {
-    if (i >= src->n)
+    if (!src || i >= src->n)
         return sl__error_set(err, SL_ERR_USAGE, "sl_frame_add_like: the source frame has no array %zu", i);
     const sl_array_info *a = &src->arrays[i];
     sl_status s = sl_frame_add(f, a->name, dtype ? dtype : a->dtype, a->cols, err);
@@ -295,6 +297,8 @@ sl_status sl_frame_set_data(sl_frame *f, const char *name, const void *data, sl_
 sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, void *buf, size_t buf_elems,
                             sl_error *err)
 {
+    if (!f || !buf)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_frame_read_all needs a frame and a buffer");
     long i = sl_frame_find(f, name);
     if (i < 0)
         return sl__error_set(err, SL_ERR_USAGE, "the frame has no array named '%s'", name);
@@ -470,7 +474,7 @@ sl_status sl_frame_set_columns(sl_frame *f, const char *array, const char *const
 
 const char *sl_frame_column(const sl_frame *f, size_t i, int64_t col)
 {
-    if (i >= f->n || !f->columns[i] || col < 0 || col >= f->arrays[i].cols)
+    if (!f || i >= f->n || !f->columns[i] || col < 0 || col >= f->arrays[i].cols)
         return NULL;
     return f->columns[i][col];
 }

@@ -46,9 +46,6 @@ int sl__exec_memo_get(sl_exec *ex, const sl_frame *frame, const char *what, void
 /* Stores data (size bytes) for (frame, what); best effort (out of memory: nothing stored). */
 void sl__exec_memo_put(sl_exec *ex, const sl_frame *frame, const char *what, const void *data, size_t size);
 
-/* The op name of a stage (for messages). */
-const char *sl_stage_op_name(const sl_stage *st);
-
 /* Reports chunks done of a pass to the progress callback. */
 void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t total);
 

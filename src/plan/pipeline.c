@@ -922,23 +922,41 @@ void sl_pipeline_free(sl_pipeline *p)
     free(p);
 }
 
-const char *sl_pipeline_name(const sl_pipeline *p) { return p->name; }
-const char *sl_pipeline_workdir(const sl_pipeline *p) { return p->workdir; }
-int64_t sl_pipeline_chunk_rows(const sl_pipeline *p) { return p->chunk_rows; }
-int sl_pipeline_threads(const sl_pipeline *p) { return p->threads; }
-const sl_slurm_settings *sl_pipeline_slurm(const sl_pipeline *p) { return &p->slurm; }
-int sl_pipeline_stage_stored(const sl_pipeline *p, size_t i) { return i < p->n && p->stages[i].checkpoint == SL__CKPT_STORE; }
-size_t sl_pipeline_stage_count(const sl_pipeline *p) { return p->n; }
-const char *sl_pipeline_stage_name(const sl_pipeline *p, size_t i) { return i < p->n ? p->stages[i].name : NULL; }
-const sl_op *sl_pipeline_stage_op(const sl_pipeline *p, size_t i) { return i < p->n ? p->stages[i].op : NULL; }
+/* The getters answer NULL, 0 or SIZE_MAX for a NULL pipeline or an index
+ * out of range, never crash (c-api.md, "Thread safety and NULL"). */
+const char *sl_pipeline_name(const sl_pipeline *p) { return p ? p->name : NULL; }
+const char *sl_pipeline_workdir(const sl_pipeline *p) { return p ? p->workdir : NULL; }
+int64_t sl_pipeline_chunk_rows(const sl_pipeline *p) { return p ? p->chunk_rows : 0; }
+int sl_pipeline_threads(const sl_pipeline *p) { return p ? p->threads : 0; }
+const sl_slurm_settings *sl_pipeline_slurm(const sl_pipeline *p) { return p ? &p->slurm : NULL; }
+static int has_stage(const sl_pipeline *p, size_t i) { return p && i < p->n; }
+int sl_pipeline_stage_stored(const sl_pipeline *p, size_t i)
+{
+    return has_stage(p, i) && p->stages[i].checkpoint == SL__CKPT_STORE;
+}
+size_t sl_pipeline_stage_count(const sl_pipeline *p) { return p ? p->n : 0; }
+const char *sl_pipeline_stage_name(const sl_pipeline *p, size_t i) { return has_stage(p, i) ? p->stages[i].name : NULL; }
+const sl_op *sl_pipeline_stage_op(const sl_pipeline *p, size_t i) { return has_stage(p, i) ? p->stages[i].op : NULL; }
+
+size_t sl_pipeline_stage_find(const sl_pipeline *p, const char *name)
+{
+    for (size_t i = 0; p && name && i < p->n; i++)
+        if (strcmp(p->stages[i].name, name) == 0)
+            return i;
+    return SIZE_MAX;
+}
 
 size_t sl_pipeline_stage_input_count(const sl_pipeline *p, size_t i)
 {
-    return i < p->n ? p->stages[i].n_inputs : 0;
+    return has_stage(p, i) ? p->stages[i].n_inputs : 0;
 }
 
 size_t sl_pipeline_stage_input(const sl_pipeline *p, size_t i, size_t j, const char **param)
 {
+    if (param)
+        *param = NULL;
+    if (!has_stage(p, i) || j >= p->stages[i].n_inputs)
+        return SIZE_MAX;
     const sl__input *in = &p->stages[i].inputs[j];
     if (param)
         *param = in->param;
@@ -947,21 +965,32 @@ size_t sl_pipeline_stage_input(const sl_pipeline *p, size_t i, size_t j, const c
 
 const sl_frame *sl_pipeline_stage_output(const sl_pipeline *p, size_t i)
 {
-    return i < p->n ? p->stages[i].output : NULL;
+    return has_stage(p, i) ? p->stages[i].output : NULL;
 }
 
 size_t sl_pipeline_stage_result_count(const sl_pipeline *p, size_t i)
 {
-    return i < p->n ? p->stages[i].n_results : 0;
+    return has_stage(p, i) ? p->stages[i].n_results : 0;
 }
 
 const char *sl_pipeline_stage_result(const sl_pipeline *p, size_t i, size_t k, double *value)
 {
-    if (i >= p->n || k >= p->stages[i].n_results)
+    if (!has_stage(p, i) || k >= p->stages[i].n_results)
         return NULL;
     if (value)
         *value = p->stages[i].results[k].value;
     return p->stages[i].results[k].key;
+}
+
+int sl_pipeline_stage_result_find(const sl_pipeline *p, size_t i, const char *key, double *value)
+{
+    for (size_t k = 0; has_stage(p, i) && key && k < p->stages[i].n_results; k++)
+        if (strcmp(p->stages[i].results[k].key, key) == 0) {
+            if (value)
+                *value = p->stages[i].results[k].value;
+            return 1;
+        }
+    return 0;
 }
 
 /* ---- the stage API ops see ---- */
