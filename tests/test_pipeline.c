@@ -744,6 +744,16 @@ static void test_op_register(void **state)
     r.n_params = 1;
     assert_int_equal(sl_op_register(&r, &err), SL_ERR_USAGE);
     assert_null(sl_op_find("test.reserved"));
+    /* a default that is no value of its type is refused here, not when a stage uses it */
+    static const sl_param_spec bad_default[] = {{"k", SL_PARAM_INT, 0, "abc", NULL, 0, 0, "an int"}};
+    sl_op d = dbl_op;
+    d.name = "test.baddefault";
+    d.params = bad_default;
+    d.n_params = 1;
+    assert_int_equal(sl_op_register(&d, &err), SL_ERR_USAGE);
+    assert_int_equal(err.code, SL_ERR_USAGE);
+    assert_non_null(strstr(err.message, "op 'test.baddefault' has an invalid default for parameter 'k' ('abc')"));
+    assert_null(sl_op_find("test.baddefault"));
 }
 
 static void test_user_op_in_pipeline(void **state)

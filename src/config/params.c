@@ -720,6 +720,21 @@ static sl_status read_default(const pctx *c, pval *v)
     return SL_OK;
 }
 
+sl_status sl__param_default_check(const sl_op *op, size_t i, sl_error *err)
+{
+    const sl_param_spec *s = &op->params[i];
+    if (!s->default_text)
+        return SL_OK;
+    pctx c = {.op = op, .spec = s, .base_dir = ".", .filename = "", .err = err};
+    pval v;
+    memset(&v, 0, sizeof v);
+    sl_status st = read_default(&c, &v);
+    pval_clear(&v);
+    if (st == SL_ERR_INTERNAL) /* the caller's table, not sluice's: a usage error */
+        st = err ? (err->code = SL_ERR_USAGE) : SL_ERR_USAGE;
+    return st;
+}
+
 static sl_status fail_missing(const pctx *c, const sl__ynode *stage)
 {
     const sl_param_spec *s = c->spec;

@@ -17,6 +17,9 @@
 sl_status sl__params_build(const sl_op *op, const sl__ynode *stage, const char *const *reserved,
                            const char *base_dir, const char *filename, sl_params **out, sl_error *err);
 void sl__params_free(sl_params *p);
+/* Checks that parameter i's default text is a valid value of its type
+ * (sl_op_register: an op's table is checked before any stage uses it). */
+sl_status sl__param_default_check(const sl_op *op, size_t i, sl_error *err);
 
 /* Position (1-based) of a parameter's value in the file; 0 when it was defaulted. */
 void sl__params_pos(const sl_params *p, const char *name, int *line, int *col);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/error_int.h"
+#include "config/params_int.h"
 #include "core/frame_int.h"
 #include "ops/ops_int.h"
 
@@ -81,6 +82,9 @@ sl_status sl_op_register(const sl_op *op, sl_error *err)
         if (p->type == SL_PARAM_CHOICE && !p->choices)
             return sl__error_set(err, SL_ERR_USAGE, "op '%s': choice parameter '%s' lists no choices", op->name,
                                  p->name);
+        sl_status s = sl__param_default_check(op, i, err);
+        if (s)
+            return s;
     }
     pthread_mutex_lock(&registry_mu);
     sl_status s = SL_OK;
