@@ -992,6 +992,43 @@ static void test_epoch_events(void **state)
     sl_pipeline_free(p);
 }
 
+/* A reused stage gives its results back in the order the op recorded them
+ * when it ran (clean: rows_dropped, values_imputed, values_clipped), not in
+ * HDF5's name order. */
+static void test_results_order_on_reuse(void **state)
+{
+    (void)state;
+    char wd[512];
+    path_in(wd, sizeof wd, "work-results-order");
+    const char *yaml = "stages:\n"
+                       "  src: { op: load.hdf5, file: data.h5, arrays: { X: /X } }\n"
+                       "  fix: { op: clean, input: src, nan: { X: impute_mean } }\n";
+    sl_pipeline *p = NULL;
+    sl_error err;
+    if (sl_pipeline_load_string(yaml, strlen(yaml), NAME, tmpdir, &p, &err) != SL_OK)
+        fail_msg("load: %s", err.message);
+    char first[8][64], second[8][64];
+    size_t n1 = 0, n2 = 0;
+    for (int run = 0; run < 2; run++) {
+        counts c;
+        memset(&c, 0, sizeof c);
+        sl_run_options opt = {.threads = 1, .workdir = wd, .progress = on_event, .user = &c};
+        if (sl_pipeline_run(p, &opt, &err) != SL_OK)
+            fail_msg("run %d: %s", run, err.message);
+        assert_int_equal(c.start[1], run == 0 ? 1 : 0); /* the second run reuses it */
+        size_t n = sl_pipeline_stage_result_count(p, 1);
+        assert_true(n >= 2 && n <= 8);
+        for (size_t k = 0; k < n; k++)
+            snprintf(run == 0 ? first[k] : second[k], 64, "%s", sl_pipeline_stage_result(p, 1, k, NULL));
+        *(run == 0 ? &n1 : &n2) = n;
+    }
+    assert_int_equal(n1, n2);
+    for (size_t k = 0; k < n1; k++)
+        assert_string_equal(first[k], second[k]);
+    assert_string_equal(first[0], "rows_dropped"); /* recorded first, not first by name */
+    sl_pipeline_free(p);
+}
+
 /* Getters given NULL or an index out of range answer NULL, 0 or SIZE_MAX, and
  * the frame calls a usage error: none crashes. */
 static void test_getters_null_safe(void **state)
@@ -1122,6 +1159,7 @@ int main(void)
         cmocka_unit_test(test_run_twice),
         cmocka_unit_test(test_epoch_events),
         cmocka_unit_test(test_getters_null_safe),
+        cmocka_unit_test(test_results_order_on_reuse),
         cmocka_unit_test(test_failing_stage),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -943,7 +943,24 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
         if (s == SL_OK) {
             void *ctx[2] = {st, err};
             hsize_t idx = 0;
-            if (H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, &idx, adopt_result, ctx) < 0)
+            sl_error_clear(err);
+            char *order = read_str_attr_locked(f, "sluice_results");
+            if (order) {
+                /* in the order the op recorded them (scheduler.c) */
+                char name[SL_NAME_MAX + 16];
+                for (char *k = order, *next; s == SL_OK && k && *k; k = next) {
+                    next = strchr(k, '\n');
+                    if (next)
+                        *next++ = '\0';
+                    snprintf(name, sizeof name, "result.%s", k);
+                    if (H5Aexists(f, name) <= 0 || adopt_result(f, name, NULL, ctx) < 0)
+                        s = SL_ERR_IO;
+                }
+                free(order);
+            } else if (H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, &idx, adopt_result, ctx) < 0) {
+                s = SL_ERR_IO;
+            }
+            if (s != SL_OK)
                 s = err->code ? err->code
                               : sl__error_set(err, SL_ERR_IO,
                                               "cannot read the results of checkpoint '%s'; remove it and run again",

@@ -154,11 +154,26 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
             const double *v = sl_frame_attr(st->output, sl_frame_array(st->output, i)->name, key, &n);
             s = sl__ckpt_array_attr_locked(w, i, key, v, n, err);
         }
+    /* the keys in the order the op recorded them (sluice_results), for a
+     * reuse to give them back in that order: HDF5 lists attributes by name */
+    size_t order_len = 1;
+    for (size_t k = 0; k < st->n_results; k++)
+        order_len += strlen(st->results[k].key) + 1;
+    char *order = malloc(order_len);
+    if (!s && !order)
+        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    size_t used = 0;
+    if (order)
+        order[0] = '\0';
     for (size_t k = 0; !s && k < st->n_results; k++) {
         char key[SL_NAME_MAX + 16];
         snprintf(key, sizeof key, "result.%s", st->results[k].key);
         s = sl__ckpt_attr_double_locked(w, key, st->results[k].value, err);
+        used += (size_t)snprintf(order + used, order_len - used, "%s%s", k ? "\n" : "", st->results[k].key);
     }
+    if (!s && st->n_results)
+        s = sl__ckpt_attr_string_locked(w, "sluice_results", order, err);
+    free(order);
     free(params);
     return s;
 }
