@@ -67,9 +67,11 @@ void sl__hash_leaf(const void *data, size_t n, unsigned char out[SL_LEAF_BYTES])
     XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits(data, n));
 }
 
-void sl__hasher_leaf(const sl__hasher *h, unsigned char out[SL_LEAF_BYTES])
+void sl__hasher_add_leaf(sl__hasher *h, const sl__hasher *leaf)
 {
-    XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits_digest(h->st));
+    XXH128_canonical_t d;
+    XXH128_canonicalFromHash(&d, XXH3_128bits_digest(leaf->st));
+    sl__hasher_add(h, &d, sizeof d);
 }
 
 void sl__hasher_hex(const sl__hasher *h, char out[SL_HASH_HEX])

@@ -28,8 +28,9 @@ void sl__hasher_hex(const sl__hasher *h, char out[SL_HASH_HEX]);
  * fed its leaves' digests in chunk order (docs/checkpoints.md). */
 #define SL_LEAF_BYTES 16
 void sl__hash_leaf(const void *data, size_t n, unsigned char out[SL_LEAF_BYTES]);
-/* The leaf digest of the bytes a hasher was fed (for leaves read in pieces). */
-void sl__hasher_leaf(const sl__hasher *h, unsigned char out[SL_LEAF_BYTES]);
+/* Adds to h, as one leaf, the digest of the bytes `leaf` was fed (for
+ * leaves read in pieces). */
+void sl__hasher_add_leaf(sl__hasher *h, const sl__hasher *leaf);
 
 /* Copies the running state out and back (same build only: used to resume a
  * checkpoint that was being written). `buf` holds sl__hasher_state_size() bytes. */

@@ -151,12 +151,18 @@ static hid_t file_access_plist(void)
     return fapl;
 }
 
+/* HDF5 chunks of array i's dataset (direct mode). */
+static int64_t h5_chunk_count(const sl__ckpt_writer *w, size_t i)
+{
+    return (w->max_rows + w->h5_chunk_rows[i] - 1) / w->h5_chunk_rows[i];
+}
+
 /* Direct mode: the file offset of every HDF5 chunk of every dataset. */
 static sl_status map_chunks_locked(sl__ckpt_writer *w, sl_error *err)
 {
     for (size_t i = 0; i < w->n; i++) {
         int64_t cr = w->h5_chunk_rows[i];
-        int64_t nchunks = (w->max_rows + cr - 1) / cr;
+        int64_t nchunks = h5_chunk_count(w, i);
         w->chunk_addr[i] = malloc((size_t)(nchunks ? nchunks : 1) * sizeof **w->chunk_addr);
         if (!w->chunk_addr[i])
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -349,7 +355,6 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
     return SL_OK;
 }
 
-/* Writes rows [row0, row0 + rows) of array i straight to its chunks. */
 static size_t array_row_bytes(const sl__ckpt_writer *w, size_t i)
 {
     return (size_t)w->arrays[i].cols * sl_dtype_size(w->arrays[i].dtype);
@@ -364,6 +369,7 @@ static int64_t piece_at(const sl__ckpt_writer *w, size_t i, int64_t row, int64_t
     return cr - in < rows ? cr - in : rows;
 }
 
+/* Writes rows [row0, row0 + rows) of array i straight to its chunks. */
 static sl_status write_direct(sl__ckpt_writer *w, size_t i, int64_t row0, int64_t rows, const char *data,
                               sl_error *err)
 {
@@ -541,11 +547,9 @@ static sl_status verify_rows(const sl__ckpt_writer *w, int64_t rows, const void 
         sl__hasher_reset(fresh);
         int64_t row0 = 0;
         for (int64_t k = 0; s == SL_OK && k < nleaves; k++) {
-            unsigned char d[SL_LEAF_BYTES];
             sl__hasher_reset(leaf);
             s = hash_back(w, i, row0, leaves[k], buf, BUF, leaf, err);
-            sl__hasher_leaf(leaf, d);
-            sl__hasher_add(fresh, d, sizeof d);
+            sl__hasher_add_leaf(fresh, leaf);
             row0 += leaves[k];
         }
         if (s != SL_OK)
@@ -676,7 +680,7 @@ sl_status sl__ckpt_part_export(const sl__ckpt_writer *w, void **out, size_t *len
     size_t plen = (strlen(w->path) + 8) / 8; /* in int64s, NUL included */
     size_t n = sizeof head + (1 + plen) * sizeof(int64_t);
     for (size_t i = 0; !w->hash_only && i < w->n; i++)
-        n += 2 * sizeof(int64_t) + (size_t)((w->max_rows + w->h5_chunk_rows[i] - 1) / w->h5_chunk_rows[i]) * 8;
+        n += 2 * sizeof(int64_t) + (size_t)h5_chunk_count(w, i) * 8;
     int64_t *b = malloc(n);
     if (!b)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -686,8 +690,8 @@ sl_status sl__ckpt_part_export(const sl__ckpt_writer *w, void **out, size_t *len
     memcpy(b + 5, w->path, strlen(w->path));
     int64_t *p = b + 5 + plen;
     for (size_t i = 0; !w->hash_only && i < w->n; i++) {
-        int64_t cr = w->h5_chunk_rows[i], nchunks = (w->max_rows + cr - 1) / cr;
-        *p++ = cr;
+        int64_t nchunks = h5_chunk_count(w, i);
+        *p++ = w->h5_chunk_rows[i];
         *p++ = nchunks;
         for (int64_t k = 0; k < nchunks; k++)
             *p++ = (int64_t)w->chunk_addr[i][k];
@@ -717,13 +721,13 @@ sl_status sl__ckpt_part_open(const sl_frame *schema, const void *plan, size_t le
     for (size_t i = 0; s == SL_OK && !w->hash_only && i < w->n; i++) {
         int64_t cr = p + 2 <= end ? p[0] : 0, nchunks = p + 2 <= end ? p[1] : -1;
         p += 2;
-        if (cr < 1 || nchunks != (w->max_rows + cr - 1) / cr || end - p < nchunks)
+        w->h5_chunk_rows[i] = cr;
+        if (cr < 1 || nchunks != h5_chunk_count(w, i) || end - p < nchunks)
             s = sl__error_set(err, SL_ERR_INTERNAL, "the plan for writing a checkpoint does not fit its arrays");
         else if (!(w->chunk_addr[i] = malloc((size_t)(nchunks ? nchunks : 1) * sizeof **w->chunk_addr)))
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         for (int64_t k = 0; s == SL_OK && k < nchunks; k++)
             w->chunk_addr[i][k] = (haddr_t)*p++;
-        w->h5_chunk_rows[i] = cr;
     }
     struct stat sb;
     if (s == SL_OK && !w->hash_only) {
@@ -856,6 +860,22 @@ static sl_status put_attr(sl__ckpt_writer *w, const char *key, hid_t type, const
     return s;
 }
 
+/* A 1-D int64 attribute of the file (replaced when there). */
+static sl_status put_i64s_attr(sl__ckpt_writer *w, const char *key, const int64_t *values, int64_t n, sl_error *err)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    if (H5Aexists(w->file, key) > 0)
+        H5Adelete(w->file, key);
+    hid_t a = H5Acreate2(w->file, key, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT64, values) : -1;
+    sl_status s = rc < 0 ? h5_fail(err, "write an attribute to", w->tmp) : SL_OK;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return s;
+}
+
 sl_status sl__ckpt_array_attr_locked(sl__ckpt_writer *w, size_t i, const char *key, const double *values, size_t n,
                                      sl_error *err)
 {
@@ -934,17 +954,7 @@ sl_status sl__ckpt_set_layout_locked(sl__ckpt_writer *w, const int64_t *sizes, i
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     memcpy(w->layout, sizes, (size_t)n * sizeof *sizes);
     w->nlayout = n;
-    if (w->hash_only)
-        return SL_OK;
-    hsize_t dims[1] = {(hsize_t)n};
-    hid_t space = H5Screate_simple(1, dims, NULL);
-    hid_t a = H5Acreate2(w->file, "sluice_chunk_sizes", H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT64, sizes) : -1;
-    sl_status s = rc < 0 ? h5_fail(err, "write an attribute to", w->tmp) : SL_OK;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    return s;
+    return w->hash_only ? SL_OK : put_i64s_attr(w, "sluice_chunk_sizes", sizes, n, err);
 }
 
 sl_status sl__ckpt_attr_double_locked(sl__ckpt_writer *w, const char *key, double value, sl_error *err)
@@ -988,17 +998,7 @@ static sl_status write_leaves_locked(sl__ckpt_writer *w, sl_error *err)
     int uniform = 1;
     for (int64_t k = 1; k < n && uniform; k++)
         uniform = w->leaves[k] == one || (k == n - 1 && w->leaves[k] < one);
-    hsize_t dims[1] = {(hsize_t)(uniform ? 1 : n)};
-    hid_t space = H5Screate_simple(1, dims, NULL);
-    if (H5Aexists(w->file, "sluice_hash_leaves") > 0)
-        H5Adelete(w->file, "sluice_hash_leaves");
-    hid_t a = H5Acreate2(w->file, "sluice_hash_leaves", H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT64, uniform ? &one : w->leaves) : -1;
-    sl_status s = rc < 0 ? h5_fail(err, "write an attribute to", w->tmp) : SL_OK;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    return s;
+    return put_i64s_attr(w, "sluice_hash_leaves", uniform ? &one : w->leaves, uniform ? 1 : n, err);
 }
 
 /* Each dataset gets the hash of its values (attribute sluice_hash); the file

@@ -140,8 +140,6 @@ static int verify_content(const sl_stage *st)
     return st->verify_content;
 }
 
-/* The identity of the files named by the PATH parameters of a stage whose op
- * has `flag` (SL_OP_SOURCE: files read; SL_OP_SINK: files written). */
 /* Appends "path size S mtime M;" (or "path content HASH;") to *buf. */
 static sl_status append_identity(char **buf, size_t *len, size_t *cap, const char *path, int content,
                                  const char *what, sl_error *err)
@@ -174,6 +172,8 @@ static sl_status append_identity(char **buf, size_t *len, size_t *cap, const cha
     return SL_OK;
 }
 
+/* The identity of the files named by the PATH parameters of a stage whose op
+ * has `flag` (SL_OP_SOURCE: files read; SL_OP_SINK: files written). */
 static sl_status stage_files(const sl_stage *st, unsigned flag, int content, char **out, sl_error *err)
 {
     *out = NULL;
@@ -677,6 +677,19 @@ int sl__manifest_owns(sl__manifest *m, const char *stage, const char *path)
     return strcmp(now, recorded) == 0;
 }
 
+/* Rows of leaf k, which starts at row r, as sluice_hash_leaves says (one
+ * number: every leaf but a shorter last one; else each leaf's rows); 0 when
+ * the attribute does not describe the rows. */
+static int64_t leaf_rows(const sl__ckpt_info *info, int64_t k, int64_t r)
+{
+    int64_t left = info->rows - r;
+    if (info->nleaves == 1 && info->leaves[0] > 0)
+        return info->leaves[0] < left ? info->leaves[0] : left;
+    if (info->nleaves > 1 && k < info->nleaves && info->leaves[k] > 0 && info->leaves[k] <= left)
+        return info->leaves[k];
+    return 0;
+}
+
 /* Re-hashes every array of the checkpoint and compares with what it
  * recorded. 1 intact, 0 not (reason filled). */
 static int content_intact(sl_stage *st, const char *path, const sl__ckpt_info *info, char *reason, size_t rsize)
@@ -708,20 +721,13 @@ static int content_intact(sl_stage *st, const char *path, const sl__ckpt_info *i
             int64_t block = (int64_t)((8u << 20) / (row_bytes ? row_bytes : 1)) + 1;
             void *buf = malloc((size_t)block * row_bytes);
             sl__hasher_reset(h);
-            /* leaf by leaf (hash.h): one number is the rows of every leaf
-             * but a shorter last one, else each leaf's rows */
-            int64_t leaf_rows = info->nleaves > 0 ? info->leaves[0] : 0;
-            int good = info->nleaves == 1 ? leaf_rows > 0 || info->rows == 0 : info->nleaves > 1;
+            /* leaf by leaf (hash.h) */
+            int good = info->nleaves >= 1;
             for (int64_t r = 0, k = 0; ok && good && d >= 0 && (want || place) && buf && leaf && r < info->rows;
                  k++) {
-                int64_t rows = info->nleaves == 1 ? leaf_rows : k < info->nleaves ? info->leaves[k] : 0;
-                if (rows <= 0 || rows > info->rows - r) {
-                    if (info->nleaves > 1 || rows <= 0) {
-                        good = 0;
-                        break;
-                    }
-                    rows = info->rows - r;
-                }
+                int64_t rows = leaf_rows(info, k, r);
+                if (!(good = rows > 0))
+                    break;
                 sl__hasher_reset(leaf);
                 for (int64_t done = 0; ok && done < rows; done += block) {
                     int64_t n = rows - done < block ? rows - done : block;
@@ -731,9 +737,7 @@ static int content_intact(sl_stage *st, const char *path, const sl__ckpt_info *i
                     else
                         sl__hasher_add(leaf, buf, (size_t)n * row_bytes);
                 }
-                unsigned char digest[SL_LEAF_BYTES];
-                sl__hasher_leaf(leaf, digest);
-                sl__hasher_add(h, digest, sizeof digest);
+                sl__hasher_add_leaf(h, leaf);
                 r += rows;
             }
             char got[SL_HASH_HEX];

@@ -443,7 +443,8 @@ static sl_status plan_stages(sl_pipeline *p, sl_error *err)
         st->output = sl_frame_new();
         if (!st->output)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        sl_status s = st->op->plan ? st->op->plan(st, err) : SL_OK;
+        /* read for the graph only: outputs stay empty, no file is opened */
+        sl_status s = st->op->plan && !p->graph_only ? st->op->plan(st, err) : SL_OK;
         if (s) {
             if (err && !err->file[0]) {
                 snprintf(err->file, sizeof err->file, "%s", p->path);
@@ -752,19 +753,13 @@ static sl_status build(sl_pipeline *p, const char *text, size_t len, sl_error *e
         return s;
     }
     free(stages);
-    if (p->graph_only) {
-        /* the structure only: no file is opened, outputs stay empty */
-        for (size_t k = 0; k < p->n && s == SL_OK; k++)
-            if (!(p->stages[k].output = sl_frame_new()))
-                s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        return s == SL_OK ? decide_checkpoints(p, err) : s;
-    }
-    s = check_files(p, err);
+    if (!p->graph_only)
+        s = check_files(p, err);
     if (s == SL_OK)
         s = plan_stages(p, err);
     if (s == SL_OK)
         s = decide_checkpoints(p, err);
-    if (s == SL_OK)
+    if (s == SL_OK && !p->graph_only)
         s = sl__check_file_identities(p, p->workdir, err);
     return s;
 }
@@ -923,7 +918,7 @@ void sl_pipeline_free(sl_pipeline *p)
 }
 
 /* The getters answer NULL, 0 or SIZE_MAX for a NULL pipeline or an index
- * out of range, never crash (c-api.md, "Thread safety and NULL"). */
+ * out of range, never crash (c-api.md, "Reading results"). */
 const char *sl_pipeline_name(const sl_pipeline *p) { return p ? p->name : NULL; }
 const char *sl_pipeline_workdir(const sl_pipeline *p) { return p ? p->workdir : NULL; }
 int64_t sl_pipeline_chunk_rows(const sl_pipeline *p) { return p ? p->chunk_rows : 0; }

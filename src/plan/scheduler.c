@@ -102,6 +102,25 @@ static void iso_time(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The keys of the stage's results in the order the op recorded them, one a
+ * line (sluice_results), for a reuse to give them back in that order: HDF5
+ * lists attributes by name. */
+static sl_status write_result_order_locked(const sl_stage *st, sl__ckpt_writer *w, sl_error *err)
+{
+    size_t len = 1, used = 0;
+    for (size_t k = 0; k < st->n_results; k++)
+        len += strlen(st->results[k].key) + 1;
+    char *order = malloc(len);
+    if (!order)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    order[0] = '\0';
+    for (size_t k = 0; k < st->n_results; k++)
+        used += (size_t)snprintf(order + used, len - used, "%s%s", k ? "\n" : "", st->results[k].key);
+    sl_status s = sl__ckpt_attr_string_locked(w, "sluice_results", order, err);
+    free(order);
+    return s;
+}
+
 static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *err)
 {
     char *params = sl__params_canonical(st->params);
@@ -154,26 +173,13 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
             const double *v = sl_frame_attr(st->output, sl_frame_array(st->output, i)->name, key, &n);
             s = sl__ckpt_array_attr_locked(w, i, key, v, n, err);
         }
-    /* the keys in the order the op recorded them (sluice_results), for a
-     * reuse to give them back in that order: HDF5 lists attributes by name */
-    size_t order_len = 1;
-    for (size_t k = 0; k < st->n_results; k++)
-        order_len += strlen(st->results[k].key) + 1;
-    char *order = malloc(order_len);
-    if (!s && !order)
-        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    size_t used = 0;
-    if (order)
-        order[0] = '\0';
     for (size_t k = 0; !s && k < st->n_results; k++) {
         char key[SL_NAME_MAX + 16];
         snprintf(key, sizeof key, "result.%s", st->results[k].key);
         s = sl__ckpt_attr_double_locked(w, key, st->results[k].value, err);
-        used += (size_t)snprintf(order + used, order_len - used, "%s%s", k ? "\n" : "", st->results[k].key);
     }
     if (!s && st->n_results)
-        s = sl__ckpt_attr_string_locked(w, "sluice_results", order, err);
-    free(order);
+        s = write_result_order_locked(st, w, err);
     free(params);
     return s;
 }
@@ -951,13 +957,13 @@ static int all_settled(sched *sc)
     return sc->finished == sc->n;
 }
 
-/* The temporary files of a recomputation that was killed, when the stage's
- * stored checkpoint turned out fresh after all: nothing will resume them. */
 /* The scratch names a stage's checkpoint path gets: its temporary file, its
  * resume journal, and a journal being saved. */
 static const char *const scratch_suffixes[] = {".tmp", ".tmp.resume", ".tmp.resume.tmp"};
 #define N_SCRATCH (sizeof scratch_suffixes / sizeof *scratch_suffixes)
 
+/* The temporary files of a recomputation that was killed, when the stage's
+ * stored checkpoint turned out fresh after all: nothing will resume them. */
 static void remove_leftovers(const char *workdir, const char *stage)
 {
     char *path = sl__ckpt_path(workdir, stage);

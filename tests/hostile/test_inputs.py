@@ -130,6 +130,16 @@ def rerun_after_change(d, change, arrays, what):
             expect_same(f[k][...], h5py_values(os.path.join(d, "data.h5"), ds), what)
 
 
+def new_values_of_x(path, shape, rng):
+    """A change for rerun_after_change: new values for /X in the HDF5 file at
+    path, after a pause (so that its mtime moves)."""
+    def rewrite():
+        time.sleep(0.01)
+        with h5py.File(path, "r+") as f:
+            f["X"][...] = rng.normal(size=shape)
+    return rewrite
+
+
 def test_linked_files_are_part_of_the_cache_key():
     """The files a source's values come from through links (an external link's
     target, a virtual dataset's source, external raw storage) are part of the
@@ -142,12 +152,8 @@ def test_linked_files_are_part_of_the_cache_key():
         f["X"] = rng.normal(size=(30, 3))
     with h5py.File(os.path.join(d, "data.h5"), "w") as f:
         f["X"] = h5py.ExternalLink("target.h5", "/X")
-
-    def rewrite_target():
-        time.sleep(0.01)
-        with h5py.File(os.path.join(d, "target.h5"), "r+") as f:
-            f["X"][...] = rng.normal(size=(30, 3))
-    rerun_after_change(d, rewrite_target, {"X": "/X"}, "external link target rewritten")
+    rerun_after_change(d, new_values_of_x(os.path.join(d, "target.h5"), (30, 3), rng), {"X": "/X"},
+                       "external link target rewritten")
     # a virtual dataset's source
     d = tdir("key_virtual")
     with h5py.File(os.path.join(d, "part.h5"), "w") as f:
@@ -156,12 +162,8 @@ def test_linked_files_are_part_of_the_cache_key():
     layout[:] = h5py.VirtualSource("part.h5", "/X", shape=(20, 2))
     with h5py.File(os.path.join(d, "data.h5"), "w", libver="latest") as f:
         f.create_virtual_dataset("X", layout, fillvalue=-1.0)
-
-    def rewrite_part():
-        time.sleep(0.01)
-        with h5py.File(os.path.join(d, "part.h5"), "r+") as f:
-            f["X"][...] = rng.normal(size=(20, 2))
-    rerun_after_change(d, rewrite_part, {"X": "/X"}, "virtual source rewritten")
+    rerun_after_change(d, new_values_of_x(os.path.join(d, "part.h5"), (20, 2), rng), {"X": "/X"},
+                       "virtual source rewritten")
     # external raw storage
     d = tdir("key_external_raw")
     raw = rng.normal(size=(25, 2))
