@@ -169,6 +169,7 @@ static sl_status clip_run(sl_stage *st, sl_exec *ex, sl_error *err)
 }
 
 static const sl_op clip_op = {
+    .abi = SL_ABI_VERSION,
     .name = "example.clip_abs",
     .summary = "clip float arrays to [-bound, bound], counting the values clipped",
     .params = clip_params,
@@ -231,7 +232,7 @@ typedef struct progress {
     int64_t chunk_events;
 } progress;
 
-static void on_event(const sl_event *ev, void *user)
+static int on_event(const sl_event *ev, void *user)
 {
     progress *pg = user;
     switch (ev->kind) {
@@ -247,6 +248,7 @@ static void on_event(const sl_event *ev, void *user)
     case SL_EVENT_STAGE_FAILED: printf("    %-6s failed\n", ev->name); break;
     case SL_EVENT_EPOCH: break; /* training ops only */
     }
+    return 0;
 }
 
 static int fail_sluice(const char *what, const sl_error *err)
@@ -416,7 +418,7 @@ int main(int argc, char **argv)
     }
     free(data);
 
-    if (rc == 0 && sl_op_register(&clip_op, &err) != SL_OK)
+    if (rc == 0 && sl_op_register(&clip_op, NULL, NULL, &err) != SL_OK)
         rc = fail_sluice("registering example.clip_abs", &err);
 
     /* relative paths in the text (data.h5, runs) resolve against dir */
@@ -436,7 +438,7 @@ int main(int argc, char **argv)
     } runs[] = {{1, 1000, 1}, {4, 64, 1}, {4, 64, 0}};
     for (size_t r = 0; r < sizeof runs / sizeof runs[0] && rc == 0; r++) {
         progress pg = {0};
-        sl_run_options opt = {.threads = runs[r].threads,
+        sl_run_options opt = {.abi = SL_ABI_VERSION, .threads = runs[r].threads,
                               .chunk_rows = runs[r].chunk_rows,
                               .progress = on_event,
                               .user = &pg};

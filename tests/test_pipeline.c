@@ -377,12 +377,12 @@ typedef struct counts {
     double loss[MAX_STAGES][8]; /* EPOCH: the first epochs' losses */
 } counts;
 
-static void on_event(const sl_event *ev, void *user)
+static int on_event(const sl_event *ev, void *user)
 {
     counts *c = user;
     size_t i = ev->stage;
     if (i >= MAX_STAGES)
-        return;
+        return 0;
     switch (ev->kind) {
     case SL_EVENT_STAGE_START:
         c->start[i]++;
@@ -416,6 +416,7 @@ static void on_event(const sl_event *ev, void *user)
         c->epochs[i]++;
         break;
     }
+    return 0;
 }
 
 /* ---- (b) a successful run ---------------------------------------------------- */
@@ -556,7 +557,7 @@ static void test_run_basic(void **state)
 
     counts c;
     memset(&c, 0, sizeof c);
-    sl_run_options opt = {.threads = 2, .progress = on_event, .user = &c};
+    sl_run_options opt = {.abi = SL_ABI_VERSION, .threads = 2, .progress = on_event, .user = &c};
     if (sl_pipeline_run(p, &opt, &err) != SL_OK)
         fail_msg("run: %s: %s", err.stage, err.message);
     assert_int_equal(err.code, SL_OK);
@@ -701,6 +702,7 @@ static sl_status dbl_run(sl_stage *st, sl_exec *ex, sl_error *err)
 }
 
 static const sl_op dbl_op = {
+    .abi = SL_ABI_VERSION,
     .name = "test.double",
     .summary = "multiplies float64 arrays by a factor",
     .params = dbl_params,
@@ -717,32 +719,32 @@ static void test_op_register(void **state)
     sl_error_clear(&err);
     /* registered once in main(); a second time is refused */
     assert_ptr_equal(sl_op_find("test.double"), &dbl_op);
-    assert_int_equal(sl_op_register(&dbl_op, &err), SL_ERR_USAGE);
+    assert_int_equal(sl_op_register(&dbl_op, NULL, NULL, &err), SL_ERR_USAGE);
     assert_non_null(strstr(err.message, "an op named 'test.double' is already registered"));
     /* a copy under a built-in's name too */
     sl_op dup = dbl_op;
     dup.name = "describe";
-    assert_int_equal(sl_op_register(&dup, &err), SL_ERR_USAGE);
+    assert_int_equal(sl_op_register(&dup, NULL, NULL, &err), SL_ERR_USAGE);
     assert_non_null(strstr(err.message, "'describe' is already registered"));
     /* no run function */
     sl_op norun = dbl_op;
     norun.name = "test.norun";
     norun.run = NULL;
-    assert_int_equal(sl_op_register(&norun, &err), SL_ERR_USAGE);
+    assert_int_equal(sl_op_register(&norun, NULL, NULL, &err), SL_ERR_USAGE);
     assert_non_null(strstr(err.message, "has no run function"));
     assert_null(sl_op_find("test.norun"));
     /* bad names */
     sl_op bad = dbl_op;
     bad.name = "no/slash";
-    assert_int_equal(sl_op_register(&bad, &err), SL_ERR_USAGE);
-    assert_int_equal(sl_op_register(NULL, &err), SL_ERR_USAGE);
+    assert_int_equal(sl_op_register(&bad, NULL, NULL, &err), SL_ERR_USAGE);
+    assert_int_equal(sl_op_register(NULL, NULL, NULL, &err), SL_ERR_USAGE);
     /* a parameter called 'op' is reserved */
     static const sl_param_spec reserved[] = {{"op", SL_PARAM_STRING, 0, NULL, NULL, 0, 0, NULL}};
     sl_op r = dbl_op;
     r.name = "test.reserved";
     r.params = reserved;
     r.n_params = 1;
-    assert_int_equal(sl_op_register(&r, &err), SL_ERR_USAGE);
+    assert_int_equal(sl_op_register(&r, NULL, NULL, &err), SL_ERR_USAGE);
     assert_null(sl_op_find("test.reserved"));
     /* a default that is no value of its type is refused here, not when a stage uses it */
     static const sl_param_spec bad_default[] = {{"k", SL_PARAM_INT, 0, "abc", NULL, 0, 0, "an int"}};
@@ -750,7 +752,7 @@ static void test_op_register(void **state)
     d.name = "test.baddefault";
     d.params = bad_default;
     d.n_params = 1;
-    assert_int_equal(sl_op_register(&d, &err), SL_ERR_USAGE);
+    assert_int_equal(sl_op_register(&d, NULL, NULL, &err), SL_ERR_USAGE);
     assert_int_equal(err.code, SL_ERR_USAGE);
     assert_non_null(strstr(err.message, "op 'test.baddefault' has an invalid default for parameter 'k' ('abc')"));
     assert_null(sl_op_find("test.baddefault"));
@@ -772,7 +774,7 @@ static void test_user_op_in_pipeline(void **state)
     if (sl_pipeline_load_string(yaml, strlen(yaml), NAME, tmpdir, &p, &err) != SL_OK)
         fail_msg("load: %d:%d: %s", err.line, err.col, err.message);
     assert_ptr_equal(sl_pipeline_stage_op(p, 2), &dbl_op);
-    sl_run_options opt = {.threads = 2};
+    sl_run_options opt = {.abi = SL_ABI_VERSION, .threads = 2};
     if (sl_pipeline_run(p, &opt, &err) != SL_OK)
         fail_msg("run: %s: %s", err.stage, err.message);
     sl_pipeline_free(p);
@@ -860,7 +862,7 @@ static void run_describe(int threads, const char *workdir, double out[2][6][COLS
         fail_msg("load: %s", err.message);
     char wd[512];
     path_in(wd, sizeof wd, workdir);
-    sl_run_options opt = {.threads = threads, .workdir = wd};
+    sl_run_options opt = {.abi = SL_ABI_VERSION, .threads = threads, .workdir = wd};
     if (sl_pipeline_run(p, &opt, &err) != SL_OK)
         fail_msg("run with %d threads: %s", threads, err.message);
     const char *stats[] = {"count", "nan_count", "mean", "std", "min", "max"};
@@ -912,7 +914,7 @@ static void test_run_twice(void **state)
         fail_msg("load: %s", err.message);
     char wd[512];
     path_in(wd, sizeof wd, "work-twice");
-    sl_run_options opt = {.threads = 2, .workdir = wd};
+    sl_run_options opt = {.abi = SL_ABI_VERSION, .threads = 2, .workdir = wd};
     static double first[12][COLS], second[12][COLS];
     for (int run = 0; run < 2; run++) {
         if (sl_pipeline_run(p, &opt, &err) != SL_OK)
@@ -937,7 +939,7 @@ static sl_pipeline *run_counted(const char *yaml, const char *workdir, counts *c
     if (sl_pipeline_load_string(yaml, strlen(yaml), NAME, tmpdir, &p, err) != SL_OK)
         fail_msg("load: %s", err->message);
     memset(c, 0, sizeof *c);
-    sl_run_options opt = {.threads = 2, .workdir = workdir, .progress = on_event, .user = c};
+    sl_run_options opt = {.abi = SL_ABI_VERSION, .threads = 2, .workdir = workdir, .progress = on_event, .user = c};
     *s = sl_pipeline_run(p, &opt, err);
     return p;
 }
@@ -1012,7 +1014,7 @@ static void test_results_order_on_reuse(void **state)
     for (int run = 0; run < 2; run++) {
         counts c;
         memset(&c, 0, sizeof c);
-        sl_run_options opt = {.threads = 1, .workdir = wd, .progress = on_event, .user = &c};
+        sl_run_options opt = {.abi = SL_ABI_VERSION, .threads = 1, .workdir = wd, .progress = on_event, .user = &c};
         if (sl_pipeline_run(p, &opt, &err) != SL_OK)
             fail_msg("run %d: %s", run, err.message);
         assert_int_equal(c.start[1], run == 0 ? 1 : 0); /* the second run reuses it */
@@ -1134,7 +1136,7 @@ static void test_failing_stage(void **state)
 int main(void)
 {
     sl_error err;
-    if (sl_op_register(&dbl_op, &err) != SL_OK) {
+    if (sl_op_register(&dbl_op, NULL, NULL, &err) != SL_OK) {
         fprintf(stderr, "cannot register test.double: %s\n", err.message);
         return 1;
     }

@@ -11,12 +11,15 @@
 extern "C" {
 #endif
 
-/* Call before anything in the process uses BLIS (the sluice CLI does so
- * first thing). When BLIS_ARCH_TYPE is not set and this CPU is newer than
- * what BLIS recognises but runs one of its optimised kernel sets (AVX2 and
- * FMA: the "zen3" set), sets BLIS_ARCH_TYPE for this process and returns the
- * set's name. Otherwise changes nothing and returns NULL: BLIS decides, and
- * a user's BLIS_ARCH_TYPE always wins. Not thread-safe (it calls setenv). */
+/* The library calls this itself when it is loaded (a constructor), before
+ * anything can call BLIS through it; calling it again is harmless and gives
+ * the same answer. When BLIS_ARCH_TYPE is not set and this CPU is newer
+ * than what BLIS recognises but runs one of its optimised kernel sets (AVX2
+ * and FMA: the "zen3" set), it sets BLIS_ARCH_TYPE for this process and
+ * returns the set's name. Otherwise it changes nothing and returns NULL:
+ * BLIS decides, and a user's BLIS_ARCH_TYPE always wins. A program that
+ * called BLIS itself before libsluice was loaded (dlopen) keeps the kernels
+ * BLIS chose then. */
 const char *sl_blis_select_kernels(void);
 
 /* The kernel set BLIS is using (initialises BLIS). */

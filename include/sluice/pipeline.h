@@ -9,6 +9,7 @@
 #include "sluice/error.h"
 #include "sluice/frame.h"
 #include "sluice/op.h"
+#include "sluice/version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -88,10 +89,14 @@ typedef struct sl_event {
     double loss;          /* EPOCH: the training loss of that epoch */
 } sl_event;
 
-/* Called from the scheduler's threads, one call at a time. */
-typedef void (*sl_progress_fn)(const sl_event *ev, void *user);
+/* Called from the scheduler's threads, one call at a time. Returns 0 to go
+ * on; anything else cancels the run as sl_pipeline_cancel() does. */
+typedef int (*sl_progress_fn)(const sl_event *ev, void *user);
 
+/* Options of a run. Start from SL_RUN_OPTIONS_INIT (or set .abi yourself):
+ * a zero `abi` is refused. */
 typedef struct sl_run_options {
+    int abi;                   /* SL_ABI_VERSION of the program that filled it */
     int threads;               /* 0: from the pipeline file, then OMP_NUM_THREADS, then cores */
     int64_t chunk_rows;        /* 0: from the pipeline file */
     int64_t memory;            /* bytes for chunk buffers; 0: from the pipeline file (default 1 GiB) */
@@ -113,6 +118,8 @@ typedef struct sl_run_options {
     volatile sig_atomic_t *cancel;
 } sl_run_options;
 
+#define SL_RUN_OPTIONS_INIT {.abi = SL_ABI_VERSION}
+
 /* Parses a size such as "512MiB", "2 GiB", "300MB" or "1e9" into bytes
  * (units B, KB, MB, GB, TB in powers of 1000; KiB or K, MiB or M, GiB or G,
  * TiB in powers of 1024). Returns 1 on success, 0 for anything else. */
@@ -124,6 +131,15 @@ int sl_parse_size(const char *text, int64_t *bytes);
  * a workdir (workdir/.sluice.lock). Every stage is logged to
  * workdir/run.log as a JSON line. */
 sl_status sl_pipeline_run(sl_pipeline *p, const sl_run_options *opt, sl_error *err);
+
+/* Cancels the run of p in progress, as sl_run_options.cancel does (same
+ * effects: no new stage starts, passes stop at a chunk boundary, completed
+ * checkpoints are kept, interrupted resumable stages resume next time).
+ * Safe from any thread, while sl_pipeline_run runs on another. A request
+ * made while no run is in progress cancels the next run at its start; the
+ * request is cleared when sl_pipeline_run returns. Not async-signal-safe:
+ * from a signal handler, use sl_run_options.cancel. */
+void sl_pipeline_cancel(sl_pipeline *p);
 
 typedef enum sl_stage_freshness {
     SL_STAGE_FRESH,   /* the checkpoint would be reused */

@@ -40,7 +40,7 @@ int cmd_ops(int argc, char **argv);
 typedef struct cli_progress cli_progress;
 cli_progress *cli_progress_new(const sl_pipeline *p, FILE *out, int live, int quiet);
 void cli_progress_free(cli_progress *pr);
-void cli_progress_event(const sl_event *ev, void *user);
+int cli_progress_event(const sl_event *ev, void *user);
 /* Clears a live line before an error is printed. */
 void cli_progress_finish(cli_progress *pr);
 /* 1 when nothing more goes to stdout (-q, or its reader is gone). */

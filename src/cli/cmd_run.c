@@ -37,6 +37,7 @@ static const char run_usage[] =
 static int parse(int argc, char **argv, const char *cmd, run_args *a)
 {
     memset(a, 0, sizeof *a);
+    a->opt.abi = SL_ABI_VERSION;
     a->progress = "auto";
     a->extra = calloc((size_t)argc, sizeof *a->extra);
     if (!a->extra)

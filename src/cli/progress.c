@@ -234,12 +234,12 @@ static void check_out(cli_progress *pr)
         pr->quiet = 1;
 }
 
-void cli_progress_event(const sl_event *ev, void *user)
+int cli_progress_event(const sl_event *ev, void *user)
 {
     cli_progress *pr = user;
     count_event(pr, ev);
     if (pr->quiet)
-        return;
+        return 0;
     stage_view *v = &pr->stages[ev->stage];
     switch (ev->kind) {
     case SL_EVENT_STAGE_START:
@@ -288,6 +288,7 @@ void cli_progress_event(const sl_event *ev, void *user)
             pr->last_draw = t;
         }
     }
+    return 0;
 }
 
 void cli_progress_finish(cli_progress *pr)

@@ -1,4 +1,5 @@
 #include <blis.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "sluice/cpu.h"
@@ -39,16 +40,32 @@ static int newer_amd_with_avx2(void)
 #endif
 }
 
-const char *sl_blis_select_kernels(void)
+static const char *chosen;
+static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+
+static void choose(void)
 {
     if (getenv("BLIS_ARCH_TYPE") || !newer_amd_with_avx2())
-        return NULL;
+        return;
     /* BLIS 0.9 reads BLIS_ARCH_TYPE as the number of an arch_t */
     char id[16];
     snprintf(id, sizeof id, "%d", (int)BLIS_ARCH_ZEN3);
-    if (setenv("BLIS_ARCH_TYPE", id, 0) != 0)
-        return NULL;
-    return "zen3";
+    if (setenv("BLIS_ARCH_TYPE", id, 0) == 0)
+        chosen = "zen3";
+}
+
+/* When the library is loaded, before the program can call BLIS through it:
+ * BLIS reads BLIS_ARCH_TYPE once, at its first call, and a program linked
+ * with libsluice should not need to know that (issue 15). */
+__attribute__((constructor)) static void choose_at_load(void)
+{
+    pthread_once(&choose_once, choose);
+}
+
+const char *sl_blis_select_kernels(void)
+{
+    pthread_once(&choose_once, choose);
+    return chosen;
 }
 
 const char *sl_blis_kernels(void)

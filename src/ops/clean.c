@@ -869,6 +869,7 @@ static const char doc[] =
     "`impute_mean` or `impute_median` on a column whose kept values are all missing.\n";
 
 const sl_op sl__op_clean = {
+    .abi = SL_ABI_VERSION,
     .name = "clean",
     .summary = "drop, impute or reject NaN/Inf per array (mean, median, constant) and clip values",
     .doc = doc,

@@ -474,6 +474,7 @@ static const char doc[] =
     "an integer target.\n";
 
 const sl_op sl__op_convert = {
+    .abi = SL_ABI_VERSION,
     .name = "convert",
     .summary = "cast arrays to another element type (checked for integer targets); select, drop or split columns",
     .doc = doc,

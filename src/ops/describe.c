@@ -159,6 +159,7 @@ static const char op_doc[] =
     "with NumPy to about 1e-15 relative for any chunk size.\n";
 
 const sl_op sl__op_describe = {
+    .abi = SL_ABI_VERSION,
     .name = "describe",
     .summary = "per-column count, NaN count, mean, std (ddof 0), min and max of arrays",
     .doc = op_doc,

@@ -389,6 +389,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
 }
 
 const sl_op sl__op_linreg = {
+    .abi = SL_ABI_VERSION,
     .name = "linreg",
     .summary = "linear least squares (+ ridge) by the normal equations or gradient descent",
     .doc = doc,

@@ -652,6 +652,7 @@ static const char op_doc[] =
     "The output frame's row count is known at plan time.\n";
 
 const sl_op sl__op_load_hdf5 = {
+    .abi = SL_ABI_VERSION,
     .name = "load.hdf5",
     .summary = "read datasets of an HDF5 file into a frame",
     .doc = op_doc,

@@ -108,6 +108,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
 }
 
 const sl_op sl__op_logreg = {
+    .abi = SL_ABI_VERSION,
     .name = "logreg",
     .summary = "binary logistic regression by (mini-batch) gradient descent",
     .doc = doc,

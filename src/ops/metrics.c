@@ -350,6 +350,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
 }
 
 const sl_op sl__op_metrics = {
+    .abi = SL_ABI_VERSION,
     .name = "metrics",
     .summary = "mse, rmse, mae, r2, accuracy, log_loss of predictions (or of a model on data)",
     .doc = doc,

@@ -578,6 +578,7 @@ static const char op_doc[] =
     "  found at plan time).\n";
 
 const sl_op sl__op_normalize = {
+    .abi = SL_ABI_VERSION,
     .name = "normalize",
     .summary = "z-score or min-max scaling of columns, fitted here or applied from another normalize stage",
     .doc = op_doc,

@@ -187,6 +187,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
 }
 
 const sl_op sl__op_predict = {
+    .abi = SL_ABI_VERSION,
     .name = "predict",
     .summary = "predictions Xw + b of a linear or logistic model (from a model stage or YAML weights)",
     .doc = doc,

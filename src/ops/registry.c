@@ -24,7 +24,12 @@ static const sl_op *const builtin_ops[] = {
 #define N_BUILTIN (sizeof builtin_ops / sizeof builtin_ops[0])
 
 #define MAX_USER_OPS 256
-static const sl_op *user_ops[MAX_USER_OPS];
+typedef struct user_op {
+    const sl_op *op;
+    void *user;
+    void (*destroy)(void *);
+} user_op;
+static user_op user_ops[MAX_USER_OPS];
 static size_t n_user_ops;
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -41,7 +46,7 @@ const sl_op *sl_op_at(size_t i)
     if (i < N_BUILTIN)
         return builtin_ops[i];
     pthread_mutex_lock(&registry_mu);
-    const sl_op *op = i - N_BUILTIN < n_user_ops ? user_ops[i - N_BUILTIN] : NULL;
+    const sl_op *op = i - N_BUILTIN < n_user_ops ? user_ops[i - N_BUILTIN].op : NULL;
     pthread_mutex_unlock(&registry_mu);
     return op;
 }
@@ -64,10 +69,40 @@ static int op_name_ok(const char *name)
     return sl__name_ok(name);
 }
 
-sl_status sl_op_register(const sl_op *op, sl_error *err)
+sl_status sl__abi_check(int abi, const char *what, sl_error *err)
+{
+    if (abi < 1)
+        return sl__error_set(err, SL_ERR_USAGE,
+                             "%s sets no ABI version: add .abi = SL_ABI_VERSION (from <sluice/version.h>) to it",
+                             what);
+    if (abi > SL_ABI_VERSION)
+        return sl__error_set(err, SL_ERR_USAGE,
+                             "%s was built for sluice ABI %d, but this libsluice %s supports ABI 1 to %d: build it "
+                             "against this sluice's headers or install a newer libsluice",
+                             what, abi, sl_version(), SL_ABI_VERSION);
+    return SL_OK;
+}
+
+void *sl__op_user(const sl_op *op)
+{
+    void *user = NULL;
+    pthread_mutex_lock(&registry_mu);
+    for (size_t i = 0; i < n_user_ops; i++)
+        if (user_ops[i].op == op)
+            user = user_ops[i].user;
+    pthread_mutex_unlock(&registry_mu);
+    return user;
+}
+
+static sl_status check_table(const sl_op *op, sl_error *err)
 {
     if (!op || !op->name || !op_name_ok(op->name))
         return sl__error_set(err, SL_ERR_USAGE, "an op needs a name of letters, digits, '_', '.' or '-'");
+    char what[SL_NAME_MAX + 8];
+    snprintf(what, sizeof what, "op '%s'", op->name);
+    sl_status abi = sl__abi_check(op->abi, what, err);
+    if (abi)
+        return abi;
     if (!op->run)
         return sl__error_set(err, SL_ERR_USAGE, "op '%s' has no run function", op->name);
     if (op->n_params && !op->params)
@@ -86,19 +121,55 @@ sl_status sl_op_register(const sl_op *op, sl_error *err)
         if (s)
             return s;
     }
-    pthread_mutex_lock(&registry_mu);
-    sl_status s = SL_OK;
-    for (size_t i = 0; i < N_BUILTIN + n_user_ops && s == SL_OK; i++) {
-        const sl_op *o = i < N_BUILTIN ? builtin_ops[i] : user_ops[i - N_BUILTIN];
-        if (strcmp(o->name, op->name) == 0)
-            s = sl__error_set(err, SL_ERR_USAGE, "an op named '%s' is already registered", op->name);
+    return SL_OK;
+}
+
+sl_status sl_op_register(const sl_op *op, void *user, void (*destroy)(void *), sl_error *err)
+{
+    sl_error_clear(err);
+    sl_status s = check_table(op, err);
+    if (s == SL_OK) {
+        pthread_mutex_lock(&registry_mu);
+        for (size_t i = 0; i < N_BUILTIN + n_user_ops && s == SL_OK; i++) {
+            const sl_op *o = i < N_BUILTIN ? builtin_ops[i] : user_ops[i - N_BUILTIN].op;
+            if (strcmp(o->name, op->name) == 0)
+                s = sl__error_set(err, SL_ERR_USAGE, "an op named '%s' is already registered", op->name);
+        }
+        if (s == SL_OK && n_user_ops == MAX_USER_OPS)
+            s = sl__error_set(err, SL_ERR_USAGE, "at most %d user ops can be registered", MAX_USER_OPS);
+        if (s == SL_OK)
+            user_ops[n_user_ops++] = (user_op){op, user, destroy};
+        pthread_mutex_unlock(&registry_mu);
     }
-    if (s == SL_OK && n_user_ops == MAX_USER_OPS)
-        s = sl__error_set(err, SL_ERR_USAGE, "at most %d user ops can be registered", MAX_USER_OPS);
-    if (s == SL_OK)
-        user_ops[n_user_ops++] = op;
-    pthread_mutex_unlock(&registry_mu);
+    /* as sqlite3_create_function_v2: the data is the library's once handed over */
+    if (s != SL_OK && destroy)
+        destroy(user);
     return s;
+}
+
+sl_status sl_op_unregister(const char *name, sl_error *err)
+{
+    sl_error_clear(err);
+    if (!name)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_op_unregister needs an op name");
+    for (size_t i = 0; i < N_BUILTIN; i++)
+        if (strcmp(builtin_ops[i]->name, name) == 0)
+            return sl__error_set(err, SL_ERR_USAGE, "op '%s' is built in and cannot be unregistered", name);
+    user_op gone = {0};
+    pthread_mutex_lock(&registry_mu);
+    for (size_t i = 0; i < n_user_ops && !gone.op; i++) {
+        if (strcmp(user_ops[i].op->name, name) == 0) {
+            gone = user_ops[i];
+            memmove(&user_ops[i], &user_ops[i + 1], (n_user_ops - i - 1) * sizeof user_ops[0]);
+            n_user_ops--;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    if (!gone.op)
+        return sl__error_set(err, SL_ERR_USAGE, "no user op named '%s' is registered", name);
+    if (gone.destroy)
+        gone.destroy(gone.user);
+    return SL_OK;
 }
 
 void sl__describe_frame(const sl_frame *f, char *buf, size_t size)

@@ -124,6 +124,7 @@ static const char op_doc[] =
     "attribute records the rows written.\n";
 
 const sl_op sl__op_save_hdf5 = {
+    .abi = SL_ABI_VERSION,
     .name = "save.hdf5",
     .summary = "write a frame's arrays to an HDF5 file",
     .doc = op_doc,

@@ -303,6 +303,7 @@ static const char doc[] =
     "run time, a value outside the transform's domain (unless `domain_errors: nan`).\n";
 
 const sl_op sl__op_scale = {
+    .abi = SL_ABI_VERSION,
     .name = "scale",
     .summary = "element-wise transform(x) * factor + offset on float arrays (log, log1p, sqrt, square)",
     .doc = doc,

@@ -298,6 +298,7 @@ static const char op_doc[] =
     "with the part's rows. The result `rows` is the row count of the part.\n";
 
 const sl_op sl__op_split = {
+    .abi = SL_ABI_VERSION,
     .name = "split",
     .summary = "one part (train, validation or test) of a reproducible row split, shuffled by seed or contiguous",
     .doc = op_doc,

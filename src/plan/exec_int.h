@@ -26,10 +26,15 @@ struct sl_exec {
     double rank_sync_seconds; /* MPI runs: time after this rank's part of each pass (pipeline_int.h) */
 };
 
-/* 1 once the caller asked the run to stop (sl_run_options.cancel). */
+/* 1 once the caller asked the run to stop (sl_run_options.cancel,
+ * sl_pipeline_cancel, or a progress callback's answer). */
 static inline int sl__run_interrupted(const sl__run_ctx *rc)
 {
-    return rc && rc->opt && rc->opt->cancel && *rc->opt->cancel;
+    if (!rc)
+        return 0;
+    if (rc->opt && rc->opt->cancel && *rc->opt->cancel)
+        return 1;
+    return rc->pipe && atomic_load(&rc->pipe->cancel);
 }
 
 /* Reductions shared by the stages of one run. Two stages that reduce the

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "config/params_int.h"
 #include "config/slurm_int.h"
+#include "ops/ops_int.h"
 #include "core/error_int.h"
 #include "core/frame_int.h"
 #include "core/fsutil.h"
@@ -992,6 +993,7 @@ int sl_pipeline_stage_result_find(const sl_pipeline *p, size_t i, const char *ke
 
 const char *sl_stage_name(const sl_stage *st) { return st->name; }
 const char *sl_stage_op_name(const sl_stage *st) { return st->op->name; }
+void *sl_stage_op_user(const sl_stage *st) { return st ? sl__op_user(st->op) : NULL; }
 const sl_params *sl_stage_params(const sl_stage *st) { return st->params; }
 sl_frame *sl_stage_output(sl_stage *st) { return st->output; }
 void sl_stage_set_state(sl_stage *st, void *state) { st->state = state; }

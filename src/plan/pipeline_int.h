@@ -71,6 +71,7 @@ struct sl_pipeline {
     sl_stage *stages; /* in topological order */
     struct sl__manifest *manifest; /* the workdir's, while a run or status reads it (plan/cache.h) */
     int graph_only; /* read by sl_pipeline_read_file: stages not planned, cannot run */
+    atomic_int cancel; /* sl_pipeline_cancel() or a progress callback asked the run to stop */
 };
 
 /* Puts the position of parameter `param` of st (or of the stage) and the

@@ -20,6 +20,7 @@
 #include "core/fsutil.h"
 #include "io/checkpoint.h"
 #include "io/h5util.h"
+#include "ops/ops_int.h"
 #include "plan/cache.h"
 #include "plan/budget.h"
 #include "plan/exec_int.h"
@@ -788,7 +789,8 @@ static void emit(sl__run_ctx *rc, const sl_event *ev)
     if (!rc->opt || !rc->opt->progress)
         return;
     pthread_mutex_lock(&sc->emit_mu);
-    rc->opt->progress(ev, rc->opt->user);
+    if (rc->opt->progress(ev, rc->opt->user) != 0)
+        atomic_store(&rc->pipe->cancel, 1);
     pthread_mutex_unlock(&sc->emit_mu);
 }
 
@@ -1651,13 +1653,24 @@ sl_status sl_pipeline_run(sl_pipeline *p, const sl_run_options *opt, sl_error *e
         return sl__error_set(err, SL_ERR_USAGE,
                              "pipeline '%s' was read for its structure only (sl_pipeline_read_file): load it with "
                              "sl_pipeline_load_file to run it", p->name);
-    sl_run_options none = {0};
+    sl_run_options none = SL_RUN_OPTIONS_INIT;
     if (!opt)
         opt = &none;
-    int threads = opt->threads > 0 ? opt->threads : p->threads > 0 ? p->threads : threads_from_env();
-    int64_t chunk_rows = opt->chunk_rows > 0 ? opt->chunk_rows : p->chunk_rows;
-    const char *workdir = opt->workdir ? opt->workdir : p->workdir;
-    return sl__schedule(p, opt, threads, chunk_rows, workdir, err);
+    sl_status s = sl__abi_check(opt->abi, "sl_run_options", err);
+    if (s == SL_OK) {
+        int threads = opt->threads > 0 ? opt->threads : p->threads > 0 ? p->threads : threads_from_env();
+        int64_t chunk_rows = opt->chunk_rows > 0 ? opt->chunk_rows : p->chunk_rows;
+        const char *workdir = opt->workdir ? opt->workdir : p->workdir;
+        s = sl__schedule(p, opt, threads, chunk_rows, workdir, err);
+    }
+    atomic_store(&p->cancel, 0);
+    return s;
+}
+
+void sl_pipeline_cancel(sl_pipeline *p)
+{
+    if (p)
+        atomic_store(&p->cancel, 1);
 }
 
 sl_status sl_pipeline_status(sl_pipeline *p, const sl_run_options *opt, sl_stage_status *out, sl_error *err)
@@ -1669,9 +1682,12 @@ sl_status sl_pipeline_status(sl_pipeline *p, const sl_run_options *opt, sl_stage
         return sl__error_set(err, SL_ERR_USAGE,
                              "pipeline '%s' was read for its structure only (sl_pipeline_read_file): load it with "
                              "sl_pipeline_load_file to judge its checkpoints", p->name);
-    sl_run_options none = {0};
+    sl_run_options none = SL_RUN_OPTIONS_INIT;
     if (!opt)
         opt = &none;
+    sl_status abi = sl__abi_check(opt->abi, "sl_run_options", err);
+    if (abi)
+        return abi;
     int64_t chunk_rows = opt->chunk_rows > 0 ? opt->chunk_rows : p->chunk_rows;
     return status_of(p, opt, chunk_rows, opt->workdir ? opt->workdir : p->workdir, out, err);
 }
@@ -1739,9 +1755,14 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
                             sl_error *err)
 {
     sl_error_clear(err);
-    sl_run_options none = {0};
+    if (!p)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_clean needs a pipeline");
+    sl_run_options none = SL_RUN_OPTIONS_INIT;
     if (!opt)
         opt = &none;
+    sl_status abi = sl__abi_check(opt->abi, "sl_run_options", err);
+    if (abi)
+        return abi;
     const char *workdir = opt->workdir ? opt->workdir : p->workdir;
     size_t count = 0;
     char *kept = NULL;

@@ -183,7 +183,7 @@ static void one_pipeline(const char *arrays)
     sl_status s = sl_pipeline_load_string(yaml, (size_t)len, "h5load.yaml", dir, &p, &err);
     fz_check_error(s, &err, "sl_pipeline_load_string");
     if (s == SL_OK && sl_pipeline_stage_count(p) == 2 && frame_bytes(sl_pipeline_stage_output(p, 0)) <= RUN_MAX_BYTES) {
-        sl_run_options opt = {.threads = 1, .workdir = wd};
+        sl_run_options opt = {.abi = SL_ABI_VERSION, .threads = 1, .workdir = wd};
         s = sl_pipeline_run(p, &opt, &err);
         fz_check_error(s, &err, "sl_pipeline_run");
         fz_empty_dir(wd);

@@ -125,7 +125,7 @@ static void walk(sl_pipeline *p)
     sl_stage_status *st = calloc(n, sizeof *st);
     if (!st)
         return;
-    sl_run_options opt = {.threads = 1, .workdir = wd};
+    sl_run_options opt = {.abi = SL_ABI_VERSION, .threads = 1, .workdir = wd};
     sl_error err;
     sl_status s = sl_pipeline_status(p, &opt, st, &err);
     fz_check_error(s, &err, "sl_pipeline_status");
