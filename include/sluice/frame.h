@@ -65,6 +65,18 @@ sl_status sl_frame_copy_schema(sl_frame *dst, const sl_frame *src, sl_error *err
  * array `name` (rows x cols elements of its dtype, copied). The frame's rows
  * must be known. */
 sl_status sl_frame_set_data(sl_frame *f, const char *name, const void *data, sl_error *err);
+/* Points array `name` at the caller's memory (rows x cols elements of its
+ * dtype, row-major) instead of copying it: no copy is made, the library
+ * never writes there, and the memory must stay valid and unchanged while a
+ * run reads it (until sl_pipeline_run or sl_op_call returns). The frame's
+ * rows must be set. */
+sl_status sl_frame_borrow_data(sl_frame *f, const char *name, const void *data, sl_error *err);
+/* Names the content of a caller's frame (any string that changes whenever
+ * the data does: a version, a timestamp, a hash the program already has).
+ * A pipeline input's cache key then holds this name instead of a hash of
+ * every byte, which is computed at every run otherwise. NULL: hash again. */
+sl_status sl_frame_set_version(sl_frame *f, const char *version, sl_error *err);
+const char *sl_frame_version(const sl_frame *f);
 /* Reads the whole array `name` into buf (rows x cols elements converted to
  * `as`), from memory or from the checkpoint behind the frame. Meant for small
  * arrays; streaming ops read chunks through passes instead. */

@@ -31,9 +31,60 @@ sl_status sl_pipeline_load_string(const char *yaml, size_t len, const char *name
  * graph`). The stages are not planned: their output frames are empty, and
  * sl_pipeline_run and sl_pipeline_status refuse such a pipeline. */
 sl_status sl_pipeline_read_file(const char *path, sl_pipeline **out, sl_error *err);
-/* 1 for a pipeline loaded (and so planned) by sl_pipeline_load_*, 0 for one
- * sl_pipeline_read_file read. */
+/* 1 for a pipeline loaded (and so planned) by sl_pipeline_load_* or
+ * sl_pipeline_plan, 0 for one sl_pipeline_read_file read or not planned yet. */
 int sl_pipeline_planned(const sl_pipeline *p);
+
+/* ---- pipelines built in code ---------------------------------------------
+ * sl_pipeline_new starts an empty pipeline; stages and settings are added,
+ * then sl_pipeline_plan validates and plans it exactly as a loaded file
+ * (same checks, same errors, located at the stage and parameter instead of
+ * a line). Until then it cannot run. Relative paths resolve against the
+ * current directory at sl_pipeline_new. The setters replace an earlier
+ * value of the same parameter; types are checked by sl_pipeline_plan
+ * against the op's parameter table (an INT parameter given a string fails
+ * there, naming the stage and parameter). */
+sl_pipeline *sl_pipeline_new(const char *name); /* NULL: out of memory */
+/* A setting, as in a pipeline file: "workdir", "chunk_rows", "threads",
+ * "memory", "checkpoint", "compression"... given as text. The workdir
+ * ":memory:" keeps every output in memory and writes no file. */
+sl_status sl_pipeline_set(sl_pipeline *p, const char *key, const char *value, sl_error *err);
+sl_status sl_pipeline_add_stage(sl_pipeline *p, const char *stage, const char *op, sl_error *err);
+sl_status sl_pipeline_set_int(sl_pipeline *p, const char *stage, const char *param, int64_t value, sl_error *err);
+sl_status sl_pipeline_set_number(sl_pipeline *p, const char *stage, const char *param, double value, sl_error *err);
+sl_status sl_pipeline_set_bool(sl_pipeline *p, const char *stage, const char *param, int value, sl_error *err);
+/* STRING, CHOICE and PATH parameters. */
+sl_status sl_pipeline_set_string(sl_pipeline *p, const char *stage, const char *param, const char *value,
+                                 sl_error *err);
+/* An INPUT parameter: the stage `from` that this stage reads. */
+sl_status sl_pipeline_set_input(sl_pipeline *p, const char *stage, const char *param, const char *from,
+                                sl_error *err);
+sl_status sl_pipeline_set_strings(sl_pipeline *p, const char *stage, const char *param, const char *const *values,
+                                  size_t n, sl_error *err);
+sl_status sl_pipeline_set_numbers(sl_pipeline *p, const char *stage, const char *param, const double *values,
+                                  size_t n, sl_error *err);
+sl_status sl_pipeline_set_map(sl_pipeline *p, const char *stage, const char *param, const char *const *keys,
+                              const char *const *values, size_t n, sl_error *err);
+/* A pipeline from YAML text that is not planned yet, so that frames can be
+ * bound to its input stages first (sl_pipeline_bind, then sl_pipeline_plan). */
+sl_status sl_pipeline_new_from_string(const char *yaml, size_t len, const char *name, const char *base_dir,
+                                      sl_pipeline **out, sl_error *err);
+/* Validates and plans a pipeline made by sl_pipeline_new or
+ * sl_pipeline_new_from_string; the handle stays the same. On failure it is
+ * unchanged: fix it and plan again. */
+sl_status sl_pipeline_plan(sl_pipeline *p, sl_error *err);
+
+/* ---- the caller's frames as inputs ---------------------------------------
+ * A stage of op `input` reads a frame the program holds (see
+ * sl_frame_borrow_data, sl_frame_set_data). Bind it before sl_pipeline_plan
+ * (its arrays and rows plan the stages after it). A planned pipeline takes
+ * another frame of the same arrays and rows for the next run. The frame is
+ * the caller's: it must outlive the pipeline's runs. Its content is in the
+ * input stage's cache key (sl_frame_set_version), so changed data is never
+ * answered with results of the old. */
+sl_status sl_pipeline_bind(sl_pipeline *p, const char *stage, const sl_frame *frame, sl_error *err);
+/* sl_pipeline_add_stage(p, stage, "input") and sl_pipeline_bind. */
+sl_status sl_pipeline_add_frame(sl_pipeline *p, const char *stage, const sl_frame *frame, sl_error *err);
 void sl_pipeline_free(sl_pipeline *p);
 
 const char *sl_pipeline_name(const sl_pipeline *p);
@@ -131,6 +182,39 @@ int sl_parse_size(const char *text, int64_t *bytes);
  * a workdir (workdir/.sluice.lock). Every stage is logged to
  * workdir/run.log as a JSON line. */
 sl_status sl_pipeline_run(sl_pipeline *p, const sl_run_options *opt, sl_error *err);
+
+/* ---- one op on frames in memory (as libvips' vips_call) -----------------
+ * Runs op on the caller's frames with parameters given in code, in memory
+ * (no file is written), and returns its output frame in *out (the
+ * caller's, to sl_frame_free). The arguments after err are a list of
+ * SL_ARG_* items ended by SL_ARG_END; each names a parameter of the op:
+ *
+ *   sl_frame *z = NULL;
+ *   sl_op_call("normalize", &z, &err, SL_ARG_FRAME("input", x),
+ *              SL_ARG_STRING("method", "zscore"), SL_ARG_END);
+ *
+ * An INPUT parameter takes a frame; the others take the type the macro
+ * names (checked against the op's table, as for a pipeline file). Threads:
+ * OMP_NUM_THREADS, else every core. */
+enum {
+    SL_ARG_END_ = 0,
+    SL_ARG_FRAME_ = 0x5100,
+    SL_ARG_INT_,
+    SL_ARG_NUMBER_,
+    SL_ARG_BOOL_,
+    SL_ARG_STRING_,
+    SL_ARG_STRINGS_,
+    SL_ARG_NUMBERS_
+};
+#define SL_ARG_FRAME(name, frame) SL_ARG_FRAME_, (const char *)(name), (const sl_frame *)(frame)
+#define SL_ARG_INT(name, v) SL_ARG_INT_, (const char *)(name), (int64_t)(v)
+#define SL_ARG_NUMBER(name, v) SL_ARG_NUMBER_, (const char *)(name), (double)(v)
+#define SL_ARG_BOOL(name, v) SL_ARG_BOOL_, (const char *)(name), (int)(v)
+#define SL_ARG_STRING(name, v) SL_ARG_STRING_, (const char *)(name), (const char *)(v)
+#define SL_ARG_STRINGS(name, v, n) SL_ARG_STRINGS_, (const char *)(name), (const char *const *)(v), (size_t)(n)
+#define SL_ARG_NUMBERS(name, v, n) SL_ARG_NUMBERS_, (const char *)(name), (const double *)(v), (size_t)(n)
+#define SL_ARG_END SL_ARG_END_
+sl_status sl_op_call(const char *op, sl_frame **out, sl_error *err, ...);
 
 /* Cancels the run of p in progress, as sl_run_options.cancel does (same
  * effects: no new stage starts, passes stop at a chunk boundary, completed

@@ -28,6 +28,8 @@ struct sl_frame {
     char ***columns;  /* per array: cols names, or NULL */
     struct sl_pass *gen; /* streamed frames: what computes their chunks */
     void **mem;
+    unsigned char *borrowed; /* per array: mem[i] is the caller's (sl_frame_borrow_data), not ours to free */
+    char *version;           /* the caller's name for the data's content (sl_frame_set_version) */
     char *path;
     char *old_path; /* the path before sl__frame_move_path_locked: callers may still hold it */
     char **dsets; /* per array: its dataset in path when not named as the array; NULL: all are */
@@ -91,8 +93,10 @@ void sl__frame_drop_data(sl_frame *f)
     if (!f)
         return;
     for (size_t i = 0; i < f->n; i++) {
-        free(f->mem[i]);
+        if (!f->borrowed[i])
+            free(f->mem[i]);
         f->mem[i] = NULL;
+        f->borrowed[i] = 0;
         clear_attrs(&f->attrs[i]);
     }
     free(f->path);
@@ -128,6 +132,8 @@ void sl_frame_free(sl_frame *f)
         free_columns(f->columns[i], f->arrays[i].cols);
     free(f->columns);
     free(f->mem);
+    free(f->borrowed);
+    free(f->version);
     free(f->attrs);
     free(f->arrays);
     free(f->slots);
@@ -207,6 +213,10 @@ sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t co
         if (!m)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory adding array '%s'", name);
         f->mem = m;
+        unsigned char *b = realloc(f->borrowed, cap);
+        if (!b)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory adding array '%s'", name);
+        f->borrowed = b;
         attr_list *l = realloc(f->attrs, cap * sizeof *l);
         if (!l)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory adding array '%s'", name);
@@ -226,6 +236,7 @@ sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t co
     a->dtype = dtype;
     a->cols = cols;
     f->mem[f->n] = NULL;
+    f->borrowed[f->n] = 0;
     f->attrs[f->n] = (attr_list){0, NULL};
     f->columns[f->n] = NULL;
     f->n++;
@@ -289,8 +300,79 @@ sl_status sl_frame_set_data(sl_frame *f, const char *name, const void *data, sl_
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory holding array '%s' (%zu bytes)", name, bytes);
     if (bytes)
         memcpy(copy, data, bytes);
-    free(f->mem[i]);
+    if (!f->borrowed[i])
+        free(f->mem[i]);
     f->mem[i] = copy;
+    f->borrowed[i] = 0;
+    return SL_OK;
+}
+
+sl_status sl_frame_borrow_data(sl_frame *f, const char *name, const void *data, sl_error *err)
+{
+    if (!f || !name || !data)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_frame_borrow_data needs a frame, an array name and data");
+    long i = sl_frame_find(f, name);
+    if (i < 0)
+        return sl__error_set(err, SL_ERR_USAGE, "the frame has no array named '%s'", name);
+    if (f->rows < 0)
+        return sl__error_set(err, SL_ERR_USAGE, "set the frame's rows before its data (array '%s')", name);
+    if (!f->borrowed[i])
+        free(f->mem[i]);
+    f->mem[i] = (void *)data; /* never written through: the frame only reads borrowed data */
+    f->borrowed[i] = 1;
+    return SL_OK;
+}
+
+sl_status sl_frame_set_version(sl_frame *f, const char *version, sl_error *err)
+{
+    if (!f)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_frame_set_version needs a frame");
+    char *copy = NULL;
+    if (version && !(copy = strdup(version)))
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    free(f->version);
+    f->version = copy;
+    return SL_OK;
+}
+
+const char *sl_frame_version(const sl_frame *f)
+{
+    return f ? f->version : NULL;
+}
+
+sl_status sl__frame_content_id(const sl_frame *f, char *out, size_t size, sl_error *err)
+{
+    sl__hasher *h = sl__hasher_new();
+    if (!h)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (f->version) {
+        /* hashed: a key must not hold (or cut) a version of any length */
+        char hex[SL_HASH_HEX];
+        sl__hasher_add_str(h, f->version);
+        sl__hasher_hex(h, hex);
+        sl__hasher_free(h);
+        snprintf(out, size, "version %s", hex);
+        return SL_OK;
+    }
+    sl__hasher_add_i64(h, f->rows);
+    for (size_t i = 0; i < f->n; i++) {
+        const sl_array_info *a = &f->arrays[i];
+        sl__hasher_add_str(h, a->name);
+        sl__hasher_add_i64(h, a->dtype);
+        sl__hasher_add_i64(h, a->cols);
+        for (int64_t c = 0; f->columns[i] && c < a->cols; c++)
+            sl__hasher_add_str(h, f->columns[i][c]);
+        if (!f->mem[i]) {
+            sl__hasher_free(h);
+            return sl__error_set(err, SL_ERR_USAGE, "array '%s' of the frame has no data: set or borrow it first",
+                                 a->name);
+        }
+        sl__hasher_add(h, f->mem[i], array_bytes(f->rows, a->cols, sl_dtype_size(a->dtype)));
+    }
+    char hex[SL_HASH_HEX];
+    sl__hasher_hex(h, hex);
+    sl__hasher_free(h);
+    snprintf(out, size, "content %s", hex);
     return SL_OK;
 }
 
@@ -329,6 +411,14 @@ sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, vo
         s = sl__h5_read_whole_locked(f->path, sl__frame_dataset(f, (size_t)i), as, f->rows, a->cols, buf, err);
     sl__h5_unlock();
     return s;
+}
+
+void sl__frame_take_mem(sl_frame *f, size_t i, void *buf)
+{
+    if (!f->borrowed[i])
+        free(f->mem[i]);
+    f->mem[i] = buf;
+    f->borrowed[i] = 0;
 }
 
 const void *sl__frame_mem(const sl_frame *f, size_t i)

@@ -11,6 +11,16 @@ struct sl__ckpt_writer;
 
 /* In-memory data of array i, or NULL. */
 const void *sl__frame_mem(const sl_frame *f, size_t i);
+/* What identifies a caller's frame's data in a cache key: "version V" when
+ * the caller named it (sl_frame_set_version), else "content H" with H a
+ * hash of its schema, column names and every byte of its arrays. Fails
+ * when an array has no data in memory. */
+sl_status sl__frame_content_id(const sl_frame *f, char *out, size_t size, sl_error *err);
+
+/* Makes buf (malloc'd, rows x cols elements) the in-memory data of array i;
+ * the frame frees it. */
+void sl__frame_take_mem(sl_frame *f, size_t i, void *buf);
+
 /* The HDF5 file holding the frame's arrays (one dataset per array, named as
  * the array unless sl__frame_set_datasets said otherwise), or NULL. */
 const char *sl__frame_path(const sl_frame *f);

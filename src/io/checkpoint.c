@@ -49,6 +49,9 @@ struct sl__ckpt_writer {
     int part;               /* a rank's share of another rank's writer: no HDF5 file of its own */
     unsigned char *digests; /* part: each leaf's digests (n per leaf) for the writer's rank */
     int64_t *leaf_row0;     /* part: the first row of each leaf */
+    int memory;             /* an in-memory run's output: rows go to mem, not to a file */
+    unsigned char **mem;    /* memory: per array, room for mem_cap rows */
+    int64_t mem_cap;
 };
 
 static sl_status h5_fail(sl_error *err, const char *what, const char *path)
@@ -60,6 +63,9 @@ static sl_status h5_fail(sl_error *err, const char *what, const char *path)
 
 static void free_writer(sl__ckpt_writer *w)
 {
+    for (size_t i = 0; w->mem && i < w->n; i++)
+        free(w->mem[i]);
+    free(w->mem);
     free(w->layout);
     free(w->leaves);
     free(w->digests);
@@ -792,10 +798,78 @@ sl_status sl__ckpt_part_close(sl__ckpt_writer *w, int sync, sl_error *err)
     return s;
 }
 
+/* ---- an in-memory run's outputs (workdir ":memory:") ---- */
+
+static sl_status write_hashes_locked(sl__ckpt_writer *w, char out[SL_HASH_HEX], sl_error *err);
+
+/* Room for `rows` rows in every array of a memory writer. */
+static sl_status grow_memory(sl__ckpt_writer *w, int64_t rows, sl_error *err)
+{
+    if (rows <= w->mem_cap)
+        return SL_OK;
+    int64_t cap = w->mem_cap * 2 > rows ? w->mem_cap * 2 : rows;
+    for (size_t i = 0; i < w->n; i++) {
+        size_t rb = array_row_bytes(w, i);
+        if (rb && (uint64_t)cap > SIZE_MAX / rb)
+            return sl__error_set(err, SL_ERR_NOMEM, "array '%s' of %lld rows is too large to hold in memory",
+                                 w->arrays[i].name, (long long)cap);
+        unsigned char *b = realloc(w->mem[i], (size_t)cap * rb + 1);
+        if (!b)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory holding %lld rows of array '%s' of '%s'",
+                                 (long long)cap, w->arrays[i].name, w->path);
+        w->mem[i] = b;
+    }
+    w->mem_cap = cap;
+    return SL_OK;
+}
+
+sl_status sl__ckpt_open_memory(const char *name, const sl_frame *schema, int64_t max_rows, sl__ckpt_writer **out,
+                               sl_error *err)
+{
+    sl__ckpt_writer *w = NULL;
+    sl_status s = alloc_writer(name, schema, max_rows, &w, err);
+    if (s)
+        return s;
+    w->memory = 1;
+    w->mem = calloc(w->n ? w->n : 1, sizeof *w->mem);
+    /* the room is only reserved: pages are touched as rows arrive */
+    s = w->mem ? grow_memory(w, max_rows > 0 ? max_rows : 0, err) : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (s) {
+        free_writer(w);
+        return s;
+    }
+    *out = w;
+    return SL_OK;
+}
+
+void sl__ckpt_memory_in_frame(sl__ckpt_writer *w)
+{
+    w->hash_only = 1;
+}
+
+sl_status sl__ckpt_seal_memory(sl__ckpt_writer *w, sl_frame *f, char out_hash[SL_HASH_HEX], sl_error *err)
+{
+    sl_status s = write_hashes_locked(w, out_hash, err);
+    for (size_t i = 0; s == SL_OK && !w->hash_only && i < w->n; i++) {
+        size_t used = (size_t)w->rows * array_row_bytes(w, i);
+        unsigned char *b = realloc(w->mem[i], used + 1); /* shrinking: gives back what was never written */
+        sl__frame_take_mem(f, i, b ? b : w->mem[i]);
+        w->mem[i] = NULL;
+    }
+    free_writer(w);
+    return s;
+}
+
 sl_status sl__ckpt_write_at(sl__ckpt_writer *w, const sl_chunk *c, int64_t row0, sl_error *err)
 {
     if (w->hash_only)
         return SL_OK;
+    if (w->memory) {
+        for (size_t i = 0; i < w->n && c->rows > 0; i++)
+            memcpy(w->mem[i] + (size_t)row0 * array_row_bytes(w, i), c->arrays[i].data,
+                   (size_t)c->rows * array_row_bytes(w, i));
+        return SL_OK;
+    }
     for (size_t i = 0; i < w->n && c->rows > 0; i++) {
         sl_status s = write_direct(w, i, row0, c->rows, c->arrays[i].data, err);
         if (s)
@@ -812,6 +886,12 @@ sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error
         int64_t row0;
         sl_status s = sl__ckpt_claim(w, c, &row0, err);
         return s ? s : sl__ckpt_write_at(w, c, row0, err);
+    }
+    if (w->memory) {
+        sl_status s = w->hash_only ? SL_OK : grow_memory(w, w->rows + c->rows, err);
+        if (s == SL_OK && !w->hash_only)
+            s = sl__ckpt_write_at(w, c, w->rows, err);
+        return s ? s : add_chunk_leaf(w, c, w->rows, err);
     }
     for (size_t i = 0; i < w->n; i++) {
         const sl_array_info *a = &w->arrays[i];
@@ -954,7 +1034,7 @@ sl_status sl__ckpt_set_layout_locked(sl__ckpt_writer *w, const int64_t *sizes, i
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     memcpy(w->layout, sizes, (size_t)n * sizeof *sizes);
     w->nlayout = n;
-    return w->hash_only ? SL_OK : put_i64s_attr(w, "sluice_chunk_sizes", sizes, n, err);
+    return w->hash_only || w->memory ? SL_OK : put_i64s_attr(w, "sluice_chunk_sizes", sizes, n, err);
 }
 
 sl_status sl__ckpt_attr_double_locked(sl__ckpt_writer *w, const char *key, double value, sl_error *err)
@@ -1019,7 +1099,7 @@ static sl_status write_hashes_locked(sl__ckpt_writer *w, char out[SL_HASH_HEX], 
         sl__hasher_add_str(all, sl_dtype_name(w->arrays[i].dtype));
         sl__hasher_add_i64(all, w->arrays[i].cols);
         sl__hasher_add_str(all, hex);
-        if (w->hash_only)
+        if (w->hash_only || w->memory)
             continue;
         hid_t space = H5Screate(H5S_SCALAR);
         hid_t a = H5Acreate2(w->dsets[i], "sluice_hash", t, space, H5P_DEFAULT, H5P_DEFAULT);
@@ -1030,12 +1110,12 @@ static sl_status write_hashes_locked(sl__ckpt_writer *w, char out[SL_HASH_HEX], 
         H5Sclose(space);
     }
     H5Tclose(t);
-    if (s == SL_OK)
+    if (s == SL_OK && !w->memory)
         s = write_leaves_locked(w, err);
     sl__ckpt_hash_tail(all, w->rows, w->layout, w->nlayout);
     sl__hasher_hex(all, out);
     sl__hasher_free(all);
-    if (s == SL_OK)
+    if (s == SL_OK && !w->memory)
         s = sl__ckpt_attr_string_locked(w, "sluice_output_hash", out, err);
     return s;
 }

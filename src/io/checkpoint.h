@@ -41,6 +41,18 @@ sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64
                                  int64_t rows, int64_t bytes, const void *hash_states, const int64_t *leaves,
                                  int64_t nleaves, sl__ckpt_writer **out, sl_error *err);
 /* Direct writers only: 1 when the writer can be resumed. */
+/* A writer for an in-memory run (workdir ":memory:"): the rows go to
+ * buffers in memory, hashed as a file's would be; nothing touches a file.
+ * `name` (the stage) is for messages. max_rows >= 0 reserves that many rows
+ * and lets rows be claimed and written in place; -1 grows by appends. */
+sl_status sl__ckpt_open_memory(const char *name, const sl_frame *schema, int64_t max_rows, sl__ckpt_writer **out,
+                               sl_error *err);
+/* The data is already in the frame's memory (an op set it): the writer only
+ * hashes the rows appended, and sealing leaves the frame's data alone. */
+void sl__ckpt_memory_in_frame(sl__ckpt_writer *w);
+/* Gives the rows written to frame f (which takes the buffers) and the output
+ * hash; frees the writer, also on failure. */
+sl_status sl__ckpt_seal_memory(sl__ckpt_writer *w, sl_frame *f, char out_hash[SL_HASH_HEX], sl_error *err);
 int sl__ckpt_resumable(const sl__ckpt_writer *w);
 /* Makes the rows appended so far durable (fdatasync); no HDF5 lock needed. */
 sl_status sl__ckpt_sync(sl__ckpt_writer *w, sl_error *err);

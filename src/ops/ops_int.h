@@ -16,16 +16,21 @@ extern const sl_op sl__op_linreg;
 extern const sl_op sl__op_logreg;
 extern const sl_op sl__op_predict;
 extern const sl_op sl__op_metrics;
+extern const sl_op sl__op_input;
+
+/* Refuses an ABI version (SL_ABI_VERSION of a caller-filled struct) this
+ * library cannot read; `what` names the struct in the message. */
+sl_status sl__abi_check(int abi, const char *what, sl_error *err);
+/* What identifies the data of an input stage's bound frame in its cache
+ * key (sl__frame_content_id). */
+sl_status sl__input_identity(const sl_stage *st, char *out, size_t size, sl_error *err);
+/* The user data op was registered with, or NULL. */
+void *sl__op_user(const sl_op *op);
+
 
 /* Reads the STRING_LIST parameter `param` (array names) against frame `in`:
  * fills want[i] = 1 for each named array (all arrays when the parameter is
  * absent). Errors name the missing array and list the frame's arrays. */
-/* Refuses an ABI version (SL_ABI_VERSION of a caller-filled struct) this
- * library cannot read; `what` names the struct in the message. */
-sl_status sl__abi_check(int abi, const char *what, sl_error *err);
-/* The user data op was registered with, or NULL. */
-void *sl__op_user(const sl_op *op);
-
 sl_status sl__select_arrays(const sl_stage *st, const char *param, const sl_frame *in, unsigned char *want,
                             sl_error *err);
 

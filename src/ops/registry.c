@@ -20,6 +20,7 @@ static const sl_op *const builtin_ops[] = {
     &sl__op_logreg,
     &sl__op_predict,
     &sl__op_metrics,
+    &sl__op_input,
 };
 #define N_BUILTIN (sizeof builtin_ops / sizeof builtin_ops[0])
 

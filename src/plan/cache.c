@@ -12,6 +12,7 @@
 #include "core/fsutil.h"
 #include "io/checkpoint.h"
 #include "io/h5util.h"
+#include "ops/ops_int.h"
 #include "plan/cache.h"
 
 char *sl__ckpt_path(const char *workdir, const char *stage)
@@ -192,6 +193,23 @@ static sl_status stage_files(const sl_stage *st, unsigned flag, int content, cha
             free(buf);
             return s == SL_ERR_NOMEM ? s : sl__stage_locate(st, err, ps->name);
         }
+    }
+    /* a frame the program holds: its content, hashed now (op input) */
+    if (flag == SL_OP_SOURCE && st->op == &sl__op_input) {
+        char id[SL_HASH_HEX + 256];
+        sl_status s = sl__input_identity(st, id, sizeof id, err);
+        size_t n = s == SL_OK ? strlen(id) + 12 : 0;
+        char *b = s == SL_OK ? realloc(buf, len + n + 1) : NULL;
+        if (s == SL_OK && !b)
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        if (s) {
+            free(buf);
+            return s;
+        }
+        buf = b;
+        snprintf(buf + len, n + 1, "memory %s;", id);
+        len += strlen(buf + len);
+        cap = len + 1;
     }
     /* the files the source's values come from through links (plan time) */
     for (size_t k = 0; flag == SL_OP_SOURCE && k < st->n_linked; k++) {

@@ -188,6 +188,12 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
         if (n->kind != SL_Y_SCALAR || !n->text[0])
             return at_node(p, n, err, SL_ERR_CONFIG, "'workdir' must be a folder path, found %s",
                            n->kind == SL_Y_SCALAR ? "an empty string" : sl__ynode_kind_name(n));
+        if (sl__workdir_is_memory(n->text)) {
+            p->workdir = strdup(n->text);
+            if (!p->workdir)
+                return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            goto workdir_done;
+        }
         p->workdir = join_path(p->base_dir, n->text);
     } else {
         char rel[SL_NAME_MAX + 8];
@@ -199,6 +205,7 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
     p->workdir = norm;
     if (!p->workdir)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+workdir_done:
     *stages = sl__ynode_get(root, "stages");
     if (!*stages)
         return at_node(p, root, err, SL_ERR_CONFIG,
@@ -639,7 +646,7 @@ static sl_status collect_uses(const sl_pipeline *p, const char *workdir, file_id
     /* a missing workdir holds no file the run reads: no checkpoint can clash */
     struct stat wd;
     char *real_wd = realpath(workdir, NULL);
-    int have_wd = real_wd && stat(real_wd, &wd) == 0;
+    int have_wd = real_wd && stat(real_wd, &wd) == 0 && !sl__workdir_is_memory(workdir);
     free(real_wd);
     if (p->path && identify(p->path, &u[n]) && u[n].exists && S_ISREG(u[n].mode)) {
         u[n].role = USE_PIPELINE;
@@ -785,7 +792,7 @@ static char *base_name_of(const char *path)
 }
 
 static sl_status load(const char *text, size_t len, const char *name, const char *base_dir, int graph_only,
-                      sl_pipeline **out, sl_error *err)
+                      sl__binding *bindings, size_t n_bindings, sl_pipeline **out, sl_error *err)
 {
     sl_error_clear(err);
     *out = NULL;
@@ -799,7 +806,11 @@ static sl_status load(const char *text, size_t len, const char *name, const char
     p->chunk_rows = SL_DEFAULT_CHUNK_ROWS;
     p->memory = SL__DEFAULT_MEMORY;
     p->graph_only = graph_only;
+    p->bindings = bindings;
+    p->n_bindings = n_bindings;
     if (!p->path || !p->base_dir || !p->name_owned) {
+        p->bindings = NULL;
+        p->n_bindings = 0;
         sl_pipeline_free(p);
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     }
@@ -807,6 +818,8 @@ static sl_status load(const char *text, size_t len, const char *name, const char
     if (s) {
         if (err && !err->file[0]) /* e.g. out of memory while planning: at least say which file */
             snprintf(err->file, sizeof err->file, "%s", p->path);
+        p->bindings = NULL; /* the caller's */
+        p->n_bindings = 0;
         sl_pipeline_free(p);
         return s;
     }
@@ -819,7 +832,13 @@ sl_status sl_pipeline_load_string(const char *yaml, size_t len, const char *name
 {
     if (!yaml || !out)
         return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_load_string needs text and an output pointer");
-    return load(yaml, len, name, base_dir, 0, out, err);
+    return load(yaml, len, name, base_dir, 0, NULL, 0, out, err);
+}
+
+sl_status sl__pipeline_load_bound(const char *text, size_t len, const char *name, const char *base_dir,
+                                  sl__binding *bindings, size_t n_bindings, sl_pipeline **out, sl_error *err)
+{
+    return load(text, len, name, base_dir, 0, bindings, n_bindings, out, err);
 }
 
 static sl_status load_file(const char *path, int graph_only, sl_pipeline **out, sl_error *err)
@@ -869,7 +888,7 @@ static sl_status load_file(const char *path, int graph_only, sl_pipeline **out, 
      * cache keys (which hold resolved paths) must not depend on where sluice
      * was started from */
     char *abs_dir = sl__path_normalize(slash ? dir : ".");
-    sl_status s = abs_dir ? load(text, len, path, abs_dir, graph_only, out, err)
+    sl_status s = abs_dir ? load(text, len, path, abs_dir, graph_only, NULL, 0, out, err)
                           : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     free(abs_dir);
     free(dir);
@@ -887,15 +906,22 @@ sl_status sl_pipeline_read_file(const char *path, sl_pipeline **out, sl_error *e
     return load_file(path, 1, out, err);
 }
 
+int sl__workdir_is_memory(const char *workdir)
+{
+    return workdir && strcmp(workdir, ":memory:") == 0;
+}
+
 int sl_pipeline_planned(const sl_pipeline *p)
 {
-    return p && !p->graph_only;
+    return p && !p->graph_only && !p->draft;
 }
 
 void sl_pipeline_free(sl_pipeline *p)
 {
     if (!p)
         return;
+    sl__draft_free(p->draft);
+    sl__bindings_free(p);
     for (size_t i = 0; p->stages && i < p->n; i++) {
         sl_stage *st = &p->stages[i];
         if (st->state && st->op->free_state)

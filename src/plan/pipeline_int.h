@@ -42,6 +42,7 @@ struct sl_stage {
     int realized;               /* streamed: its output pass has been captured in this run */
     int compression;            /* sl__compression of its checkpoint */
     char *sources;              /* identity of the source files, from the last key */
+    char mem_key[SL_HASH_HEX];  /* in-memory runs: the key of the output the frame holds ("" when none) */
     char **linked;              /* other files a source's values come from (sl__stage_add_linked_file) */
     size_t n_linked;
 };
@@ -53,6 +54,24 @@ struct sl_stage {
 sl_status sl__stage_add_linked_file(sl_stage *st, const char *path, sl_error *err);
 
 enum { SL__CKPT_STORE = 1, SL__CKPT_STREAM = 0 };
+
+/* A frame of the caller's bound to an `input` stage (sl_pipeline_bind). */
+typedef struct sl__binding {
+    char *stage;
+    const sl_frame *frame;
+} sl__binding;
+
+/* A pipeline being built in code, not planned yet (plan/builder.c). */
+typedef struct sl__draft sl__draft;
+void sl__draft_free(sl__draft *d);
+void sl__bindings_free(sl_pipeline *p);
+/* The caller's frame bound to stage, or NULL. */
+const sl_frame *sl__pipeline_bound(const sl_pipeline *p, const char *stage);
+/* sl_pipeline_load_string with frames bound to its input stages while it
+ * is planned (the bindings are the caller's: the new pipeline does not own
+ * them). */
+sl_status sl__pipeline_load_bound(const char *text, size_t len, const char *name, const char *base_dir,
+                                  sl__binding *bindings, size_t n_bindings, sl_pipeline **out, sl_error *err);
 
 struct sl_pipeline {
     char *path;       /* the pipeline file as given, or the name for a string */
@@ -72,6 +91,9 @@ struct sl_pipeline {
     struct sl__manifest *manifest; /* the workdir's, while a run or status reads it (plan/cache.h) */
     int graph_only; /* read by sl_pipeline_read_file: stages not planned, cannot run */
     atomic_int cancel; /* sl_pipeline_cancel() or a progress callback asked the run to stop */
+    sl__draft *draft;  /* built in code and not planned yet: no stages until sl_pipeline_plan */
+    sl__binding *bindings; /* the caller's frames bound to input stages */
+    size_t n_bindings;
 };
 
 /* Puts the position of parameter `param` of st (or of the stage) and the
@@ -92,6 +114,10 @@ sl_status sl__dag_sort(size_t n, const size_t *n_inputs, const size_t *const *in
  * load and again by run and clean, whose workdir may differ. */
 sl_status sl__check_file_identities(const sl_pipeline *p, const char *workdir, sl_error *err);
 
+/* 1 for the workdir ":memory:": a run that keeps every output in memory
+ * and writes no file (no checkpoints, run.log, lock or manifest). */
+int sl__workdir_is_memory(const char *workdir);
+
 /* Runs the stages in dependency order, independent stages at the same time. */
 sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, int64_t chunk_rows,
                        const char *workdir, sl_error *err);
@@ -103,6 +129,7 @@ typedef struct sl__run_ctx {
     int64_t chunk_rows;
     const char *workdir;
     atomic_int *cancel;
+    int memory;             /* workdir ":memory:": outputs stay in memory, no file is written */
     struct sl__budget *budget;
     struct sl__memo *memo;
     void (*emit)(struct sl__run_ctx *rc, const sl_event *ev);

@@ -355,8 +355,68 @@ static sl_status stage_run_follower(sl__run_ctx *rc, sl_stage *st, int threads, 
     return s;
 }
 
+/* A stage of an in-memory run (workdir ":memory:"): its output goes to
+ * memory, hashed as a checkpoint's would be; no file is written, so there
+ * is nothing to resume and no journal. A source read in place (load.hdf5)
+ * is only hashed, and its readers read the source file, as in a workdir. */
+static sl_status stage_run_memory(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err)
+{
+    sl__frame_drop_data(st->output);
+    st->n_results = 0;
+    st->mem_key[0] = '\0';
+    sl__ckpt_writer *w = NULL;
+    int64_t max_rows = rows_hint(st);
+    int in_place = sl__stage_in_place(st) && max_rows >= 0;
+    sl_status s = sl__ckpt_open_memory(st->name, st->output, max_rows, &w, err);
+    if (s == SL_OK && in_place)
+        sl__ckpt_memory_in_frame(w);
+    sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel,
+                  .writer = w};
+    st->exec = &ex;
+    if (s == SL_OK) {
+        sl__frame_set_writer(st->output, w);
+        s = st->op->run(st, &ex, err);
+        sl__frame_set_writer(st->output, NULL);
+    }
+    st->exec = NULL;
+    if (s == SL_OK && !ex.streamed_output) {
+        sl__ckpt_memory_in_frame(w); /* the op set its arrays in memory: they stay there */
+        s = write_memory_output(st, w, err);
+    }
+    int64_t nlayout = 0;
+    const int64_t *layout = sl__frame_layout(st->output, &nlayout);
+    if (s == SL_OK && layout)
+        s = sl__ckpt_set_layout_locked(w, layout, nlayout, err);
+    if (s == SL_OK) {
+        int64_t rows = sl__ckpt_rows(w);
+        io->rows = rows;
+        io->bytes = in_place ? 0 : sl__ckpt_bytes(w);
+        io->bytes_read = ex.bytes_read;
+        io->blas_flops = ex.blas.flops;
+        io->blas_seconds = ex.blas.seconds;
+        io->passes = (int64_t)ex.pass_no;
+        s = sl__ckpt_seal_memory(w, st->output, st->out_hash, err);
+        w = NULL;
+        sl_frame_set_rows(st->output, rows);
+        if (s == SL_OK && in_place)
+            s = sl__stage_place(st, NULL, err);
+    }
+    if (w)
+        sl__ckpt_close_locked(w); /* no file: nothing to remove */
+    if (s == SL_OK) {
+        memcpy(st->mem_key, st->key, SL_HASH_HEX);
+        io->ready = wall_seconds();
+    } else {
+        sl__frame_drop_data(st->output);
+        sl__error_stage(err, st->name);
+    }
+    return s;
+}
+
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err)
 {
+    if (rc->memory)
+        return stage_run_memory(rc, st, threads, io, err);
     if (sl__dist_rank() > 0)
         return stage_run_follower(rc, st, threads, err);
     char *path = sl__ckpt_path(rc->workdir, st->name);
@@ -920,8 +980,8 @@ static size_t take_stage(sched *sc, int *team)
  * run like a failed stage. */
 static void log_stage(sched *sc, const log_entry *e)
 {
-    if (sl__dist_rank() > 0)
-        return; /* rank 0 keeps the workdir's files */
+    if (sl__dist_rank() > 0 || sc->log_fd < 0)
+        return; /* rank 0 keeps the workdir's files; an in-memory run has none */
     sl_error err;
     sl_error_clear(&err);
     if (write_log(sc->log_fd, sc->rc.workdir, e, &err) == SL_OK)
@@ -1246,7 +1306,14 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     double t0 = sl__now(), w0 = wall_seconds();
     st->reused = 0;
     sl_status s = sl__stage_key(st, rc->chunk_rows, err);
-    int fresh = s == SL_OK && !sc->forced[i] && sl__dist_rank() == 0 &&
+    if (rc->memory) {
+        /* what the pipeline holds in memory from its last run is reused */
+        int held = s == SL_OK && !sc->forced[i] && st->mem_key[0] && memcmp(st->mem_key, st->key, SL_HASH_HEX) == 0;
+        if (!held && s == SL_OK && !sc->forced[i])
+            snprintf(reason, sizeof reason, "%s", st->mem_key[0] ? "its inputs or parameters changed" : "not in memory yet");
+        st->reused = held;
+    }
+    int fresh = s == SL_OK && !rc->memory && !sc->forced[i] && sl__dist_rank() == 0 &&
                 sl__stage_fresh(st, rc->workdir, rc->chunk_rows, reason, sizeof reason, err);
     if (sl__dist_size() > 1) {
         /* rank 0 judges the workdir (its manifest); the others follow */
@@ -1278,7 +1345,7 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
         io.blas_flops += fits.blas_flops;
         io.blas_seconds += fits.blas_seconds;
         io.rank_sync_seconds += fits.rank_sync_seconds;
-        if (s == SL_OK)
+        if (s == SL_OK && !rc->memory)
             return queue_commit(sc, i, t0, w0, reason, io, err);
     }
     if (s != SL_OK)
@@ -1482,7 +1549,13 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     s = sl__dist_agree(s, err);
     int lock_fd = -1;
     sc.log_fd = -1;
-    if (s == SL_OK && sl__dist_rank() == 0)
+    int memory = sl__workdir_is_memory(workdir);
+    if (s == SL_OK && memory && ranks > 1)
+        s = sl__error_set(err, SL_ERR_USAGE,
+                          "an in-memory run (workdir \":memory:\") cannot be split over %d MPI ranks: give it a "
+                          "workdir, or run it on one rank", ranks);
+    sc.rc.memory = memory;
+    if (s == SL_OK && sl__dist_rank() == 0 && !memory)
         s = open_workdir(p, workdir, opt->wait_for_lock, opt->cancel, &lock_fd, &sc.log_fd, err);
     s = sl__dist_agree(s, err);
     if (s != SL_OK) {
@@ -1517,7 +1590,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     /* SLUICE_COMMIT=inline: each stage commits before its readers start, so
      * file system calls come in one order (the fault-injection tests) */
     const char *commit_mode = getenv("SLUICE_COMMIT");
-    if ((!commit_mode || strcmp(commit_mode, "inline") != 0) && ranks == 1)
+    if ((!commit_mode || strcmp(commit_mode, "inline") != 0) && ranks == 1 && !memory)
         sc.committer_started = pthread_create(&sc.committer, NULL, committer, &sc) == 0;
     pthread_t *tids = calloc(nworkers, sizeof *tids);
     size_t started = 0;
@@ -1537,7 +1610,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         pthread_mutex_unlock(&sc.commit_mu);
         pthread_join(sc.committer, NULL);
     }
-    if (sl__dist_rank() == 0)
+    if (sl__dist_rank() == 0 && !memory)
         close_workdir(&sc, p, lock_fd);
     if (sc.failed) {
         s = sc.first_status;
@@ -1581,15 +1654,16 @@ static sl_status status_of(sl_pipeline *p, const sl_run_options *opt, int64_t ch
     unsigned char *selected = calloc(p->n, 1), *forced = calloc(p->n, 1), *will_run = calloc(p->n, 1);
     sl_status s = selected && forced && will_run ? select_stages(p, opt, selected, forced, err)
                                                  : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    int memory = sl__workdir_is_memory(workdir);
     /* what run would refuse or block on, status reports rather than opens */
-    if (s == SL_OK)
+    if (s == SL_OK && !memory)
         s = sl__workdir_check(p, workdir, err);
-    if (s == SL_OK)
+    if (s == SL_OK && !memory)
         s = sl__manifest_open(workdir, &p->manifest, err);
     for (size_t i = 0; s == SL_OK && i < p->n; i++) {
         sl_stage *st = &p->stages[i];
         sl_stage_status *o = &out[i];
-        int exists = checkpoint_exists(workdir, st->name);
+        int exists = memory ? st->mem_key[0] != '\0' : checkpoint_exists(workdir, st->name);
         o->state = exists ? SL_STAGE_STALE : SL_STAGE_MISSING;
         if (!selected[i]) {
             o->state = SL_STAGE_SKIPPED;
@@ -1616,8 +1690,13 @@ static sl_status status_of(sl_pipeline *p, const sl_run_options *opt, int64_t ch
             const sl__input *in = &st->inputs[changed];
             snprintf(o->reason, sizeof o->reason, "input '%s' (stage '%s') will be recomputed", in->param,
                      p->stages[in->stage].name);
-        } else if ((s = sl__stage_key(st, chunk_rows, err)) == SL_OK &&
-                   sl__stage_fresh(st, workdir, chunk_rows, o->reason, sizeof o->reason, err)) {
+        } else if ((s = sl__stage_key(st, chunk_rows, err)) == SL_OK && memory) {
+            int held = exists && memcmp(st->mem_key, st->key, SL_HASH_HEX) == 0;
+            o->state = held ? SL_STAGE_FRESH : exists ? SL_STAGE_STALE : SL_STAGE_MISSING;
+            snprintf(o->reason, sizeof o->reason, "%s",
+                     held ? "" : exists ? "its inputs or parameters changed" : "not in memory yet");
+            will_run[i] = !held;
+        } else if (s == SL_OK && sl__stage_fresh(st, workdir, chunk_rows, o->reason, sizeof o->reason, err)) {
             o->state = SL_STAGE_FRESH;
             o->reason[0] = '\0';
             will_run[i] = 0;
@@ -1653,6 +1732,9 @@ sl_status sl_pipeline_run(sl_pipeline *p, const sl_run_options *opt, sl_error *e
         return sl__error_set(err, SL_ERR_USAGE,
                              "pipeline '%s' was read for its structure only (sl_pipeline_read_file): load it with "
                              "sl_pipeline_load_file to run it", p->name);
+    if (p->draft)
+        return sl__error_set(err, SL_ERR_USAGE, "pipeline '%s' is not planned yet: call sl_pipeline_plan first",
+                             p->name);
     sl_run_options none = SL_RUN_OPTIONS_INIT;
     if (!opt)
         opt = &none;
@@ -1682,6 +1764,9 @@ sl_status sl_pipeline_status(sl_pipeline *p, const sl_run_options *opt, sl_stage
         return sl__error_set(err, SL_ERR_USAGE,
                              "pipeline '%s' was read for its structure only (sl_pipeline_read_file): load it with "
                              "sl_pipeline_load_file to judge its checkpoints", p->name);
+    if (p->draft)
+        return sl__error_set(err, SL_ERR_USAGE, "pipeline '%s' is not planned yet: call sl_pipeline_plan first",
+                             p->name);
     sl_run_options none = SL_RUN_OPTIONS_INIT;
     if (!opt)
         opt = &none;
@@ -1769,6 +1854,22 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
     for (const char *const *s = stages; s && *s; s++)
         if (stage_index(p, *s) < 0)
             return unknown_stage(p, *s, "clean", err);
+    if (sl__workdir_is_memory(workdir)) {
+        /* an in-memory pipeline: cleaning gives back the memory its outputs hold */
+        for (size_t i = 0; i < p->n; i++) {
+            int named = !stages;
+            for (const char *const *n = stages; n && *n && !named; n++)
+                named = strcmp(*n, p->stages[i].name) == 0;
+            if (named && p->stages[i].mem_key[0]) {
+                sl__frame_drop_data(p->stages[i].output);
+                p->stages[i].mem_key[0] = '\0';
+                count++;
+            }
+        }
+        if (removed)
+            *removed = count;
+        return SL_OK;
+    }
     struct stat sb;
     if (stat(workdir, &sb) != 0) {
         if (removed)
