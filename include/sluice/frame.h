@@ -83,6 +83,12 @@ const char *sl_frame_version(const sl_frame *f);
 sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, void *buf, size_t buf_elems,
                             sl_error *err);
 
+/* A copy of a frame held in memory: its arrays, rows, column names and
+ * attributes, the data read whole from memory or from the checkpoint behind
+ * it (a model of a pipeline's stage, to use after the pipeline is freed or
+ * as an input of another). The caller frees it. */
+sl_status sl_frame_copy(const sl_frame *src, sl_frame **out, sl_error *err);
+
 /* Column names of an array (from the `columns` attribute of a source dataset,
  * or set by an op). `names` has one entry per column; each is copied. */
 sl_status sl_frame_set_columns(sl_frame *f, const char *array, const char *const *names, sl_error *err);

@@ -209,7 +209,9 @@ int cmd_run(int argc, char **argv)
         } else {
             rc = s == SL_OK ? EXIT_OK : cli_fail(&err);
         }
-        if (s == SL_OK && !a.quiet && !cli_progress_quiet(pr))
+        if (s == SL_OK && !a.quiet && !cli_progress_quiet(pr) && strcmp(workdir, ":memory:") == 0)
+            printf("results were held in memory (workdir :memory:): nothing was written\n");
+        else if (s == SL_OK && !a.quiet && !cli_progress_quiet(pr))
             printf("checkpoints in %s\n", workdir);
         cli_progress_free(pr);
     }

@@ -376,6 +376,43 @@ sl_status sl__frame_content_id(const sl_frame *f, char *out, size_t size, sl_err
     return SL_OK;
 }
 
+sl_status sl_frame_copy(const sl_frame *src, sl_frame **out, sl_error *err)
+{
+    if (!src || !out)
+        return sl__error_set(err, SL_ERR_USAGE, "sl_frame_copy needs a frame and an output pointer");
+    *out = NULL;
+    if (src->rows < 0)
+        return sl__error_set(err, SL_ERR_USAGE, "the frame has no rows yet (its stage has not run)");
+    sl_frame *f = sl_frame_new();
+    if (!f)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_status s = sl_frame_copy_schema(f, src, err);
+    for (size_t i = 0; s == SL_OK && i < src->n; i++) {
+        const sl_array_info *a = &src->arrays[i];
+        size_t bytes = array_bytes(src->rows, a->cols, sl_dtype_size(a->dtype));
+        void *buf = malloc(bytes ? bytes : 1);
+        if (!buf || (bytes == 0 && src->rows != 0)) {
+            free(buf);
+            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory copying array '%s'", a->name);
+            break;
+        }
+        s = sl_frame_read_all(src, a->name, a->dtype, buf, array_bytes(src->rows, a->cols, 1), err);
+        if (s == SL_OK)
+            sl__frame_take_mem(f, i, buf);
+        else
+            free(buf);
+        for (size_t k = 0; s == SL_OK && k < src->attrs[i].n; k++)
+            s = sl_frame_set_attr(f, a->name, src->attrs[i].items[k].key, src->attrs[i].items[k].values,
+                                  src->attrs[i].items[k].n, err);
+    }
+    if (s != SL_OK) {
+        sl_frame_free(f);
+        return s;
+    }
+    *out = f;
+    return SL_OK;
+}
+
 sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, void *buf, size_t buf_elems,
                             sl_error *err)
 {

@@ -1,0 +1,161 @@
+#!/usr/bin/python3
+"""libsluice as a program embeds it, from the installed library only (issue 15).
+
+`meson install` of this build into a scratch DESTDIR; the examples are then
+compiled with nothing but `pkg-config --cflags --libs sluice` (through
+PKG_CONFIG_SYSROOT_DIR, which points the flags into the DESTDIR), and run:
+
+- examples/embed_lesson.c: the lesson on the program's own arrays (sl_op_call,
+  a pipeline built in code, workdir ":memory:"), run in an empty directory
+  under strace: no file may be created, written, renamed or removed anywhere,
+  and every number must equal the derivation by hand below;
+- examples/score_rows.c: a model trained by the installed `sluice` from a
+  pipeline file, read back from its checkpoint and applied to rows given in
+  memory; the predictions are checked against the weights h5py reads.
+
+usage: test_embedding.py --build BUILD --source-root ROOT --tmp TMP
+"""
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import h5py
+
+WRITES = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|^\d+\s+(mkdir|mkdirat|rename|renameat2?|unlink|unlinkat|"
+                    r"link|linkat|symlink|symlinkat|truncate|ftruncate|creat)\(")
+
+
+def install(build, tmp):
+    dest = os.path.join(tmp, "destdir")
+    shutil.rmtree(dest, ignore_errors=True)
+    p = subprocess.run(["meson", "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", dest],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert p.returncode == 0, "meson install failed:\n" + p.stdout
+    info = json.loads(subprocess.run(["meson", "introspect", "--buildoptions", build], stdout=subprocess.PIPE,
+                                     text=True, check=True).stdout)
+    opt = {o["name"]: o["value"] for o in info}
+    prefix, libdir = opt["prefix"], opt["libdir"]
+    libdir = libdir if os.path.isabs(libdir) else os.path.join(prefix, libdir)
+    return dest, prefix, libdir
+
+
+def compile_example(src, out, dest, libdir, root):
+    env = dict(os.environ, PKG_CONFIG_PATH=dest + libdir + "/pkgconfig", PKG_CONFIG_SYSROOT_DIR=dest)
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "sluice"], env=env, stdout=subprocess.PIPE,
+                           text=True, check=True).stdout.split()
+    assert not any(root in f for f in flags), "pkg-config points into the source tree: %s" % flags
+    assert any(f.startswith("-I" + dest) for f in flags), flags
+    cmd = ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", src, "-o", out] + flags + \
+          ["-Wl,-rpath," + dest + libdir]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert p.returncode == 0, "%s\n%s" % (" ".join(cmd), p.stdout)
+
+
+def close(got, want, rel, what):
+    assert abs(got - want) <= rel * max(1.0, abs(want)), "%s: %.17g, expected %.17g" % (what, got, want)
+
+
+def lesson_by_hand(y):
+    """The lesson pipeline's numbers, derived by hand (tests/pipelines)."""
+    d0, d1 = [0.5, -1.5, 3.5, -2.5], [0.5, -0.5, 1.5, -1.5]
+    z0 = [v / math.sqrt(21 / 4) for v in d0]
+    z1 = [v / math.sqrt(5 / 4) for v in d1]
+    pred = [4 * a + 3 * b + 10 for a, b in zip(z0, z1)]
+    err = [p - t for p, t in zip(pred, y)]
+    return {"mse": [sum(e * e for e in err) / 4],
+            "step_coef": [4 - 0.1 * sum(e * a for e, a in zip(err, z0)) / 4,
+                          3 - 0.1 * sum(e * b for e, b in zip(err, z1)) / 4],
+            "step_intercept": [10 - 0.1 * sum(err) / 4]}, z0, z1
+
+
+def check_embed_lesson(exe, tmp):
+    empty = os.path.join(tmp, "empty-cwd")
+    shutil.rmtree(empty, ignore_errors=True)
+    os.makedirs(empty)
+    trace = os.path.join(tmp, "embed.strace")
+    p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=%file,%desc", "-o", trace, exe], cwd=empty,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert p.returncode == 0, "embed_lesson failed:\n" + p.stdout + p.stderr
+    writes = [l for l in open(trace) if WRITES.search(l) and "/dev/null" not in l]
+    assert not writes, "the in-memory lesson touched files:\n" + "".join(writes[:20])
+    assert os.listdir(empty) == [], os.listdir(empty)
+    got = {}
+    for line in p.stdout.splitlines():
+        name, *vals = line.split()
+        got[name] = [float(v) for v in vals]
+    want, z0, z1 = lesson_by_hand([75.0, 60.0, 90.0, 55.0])
+    # z-scores of the unscaled X are those of X * 1.1
+    for i, v in enumerate(got["zscore"]):
+        close(v, (z0 if i % 2 == 0 else z1)[i // 2], 1e-14, "zscore[%d]" % i)
+    # least squares solves exactly: w = (5, 2), b = 34.5 (5*5 + 2*7 + 34.5 = 73.5 ...)
+    for v, w in zip(got["lstsq_coef"] + got["lstsq_intercept"], [5, 2, 34.5]):
+        close(v, w, 1e-12, "least squares")
+    for run, y in (("run1", [75.0, 60.0, 90.0, 55.0]), ("run2", [75.0, 60.0, 90.0, 55.0]),
+                   ("run3", [75.0, 60.0, 90.0, 65.0])):
+        want, _, _ = lesson_by_hand(y)
+        for key, vals in want.items():
+            for g, w in zip(got["%s.%s" % (run, key)], vals):
+                close(g, w, 1e-12, "%s %s" % (run, key))
+    assert got["run1.computed"] == [6] and got["run2.computed"] == [0] and got["run3.computed"] == [6], got
+    print("ok: the lesson in memory matches the derivation by hand, and wrote no file")
+
+
+def check_score_rows(exe, dest, prefix, libdir, root, tmp):
+    work = os.path.join(tmp, "score")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    text = open(os.path.join(root, "pipelines", "lesson.yaml")).read()
+    text = text.replace("../runs/lesson", os.path.join(work, "runs")).replace(
+        "../datasets/", os.path.join(root, "datasets") + "/")
+    yaml = os.path.join(work, "lesson.yaml")
+    open(yaml, "w").write(text)
+    sluice = os.path.join(dest + prefix, "bin", "sluice")
+    env = dict(os.environ, LD_LIBRARY_PATH=dest + libdir)  # its RUNPATH names the real prefix
+    p = subprocess.run([sluice, "run", yaml, "-q"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=120)
+    assert p.returncode == 0, "installed sluice failed:\n" + p.stdout
+    rows = [(1.0, 2.0), (0.5, -0.25), (3.0, 0.0)]
+    p = subprocess.run([exe, yaml, "step"] + ["%r,%r" % r for r in rows], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    assert p.returncode == 0, "score_rows failed:\n" + p.stdout + p.stderr
+    lines = p.stdout.split("\n")
+    # load, scale, normalize and step were trained by the run above: all reused
+    assert lines[0] == "reused 4", lines[0]
+    with h5py.File(os.path.join(work, "runs", "step.h5"), "r") as f:
+        w = f["coef"][0]
+        b = f["intercept"][0, 0]
+    for line, (x0, x1) in zip(lines[1:], rows):
+        close(float(line), w[0] * x0 + w[1] * x1 + b, 1e-14, "prediction of %r" % ((x0, x1),))
+    print("ok: rows in memory scored with the model of a checkpoint")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--source-root", required=True)
+    ap.add_argument("--tmp", required=True)
+    a = ap.parse_args()
+    os.makedirs(a.tmp, exist_ok=True)
+    root = os.path.realpath(a.source_root)
+    dest, prefix, libdir = install(a.build, a.tmp)
+    exes = {}
+    for name in ("embed_lesson", "score_rows"):
+        exes[name] = os.path.join(a.tmp, name)
+        compile_example(os.path.join(root, "examples", name + ".c"), exes[name], dest, libdir, root)
+    check_embed_lesson(exes["embed_lesson"], a.tmp)
+    check_score_rows(exes["score_rows"], dest, prefix, libdir, root, a.tmp)
+    shutil.rmtree(dest, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except AssertionError as e:
+        print("FAIL:", e)
+        sys.exit(1)
