@@ -44,12 +44,21 @@ def install(build, tmp):
     return dest, prefix, libdir
 
 
+def installed_env(**extra):
+    """The environment without the build's LD_LIBRARY_PATH (meson test sets it
+    to the build's library, which would win over the examples' RUNPATH)."""
+    env = dict(os.environ, **extra)
+    if "LD_LIBRARY_PATH" not in extra:
+        env.pop("LD_LIBRARY_PATH", None)
+    return env
+
+
 def compile_example(src, out, dest, libdir, root):
     env = dict(os.environ, PKG_CONFIG_PATH=dest + libdir + "/pkgconfig", PKG_CONFIG_SYSROOT_DIR=dest)
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "sluice"], env=env, stdout=subprocess.PIPE,
                            text=True, check=True).stdout.split()
-    assert not any(root in f for f in flags), "pkg-config points into the source tree: %s" % flags
-    assert any(f.startswith("-I" + dest) for f in flags), flags
+    paths = [f[2:] for f in flags if f[:2] in ("-I", "-L")]
+    assert paths and all(x.startswith(dest + "/") for x in paths), "pkg-config points outside the install: %s" % flags
     cmd = ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", src, "-o", out] + flags + \
           ["-Wl,-rpath," + dest + libdir]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -73,14 +82,17 @@ def lesson_by_hand(y):
             "step_intercept": [10 - 0.1 * sum(err) / 4]}, z0, z1
 
 
-def check_embed_lesson(exe, tmp):
+def check_embed_lesson(exe, dest, tmp):
     empty = os.path.join(tmp, "empty-cwd")
     shutil.rmtree(empty, ignore_errors=True)
     os.makedirs(empty)
     trace = os.path.join(tmp, "embed.strace")
-    p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=%file,%desc", "-o", trace, exe], cwd=empty,
+    p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=%file,%desc", "-o", trace, exe], cwd=empty, env=installed_env(),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
     assert p.returncode == 0, "embed_lesson failed:\n" + p.stdout + p.stderr
+    loaded = [l for l in open(trace) if "libsluice.so.0" in l and not l.rstrip().endswith(")")
+              and "= -1" not in l]
+    assert loaded and all(dest in l for l in loaded), "not the installed libsluice:\n" + "".join(loaded)
     writes = [l for l in open(trace) if WRITES.search(l) and "/dev/null" not in l]
     assert not writes, "the in-memory lesson touched files:\n" + "".join(writes[:20])
     assert os.listdir(empty) == [], os.listdir(empty)
@@ -115,12 +127,12 @@ def check_score_rows(exe, dest, prefix, libdir, root, tmp):
     yaml = os.path.join(work, "lesson.yaml")
     open(yaml, "w").write(text)
     sluice = os.path.join(dest + prefix, "bin", "sluice")
-    env = dict(os.environ, LD_LIBRARY_PATH=dest + libdir)  # its RUNPATH names the real prefix
+    env = installed_env(LD_LIBRARY_PATH=dest + libdir)  # its RUNPATH names the real prefix
     p = subprocess.run([sluice, "run", yaml, "-q"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=120)
     assert p.returncode == 0, "installed sluice failed:\n" + p.stdout
     rows = [(1.0, 2.0), (0.5, -0.25), (3.0, 0.0)]
-    p = subprocess.run([exe, yaml, "step"] + ["%r,%r" % r for r in rows], stdout=subprocess.PIPE,
+    p = subprocess.run([exe, yaml, "step"] + ["%r,%r" % r for r in rows], env=installed_env(), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=120)
     assert p.returncode == 0, "score_rows failed:\n" + p.stdout + p.stderr
     lines = p.stdout.split("\n")
@@ -147,7 +159,7 @@ def main():
     for name in ("embed_lesson", "score_rows"):
         exes[name] = os.path.join(a.tmp, name)
         compile_example(os.path.join(root, "examples", name + ".c"), exes[name], dest, libdir, root)
-    check_embed_lesson(exes["embed_lesson"], a.tmp)
+    check_embed_lesson(exes["embed_lesson"], dest, a.tmp)
     check_score_rows(exes["score_rows"], dest, prefix, libdir, root, a.tmp)
     shutil.rmtree(dest, ignore_errors=True)
     return 0

@@ -241,6 +241,21 @@ def test_usage_force_unknown_stage():
     expect(sluice(d, "clean", "p.yaml", "nope"), 2, "clean names stage 'nope'")
 
 
+def test_input_op_in_a_pipeline_file():
+    """op input takes a frame from a program (C API); the command has none to give."""
+    d = tdir("input_op")
+    write(d, """
+        pipeline: p
+        stages:
+          data: { op: input }
+          stats: { op: describe, input: data }
+        """)
+    expect(sluice(d, "check", "p.yaml"), 2,
+           "p.yaml:3:3: stage 'data': stage 'data' (op input) takes its data from the program that runs the "
+           "pipeline, and no frame is bound to it: call sl_pipeline_bind(p, \"data\", frame) before "
+           "sl_pipeline_plan, or read a file with load.hdf5")
+
+
 def test_usage_too_many_force():
     d = tdir("force_many")
     h5(d)

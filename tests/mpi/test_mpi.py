@@ -238,6 +238,22 @@ def test_bad_value_in_one_ranks_rows_fails_every_rank():
         assert not left, "temporary files left at %d ranks: %s" % (p, left)
 
 
+def test_in_memory_run_is_refused_over_ranks():
+    """workdir ":memory:" keeps outputs in one process's memory: over ranks it is
+    refused before any stage runs, with one line saying what to do; on one rank
+    it runs and writes nothing."""
+    d = tdir("memory")
+    yml = pipeline_copy(d, "lesson.yaml")
+    got = run_mpi(d, yml, 2, "--workdir", ":memory:", timeout=120)
+    assert got.returncode == 2, show(got)
+    lines = [l for l in got.stderr.splitlines() if l.startswith("sluice: ")]
+    assert lines == ['sluice: an in-memory run (workdir ":memory:") cannot be split over 2 MPI ranks: give it a '
+                     'workdir, or run it on one rank'], show(got)
+    one = run_mpi(d, yml, 1, "--workdir", ":memory:", timeout=120)
+    expect_ok(one, "an in-memory run on one rank")
+    assert not os.path.exists(os.path.join(d, "w")), os.listdir(d)
+
+
 def test_killed_rank_then_other_rank_count_same_bits():
     """One rank of a 3-rank run SIGKILLed while a stage runs (mpirun then ends the
     job); the rerun at 2 ranks reuses what was committed and ends with the
