@@ -349,6 +349,8 @@ static void test_builder_errors_name_stage_and_parameter(void **state)
     assert_int_equal(sl_pipeline_add_stage(p, "fit", "linreg", &err), SL_ERR_USAGE);
     assert_int_equal(sl_pipeline_set_input(p, "fit", "input", "missing", &err), SL_OK);
     assert_int_equal(sl_pipeline_set_number(p, "fit", "l2", -1, &err), SL_OK);
+    /* a stage's own settings go through the setters too */
+    assert_int_equal(sl_pipeline_set_string(p, "fit", "checkpoint", "final", &err), SL_OK);
     assert_int_equal(sl_pipeline_plan(p, &err), SL_ERR_CONFIG);
     assert_string_equal(err.stage, "fit");
     assert_string_equal(err.file, "pipeline 'broken' (built in code)");

@@ -86,9 +86,11 @@ static int parse_int(const sl__ynode *n, long long lo, long long hi, long long *
 /* "true", "false" or "final" for a valid `checkpoint` node, else NULL. */
 static const char *checkpoint_value(const sl__ynode *n)
 {
-    if (!n || n->kind != SL_Y_SCALAR || !n->plain)
+    if (!n || n->kind != SL_Y_SCALAR)
         return NULL;
-    if (strcmp(n->text, "true") == 0 || strcmp(n->text, "false") == 0 || strcmp(n->text, "final") == 0)
+    /* "final" is a word whichever way it is written (a pipeline built in
+     * code quotes every string); true and false must be YAML's booleans */
+    if (strcmp(n->text, "final") == 0 || (n->plain && (strcmp(n->text, "true") == 0 || strcmp(n->text, "false") == 0)))
         return n->text;
     return NULL;
 }
