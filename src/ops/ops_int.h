@@ -23,6 +23,10 @@ extern const sl_op sl__op_metrics;
 /* Refuses an ABI version (SL_ABI_VERSION of a caller-filled struct) this
  * library cannot read; `what` names the struct in the message. */
 sl_status sl__abi_check(int abi, const char *what, sl_error *err);
+/* sl_op_register for an op added by plugin pl (NULL: by the program). */
+struct sl_plugin;
+sl_status sl__op_register_from(const sl_op *op, void *user, void (*destroy)(void *), const struct sl_plugin *pl,
+                               sl_error *err);
 /* The user data op was registered with, or NULL. */
 void *sl__op_user(const sl_op *op);
 
