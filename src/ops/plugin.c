@@ -20,6 +20,7 @@
 #include "sluice/plugin.h"
 #include "core/error_int.h"
 #include "core/frame_int.h"
+#include "core/fsutil.h"
 #include "ops/ops_int.h"
 #include "ops/plugin_int.h"
 
@@ -32,6 +33,7 @@ struct sl_plugin {
     char *path;
     void *handle;
     int loading;                        /* inside its init: sl_plugin_add_op is allowed */
+    int add_failed;                     /* sl_plugin_add_op failed: its error names the plugin already */
     size_t n_ops;
     const sl_op *ops[MAX_PLUGIN_OPS];   /* to remove them if init fails */
 };
@@ -90,8 +92,16 @@ sl_status sl_plugin_add_op(sl_plugin *pl, const sl_op *op, void *user, void (*de
         return s;
     }
     s = sl__op_register_from(op, user, destroy, pl, err);
-    if (s == SL_OK)
+    if (s == SL_OK) {
         pl->ops[pl->n_ops++] = op;
+        return SL_OK;
+    }
+    pl->add_failed = 1;
+    if (s == SL_ERR_USAGE) { /* a malformed table: say whose (a taken name already does) */
+        char msg[SL_ERROR_MESSAGE_MAX];
+        snprintf(msg, sizeof msg, "%s", err->message);
+        sl__error_set(err, s, "plugin '%s' (%s): %s", pl->name, pl->path, msg);
+    }
     return s;
 }
 
@@ -146,6 +156,11 @@ static sl_status run_init(sl_plugin *pl, const sl_plugin_info *info, sl_error *e
     pl->loading = 0;
     if (s == SL_OK)
         return SL_OK;
+    if (pl->add_failed && e.code != SL_OK) {
+        if (err)
+            *err = e;
+        return e.code;
+    }
     if (e.code == SL_OK || !e.message[0])
         return sl__error_set(err, SL_ERR_CONFIG, "plugin '%s' (%s) failed to start: its init returned %s", pl->name,
                              pl->path, sl_status_name(s));
@@ -286,10 +301,17 @@ sl_status sl__plugin_load(const char *spec, const char *base_dir, const sl_plugi
         return sl__error_set(err, SL_ERR_CONFIG, "a plugin needs a name or a path, found an empty one");
     char found[PATH_MAX + 64];
     if (strchr(spec, '/')) {
+        /* normalized, so that a message names '/d/lib/x.so', not '/d/./lib/x.so' */
+        char joined[PATH_MAX + 64];
         if (spec[0] != '/' && base_dir)
-            snprintf(found, sizeof found, "%s/%s", base_dir, spec);
+            snprintf(joined, sizeof joined, "%s/%s", base_dir, spec);
         else
-            snprintf(found, sizeof found, "%s", spec);
+            snprintf(joined, sizeof joined, "%s", spec);
+        char *norm = sl__path_normalize(joined);
+        if (!norm)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        snprintf(found, sizeof found, "%s", norm);
+        free(norm);
     } else {
         sl_status s = search(spec, base_dir, found, sizeof found, err);
         if (s)

@@ -284,8 +284,12 @@ static sl_status parse_stage(sl_pipeline *p, const sl__ynode *key, const sl__yno
         size_t n;
         const char **names = op_names(&n);
         const char *s = names ? sl__suggest(opn->text, names, n) : NULL;
-        at_node(p, opn, err, SL_ERR_CONFIG, "unknown op '%s'%s%s%s; run 'sluice ops' to list the ops", opn->text,
-                s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+        if (s)
+            at_node(p, opn, err, SL_ERR_CONFIG, "unknown op '%s' (did you mean '%s'?); run 'sluice ops' to list the "
+                    "ops", opn->text, s);
+        else /* most likely an op of a plugin the file does not name */
+            at_node(p, opn, err, SL_ERR_CONFIG, "unknown op '%s'; run 'sluice ops' to list the ops (an op of a "
+                    "plugin needs the plugin in the pipeline's 'plugins:' list)", opn->text);
         sl__error_stage(err, st->name);
         free(names);
         return SL_ERR_CONFIG;
