@@ -314,6 +314,9 @@ def test_ops_lists_plugin_ops_with_origin():
     plain = ok(sluice(d, "ops", "--markdown")).stdout
     assert ok(sluice(d, "ops", "--markdown", env={"SLUICE_PLUGIN_PATH": d})).stdout == plain
     assert "clip_abs" not in plain
+    p = sluice(d, "ops", "--plugin")
+    assert p.returncode == 2 and p.stderr.splitlines() == [
+        "sluice: --plugin needs a plugin name or path", "run 'sluice --help' for usage"], show(p)
     # without the plugin, the op is unknown
     p = sluice(d, "ops", "example.clip_abs")
     assert p.returncode == 2 and p.stderr.splitlines()[0] == (
@@ -349,6 +352,12 @@ def test_error_missing_file():
     d, real = case("err_missing_path", "[clipper, lib/nothere.so]")
     fails(sluice(d, "run", "p.yaml"), 3,
           "sluice: p.yaml:1:20: cannot open plugin '%s/lib/nothere.so': No such file or directory" % real)
+
+
+def test_error_folder_as_plugin():
+    d, real = case("err_folder", "[clipper, ./lib]")
+    os.makedirs(os.path.join(d, "lib"))
+    fails(sluice(d, "run", "p.yaml"), 2, "sluice: p.yaml:1:20: plugin '%s/lib' is not a regular file" % real)
 
 
 def test_error_name_not_found():
