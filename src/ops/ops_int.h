@@ -25,6 +25,8 @@ extern const sl_op sl__op_metrics;
 sl_status sl__abi_check(int abi, const char *what, sl_error *err);
 /* sl_op_register for an op added by plugin pl (NULL: by the program). */
 struct sl_plugin;
+/* The checks of sl__op_register_from (table, name free), registering nothing. */
+sl_status sl__op_check(const sl_op *op, const struct sl_plugin *pl, sl_error *err);
 sl_status sl__op_register_from(const sl_op *op, void *user, void (*destroy)(void *), const struct sl_plugin *pl,
                                sl_error *err);
 /* The user data op was registered with, or NULL. */

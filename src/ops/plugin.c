@@ -27,15 +27,26 @@
 #define SL_PLUGIN_VERSION_MAX 64
 #define MAX_PLUGIN_OPS 256
 
+/* An op the plugin's init added: registered once init has succeeded. */
+typedef struct pending_op {
+    const sl_op *op;
+    void *user;
+    void (*destroy)(void *);
+} pending_op;
+
 struct sl_plugin {
     char *name;
     char *version;
     char *path;
     void *handle;
-    int loading;                        /* inside its init: sl_plugin_add_op is allowed */
-    int add_failed;                     /* sl_plugin_add_op failed: its error names the plugin already */
+    int loading;    /* inside its init: sl_plugin_add_op is allowed */
+    int add_failed;     /* sl_plugin_add_op failed: the load fails with add_err */
+    sl_error add_err;   /* which names the plugin */
     size_t n_ops;
-    const sl_op *ops[MAX_PLUGIN_OPS];   /* to remove them if init fails */
+    /* The ops join the registry together, after init: no pipeline can
+     * start using an op of a plugin whose init then fails and which is
+     * unloaded. */
+    pending_op ops[MAX_PLUGIN_OPS];
 };
 
 static sl_plugin **plugins;
@@ -77,32 +88,72 @@ static void plugin_free(sl_plugin *pl)
     free(pl);
 }
 
-sl_status sl_plugin_add_op(sl_plugin *pl, const sl_op *op, void *user, void (*destroy)(void *), sl_error *err)
+sl_status sl_plugin_add_op(sl_plugin *pl, const sl_op *op, void *user, void (*destroy)(void *), sl_error *err_out)
 {
+    sl_error local, *err = err_out ? err_out : &local; /* the plugin's load needs the error even without err_out */
     sl_error_clear(err);
     sl_status s = SL_OK;
-    if (!pl || !pl->loading)
+    if (!pl || !pl->loading) {
         s = sl__error_set(err, SL_ERR_USAGE, "sl_plugin_add_op is for a plugin's init function, with the plugin it "
                                              "was given; a program registers its own ops with sl_op_register");
-    else if (pl->n_ops == MAX_PLUGIN_OPS)
+    } else if (pl->n_ops == MAX_PLUGIN_OPS) {
         s = sl__error_set(err, SL_ERR_USAGE, "plugin '%s' adds more than %d ops", pl->name, MAX_PLUGIN_OPS);
+    } else {
+        s = sl__op_check(op, pl, err);
+        if (s == SL_ERR_USAGE) { /* a malformed table: say whose (a taken name already does) */
+            char msg[SL_ERROR_MESSAGE_MAX];
+            snprintf(msg, sizeof msg, "%s", err->message);
+            sl__error_set(err, s, "plugin '%s' (%s): %s", pl->name, pl->path, msg);
+        }
+        for (size_t i = 0; s == SL_OK && i < pl->n_ops; i++)
+            if (strcmp(pl->ops[i].op->name, op->name) == 0)
+                s = sl__error_set(err, SL_ERR_CONFIG, "plugin '%s' (%s) adds op '%s' twice", pl->name, pl->path,
+                                  op->name);
+    }
     if (s) {
+        if (pl && pl->loading && !pl->add_failed) {
+            pl->add_failed = 1;
+            pl->add_err = *err;
+        }
         if (destroy) /* handed over, as with sl_op_register */
             destroy(user);
         return s;
     }
-    s = sl__op_register_from(op, user, destroy, pl, err);
-    if (s == SL_OK) {
-        pl->ops[pl->n_ops++] = op;
+    pl->ops[pl->n_ops++] = (pending_op){op, user, destroy};
+    return SL_OK;
+}
+
+/* Hands the ops to the registry. If one cannot join (a program registered
+ * its name meanwhile), those already in are removed again: destroy runs for
+ * every op's user data either way. */
+static sl_status register_ops(sl_plugin *pl, sl_error *err)
+{
+    size_t done = 0;
+    sl_status s = SL_OK;
+    while (done < pl->n_ops && (s = sl__op_register_from(pl->ops[done].op, pl->ops[done].user,
+                                                          pl->ops[done].destroy, pl, err)) == SL_OK)
+        done++;
+    if (s == SL_OK)
         return SL_OK;
+    /* ops[done] failed (and its user data is destroyed); those before it are in */
+    for (size_t i = done; i-- > 0;) {
+        sl_error ignored;
+        sl_op_unregister(pl->ops[i].op->name, &ignored);
     }
-    pl->add_failed = 1;
-    if (s == SL_ERR_USAGE) { /* a malformed table: say whose (a taken name already does) */
-        char msg[SL_ERROR_MESSAGE_MAX];
-        snprintf(msg, sizeof msg, "%s", err->message);
-        sl__error_set(err, s, "plugin '%s' (%s): %s", pl->name, pl->path, msg);
-    }
+    for (size_t i = done + 1; i < pl->n_ops; i++)
+        if (pl->ops[i].destroy)
+            pl->ops[i].destroy(pl->ops[i].user);
+    pl->n_ops = 0;
     return s;
+}
+
+/* Frees the user data of ops that never joined the registry. */
+static void drop_pending(sl_plugin *pl)
+{
+    for (size_t i = 0; i < pl->n_ops; i++)
+        if (pl->ops[i].destroy)
+            pl->ops[i].destroy(pl->ops[i].user);
+    pl->n_ops = 0;
 }
 
 static int version_ok(const char *v)
@@ -146,6 +197,13 @@ static sl_status add_to_list(sl_plugin *pl, sl_error *err)
     return grown ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
 }
 
+static void drop_last_from_list(void)
+{
+    pthread_mutex_lock(&list_mu);
+    n_plugins--;
+    pthread_mutex_unlock(&list_mu);
+}
+
 /* Calls the plugin's init; its error, if any, names the plugin. */
 static sl_status run_init(sl_plugin *pl, const sl_plugin_info *info, sl_error *err)
 {
@@ -154,12 +212,15 @@ static sl_status run_init(sl_plugin *pl, const sl_plugin_info *info, sl_error *e
     pl->loading = 1;
     sl_status s = info->init(pl, &e);
     pl->loading = 0;
-    if (s == SL_OK)
+    if (s == SL_OK && !pl->add_failed)
         return SL_OK;
-    if (pl->add_failed && e.code != SL_OK) {
+    drop_pending(pl);
+    /* an op that could not be added fails the load, even if init went on:
+     * a pipeline would otherwise meet an "unknown op" far from the cause */
+    if (pl->add_failed) {
         if (err)
-            *err = e;
-        return e.code;
+            *err = pl->add_err;
+        return pl->add_err.code;
     }
     if (e.code == SL_OK || !e.message[0])
         return sl__error_set(err, SL_ERR_CONFIG, "plugin '%s' (%s) failed to start: its init returned %s", pl->name,
@@ -218,14 +279,16 @@ static sl_status load_resolved_locked(const char *path, sl_plugin **out, sl_erro
     }
     if (s == SL_OK)
         s = run_init(pl, info, err);
+    /* listed first: once its ops are registered, sl_op_plugin hands pl out */
     if (s == SL_OK)
         s = add_to_list(pl, err);
+    if (s == SL_OK && (s = register_ops(pl, err)) != SL_OK)
+        drop_last_from_list();
     if (s != SL_OK) {
-        /* once its ops are gone nothing can reach its code: unload it */
-        for (size_t i = pl ? pl->n_ops : 0; i-- > 0;) {
-            sl_error ignored;
-            sl_op_unregister(pl->ops[i]->name, &ignored);
-        }
+        if (pl)
+            drop_pending(pl);
+        /* none of its ops is (or was, but in a race with sl_op_register)
+         * registered: nothing can reach its code, so it is unloaded */
         plugin_free(pl);
         dlclose(h);
         return s;

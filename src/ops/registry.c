@@ -85,26 +85,26 @@ sl_status sl__abi_check(int abi, const char *what, sl_error *err)
     return SL_OK;
 }
 
-const sl_plugin *sl_op_plugin(const sl_op *op)
+/* The registry's entry of a user op (a copy: the array may move), or zeros. */
+static user_op user_entry(const sl_op *op)
 {
-    const sl_plugin *pl = NULL;
+    user_op e = {0};
     pthread_mutex_lock(&registry_mu);
     for (size_t i = 0; i < n_user_ops; i++)
         if (user_ops[i].op == op)
-            pl = user_ops[i].plugin;
+            e = user_ops[i];
     pthread_mutex_unlock(&registry_mu);
-    return pl;
+    return e;
+}
+
+const sl_plugin *sl_op_plugin(const sl_op *op)
+{
+    return user_entry(op).plugin;
 }
 
 void *sl__op_user(const sl_op *op)
 {
-    void *user = NULL;
-    pthread_mutex_lock(&registry_mu);
-    for (size_t i = 0; i < n_user_ops; i++)
-        if (user_ops[i].op == op)
-            user = user_ops[i].user;
-    pthread_mutex_unlock(&registry_mu);
-    return user;
+    return user_entry(op).user;
 }
 
 static sl_status check_table(const sl_op *op, sl_error *err)
@@ -160,6 +160,17 @@ static sl_status name_taken_locked(const sl_op *op, const sl_plugin *pl, sl_erro
                              i < N_BUILTIN ? "a built-in op" : "an op the program registered");
     }
     return SL_OK;
+}
+
+sl_status sl__op_check(const sl_op *op, const sl_plugin *pl, sl_error *err)
+{
+    sl_status s = check_table(op, err);
+    if (s == SL_OK) {
+        pthread_mutex_lock(&registry_mu);
+        s = name_taken_locked(op, pl, err);
+        pthread_mutex_unlock(&registry_mu);
+    }
+    return s;
 }
 
 sl_status sl__op_register_from(const sl_op *op, void *user, void (*destroy)(void *), const sl_plugin *pl,

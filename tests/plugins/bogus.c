@@ -4,7 +4,8 @@
  *   BOGUS_ABI=N        a plugin built for ABI N (999: a future sluice)
  *   BOGUS_DUP_BUILTIN  a plugin adding an op named "describe", a built-in op's name
  *   BOGUS_DUP_PLUGIN   a plugin adding "example.clip_abs", the clipper plugin's op
- *   BOGUS_INIT_FAILS   a plugin whose init adds an op, then fails with its own message */
+ *   BOGUS_INIT_FAILS   a plugin whose init adds an op, then fails with its own message
+ *   BOGUS_TWICE        a plugin adding its op twice, and returning SL_OK all the same */
 #include <stdio.h>
 #include <sluice/plugin.h>
 
@@ -45,6 +46,10 @@ static sl_status bogus_init(sl_plugin *pl, sl_error *err)
     err->code = SL_ERR_CONFIG;
     snprintf(err->message, sizeof err->message, "needs BOGUS_LICENSE to be set");
     return SL_ERR_CONFIG;
+#elif defined(BOGUS_TWICE)
+    sl_plugin_add_op(pl, &bogus_op, NULL, NULL, err);
+    sl_plugin_add_op(pl, &bogus_op, NULL, NULL, NULL); /* fails; and the plugin does not look */
+    return SL_OK;
 #else
     return sl_plugin_add_op(pl, &bogus_op, NULL, NULL, err);
 #endif

@@ -11,7 +11,7 @@ plugin can give, by its exact text.
 
 usage: test_plugins.py --sluice PATH --gendata PATH --tmp DIR --clipper SO --clipper-v2 SO
                        --bogus-no-entry SO --bogus-abi-999 SO --bogus-dup-builtin SO
-                       --bogus-dup-plugin SO --bogus-init-fails SO [-k SUBSTRING ...]
+                       --bogus-dup-plugin SO --bogus-init-fails SO --bogus-twice SO [-k SUBSTRING ...]
 
 No pytest: prints `ok NAME`, `skip NAME: why` or `FAIL NAME: why`, then a summary.
 """
@@ -421,6 +421,15 @@ def test_error_init_fails():
           "sluice: p.yaml:1:11: plugin 'grumpy' (%s/libsluice-grumpy.so): needs BOGUS_LICENSE to be set" % real)
 
 
+def test_error_op_added_twice():
+    """The plugin's second sl_plugin_add_op fails and its init returns SL_OK all the
+    same: the load fails, and none of its ops is left (the pipeline's op is unknown
+    to the next command)."""
+    d, real = case("err_twice", "[twice]", [(A.bogus_twice, "twice.so")])
+    fails(sluice(d, "check", "p.yaml"), 2,
+          "sluice: p.yaml:1:11: plugin 'twice' (%s/twice.so) adds op 'bogus.noop' twice" % real)
+
+
 def test_error_plugins_key_shape():
     d, _ = case("err_shape_map", "{ a: b }")
     fails(sluice(d, "check", "p.yaml"), 2,
@@ -451,7 +460,8 @@ def main():
     global A
     ap = argparse.ArgumentParser()
     for opt in ["--sluice", "--gendata", "--tmp", "--clipper", "--clipper-v2", "--bogus-no-entry",
-                "--bogus-abi-999", "--bogus-dup-builtin", "--bogus-dup-plugin", "--bogus-init-fails"]:
+                "--bogus-abi-999", "--bogus-dup-builtin", "--bogus-dup-plugin", "--bogus-init-fails",
+                "--bogus-twice"]:
         ap.add_argument(opt, required=True)
     ap.add_argument("-k", action="append", default=[])
     A = ap.parse_args()
