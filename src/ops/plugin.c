@@ -351,7 +351,8 @@ static sl_status search(const char *name, const char *base_dir, char *buf, size_
     return sl__error_set(err, SL_ERR_CONFIG,
                          "plugin '%s' not found: no %s in %s%s%s; put it there, add its folder to "
                          "SLUICE_PLUGIN_PATH, or give its path",
-                         name, looked, base_dir ? base_dir : "", base_dir ? " or in SLUICE_PLUGIN_PATH " : "",
+                         name, looked, base_dir ? base_dir : "",
+                         base_dir ? " or in SLUICE_PLUGIN_PATH " : "SLUICE_PLUGIN_PATH ",
                          env && *env ? env : "(not set)");
 }
 
