@@ -28,8 +28,10 @@ typedef struct sl_plugin_info {
     const char *name;    /* letters, digits, '_', '.' or '-' (as stage names) */
     const char *version; /* the plugin's own version ("1.2.0"): in the cache key of its stages */
     /* Called once, when the plugin is loaded: adds its ops with
-     * sl_plugin_add_op. On failure (a status other than SL_OK, with err
-     * filled) the ops it added are removed and the plugin is unloaded. */
+     * sl_plugin_add_op. They join the registry together when it returns
+     * SL_OK. On failure (another status, with err filled), or if an
+     * sl_plugin_add_op failed, none of them does, their user data is
+     * destroyed and the plugin is unloaded. */
     sl_status (*init)(sl_plugin *pl, sl_error *err);
 } sl_plugin_info;
 
@@ -58,9 +60,11 @@ typedef struct sl_plugin_info {
  * another file, an op name already registered, or a failing init. *out (may
  * be NULL) is the plugin. Not from a plugin's init. Thread-safe. */
 sl_status sl_plugin_load(const char *name_or_path, const sl_plugin **out, sl_error *err);
-/* From the plugin's init only: registers an op of the plugin, as
- * sl_op_register does (user and destroy likewise), with the plugin as its
- * origin. The table must live as long as the plugin (a static const). */
+/* From the plugin's init only: adds an op of the plugin, with the plugin as
+ * its origin. Checks it as sl_op_register does (the table, a name not yet
+ * taken) and takes user and destroy likewise; the op is registered when
+ * init has succeeded. The table must live as long as the plugin (a static
+ * const). */
 sl_status sl_plugin_add_op(sl_plugin *pl, const sl_op *op, void *user, void (*destroy)(void *user), sl_error *err);
 
 /* The plugin an op came from; NULL for a built-in op and for one the
