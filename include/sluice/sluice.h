@@ -7,6 +7,7 @@
 #include "sluice/frame.h"
 #include "sluice/op.h"
 #include "sluice/pipeline.h"
+#include "sluice/plugin.h"
 #include "sluice/slurm.h"
 #include "sluice/version.h"
 

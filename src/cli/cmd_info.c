@@ -1,5 +1,7 @@
 /* sluice check / graph / ops: everything that reads a pipeline or the op
  * registry without running anything. */
+#include <dirent.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
@@ -154,10 +156,13 @@ static int ops_markdown(void)
          "(`scripts/gen-docs` rewrites it, and a test fails when it is out of date).\n");
     for (size_t i = 0; i < sl_op_count(); i++) {
         const sl_op *op = sl_op_at(i);
-        printf("- [`%s`](#%s): %s\n", op->name, op->name, op->summary ? op->summary : "");
+        if (!sl_op_plugin(op)) /* the reference is of the built-in ops */
+            printf("- [`%s`](#%s): %s\n", op->name, op->name, op->summary ? op->summary : "");
     }
     for (size_t i = 0; i < sl_op_count(); i++) {
         const sl_op *op = sl_op_at(i);
+        if (sl_op_plugin(op))
+            continue;
         printf("\n<a id=\"%s\"></a>\n## `%s`\n\n%s\n\n", op->name, op->name, op->summary ? op->summary : "");
         if (op->n_params) {
             puts("| parameter | type | default | meaning |\n|---|---|---|---|");
@@ -171,6 +176,46 @@ static int ops_markdown(void)
     return EXIT_OK;
 }
 
+static int so_file(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return e->d_name[0] != '.' && n > 3 && strcmp(e->d_name + n - 3, ".so") == 0;
+}
+
+/* `sluice ops` loads every *.so of the folders of SLUICE_PLUGIN_PATH, to
+ * show what they offer; `run`, `check` and the others load only the plugins
+ * a pipeline names in `plugins:`, so that what a pipeline computes does not
+ * depend on what else lies in those folders. A folder that is not there is
+ * skipped, as in PATH. */
+static int load_path_plugins(void)
+{
+    const char *env = getenv("SLUICE_PLUGIN_PATH");
+    for (const char *p = env; p && *p;) {
+        size_t n = strcspn(p, ":");
+        char dir[PATH_MAX];
+        if (n > 0 && n < sizeof dir) {
+            memcpy(dir, p, n);
+            dir[n] = '\0';
+            struct dirent **names = NULL;
+            int k = scandir(dir, &names, so_file, alphasort);
+            int rc = EXIT_OK;
+            for (int i = 0; i < k; i++) {
+                char path[PATH_MAX + 256];
+                snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+                sl_error err;
+                if (rc == EXIT_OK && sl_plugin_load(path, NULL, &err) != SL_OK)
+                    rc = cli_fail(&err);
+                free(names[i]);
+            }
+            free(names);
+            if (rc)
+                return rc;
+        }
+        p += n + (p[n] == ':');
+    }
+    return EXIT_OK;
+}
+
 int cmd_ops(int argc, char **argv)
 {
     const char *only = NULL;
@@ -178,8 +223,18 @@ int cmd_ops(int argc, char **argv)
         if (strcmp(argv[i], "--markdown") == 0)
             return ops_markdown();
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            puts("usage: sluice ops [NAME] [--markdown]");
+            puts("usage: sluice ops [NAME] [--plugin NAME-OR-PATH]... [--markdown]\n"
+                 "  lists the built-in ops, those of the plugins in SLUICE_PLUGIN_PATH's folders,\n"
+                 "  and those of each --plugin");
             return EXIT_OK;
+        }
+        if (strcmp(argv[i], "--plugin") == 0) {
+            if (i + 1 == argc || !argv[i + 1][0])
+                return cli_usage_error("--plugin needs a plugin name or path");
+            sl_error err;
+            if (sl_plugin_load(argv[++i], NULL, &err) != SL_OK)
+                return cli_fail(&err);
+            continue;
         }
         if (argv[i][0] == '-')
             return cli_usage_error("unknown option '%s' for ops", argv[i]);
@@ -187,13 +242,22 @@ int cmd_ops(int argc, char **argv)
             return cli_usage_error("ops takes at most one op name");
         only = argv[i];
     }
+    int rc = load_path_plugins();
+    if (rc)
+        return rc;
     if (only && !sl_op_find(only))
         return cli_usage_error("unknown op '%s'; run 'sluice ops' to list the ops", only);
     for (size_t i = 0; i < sl_op_count(); i++) {
         const sl_op *op = sl_op_at(i);
         if (only && strcmp(op->name, only) != 0)
             continue;
-        printf("%s\n  %s\n", op->name, op->summary ? op->summary : "");
+        const sl_plugin *pl = sl_op_plugin(op);
+        if (pl)
+            printf("%s   (plugin %s %s from %s)\n", op->name, sl_plugin_name(pl), sl_plugin_version(pl),
+                   sl_plugin_path(pl));
+        else
+            printf("%s\n", op->name);
+        printf("  %s\n", op->summary ? op->summary : "");
         for (size_t j = 0; j < op->n_params; j++)
             print_param(&op->params[j]);
         if (!only && i + 1 < sl_op_count())

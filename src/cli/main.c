@@ -25,7 +25,8 @@ static const char usage[] =
     "  submit FILE   submit the run to Slurm (sbatch), as one job or one per stage (see 'sluice submit --help')\n"
     "  check FILE    validate a pipeline (YAML, ops, parameters, inputs, shapes) without running it\n"
     "  graph FILE    print the pipeline's DAG as Graphviz DOT (--mermaid: as Mermaid)\n"
-    "  ops [NAME]    list the ops with their parameters and defaults (--markdown: the op reference)\n"
+    "  ops [NAME]    list the ops with their parameters and defaults, and those of the plugins in\n"
+    "                SLUICE_PLUGIN_PATH with their origin (--markdown: the op reference)\n"
     "  version       print the version\n"
     "\n"
     "options of run:\n"
@@ -43,7 +44,8 @@ static const char usage[] =
     "\n"
     "exit codes: 0 ok, 1 the data cannot be processed (a stage failed, or check found bad data),\n"
     "            2 bad config or usage, 3 I/O error (a file missing, unreadable or unwritable)\n"
-    "Relative paths in a pipeline file are relative to the file's folder.\n";
+    "Relative paths in a pipeline file are relative to the file's folder. A pipeline's 'plugins:'\n"
+    "are looked for beside it, then in the folders of SLUICE_PLUGIN_PATH (colon-separated).\n";
 
 int cli_exit_code(sl_status s)
 {

@@ -26,7 +26,12 @@ sl_status sl__abi_check(int abi, const char *what, sl_error *err);
 sl_status sl__input_identity(const sl_stage *st, char *out, size_t size, sl_error *err);
 /* The user data op was registered with, or NULL. */
 void *sl__op_user(const sl_op *op);
-
+struct sl_plugin;
+/* The checks of sl__op_register_from (table, name free), registering nothing. */
+sl_status sl__op_check(const sl_op *op, const struct sl_plugin *pl, sl_error *err);
+/* sl_op_register for an op added by plugin pl (NULL: by the program). */
+sl_status sl__op_register_from(const sl_op *op, void *user, void (*destroy)(void *), const struct sl_plugin *pl,
+                               sl_error *err);
 
 /* Reads the STRING_LIST parameter `param` (array names) against frame `in`:
  * fills want[i] = 1 for each named array (all arrays when the parameter is

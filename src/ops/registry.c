@@ -6,6 +6,7 @@
 #include "config/params_int.h"
 #include "core/frame_int.h"
 #include "ops/ops_int.h"
+#include "sluice/plugin.h"
 
 static const sl_op *const builtin_ops[] = {
     &sl__op_load_hdf5,
@@ -29,6 +30,7 @@ typedef struct user_op {
     const sl_op *op;
     void *user;
     void (*destroy)(void *);
+    const sl_plugin *plugin; /* the plugin that added it, or NULL */
 } user_op;
 static user_op user_ops[MAX_USER_OPS];
 static size_t n_user_ops;
@@ -84,15 +86,26 @@ sl_status sl__abi_check(int abi, const char *what, sl_error *err)
     return SL_OK;
 }
 
-void *sl__op_user(const sl_op *op)
+/* The registry's entry of a user op (a copy: the array may move), or zeros. */
+static user_op user_entry(const sl_op *op)
 {
-    void *user = NULL;
+    user_op e = {0};
     pthread_mutex_lock(&registry_mu);
     for (size_t i = 0; i < n_user_ops; i++)
         if (user_ops[i].op == op)
-            user = user_ops[i].user;
+            e = user_ops[i];
     pthread_mutex_unlock(&registry_mu);
-    return user;
+    return e;
+}
+
+const sl_plugin *sl_op_plugin(const sl_op *op)
+{
+    return user_entry(op).plugin;
+}
+
+void *sl__op_user(const sl_op *op)
+{
+    return user_entry(op).user;
 }
 
 static sl_status check_table(const sl_op *op, sl_error *err)
@@ -125,27 +138,65 @@ static sl_status check_table(const sl_op *op, sl_error *err)
     return SL_OK;
 }
 
-sl_status sl_op_register(const sl_op *op, void *user, void (*destroy)(void *), sl_error *err)
+/* Why `op` cannot join the registry under its name (registry_mu held):
+ * the message names the op that has it, and for a plugin's op both origins. */
+static sl_status name_taken_locked(const sl_op *op, const sl_plugin *pl, sl_error *err)
+{
+    for (size_t i = 0; i < N_BUILTIN + n_user_ops; i++) {
+        const sl_op *o = i < N_BUILTIN ? builtin_ops[i] : user_ops[i - N_BUILTIN].op;
+        if (strcmp(o->name, op->name) != 0)
+            continue;
+        const sl_plugin *other = i < N_BUILTIN ? NULL : user_ops[i - N_BUILTIN].plugin;
+        if (!pl)
+            return sl__error_set(err, SL_ERR_USAGE, "an op named '%s' is already registered", op->name);
+        if (other)
+            return sl__error_set(err, SL_ERR_CONFIG,
+                                 "plugin '%s' %s (%s) adds op '%s', which plugin '%s' %s (%s) already added: "
+                                 "ops of plugins need names of their own; load only one of the two",
+                                 sl_plugin_name(pl), sl_plugin_version(pl), sl_plugin_path(pl), op->name,
+                                 sl_plugin_name(other), sl_plugin_version(other), sl_plugin_path(other));
+        return sl__error_set(err, SL_ERR_CONFIG,
+                             "plugin '%s' %s (%s) adds op '%s', which is %s: rename the plugin's op",
+                             sl_plugin_name(pl), sl_plugin_version(pl), sl_plugin_path(pl), op->name,
+                             i < N_BUILTIN ? "a built-in op" : "an op the program registered");
+    }
+    return SL_OK;
+}
+
+sl_status sl__op_check(const sl_op *op, const sl_plugin *pl, sl_error *err)
+{
+    sl_status s = check_table(op, err);
+    if (s == SL_OK) {
+        pthread_mutex_lock(&registry_mu);
+        s = name_taken_locked(op, pl, err);
+        pthread_mutex_unlock(&registry_mu);
+    }
+    return s;
+}
+
+sl_status sl__op_register_from(const sl_op *op, void *user, void (*destroy)(void *), const sl_plugin *pl,
+                               sl_error *err)
 {
     sl_error_clear(err);
     sl_status s = check_table(op, err);
     if (s == SL_OK) {
         pthread_mutex_lock(&registry_mu);
-        for (size_t i = 0; i < N_BUILTIN + n_user_ops && s == SL_OK; i++) {
-            const sl_op *o = i < N_BUILTIN ? builtin_ops[i] : user_ops[i - N_BUILTIN].op;
-            if (strcmp(o->name, op->name) == 0)
-                s = sl__error_set(err, SL_ERR_USAGE, "an op named '%s' is already registered", op->name);
-        }
+        s = name_taken_locked(op, pl, err);
         if (s == SL_OK && n_user_ops == MAX_USER_OPS)
             s = sl__error_set(err, SL_ERR_USAGE, "at most %d user ops can be registered", MAX_USER_OPS);
         if (s == SL_OK)
-            user_ops[n_user_ops++] = (user_op){op, user, destroy};
+            user_ops[n_user_ops++] = (user_op){op, user, destroy, pl};
         pthread_mutex_unlock(&registry_mu);
     }
     /* as sqlite3_create_function_v2: the data is the library's once handed over */
     if (s != SL_OK && destroy)
         destroy(user);
     return s;
+}
+
+sl_status sl_op_register(const sl_op *op, void *user, void (*destroy)(void *), sl_error *err)
+{
+    return sl__op_register_from(op, user, destroy, NULL, err);
 }
 
 sl_status sl_op_unregister(const char *name, sl_error *err)

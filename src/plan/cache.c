@@ -14,6 +14,7 @@
 #include "io/h5util.h"
 #include "ops/ops_int.h"
 #include "plan/cache.h"
+#include "sluice/plugin.h"
 
 char *sl__ckpt_path(const char *workdir, const char *stage)
 {
@@ -119,6 +120,7 @@ sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *er
         copy_attr(f, "sluice_output_hash", info->output_hash, sizeof info->output_hash);
         copy_attr(f, "sluice_op", info->op, sizeof info->op);
         copy_attr(f, "sluice_stage", info->stage, sizeof info->stage);
+        copy_attr(f, "sluice_plugin", info->plugin, sizeof info->plugin);
         info->params = read_str_attr_locked(f, "sluice_params");
         info->inputs = read_str_attr_locked(f, "sluice_inputs");
         info->sources = read_str_attr_locked(f, "sluice_sources");
@@ -251,8 +253,16 @@ char *sl__stage_inputs_text(const sl_stage *st)
     return s;
 }
 
+void sl__stage_plugin_text(const sl_stage *st, char *buf, size_t size)
+{
+    const sl_plugin *pl = sl_op_plugin(st->op);
+    snprintf(buf, size, "%s%s%s", pl ? sl_plugin_name(pl) : "", pl ? " " : "", pl ? sl_plugin_version(pl) : "");
+}
+
 sl_status sl__stage_key(sl_stage *st, int64_t chunk_rows, sl_error *err)
 {
+    char plugin[SL__PLUGIN_TEXT_MAX];
+    sl__stage_plugin_text(st, plugin, sizeof plugin);
     char *params = sl__params_canonical(st->params);
     char *inputs = sl__stage_inputs_text(st);
     char *sources = NULL;
@@ -265,6 +275,11 @@ sl_status sl__stage_key(sl_stage *st, int64_t chunk_rows, sl_error *err)
             sl__hasher_add_str(h, "sluice-stage-key");
             sl__hasher_add_i64(h, SL_FORMAT_VERSION);
             sl__hasher_add_str(h, st->op->name);
+            /* a plugin's version: a new version of it recomputes its stages.
+             * Only for plugins' ops, so that other keys (and the checkpoints
+             * made before plugins existed) stay as they were. */
+            if (plugin[0])
+                sl__hasher_add_str(h, plugin);
             sl__hasher_add_str(h, params);
             sl__hasher_add_i64(h, chunk_rows);
             sl__hasher_add_i64(h, st->compression);
@@ -381,9 +396,14 @@ static void key_reason(const sl_stage *st, const sl__ckpt_info *info, int64_t ch
 {
     char *params = sl__params_canonical(st->params);
     char *inputs = sl__stage_inputs_text(st);
+    char plugin[SL__PLUGIN_TEXT_MAX];
+    sl__stage_plugin_text(st, plugin, sizeof plugin);
     snprintf(out, size, "its inputs or settings changed");
     if (strcmp(info->op, st->op->name) != 0) {
         snprintf(out, size, "op changed (%s -> %s)", info->op, st->op->name);
+    } else if (strcmp(info->plugin, plugin) != 0) {
+        snprintf(out, size, "plugin changed (%s -> %s)", info->plugin[0] ? info->plugin : "none",
+                 plugin[0] ? plugin : "none");
     } else if (params && info->params && strcmp(params, info->params) != 0) {
         diff_ctx d = {info->params, out, size, 0, 0};
         json_members(params, diff_member, &d);

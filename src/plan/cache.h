@@ -13,12 +13,19 @@
 
 #define SL_FORMAT_VERSION 2 /* 2: values hashed in leaves of a chunk each (hash.h) */
 
+/* "name version" of the plugin a stage's op came from, or "" (an op built
+ * in or registered by the program): part of the stage's cache key, and the
+ * sluice_plugin attribute of its checkpoint. */
+#define SL__PLUGIN_TEXT_MAX (SL_NAME_MAX + 64)
+void sl__stage_plugin_text(const sl_stage *st, char *buf, size_t size);
+
 /* What a checkpoint says about itself (its attributes; no data is read). */
 typedef struct sl__ckpt_info {
     char key[SL_HASH_HEX];
     char output_hash[SL_HASH_HEX];
     char op[SL_NAME_MAX * 2];
     char stage[SL_NAME_MAX * 2];
+    char plugin[SL__PLUGIN_TEXT_MAX]; /* "name version" of the op's plugin (sluice_plugin), "" for other ops */
     char *params;  /* canonical JSON, malloc'd */
     char *inputs;  /* "param=hash;..." of the inputs it was made from, malloc'd */
     char *sources; /* identity of the source files, malloc'd */

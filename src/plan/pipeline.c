@@ -11,6 +11,7 @@
 #include "config/params_int.h"
 #include "config/slurm_int.h"
 #include "ops/ops_int.h"
+#include "ops/plugin_int.h"
 #include "core/error_int.h"
 #include "core/frame_int.h"
 #include "core/fsutil.h"
@@ -30,7 +31,7 @@
 
 static const char *const settings_keys[] = {"pipeline",   "description", "workdir", "chunk_rows", "threads",
                                             "checkpoint", "compression", "memory",  "slurm",
-                                            "stages"};
+                                            "plugins",    "stages"};
 static const char *const stage_reserved[] = {"op", "description", "verify", "checkpoint", "compression", NULL};
 
 static sl_status at_node(const sl_pipeline *p, const sl__ynode *n, sl_error *err, sl_status code, const char *fmt,
@@ -114,6 +115,32 @@ static sl_status parse_compression(const sl_pipeline *p, const sl__ynode *n, int
     return SL_OK;
 }
 
+/* `plugins: [name-or-path, ...]`, loaded before the stages are read: their
+ * ops must be known when a stage names them. A bare name is looked for in
+ * the pipeline's folder, then in SLUICE_PLUGIN_PATH; a path is relative to
+ * the pipeline's folder. Errors point at the item. */
+static sl_status load_plugins(const sl_pipeline *p, const sl__ynode *n, sl_error *err)
+{
+    size_t count = n->kind == SL_Y_SEQ ? n->n : 1;
+    if (n->kind == SL_Y_MAP || (n->kind == SL_Y_SEQ && n->n == 0))
+        return at_node(p, n, err, SL_ERR_CONFIG,
+                       "'plugins' must be a list of plugin names or paths, such as [clipper, ./lib/my.so], found %s",
+                       n->kind == SL_Y_SEQ ? "an empty list" : sl__ynode_kind_name(n));
+    for (size_t i = 0; i < count; i++) {
+        const sl__ynode *item = n->kind == SL_Y_SEQ ? n->vals[i] : n;
+        if (item->kind != SL_Y_SCALAR)
+            return at_node(p, item, err, SL_ERR_CONFIG, "a plugin must be a name or a path, found %s",
+                           sl__ynode_kind_name(item));
+        sl_status s = sl__plugin_load(item->text, p->base_dir, NULL, err);
+        if (s) {
+            char msg[SL_ERROR_MESSAGE_MAX];
+            snprintf(msg, sizeof msg, "%s", err->message);
+            return at_node(p, item, err, s, "%s", msg);
+        }
+    }
+    return SL_OK;
+}
+
 static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl__ynode **stages, sl_error *err)
 {
     if (root->kind != SL_Y_MAP)
@@ -129,11 +156,16 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
             const char *s = sl__suggest(k, settings_keys, nkeys);
             return at_node(p, root->keys[i], err, SL_ERR_CONFIG,
                            "unknown top-level key '%s'%s%s%s; expected pipeline, description, workdir, chunk_rows, "
-                           "threads, checkpoint, compression, memory, slurm or stages",
+                           "threads, checkpoint, compression, memory, slurm, plugins or stages",
                            k, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
         }
     }
     const sl__ynode *n;
+    if ((n = sl__ynode_get(root, "plugins"))) {
+        sl_status ps = load_plugins(p, n, err);
+        if (ps)
+            return ps;
+    }
     if ((n = sl__ynode_get(root, "pipeline"))) {
         if (n->kind != SL_Y_SCALAR || !sl__name_ok(n->text))
             return at_node(p, n, err, SL_ERR_CONFIG,
@@ -261,8 +293,12 @@ static sl_status parse_stage(sl_pipeline *p, const sl__ynode *key, const sl__yno
         size_t n;
         const char **names = op_names(&n);
         const char *s = names ? sl__suggest(opn->text, names, n) : NULL;
-        at_node(p, opn, err, SL_ERR_CONFIG, "unknown op '%s'%s%s%s; run 'sluice ops' to list the ops", opn->text,
-                s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+        if (s)
+            at_node(p, opn, err, SL_ERR_CONFIG, "unknown op '%s' (did you mean '%s'?); run 'sluice ops' to list the "
+                    "ops", opn->text, s);
+        else /* most likely an op of a plugin the file does not name */
+            at_node(p, opn, err, SL_ERR_CONFIG, "unknown op '%s'; run 'sluice ops' to list the ops (an op of a "
+                    "plugin needs the plugin in the pipeline's 'plugins:' list)", opn->text);
         sl__error_stage(err, st->name);
         free(names);
         return SL_ERR_CONFIG;

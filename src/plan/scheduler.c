@@ -133,6 +133,10 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
     sl_status s = sl__ckpt_attr_string_locked(w, "sluice_stage", st->name, err);
     if (!s)
         s = sl__ckpt_attr_string_locked(w, "sluice_op", st->op->name, err);
+    char plugin[SL__PLUGIN_TEXT_MAX];
+    sl__stage_plugin_text(st, plugin, sizeof plugin);
+    if (!s && plugin[0]) /* says why the stage is stale after its plugin's version changed */
+        s = sl__ckpt_attr_string_locked(w, "sluice_plugin", plugin, err);
     if (!s)
         s = sl__ckpt_attr_string_locked(w, "sluice_params", params, err);
     if (!s)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The ABI policy, checked (docs/c-api.md, "ABI"): libsluice exports exactly
 the functions its installed headers declare, each under the version node
-src/libsluice.map gives it, and that map lists exactly those functions.
+src/libsluice.map gives it, and that map lists exactly those functions; the
+guide, docs/c-api.md, mentions every one of them.
 
 usage: test_abi.py LIBSLUICE.so INCLUDE_DIR BUILD_INCLUDE_DIR MAP
 """
@@ -78,6 +79,11 @@ class Abi(unittest.TestCase):
             if name.startswith("SLUICE_"):
                 continue
             self.assertEqual(version, nodes[name], name)
+
+    def test_the_guide_covers_every_public_function(self):
+        guide = (MAP.parent.parent / "docs" / "c-api.md").read_text()
+        missing = sorted(n for n in header_functions() if not re.search(r"\b%s\b" % n, guide))
+        self.assertEqual(missing, [], "docs/c-api.md does not mention these public functions")
 
     def test_soname_is_the_major_version(self):
         out = subprocess.run(["readelf", "-d", str(LIB)], capture_output=True, text=True, check=True).stdout

@@ -4,9 +4,16 @@
 libsluice.so.0 is installed, so the binary runs from a prefix outside the
 loader's path without LD_LIBRARY_PATH (issue 15: it failed with
 "libsluice.so.0: cannot open shared object file"). The binary is not run from
-DESTDIR: there its RUNPATH points at the real prefix, not the scratch copy.
+DESTDIR for that check: there its RUNPATH points at the real prefix, not the
+scratch copy.
 
-usage: test_install.py --build BUILD_DIR --tmp TMP
+Then a plugin (examples/plugin_clip.c) is built against the installed headers
+only, with `cc $(pkg-config --cflags sluice) -shared -fPIC` (pkg-config told
+the scratch root by PKG_CONFIG_SYSROOT_DIR), and the installed sluice (its
+libsluice from the scratch copy, through LD_LIBRARY_PATH) runs a pipeline file
+that names it in `plugins:`, twice: computed, then reused (issue 15).
+
+usage: test_install.py --build BUILD_DIR --tmp TMP --source-root DIR
 """
 import argparse
 import json
@@ -21,6 +28,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--tmp", required=True)
+    ap.add_argument("--source-root", required=True)
     a = ap.parse_args()
     dest = os.path.join(a.tmp, "destdir")
     shutil.rmtree(dest, ignore_errors=True)
@@ -44,8 +52,56 @@ def main():
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]*)\]", dyn)
     assert "libsluice.so.0" in needed, needed
     print("ok: %s has RUNPATH %s, where libsluice.so.0 is installed" % (exe[len(dest):], libdir))
+    plugin_from_installed_headers(a, dest, libdir, exe)
     shutil.rmtree(dest, ignore_errors=True)
     return 0
+
+
+def plugin_from_installed_headers(a, dest, libdir, exe):
+    work = os.path.join(a.tmp, "plugin")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(dest + libdir, "pkgconfig"), PKG_CONFIG_SYSROOT_DIR=dest,
+               PKG_CONFIG_LIBDIR=os.path.join(dest + libdir, "pkgconfig"))
+    cflags = subprocess.run(["pkg-config", "--cflags", "sluice"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    assert cflags.returncode == 0, "pkg-config --cflags sluice failed: " + cflags.stderr
+    assert dest in cflags.stdout, "pkg-config's flags %r do not point into the installed copy" % cflags.stdout
+    ex = os.path.join(a.source_root, "examples")
+    so = os.path.join(work, "libsluice-clipper.so")
+    # only the installed headers: no -I into the source tree (clip_op.h is the example's own, beside it)
+    cc = ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden", *cflags.stdout.split(), "-shared",
+          "-fPIC", os.path.join(ex, "plugin_clip.c"), os.path.join(ex, "clip_op.c"), "-o", so]
+    p = subprocess.run(cc, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert p.returncode == 0, "building the plugin failed:\n%s\n%s" % (" ".join(cc), p.stdout)
+    import h5py
+    import numpy as np
+    X = np.linspace(-4, 4, 600).reshape(200, 3)
+    with h5py.File(os.path.join(work, "data.h5"), "w") as f:
+        f["X"] = X
+    with open(os.path.join(work, "p.yaml"), "w") as f:
+        f.write("plugins: [clipper]\nworkdir: wd\nstages:\n"
+                "  load: { op: load.hdf5, file: data.h5, arrays: { X: /X } }\n"
+                "  clip: { op: example.clip_abs, input: load, bound: 2.5 }\n")
+    run_env = dict(os.environ, LD_LIBRARY_PATH=dest + libdir, LC_ALL="C")
+    run_env.pop("SLUICE_PLUGIN_PATH", None)
+    for attempt, want in ((1, "ran"), (2, "reused")):
+        p = subprocess.run([exe, "run", "p.yaml"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=run_env, timeout=120)
+        assert p.returncode == 0, "run %d of the installed sluice with the plugin failed:\n%s%s" % (
+            attempt, p.stdout, p.stderr)
+        with open(os.path.join(work, "wd", "run.log")) as f:
+            last = [json.loads(line) for line in f if line.strip()][-1]
+        assert last["stage"] == "clip" and last["status"] == want, "run %d: %s" % (attempt, last)
+    with h5py.File(os.path.join(work, "wd", "clip.h5"), "r") as f:
+        got = f["X"][...]
+        assert f.attrs["sluice_plugin"] == "clipper 1.0.0", dict(f.attrs)
+    assert np.array_equal(got, np.clip(X, -2.5, 2.5)), "the plugin's output is not X clipped to [-2.5, 2.5]"
+    p = subprocess.run([exe, "ops", "example.clip_abs"], stdout=subprocess.PIPE, text=True,
+                       env=dict(run_env, SLUICE_PLUGIN_PATH=work))
+    assert p.returncode == 0 and "(plugin clipper 1.0.0 from %s)" % os.path.realpath(so) in p.stdout, p.stdout
+    print("ok: a plugin built with pkg-config against the installed headers runs in the installed sluice")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
