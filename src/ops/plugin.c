@@ -356,8 +356,12 @@ static sl_status search(const char *name, const char *base_dir, char *buf, size_
                          env && *env ? env : "(not set)");
 }
 
+int sl__plugins_refused;
+
 sl_status sl__plugin_load(const char *spec, const char *base_dir, const sl_plugin **out, sl_error *err)
 {
+    if (sl__plugins_refused)
+        return sl__error_set(err, SL_ERR_USAGE, "this program loads no plugins ('%s')", spec ? spec : "");
     sl_error_clear(err);
     if (out)
         *out = NULL;

@@ -9,4 +9,8 @@
  * pipeline's `plugins:` resolve against the pipeline file's folder). */
 sl_status sl__plugin_load(const char *spec, const char *base_dir, const sl_plugin **out, sl_error *err);
 
+/* Nonzero: sl__plugin_load refuses every plugin (the pipeline fuzzer: a
+ * `plugins:` item it makes up must not dlopen the machine's libraries). */
+extern int sl__plugins_refused;
+
 #endif
