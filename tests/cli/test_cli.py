@@ -1945,7 +1945,7 @@ def test_progress_option():
 
 
 def tmux(*args, check=True):
-    p = subprocess.run(["tmux", "-L", "sluice-test", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.run(["tmux", "-L", "sluice-test-%d" % os.getpid(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=30)
     if check and p.returncode != 0:
         raise AssertionError("tmux %s failed: %s" % (" ".join(args), p.stderr))
