@@ -279,18 +279,19 @@ static void free_ctx(ctx *c)
     free(c->s);
 }
 
-/* Input j of stage `to` among all its inputs, ordered by the source's
- * height, spreads the arrowheads along the box's left side. */
-static double port_offset(const dag_layout *l, const ctx *c, size_t e, double h)
+/* Where edge e's arrowhead meets its target's left side: the inputs of a
+ * stage are spread along it, ordered by the height they arrive from (the
+ * last dummy of a long edge, else the source), so that they do not cross
+ * at the box. from_y[e]: that height. */
+static double port_offset(const dag_layout *l, const double *from_y, size_t e, double h)
 {
     size_t to = l->edges[e].to, rank = 0, k = 0;
-    double me = c->v[l->edges[e].from].y;
+    double me = from_y[e];
     for (size_t f = 0; f < l->nedges; f++) {
         if (l->edges[f].to != to)
             continue;
         k++;
-        double y = c->v[l->edges[f].from].y;
-        rank += y < me || (y == me && f < e);
+        rank += from_y[f] < me || (from_y[f] == me && f < e);
     }
     if (k < 2)
         return 0;
@@ -410,7 +411,12 @@ int dag_layout_make(const sl_pipeline *p, const double *w, double h, dag_layout 
     out->height = 2 * margin + (ymax - ymin);
     /* routes: out of the source's right side, through each dummy's column
      * at the dummy's height, into the target's left side */
-    for (size_t e = 0; rc != 0 && e < out->nedges; e++) {
+    double *from_y = malloc((out->nedges ? out->nedges : 1) * sizeof *from_y);
+    for (size_t e = 0; from_y && e < out->nedges; e++) {
+        int span = out->layer[out->edges[e].to] - out->layer[out->edges[e].from];
+        from_y[e] = span > 1 ? c.v[chain_end[e] + (size_t)(span - 2)].y : c.v[out->edges[e].from].y;
+    }
+    for (size_t e = 0; from_y && rc != 0 && e < out->nedges; e++) {
         dag_edge *ed = &out->edges[e];
         int span = out->layer[ed->to] - out->layer[ed->from];
         size_t np = 2 + 2 * (size_t)(span > 1 ? span - 1 : 0);
@@ -425,13 +431,14 @@ int dag_layout_make(const sl_pipeline *p, const double *w, double h, dag_layout 
             ed->pts[k++] = (dag_point){margin + colx[dv->layer], yy};
             ed->pts[k++] = (dag_point){margin + colx[dv->layer] + colw[dv->layer], yy};
         }
-        ed->pts[k++] = (dag_point){out->x[ed->to], out->y[ed->to] + h / 2 + port_offset(out, &c, e, h)};
+        ed->pts[k++] = (dag_point){out->x[ed->to], out->y[ed->to] + h / 2 + port_offset(out, from_y, e, h)};
         ed->npts = k;
         if (e + 1 == out->nedges)
             rc = 0;
     }
     if (out->nedges == 0)
         rc = 0;
+    free(from_y);
     free(colx);
     free(colw);
     free(chain_end);

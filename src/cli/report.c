@@ -76,6 +76,7 @@ static char *read_str_attr(hid_t loc, const char *name)
     char *out = NULL;
     if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
         hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_cset(mt, H5Tget_cset(t)); /* HDF5 converts no ASCII <-> UTF-8 */
         if (H5Tis_variable_str(t) > 0) {
             char *v = NULL;
             H5Tset_size(mt, H5T_VARIABLE);
@@ -357,6 +358,11 @@ static const char css[] =
     ".banner pre{white-space:pre-wrap;margin:6px 0 0;font-size:13px}\n"
     ".card{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:12px;overflow-x:auto}\n"
     "table{border-collapse:collapse;width:100%;background:#fff}\n"
+    "table.metrics{width:auto;min-width:320px}table.metrics td.num,table.metrics th.num{padding-left:32px}\n"
+    ".summary{display:flex;gap:28px;flex-wrap:wrap;margin:14px 0 4px}\n"
+    ".summary div{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px 14px;min-width:96px}\n"
+    ".summary b{display:block;font-size:20px;font-variant-numeric:tabular-nums}\n"
+    ".summary span{font-size:12px;color:#64748b;text-transform:uppercase;letter-spacing:.04em}\n"
     "th,td{padding:5px 9px;border-bottom:1px solid #eef2f7;text-align:left;vertical-align:top}\n"
     "th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#64748b;background:#f1f5f9}\n"
     "td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
@@ -756,6 +762,38 @@ static void write_env(FILE *f, const report *r)
           f);
 }
 
+/* The most recent run at a glance: how many stages it computed, reused,
+ * streamed or lost, and its wall time. */
+static void write_summary(FILE *f, const report *r)
+{
+    const rl_log *lg = &r->log;
+    if (lg->n == lg->last_begin)
+        return;
+    size_t ran = 0, reused = 0, streamed = 0, failed = 0;
+    double t0 = lg->e[lg->last_begin].run_start, t1 = 0;
+    for (size_t k = lg->last_begin; k < lg->n; k++) {
+        const rl_entry *e = &lg->e[k];
+        const char *st = e->status ? e->status : "";
+        ran += strcmp(st, "ran") == 0;
+        reused += strcmp(st, "reused") == 0;
+        streamed += strcmp(st, "streamed") == 0;
+        failed += strcmp(st, "failed") == 0 || strcmp(st, "interrupted") == 0;
+        if (!(t0 > 0) || e->start < t0)
+            t0 = e->start;
+        t1 = fmax(t1, e->end);
+    }
+    char wall[64];
+    rep_seconds(wall, sizeof wall, t1 - t0);
+    fprintf(f, "<div class=\"summary\"><div><b>%s</b><span>last run</span></div>"
+               "<div><b>%zu</b><span>computed</span></div><div><b>%zu</b><span>reused</span></div>",
+            wall, ran, reused);
+    if (streamed)
+        fprintf(f, "<div><b>%zu</b><span>streamed</span></div>", streamed);
+    if (failed)
+        fprintf(f, "<div><b>%zu</b><span>failed</span></div>", failed);
+    fprintf(f, "<div><b>%zu</b><span>of %zu stages ran</span></div></div>\n", lg->n - lg->last_begin, r->n);
+}
+
 static void write_page(FILE *f, const report *r)
 {
     const char *name = sl_pipeline_name(r->p);
@@ -812,6 +850,7 @@ static void write_page(FILE *f, const report *r)
         rep_esc(f, r->status_error);
         fputs("</pre></div>\n", f);
     }
+    write_summary(f, r);
     fputs("<h2>Stages and inputs</h2>\n", f);
     write_dag(f, r);
     fputs("<h2>Stages</h2>\n<p class=\"sub\">Last run: how the latest run that reached the stage treated it. "

@@ -189,6 +189,9 @@ def check_metrics(page, work, metric_stages):
         with h5py.File(os.path.join(work, s + ".h5"), "r") as f:
             keys = [k[7:] for k in f.attrs if k.startswith("result.")]
             assert keys, "stage %s has no results" % s
+            # in the order the op recorded them
+            order = [a["data-metric"] for a in cells if a.get("data-stage") == s and "data-metric" in a]
+            assert order == f.attrs["sluice_results"].split("\n"), "metrics of %s in the order %s" % (s, order)
             for k in keys:
                 want = float(f.attrs["result." + k])
                 assert vals.get((s, k)) == want, "metric %s of %s: report %r, checkpoint %r" % (k, s, vals.get((s, k)),
@@ -260,7 +263,7 @@ def png_pixels(path):
     return w, h, bpp, rows
 
 
-def check_in_chromium(report, stages, shot_name):
+def check_in_chromium(report, stages, shot_name, height=1600):
     if not chromium():
         print("  (skipped the Chromium checks of %s: chromium is not installed; scripts/bootstrap installs it)"
               % os.path.basename(report))
@@ -274,12 +277,12 @@ def check_in_chromium(report, stages, shot_name):
     got = sorted(n["data-stage"] for n in dom.find("g", "node"))
     assert got == sorted(stages), "Chromium's DOM has nodes %s" % got
     shot = os.path.join(os.path.dirname(report), shot_name)
-    p = chromium_run(url, "--screenshot=" + shot, "--window-size=1200,1600")
+    p = chromium_run(url, "--screenshot=" + shot, "--window-size=1200,%d" % height)
     assert p.returncode == 0 and os.path.exists(shot), "chromium --screenshot: %s" % p.stderr[-2000:]
     msgs = console_messages(p.stderr)
     assert not msgs, "the report logs to the console in Chromium:\n" + "\n".join(msgs)
     w, h, bpp, rows = png_pixels(shot)
-    assert (w, h) == (1200, 1600), "screenshot is %dx%d" % (w, h)
+    assert (w, h) == (1200, height), "screenshot is %dx%d" % (w, h)
     bg = bytes(rows[0][:3])
     inked = sum(1 for r in rows[::4] for x in range(0, w * bpp, 4 * bpp) if bytes(r[x:x + 3]) != bg)
     total = len(rows[::4]) * len(range(0, w * bpp, 4 * bpp))
@@ -322,7 +325,7 @@ def test_example_report():
     # the first run's report is the one shown and screenshot: all computed
     ok(sluice("clean", pipe), "clean")
     ok(sluice("run", pipe, "-q", "--report"), "run after clean")
-    check_in_chromium(report, stages, "report-example.png")
+    check_in_chromium(report, stages, "report-example.png", 1720)
 
 
 def test_regression_report():
@@ -350,7 +353,7 @@ def test_regression_report():
     assert ys.index(min(ys)) == int(np.argmax(loss)), "the curve's top is not the largest loss"
     logy = loss.max() / loss.min() > 100
     assert ("(log scale)" in text) == logy, "log scale said %s, loss spans %g" % (not logy, loss.max() / loss.min())
-    check_in_chromium(report, stages, "report-regression.png")
+    check_in_chromium(report, stages, "report-regression.png", 2250)
 
 
 def test_not_run_yet():
