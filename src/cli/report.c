@@ -605,7 +605,7 @@ static void write_timeline(FILE *f, const report *r)
     fputs("<div class=\"card\">", f);
     rep_timeline(f, b, n);
     fputs("<div class=\"legend-row\"><span><span class=\"sw\" style=\"background:#3b82f6\"></span>computing</span>"
-          "<span><span class=\"sw\" style=\"background:#93c5fd\"></span>writing its checkpoint to disk</span>"
+          "<span><span class=\"sw\" style=\"background:#93c5fd\"></span>committing its checkpoint to disk</span>"
           "<span><span class=\"sw\" style=\"background:#22c55e\"></span>reused</span>"
           "<span><span class=\"sw\" style=\"background:#cbd5e1;border:1px dashed #64748b\"></span>streamed</span>"
           "<span><span class=\"sw\" style=\"background:#ef4444\"></span>failed</span></div></div>\n",
@@ -918,13 +918,17 @@ int cli_report_write(const char *file, const char *workdir, const char *out_path
     int g = gather(&r, file, workdir, &err);
     if (g != 0) {
         report_free(&r);
-        return g == -1 ? cli_fail(&err) : report_fail("out of memory");
+        if (g == -1)
+            return cli_fail(&err);
+        fputs("sluice: out of memory\n", stderr);
+        return EXIT_RUNTIME;
     }
     char *path = out_path ? strdup(out_path) : fmt_alloc("%s/report.html", r.workdir);
     char *tmp = path ? fmt_alloc("%s.tmp", path) : NULL;
     int rc = EXIT_OK;
     if (!path || !tmp) {
-        rc = report_fail("out of memory");
+        fputs("sluice: out of memory\n", stderr);
+        rc = EXIT_RUNTIME;
     } else if (!out_path && make_dirs(r.workdir) != 0) {
         rc = report_fail("cannot write report '%s': cannot make the workdir: %s; check the workdir, or write the "
                          "report elsewhere with -o FILE",
