@@ -120,7 +120,7 @@ static int parse(int argc, char **argv, const char *cmd, run_args *a)
     return -1;
 }
 
-static const char *state_name(sl_stage_freshness s)
+const char *cli_freshness_name(sl_stage_freshness s)
 {
     switch (s) {
     case SL_STAGE_FRESH: return "fresh";
@@ -147,7 +147,7 @@ static size_t print_status(const sl_pipeline *p, const sl_stage_status *st, cons
             else
                 printf("%-16s %-7s %s\n", name, verb_run, st[i].reason);
         } else {
-            printf("%-16s %-8s%s%s\n", name, state_name(st[i].state), st[i].reason[0] ? " " : "", st[i].reason);
+            printf("%-16s %-8s%s%s\n", name, cli_freshness_name(st[i].state), st[i].reason[0] ? " " : "", st[i].reason);
         }
         todo += st[i].state == SL_STAGE_STALE || st[i].state == SL_STAGE_MISSING;
     }

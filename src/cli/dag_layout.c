@@ -228,30 +228,32 @@ static void place(ctx *c)
     free(cnt);
 }
 
+/* Makes room for one more element in *arr (n used of *cap): 0, or -1. */
+static int grow(void **arr, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap * 2 + 16;
+    void *na = realloc(*arr, nc * elem);
+    if (!na)
+        return -1;
+    *arr = na;
+    *cap = nc;
+    return 0;
+}
+
 static int add_vertex(ctx *c, size_t *cap, int layer, double h)
 {
-    if (c->nv == *cap) {
-        size_t nc = *cap * 2 + 16;
-        vtx *nv = realloc(c->v, nc * sizeof *nv);
-        if (!nv)
-            return -1;
-        c->v = nv;
-        *cap = nc;
-    }
+    if (grow((void **)&c->v, c->nv, cap, sizeof *c->v) < 0)
+        return -1;
     c->v[c->nv++] = (vtx){.layer = layer, .h = h};
     return 0;
 }
 
 static int add_seg(ctx *c, size_t *cap, size_t a, size_t b)
 {
-    if (c->ns == *cap) {
-        size_t nc = *cap * 2 + 16;
-        seg *ns = realloc(c->s, nc * sizeof *ns);
-        if (!ns)
-            return -1;
-        c->s = ns;
-        *cap = nc;
-    }
+    if (grow((void **)&c->s, c->ns, cap, sizeof *c->s) < 0)
+        return -1;
     c->s[c->ns++] = (seg){a, b};
     return 0;
 }

@@ -79,6 +79,14 @@ int cli_usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_verror(int code, const char *fmt, va_list ap)
+{
+    fputs("sluice: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return code;
+}
+
 int cli_parse_count(const char *s, long long max, long long *out)
 {
     if (!s || !*s)

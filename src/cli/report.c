@@ -492,17 +492,6 @@ static void write_dag(FILE *f, const report *r)
     free(w);
 }
 
-static const char *fresh_word(sl_stage_freshness s)
-{
-    switch (s) {
-    case SL_STAGE_FRESH: return "fresh";
-    case SL_STAGE_STALE: return "stale";
-    case SL_STAGE_MISSING: return "missing";
-    case SL_STAGE_STREAMED: return "streamed";
-    default: return "skipped";
-    }
-}
-
 static void write_stage_table(FILE *f, const report *r)
 {
     fputs("<div class=\"card\"><table class=\"stages\">\n<tr><th>stage</th><th>op</th><th>last run</th>"
@@ -540,8 +529,8 @@ static void write_stage_table(FILE *f, const report *r)
             fputs("<td class=\"num\">–</td>", f);
         fprintf(f, "<td class=\"num\">%s</td>", d);
         if (si->have_status)
-            fprintf(f, "<td><span class=\"badge %s\">%s</span></td>", fresh_word(si->status.state),
-                    fresh_word(si->status.state));
+            fprintf(f, "<td><span class=\"badge %s\">%s</span></td>", cli_freshness_name(si->status.state),
+                    cli_freshness_name(si->status.state));
         else
             fputs("<td>–</td>", f);
         /* why: how the last run treated the stage, then why it would run now */
@@ -872,7 +861,8 @@ static void write_page(FILE *f, const report *r)
             sl_version(), now);
 }
 
-/* Prints "sluice: MESSAGE" for a report that cannot be written; exit 3. */
+/* Prints "sluice: MESSAGE" for a report that cannot be written; exit 3.
+ * (Its own name: the error catalogue's test finds its messages by it.) */
 static int report_fail(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))
@@ -882,11 +872,9 @@ static int report_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("sluice: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int rc = cli_verror(EXIT_IO, fmt, ap);
     va_end(ap);
-    return EXIT_IO;
+    return rc;
 }
 
 /* mkdir -p: the default report goes into the workdir, which a pipeline not
