@@ -34,6 +34,9 @@ typedef struct ctx {
     size_t nv;
     seg *s;
     size_t ns;
+    /* each vertex's neighbours in the layer before (up) and after (dn):
+     * up[up_off[v] .. up_off[v + 1]), so a sweep costs the segments once */
+    size_t *up_off, *up, *dn_off, *dn;
     size_t **layer; /* layer[L]: vertex ids in order */
     size_t *lsize;
     int nl;
@@ -58,34 +61,31 @@ static void renumber(ctx *c, int L)
         c->v[c->layer[L][k]].pos = k;
 }
 
+/* The mean of the neighbours' positions (pos) or heights (y) in the layer
+ * before (down) or after, or `none` for a vertex without such neighbours. */
+static double neighbour_mean(const ctx *c, size_t id, int down, int by_y, double none)
+{
+    const size_t *off = down ? c->up_off : c->dn_off, *nb = down ? c->up : c->dn;
+    if (off[id] == off[id + 1])
+        return none;
+    double sum = 0;
+    for (size_t k = off[id]; k < off[id + 1]; k++)
+        sum += by_y ? c->v[nb[k]].y : (double)c->v[nb[k]].pos;
+    return sum / (double)(off[id + 1] - off[id]);
+}
+
 /* Orders layer L by the mean position of each vertex's neighbours in layer
  * L - 1 (down) or L + 1 (up); a vertex without such neighbours keeps its
  * place. */
 static void sweep_layer(ctx *c, int L, int down)
 {
-    size_t *cnt = calloc(c->nv, sizeof *cnt);
-    double *sum = calloc(c->nv, sizeof *sum);
-    if (!cnt || !sum) {
-        free(cnt);
-        free(sum);
-        return; /* the order stays: a worse picture, not a wrong one */
-    }
-    for (size_t i = 0; i < c->ns; i++) {
-        size_t me = down ? c->s[i].b : c->s[i].a, other = down ? c->s[i].a : c->s[i].b;
-        if (c->v[me].layer == L) {
-            sum[me] += (double)c->v[other].pos;
-            cnt[me]++;
-        }
-    }
     for (size_t k = 0; k < c->lsize[L]; k++) {
         size_t id = c->layer[L][k];
-        c->v[id].key = cnt[id] ? sum[id] / (double)cnt[id] : (double)k;
+        c->v[id].key = neighbour_mean(c, id, down, 0, (double)k);
     }
     sort_ctx = c;
     qsort(c->layer[L], c->lsize[L], sizeof(size_t), by_key);
     renumber(c, L);
-    free(cnt);
-    free(sum);
 }
 
 /* Crossings between segments of the same layer pair. Quadratic in the
@@ -201,31 +201,47 @@ static void place(ctx *c)
         if (c->lsize[L] > maxm)
             maxm = c->lsize[L];
     double *want = malloc((maxm ? maxm : 1) * sizeof *want);
-    double *sum = calloc(c->nv, sizeof *sum);
-    size_t *cnt = calloc(c->nv, sizeof *cnt);
-    for (int it = 0; want && sum && cnt && it < 6; it++) {
+    for (int it = 0; want && it < 6; it++) {
         int down = it % 2 == 0;
         for (int k = 1; k < c->nl; k++) {
             int L = down ? k : c->nl - 1 - k;
-            memset(sum, 0, c->nv * sizeof *sum);
-            memset(cnt, 0, c->nv * sizeof *cnt);
-            for (size_t i = 0; i < c->ns; i++) {
-                size_t me = down ? c->s[i].b : c->s[i].a, other = down ? c->s[i].a : c->s[i].b;
-                if (c->v[me].layer == L) {
-                    sum[me] += c->v[other].y;
-                    cnt[me]++;
-                }
-            }
             for (size_t j = 0; j < c->lsize[L]; j++) {
                 size_t id = c->layer[L][j];
-                want[j] = cnt[id] ? sum[id] / (double)cnt[id] : c->v[id].y;
+                want[j] = neighbour_mean(c, id, down, 1, c->v[id].y);
             }
             place_layer(c, L, want);
         }
     }
     free(want);
-    free(sum);
-    free(cnt);
+}
+
+/* The neighbour lists (ctx's up and dn) from the segments. */
+static int build_adjacency(ctx *c)
+{
+    c->up_off = calloc(c->nv + 1, sizeof *c->up_off);
+    c->dn_off = calloc(c->nv + 1, sizeof *c->dn_off);
+    c->up = malloc((c->ns ? c->ns : 1) * sizeof *c->up);
+    c->dn = malloc((c->ns ? c->ns : 1) * sizeof *c->dn);
+    size_t *fill = calloc(2 * c->nv + 1, sizeof *fill);
+    if (!c->up_off || !c->dn_off || !c->up || !c->dn || !fill) {
+        free(fill);
+        return -1;
+    }
+    for (size_t i = 0; i < c->ns; i++) {
+        c->up_off[c->s[i].b + 1]++;
+        c->dn_off[c->s[i].a + 1]++;
+    }
+    for (size_t v = 0; v < c->nv; v++) {
+        c->up_off[v + 1] += c->up_off[v];
+        c->dn_off[v + 1] += c->dn_off[v];
+    }
+    for (size_t i = 0; i < c->ns; i++) {
+        size_t a = c->s[i].a, b = c->s[i].b;
+        c->up[c->up_off[b] + fill[b]++] = a;
+        c->dn[c->dn_off[a] + fill[c->nv + a]++] = b;
+    }
+    free(fill);
+    return 0;
 }
 
 /* Makes room for one more element in *arr (n used of *cap): 0, or -1. */
@@ -279,6 +295,10 @@ static void free_ctx(ctx *c)
     free(c->lsize);
     free(c->v);
     free(c->s);
+    free(c->up_off);
+    free(c->up);
+    free(c->dn_off);
+    free(c->dn);
 }
 
 /* Where edge e's arrowhead meets its target's left side: the inputs of a
@@ -287,14 +307,16 @@ static void free_ctx(ctx *c)
  * at the box. from_y[e]: that height. */
 static double port_offset(const dag_layout *l, const double *from_y, size_t e, double h)
 {
-    size_t to = l->edges[e].to, rank = 0, k = 0;
+    /* a stage's inputs are consecutive edges (made stage by stage) */
+    size_t to = l->edges[e].to, b = e, end = e + 1, rank = 0;
+    while (b > 0 && l->edges[b - 1].to == to)
+        b--;
+    while (end < l->nedges && l->edges[end].to == to)
+        end++;
+    size_t k = end - b;
     double me = from_y[e];
-    for (size_t f = 0; f < l->nedges; f++) {
-        if (l->edges[f].to != to)
-            continue;
-        k++;
+    for (size_t f = b; f < end; f++)
         rank += from_y[f] < me || (from_y[f] == me && f < e);
-    }
     if (k < 2)
         return 0;
     double step = fmin(12.0, (h - 8) / (double)(k - 1));
@@ -380,6 +402,10 @@ int dag_layout_make(const sl_pipeline *p, const double *w, double h, dag_layout 
         c.layer[c.v[v].layer][c.lsize[c.v[v].layer]++] = v;
     }
     /* 3. and 4. */
+    if (build_adjacency(&c) < 0) {
+        free(chain_end);
+        goto done;
+    }
     order_layers(&c);
     place(&c);
     /* columns: each layer as wide as its widest box */

@@ -20,7 +20,6 @@
 /* What the report knows of one stage. */
 typedef struct stage_info {
     const rl_entry *last; /* its latest run.log line, from any run */
-    const rl_entry *run;  /* its line in the most recent run, if it ran there */
     int have_status;
     sl_stage_status status;
     int has_ckpt;
@@ -28,8 +27,7 @@ typedef struct stage_info {
     char **rkey; /* results, in the order the op recorded them */
     double *rval;
     size_t nres;
-    char *loss_array; /* the array carrying a `loss` attribute (a trained model) */
-    double *loss;
+    double *loss; /* the `loss` attribute of an array (a trained model) */
     size_t nloss;
 } stage_info;
 
@@ -190,11 +188,6 @@ static void scan_arrays(hid_t f, stage_info *si)
             H5Tclose(t);
         if (!si->loss)
             si->loss = read_num_attr(d, "loss", &si->nloss);
-        if (si->loss && !si->loss_array && !(si->loss_array = strdup(name))) {
-            free(si->loss);
-            si->loss = NULL;
-            si->nloss = 0;
-        }
         H5Dclose(d);
     }
 }
@@ -250,7 +243,6 @@ static void report_free(report *r)
         free(r->st[i].rkey);
         free(r->st[i].rval);
         free(r->st[i].loss);
-        free(r->st[i].loss_array);
     }
     free(r->st);
     rl_free(&r->log);
@@ -295,8 +287,6 @@ static int gather(report *r, const char *file, const char *workdir, sl_error *er
         if (i == SIZE_MAX)
             continue; /* a stage since renamed or removed */
         r->st[i].last = &r->log.e[k];
-        if (k >= r->log.last_begin)
-            r->st[i].run = &r->log.e[k];
     }
     for (size_t i = 0; i < r->n; i++)
         if (sl_pipeline_stage_stored(r->p, i))

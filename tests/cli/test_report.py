@@ -315,6 +315,10 @@ def test_example_report():
     assert sorted(b["data-stage"] for b in page.find("g", "bar")) == sorted(stages)
     assert all("ran" in c for t, a, c in page.elems if "node" in c), "a stage is not drawn as computed"
     assert "Not run yet" not in text
+    # sl_pipeline_status judged every checkpoint: all fresh after the run
+    assert "could not be judged" not in text and "could not be planned" not in text, "no freshness shown"
+    fresh = [a for a in page.find("span", "badge") if "fresh" in a["class"].split()]
+    assert len(fresh) == len(stages), "%d stages shown fresh of %d" % (len(fresh), len(stages))
     # a second run reuses everything: the report says so
     ok(sluice("run", pipe, "-q", "--report"), "rerun with --report")
     text, page, svgs = read_report(report)
