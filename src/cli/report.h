@@ -29,11 +29,6 @@ typedef struct rl_log {
  * (errno says why); an empty log is a success with n == 0. */
 int rl_read(const char *path, rl_log *log);
 void rl_free(rl_log *log);
-/* Parses one JSON object of flat fields into *e (zeroed first). 0 on
- * success, -1 when the text is not such an object. Exposed for the tests of
- * the reader through the report. */
-int rl_parse_line(const char *line, rl_entry *e);
-void rl_entry_free(rl_entry *e);
 
 /* ---- HTML/SVG text (report_svg.c) ---- */
 
@@ -74,7 +69,7 @@ typedef struct dag_point {
 typedef struct dag_edge {
     size_t from, to;
     const char *label;  /* the input parameter's name */
-    dag_point *pts;     /* the route: source port, one point per layer crossed, target port */
+    dag_point *pts;     /* the route: source port, two points (column in, out) per layer crossed, target port */
     size_t npts;
 } dag_edge;
 

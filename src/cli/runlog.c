@@ -132,7 +132,7 @@ static void set_str(char **slot, char *v)
     *slot = v;
 }
 
-void rl_entry_free(rl_entry *e)
+static void rl_entry_free(rl_entry *e)
 {
     free(e->stage);
     free(e->op);
@@ -180,7 +180,9 @@ static void store(rl_entry *e, const char *key, char *str, double num)
         e->threads = (int)num;
 }
 
-int rl_parse_line(const char *line, rl_entry *e)
+/* Parses one JSON object of flat fields into *e (zeroed first). 0 on
+ * success, -1 when the text is not such an object or names no stage. */
+static int rl_parse_line(const char *line, rl_entry *e)
 {
     memset(e, 0, sizeof *e);
     e->rows = e->bytes = e->bytes_read = e->pid = -1;
