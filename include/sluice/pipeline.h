@@ -91,6 +91,9 @@ const char *sl_pipeline_name(const sl_pipeline *p);
 const char *sl_pipeline_workdir(const sl_pipeline *p);
 int64_t sl_pipeline_chunk_rows(const sl_pipeline *p);
 int sl_pipeline_threads(const sl_pipeline *p); /* 0: auto */
+/* 1 when the file says `report: true` (the sluice command then writes
+ * workdir/report.html after every run), else 0. */
+int sl_pipeline_report(const sl_pipeline *p);
 
 /* Stages, in a topological order (every stage after its inputs). Every
  * getter here answers NULL, 0 or SIZE_MAX for a NULL pipeline or an index out

@@ -3,6 +3,7 @@
 #define SL_CLI_H
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include "sluice/sluice.h"
 
@@ -18,6 +19,10 @@ int cli_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* Prints "sluice: <message>" to stderr and returns code. */
+int cli_verror(int code, const char *fmt, va_list ap);
+/* "fresh", "stale", "missing", "streamed" or "skipped". */
+const char *cli_freshness_name(sl_stage_freshness s);
 /* Parses a positive integer option value; 0 on error. */
 int cli_parse_count(const char *s, long long max, long long *out);
 
@@ -35,6 +40,7 @@ int cmd_clean(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Progress display for `sluice run`. */
 typedef struct cli_progress cli_progress;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "cli/report.h"
 #include "cli/slurm.h"
 
 #define MAX_FORCE 256
@@ -16,7 +17,7 @@ typedef struct run_args {
     const char *force[MAX_FORCE + 1];
     const char **extra; /* clean: stage names */
     size_t n_force, n_extra;
-    int quiet, dry_run;
+    int quiet, dry_run, report;
 } run_args;
 
 static const char run_usage[] =
@@ -31,7 +32,8 @@ static const char run_usage[] =
     "  --dry-run           print what would run and why, run nothing\n"
     "  --wait              wait for another run that holds the workdir instead of failing\n"
     "  -q, --quiet         print only errors\n"
-    "  --progress WHEN     live progress line: auto (on a terminal), always, never\n";
+    "  --progress WHEN     live progress line: auto (on a terminal), always, never\n"
+    "  --report            write workdir/report.html after the run, failed or not (or 'report: true' in the file)\n";
 
 /* Parses the options `cmd` accepts; returns -1 on success or an exit code. */
 static int parse(int argc, char **argv, const char *cmd, run_args *a)
@@ -94,6 +96,8 @@ static int parse(int argc, char **argv, const char *cmd, run_args *a)
             a->dry_run = 1;
         } else if (strcmp(cmd, "status") != 0 && strcmp(o, "--wait") == 0) {
             a->opt.wait_for_lock = 1;
+        } else if (is_run && strcmp(o, "--report") == 0) {
+            a->report = 1;
         } else if (is_run && (strcmp(o, "-q") == 0 || strcmp(o, "--quiet") == 0)) {
             a->quiet = 1;
         } else if (is_run && strcmp(o, "--progress") == 0) {
@@ -117,7 +121,7 @@ static int parse(int argc, char **argv, const char *cmd, run_args *a)
     return -1;
 }
 
-static const char *state_name(sl_stage_freshness s)
+const char *cli_freshness_name(sl_stage_freshness s)
 {
     switch (s) {
     case SL_STAGE_FRESH: return "fresh";
@@ -144,7 +148,7 @@ static size_t print_status(const sl_pipeline *p, const sl_stage_status *st, cons
             else
                 printf("%-16s %-7s %s\n", name, verb_run, st[i].reason);
         } else {
-            printf("%-16s %-8s%s%s\n", name, state_name(st[i].state), st[i].reason[0] ? " " : "", st[i].reason);
+            printf("%-16s %-8s%s%s\n", name, cli_freshness_name(st[i].state), st[i].reason[0] ? " " : "", st[i].reason);
         }
         todo += st[i].state == SL_STAGE_STALE || st[i].state == SL_STAGE_MISSING;
     }
@@ -213,6 +217,13 @@ int cmd_run(int argc, char **argv)
             printf("results were held in memory (workdir :memory:): nothing was written\n");
         else if (s == SL_OK && !a.quiet && !cli_progress_quiet(pr))
             printf("checkpoints in %s\n", workdir);
+        /* the report shows a failed run too; a report that cannot be
+         * written fails a run that did not */
+        if ((a.report || sl_pipeline_report(p)) && cli_rank() == 0) {
+            int rrc = cli_report_write(a.file, a.opt.workdir, NULL, a.quiet || cli_progress_quiet(pr));
+            if (rc == EXIT_OK)
+                rc = rrc;
+        }
         cli_progress_free(pr);
     }
     sl_pipeline_free(p);

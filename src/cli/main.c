@@ -25,6 +25,8 @@ static const char usage[] =
     "  submit FILE   submit the run to Slurm (sbatch), as one job or one per stage (see 'sluice submit --help')\n"
     "  check FILE    validate a pipeline (YAML, ops, parameters, inputs, shapes) without running it\n"
     "  graph FILE    print the pipeline's DAG as Graphviz DOT (--mermaid: as Mermaid)\n"
+    "  report FILE   write the run report, one self-contained HTML page (DAG, stages, timeline, metrics,\n"
+    "                loss curves, environment), to workdir/report.html (-o OUT: elsewhere)\n"
     "  ops [NAME]    list the ops with their parameters and defaults, and those of the plugins in\n"
     "                SLUICE_PLUGIN_PATH with their origin (--markdown: the op reference)\n"
     "  version       print the version\n"
@@ -41,6 +43,7 @@ static const char usage[] =
     "  --wait              wait for another run holding the workdir instead of failing\n"
     "  -q, --quiet         print only errors\n"
     "  --progress WHEN     live progress: auto (on a terminal), always, never\n"
+    "  --report            write workdir/report.html after the run, failed or not (or 'report: true' in the file)\n"
     "\n"
     "exit codes: 0 ok, 1 the data cannot be processed (a stage failed, or check found bad data),\n"
     "            2 bad config or usage, 3 I/O error (a file missing, unreadable or unwritable)\n"
@@ -76,6 +79,14 @@ int cli_usage_error(const char *fmt, ...)
     fputs("\nrun 'sluice --help' for usage\n", stderr);
     va_end(ap);
     return EXIT_USAGE;
+}
+
+int cli_verror(int code, const char *fmt, va_list ap)
+{
+    fputs("sluice: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return code;
 }
 
 int cli_parse_count(const char *s, long long max, long long *out)
@@ -166,7 +177,10 @@ static int cli_main(int argc, char **argv)
         return cmd_graph(argc - 1, argv + 1);
     if (strcmp(cmd, "ops") == 0)
         return cmd_ops(argc - 1, argv + 1);
-    return cli_usage_error("unknown command '%s'; commands: run, status, clean, submit, check, graph, ops, version",
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
+    return cli_usage_error("unknown command '%s'; commands: run, status, clean, submit, check, graph, report, ops, "
+                           "version",
                            cmd);
 }
 

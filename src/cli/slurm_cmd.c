@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "cli/cli.h"
 #include "cli/slurm.h"
 
 extern char **environ;
@@ -20,9 +21,7 @@ int slurm_error(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("sluice: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    cli_verror(code, fmt, ap);
     va_end(ap);
     return code;
 }

@@ -31,7 +31,7 @@
 
 static const char *const settings_keys[] = {"pipeline",   "description", "workdir", "chunk_rows", "threads",
                                             "checkpoint", "compression", "memory",  "slurm",
-                                            "plugins",    "stages"};
+                                            "plugins",    "report",     "stages"};
 static const char *const stage_reserved[] = {"op", "description", "verify", "checkpoint", "compression", NULL};
 
 static sl_status at_node(const sl_pipeline *p, const sl__ynode *n, sl_error *err, sl_status code, const char *fmt,
@@ -156,7 +156,7 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
             const char *s = sl__suggest(k, settings_keys, nkeys);
             return at_node(p, root->keys[i], err, SL_ERR_CONFIG,
                            "unknown top-level key '%s'%s%s%s; expected pipeline, description, workdir, chunk_rows, "
-                           "threads, checkpoint, compression, memory, slurm, plugins or stages",
+                           "threads, checkpoint, compression, memory, slurm, plugins, report or stages",
                            k, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
         }
     }
@@ -207,6 +207,13 @@ static sl_status parse_settings(sl_pipeline *p, const sl__ynode *root, const sl_
                            "final (store only what no stage reads), found %s",
                            n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
         p->checkpoint = checkpoint_value(n);
+    }
+    if ((n = sl__ynode_get(root, "report"))) {
+        if (n->kind != SL_Y_SCALAR || !n->plain || (strcmp(n->text, "true") && strcmp(n->text, "false")))
+            return at_node(p, n, err, SL_ERR_CONFIG,
+                           "'report' must be true (write workdir/report.html after every run) or false, found %s",
+                           n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
+        p->report = strcmp(n->text, "true") == 0;
     }
     if ((n = sl__ynode_get(root, "compression"))) {
         sl_status cs = parse_compression(p, n, &p->compression, err);
@@ -988,6 +995,7 @@ const char *sl_pipeline_name(const sl_pipeline *p) { return p ? p->name : NULL; 
 const char *sl_pipeline_workdir(const sl_pipeline *p) { return p ? p->workdir : NULL; }
 int64_t sl_pipeline_chunk_rows(const sl_pipeline *p) { return p ? p->chunk_rows : 0; }
 int sl_pipeline_threads(const sl_pipeline *p) { return p ? p->threads : 0; }
+int sl_pipeline_report(const sl_pipeline *p) { return p ? p->report : 0; }
 const sl_slurm_settings *sl_pipeline_slurm(const sl_pipeline *p) { return p ? &p->slurm : NULL; }
 static int has_stage(const sl_pipeline *p, size_t i) { return p && i < p->n; }
 int sl_pipeline_stage_stored(const sl_pipeline *p, size_t i)

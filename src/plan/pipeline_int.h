@@ -82,6 +82,7 @@ struct sl_pipeline {
     int64_t chunk_rows;
     int64_t memory;   /* bytes of the chunk-buffer budget (plan/budget.h) */
     int threads;      /* 0: auto */
+    int report;       /* `report: true`: the CLI writes workdir/report.html after a run */
     const char *checkpoint; /* the pipeline's `checkpoint` setting: "true", "false" or "final" */
     int compression;        /* the pipeline's `compression` setting (sl__compression) */
     sl_slurm_settings slurm; /* `slurm:`, for `sluice submit` */

@@ -731,6 +731,10 @@ typedef struct log_entry {
     const char *error;
     double start, end;
     sl__stage_io io;
+    /* the run's: when it started (all its lines share it, so a reader such
+     * as `sluice report` tells one run from the next) and its thread budget */
+    double run_start;
+    int threads;
 } log_entry;
 
 /* The run.log line of a stage, malloc'd (length in *len); NULL on OOM. */
@@ -753,6 +757,8 @@ static char *log_line(const log_entry *e, size_t *len)
             "\"passes\":%lld,\"pid\":%ld",
             e->start, e->end, e->end - e->start, (long long)e->io.rows, (long long)e->io.bytes,
             (long long)e->io.bytes_read, (long long)e->io.passes, (long)getpid());
+    if (e->run_start > 0)
+        fprintf(f, ",\"run_start\":%.6f,\"threads\":%d", e->run_start, e->threads);
     if (e->io.ready > 0)
         fprintf(f, ",\"ready\":%.6f", e->io.ready);
     if (e->io.blas_flops > 0)
@@ -816,6 +822,7 @@ typedef struct sched {
     int log_fd;              /* run.log, opened before the first stage */
     pthread_mutex_t realize_mu; /* streamed stages are set up once, by their first reader */
     int threads, free_threads;
+    double run_start; /* wall clock, for run.log */
     size_t n, finished;
     int *state;
     size_t *unmet; /* inputs not done yet */
@@ -988,7 +995,10 @@ static void log_stage(sched *sc, const log_entry *e)
         return; /* rank 0 keeps the workdir's files; an in-memory run has none */
     sl_error err;
     sl_error_clear(&err);
-    if (write_log(sc->log_fd, sc->rc.workdir, e, &err) == SL_OK)
+    log_entry line = *e;
+    line.run_start = sc->run_start;
+    line.threads = sc->threads;
+    if (write_log(sc->log_fd, sc->rc.workdir, &line, &err) == SL_OK)
         return;
     pthread_mutex_lock(&sc->mu);
     run_failed_locked(sc, err.code, &err);
@@ -1145,7 +1155,7 @@ static sl_status stream_stage(sched *sc, size_t i, sl_error *err)
                      .rows = sl_frame_rows(st->output), .seconds = sl__now() - t0, .streamed = 1, .status = s};
     emit(rc, &done);
     log_entry e = {st, s == SL_OK ? "streamed" : "failed", NULL, NULL, w0, wall_seconds(),
-                   {.rows = done.rows}};
+                   {.rows = done.rows}, 0, 0};
     pthread_mutex_lock(&sc->file_mu);
     log_stage(sc, &e);
     pthread_mutex_unlock(&sc->file_mu);
@@ -1169,7 +1179,7 @@ static void report_stage(sched *sc, size_t i, sl_status s, const sl_error *err, 
     /* stopped by the caller, not by its data: "interrupted" */
     const char *failed = s == SL_ERR_CANCELLED && sl__run_interrupted(rc) ? "interrupted" : "failed";
     log_entry e = {st, s != SL_OK ? failed : st->reused ? "reused" : "ran", st->reused ? NULL : reason,
-                   s != SL_OK ? msg : NULL, w0, wall_seconds(), io};
+                   s != SL_OK ? msg : NULL, w0, wall_seconds(), io, 0, 0};
     e.io.rows = done.rows;
     pthread_mutex_lock(&sc->file_mu);
     log_stage(sc, &e);
@@ -1530,6 +1540,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
                           .cancel = &sc.cancel, .budget = &budget, .memo = sl__memo_new(), .emit = emit,
                           .sched = &sc};
     sc.threads = sc.free_threads = threads;
+    sc.run_start = wall_seconds();
     sc.n = p->n;
     sc.state = calloc(p->n, sizeof *sc.state);
     sc.unmet = calloc(p->n, sizeof *sc.unmet);

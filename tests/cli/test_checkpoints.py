@@ -1340,6 +1340,8 @@ def test_run_log_format():
         assert e["end"] >= e["start"] > 1.6e9 and abs(e["seconds"] - (e["end"] - e["start"])) < 1e-3, e
         # ready: the output complete, before the commit (fsync, rename) that end waits for
         assert e["start"] <= e["ready"] <= e["end"], e
+        # the run's start and thread budget, the same on every line of the run (sluice report)
+        assert e["run_start"] == entries[0]["run_start"] <= e["start"] and e["threads"] == int(THREADS), e
         with h5py.File(os.path.join(wd, e["stage"] + ".h5"), "r") as f:
             key = f.attrs["sluice_key"]
             assert (key.decode() if isinstance(key, bytes) else key) == e["key"], (e, key)

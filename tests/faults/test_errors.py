@@ -8,7 +8,7 @@ Two kinds of tests:
 
   - test_catalogue_*: docs/errors.md lists every message that src/ can produce
     (each call of sl__error_set, sl__error_at, sl_stage_error, at_node,
-    fail_at, cli_usage_error and slurm_error, by the text of its format), and every test an
+    fail_at, cli_usage_error, slurm_error and report_fail, by the text of its format), and every test an
     entry names exists;
   - one test per message that no other suite triggers from the command line:
     it writes a pipeline (and HDF5 files, with h5py), runs the real `sluice`
@@ -120,7 +120,7 @@ def stages(*lines, head="", load=True):
 # ---------------------------------------------------------------------------
 
 ERROR_FUNCS = {"sl__error_set": 2, "sl__error_at": 5, "sl_stage_error": 4, "at_node": 4, "cli_usage_error": 0,
-               "slurm_error": 1}
+               "slurm_error": 1, "report_fail": 0}
 FAIL_AT = {"src/config/yaml_doc.c": 3, "src/config/params.c": 2}
 SPEC = r"%[-+ #0-9.*]*(?:hh|h|ll|l|z|j|t|L)?[diouxXeEfgGcspn%]"
 
