@@ -895,6 +895,12 @@ int cli_report_write(const char *file, const char *workdir, const char *out_path
     /* a missing or damaged checkpoint is part of the report, not an HDF5 error trace */
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     int g = gather(&r, file, workdir, &err);
+    if (g == 0 && strcmp(r.workdir, ":memory:") == 0) {
+        /* nothing to read (no run.log, no checkpoints) and nowhere to write */
+        report_free(&r);
+        return cli_usage_error("a run in memory (workdir :memory:) keeps no run.log or checkpoints to report on; give "
+                               "the pipeline a workdir for a report");
+    }
     if (g != 0) {
         report_free(&r);
         if (g == -1)

@@ -256,6 +256,17 @@ def test_input_op_in_a_pipeline_file():
            "sl_pipeline_plan, or read a file with load.hdf5")
 
 
+def test_report_of_a_run_in_memory():
+    """workdir :memory: writes nothing, so there is nothing to report on and
+    nowhere to put a report: refused, and no folder ':memory:' appears."""
+    d = tdir("report_memory")
+    h5(d)
+    write(d, stages())
+    expect(sluice(d, "report", "p.yaml", "--workdir", ":memory:"), 2,
+           "a run in memory (workdir :memory:) keeps no run.log or checkpoints to report on", usage=True)
+    assert not os.path.exists(os.path.join(d, ":memory:")), os.listdir(d)
+
+
 def test_usage_too_many_force():
     d = tdir("force_many")
     h5(d)
