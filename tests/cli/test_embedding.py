@@ -16,7 +16,6 @@ PKG_CONFIG_SYSROOT_DIR, which points the flags into the DESTDIR), and run:
 usage: test_embedding.py --build BUILD --source-root ROOT --tmp TMP
 """
 import argparse
-import json
 import math
 import os
 import re
@@ -26,22 +25,10 @@ import sys
 
 import h5py
 
+import installed
+
 WRITES = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|^\d+\s+(mkdir|mkdirat|rename|renameat2?|unlink|unlinkat|"
                     r"link|linkat|symlink|symlinkat|truncate|ftruncate|creat)\(")
-
-
-def install(build, tmp):
-    dest = os.path.join(tmp, "destdir")
-    shutil.rmtree(dest, ignore_errors=True)
-    p = subprocess.run(["meson", "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", dest],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-    assert p.returncode == 0, "meson install failed:\n" + p.stdout
-    info = json.loads(subprocess.run(["meson", "introspect", "--buildoptions", build], stdout=subprocess.PIPE,
-                                     text=True, check=True).stdout)
-    opt = {o["name"]: o["value"] for o in info}
-    prefix, libdir = opt["prefix"], opt["libdir"]
-    libdir = libdir if os.path.isabs(libdir) else os.path.join(prefix, libdir)
-    return dest, prefix, libdir
 
 
 def installed_env(**extra):
@@ -54,7 +41,7 @@ def installed_env(**extra):
 
 
 def compile_example(src, out, dest, libdir, root):
-    env = dict(os.environ, PKG_CONFIG_PATH=dest + libdir + "/pkgconfig", PKG_CONFIG_SYSROOT_DIR=dest)
+    env = installed.pkg_config_env(dest, libdir)
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "sluice"], env=env, stdout=subprocess.PIPE,
                            text=True, check=True).stdout.split()
     paths = [f[2:] for f in flags if f[:2] in ("-I", "-L")]
@@ -154,7 +141,7 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.tmp, exist_ok=True)
     root = os.path.realpath(a.source_root)
-    dest, prefix, libdir = install(a.build, a.tmp)
+    dest, prefix, libdir = installed.install(a.build, a.tmp)
     exes = {}
     for name in ("embed_lesson", "score_rows"):
         exes[name] = os.path.join(a.tmp, name)

@@ -23,6 +23,8 @@ import shutil
 import subprocess
 import sys
 
+import installed
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -30,16 +32,7 @@ def main():
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--source-root", required=True)
     a = ap.parse_args()
-    dest = os.path.join(a.tmp, "destdir")
-    shutil.rmtree(dest, ignore_errors=True)
-    p = subprocess.run(["meson", "install", "-C", a.build, "--no-rebuild", "--quiet", "--destdir", dest],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-    assert p.returncode == 0, "meson install failed:\n" + p.stdout
-    info = json.loads(subprocess.run(["meson", "introspect", "--buildoptions", a.build], stdout=subprocess.PIPE,
-                                     text=True, check=True).stdout)
-    opt = {o["name"]: o["value"] for o in info}
-    prefix, libdir = opt["prefix"], opt["libdir"]
-    libdir = libdir if os.path.isabs(libdir) else os.path.join(prefix, libdir)
+    dest, prefix, libdir = installed.install(a.build, a.tmp)
     exe = os.path.join(dest + prefix, "bin", "sluice")
     assert os.path.isfile(exe), "no installed sluice at %s" % exe
     dyn = subprocess.run(["readelf", "-d", exe], stdout=subprocess.PIPE, text=True, check=True).stdout
@@ -61,8 +54,7 @@ def plugin_from_installed_headers(a, dest, libdir, exe):
     work = os.path.join(a.tmp, "plugin")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(dest + libdir, "pkgconfig"), PKG_CONFIG_SYSROOT_DIR=dest,
-               PKG_CONFIG_LIBDIR=os.path.join(dest + libdir, "pkgconfig"))
+    env = installed.pkg_config_env(dest, libdir)
     cflags = subprocess.run(["pkg-config", "--cflags", "sluice"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
     assert cflags.returncode == 0, "pkg-config --cflags sluice failed: " + cflags.stderr
