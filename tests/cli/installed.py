@@ -2,8 +2,26 @@
 as a user of the installed files would (test_install.py, test_embedding.py)."""
 import json
 import os
+import re
 import shutil
 import subprocess
+
+
+def build_options(build):
+    info = json.loads(subprocess.run(["meson", "introspect", "--buildoptions", build], stdout=subprocess.PIPE,
+                                     text=True, check=True).stdout)
+    return {o["name"]: o["value"] for o in info}
+
+
+def compile_command(build):
+    """How to compile a program for the library this build made: its C
+    compiler, and under a sanitized build (scripts/check's asan and tsan
+    parts) the same sanitizers, whose runtime must come first."""
+    ninja = open(os.path.join(build, "build.ninja")).read()
+    m = re.search(r"^rule c_COMPILER\n command = (\S+)", ninja, flags=re.M)
+    cc = [m.group(1) if m else "cc"]
+    san = build_options(build).get("b_sanitize", "none")
+    return cc if san in ("none", "") else cc + ["-fsanitize=" + san]
 
 
 def install(build, tmp):
@@ -14,9 +32,7 @@ def install(build, tmp):
     p = subprocess.run(["meson", "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", dest],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     assert p.returncode == 0, "meson install failed:\n" + p.stdout
-    info = json.loads(subprocess.run(["meson", "introspect", "--buildoptions", build], stdout=subprocess.PIPE,
-                                     text=True, check=True).stdout)
-    opt = {o["name"]: o["value"] for o in info}
+    opt = build_options(build)
     prefix, libdir = opt["prefix"], opt["libdir"]
     libdir = libdir if os.path.isabs(libdir) else os.path.join(prefix, libdir)
     return dest, prefix, libdir
