@@ -282,7 +282,7 @@ sl_status sl__csv_parse(const sl__csv_reader *r, const char *buf, size_t len, in
 {
     int64_t row = 0, line = line0, skip = 0;
     sl_status s = SL_OK;
-    for (size_t off = 0; off < len && s == SL_OK;) {
+    for (size_t off = 0; off < len && s == SL_OK && row < max_rows;) {
         const char *rec = buf + off;
         long long open;
         int64_t nl;
@@ -316,13 +316,6 @@ sl_status sl__csv_parse(const sl__csv_reader *r, const char *buf, size_t len, in
                               "%s:%lld:%lld: this row has %zu fields, the header %zu (last column '%s'); fix the "
                               "row (a delimiter inside a value needs quotes), or set on_bad_row: skip",
                               r->file, (long long)l, (long long)c, k, r->ncols, r->names[r->ncols - 1]);
-            break;
-        }
-        if (row >= max_rows) {
-            s = sl__error_set(err, SL_ERR_INTERNAL,
-                              "%s:%lld: more rows than the index found (%lld); did the file change while sluice "
-                              "read it?",
-                              r->file, (long long)here, (long long)max_rows);
             break;
         }
         int bad = 0;

@@ -66,7 +66,7 @@ typedef struct sl__csv_reader {
 
 /* Parses the records of buf[0..len) (whole records; the last may lack its
  * '\n' at the end of the file) into rows row0.. of data[a] (row-major,
- * cols[a] values of dtype[a] a row), at most max_rows rows. line0: the
+ * cols[a] values of dtype[a] a row), stopping after max_rows rows. line0: the
  * file's line number of buf[0], for messages. *rows: rows written;
  * *skipped: bad records skipped. Errors name file:line:column, the value,
  * the column and what to do. fields: scratch of ncols + 1 entries. */
