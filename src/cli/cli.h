@@ -35,6 +35,7 @@ int cmd_clean(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_convert_csv(int argc, char **argv);
 
 /* Progress display for `sluice run`. */
 typedef struct cli_progress cli_progress;

@@ -26,6 +26,7 @@ static const char usage[] =
     "  check FILE    validate a pipeline (YAML, ops, parameters, inputs, shapes) without running it\n"
     "  graph FILE    print the pipeline's DAG as Graphviz DOT (--mermaid: as Mermaid)\n"
     "  ops [NAME]    list the ops with their parameters and defaults (--markdown: the op reference)\n"
+    "  convert-csv IN.csv OUT.h5  write a CSV file's columns to an HDF5 file (see 'sluice convert-csv --help')\n"
     "  version       print the version\n"
     "\n"
     "options of run:\n"
@@ -164,7 +165,10 @@ static int cli_main(int argc, char **argv)
         return cmd_graph(argc - 1, argv + 1);
     if (strcmp(cmd, "ops") == 0)
         return cmd_ops(argc - 1, argv + 1);
-    return cli_usage_error("unknown command '%s'; commands: run, status, clean, submit, check, graph, ops, version",
+    if (strcmp(cmd, "convert-csv") == 0)
+        return cmd_convert_csv(argc - 1, argv + 1);
+    return cli_usage_error("unknown command '%s'; commands: run, status, clean, submit, check, graph, ops, "
+                           "convert-csv, version",
                            cmd);
 }
 
