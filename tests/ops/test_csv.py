@@ -303,6 +303,7 @@ def test_cache_follows_the_file(args):
 
 def test_convert_csv(args):
     env = Env(args, "convert")
+    start = os.path.getmtime(env.dir) - 1
     env.write("v.csv", "a;b;c\n1;2.5;x\n3;NA;y\n")
     out = env.path("v.h5")
     r = subprocess.run([env.sluice, "convert-csv", env.path("v.csv"), out, "--delimiter", ";",
@@ -316,6 +317,17 @@ def test_convert_csv(args):
     assert r.returncode == 1 and "'x' in column 'c' is not a number" in r.stderr, r.stderr
     r = subprocess.run([env.sluice, "convert-csv", env.path("v.csv")], capture_output=True, text=True)
     assert r.returncode == 2 and "convert-csv needs" in r.stderr, r.stderr
+    for argv, msg in ((["a.csv", "b.h5", "c"], "convert-csv takes an input and an output file; 'c' is extra"),
+                      (["a.csv", "b.h5", "--arrays", "abc"], "--arrays needs NAME=VALUE"),
+                      (["a.csv", "b.h5", "--dtype", "=x"], "--dtype needs NAME=VALUE"),
+                      (["a.csv", "b.h5", "--delimiter"], "--delimiter needs one character"),
+                      (["a.csv", "b.h5", "--comment"], "--comment needs one character"),
+                      (["a.csv", "b.h5", "--bogus"], "unknown option '--bogus' for convert-csv")):
+        r = subprocess.run([env.sluice, "convert-csv", *argv], capture_output=True, text=True)
+        assert r.returncode == 2 and msg in r.stderr, (argv, r.stderr)
+    # the workdir it made is gone
+    assert not [n for n in os.listdir(os.environ.get("TMPDIR", "/tmp")) if n.startswith("sluice-convert-")
+                and os.path.getmtime(os.path.join(os.environ.get("TMPDIR", "/tmp"), n)) > start], "left a workdir"
 
 
 if __name__ == "__main__":
