@@ -143,33 +143,28 @@ int sl__csv_parse_double(const char *s, size_t n, double *out)
         }
         return 0;
     }
+    /* the digits: straight loops (m overflows past 19 significant digits,
+     * which then go to the slow path); leading zeros are not significant */
+    const char *digits0 = s;
+    while (s < end && *s == '0')
+        s++;
+    const char *sig = s;
     uint64_t m = 0;
-    int digits = 0, any = 0;
-    int64_t exp10 = 0;
-    while (s < end && *s == '0') { /* leading zeros are not significant */
-        s++;
-        any = 1;
-    }
-    for (; s < end && is_digit(*s); s++, any = 1) {
-        if (digits < 19)
-            m = m * 10 + (uint64_t)(*s - '0');
-        else
-            exp10++;
-        digits += digits || *s != '0';
-    }
+    while (s < end && is_digit(*s))
+        m = m * 10 + (uint64_t)(*s++ - '0');
+    int64_t digits = s - sig, exp10 = 0;
+    int any = s > digits0;
     if (s < end && *s == '.') {
-        s++;
-        for (; s < end && is_digit(*s); s++, any = 1) {
-            if (digits == 0 && *s == '0') {
-                exp10--;
-                continue;
-            }
-            if (digits < 19) {
-                m = m * 10 + (uint64_t)(*s - '0');
-                exp10--;
-            }
-            digits++;
-        }
+        const char *frac = ++s;
+        if (digits == 0) /* 0.000ddd: the zeros only scale */
+            while (s < end && *s == '0')
+                s++;
+        const char *fsig = s;
+        while (s < end && is_digit(*s))
+            m = m * 10 + (uint64_t)(*s++ - '0');
+        digits += s - fsig;
+        exp10 = -(s - frac);
+        any |= s > frac;
     }
     if (!any)
         return 0;
@@ -188,7 +183,7 @@ int sl__csv_parse_double(const char *s, size_t n, double *out)
     }
     if (s != end)
         return 0;
-    if (m == 0) {
+    if (m == 0 && digits <= 19) {
         *out = neg ? -0.0 : 0.0;
         return 1;
     }

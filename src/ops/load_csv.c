@@ -4,6 +4,8 @@
  * known at plan time like load.hdf5's); the run parses the chunks on all the
  * run's threads, each reading its own byte range with pread. */
 #include <errno.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,12 @@ typedef struct csv_state {
     int64_t *cols;
     const char **na_owned; /* na_values as an array (the strings are the params') */
     size_t sample_end;     /* where the sample ends in the file's head */
+    /* the chunks' text buffers, reused: a fresh malloc of a chunk's text
+     * each time maps and faults in new pages, which serialises threads */
+    pthread_mutex_t pool_mu;
+    char *pool[64];
+    size_t pool_size[64];
+    size_t n_pool;
     int64_t sample_line;   /* the line the data starts on */
 } csv_state;
 
@@ -72,6 +80,9 @@ static void free_state(void *p)
     free(s->dtype);
     free(s->cols);
     free(s->na_owned);
+    for (size_t i = 0; i < s->n_pool; i++)
+        free(s->pool[i]);
+    pthread_mutex_destroy(&s->pool_mu);
     sl__csv_index_free(&s->ix);
     free(s);
 }
@@ -355,6 +366,7 @@ static sl_status plan(sl_stage *st, sl_error *err)
     csv_state *s = calloc(1, sizeof *s);
     if (!s)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&s->pool_mu, NULL);
     sl_stage_set_state(st, s);
     s->file = sl_params_string(p, "file");
     s->fd = -1;
@@ -421,9 +433,14 @@ static sl_status plan(sl_stage *st, sl_error *err)
             na[i] = sl_params_list_string(p, "na_values", i);
         s->r.na = s->na_owned = na; /* the strings are the params' */
     }
+    /* a spelling that reads as a number other than NaN must be looked up
+     * before parsing; NaN spellings give NaN either way */
     for (size_t i = 0; i < s->r.n_na; i++) {
         double d;
-        s->r.na_numeric |= sl__csv_parse_double(s->r.na[i], strlen(s->r.na[i]), &d);
+        int64_t v;
+        size_t n = strlen(s->r.na[i]);
+        s->r.na_numeric |= (sl__csv_parse_double(s->r.na[i], n, &d) && !isnan(d)) ||
+                           sl__csv_parse_int64(s->r.na[i], n, &v) == 1;
     }
     if (!s->r.skip_bad)
         rc = check_sample(st, s, head, data_start, err);
@@ -458,6 +475,36 @@ static sl_status plan(sl_stage *st, sl_error *err)
     return rc;
 }
 
+/* A buffer of at least n bytes from the pool (or new); *size: its size. */
+static char *buf_take(csv_state *s, size_t n, size_t *size)
+{
+    char *b = NULL;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->n_pool) {
+        s->n_pool--;
+        b = s->pool[s->n_pool];
+        *size = s->pool_size[s->n_pool];
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    if (b && *size >= n)
+        return b;
+    free(b);
+    *size = n + n / 4 + 4096;
+    return malloc(*size);
+}
+
+static void buf_give(csv_state *s, char *b, size_t size)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    if (b && s->n_pool < sizeof s->pool / sizeof s->pool[0]) {
+        s->pool[s->n_pool] = b;
+        s->pool_size[s->n_pool++] = size;
+        b = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    free(b);
+}
+
 /* Runs on many threads at once (read_parallel): each chunk reads its own
  * byte range with pread and parses it. A chunk starts at an indexed record
  * when the executor's chunks are the index's (always, in a run); any other
@@ -471,8 +518,8 @@ static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
     if (k >= ix->n || e > ix->n)
         return sl__error_set(err, SL_ERR_INTERNAL, "load.csv: rows %lld..%lld are past the %lld indexed",
                              (long long)out->row0, (long long)(out->row0 + out->rows), (long long)ix->rows);
-    size_t len = (size_t)(ix->off[e] - ix->off[k]);
-    char *buf = malloc(len ? len : 1);
+    size_t len = (size_t)(ix->off[e] - ix->off[k]), bsize = 0;
+    char *buf = buf_take(s, len ? len : 1, &bsize);
     sl__csv_field *f = malloc((s->ncols + 1) * sizeof *f);
     void **data = calloc(s->n_arrays, sizeof *data);
     sl_status rc = buf && f && data ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -508,7 +555,7 @@ static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
                            "the file change while sluice read it? Run again",
                            s->file, (long long)out->row0, (long long)(out->row0 + out->rows), (long long)rows,
                            (long long)out->rows);
-    free(buf);
+    buf_give(s, buf, bsize);
     free(f);
     free(data);
     return rc;
