@@ -114,9 +114,10 @@ size_t sl__csv_split(const sl__csv_dialect *d, const char *rec, size_t len, sl__
                 const char *e = memchr(rec + i, d->delim, len - i);
                 i = e ? (size_t)(e - rec) : len;
             }
-        } else {
-            const char *e = i < len ? memchr(rec + i, d->delim, len - i) : NULL;
-            size_t j = e ? (size_t)(e - rec) : len;
+        } else { /* numbers are short: a byte loop beats a memchr call */
+            size_t j = i;
+            while (j < len && rec[j] != d->delim)
+                j++;
             x.n = j - i;
             i = j;
         }
