@@ -28,6 +28,17 @@ static int is_space(char c)
     return c == ' ' || c == '\t';
 }
 
+/* Drops the spaces and tabs around s[0..n). */
+static void trim(const char **s, size_t *n)
+{
+    while (*n && is_space(**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && is_space((*s)[*n - 1]))
+        (*n)--;
+}
+
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -121,12 +132,7 @@ static int slow_path(const char *s, size_t n, double *out)
 
 int sl__csv_parse_double(const char *s, size_t n, double *out)
 {
-    while (n && is_space(*s)) {
-        s++;
-        n--;
-    }
-    while (n && is_space(s[n - 1]))
-        n--;
+    trim(&s, &n);
     const char *start = s, *end = s + n;
     int neg = 0;
     if (s < end && (*s == '+' || *s == '-'))
@@ -207,12 +213,7 @@ int sl__csv_parse_double(const char *s, size_t n, double *out)
 
 int sl__csv_parse_int64(const char *s, size_t n, int64_t *out)
 {
-    while (n && is_space(*s)) {
-        s++;
-        n--;
-    }
-    while (n && is_space(s[n - 1]))
-        n--;
+    trim(&s, &n);
     const char *end = s + n;
     int neg = 0;
     if (s < end && (*s == '+' || *s == '-'))
