@@ -63,6 +63,7 @@ typedef struct csv_state {
     size_t pool_size[64];
     size_t n_pool;
     int64_t sample_line;   /* the line the data starts on */
+    int64_t sample_rows;   /* records in the sample */
 } csv_state;
 
 static void free_state(void *p)
@@ -284,6 +285,7 @@ static sl_status infer_types(sl_stage *st, csv_state *s, const char *head, size_
         size_t n = next_record(s, head, len, &pos, &line, at_eof);
         if (n == 0)
             break;
+        s->sample_rows++;
         size_t nf = sl__csv_split(&s->r.d, head + pos, n, f, s->ncols + 1);
         for (size_t c = 0; c < s->ncols && c < nf; c++) {
             int64_t i;
@@ -326,13 +328,12 @@ static sl_status infer_types(sl_stage *st, csv_state *s, const char *head, size_
 
 /* Parses the sample with the run's parser, so that a bad value or row in
  * it fails `sluice check` with the message the run would give. */
-static sl_status check_sample(sl_stage *st, csv_state *s, const char *head, size_t start, sl_error *err)
+static sl_status check_sample(csv_state *s, const char *head, size_t start, sl_error *err)
 {
-    (void)st;
     int64_t width = 0, rows, skipped;
     for (size_t a = 0; a < s->n_arrays; a++)
         width += s->cols[a];
-    int64_t cap = sl_params_int(sl_stage_params(st), "sample_rows");
+    int64_t cap = s->sample_rows ? s->sample_rows : 1;
     double *scratch = malloc((size_t)(width ? width : 1) * (size_t)cap * 8);
     void **data = calloc(s->n_arrays, sizeof *data);
     sl__csv_field *f = malloc((s->ncols + 1) * sizeof *f);
@@ -443,7 +444,7 @@ static sl_status plan(sl_stage *st, sl_error *err)
                            sl__csv_parse_int64(s->r.na[i], n, &v) == 1;
     }
     if (!s->r.skip_bad)
-        rc = check_sample(st, s, head, data_start, err);
+        rc = check_sample(s, head, data_start, err);
     free(head);
     if (rc && rc != SL_ERR_NOMEM)
         sl__stage_locate(st, err, "file");
