@@ -3,33 +3,11 @@
  * runs at memory speed on a file in the page cache (the parse that follows
  * is the costly part, and that runs on all threads). */
 #include "io/csv_index.h"
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "core/error_int.h"
 
 #define BLOCK ((size_t)4 << 20)
-
-sl_status sl__csv_pread(int fd, const char *file, char *buf, size_t n, int64_t off, sl_error *err)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + (int64_t)got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return sl__error_set(err, SL_ERR_IO, "cannot read '%s' at byte %lld: %s", file,
-                                 (long long)(off + (int64_t)got), strerror(errno));
-        if (k == 0)
-            return sl__error_set(err, SL_ERR_IO,
-                                 "'%s' ended at byte %lld, before the %lld bytes sluice indexed; did the file "
-                                 "change while sluice read it? Run again",
-                                 file, (long long)(off + (int64_t)got), (long long)(off + (int64_t)n));
-        got += (size_t)k;
-    }
-    return SL_OK;
-}
 
 static sl_status push(sl__csv_index *ix, size_t *cap, int64_t off, int64_t line, sl_error *err)
 {
@@ -59,7 +37,7 @@ static int record_good(const sl__csv_reader *r, const char *rec, size_t len, int
     return sl__csv_parse(r, rec, len, line, row, 1, fields, &rows, &skipped, &e) == SL_OK && rows == 1;
 }
 
-sl_status sl__csv_index_build(int fd, const sl__csv_reader *r, int64_t start, int64_t line0, int64_t every,
+sl_status sl__csv_index_build(sl__csv_source *src, const sl__csv_reader *r, int64_t start, int64_t line0, int64_t every,
                               sl__csv_index *ix, sl_error *err)
 {
     memset(ix, 0, sizeof *ix);
@@ -81,16 +59,12 @@ sl_status sl__csv_index_build(int fd, const sl__csv_reader *r, int64_t start, in
     int eof = 0;
     while (s == SL_OK) {
         if (!eof && have < size) { /* fill the buffer */
-            ssize_t k = pread(fd, buf + have, size - have, (off_t)(pos + (int64_t)have));
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0) {
-                s = sl__error_set(err, SL_ERR_IO, "cannot read '%s' at byte %lld: %s", r->file,
-                                  (long long)(pos + (int64_t)have), strerror(errno));
+            size_t k;
+            s = sl__csv_source_read(src, buf + have, size - have, pos + (int64_t)have, &k, err);
+            if (s)
                 break;
-            }
             eof = k == 0;
-            have += (size_t)k;
+            have += k;
             if (!eof && have < size)
                 continue;
         }

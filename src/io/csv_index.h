@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "io/csv_scan.h"
+#include "io/csv_source.h"
 
 typedef struct sl__csv_index {
     int64_t every;      /* records between entries (the chunk rows) */
@@ -18,15 +19,12 @@ typedef struct sl__csv_index {
     int64_t *line;
 } sl__csv_index;
 
-/* Indexes the records of fd from byte `start` (line `line0`). r->skip_bad:
+/* Indexes the records of src from byte `start` (line `line0`). r->skip_bad:
  * each record is also parsed, so that bad ones are skipped and not counted
  * (the run's parse makes the same choices); otherwise records are only
  * delimited. Errors (an unterminated quote, a read error) name the file. */
-sl_status sl__csv_index_build(int fd, const sl__csv_reader *r, int64_t start, int64_t line0, int64_t every,
-                              sl__csv_index *ix, sl_error *err);
+sl_status sl__csv_index_build(sl__csv_source *src, const sl__csv_reader *r, int64_t start, int64_t line0,
+                              int64_t every, sl__csv_index *ix, sl_error *err);
 void sl__csv_index_free(sl__csv_index *ix);
-
-/* Reads bytes [off, off + n) of fd into buf; an error names the file. */
-sl_status sl__csv_pread(int fd, const char *file, char *buf, size_t n, int64_t off, sl_error *err);
 
 #endif

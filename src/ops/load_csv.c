@@ -20,7 +20,7 @@
 
 static const sl_param_spec params[] = {
     {"file", SL_PARAM_PATH, 1, NULL, NULL, 0, 0,
-     "CSV (or TSV) file to read; a relative path is relative to the pipeline file's folder"},
+     "CSV (or TSV) file to read, plain or gzip-compressed; a relative path is relative to the pipeline file's folder"},
     {"arrays", SL_PARAM_STRING_MAP, 0, NULL, NULL, 0, 0,
      "frame array name -> its columns, as header names or 0-based indices separated by commas, e.g. "
      "{ X: 'a,b,c', y: price }; absent: one array X of every column"},
@@ -44,7 +44,7 @@ static const sl_param_spec params[] = {
 
 typedef struct csv_state {
     const char *file;
-    int fd;
+    sl__csv_source src;
     sl__csv_reader r;
     sl__csv_index ix;
     size_t ncols;
@@ -71,8 +71,7 @@ static void free_state(void *p)
     csv_state *s = p;
     if (!s)
         return;
-    if (s->fd >= 0)
-        close(s->fd);
+    sl__csv_source_close(&s->src);
     for (size_t c = 0; s->names && c < s->ncols; c++)
         free(s->names[c]);
     free(s->names);
@@ -112,18 +111,14 @@ static sl_status read_head(csv_state *s, char **out, size_t *len, sl_error *err)
     char *buf = malloc(max + 1);
     if (!buf)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    size_t got = 0;
-    while (got < max) {
-        ssize_t k = pread(s->fd, buf + got, max - got, (off_t)got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
+    size_t got = 0, k = 1;
+    while (got < max && k > 0) {
+        sl_status rc = sl__csv_source_read(&s->src, buf + got, max - got, (int64_t)got, &k, err);
+        if (rc) {
             free(buf);
-            return sl__error_set(err, SL_ERR_IO, "cannot read '%s': %s", s->file, strerror(errno));
+            return rc;
         }
-        if (k == 0)
-            break;
-        got += (size_t)k;
+        got += k;
     }
     buf[got] = '\0';
     *out = buf;
@@ -370,23 +365,22 @@ static sl_status plan(sl_stage *st, sl_error *err)
     pthread_mutex_init(&s->pool_mu, NULL);
     sl_stage_set_state(st, s);
     s->file = sl_params_string(p, "file");
-    s->fd = -1;
+    s->src.fd = -1;
     int delim = one_char(p, "delimiter"), comment = one_char(p, "comment");
     if (delim < 0 || comment < 0)
         return sl_stage_error(st, err, SL_ERR_CONFIG, delim < 0 ? "delimiter" : "comment",
                               "'%s' must be one character (not a quote or a line break), found '%s'",
                               delim < 0 ? "delimiter" : "comment", sl_params_string(p, delim < 0 ? "delimiter" : "comment"));
-    if (ends_with(s->file, ".gz"))
-        return sl_stage_error(st, err, SL_ERR_CONFIG, "file",
-                              "'%s' is compressed, and load.csv reads plain text only (it reads chunks in parallel "
-                              "at their byte offsets); decompress it first: gunzip -k '%s'",
-                              s->file, s->file);
-    s->r.d.delim = (char)(delim ? delim : ends_with(s->file, ".tsv") || ends_with(s->file, ".tab") ? '\t' : ',');
+    /* the extension before a .gz names the format */
+    size_t fl = strlen(s->file) - (ends_with(s->file, ".gz") ? 3 : 0);
+    int tsv = (fl >= 4 && strncmp(s->file + fl - 4, ".tsv", 4) == 0) ||
+              (fl >= 4 && strncmp(s->file + fl - 4, ".tab", 4) == 0);
+    s->r.d.delim = (char)(delim ? delim : tsv ? '\t' : ',');
     s->r.d.quote = '"';
     s->r.d.comment = (char)comment;
     struct stat sb;
-    s->fd = sl__open_read(s->file, &sb);
-    if (s->fd < 0) {
+    int fd = sl__open_read(s->file, &sb);
+    if (fd < 0) {
         char why[256];
         sl__open_error_text(errno, &sb, why, sizeof why);
         return sl_stage_error(st, err, SL_ERR_IO, "file",
@@ -394,12 +388,15 @@ static sl_status plan(sl_stage *st, sl_error *err)
                               "pipeline file's folder)",
                               s->file, why);
     }
-    char *head = NULL;
-    size_t len = 0;
-    sl_status rc = read_head(s, &head, &len, err);
+    sl_status rc = sl__csv_source_open(&s->src, fd, s->file, err);
     if (rc)
         return rc;
-    int at_eof = (int64_t)len == (int64_t)sb.st_size;
+    char *head = NULL;
+    size_t len = 0;
+    rc = read_head(s, &head, &len, err);
+    if (rc)
+        return rc;
+    int at_eof = len < ((size_t)8 << 20); /* read_head stops at the end of the text only */
     size_t pos = len >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* a UTF-8 byte order mark */
     int64_t line = 1;
     rc = read_header(st, s, head, len, &pos, &line, at_eof, err);
@@ -449,7 +446,7 @@ static sl_status plan(sl_stage *st, sl_error *err)
     if (rc && rc != SL_ERR_NOMEM)
         sl__stage_locate(st, err, "file");
     if (rc == SL_OK)
-        rc = sl__csv_index_build(s->fd, &s->r, (int64_t)data_start, s->sample_line, index_every(st), &s->ix, err);
+        rc = sl__csv_index_build(&s->src, &s->r, (int64_t)data_start, s->sample_line, index_every(st), &s->ix, err);
     if (rc && rc != SL_ERR_NOMEM)
         sl__stage_locate(st, err, "file");
     if (rc == SL_OK && s->ix.rows == 0)
@@ -525,7 +522,7 @@ static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
     void **data = calloc(s->n_arrays, sizeof *data);
     sl_status rc = buf && f && data ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     if (rc == SL_OK)
-        rc = sl__csv_pread(s->fd, s->file, buf, len, ix->off[k], err);
+        rc = sl__csv_source_read_all(&s->src, buf, len, ix->off[k], err);
     size_t start = 0;
     int64_t line = ix->line[k];
     /* records before row0 in this byte range (bad ones do not count when skipped) */
@@ -571,7 +568,8 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                     .ctx = s,
                     .source_rows = sl_frame_rows(out),
                     .read = read_chunk,
-                    .read_parallel = 1};
+                    /* gzip text is decompressed by one reader */
+                    .read_parallel = !sl__csv_source_serial(&s->src)};
     sl_status rc = sl_exec_pass(ex, st, &pass, NULL, err);
     if (rc == SL_OK && s->r.skip_bad)
         rc = sl_stage_set_result(st, "rows_skipped", (double)s->ix.skipped, err);
@@ -609,8 +607,13 @@ static const char op_doc[] =
     "delimiter never splits a record): the row count is known when the pipeline\n"
     "is planned. The run parses the chunks on all the run's threads, each chunk\n"
     "reading its own byte range; memory is a chunk's text per thread, whatever\n"
-    "the file's size. The values do not depend on the thread count. Compressed\n"
-    "files (`.gz`) are refused: decompress them first.\n"
+    "the file's size. The values do not depend on the thread count.\n"
+    "\n"
+    "A gzip file (`.csv.gz`, `.tsv.gz`; any file starting with gzip's magic\n"
+    "bytes) is decompressed with zlib as it is read: the index pass and the\n"
+    "chunks' reads are then sequential, on one thread (the parse of a chunk\n"
+    "still overlaps the stages after it), and the text is decompressed twice,\n"
+    "once to index it and once to read it.\n"
     "\n"
     "The file's identity (size and modification time, or its content with\n"
     "`verify: content`) is in the cache key: editing the file makes the stage\n"
