@@ -11,8 +11,8 @@
  *   2. the record scanner: the records of the text, found at the end of the
  *      file and again with the text cut at every 61st byte (more follows),
  *      have the same lengths and sum to the text's length;
- *   3. in.csv is written and `load.csv -> describe` planned and, when it
- *      plans, run twice, on 1 and 2 threads: both must fail alike or both
+ *   3. in.csv is written (read as gzip when it starts with gzip's magic
+ *      bytes) and `load.csv -> describe` planned and, when it plans, run twice, on 1 and 2 threads: both must fail alike or both
  *      give describe checkpoints of the same size.
  *
  * Oracles besides the sanitizers: the above, and well-formed errors
