@@ -8,12 +8,13 @@
  *   1. the number parser on the whole text (when short) and on every field:
  *      when it accepts, glibc's strtod must accept the same bytes and give
  *      the same bits; the int64 parser must agree with strtoll;
- *   2. the record scanner: the records of the text, found at the end of the
- *      file and again with the text cut at every 61st byte (more follows),
- *      have the same lengths and sum to the text's length;
+ *   2. the record scanner: each record found at the end of the file is found
+ *      again, or reported incomplete, when the text is cut half-way through
+ *      what is left (more to follow); every field lies inside its record;
  *   3. in.csv is written (read as gzip when it starts with gzip's magic
- *      bytes) and `load.csv -> describe` planned and, when it plans, run twice, on 1 and 2 threads: both must fail alike or both
- *      give describe checkpoints of the same size.
+ *      bytes) and `load.csv -> describe` planned and, when it plans, run
+ *      twice, on 1 and 2 threads: both must fail alike or both give describe
+ *      checkpoints of the same size.
  *
  * Oracles besides the sanitizers: the above, and well-formed errors
  * (fuzz_util.c: a code, a message, never SL_ERR_INTERNAL). */
