@@ -130,25 +130,15 @@ static int slow_path(const char *s, size_t n, double *out)
     return ok;
 }
 
-int sl__csv_parse_double(const char *s, size_t n, double *out)
+/* The decimal number that starts at s and ends at the first byte that
+ * cannot continue it (or at end): the pointer past it, NULL when s starts
+ * no number. inf and nan are not read here. */
+static const char *parse_prefix(const char *s, const char *end, double *out)
 {
-    trim(&s, &n);
-    const char *start = s, *end = s + n;
+    const char *start = s;
     int neg = 0;
     if (s < end && (*s == '+' || *s == '-'))
         neg = *s++ == '-';
-    if (s < end && !is_digit(*s) && *s != '.') {
-        size_t k = (size_t)(end - s);
-        if (lower_eq(s, k, "inf") || lower_eq(s, k, "infinity")) {
-            *out = neg ? -HUGE_VAL : HUGE_VAL;
-            return 1;
-        }
-        if (lower_eq(s, k, "nan")) {
-            *out = neg ? -NAN : NAN;
-            return 1;
-        }
-        return 0;
-    }
     /* the digits: straight loops (m overflows past 19 significant digits,
      * which then go to the slow path); leading zeros are not significant */
     const char *digits0 = s;
@@ -173,42 +163,69 @@ int sl__csv_parse_double(const char *s, size_t n, double *out)
         any |= s > frac;
     }
     if (!any)
-        return 0;
-    if (s < end && (*s == 'e' || *s == 'E')) {
+        return NULL;
+    const char *e0 = s;
+    if (s < end && (*s == 'e' || *s == 'E')) { /* an exponent, when digits follow */
         s++;
         int eneg = 0;
         if (s < end && (*s == '+' || *s == '-'))
             eneg = *s++ == '-';
-        if (s >= end || !is_digit(*s))
-            return 0;
-        int64_t e = 0;
-        for (; s < end && is_digit(*s); s++)
-            if (e < 100000000)
-                e = e * 10 + (*s - '0');
-        exp10 += eneg ? -e : e;
+        if (s < end && is_digit(*s)) {
+            int64_t e = 0;
+            for (; s < end && is_digit(*s); s++)
+                if (e < 100000000)
+                    e = e * 10 + (*s - '0');
+            exp10 += eneg ? -e : e;
+        } else {
+            s = e0;
+        }
     }
-    if (s != end)
-        return 0;
+    end = s;
     if (m == 0 && digits <= 19) {
         *out = neg ? -0.0 : 0.0;
-        return 1;
+        return end;
     }
     if (digits <= 19) {
         if (m <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
             double d = (double)m;
             d = exp10 < 0 ? d / exact_pow10[-exp10] : d * exact_pow10[exp10];
             *out = neg ? -d : d;
-            return 1;
+            return end;
         }
         uint64_t bits;
         if (eisel_lemire(m, exp10, &bits)) {
             bits |= (uint64_t)neg << 63;
             memcpy(out, &bits, sizeof bits);
-            return 1;
+            return end;
         }
     }
     /* more than 19 significant digits, or undecided: the C library decides */
-    return slow_path(start, (size_t)(end - start), out);
+    return slow_path(start, (size_t)(end - start), out) ? end : NULL;
+}
+
+const char *sl__csv_parse_double_prefix(const char *s, const char *end, double *out)
+{
+    return parse_prefix(s, end, out);
+}
+
+int sl__csv_parse_double(const char *s, size_t n, double *out)
+{
+    trim(&s, &n);
+    const char *end = s + n, *p = s + (n && (*s == '+' || *s == '-'));
+    if (p < end && !is_digit(*p) && *p != '.') {
+        size_t k = (size_t)(end - p);
+        int neg = *s == '-';
+        if (lower_eq(p, k, "inf") || lower_eq(p, k, "infinity")) {
+            *out = neg ? -HUGE_VAL : HUGE_VAL;
+            return 1;
+        }
+        if (lower_eq(p, k, "nan")) {
+            *out = neg ? -NAN : NAN;
+            return 1;
+        }
+        return 0;
+    }
+    return parse_prefix(s, end, out) == end;
 }
 
 int sl__csv_parse_int64(const char *s, size_t n, int64_t *out)
