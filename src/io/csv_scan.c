@@ -311,9 +311,17 @@ static int fast_row(const sl__csv_reader *r, const char *rec, size_t len, void *
         }
         double v;
         const char *q = sl__csv_parse_double_prefix(p, end, &v);
-        if (!q || (q < end && *q != delim))
-            return 0;
         int64_t at = row * r->cols[a] + r->col[c];
+        if (!q || (q < end && *q != delim)) { /* nan, a missing value, spaces: the field as a whole */
+            q = p;
+            while (q < end && *q != delim)
+                q++;
+            sl__csv_field f = {p, (size_t)(q - p), 0, 0};
+            if (put_value(r, &f, t, data[a], at) != V_OK)
+                return 0;
+            p = q;
+            continue;
+        }
         if (t == SL_FLOAT64)
             ((double *)data[a])[at] = v;
         else
