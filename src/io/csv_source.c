@@ -6,6 +6,7 @@
 #include "io/csv_source.h"
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "core/error_int.h"
@@ -28,6 +29,12 @@ sl_status sl__csv_source_open(sl__csv_source *src, int fd, const char *file, sl_
         src->gz = g;
     }
     return SL_OK;
+}
+
+int64_t sl__csv_source_size(const sl__csv_source *src)
+{
+    struct stat sb;
+    return !src->gz && fstat(src->fd, &sb) == 0 ? (int64_t)sb.st_size : -1;
 }
 
 int sl__csv_source_serial(const sl__csv_source *src)

@@ -17,6 +17,8 @@ typedef struct sl__csv_source {
 
 /* Takes fd (open on `file`); gzip when the file starts with gzip's magic bytes. */
 sl_status sl__csv_source_open(sl__csv_source *src, int fd, const char *file, sl_error *err);
+/* The size of a plain file's text (-1 when unknown). */
+int64_t sl__csv_source_size(const sl__csv_source *src);
 /* 1 for a gzip file: only one thread may read at a time. */
 int sl__csv_source_serial(const sl__csv_source *src);
 /* Reads up to n bytes at offset off into buf; *got is 0 at the end. */

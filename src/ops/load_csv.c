@@ -5,6 +5,7 @@
  * run's threads, each reading its own byte range with pread. */
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,7 +447,8 @@ static sl_status plan(sl_stage *st, sl_error *err)
     if (rc && rc != SL_ERR_NOMEM)
         sl__stage_locate(st, err, "file");
     if (rc == SL_OK)
-        rc = sl__csv_index_build(&s->src, &s->r, (int64_t)data_start, s->sample_line, index_every(st), &s->ix, err);
+        rc = sl__csv_index_build(&s->src, &s->r, (int64_t)data_start, s->sample_line, index_every(st),
+                                 omp_get_max_threads(), &s->ix, err);
     if (rc && rc != SL_ERR_NOMEM)
         sl__stage_locate(st, err, "file");
     if (rc == SL_OK && s->ix.rows == 0)
@@ -511,9 +513,10 @@ static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
 {
     csv_state *s = ctx;
     const sl__csv_index *ix = &s->ix;
-    size_t k = (size_t)(out->row0 / ix->every);
-    size_t e = (size_t)((out->row0 + out->rows + ix->every - 1) / ix->every);
-    if (k >= ix->n || e > ix->n)
+    size_t k = sl__csv_index_find(ix, out->row0), e = sl__csv_index_find(ix, out->row0 + out->rows);
+    if (ix->rec[e] < out->row0 + out->rows) /* the range ends inside entry e: read it too */
+        e++;
+    if (out->row0 < 0 || out->row0 + out->rows > ix->rows)
         return sl__error_set(err, SL_ERR_INTERNAL, "load.csv: rows %lld..%lld are past the %lld indexed",
                              (long long)out->row0, (long long)(out->row0 + out->rows), (long long)ix->rows);
     size_t len = (size_t)(ix->off[e] - ix->off[k]), bsize = 0;
@@ -526,7 +529,7 @@ static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
     size_t start = 0;
     int64_t line = ix->line[k];
     /* records before row0 in this byte range (bad ones do not count when skipped) */
-    for (int64_t skip = out->row0 - (int64_t)k * ix->every; rc == SL_OK && skip > 0;) {
+    for (int64_t skip = out->row0 - ix->rec[k]; rc == SL_OK && skip > 0;) {
         long long open;
         int64_t nl, rows = 0, skipped = 0;
         size_t n = sl__csv_record_len(&s->r.d, buf + start, len - start, 1, &open, &nl);
