@@ -24,42 +24,40 @@ typedef struct seg {
     int64_t start, limit;
     int64_t end, end_line;   /* the first record start at or past limit (or the text's end), its line */
     int64_t rows, skipped, first_skipped_line;
-    size_t n, cap;           /* entries: every `every`-th record, from the first */
-    int64_t *rec, *off, *line;
+    sl__csv_index e;         /* entries: every `every`-th record, from the first (rec counts from 0) */
+    size_t cap;
     sl_status status;
     sl_error err;
 } seg;
 
-static int push(seg *g, int64_t rec, int64_t off, int64_t line)
+/* Adds an entry (record number, offset, line) to ix (capacity *cap). */
+static sl_status append(sl__csv_index *ix, size_t *cap, int64_t rec, int64_t off, int64_t line, sl_error *err)
 {
-    if (g->n == g->cap) {
-        size_t c = g->cap ? g->cap * 2 : 64;
-        int64_t *a = realloc(g->rec, c * sizeof *a);
+    if (ix->n + 1 >= *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        int64_t *a = realloc(ix->rec, c * sizeof *a);
         if (a)
-            g->rec = a;
-        int64_t *b = a ? realloc(g->off, c * sizeof *b) : NULL;
-        if (b)
-            g->off = b;
-        int64_t *l = b ? realloc(g->line, c * sizeof *l) : NULL;
+            ix->rec = a;
+        int64_t *o = a ? realloc(ix->off, c * sizeof *o) : NULL;
+        if (o)
+            ix->off = o;
+        int64_t *l = o ? realloc(ix->line, c * sizeof *l) : NULL;
         if (!l)
-            return 0;
-        g->line = l;
-        g->cap = c;
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        ix->line = l;
+        *cap = c;
     }
-    g->rec[g->n] = rec;
-    g->off[g->n] = off;
-    g->line[g->n] = line;
-    g->n++;
-    return 1;
+    ix->rec[ix->n] = rec;
+    ix->off[ix->n] = off;
+    ix->line[ix->n] = line;
+    ix->n++;
+    return SL_OK;
 }
 
 static void seg_free(seg *g)
 {
-    free(g->rec);
-    free(g->off);
-    free(g->line);
-    g->rec = g->off = g->line = NULL;
-    g->n = g->cap = 0;
+    sl__csv_index_free(&g->e);
+    g->cap = 0;
 }
 
 /* One record in skip mode: 1 when it parses, 0 when it is skipped. */
@@ -131,8 +129,8 @@ static void scan(sl__csv_source *src, const sl__csv_reader *r, int64_t line, int
                 int good = !r->skip_bad || record_good(r, rec, n, line, row, fields);
                 if (!good && g->skipped++ == 0)
                     g->first_skipped_line = line;
-                if (good && g->rows % every == 0 && !push(g, g->rows, pos + (int64_t)used, line))
-                    s = sl__error_set(&g->err, SL_ERR_NOMEM, "out of memory");
+                if (good && g->rows % every == 0)
+                    s = append(&g->e, &g->cap, g->rows, pos + (int64_t)used, line, &g->err);
                 g->rows += good;
             }
             used += n;
@@ -191,29 +189,6 @@ static sl_status guess_start(sl__csv_source *src, int64_t at, int64_t limit, int
     return SL_OK;
 }
 
-static sl_status append(sl__csv_index *ix, size_t *cap, int64_t rec, int64_t off, int64_t line, sl_error *err)
-{
-    if (ix->n + 1 >= *cap) {
-        size_t c = *cap ? *cap * 2 : 64;
-        int64_t *a = realloc(ix->rec, c * sizeof *a);
-        if (a)
-            ix->rec = a;
-        int64_t *o = a ? realloc(ix->off, c * sizeof *o) : NULL;
-        if (o)
-            ix->off = o;
-        int64_t *l = o ? realloc(ix->line, c * sizeof *l) : NULL;
-        if (!l)
-            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        ix->line = l;
-        *cap = c;
-    }
-    ix->rec[ix->n] = rec;
-    ix->off[ix->n] = off;
-    ix->line[ix->n] = line;
-    ix->n++;
-    return SL_OK;
-}
-
 sl_status sl__csv_index_build(sl__csv_source *src, const sl__csv_reader *r, int64_t start, int64_t line0,
                               int64_t every, int threads, sl__csv_index *ix, sl_error *err)
 {
@@ -259,8 +234,8 @@ sl_status sl__csv_index_build(sl__csv_source *src, const sl__csv_reader *r, int6
             s = h->status;
             break;
         }
-        for (size_t i = 0; i < h->n && s == SL_OK; i++)
-            s = append(ix, &cap, ix->rows + h->rec[i], h->off[i], h->line[i] + shift, err);
+        for (size_t i = 0; i < h->e.n && s == SL_OK; i++)
+            s = append(ix, &cap, ix->rows + h->e.rec[i], h->e.off[i], h->e.line[i] + shift, err);
         if (h->skipped && ix->skipped == 0)
             ix->first_skipped_line = h->first_skipped_line + shift;
         ix->skipped += h->skipped;
