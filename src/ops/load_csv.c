@@ -348,7 +348,7 @@ static sl_status check_sample(csv_state *s, const char *head, size_t start, sl_e
 /* Records between index entries. The run's chunk rows may differ from the
  * plan's (`sluice run --chunk-rows`): an entry every 1024 records (or every
  * chunk, when chunks are smaller) bounds what a chunk starting between two
- * entries skips, and costs 16 bytes per 1024 rows. */
+ * entries skips, and costs 24 bytes per 1024 rows. */
 static int64_t index_every(const sl_stage *st)
 {
     int64_t cr = sl_stage_chunk_rows(st);
@@ -390,13 +390,12 @@ static sl_status plan(sl_stage *st, sl_error *err)
                               s->file, why);
     }
     sl_status rc = sl__csv_source_open(&s->src, fd, s->file, err);
-    if (rc)
-        return rc;
     char *head = NULL;
     size_t len = 0;
-    rc = read_head(s, &head, &len, err);
+    if (rc == SL_OK)
+        rc = read_head(s, &head, &len, err);
     if (rc)
-        return rc;
+        return rc == SL_ERR_NOMEM ? rc : sl__stage_locate(st, err, "file");
     int at_eof = len < ((size_t)8 << 20); /* read_head stops at the end of the text only */
     size_t pos = len >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* a UTF-8 byte order mark */
     int64_t line = 1;
