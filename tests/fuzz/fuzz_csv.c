@@ -14,7 +14,8 @@
  *   3. in.csv is written (read as gzip when it starts with gzip's magic
  *      bytes) and `load.csv -> describe` planned and, when it plans, run
  *      twice, on 1 and 2 threads: both must fail alike or both give describe
- *      checkpoints of the same size.
+ *      checkpoints of the same size. The index pass splits even these small
+ *      texts among its threads (sl__csv_min_segment = 1).
  *
  * Oracles besides the sanitizers: the above, and well-formed errors
  * (fuzz_util.c: a code, a message, never SL_ERR_INTERNAL). */
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fuzz_util.h"
+#include "io/csv_index.h"
 #include "io/csv_num.h"
 #include "io/csv_scan.h"
 #include "sluice/pipeline.h"
@@ -37,6 +39,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fz_make_tmpdir("csv", dir, sizeof dir);
+    /* split even tiny texts among the index pass's threads, so that its
+     * speculation (and the rescans of wrong guesses) is fuzzed too */
+    sl__csv_min_segment = 1;
     snprintf(wd, sizeof wd, "%s/w", dir);
     snprintf(in_path, sizeof in_path, "%s/in.csv", dir);
     return 0;
