@@ -41,6 +41,7 @@ int cmd_check(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_convert_csv(int argc, char **argv);
 
 /* Progress display for `sluice run`. */
 typedef struct cli_progress cli_progress;

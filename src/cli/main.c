@@ -29,6 +29,7 @@ static const char usage[] =
     "                loss curves, environment), to workdir/report.html (-o OUT: elsewhere)\n"
     "  ops [NAME]    list the ops with their parameters and defaults, and those of the plugins in\n"
     "                SLUICE_PLUGIN_PATH with their origin (--markdown: the op reference)\n"
+    "  convert-csv IN.csv OUT.h5  write a CSV file's columns to an HDF5 file (see 'sluice convert-csv --help')\n"
     "  version       print the version\n"
     "\n"
     "options of run:\n"
@@ -177,10 +178,12 @@ static int cli_main(int argc, char **argv)
         return cmd_graph(argc - 1, argv + 1);
     if (strcmp(cmd, "ops") == 0)
         return cmd_ops(argc - 1, argv + 1);
+    if (strcmp(cmd, "convert-csv") == 0)
+        return cmd_convert_csv(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s'; commands: run, status, clean, submit, check, graph, report, ops, "
-                           "version",
+                           "convert-csv, version",
                            cmd);
 }
 

@@ -5,6 +5,7 @@
 #include "sluice/op.h"
 
 extern const sl_op sl__op_load_hdf5;
+extern const sl_op sl__op_load_csv;
 extern const sl_op sl__op_save_hdf5;
 extern const sl_op sl__op_convert;
 extern const sl_op sl__op_describe;

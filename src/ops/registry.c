@@ -10,6 +10,7 @@
 
 static const sl_op *const builtin_ops[] = {
     &sl__op_load_hdf5,
+    &sl__op_load_csv,
     &sl__op_save_hdf5,
     &sl__op_convert,
     &sl__op_describe,
