@@ -101,6 +101,47 @@ static void test_not_nul_terminated(void **state)
     assert_true(d == 1.0);
 }
 
+/* The digits are read eight bytes at a time (a mask of the bytes that are
+ * no digit): every byte value after every digit count, in a buffer that
+ * goes on past the number and in one that ends with it, must stop the
+ * number exactly there, as strtod does. */
+static void test_digits_then_any_byte(void **state)
+{
+    (void)state;
+    const char *digits = "31415926535897932384";
+    for (int intd = 1; intd <= 12; intd++)
+        for (int fracd = 0; fracd <= 12; fracd++)
+            for (int c = 0; c < 256; c++) {
+                if (c >= '0' && c <= '9')
+                    continue;
+                char buf[64];
+                int n = snprintf(buf, sizeof buf, "%.*s", intd, digits);
+                if (fracd)
+                    n += snprintf(buf + n, sizeof buf - (size_t)n, ".%.*s", fracd, digits + intd);
+                int len = n;
+                buf[n++] = (char)c;
+                memcpy(buf + n, "9999999999", 11); /* digits after the stop must not count */
+                double want = strtod(buf, NULL), got = 0;
+                const char *end = sl__csv_parse_double_prefix(buf, buf + n + 10, &got);
+                if (c == '.' || c == 'e' || c == 'E') {
+                    /* they continue the number: compare with strtod on it whole */
+                    char *e2;
+                    want = strtod(buf, &e2);
+                    assert_ptr_equal(end, e2);
+                } else {
+                    assert_ptr_equal(end, buf + len);
+                }
+                assert_int_equal(bits_of(got), bits_of(want));
+                /* the buffer ends with the number: no read past it (ASan) */
+                char *tight = malloc((size_t)len);
+                memcpy(tight, buf, (size_t)len);
+                assert_int_equal(sl__csv_parse_double(tight, (size_t)len, &got), 1);
+                buf[len] = '\0';
+                assert_int_equal(bits_of(got), bits_of(strtod(buf, NULL)));
+                free(tight);
+            }
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static uint64_t next(void)
 {
@@ -184,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_edge_values),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_not_nul_terminated),
+        cmocka_unit_test(test_digits_then_any_byte),
         cmocka_unit_test(test_random_doubles_round_trip),
         cmocka_unit_test(test_random_digit_strings),
         cmocka_unit_test(test_int64),
