@@ -355,8 +355,11 @@ static void test_string_errors(void **state)
               "parameter 'metrics' expects a string or a list of strings, found an empty value");
     build_err(&linreg, "input: a\narrays: [X]\n", 2, 9,
               "parameter 'arrays' expects a mapping of names to strings, found a list");
-    build_err(&linreg, "input: a\narrays:\n  X: /X\n  y: [1]\n", 4, 6,
-              "parameter 'arrays' expects a string, found a list (value of key 'y')");
+    build_err(&linreg, "input: a\narrays:\n  X: /X\n  y: {a: 1}\n", 4, 6,
+              "parameter 'arrays' expects a string, found a mapping (value of key 'y')");
+    /* a list of names is a value too (load.csv's columns), but not an empty one */
+    build_err(&linreg, "input: a\narrays:\n  X: /X\n  y: []\n", 4, 6,
+              "parameter 'arrays': an empty list (value of key 'y') names nothing");
     /* Long or multi-line values are shortened in messages. */
     build_err(&linreg,
               "input: a\nepochs: \"line one\\nline two is very long, longer than sixty characters in all\"\n", 2,

@@ -540,41 +540,88 @@ static int kv_cmp(const void *a, const void *b)
 
 /* Keys are kept sorted: everything an op can read then depends only on the
  * canonical text, which the cache key hashes. */
+/* A map value given as a list of names, [a, b]: the names joined with ','
+ * (the form an op reads them in, as it would "a,b"), so a name may not
+ * hold a ','. NULL after an error or out of memory. */
+static char *joined_list(const pctx *c, const sl__ynode *n, const char *where)
+{
+    size_t len = 1;
+    for (size_t k = 0; k < n->n; k++) {
+        if (need_scalar(c, n->vals[k], where) != SL_OK)
+            return NULL;
+        if (strchr(n->vals[k]->text, ',')) {
+            fail_at(c, n->vals[k], "parameter '%s': the list item '%s'%s holds a ',', which separates names; "
+                    "name it another way (a column by its index)", c->spec->name, n->vals[k]->text, where);
+            return NULL;
+        }
+        len += strlen(n->vals[k]->text) + 1;
+    }
+    if (n->n == 0) {
+        fail_at(c, n, "parameter '%s': an empty list%s names nothing", c->spec->name, where);
+        return NULL;
+    }
+    char *s = malloc(len);
+    if (!s) {
+        fail_nomem(c);
+        return NULL;
+    }
+    s[0] = '\0';
+    for (size_t k = 0; k < n->n; k++) {
+        if (k)
+            strcat(s, ",");
+        strcat(s, n->vals[k]->text);
+    }
+    return s;
+}
+
 static sl_status to_string_map(const pctx *c, const sl__ynode *n, pval *v)
 {
     if (n->kind != SL_Y_MAP)
         return fail_type(c, n, "");
-    for (size_t i = 0; i < n->n; i++) {
+    char **lists = calloc(n->n ? n->n : 1, sizeof *lists);
+    if (!lists)
+        return fail_nomem(c);
+    sl_status st = SL_OK;
+    for (size_t i = 0; i < n->n && st == SL_OK; i++) {
         char where[160], key[96];
         quote_text(n->keys[i]->text, key, sizeof key);
         snprintf(where, sizeof where, " (value of key %s)", key);
-        sl_status st = need_scalar(c, n->vals[i], where);
-        if (st != SL_OK)
-            return st;
+        if (n->vals[i]->kind == SL_Y_SEQ)
+            st = (lists[i] = joined_list(c, n->vals[i], where)) ? SL_OK : c->err ? c->err->code : SL_ERR_CONFIG;
+        else
+            st = need_scalar(c, n->vals[i], where);
     }
-    if (n->n == 0)
+    if (st != SL_OK) {
+        for (size_t i = 0; i < n->n; i++)
+            free(lists[i]);
+        free(lists);
+        return st;
+    }
+    if (n->n == 0) {
+        free(lists);
         return SL_OK;
+    }
     kv *pairs = malloc(n->n * sizeof *pairs);
     v->strs = calloc(n->n, sizeof *v->strs);
     v->vals = calloc(n->n, sizeof *v->vals);
-    if (!pairs || !v->strs || !v->vals) {
-        free(pairs);
-        return fail_nomem(c);
-    }
-    for (size_t i = 0; i < n->n; i++)
-        pairs[i] = (kv){n->keys[i]->text, n->vals[i]->text};
-    qsort(pairs, n->n, sizeof *pairs, kv_cmp);
-    for (size_t i = 0; i < n->n; i++) {
+    for (size_t i = 0; pairs && i < n->n; i++)
+        pairs[i] = (kv){n->keys[i]->text, lists[i] ? lists[i] : n->vals[i]->text};
+    if (pairs)
+        qsort(pairs, n->n, sizeof *pairs, kv_cmp);
+    for (size_t i = 0; pairs && v->strs && v->vals && i < n->n && st == SL_OK; i++) {
         v->strs[i] = xstrdup(pairs[i].k);
         v->vals[i] = xstrdup(pairs[i].v);
         v->n = i + 1;
-        if (!v->strs[i] || !v->vals[i]) {
-            free(pairs);
-            return fail_nomem(c);
-        }
+        if (!v->strs[i] || !v->vals[i])
+            st = SL_ERR_NOMEM;
     }
+    if (!pairs || !v->strs || !v->vals)
+        st = SL_ERR_NOMEM;
     free(pairs);
-    return SL_OK;
+    for (size_t i = 0; i < n->n; i++)
+        free(lists[i]);
+    free(lists);
+    return st == SL_ERR_NOMEM ? fail_nomem(c) : st;
 }
 
 static sl_status convert(const pctx *c, const sl__ynode *n, pval *v)

@@ -23,8 +23,8 @@ static const sl_param_spec params[] = {
     {"file", SL_PARAM_PATH, 1, NULL, NULL, 0, 0,
      "CSV (or TSV) file to read, plain or gzip-compressed; a relative path is relative to the pipeline file's folder"},
     {"arrays", SL_PARAM_STRING_MAP, 0, NULL, NULL, 0, 0,
-     "frame array name -> its columns, as header names or 0-based indices separated by commas, e.g. "
-     "{ X: 'a,b,c', y: price }; absent: one array X of every column"},
+     "frame array name -> its columns, header names or 0-based indices, as a list or separated by commas, "
+     "e.g. { X: [a, b, 2], y: price } or { X: 'a,b,2', y: price }; absent: one array X of every column"},
     {"dtypes", SL_PARAM_STRING_MAP, 0, NULL, NULL, 0, 0,
      "frame array name -> float64, float32, int64 or int32; an array not named is int64 when its columns hold "
      "only integers in the sample, float64 otherwise"},

@@ -97,12 +97,16 @@ def test_dialect(args):
             '3,plain, 7 ,5\r\n')
     env.write("d.csv", text.replace("# not a comment unless asked\r\n", ""))
     names, rows = reference(text.replace("# not a comment unless asked\r\n", ""))
-    env.run(load_yaml("file: d.csv, arrays: { X: 'price,0', y: qty }"), "-j", "2")
-    with env.ckpt("load") as f:
-        X, y = f["X"][...], f["y"][...]
-        assert X.dtype == np.float64 and y.dtype == np.int64, (X.dtype, y.dtype)
-    same_bits(X, np.array([[as_float(r[2]), float(r[0])] for r in rows]), "X")
-    same_bits(y, np.array([[int(r[3])] for r in rows]), "y")
+    # the columns of an array as a YAML list or as one string: the same
+    for arrays in ("{ X: 'price,0', y: qty }", "{ X: [price, 0], y: [qty] }"):
+        env.run(load_yaml("file: d.csv, arrays: %s" % arrays), "-j", "2")
+        with env.ckpt("load") as f:
+            X, y = f["X"][...], f["y"][...]
+            assert X.dtype == np.float64 and y.dtype == np.int64, (X.dtype, y.dtype)
+        same_bits(X, np.array([[as_float(r[2]), float(r[0])] for r in rows]), "X")
+        same_bits(y, np.array([[int(r[3])] for r in rows]), "y")
+    expect_error(env, load_yaml("file: d.csv, arrays: { X: ['a,b'] }"), 2,
+                 "parameter 'arrays': the list item 'a,b' (value of key 'X') holds a ',', which separates names")
     assert names[1] == 'the "name"', names
     # comment lines, ';' and a byte order mark, header: false
     env.write("c.csv", "\ufeff# made by hand\n1;2\n# a \"quote in a comment\n3;4\n")
