@@ -96,39 +96,43 @@ static sl__csv_reader reader(int skip)
     return r;
 }
 
+/* Up to max_rows (at most 4) rows of text, whose first line is line0, into
+ * a (column a) and c (column c). */
+typedef struct parsed {
+    double a[4];
+    int64_t c[4];
+    int64_t rows, skipped;
+    sl_error err;
+} parsed;
+
+static sl_status parse(const char *text, int64_t line0, int64_t max_rows, int skip, parsed *out)
+{
+    void *data[] = {out->a, out->c};
+    sl__csv_field f[4];
+    sl_error_clear(&out->err);
+    sl__csv_reader r = reader(skip);
+    return sl__csv_parse(&r, text, strlen(text), line0, data, max_rows, f, &out->rows, &out->skipped, &out->err);
+}
+
 static void test_parse_rows(void **state)
 {
     (void)state;
-    const char *text = "1.5,x,7\n# c\n\n\"2e3\",\"q\nq\",-8\r\nNA,,9";
-    double a[4];
-    int64_t c[4];
-    void *data[] = {a, c};
-    sl__csv_field f[4];
-    int64_t rows, skipped;
-    sl_error err = {0};
-    sl__csv_reader r = reader(0);
-    assert_int_equal(sl__csv_parse(&r, text, strlen(text), 1, data, 4, f, &rows, &skipped, &err), SL_OK);
-    assert_int_equal(rows, 3);
-    assert_true(a[0] == 1.5 && a[1] == 2000.0 && isnan(a[2]));
-    assert_true(c[0] == 7 && c[1] == -8 && c[2] == 9);
+    parsed p;
+    assert_int_equal(parse("1.5,x,7\n# c\n\n\"2e3\",\"q\nq\",-8\r\nNA,,9", 1, 4, 0, &p), SL_OK);
+    assert_int_equal(p.rows, 3);
+    assert_true(p.a[0] == 1.5 && p.a[1] == 2000.0 && isnan(p.a[2]));
+    assert_true(p.c[0] == 7 && p.c[1] == -8 && p.c[2] == 9);
     /* at most max_rows: the rest is the next chunk's, bad or not */
-    const char *two = "1,x,2\n3,x,4\nbad";
-    assert_int_equal(sl__csv_parse(&r, two, strlen(two), 1, data, 2, f, &rows, &skipped, &err), SL_OK);
-    assert_int_equal(rows, 2);
+    assert_int_equal(parse("1,x,2\n3,x,4\nbad", 1, 2, 0, &p), SL_OK);
+    assert_int_equal(p.rows, 2);
 }
 
 static void expect_error(const char *text, int64_t max_rows, const char *want)
 {
-    double a[4];
-    int64_t c[4];
-    void *data[] = {a, c};
-    sl__csv_field f[4];
-    int64_t rows, skipped;
-    sl_error err = {0};
-    sl__csv_reader r = reader(0);
-    assert_int_not_equal(sl__csv_parse(&r, text, strlen(text), 10, data, max_rows, f, &rows, &skipped, &err), SL_OK);
-    if (!strstr(err.message, want))
-        fail_msg("message '%s' lacks '%s'", err.message, want);
+    parsed p;
+    assert_int_not_equal(parse(text, 10, max_rows, 0, &p), SL_OK);
+    if (!strstr(p.err.message, want))
+        fail_msg("message '%s' lacks '%s'", p.err.message, want);
 }
 
 static void test_parse_errors(void **state)
@@ -146,18 +150,11 @@ static void test_parse_errors(void **state)
 static void test_parse_skip(void **state)
 {
     (void)state;
-    const char *text = "1,x,2\n1,x\nbad,x,3\n4,x,NA\n5,x,6";
-    double a[4];
-    int64_t c[4];
-    void *data[] = {a, c};
-    sl__csv_field f[4];
-    int64_t rows, skipped;
-    sl_error err = {0};
-    sl__csv_reader r = reader(1);
-    assert_int_equal(sl__csv_parse(&r, text, strlen(text), 1, data, 4, f, &rows, &skipped, &err), SL_OK);
-    assert_int_equal(rows, 2);
-    assert_int_equal(skipped, 3);
-    assert_true(a[0] == 1 && a[1] == 5 && c[0] == 2 && c[1] == 6);
+    parsed p;
+    assert_int_equal(parse("1,x,2\n1,x\nbad,x,3\n4,x,NA\n5,x,6", 1, 4, 1, &p), SL_OK);
+    assert_int_equal(p.rows, 2);
+    assert_int_equal(p.skipped, 3);
+    assert_true(p.a[0] == 1 && p.a[1] == 5 && p.c[0] == 2 && p.c[1] == 6);
 }
 
 int main(void)

@@ -300,10 +300,7 @@ sl_status sl_frame_set_data(sl_frame *f, const char *name, const void *data, sl_
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory holding array '%s' (%zu bytes)", name, bytes);
     if (bytes)
         memcpy(copy, data, bytes);
-    if (!f->borrowed[i])
-        free(f->mem[i]);
-    f->mem[i] = copy;
-    f->borrowed[i] = 0;
+    sl__frame_take_mem(f, (size_t)i, copy);
     return SL_OK;
 }
 
@@ -316,9 +313,7 @@ sl_status sl_frame_borrow_data(sl_frame *f, const char *name, const void *data, 
         return sl__error_set(err, SL_ERR_USAGE, "the frame has no array named '%s'", name);
     if (f->rows < 0)
         return sl__error_set(err, SL_ERR_USAGE, "set the frame's rows before its data (array '%s')", name);
-    if (!f->borrowed[i])
-        free(f->mem[i]);
-    f->mem[i] = (void *)data; /* never written through: the frame only reads borrowed data */
+    sl__frame_take_mem(f, (size_t)i, (void *)data); /* never written through: the frame only reads it */
     f->borrowed[i] = 1;
     return SL_OK;
 }

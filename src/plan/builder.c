@@ -43,39 +43,27 @@ struct sl__draft {
 
 /* ---- text ---- */
 
+/* Text written with printf calls into a growing string: a memory stream,
+ * as run.log's lines are made (scheduler.c), opened at the first write. */
 typedef struct text {
+    FILE *f;
     char *s;
-    size_t len, cap;
+    size_t len;
     int failed;
 } text;
 
 static void put(text *t, const char *fmt, ...) SL_PRINTF(2, 3);
 static void put(text *t, const char *fmt, ...)
 {
+    if (!t->f && !t->failed && !(t->f = open_memstream(&t->s, &t->len)))
+        t->failed = 1;
     if (t->failed)
         return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = 1;
-            return;
-        }
-        if (t->s && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = 2 * (t->cap + (size_t)n + 64);
-        char *s = realloc(t->s, cap);
-        if (!s) {
-            t->failed = 1;
-            return;
-        }
-        t->s = s;
-        t->cap = cap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    if (vfprintf(t->f, fmt, ap) < 0)
+        t->failed = 1;
+    va_end(ap);
 }
 
 /* A YAML double-quoted scalar: every string the caller gives is data, never
@@ -104,8 +92,13 @@ static void put_number(text *t, double v)
         put(t, "%.17g", v);
 }
 
+/* The text written (malloc'd; "" when nothing was), or NULL when a write or
+ * an allocation failed. */
 static char *take(text *t)
 {
+    if (t->f && fclose(t->f) != 0)
+        t->failed = 1;
+    t->f = NULL;
     if (t->failed) {
         free(t->s);
         return NULL;
@@ -151,7 +144,7 @@ void sl__draft_free(sl__draft *d)
     free(d);
 }
 
-static sl_pipeline *new_draft(const char *name)
+sl_pipeline *sl_pipeline_new(const char *name)
 {
     sl_pipeline *p = calloc(1, sizeof *p);
     sl__draft *d = calloc(1, sizeof *d);
@@ -174,11 +167,6 @@ static sl_pipeline *new_draft(const char *name)
     return p;
 }
 
-sl_pipeline *sl_pipeline_new(const char *name)
-{
-    return new_draft(name);
-}
-
 sl_status sl_pipeline_new_from_string(const char *yaml, size_t len, const char *name, const char *base_dir,
                                       sl_pipeline **out, sl_error *err)
 {
@@ -186,7 +174,7 @@ sl_status sl_pipeline_new_from_string(const char *yaml, size_t len, const char *
     if (!yaml || !out)
         return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_new_from_string needs text and an output pointer");
     *out = NULL;
-    sl_pipeline *p = new_draft(name ? name : "<string>");
+    sl_pipeline *p = sl_pipeline_new(name ? name : "<string>");
     char *copy = p ? malloc(len + 1) : NULL;
     char *dir = base_dir && p ? sl__path_normalize(base_dir) : NULL;
     if (!p || !copy || (base_dir && !dir)) {
@@ -330,7 +318,7 @@ static sl_status set_param(sl_pipeline *p, const char *call, const char *stage, 
     else if (s == SL_OK && strcmp(param, "op") == 0)
         s = sl__error_set(err, SL_ERR_USAGE, "%s: a stage's op is given to sl_pipeline_add_stage", call);
     if (s) {
-        free(t->s);
+        free(take(t));
         return s;
     }
     return set_value(&st->params, &st->n, &st->cap, param, take(t), err);
@@ -517,7 +505,7 @@ sl_status sl_pipeline_plan(sl_pipeline *p, sl_error *err)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     size_t len = d->yaml ? d->yaml_len : strlen(yaml);
     sl_pipeline *q = NULL;
-    sl_status s = sl__pipeline_load_bound(yaml, len, d->yaml ? d->name : d->name, d->base_dir, p->bindings,
+    sl_status s = sl__pipeline_load_bound(yaml, len, d->name, d->base_dir, p->bindings,
                                           p->n_bindings, &q, err);
     if (s != SL_OK && !d->yaml)
         relocate(d, lines, n_lines, err);

@@ -143,6 +143,23 @@ static int verify_content(const sl_stage *st)
     return st->verify_content;
 }
 
+/* Appends item to the string *buf (*len chars, room for *cap). */
+static sl_status append_item(char **buf, size_t *len, size_t *cap, const char *item, sl_error *err)
+{
+    size_t n = strlen(item);
+    if (*len + n + 1 > *cap) {
+        size_t cap2 = 2 * (*len + n + 1);
+        char *b = realloc(*buf, cap2);
+        if (!b)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        *buf = b;
+        *cap = cap2;
+    }
+    memcpy(*buf + *len, item, n + 1);
+    *len += n;
+    return SL_OK;
+}
+
 /* Appends "path size S mtime M;" (or "path content HASH;") to *buf. */
 static sl_status append_identity(char **buf, size_t *len, size_t *cap, const char *path, int content,
                                  const char *what, sl_error *err)
@@ -161,18 +178,7 @@ static sl_status append_identity(char **buf, size_t *len, size_t *cap, const cha
         snprintf(item, sizeof item, "%s size %lld mtime %lld.%09ld;", path, (long long)sb.st_size,
                  (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
     }
-    size_t n = strlen(item);
-    if (*len + n + 1 > *cap) {
-        size_t cap2 = 2 * (*len + n + 1);
-        char *b = realloc(*buf, cap2);
-        if (!b)
-            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        *buf = b;
-        *cap = cap2;
-    }
-    memcpy(*buf + *len, item, n + 1);
-    *len += n;
-    return SL_OK;
+    return append_item(buf, len, cap, item, err);
 }
 
 /* The identity of the files named by the PATH parameters of a stage whose op
@@ -198,20 +204,16 @@ static sl_status stage_files(const sl_stage *st, unsigned flag, int content, cha
     }
     /* a frame the program holds: its content, hashed now (op input) */
     if (flag == SL_OP_SOURCE && st->op == &sl__op_input) {
-        char id[SL_HASH_HEX + 256];
+        char id[SL_HASH_HEX + 256], item[SL_HASH_HEX + 280];
         sl_status s = sl__input_identity(st, id, sizeof id, err);
-        size_t n = s == SL_OK ? strlen(id) + 12 : 0;
-        char *b = s == SL_OK ? realloc(buf, len + n + 1) : NULL;
-        if (s == SL_OK && !b)
-            s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        if (s == SL_OK) {
+            snprintf(item, sizeof item, "memory %s;", id);
+            s = append_item(&buf, &len, &cap, item, err);
+        }
         if (s) {
             free(buf);
             return s;
         }
-        buf = b;
-        snprintf(buf + len, n + 1, "memory %s;", id);
-        len += strlen(buf + len);
-        cap = len + 1;
     }
     /* the files the source's values come from through links (plan time) */
     for (size_t k = 0; flag == SL_OP_SOURCE && k < st->n_linked; k++) {

@@ -359,6 +359,27 @@ static sl_status stage_run_follower(sl__run_ctx *rc, sl_stage *st, int threads, 
     return s;
 }
 
+/* What a stage's run moved, for its event and run.log line. */
+static void tally_io(sl__stage_io *io, const sl_exec *ex, int64_t rows, int64_t bytes)
+{
+    io->rows = rows;
+    io->bytes = bytes;
+    io->bytes_read = ex->bytes_read;
+    io->blas_flops = ex->blas.flops;
+    io->blas_seconds = ex->blas.seconds;
+    io->rank_sync_seconds = ex->rank_sync_seconds;
+    io->passes = (int64_t)ex->pass_no;
+}
+
+/* In-memory runs: 1 when the stage's frame holds the output of its
+ * current key (st->key, computed), to be reused; else 0 with why in reason. */
+static int held_in_memory(const sl_stage *st, char *reason, size_t size)
+{
+    int held = st->mem_key[0] && memcmp(st->mem_key, st->key, SL_HASH_HEX) == 0;
+    snprintf(reason, size, "%s", held ? "" : st->mem_key[0] ? "its inputs or parameters changed" : "not in memory yet");
+    return held;
+}
+
 /* A stage of an in-memory run (workdir ":memory:"): its output goes to
  * memory, hashed as a checkpoint's would be; no file is written, so there
  * is nothing to resume and no journal. A source read in place (load.hdf5)
@@ -393,12 +414,7 @@ static sl_status stage_run_memory(sl__run_ctx *rc, sl_stage *st, int threads, sl
         s = sl__ckpt_set_layout_locked(w, layout, nlayout, err);
     if (s == SL_OK) {
         int64_t rows = sl__ckpt_rows(w);
-        io->rows = rows;
-        io->bytes = in_place ? 0 : sl__ckpt_bytes(w);
-        io->bytes_read = ex.bytes_read;
-        io->blas_flops = ex.blas.flops;
-        io->blas_seconds = ex.blas.seconds;
-        io->passes = (int64_t)ex.pass_no;
+        tally_io(io, &ex, rows, in_place ? 0 : sl__ckpt_bytes(w));
         s = sl__ckpt_seal_memory(w, st->output, st->out_hash, err);
         w = NULL;
         sl_frame_set_rows(st->output, rows);
@@ -462,13 +478,8 @@ again:
         s = write_memory_output(st, w, err);
     if (s == SL_OK) {
         sl_frame_set_rows(st->output, sl__ckpt_rows(w));
-        io->rows = sl__ckpt_rows(w);
-        io->bytes = sl__stage_in_place(st) ? 0 : sl__ckpt_bytes(w); /* in place: hashed, not written */
-        io->bytes_read = ex.bytes_read;
-        io->blas_flops = ex.blas.flops;
-        io->blas_seconds = ex.blas.seconds;
-        io->rank_sync_seconds = ex.rank_sync_seconds;
-        io->passes = (int64_t)ex.pass_no;
+        /* in place: hashed, not written */
+        tally_io(io, &ex, sl__ckpt_rows(w), sl__stage_in_place(st) ? 0 : sl__ckpt_bytes(w));
         /* no journal may outlive the checkpoint it was for, even if the
          * process dies right after the rename */
         sl__journal_remove(&jr);
@@ -1320,13 +1331,9 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
     double t0 = sl__now(), w0 = wall_seconds();
     st->reused = 0;
     sl_status s = sl__stage_key(st, rc->chunk_rows, err);
-    if (rc->memory) {
-        /* what the pipeline holds in memory from its last run is reused */
-        int held = s == SL_OK && !sc->forced[i] && st->mem_key[0] && memcmp(st->mem_key, st->key, SL_HASH_HEX) == 0;
-        if (!held && s == SL_OK && !sc->forced[i])
-            snprintf(reason, sizeof reason, "%s", st->mem_key[0] ? "its inputs or parameters changed" : "not in memory yet");
-        st->reused = held;
-    }
+    /* what the pipeline holds in memory from its last run is reused */
+    if (rc->memory && s == SL_OK && !sc->forced[i])
+        st->reused = held_in_memory(st, reason, sizeof reason);
     int fresh = s == SL_OK && !rc->memory && !sc->forced[i] && sl__dist_rank() == 0 &&
                 sl__stage_fresh(st, rc->workdir, rc->chunk_rows, reason, sizeof reason, err);
     if (sl__dist_size() > 1) {
@@ -1706,10 +1713,8 @@ static sl_status status_of(sl_pipeline *p, const sl_run_options *opt, int64_t ch
             snprintf(o->reason, sizeof o->reason, "input '%s' (stage '%s') will be recomputed", in->param,
                      p->stages[in->stage].name);
         } else if ((s = sl__stage_key(st, chunk_rows, err)) == SL_OK && memory) {
-            int held = exists && memcmp(st->mem_key, st->key, SL_HASH_HEX) == 0;
-            o->state = held ? SL_STAGE_FRESH : exists ? SL_STAGE_STALE : SL_STAGE_MISSING;
-            snprintf(o->reason, sizeof o->reason, "%s",
-                     held ? "" : exists ? "its inputs or parameters changed" : "not in memory yet");
+            int held = held_in_memory(st, o->reason, sizeof o->reason);
+            o->state = held ? SL_STAGE_FRESH : o->state;
             will_run[i] = !held;
         } else if (s == SL_OK && sl__stage_fresh(st, workdir, chunk_rows, o->reason, sizeof o->reason, err)) {
             o->state = SL_STAGE_FRESH;
@@ -1738,22 +1743,38 @@ static int threads_from_env(void)
     return n >= 1 ? (int)n : 1;
 }
 
+/* Refuses a pipeline that was never planned: read for its graph only, or
+ * built in code and not planned yet. `to` says what the caller wanted. */
+static sl_status refuse_unplanned(const sl_pipeline *p, const char *to, sl_error *err)
+{
+    if (p->graph_only)
+        return sl__error_set(err, SL_ERR_USAGE,
+                             "pipeline '%s' was read for its structure only (sl_pipeline_read_file): load it with "
+                             "sl_pipeline_load_file to %s", p->name, to);
+    if (p->draft)
+        return sl__error_set(err, SL_ERR_USAGE, "pipeline '%s' is not planned yet: call sl_pipeline_plan first",
+                             p->name);
+    return SL_OK;
+}
+
+/* The caller's options, or the defaults for NULL, if their ABI is one this
+ * library reads. */
+static sl_status run_options(const sl_run_options **opt, sl_error *err)
+{
+    static const sl_run_options defaults = SL_RUN_OPTIONS_INIT;
+    if (!*opt)
+        *opt = &defaults;
+    return sl__abi_check((*opt)->abi, "sl_run_options", err);
+}
+
 sl_status sl_pipeline_run(sl_pipeline *p, const sl_run_options *opt, sl_error *err)
 {
     sl_error_clear(err);
     if (!p)
         return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_run needs a pipeline");
-    if (p->graph_only)
-        return sl__error_set(err, SL_ERR_USAGE,
-                             "pipeline '%s' was read for its structure only (sl_pipeline_read_file): load it with "
-                             "sl_pipeline_load_file to run it", p->name);
-    if (p->draft)
-        return sl__error_set(err, SL_ERR_USAGE, "pipeline '%s' is not planned yet: call sl_pipeline_plan first",
-                             p->name);
-    sl_run_options none = SL_RUN_OPTIONS_INIT;
-    if (!opt)
-        opt = &none;
-    sl_status s = sl__abi_check(opt->abi, "sl_run_options", err);
+    sl_status s = refuse_unplanned(p, "run it", err);
+    if (s == SL_OK)
+        s = run_options(&opt, err);
     if (s == SL_OK) {
         int threads = opt->threads > 0 ? opt->threads : p->threads > 0 ? p->threads : threads_from_env();
         int64_t chunk_rows = opt->chunk_rows > 0 ? opt->chunk_rows : p->chunk_rows;
@@ -1775,19 +1796,11 @@ sl_status sl_pipeline_status(sl_pipeline *p, const sl_run_options *opt, sl_stage
     sl_error_clear(err);
     if (!p || !out)
         return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_status needs a pipeline and an output array");
-    if (p->graph_only)
-        return sl__error_set(err, SL_ERR_USAGE,
-                             "pipeline '%s' was read for its structure only (sl_pipeline_read_file): load it with "
-                             "sl_pipeline_load_file to judge its checkpoints", p->name);
-    if (p->draft)
-        return sl__error_set(err, SL_ERR_USAGE, "pipeline '%s' is not planned yet: call sl_pipeline_plan first",
-                             p->name);
-    sl_run_options none = SL_RUN_OPTIONS_INIT;
-    if (!opt)
-        opt = &none;
-    sl_status abi = sl__abi_check(opt->abi, "sl_run_options", err);
-    if (abi)
-        return abi;
+    sl_status s = refuse_unplanned(p, "judge its checkpoints", err);
+    if (s == SL_OK)
+        s = run_options(&opt, err);
+    if (s)
+        return s;
     int64_t chunk_rows = opt->chunk_rows > 0 ? opt->chunk_rows : p->chunk_rows;
     return status_of(p, opt, chunk_rows, opt->workdir ? opt->workdir : p->workdir, out, err);
 }
@@ -1857,10 +1870,7 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
     sl_error_clear(err);
     if (!p)
         return sl__error_set(err, SL_ERR_USAGE, "sl_pipeline_clean needs a pipeline");
-    sl_run_options none = SL_RUN_OPTIONS_INIT;
-    if (!opt)
-        opt = &none;
-    sl_status abi = sl__abi_check(opt->abi, "sl_run_options", err);
+    sl_status abi = run_options(&opt, err);
     if (abi)
         return abi;
     const char *workdir = opt->workdir ? opt->workdir : p->workdir;
