@@ -104,6 +104,7 @@ static int on_event(const sl_event *ev, void *user)
         break;
     case SL_EVENT_STAGE_FAILED: printf("    %-6s failed\n", ev->name); break;
     case SL_EVENT_EPOCH: break; /* training ops only */
+    case SL_EVENT_WARNING: printf("    %-6s warning: %s\n", ev->name, ev->message); break;
     }
     return 0;
 }

@@ -368,7 +368,7 @@ static void test_err_load_hdf5(void **state)
 
 #define MAX_STAGES 8
 typedef struct counts {
-    int start[MAX_STAGES], done[MAX_STAGES], failed[MAX_STAGES], progress[MAX_STAGES];
+    int start[MAX_STAGES], done[MAX_STAGES], failed[MAX_STAGES], progress[MAX_STAGES], warnings[MAX_STAGES];
     int64_t last_done[MAX_STAGES], total[MAX_STAGES], rows[MAX_STAGES], bytes[MAX_STAGES];
     int bad_total; /* PROGRESS events whose total changed within a stage */
     int non_monotonic;
@@ -407,6 +407,9 @@ static int on_event(const sl_event *ev, void *user)
         break;
     case SL_EVENT_STAGE_FAILED:
         c->failed[i]++;
+        break;
+    case SL_EVENT_WARNING:
+        c->warnings[i]++;
         break;
     case SL_EVENT_EPOCH:
         if (!c->start[i] || c->done[i] || ev->done != c->epochs[i] + 1 || ev->done > ev->total)

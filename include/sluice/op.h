@@ -161,11 +161,28 @@ int64_t sl_stage_chunk_count(const sl_stage *st, int64_t rows);
  * filter that declared out_rows, the chunks of the filter's input, each
  * holding at most chunk_rows rows (some may be empty). */
 int64_t sl_stage_input_chunks(const sl_stage *st, const sl_frame *in);
+/* For plan() of an op whose output schema depends on its inputs' data (a
+ * one-hot encoder's categories, the classes of a multi-class model): plan()
+ * checks what it can, then `if (sl_stage_plan_later(st)) return SL_OK;`.
+ * The stage is then planned again by the same plan(), in the run, once its
+ * inputs have been computed (they are stored, not streamed): their frames
+ * hold rows, attributes and data (sl_frame_read_all), and this call returns
+ * 0. What the first plan() declared or set as state is dropped. The stages
+ * reading it are planned after it, in the run. */
+int sl_stage_plan_later(sl_stage *st);
 void sl_stage_set_state(sl_stage *st, void *state);
 void *sl_stage_state(const sl_stage *st);
 /* Records a named figure of the run (rows dropped, mse, ...): printed in the run
  * summary and stored with the checkpoint. */
 sl_status sl_stage_set_result(sl_stage *st, const char *key, double value, sl_error *err);
+/* A warning of the run (a model that did not converge): sent to the run's
+ * progress callback as an SL_EVENT_WARNING (`sluice run` prints it), and
+ * written to the stage's run.log line. The run goes on. */
+void sl_stage_warn(sl_stage *st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* Fills err with code and a message located at parameter `param` of this stage
  * (its file:line:col), or at the stage when param is NULL. Returns code. */
 sl_status sl_stage_error(const sl_stage *st, sl_error *err, sl_status code, const char *param,

@@ -122,7 +122,8 @@ typedef enum sl_event_kind {
     SL_EVENT_PROGRESS,   /* chunks of a pass done */
     SL_EVENT_STAGE_DONE,
     SL_EVENT_STAGE_FAILED,
-    SL_EVENT_EPOCH       /* a training stage finished an epoch (sl_exec_epoch) */
+    SL_EVENT_EPOCH,      /* a training stage finished an epoch (sl_exec_epoch) */
+    SL_EVENT_WARNING     /* a stage warns (sl_stage_warn): `message` says what */
 } sl_event_kind;
 
 typedef struct sl_event {
@@ -141,6 +142,7 @@ typedef struct sl_event {
     sl_status status;     /* FAILED: why; SL_ERR_CANCELLED when the run was cancelled (sl_run_options.cancel) */
     int resumable;        /* FAILED: cancelled with its work so far kept; the next run resumes it */
     double loss;          /* EPOCH: the training loss of that epoch */
+    const char *message;  /* WARNING: what the stage warns of */
 } sl_event;
 
 /* Called from the scheduler's threads, one call at a time. Returns 0 to go

@@ -238,6 +238,15 @@ int cli_progress_event(const sl_event *ev, void *user)
 {
     cli_progress *pr = user;
     count_event(pr, ev);
+    if (ev->kind == SL_EVENT_WARNING) { /* on stderr, quiet or not: a result the user must not miss */
+        if (!pr->quiet)
+            clear_line(pr);
+        fprintf(stderr, "warning: stage '%s': %s\n", ev->name, ev->message ? ev->message : "");
+        fflush(stderr);
+        if (pr->live && !pr->quiet)
+            draw(pr);
+        return 0;
+    }
     if (pr->quiet)
         return 0;
     stage_view *v = &pr->stages[ev->stage];
@@ -263,6 +272,8 @@ int cli_progress_event(const sl_event *ev, void *user)
         v->epoch = ev->done;
         v->epochs = ev->total;
         v->loss = ev->loss;
+        break;
+    case SL_EVENT_WARNING: /* printed above */
         break;
     case SL_EVENT_STAGE_DONE:
     case SL_EVENT_STAGE_FAILED:

@@ -961,6 +961,7 @@ sl_status sl__stage_adopt(sl_stage *st, const char *workdir, sl_error *err)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     sl__frame_drop_data(st->output);
     st->n_results = 0;
+    sl__stage_clear_warnings(st);
     sl__ckpt_info info;
     sl_status s = sl__ckpt_info_read(path, &info, err);
     if (s == SL_OK) {

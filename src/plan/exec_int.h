@@ -53,5 +53,7 @@ void sl__exec_memo_put(sl_exec *ex, const sl_frame *frame, const char *what, con
 
 /* Reports chunks done of a pass to the progress callback. */
 void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t total);
+/* Sends a stage's warning to the run's progress callback. */
+void sl__exec_warning(sl_exec *ex, const char *message);
 
 #endif

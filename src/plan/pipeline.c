@@ -470,23 +470,46 @@ static sl_status order_stages(sl_pipeline *p, sl_stage *stages, sl_error *err)
  * says, so that `checkpoint: false` never fails. */
 static sl_status decide_checkpoints(sl_pipeline *p, sl_error *err)
 {
-    unsigned char *read_by_others = calloc(p->n ? p->n : 1, 1);
+    unsigned char *read_by_others = calloc(p->n ? p->n : 1, 2), *feeds_plan = read_by_others + (p->n ? p->n : 1);
     if (!read_by_others)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < p->n; i++)
-        for (size_t j = 0; j < p->stages[i].n_inputs; j++)
+        for (size_t j = 0; j < p->stages[i].n_inputs; j++) {
             read_by_others[p->stages[i].inputs[j].stage] = 1;
+            feeds_plan[p->stages[i].inputs[j].stage] |= p->stages[i].plan_later == SL__PLAN_DATA;
+        }
     for (size_t k = 0; k < p->n; k++) {
         sl_stage *st = &p->stages[k];
         const sl__ynode *ck = sl__ynode_get(st->node, "checkpoint");
         const char *policy = ck ? ck->text : p->checkpoint ? p->checkpoint : "true";
         int want_stream = strcmp(policy, "false") == 0 || (strcmp(policy, "final") == 0 && read_by_others[k]);
-        /* a streamable op keeps its input's rows (the executor checks it) */
-        int can_stream = (st->op->flags & SL_OP_STREAMABLE) && (p->graph_only || sl_frame_count(st->output) > 0);
+        /* a streamable op keeps its input's rows (the executor checks it);
+         * a stage whose plan needs its inputs' data reads them stored */
+        int can_stream = (st->op->flags & SL_OP_STREAMABLE) && !feeds_plan[k] &&
+                         (p->graph_only || st->plan_later != SL__PLAN_NOW || sl_frame_count(st->output) > 0);
         st->checkpoint = want_stream && can_stream ? SL__CKPT_STREAM : SL__CKPT_STORE;
     }
     free(read_by_others);
     return SL_OK;
+}
+
+static void locate_plan_error(const sl_stage *st, sl_error *err)
+{
+    if (err && !err->file[0]) {
+        snprintf(err->file, sizeof err->file, "%s", st->pipe->path);
+        err->line = st->line;
+        err->col = st->col;
+    }
+    sl__error_stage(err, st->name);
+}
+
+static void drop_plan(sl_stage *st)
+{
+    if (st->state && st->op->free_state)
+        st->op->free_state(st->state);
+    st->state = NULL;
+    sl_frame_free(st->output);
+    st->output = NULL;
 }
 
 static sl_status plan_stages(sl_pipeline *p, sl_error *err)
@@ -496,19 +519,73 @@ static sl_status plan_stages(sl_pipeline *p, sl_error *err)
         st->output = sl_frame_new();
         if (!st->output)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        /* read for the graph only: outputs stay empty, no file is opened */
-        sl_status s = st->op->plan && !p->graph_only ? st->op->plan(st, err) : SL_OK;
+        st->plan_later = SL__PLAN_NOW;
+        for (size_t j = 0; j < st->n_inputs; j++)
+            if (p->stages[st->inputs[j].stage].plan_later != SL__PLAN_NOW)
+                st->plan_later = SL__PLAN_INPUT;
+        /* read for the graph only: outputs stay empty, no file is opened;
+         * a stage reading one planned in the run is planned after it */
+        if (p->graph_only || st->plan_later != SL__PLAN_NOW || !st->op->plan)
+            continue;
+        sl_status s = st->op->plan(st, err);
         if (s) {
-            if (err && !err->file[0]) {
-                snprintf(err->file, sizeof err->file, "%s", p->path);
-                err->line = st->line;
-                err->col = st->col;
-            }
-            sl__error_stage(err, st->name);
+            locate_plan_error(st, err);
             return s;
+        }
+        if (st->plan_later != SL__PLAN_NOW) { /* what it declared waits for the data */
+            drop_plan(st);
+            if (!(st->output = sl_frame_new()))
+                return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         }
     }
     return SL_OK;
+}
+
+void sl_stage_warn(sl_stage *st, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t had = st->warnings ? strlen(st->warnings) : 0, n = strlen(msg);
+    char *w = realloc(st->warnings, had + n + 2);
+    if (w) { /* out of memory: the event still goes out */
+        if (had)
+            w[had++] = '\n';
+        memcpy(w + had, msg, n + 1);
+        st->warnings = w;
+    }
+    if (st->exec)
+        sl__exec_warning(st->exec, msg);
+}
+
+void sl__stage_clear_warnings(sl_stage *st)
+{
+    free(st->warnings);
+    st->warnings = NULL;
+}
+
+int sl_stage_plan_later(sl_stage *st)
+{
+    if (!st || st->replanning)
+        return 0;
+    st->plan_later = SL__PLAN_DATA;
+    return 1;
+}
+
+sl_status sl__stage_replan(sl_stage *st, sl_error *err)
+{
+    drop_plan(st);
+    st->mem_key[0] = '\0';
+    if (!(st->output = sl_frame_new()))
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    st->replanning = 1;
+    sl_status s = st->op->plan ? st->op->plan(st, err) : SL_OK;
+    st->replanning = 0;
+    if (s)
+        locate_plan_error(st, err);
+    return s;
 }
 
 /* A file a stage reads or writes outside the workdir. */
@@ -976,6 +1053,7 @@ void sl_pipeline_free(sl_pipeline *p)
         free(st->inputs);
         free(st->results);
         free(st->sources);
+        free(st->warnings);
         for (size_t k = 0; k < st->n_linked; k++)
             free(st->linked[k]);
         free(st->linked);

@@ -45,7 +45,23 @@ struct sl_stage {
     char mem_key[SL_HASH_HEX];  /* in-memory runs: the key of the output the frame holds ("" when none) */
     char **linked;              /* other files a source's values come from (sl__stage_add_linked_file) */
     size_t n_linked;
+    int plan_later;             /* SL__PLAN_*: when plan() runs */
+    int replanning;             /* inside the plan() made once the inputs were computed */
+    char *warnings;             /* this run's sl_stage_warn messages, one a line (NULL: none) */
 };
+
+/* Forgets the warnings of the stage's last run. */
+void sl__stage_clear_warnings(sl_stage *st);
+
+/* When a stage is planned: with the pipeline (NOW), or in the run once its
+ * inputs have been computed, because its op asked for its inputs' data
+ * (sl_stage_plan_later: DATA) or because an input is planned then (INPUT). */
+enum { SL__PLAN_NOW = 0, SL__PLAN_DATA = 1, SL__PLAN_INPUT = 2 };
+
+/* Plans a stage whose plan waited for its inputs (plan_later != NOW) in a
+ * run, its inputs computed: a new output frame, a new state, plan() called
+ * with the inputs' data at hand. Errors are located at the stage. */
+sl_status sl__stage_replan(sl_stage *st, sl_error *err);
 
 /* Records, at plan time, a file a source stage's values come from besides
  * the files its parameters name: an external link's target, a virtual

@@ -42,6 +42,12 @@ void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t tota
     ex->rc->emit(ex->rc, &ev);
 }
 
+void sl__exec_warning(sl_exec *ex, const char *message)
+{
+    sl_event ev = {.kind = SL_EVENT_WARNING, .stage = ex->st->index, .name = ex->st->name, .message = message};
+    ex->rc->emit(ex->rc, &ev);
+}
+
 void sl_exec_epoch(sl_exec *ex, int64_t epoch, int64_t epochs, double loss)
 {
     sl_event ev = {.kind = SL_EVENT_EPOCH, .stage = ex->st->index, .name = ex->st->name, .done = epoch,
@@ -338,6 +344,7 @@ static sl_status stage_run_follower(sl__run_ctx *rc, sl_stage *st, int threads, 
 {
     sl__frame_drop_data(st->output);
     st->n_results = 0;
+    sl__stage_clear_warnings(st);
     sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel};
     st->exec = &ex;
     sl_status s = st->op->flags & SL_OP_SINK ? SL_OK : st->op->run(st, &ex, err);
@@ -388,6 +395,7 @@ static sl_status stage_run_memory(sl__run_ctx *rc, sl_stage *st, int threads, sl
 {
     sl__frame_drop_data(st->output);
     st->n_results = 0;
+    sl__stage_clear_warnings(st);
     st->mem_key[0] = '\0';
     sl__ckpt_writer *w = NULL;
     int64_t max_rows = rows_hint(st);
@@ -449,6 +457,7 @@ sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io
 again:
     sl__frame_drop_data(st->output);
     st->n_results = 0;
+    sl__stage_clear_warnings(st);
     sl__ckpt_writer *w = NULL;
     int use_journal = 0;
     s = open_output(rc, st, path, &jr, &use_journal, &w, io, err);
@@ -788,6 +797,19 @@ static char *log_line(const log_entry *e, size_t *len)
         fputs(",\"error\":", f);
         json_string(f, e->error);
     }
+    if (e->st->warnings) {
+        fputs(",\"warnings\":[", f);
+        for (const char *w = e->st->warnings; w;) {
+            const char *nl = strchr(w, '\n');
+            char *one = nl ? strndup(w, (size_t)(nl - w)) : strdup(w);
+            json_string(f, one ? one : "");
+            free(one);
+            w = nl ? nl + 1 : NULL;
+            if (w)
+                fputc(',', f);
+        }
+        fputc(']', f);
+    }
     fputs("}\n", f);
     if (fclose(f) != 0) {
         free(buf);
@@ -1078,6 +1100,7 @@ static sl_status realize_one_locked(sched *sc, sl_stage *st, int threads, sl__st
     sl__run_ctx *rc = &sc->rc;
     sl__frame_drop_data(st->output);
     st->n_results = 0;
+    sl__stage_clear_warnings(st);
     sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel,
                   .capture = 1};
     st->exec = &ex;
@@ -1317,10 +1340,39 @@ static sl_status queue_commit(sched *sc, size_t i, double t0, double w0, const c
 /* Reuses the stage's checkpoint when it is fresh, otherwise computes it. A
  * computed checkpoint is committed by the committer, which reports the
  * stage; its readers may start at once. */
+/* A stage whose plan waited for its inputs is planned now that they have
+ * been computed, and its chunks checked against the memory budget (an
+ * in-memory run keeps the plan of an output it still holds). */
+static sl_status plan_in_run(sched *sc, sl_stage *st, sl_error *err)
+{
+    if (st->plan_later == SL__PLAN_NOW)
+        return SL_OK;
+    char reason[64];
+    if (sc->rc.memory && !sc->forced[st->index] && sl__stage_key(st, sc->rc.chunk_rows, err) == SL_OK &&
+        held_in_memory(st, reason, sizeof reason))
+        return SL_OK;
+    sl_status s = sl__stage_replan(st, err);
+    if (s == SL_OK) {
+        unsigned char *one = calloc(sc->n, 1);
+        if (!one)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        one[st->index] = 1;
+        s = sl__budget_check(sc->rc.pipe, one, sc->rc.chunk_rows, sc->rc.budget->total, err);
+        free(one);
+    }
+    return sl__dist_agree(s, err);
+}
+
 static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
 {
     sl__run_ctx *rc = &sc->rc;
     sl_stage *st = &rc->pipe->stages[i];
+    sl_status planned = plan_in_run(sc, st, err);
+    if (planned != SL_OK) {
+        double t0 = sl__now(), w0 = wall_seconds();
+        report_stage(sc, i, planned, err, t0, w0, "", (sl__stage_io){0});
+        return planned;
+    }
     if (st->checkpoint == SL__CKPT_STREAM) {
         sl_status s = stream_stage(sc, i, err);
         if (s != SL_OK)
