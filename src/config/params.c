@@ -842,6 +842,36 @@ sl_status sl__params_build(const sl_op *op, const sl__ynode *stage, const char *
     return SL_OK;
 }
 
+sl_status sl__param_value(const sl_op *op, const sl__ynode *key, const sl__ynode *value, const char *const *reserved,
+                          const char *base_dir, const char *filename, char *text, size_t size, double *number,
+                          int *numeric, sl_error *err)
+{
+    pctx c = {op, NULL, base_dir, filename ? filename : "", err};
+    size_t idx;
+    if (!find_spec(op, key->text, &idx))
+        return fail_unknown(&c, key, reserved);
+    c.spec = &op->params[idx];
+    pval v;
+    memset(&v, 0, sizeof v);
+    sl_status st = convert(&c, value, &v);
+    *numeric = st == SL_OK && (c.spec->type == SL_PARAM_INT || c.spec->type == SL_PARAM_NUMBER);
+    *number = c.spec->type == SL_PARAM_INT ? (double)v.i : c.spec->type == SL_PARAM_NUMBER ? v.d : 0.0;
+    if (st == SL_OK) {
+        /* the value as the canonical text reads it, so that 0.1 and 1e-1 are
+         * one value; text (paths as written, not as resolved) otherwise */
+        if (c.spec->type == SL_PARAM_INT)
+            snprintf(text, size, "%" PRId64, v.i);
+        else if (c.spec->type == SL_PARAM_NUMBER)
+            format_short(v.d, text, size);
+        else if (c.spec->type == SL_PARAM_BOOL)
+            snprintf(text, size, "%s", v.b ? "true" : "false");
+        else
+            snprintf(text, size, "%s", value->kind == SL_Y_SCALAR ? value->text : "");
+    }
+    pval_clear(&v);
+    return st;
+}
+
 /* ---- reading ------------------------------------------------------------------------------ */
 
 static const pval *lookup(const sl_params *p, const char *name, sl_param_type *type)

@@ -21,6 +21,16 @@ void sl__params_free(sl_params *p);
  * (sl_op_register: an op's table is checked before any stage uses it). */
 sl_status sl__param_default_check(const sl_op *op, size_t i, sl_error *err);
 
+/* Checks one value of parameter key->text of op as sl__params_build would
+ * (an unknown parameter is an error at key, with the same suggestions; a
+ * bad value an error at value), and writes into text the short form that
+ * shows it: integers and numbers as the canonical text reads them ("0.1"
+ * for 1e-1), booleans true or false, anything else as written. *numeric
+ * is 1 for an integer or a number, whose value goes to *number. */
+sl_status sl__param_value(const sl_op *op, const sl__ynode *key, const sl__ynode *value, const char *const *reserved,
+                          const char *base_dir, const char *filename, char *text, size_t size, double *number,
+                          int *numeric, sl_error *err);
+
 /* Position (1-based) of a parameter's value in the file; 0 when it was defaulted. */
 void sl__params_pos(const sl_params *p, const char *name, int *line, int *col);
 

@@ -18,6 +18,23 @@ extern const sl_op sl__op_logreg;
 extern const sl_op sl__op_predict;
 extern const sl_op sl__op_metrics;
 extern const sl_op sl__op_input;
+extern const sl_op sl__op_select;
+
+/* Flags only built-in ops set: the expansion of stages over axes
+ * (plan/expand.c) reads them through sl__op_flags, which keeps them from
+ * user ops (their tables may use any bits of flags). */
+enum {
+    /* Its INPUT parameters gather: naming an expanded stage, such a
+     * parameter reads every member of it (sl__stage_gathered), and the
+     * stage is not expanded with it. */
+    SL__OP_GATHER = 1u << 16,
+    /* It has INT parameters `folds` and `fold`: a stage that gives `folds`
+     * but neither gives nor sweeps `fold` is expanded over the axis `fold`,
+     * 0 .. folds-1. */
+    SL__OP_FOLDS = 1u << 17
+};
+/* op->flags, without the bits above for an op that is not built in. */
+unsigned sl__op_flags(const sl_op *op);
 
 /* Refuses an ABI version (SL_ABI_VERSION of a caller-filled struct) this
  * library cannot read; `what` names the struct in the message. */

@@ -23,6 +23,7 @@ static const sl_op *const builtin_ops[] = {
     &sl__op_predict,
     &sl__op_metrics,
     &sl__op_input,
+    &sl__op_select,
 };
 #define N_BUILTIN (sizeof builtin_ops / sizeof builtin_ops[0])
 
@@ -66,6 +67,14 @@ const sl_op *sl_op_find(const char *name)
             return op;
     }
     return NULL;
+}
+
+unsigned sl__op_flags(const sl_op *op)
+{
+    for (size_t i = 0; i < N_BUILTIN; i++)
+        if (builtin_ops[i] == op)
+            return op->flags;
+    return op->flags & (SL_OP_SOURCE | SL_OP_SINK | SL_OP_STREAMABLE);
 }
 
 static int op_name_ok(const char *name)
@@ -126,7 +135,7 @@ static sl_status check_table(const sl_op *op, sl_error *err)
     for (size_t i = 0; i < op->n_params; i++) {
         const sl_param_spec *p = &op->params[i];
         if (!p->name || !p->name[0] || strcmp(p->name, "op") == 0 || strcmp(p->name, "description") == 0 ||
-            strcmp(p->name, "verify") == 0 || strcmp(p->name, "checkpoint") == 0)
+            strcmp(p->name, "verify") == 0 || strcmp(p->name, "checkpoint") == 0 || strcmp(p->name, "sweep") == 0)
             return sl__error_set(err, SL_ERR_USAGE, "op '%s': parameter %zu has no name or a reserved one", op->name,
                                  i);
         if (p->type == SL_PARAM_CHOICE && !p->choices)

@@ -1,17 +1,22 @@
 /* split: one part (train, validation or test) of a reproducible split of the
- * rows by fraction, shuffled with a seed or contiguous. A stage outputs one
- * frame, so a split is two or three stages with the same settings and a
- * different `part`; their outputs partition the input's rows exactly.
+ * rows by fraction, or one fold of a k-fold split, shuffled with a seed or
+ * contiguous. A stage outputs one frame, so a split is two or three stages
+ * with the same settings and a different `part`; their outputs partition
+ * the input's rows exactly.
  *
- * Shuffled: every row gets a 64-bit key that is a pure function of (seed, row
- * index); the test part is the n_test rows with the smallest keys, the
- * validation part the next n_val. The key thresholds are found out of core by
- * a few histogram passes over the keys (no data is read for them), then one
- * filter pass copies the part's rows, in their original order. */
+ * Every part is a range of ranks: the rows ordered by their index
+ * (contiguous) or by a 64-bit key that is a pure function of (seed, row
+ * index) (shuffled). By fraction, the test part is ranks [0, n_test) of the
+ * keys, the validation part the next n_val, and contiguous the test part
+ * is the last rows; fold i's test part is ranks [lo, hi) of KFold's sizes.
+ * The key thresholds of a range are found out of core by a few histogram
+ * passes over the keys (no data is read for them), then one filter pass
+ * copies the part's rows, in their original order. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "config/params_int.h"
 #include "core/error_int.h"
 #include "kernels/keyselect.h"
 #include "ops/ops_int.h"
@@ -20,12 +25,17 @@
 static const sl_param_spec params[] = {
     {"input", SL_PARAM_INPUT, 1, NULL, NULL, 0, 0, "stage whose output frame's rows are split"},
     {"part", SL_PARAM_CHOICE, 1, NULL, "train|test|validation", 0, 0, "the part of the split this stage outputs"},
+    {"folds", SL_PARAM_INT, 0, NULL, NULL, 2, 100000,
+     "k-fold split into this many folds (as scikit-learn's KFold); without 'fold', the stage is expanded over "
+     "fold = 0..folds-1"},
+    {"fold", SL_PARAM_INT, 0, NULL, NULL, 0, 99999, "with 'folds': the fold (from 0) whose train or test part this is"},
     {"test_fraction", SL_PARAM_NUMBER, 0, "0.25", NULL, 0, 1,
      "fraction of the rows in the test part, in (0, 1): ceil(test_fraction * rows) rows"},
     {"validation_fraction", SL_PARAM_NUMBER, 0, "0", NULL, 0, 1,
      "fraction of the rows in the validation part, in [0, 1): ceil(validation_fraction * rows) rows"},
-    {"shuffle", SL_PARAM_BOOL, 0, "true", NULL, 0, 0,
-     "true: rows are assigned to parts at random (by seed); false: train, validation, test are consecutive blocks"},
+    {"shuffle", SL_PARAM_BOOL, 0, NULL, NULL, 0, 0,
+     "true: rows are assigned to parts at random (by seed); false: consecutive blocks (default: true, or false "
+     "with 'folds', as KFold)"},
     {"seed", SL_PARAM_INT, 0, "0", NULL, 0, 0, "seed of the random assignment (shuffle: true)"},
 };
 
@@ -37,10 +47,12 @@ typedef struct sp_state {
     double test_fraction, validation_fraction;
     int shuffle;
     uint64_t seed;
+    int64_t folds, fold; /* folds 0: a split by fraction */
     /* run time */
     int64_t n, n_train, n_val, n_test;
-    sl__kselect test; /* keys of the test part: the n_test smallest */
-    sl__kselect cum;  /* keys of test + validation: the n_test + n_val smallest */
+    int64_t lo, hi;   /* folds: the test part is the ranks [lo, hi) */
+    sl__kselect below; /* by fraction: the n_test smallest keys (test); folds: the lo smallest */
+    sl__kselect upto;  /* by fraction: the n_test + n_val smallest (test + validation); folds: the hi smallest */
 } sp_state;
 
 static void free_state(void *p)
@@ -48,10 +60,27 @@ static void free_state(void *p)
     free(p);
 }
 
+/* Fold i's test part, as scikit-learn's KFold: the first n % k folds have
+ * n / k + 1 rows, the others n / k, one after the other. */
+static void fold_range(const sp_state *s, int64_t n, int64_t *lo, int64_t *hi)
+{
+    int64_t q = n / s->folds, r = n % s->folds;
+    *lo = s->fold * q + (s->fold < r ? s->fold : r);
+    *hi = *lo + q + (s->fold < r);
+}
+
 /* The part sizes for n rows, as scikit-learn's train_test_split computes
- * them: ceil(fraction * n) in double precision. */
+ * them: ceil(fraction * n) in double precision; or KFold's. */
 static void counts(const sp_state *s, int64_t n, int64_t *train, int64_t *val, int64_t *test)
 {
+    if (s->folds) {
+        int64_t lo, hi;
+        fold_range(s, n, &lo, &hi);
+        *test = hi - lo;
+        *val = 0;
+        *train = n - *test;
+        return;
+    }
     *test = n > 0 ? (int64_t)ceil(s->test_fraction * (double)n) : 0;
     *val = n > 0 ? (int64_t)ceil(s->validation_fraction * (double)n) : 0;
     *train = n - *test - *val;
@@ -60,6 +89,52 @@ static void counts(const sp_state *s, int64_t n, int64_t *train, int64_t *val, i
 static int64_t part_rows(const sp_state *s, int64_t train, int64_t val, int64_t test)
 {
     return s->part == PART_TRAIN ? train : s->part == PART_VALIDATION ? val : test;
+}
+
+static sl_status too_few_rows(const sl_stage *st, const sp_state *s, sl_status code, int64_t n, sl_error *err)
+{
+    return sl_stage_error(st, err, code, "folds",
+                          "the input has %lld rows, fewer than folds (%lld): every fold's test part needs a row (as "
+                          "in scikit-learn's KFold); use fewer folds or give more rows",
+                          (long long)n, (long long)s->folds);
+}
+
+/* What a k-fold split cannot be asked for. */
+static sl_status check_folds(const sl_stage *st, const sp_state *s, sl_error *err)
+{
+    const sl_params *p = sl_stage_params(st);
+    int line = 0;
+    if (!s->folds && sl_params_has(p, "fold"))
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "fold",
+                              "'fold' picks one fold of a k-fold split: set 'folds' too (e.g. folds: 5), or remove "
+                              "'fold'");
+    if (!s->folds)
+        return SL_OK;
+    if (!sl_params_has(p, "fold"))
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "folds",
+                              "folds: %lld without 'fold': a pipeline expands such a stage over fold = 0..%lld, "
+                              "which it cannot do when 'folds' is swept; give 'fold', or do not sweep 'folds'",
+                              (long long)s->folds, (long long)s->folds - 1);
+    if (s->fold >= s->folds)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "fold", "fold is %lld; with folds: %lld it must be from 0 to %lld",
+                              (long long)s->fold, (long long)s->folds, (long long)s->folds - 1);
+    if (s->part == PART_VALIDATION)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "part",
+                              "part is validation, but a fold of a k-fold split has only a train and a test part; use "
+                              "part: train or test (split off a validation part in a split before the folds)");
+    const char *fraction = NULL;
+    sl__params_pos(p, "test_fraction", &line, NULL);
+    if (line)
+        fraction = "test_fraction";
+    sl__params_pos(p, "validation_fraction", &line, NULL);
+    if (line)
+        fraction = "validation_fraction";
+    if (fraction)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, fraction,
+                              "%s does not apply with folds: each fold's test part is 1/folds of the rows (KFold's "
+                              "sizes), the train part the rest; remove %s",
+                              fraction, fraction);
+    return SL_OK;
 }
 
 static sl_status empty_train(const sl_stage *st, const sp_state *s, sl_status code, int64_t n, int64_t val,
@@ -84,8 +159,14 @@ static sl_status plan(sl_stage *st, sl_error *err)
     s->part = strcmp(part, "train") == 0 ? PART_TRAIN : strcmp(part, "validation") == 0 ? PART_VALIDATION : PART_TEST;
     s->test_fraction = sl_params_number(p, "test_fraction");
     s->validation_fraction = sl_params_number(p, "validation_fraction");
-    s->shuffle = sl_params_bool(p, "shuffle");
+    s->folds = sl_params_int(p, "folds");
+    s->fold = sl_params_int(p, "fold");
+    /* KFold does not shuffle unless asked to */
+    s->shuffle = sl_params_has(p, "shuffle") ? sl_params_bool(p, "shuffle") : !s->folds;
     s->seed = (uint64_t)sl_params_int(p, "seed");
+    sl_status fc = check_folds(st, s, err);
+    if (fc)
+        return fc;
     if (!(s->test_fraction > 0 && s->test_fraction < 1))
         return sl_stage_error(st, err, SL_ERR_CONFIG, "test_fraction",
                               "test_fraction is %g; it must be more than 0 and less than 1", s->test_fraction);
@@ -108,6 +189,8 @@ static sl_status plan(sl_stage *st, sl_error *err)
     int64_t n = sl_frame_rows(in), train, val, test;
     if (rc == SL_OK && n >= 0) {
         counts(s, n, &train, &val, &test);
+        if (s->folds && n < s->folds)
+            return too_few_rows(st, s, SL_ERR_CONFIG, n, err);
         if (train <= 0)
             return empty_train(st, s, SL_ERR_CONFIG, n, val, test, err);
         sl_frame_set_rows(out, part_rows(s, train, val, test));
@@ -125,8 +208,8 @@ static sl_status hist_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *
     (void)err;
     const sp_state *s = ctx;
     uint64_t *h = partial;
-    sl__kselect_hist_rows(&s->test, s->seed, (uint64_t)in->row0, (uint64_t)in->rows, h);
-    sl__kselect_hist_rows(&s->cum, s->seed, (uint64_t)in->row0, (uint64_t)in->rows, h + SL__KSELECT_BINS);
+    sl__kselect_hist_rows(&s->below, s->seed, (uint64_t)in->row0, (uint64_t)in->rows, h);
+    sl__kselect_hist_rows(&s->upto, s->seed, (uint64_t)in->row0, (uint64_t)in->rows, h + SL__KSELECT_BINS);
     return SL_OK;
 }
 
@@ -143,8 +226,13 @@ static sl_status hist_merge(void *ctx, void *acc, const void *partial, sl_error 
 
 static sl_status find_thresholds(sl_stage *st, sl_exec *ex, sp_state *s, int64_t *passes, sl_error *err)
 {
-    sl__kselect_init(&s->test, (uint64_t)s->n_test, (uint64_t)s->n);
-    sl__kselect_init(&s->cum, (uint64_t)(s->n_test + s->n_val), (uint64_t)s->n);
+    if (s->folds) {
+        sl__kselect_init(&s->below, (uint64_t)s->lo, (uint64_t)s->n);
+        sl__kselect_init(&s->upto, (uint64_t)s->hi, (uint64_t)s->n);
+    } else {
+        sl__kselect_init(&s->below, (uint64_t)s->n_test, (uint64_t)s->n);
+        sl__kselect_init(&s->upto, (uint64_t)(s->n_test + s->n_val), (uint64_t)s->n);
+    }
     size_t size = 2 * (size_t)SL__KSELECT_BINS * sizeof(uint64_t);
     uint64_t *hist = malloc(size);
     if (!hist)
@@ -159,7 +247,7 @@ static sl_status find_thresholds(sl_stage *st, sl_exec *ex, sp_state *s, int64_t
                     .merge = hist_merge};
     sl_status rc = SL_OK;
     *passes = 0;
-    while (rc == SL_OK && !(s->test.done && s->cum.done)) {
+    while (rc == SL_OK && !(s->below.done && s->upto.done)) {
         if (*passes > 64 / SL__KSELECT_BITS + 1) {
             rc = sl__error_set(err, SL_ERR_INTERNAL, "split: the key thresholds did not converge");
             break;
@@ -168,7 +256,7 @@ static sl_status find_thresholds(sl_stage *st, sl_exec *ex, sp_state *s, int64_t
         rc = sl_exec_pass(ex, st, &pass, hist, err);
         ++*passes;
         if (rc == SL_OK &&
-            (sl__kselect_step(&s->test, hist) != 0 || sl__kselect_step(&s->cum, hist + SL__KSELECT_BINS) != 0))
+            (sl__kselect_step(&s->below, hist) != 0 || sl__kselect_step(&s->upto, hist + SL__KSELECT_BINS) != 0))
             rc = sl__error_set(err, SL_ERR_INTERNAL, "split: inconsistent key histogram");
     }
     free(hist);
@@ -179,12 +267,16 @@ static sl_status find_thresholds(sl_stage *st, sl_exec *ex, sp_state *s, int64_t
 
 static int part_of(const sp_state *s, int64_t r)
 {
+    if (s->folds && !s->shuffle)
+        return r >= s->lo && r < s->hi ? PART_TEST : PART_TRAIN;
     if (!s->shuffle)
         return r < s->n_train ? PART_TRAIN : r < s->n_train + s->n_val ? PART_VALIDATION : PART_TEST;
     uint64_t key = sl__row_key(s->seed, (uint64_t)r);
-    if (sl__kselect_has(&s->test, key))
+    if (s->folds)
+        return sl__kselect_has(&s->upto, key) && !sl__kselect_has(&s->below, key) ? PART_TEST : PART_TRAIN;
+    if (sl__kselect_has(&s->below, key))
         return PART_TEST;
-    if (sl__kselect_has(&s->cum, key))
+    if (sl__kselect_has(&s->upto, key))
         return PART_VALIDATION;
     return PART_TRAIN;
 }
@@ -222,6 +314,10 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     sp_state *s = sl_stage_state(st);
     s->n = sl_frame_rows(sl_stage_input(st, "input"));
     counts(s, s->n, &s->n_train, &s->n_val, &s->n_test);
+    if (s->folds && s->n < s->folds)
+        return too_few_rows(st, s, SL_ERR_DATA, s->n, err);
+    if (s->folds)
+        fold_range(s, s->n, &s->lo, &s->hi);
     if (s->n_train <= 0)
         return empty_train(st, s, SL_ERR_DATA, s->n, s->n_val, s->n_test, err);
     int64_t passes = 0;
@@ -305,6 +401,7 @@ const sl_op sl__op_split = {
     .params = params,
     .n_params = sizeof params / sizeof params[0],
     .plan = plan,
+    .flags = SL__OP_FOLDS,
     .run = run,
     .free_state = free_state,
 };

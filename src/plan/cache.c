@@ -136,6 +136,27 @@ sl_status sl__ckpt_info_read(const char *path, sl__ckpt_info *info, sl_error *er
     return s;
 }
 
+int sl__ckpt_result_read(const char *path, const char *key, double *value)
+{
+    char name[SL_NAME_MAX + 16];
+    snprintf(name, sizeof name, "result.%s", key);
+    sl_error e;
+    sl__h5_lock();
+    hid_t f;
+    int found = 0;
+    if (sl__h5_open_read_locked(path, &f, &e) == SL_OK) {
+        if (H5Aexists(f, name) > 0) {
+            hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+            found = a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, value) >= 0;
+            if (a >= 0)
+                H5Aclose(a);
+        }
+        H5Fclose(f);
+    }
+    sl__h5_unlock();
+    return found;
+}
+
 /* ---- keys ---- */
 
 static int verify_content(const sl_stage *st)
@@ -246,15 +267,19 @@ char *sl__stage_inputs_text(const sl_stage *st)
     if (!s)
         return NULL;
     s[0] = '\0';
+    /* strcat from the end found so far: a gathering stage has one input
+     * per member, and rescanning the text for each would be quadratic */
+    char *end = s;
     for (size_t j = 0; j < st->n_inputs; j++) {
-        strcat(s, st->inputs[j].param);
-        strcat(s, "=");
-        strcat(s, st->pipe->stages[st->inputs[j].stage].out_hash);
-        strcat(s, ";");
+        /* the select stage a { best: ... } value comes from: the value it
+         * gives is in the parameters, and a new choice of the same value
+         * must not recompute the stage */
+        if (st->inputs[j].best)
+            continue;
+        end += sprintf(end, "%s=%s;", st->inputs[j].param, st->pipe->stages[st->inputs[j].stage].out_hash);
     }
     return s;
 }
-
 void sl__stage_plugin_text(const sl_stage *st, char *buf, size_t size)
 {
     const sl_plugin *pl = sl_op_plugin(st->op);
@@ -421,6 +446,8 @@ static void key_reason(const sl_stage *st, const sl__ckpt_info *info, int64_t ch
     } else if (inputs && info->inputs && strcmp(inputs, info->inputs) != 0) {
         for (size_t j = 0; j < st->n_inputs; j++) {
             const sl_stage *in = &st->pipe->stages[st->inputs[j].stage];
+            if (st->inputs[j].best)
+                continue;
             char probe[SL_NAME_MAX + SL_HASH_HEX + 4];
             snprintf(probe, sizeof probe, "%s=%s;", st->inputs[j].param, in->out_hash);
             if (!strstr(info->inputs, probe)) {

@@ -94,6 +94,10 @@ void sl__manifest_free(sl__manifest *m);
  * wrote, which clean may remove. */
 int sl__manifest_owns(sl__manifest *m, const char *stage, const char *path);
 
+/* The figure `key` a stage recorded (result.<key>) in checkpoint `path`:
+ * 1 with *value set, 0 when the file or the figure is not there. */
+int sl__ckpt_result_read(const char *path, const char *key, double *value);
+
 /* Path of a stage's checkpoint: malloc'd "workdir/stage.h5". */
 char *sl__ckpt_path(const char *workdir, const char *stage);
 

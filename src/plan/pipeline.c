@@ -19,6 +19,7 @@
 #include "io/h5util.h"
 #include "plan/budget.h"
 #include "plan/exec_int.h"
+#include "plan/expand.h"
 
 /* Small enough that a chunk of every level of a fused chain (8192 rows of 17
  * float64 columns: 1.1 MB) stays in the core's L2/L3 between the steps that
@@ -26,13 +27,12 @@
  * then goes to DRAM), and 2048 rows no faster than 8192 (per-chunk costs). */
 #define SL_DEFAULT_CHUNK_ROWS 8192
 #define SL_MAX_CHUNK_ROWS (1 << 30)
-#define SL_MAX_STAGES 100000
 #define SL_MAX_THREADS 4096
 
 static const char *const settings_keys[] = {"pipeline",   "description", "workdir", "chunk_rows", "threads",
                                             "checkpoint", "compression", "memory",  "slurm",
                                             "plugins",    "report",     "stages"};
-static const char *const stage_reserved[] = {"op", "description", "verify", "checkpoint", "compression", NULL};
+const char *const sl__stage_reserved[] = {"op", "description", "verify", "checkpoint", "compression", "sweep", NULL};
 
 static sl_status at_node(const sl_pipeline *p, const sl__ynode *n, sl_error *err, sl_status code, const char *fmt,
                          ...) SL_PRINTF(5, 6);
@@ -272,7 +272,9 @@ static const char **op_names(size_t *n)
     return names;
 }
 
-/* Op and parameters of stage i (file order), into st. */
+/* The op and settings of stage i (file order), into st; its parameters
+ * are built by the expansion (plan/expand.c), which knows the values of
+ * its sweep and of its inputs' members. */
 static sl_status parse_stage(sl_pipeline *p, const sl__ynode *key, const sl__ynode *val, sl_stage *st,
                              sl_error *err)
 {
@@ -330,15 +332,9 @@ static sl_status parse_stage(sl_pipeline *p, const sl__ynode *key, const sl__yno
                        ck->kind == SL_Y_SCALAR ? ck->text : sl__ynode_kind_name(ck));
     const sl__ynode *comp = sl__ynode_get(val, "compression");
     st->compression = p->compression;
-    if (comp) {
-        sl_status cs = parse_compression(p, comp, &st->compression, err);
-        if (cs)
-            return cs;
-    }
-    sl_status s = sl__params_build(st->op, val, stage_reserved, p->base_dir, p->path, &st->params, err);
-    if (s)
-        sl__error_stage(err, st->name);
-    return s;
+    if (comp)
+        return parse_compression(p, comp, &st->compression, err);
+    return SL_OK;
 }
 
 /* Stage names sorted, for lookups in O(log n): a pipeline may have 10^5
@@ -388,6 +384,8 @@ static sl_status resolve_inputs(sl_pipeline *p, sl_stage *stages, sl_error *err)
                 continue;
             const char *target = sl_params_string(st->params, ps->name);
             long k = find_stage(sorted, p->n, target);
+            if (k < 0 && (sl__op_flags(st->op) & SL__OP_GATHER) && sl__expand_is_group(p, target))
+                continue; /* every member: sl__expand_link */
             if (k < 0) {
                 const char *sug = sl__suggest(target, names, p->n);
                 int line, col;
@@ -532,6 +530,10 @@ static sl_status plan_stages(sl_pipeline *p, sl_error *err)
             locate_plan_error(st, err);
             return s;
         }
+        /* planned with the first swept value, for the checks; planned
+         * again in the run with the value chosen */
+        if (st->n_best && st->plan_later == SL__PLAN_NOW)
+            st->plan_later = SL__PLAN_BEST;
         if (st->plan_later != SL__PLAN_NOW) { /* what it declared waits for the data */
             drop_plan(st);
             if (!(st->output = sl_frame_new()))
@@ -870,7 +872,11 @@ static sl_status build(sl_pipeline *p, const char *text, size_t len, sl_error *e
     for (size_t i = 0; i < p->n && s == SL_OK; i++)
         s = parse_stage(p, stages_node->keys[i], stages_node->vals[i], &stages[i], err);
     if (s == SL_OK)
+        s = sl__expand(p, &stages, &p->n, err);
+    if (s == SL_OK)
         s = resolve_inputs(p, stages, err);
+    if (s == SL_OK)
+        s = sl__expand_link(p, stages, p->n, err);
     if (s == SL_OK)
         s = order_stages(p, stages, err);
     if (s != SL_OK) {
@@ -1059,6 +1065,7 @@ void sl_pipeline_free(sl_pipeline *p)
         free(st->linked);
     }
     free(p->stages);
+    sl__expansion_free(p->expansion);
     sl__ydoc_free(p->doc);
     free(p->path);
     free(p->base_dir);

@@ -9,8 +9,12 @@
 #include "core/hash.h"
 
 typedef struct sl__input {
-    const char *param; /* the INPUT parameter naming it */
+    const char *param; /* the INPUT parameter naming it ("best" for a best edge) */
     size_t stage;      /* index of the stage it reads (in the pipeline's order) */
+    /* 1: the edge of a parameter given as { best: STAGE } (plan/expand.h):
+     * it orders the stages and the stage's plan waits for it, but only the
+     * value it gives is in the cache key, not the stage's output hash */
+    int best;
 } sl__input;
 
 typedef struct sl__result {
@@ -48,6 +52,11 @@ struct sl_stage {
     int plan_later;             /* SL__PLAN_*: when plan() runs */
     int replanning;             /* inside the plan() made once the inputs were computed */
     char *warnings;             /* this run's sl_stage_warn messages, one a line (NULL: none) */
+    /* expansion over axes (plan/expand.h) */
+    const struct sl__group *group; /* the stage of the file it is a member of; NULL: not expanded */
+    size_t member;                 /* its index among the group's members */
+    struct sl__best *best;         /* parameters given as { best: STAGE } */
+    size_t n_best;
 };
 
 /* Forgets the warnings of the stage's last run. */
@@ -55,8 +64,10 @@ void sl__stage_clear_warnings(sl_stage *st);
 
 /* When a stage is planned: with the pipeline (NOW), or in the run once its
  * inputs have been computed, because its op asked for its inputs' data
- * (sl_stage_plan_later: DATA) or because an input is planned then (INPUT). */
-enum { SL__PLAN_NOW = 0, SL__PLAN_DATA = 1, SL__PLAN_INPUT = 2 };
+ * (sl_stage_plan_later: DATA), because an input is planned then (INPUT), or
+ * because a parameter takes the value a select stage chooses in the run
+ * ({ best: STAGE }: BEST). */
+enum { SL__PLAN_NOW = 0, SL__PLAN_DATA = 1, SL__PLAN_INPUT = 2, SL__PLAN_BEST = 3 };
 
 /* Plans a stage whose plan waited for its inputs (plan_later != NOW) in a
  * run, its inputs computed: a new output frame, a new state, plan() called
@@ -70,6 +81,10 @@ sl_status sl__stage_replan(sl_stage *st, sl_error *err);
 sl_status sl__stage_add_linked_file(sl_stage *st, const char *path, sl_error *err);
 
 enum { SL__CKPT_STORE = 1, SL__CKPT_STREAM = 0 };
+
+#define SL_MAX_STAGES 100000
+/* Keys of a stage's mapping that are not parameters of its op. */
+extern const char *const sl__stage_reserved[];
 
 /* A frame of the caller's bound to an `input` stage (sl_pipeline_bind). */
 typedef struct sl__binding {
@@ -111,6 +126,7 @@ struct sl_pipeline {
     sl__draft *draft;  /* built in code and not planned yet: no stages until sl_pipeline_plan */
     sl__binding *bindings; /* the caller's frames bound to input stages */
     size_t n_bindings;
+    struct sl__expansion *expansion; /* the stages' axes and members (plan/expand.h) */
 };
 
 /* Puts the position of parameter `param` of st (or of the stage) and the

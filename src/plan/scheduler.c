@@ -24,6 +24,7 @@
 #include "plan/cache.h"
 #include "plan/budget.h"
 #include "plan/exec_int.h"
+#include "plan/expand.h"
 #include "plan/journal.h"
 #include "dist/dist.h"
 #include "sluice/version.h"
@@ -547,12 +548,18 @@ again:
 
 /* ---- which stages a run touches ---- */
 
-static long stage_index(const sl_pipeline *p, const char *name)
+/* Marks the stage called name, or every member of the stage of the file
+ * called name; returns how many (0: no such stage). */
+static size_t mark_named(const sl_pipeline *p, const char *name, unsigned char *mark)
 {
+    size_t n = 0;
     for (size_t i = 0; i < p->n; i++)
-        if (strcmp(p->stages[i].name, name) == 0)
-            return (long)i;
-    return -1;
+        if (sl__stage_is(&p->stages[i], name)) {
+            if (mark)
+                mark[i] = 1;
+            n++;
+        }
+    return n;
 }
 
 static sl_status unknown_stage(const sl_pipeline *p, const char *name, const char *flag, sl_error *err)
@@ -592,31 +599,27 @@ static sl_status select_stages(const sl_pipeline *p, const sl_run_options *opt, 
 {
     memset(forced, 0, p->n);
     memset(selected, 1, p->n);
-    for (const char *const *f = opt->force; f && *f; f++) {
-        long k = stage_index(p, *f);
-        if (k < 0)
+    for (const char *const *f = opt->force; f && *f; f++)
+        if (!mark_named(p, *f, forced))
             return unknown_stage(p, *f, "--force", err);
-        forced[k] = 1;
-    }
     if (opt->from) {
-        long k = stage_index(p, opt->from);
-        if (k < 0)
+        if (!mark_named(p, opt->from, NULL))
             return unknown_stage(p, opt->from, "--from", err);
         memset(selected, 0, p->n);
-        selected[k] = 1;
-        forced[k] = 1;
+        mark_named(p, opt->from, selected);
+        mark_named(p, opt->from, forced);
         mark_descendants(p, selected);
         mark_ancestors(p, selected);
     }
     mark_descendants(p, forced);
     if (opt->until) {
-        long k = stage_index(p, opt->until);
-        if (k < 0)
-            return unknown_stage(p, opt->until, "--until", err);
         unsigned char *need = calloc(p->n, 1);
         if (!need)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        need[k] = 1;
+        if (!mark_named(p, opt->until, need)) {
+            free(need);
+            return unknown_stage(p, opt->until, "--until", err);
+        }
         mark_ancestors(p, need);
         for (size_t i = 0; i < p->n; i++)
             selected[i] = selected[i] && need[i];
@@ -1345,8 +1348,10 @@ static sl_status queue_commit(sched *sc, size_t i, double t0, double w0, const c
  * in-memory run keeps the plan of an output it still holds). */
 static sl_status plan_in_run(sched *sc, sl_stage *st, sl_error *err)
 {
-    if (st->plan_later == SL__PLAN_NOW)
-        return SL_OK;
+    /* a { best: ... } value first: it is in the key and the plan */
+    sl_status chosen = st->n_best ? sl__dist_agree(sl__best_apply(st, err), err) : SL_OK;
+    if (chosen != SL_OK || st->plan_later == SL__PLAN_NOW)
+        return chosen;
     char reason[64];
     if (sc->rc.memory && !sc->forced[st->index] && sl__stage_key(st, sc->rc.chunk_rows, err) == SL_OK &&
         held_in_memory(st, reason, sizeof reason))
@@ -1764,7 +1769,8 @@ static sl_status status_of(sl_pipeline *p, const sl_run_options *opt, int64_t ch
             const sl__input *in = &st->inputs[changed];
             snprintf(o->reason, sizeof o->reason, "input '%s' (stage '%s') will be recomputed", in->param,
                      p->stages[in->stage].name);
-        } else if ((s = sl__stage_key(st, chunk_rows, err)) == SL_OK && memory) {
+        } else if ((s = sl__best_apply_stored(st, workdir, err)) == SL_OK &&
+                   (s = sl__stage_key(st, chunk_rows, err)) == SL_OK && memory) {
             int held = held_in_memory(st, o->reason, sizeof o->reason);
             o->state = held ? SL_STAGE_FRESH : o->state;
             will_run[i] = !held;
@@ -1929,14 +1935,14 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
     size_t count = 0;
     char *kept = NULL;
     for (const char *const *s = stages; s && *s; s++)
-        if (stage_index(p, *s) < 0)
+        if (!mark_named(p, *s, NULL))
             return unknown_stage(p, *s, "clean", err);
     if (sl__workdir_is_memory(workdir)) {
         /* an in-memory pipeline: cleaning gives back the memory its outputs hold */
         for (size_t i = 0; i < p->n; i++) {
             int named = !stages;
             for (const char *const *n = stages; n && *n && !named; n++)
-                named = strcmp(*n, p->stages[i].name) == 0;
+                named = sl__stage_is(&p->stages[i], *n);
             if (named && p->stages[i].mem_key[0]) {
                 sl__frame_drop_data(p->stages[i].output);
                 p->stages[i].mem_key[0] = '\0';
@@ -1963,7 +1969,7 @@ sl_status sl_pipeline_clean(sl_pipeline *p, const sl_run_options *opt, const cha
     for (size_t i = 0; s == SL_OK && i < p->n; i++) {
         int chosen = !stages;
         for (const char *const *n = stages; n && *n; n++)
-            chosen |= strcmp(*n, p->stages[i].name) == 0;
+            chosen |= sl__stage_is(&p->stages[i], *n);
         if (chosen)
             s = clean_stage(m, workdir, p->stages[i].name, &count, &kept, err);
     }
