@@ -23,6 +23,9 @@ int cli_usage_error(const char *fmt, ...)
 int cli_verror(int code, const char *fmt, va_list ap);
 /* "fresh", "stale", "missing", "streamed" or "skipped". */
 const char *cli_freshness_name(sl_stage_freshness s);
+/* The width of the stage-name column: 16, or the longest name (the members
+ * of an expanded stage, fit[fold=0,l2=0.1], are long). */
+int cli_name_width(const sl_pipeline *p);
 /* Parses a positive integer option value; 0 on error. */
 int cli_parse_count(const char *s, long long max, long long *out);
 

@@ -57,8 +57,9 @@ int cmd_check(int argc, char **argv)
     size_t n = sl_pipeline_stage_count(p);
     printf("pipeline '%s': %zu stage%s, workdir %s\n", sl_pipeline_name(p), n, n == 1 ? "" : "s",
            sl_pipeline_workdir(p));
+    int w = cli_name_width(p);
     for (size_t i = 0; i < n; i++) {
-        printf("  %-16s %-12s -> ", sl_pipeline_stage_name(p, i), sl_pipeline_stage_op(p, i)->name);
+        printf("  %-*s %-12s -> ", w, sl_pipeline_stage_name(p, i), sl_pipeline_stage_op(p, i)->name);
         print_frame(sl_pipeline_stage_output(p, i));
         putchar('\n');
     }
@@ -67,7 +68,56 @@ int cmd_check(int argc, char **argv)
     return EXIT_OK;
 }
 
-/* Stage names are [A-Za-z0-9_.-]: they need no escaping in DOT or Mermaid. */
+/* Members of expanded stages, fit[fold=0,l2=0.1], sorted by the stage of
+ * the file they come from (the name before '['), then by index. */
+static const sl_pipeline *sort_p;
+
+static int by_group(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const char *x = sl_pipeline_stage_name(sort_p, i), *y = sl_pipeline_stage_name(sort_p, j);
+    size_t lx = strcspn(x, "["), ly = strcspn(y, "[");
+    int c = strncmp(x, y, lx < ly ? lx : ly);
+    if (c == 0 && lx != ly)
+        c = lx < ly ? -1 : 1;
+    return c ? c : (i > j) - (i < j);
+}
+
+/* One box (a DOT cluster, a Mermaid subgraph) around the members of each
+ * expanded stage, labelled with the stage's name as the file has it. */
+static void draw_groups(const sl_pipeline *p, int mermaid)
+{
+    size_t n = sl_pipeline_stage_count(p), m = 0;
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx)
+        return; /* the boxes only help reading: the graph is whole without them */
+    for (size_t i = 0; i < n; i++)
+        if (strchr(sl_pipeline_stage_name(p, i), '['))
+            idx[m++] = i;
+    sort_p = p;
+    qsort(idx, m, sizeof *idx, by_group);
+    for (size_t a = 0, g = 0; a < m; g++) {
+        const char *first = sl_pipeline_stage_name(p, idx[a]);
+        int len = (int)strcspn(first, "[");
+        size_t b = a;
+        while (b < m && strncmp(sl_pipeline_stage_name(p, idx[b]), first, (size_t)len + 1) == 0)
+            b++;
+        if (mermaid)
+            printf("  subgraph g%zu [\"%.*s\"]\n", g, len, first);
+        else
+            printf("  subgraph \"cluster_%.*s\" {\n    label=\"%.*s\"; style=dashed;\n", len, first, len, first);
+        for (; a < b; a++)
+            if (mermaid)
+                printf("    s%zu\n", idx[a]);
+            else
+                printf("    \"%s\";\n", sl_pipeline_stage_name(p, idx[a]));
+        puts(mermaid ? "  end" : "  }");
+    }
+    free(idx);
+}
+
+/* Stage names are [A-Za-z0-9_.-], and a member's adds [ ] = , +: none needs
+ * escaping in DOT's quoted ids or Mermaid's quoted labels. */
 int cmd_graph(int argc, char **argv)
 {
     sl_pipeline *p = NULL;
@@ -87,6 +137,7 @@ int cmd_graph(int argc, char **argv)
                 size_t from = sl_pipeline_stage_input(p, i, j, &param);
                 printf("  s%zu -->|%s| s%zu\n", from, param, i);
             }
+        draw_groups(p, 1);
         puts("  classDef streamed stroke-dasharray: 5 5");
     } else {
         printf("digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", sl_pipeline_name(p));
@@ -101,6 +152,7 @@ int cmd_graph(int argc, char **argv)
                 printf("  \"%s\" -> \"%s\" [label=\"%s\"];\n", sl_pipeline_stage_name(p, from),
                        sl_pipeline_stage_name(p, i), param);
             }
+        draw_groups(p, 0);
         puts("}");
     }
     sl_pipeline_free(p);

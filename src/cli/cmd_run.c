@@ -136,23 +136,95 @@ const char *cli_freshness_name(sl_stage_freshness s)
 static size_t print_status(const sl_pipeline *p, const sl_stage_status *st, const char *verb_run)
 {
     size_t n = sl_pipeline_stage_count(p), todo = 0;
+    int w = cli_name_width(p);
     for (size_t i = 0; i < n; i++) {
         const char *name = sl_pipeline_stage_name(p, i);
         if (verb_run) {
             if (st[i].state == SL_STAGE_SKIPPED)
-                printf("%-16s skip\n", name);
+                printf("%-*s skip\n", w, name);
             else if (st[i].state == SL_STAGE_STREAMED)
-                printf("%-16s stream  %s\n", name, st[i].reason);
+                printf("%-*s stream  %s\n", w, name, st[i].reason);
             else if (st[i].state == SL_STAGE_FRESH)
-                printf("%-16s reuse   checkpoint is fresh\n", name);
+                printf("%-*s reuse   checkpoint is fresh\n", w, name);
             else
-                printf("%-16s %-7s %s\n", name, verb_run, st[i].reason);
+                printf("%-*s %-7s %s\n", w, name, verb_run, st[i].reason);
         } else {
-            printf("%-16s %-8s%s%s\n", name, cli_freshness_name(st[i].state), st[i].reason[0] ? " " : "", st[i].reason);
+            printf("%-*s %-8s%s%s\n", w, name, cli_freshness_name(st[i].state), st[i].reason[0] ? " " : "",
+                   st[i].reason);
         }
         todo += st[i].state == SL_STAGE_STALE || st[i].state == SL_STAGE_MISSING;
     }
     return todo;
+}
+
+/* A select stage's table, read back from its output frame. */
+typedef struct select_table {
+    size_t n_params, rows;
+    const char *params[16];
+    int numeric[16];
+    double *vals[16], *mean, *std;
+    int64_t *rank;
+} select_table;
+
+static void free_table(select_table *t)
+{
+    for (size_t a = 0; a < t->n_params; a++)
+        free(t->vals[a]);
+    free(t->mean);
+    free(t->std);
+    free(t->rank);
+}
+
+/* The summary table of select stage i (ops/select.c), the best row marked:
+ * what a user of a sweep looks at first. Values that are not numbers are
+ * shown by their index in the sweep's list (#k), as the table stores them. */
+static void print_selection(const sl_pipeline *p, size_t i)
+{
+    const sl_frame *f = sl_pipeline_stage_output(p, i);
+    double best = -1;
+    int64_t rows = sl_frame_rows(f);
+    if (!sl_pipeline_stage_result_find(p, i, "best_index", &best) || rows <= 0)
+        return;
+    select_table t = {.rows = (size_t)rows};
+    sl_error err;
+    int ok = (t.mean = malloc(t.rows * sizeof *t.mean)) && (t.std = malloc(t.rows * sizeof *t.std)) &&
+             (t.rank = malloc(t.rows * sizeof *t.rank)) &&
+             sl_frame_read_all(f, "mean", SL_FLOAT64, t.mean, t.rows, &err) == SL_OK &&
+             sl_frame_read_all(f, "std", SL_FLOAT64, t.std, t.rows, &err) == SL_OK &&
+             sl_frame_read_all(f, "rank", SL_INT64, t.rank, t.rows, &err) == SL_OK;
+    int64_t folds = 1;
+    for (size_t k = 0; ok && k < sl_frame_count(f); k++) {
+        const sl_array_info *a = sl_frame_array(f, k);
+        if (strcmp(a->name, "scores") == 0)
+            folds = a->cols;
+        if (strncmp(a->name, "param.", 6) != 0 || t.n_params == sizeof t.params / sizeof t.params[0])
+            continue;
+        char key[SL_NAME_MAX + 8];
+        snprintf(key, sizeof key, "best.%s", a->name + 6);
+        t.params[t.n_params] = a->name + 6;
+        t.numeric[t.n_params] = sl_pipeline_stage_result_find(p, i, key, NULL);
+        ok = (t.vals[t.n_params] = malloc(t.rows * sizeof(double))) != NULL;
+        t.n_params++;
+        ok = ok && sl_frame_read_all(f, a->name, SL_FLOAT64, t.vals[t.n_params - 1], t.rows, &err) == SL_OK;
+    }
+    if (ok) {
+        printf("%s: %zu setting%s, mean and std over %lld fold%s (* the best)\n", sl_pipeline_stage_name(p, i),
+               t.rows, t.rows == 1 ? "" : "s", (long long)folds, folds == 1 ? "" : "s");
+        printf("   ");
+        for (size_t a = 0; a < t.n_params; a++)
+            printf(" %12s", t.params[a]);
+        printf(" %12s %12s %5s\n", "mean", "std", "rank");
+        for (size_t r = 0; r < t.rows; r++) {
+            printf(" %s ", (double)r == best ? "*" : " ");
+            for (size_t a = 0; a < t.n_params; a++) {
+                char v[32];
+                snprintf(v, sizeof v, t.numeric[a] ? "%g" : "#%.0f", t.vals[a][r]);
+                printf(" %12s", v);
+            }
+            printf(" %12.6g %12.6g %5lld\n", t.mean[r], t.std[r], (long long)t.rank[r]);
+        }
+    }
+    free_table(&t);
 }
 
 static int load(const char *file, sl_pipeline **p)
@@ -213,6 +285,9 @@ int cmd_run(int argc, char **argv)
         } else {
             rc = s == SL_OK ? EXIT_OK : cli_fail(&err);
         }
+        for (size_t i = 0; s == SL_OK && !a.quiet && !cli_progress_quiet(pr) && i < sl_pipeline_stage_count(p); i++)
+            if (strcmp(sl_pipeline_stage_op(p, i)->name, "select") == 0)
+                print_selection(p, i);
         if (s == SL_OK && !a.quiet && !cli_progress_quiet(pr) && strcmp(workdir, ":memory:") == 0)
             printf("results were held in memory (workdir :memory:): nothing was written\n");
         else if (s == SL_OK && !a.quiet && !cli_progress_quiet(pr))

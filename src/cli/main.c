@@ -103,6 +103,16 @@ int cli_parse_count(const char *s, long long max, long long *out)
     return 1;
 }
 
+int cli_name_width(const sl_pipeline *p)
+{
+    size_t w = 16;
+    for (size_t i = 0; i < sl_pipeline_stage_count(p); i++) {
+        size_t n = strlen(sl_pipeline_stage_name(p, i));
+        w = n > w ? n : w;
+    }
+    return (int)w;
+}
+
 static volatile sig_atomic_t stop_signal;
 
 volatile sig_atomic_t *cli_stop_flag(void)

@@ -21,6 +21,7 @@ struct cli_progress {
     const sl_pipeline *p;
     FILE *out;
     int live, quiet, line_shown;
+    int name_w; /* the stage-name column */
     size_t n, finished;
     size_t committed;   /* stages computed and committed by this run */
     char resume[512];   /* stages an interruption left to resume: "'a', 'b'" */
@@ -45,6 +46,7 @@ cli_progress *cli_progress_new(const sl_pipeline *p, FILE *out, int live, int qu
     pr->live = live;
     pr->quiet = quiet;
     pr->n = sl_pipeline_stage_count(p);
+    pr->name_w = cli_name_width(p);
     pr->stages = calloc(pr->n ? pr->n : 1, sizeof *pr->stages);
     if (!pr->stages) {
         free(pr);
@@ -194,12 +196,13 @@ static void print_done(cli_progress *pr, const sl_event *ev)
         snprintf(bytes, sizeof bytes, "in place");
     const sl_op *op = sl_pipeline_stage_op(pr->p, ev->stage);
     if (ev->streamed)
-        fprintf(pr->out, "%-16s %-12s %15s %10s %10s", ev->name, op->name, "", "", "streamed");
+        fprintf(pr->out, "%-*s %-12s %15s %10s %10s", pr->name_w, ev->name, op->name, "", "", "streamed");
     else if (ev->reused)
-        fprintf(pr->out, "%-16s %-12s %10lld rows %10s %10s", ev->name, op->name, (long long)ev->rows, "", "reused");
+        fprintf(pr->out, "%-*s %-12s %10lld rows %10s %10s", pr->name_w, ev->name, op->name, (long long)ev->rows, "",
+                "reused");
     else
-        fprintf(pr->out, "%-16s %-12s %10lld rows %10s %8.3f s", ev->name, op->name, (long long)ev->rows, bytes,
-                ev->seconds);
+        fprintf(pr->out, "%-*s %-12s %10lld rows %10s %8.3f s", pr->name_w, ev->name, op->name, (long long)ev->rows,
+                bytes, ev->seconds);
     size_t nr = sl_pipeline_stage_result_count(pr->p, ev->stage);
     for (size_t k = 0; k < nr; k++) {
         double v;
@@ -283,10 +286,10 @@ int cli_progress_event(const sl_event *ev, void *user)
         if (ev->kind == SL_EVENT_STAGE_DONE)
             print_done(pr, ev);
         else if (ev->status == SL_ERR_CANCELLED)
-            fprintf(pr->out, "%-16s stopped after %.3f s%s\n", ev->name, ev->seconds,
+            fprintf(pr->out, "%-*s stopped after %.3f s%s\n", pr->name_w, ev->name, ev->seconds,
                     ev->resumable ? " (its work so far is kept: the next run resumes it)" : "");
         else
-            fprintf(pr->out, "%-16s failed after %.3f s\n", ev->name, ev->seconds);
+            fprintf(pr->out, "%-*s failed after %.3f s\n", pr->name_w, ev->name, ev->seconds);
         fflush(pr->out);
         check_out(pr);
         break;

@@ -166,8 +166,11 @@ char *slurm_script(const slurm_plan *pl, size_t j)
     put(&b, "%s -j \"${SLURM_CPUS_PER_TASK:-1}\" --progress never", w);
     /* the jobs of independent stages share the workdir's lock: each waits
      * for the run that holds it */
-    if (job->stage)
-        put(&b, " --until %s --wait", job->stage);
+    /* a member's name, fit[fold=0,l2=0.1], is a glob to the shell */
+    if (job->stage) {
+        slurm_sh_word(w, sizeof w, job->stage);
+        put(&b, " --until %s --wait", w);
+    }
     put(&b, " &\nwait $! || { rc=$?; cancel_descendants; exit \"$rc\"; }\n");
     if (b.oom) {
         free(b.s);
