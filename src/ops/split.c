@@ -370,7 +370,7 @@ static const char op_doc[] =
     "`n_train` rows, then `n_validation`, then the last `n_test`. With no\n"
     "validation part, this is scikit-learn's `train_test_split(..., shuffle=False)`.\n"
     "\n"
-    "**`shuffle: true`** (default): row `r` gets the key `splitmix64(seed)`'s\n"
+    "**`shuffle: true`** (default without `folds`): row `r` gets the key `splitmix64(seed)`'s\n"
     "`r`-th output (the generator's state starts at `mix64(seed)`). The key is a\n"
     "pure function of the seed and the row index, so it does not depend on the\n"
     "chunk size or the thread count, and for one seed no two rows share a key. The\n"
@@ -390,13 +390,31 @@ static const char op_doc[] =
     "rows differ from scikit-learn's for the same seed (a different generator),\n"
     "but the sizes are the same.\n"
     "\n"
+    "**k-fold** (`folds: k`, 2 to 100000): fold `i`'s `test` part is exactly\n"
+    "scikit-learn's `KFold(n_splits=k, shuffle=False)` i-th test indices: the\n"
+    "first `n % k` folds have `n // k + 1` rows, the others `n // k`, one after\n"
+    "the other from row 0; its `train` part is every other row, in row order. A\n"
+    "stage with `folds` and no `fold` is expanded by the pipeline into one stage\n"
+    "per fold, `train[fold=0]` ... `train[fold=k-1]` (see the guide's \"Model\n"
+    "selection\"); `fold: i` (from 0) makes one fold's stage. `shuffle` defaults\n"
+    "to false with `folds`, as in KFold; with `shuffle: true` rows are ranked by\n"
+    "the key above (the same seeded mechanism: it cannot match NumPy's random\n"
+    "generator) and fold `i`'s test part is the rows whose keys rank in KFold's\n"
+    "range for fold `i`, found by the same histogram passes: the folds' test\n"
+    "parts partition the rows, have KFold's sizes and depend only on the seed.\n"
+    "`folds` refuses `part: validation`, `test_fraction` and\n"
+    "`validation_fraction` (split off a validation part before the folds), a\n"
+    "`fold` outside 0..k-1, `fold` without `folds`, and an input with fewer rows\n"
+    "than folds (as KFold does).\n"
+    "\n"
     "The output frame has the input's arrays (types, columns, column names)\n"
     "with the part's rows. The result `rows` is the row count of the part.\n";
 
 const sl_op sl__op_split = {
     .abi = SL_ABI_VERSION,
     .name = "split",
-    .summary = "one part (train, validation or test) of a reproducible row split, shuffled by seed or contiguous",
+    .summary = "one part (train, validation or test) of a reproducible row split, or of one fold of a k-fold split, "
+               "shuffled by seed or contiguous",
     .doc = op_doc,
     .params = params,
     .n_params = sizeof params / sizeof params[0],

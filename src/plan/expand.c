@@ -374,8 +374,9 @@ static sl_status own_axes(ctx *c, base *b, const sl_params *params, sl_error *er
     b->own = calloc((sw ? sw->n : 0) + 1, sizeof *b->own);
     if (!b->own)
         return nomem(err);
-    if ((sl__op_flags(op) & SL__OP_FOLDS) && sl_params_has(params, "folds") && !sl__ynode_get(b->map, "fold") &&
-        !(sw && sl__ynode_get(sw, "fold"))) {
+    /* (a swept `folds` gives each member folds without a fold: split says so) */
+    if ((sl__op_flags(op) & SL__OP_FOLDS) && sl__ynode_get(b->map, "folds") && sl_params_has(params, "folds") &&
+        !sl__ynode_get(b->map, "fold") && !(sw && (sl__ynode_get(sw, "fold") || sl__ynode_get(sw, "folds")))) {
         const sl__ynode *fk = NULL, *fv = sl__ynode_get(b->map, "folds");
         for (size_t k = 0; k < b->map->n; k++)
             if (strcmp(b->map->keys[k]->text, "folds") == 0)
@@ -737,7 +738,9 @@ static sl_status expand_one(ctx *c, base *b, sl_error *err)
      * parameters are checked where they are written, and `folds` read */
     sl__ynode *whole = NULL;
     sl_params *params = NULL;
-    if (s == SL_OK) {
+    if (s == SL_OK && !b->sweep && !b->n_best) {
+        s = build_params(c, b, b->map, &params, err); /* as written: nothing to put in */
+    } else if (s == SL_OK) {
         const sl__ynode *sw = b->sweep;
         size_t n = b->map->n + (sw ? sw->n : 0);
         whole = take(c->x, sizeof *whole);
@@ -761,9 +764,20 @@ static sl_status expand_one(ctx *c, base *b, sl_error *err)
     }
     if (s == SL_OK)
         s = own_axes(c, b, params, err);
-    sl__params_free(params);
     if (s == SL_OK)
         s = union_axes(c, b, err);
+    if (s == SL_OK && !b->n_axes && !b->n_best) { /* one stage, as written */
+        if (!(b->members = calloc(1, sizeof *b->members)))
+            s = nomem(err);
+        if (s == SL_OK) {
+            b->members[0] = *b->head;
+            b->members[0].params = params;
+            b->n_members = 1;
+            c->total++;
+            return SL_OK;
+        }
+    }
+    sl__params_free(params);
     if (s == SL_OK)
         s = members(c, b, err);
     return s;

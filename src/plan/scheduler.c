@@ -567,7 +567,12 @@ static sl_status unknown_stage(const sl_pipeline *p, const char *name, const cha
     char list[512] = "";
     size_t used = 0;
     for (size_t i = 0; i < p->n && used < sizeof list; i++) {
-        int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", p->stages[i].name);
+        /* an expanded stage once, by the name that means all its members */
+        const sl_stage *st = &p->stages[i];
+        if (st->group && st->member != 0)
+            continue;
+        int w = snprintf(list + used, sizeof list - used, "%s%s%s", used ? ", " : "",
+                         st->group ? st->group->name : st->name, st->group ? "[...]" : "");
         used += w > 0 ? (size_t)w : 0;
     }
     return sl__error_set(err, SL_ERR_USAGE, "%s names stage '%s', which pipeline '%s' does not have; its stages: %s",
