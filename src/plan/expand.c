@@ -17,7 +17,6 @@
 /* With its NUL: sl_error.stage and a checkpoint's recorded stage hold this
  * much, and a member's name is also its checkpoint file's. */
 #define MEMBER_NAME_MAX 128
-#define LABEL_MAX 96
 
 struct sl__expansion {
     void **blocks; /* everything made here, freed with the pipeline */
@@ -429,7 +428,7 @@ static sl_status own_axes(ctx *c, base *b, const sl_params *params, sl_error *er
         int numeric = 0;
         for (size_t i = 0; i < n && s == SL_OK; i++) {
             vp[i] = list->kind == SL_Y_SEQ ? list->vals[i] : list;
-            char t[LABEL_MAX];
+            char t[MEMBER_NAME_MAX + 1]; /* cut short, it makes too long a name: an error below */
             s = sl__param_value(op, sw->keys[k], vp[i], sl__stage_reserved, c->p->base_dir, c->p->path, t, sizeof t,
                                 &nums[i], &numeric, err);
             if (s) {
