@@ -1,7 +1,8 @@
 """The shipped pipelines, run as users run them, checked against independent
 values: the lesson against numbers derived by hand (plain Python, no NumPy),
 the reference regression against our NumPy + scikit-learn baseline script,
-the diabetes example against scikit-learn."""
+the diabetes example against scikit-learn, and the model selection against
+scikit-learn's GridSearchCV."""
 import math
 import json
 import os
@@ -114,6 +115,30 @@ def test_example_matches_sklearn(args):
         harness.assert_close(f["y_pred"][:, 0], pred, 1e-9, 1e-9, "saved predictions")
 
 
+def test_select_matches_gridsearchcv(args):
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV, KFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    env = harness.Env(args, "select")
+    data = os.path.join(env.root, "datasets")
+    text = copy_pipeline(env, "select.yaml", {"../datasets/": data + "/"})
+    l2s = [float(v) for v in re.search(r"sweep: \{ l2: \[([^]]*)\]", text).group(1).split(",")]
+    r = env.run(text)
+    assert "cv: %d settings, mean and std over 5 folds" % len(l2s) in r.stdout, r.stdout
+    with h5py.File(os.path.join(data, "diabetes.h5")) as f:
+        X, y = f["X"][...].astype(np.float64), f["y"][...].astype(np.float64).reshape(-1)
+    gs = GridSearchCV(Pipeline([("scale", StandardScaler()), ("ridge", Ridge())]), {"ridge__alpha": l2s},
+                      cv=KFold(5), scoring="r2").fit(X, y)
+    harness.assert_close(env.read("cv", "mean")[:, 0], gs.cv_results_["mean_test_score"], 1e-10, 0, "mean r2")
+    harness.assert_close(env.read("cv", "std")[:, 0], gs.cv_results_["std_test_score"], 1e-10, 0, "std of r2")
+    with env.ckpt("cv") as f:
+        assert f.attrs["result.best.l2"] == gs.best_params_["ridge__alpha"], f.attrs["result.best.l2"]
+    ridge = gs.best_estimator_.named_steps["ridge"]
+    harness.assert_close(env.read("final", "coef")[0], ridge.coef_, 1e-10, 0, "refit coefficients")
+    harness.assert_close(env.read("final", "intercept")[0, 0], ridge.intercept_, 1e-10, 0, "refit intercept")
+
+
 if __name__ == "__main__":
     harness.main([test_lesson_matches_hand_derivation, test_regression_matches_numpy_baseline,
-                  test_example_matches_sklearn])
+                  test_example_matches_sklearn, test_select_matches_gridsearchcv])
