@@ -10,7 +10,6 @@
 #include <string.h>
 #include "config/params_int.h"
 #include "core/error_int.h"
-#include "core/frame_int.h"
 #include "ops/ops_int.h"
 #include "plan/expand.h"
 
@@ -597,11 +596,13 @@ static sl__ynode *member_map(ctx *c, const base *b, const size_t *coords, sl__be
         return NULL;
     }
     *map = (sl__ynode){.kind = SL_Y_MAP, .line = m->line, .col = m->col, .n = 0, .keys = keys, .vals = vals};
+    /* by key: an alias may give two keys one value node */
     for (size_t k = 0; k < m->n; k++) {
         const sl__ynode *v = m->vals[k];
+        const char *key = m->keys[k]->text;
         for (size_t j = 0; coords && j < b->n_in; j++) {
             const base *t = &c->b[b->in[j].target];
-            if (b->in[j].node != v || b->in[j].gathers || !t->group)
+            if (strcmp(b->in[j].spec->name, key) != 0 || b->in[j].gathers || !t->group)
                 continue;
             size_t member = 0; /* the input's member with this member's values on the input's axes */
             for (size_t a = 0; a < t->group->n_axes; a++)
@@ -616,7 +617,7 @@ static sl__ynode *member_map(ctx *c, const base *b, const size_t *coords, sl__be
             v = name;
         }
         for (size_t r = 0; r < b->n_best; r++) {
-            if (b->best[r].node != v)
+            if (strcmp(b->best[r].key->text, key) != 0)
                 continue;
             sl__ynode *ph = b->best[r].placeholder;
             if (coords && !(ph = take(c->x, sizeof *ph))) {
@@ -750,7 +751,7 @@ static sl_status expand_one(ctx *c, base *b, sl_error *err)
         for (size_t k = 0; k < b->map->n; k++) {
             const sl__ynode *v = b->map->vals[k];
             for (size_t r = 0; r < b->n_best; r++)
-                if (b->best[r].node == v)
+                if (strcmp(b->best[r].key->text, b->map->keys[k]->text) == 0)
                     v = b->best[r].placeholder;
             keys[whole->n] = b->map->keys[k];
             vals[whole->n++] = v;
