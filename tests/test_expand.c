@@ -92,10 +92,12 @@ static void test_gather_and_best(void **state)
     sl_error err;
     assert_int_equal(read_stages(cv, &p, &err), SL_OK);
     const sl_stage *sel = &p->stages[find(p, "cv")];
-    assert_int_equal(sl__stage_gathered_count(sel, "input"), 6);
+    const sl_stage *gathered[6];
+    assert_int_equal(sl__stage_gathered(sel, "input", NULL), 6);
+    assert_int_equal(sl__stage_gathered(sel, "input", gathered), 6);
     assert_null(sel->group);
     for (size_t k = 0; k < 6; k++) {
-        const sl_stage *m = sl__stage_gathered(sel, "input", k);
+        const sl_stage *m = gathered[k];
         assert_non_null(m);
         assert_non_null(m->group);
         assert_string_equal(m->group->name, "score");

@@ -20,6 +20,7 @@ static const sl_param_spec params[] = {
 
 typedef struct sel_state {
     size_t n;            /* members read */
+    const sl_stage **members;
     const sl__group *g;  /* their group; NULL: one stage, not expanded */
     long fold;           /* the axis averaged over, -1: none */
     size_t n_settings, n_folds;
@@ -33,6 +34,7 @@ static void free_state(void *p)
     sel_state *s = p;
     if (!s)
         return;
+    free(s->members);
     free(s->setting);
     free(s->fold_of);
     free(s);
@@ -47,8 +49,11 @@ static sl_status plan(sl_stage *st, sl_error *err)
     sl_stage_set_state(st, s);
     snprintf(s->metric, sizeof s->metric, "%s", sl_params_string(p, "metric"));
     s->minimize = strcmp(sl_params_string(p, "goal"), "min") == 0;
-    s->n = sl__stage_gathered_count(st, "input");
-    s->g = s->n ? sl__stage_gathered(st, "input", 0)->group : NULL;
+    s->n = sl__stage_gathered(st, "input", NULL);
+    if (!(s->members = calloc(s->n ? s->n : 1, sizeof *s->members)))
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl__stage_gathered(st, "input", s->members);
+    s->g = s->n ? s->members[0]->group : NULL;
     s->fold = -1;
     s->n_settings = s->n_folds = 1;
     for (size_t a = 0; s->g && a < s->g->n_axes; a++) {
@@ -64,8 +69,8 @@ static sl_status plan(sl_stage *st, sl_error *err)
     if (!s->setting || !s->fold_of)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < s->n; k++) {
-        const sl_stage *m = sl__stage_gathered(st, "input", k);
-        const sl_frame *f = sl_stage_output((sl_stage *)m);
+        const sl_stage *m = s->members[k];
+        const sl_frame *f = m->output;
         /* settings in the order of the axes, the first varying slowest */
         for (size_t a = 0; s->g && a < s->g->n_axes; a++) {
             size_t v = sl__group_value(s->g, m->member, a);
@@ -112,13 +117,31 @@ static sl_status plan(sl_stage *st, sl_error *err)
 
 /* a is better than b: NaN (a failed score) is worse than any number, as
  * GridSearchCV ranks it. */
-static int better(const sel_state *s, double a, double b)
+static int better(int minimize, double a, double b)
 {
     if (isnan(a))
         return 0;
     if (isnan(b))
         return 1;
-    return s->minimize ? a < b : a > b;
+    return minimize ? a < b : a > b;
+}
+
+/* ord[0..n): the settings, the best first, equal means in setting order:
+ * a stable merge sort (qsort is neither stable nor given a context). */
+static void sort_settings(size_t *ord, size_t *tmp, size_t n, const double *mean, int minimize)
+{
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = better(minimize, mean[ord[j]], mean[ord[i]]) ? ord[j++] : ord[i++];
+            while (i < mid)
+                tmp[k++] = ord[i++];
+            while (j < hi)
+                tmp[k++] = ord[j++];
+        }
+        memcpy(ord, tmp, n * sizeof *ord);
+    }
 }
 
 static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
@@ -131,8 +154,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     int64_t *rank = calloc(ns, sizeof *rank);
     sl_status rc = scores && mean && sd && col && rank ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < s->n && rc == SL_OK; k++) {
-        const sl_stage *m = sl__stage_gathered(st, "input", k);
-        rc = sl_frame_read_all(sl_stage_output((sl_stage *)m), s->metric, SL_FLOAT64,
+        rc = sl_frame_read_all(s->members[k]->output, s->metric, SL_FLOAT64,
                                &scores[s->setting[k] * nf + s->fold_of[k]], 1, err);
     }
     /* as GridSearchCV's mean_test_score and std_test_score: over the folds
@@ -146,16 +168,22 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
             ss += (scores[i * nf + f] - mean[i]) * (scores[i * nf + f] - mean[i]);
         sd[i] = sqrt(ss / (double)nf);
     }
-    /* rank 1 + the settings strictly better; the best is the first of rank
-     * 1 in setting order, as GridSearchCV's best_index_ */
-    size_t best = 0;
-    for (size_t i = 0; i < ns && rc == SL_OK; i++) {
-        rank[i] = 1;
-        for (size_t j = 0; j < ns; j++)
-            rank[i] += better(s, mean[j], mean[i]);
-        if (rank[i] == 1 && rank[best] != 1)
-            best = i;
+    /* rank 1 + the settings strictly better (GridSearchCV's rankdata
+     * "min"); the best is the first of rank 1 in setting order, as its
+     * best_index_: the first after a stable sort */
+    size_t best = 0, *ord = rc == SL_OK ? malloc(2 * ns * sizeof *ord) : NULL;
+    if (rc == SL_OK && !ord)
+        rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (rc == SL_OK) {
+        for (size_t i = 0; i < ns; i++)
+            ord[i] = i;
+        sort_settings(ord, ord + ns, ns, mean, s->minimize);
+        best = ord[0];
+        for (size_t r = 0; r < ns; r++)
+            rank[ord[r]] = r > 0 && !better(s->minimize, mean[ord[r - 1]], mean[ord[r]]) ? rank[ord[r - 1]]
+                                                                                           : (int64_t)r + 1;
     }
+    free(ord);
     sl_frame *out = sl_stage_output(st);
     for (size_t a = 0, stride = ns; a < na && rc == SL_OK; a++) {
         const sl__axis *ax = s->g->axes[a];

@@ -873,14 +873,13 @@ int sl__expand_is_group(const sl_pipeline *p, const char *name)
     return name && group_named(p, name) != NULL;
 }
 
-static sl_status add_input(sl_stage *st, const char *param, size_t stage, int best, sl_error *err)
+/* The group a gathering stage's INPUT parameter j names, or NULL. */
+static const sl__group *gathered_group(const sl_pipeline *p, const sl_stage *st, size_t j)
 {
-    sl__input *in = realloc(st->inputs, (st->n_inputs + 1) * sizeof *in);
-    if (!in)
-        return nomem(err);
-    st->inputs = in;
-    in[st->n_inputs++] = (sl__input){param, stage, best};
-    return SL_OK;
+    const sl_param_spec *ps = &st->op->params[j];
+    if (!(sl__op_flags(st->op) & SL__OP_GATHER) || ps->type != SL_PARAM_INPUT)
+        return NULL;
+    return group_named(p, sl_params_string(st->params, ps->name));
 }
 
 sl_status sl__expand_link(sl_pipeline *p, sl_stage *stages, size_t n, sl_error *err)
@@ -896,22 +895,38 @@ sl_status sl__expand_link(sl_pipeline *p, sl_stage *stages, size_t n, sl_error *
     sl_status s = SL_OK;
     for (size_t i = 0; i < n && s == SL_OK; i++) {
         sl_stage *st = &stages[i];
-        for (size_t j = 0; (sl__op_flags(st->op) & SL__OP_GATHER) && j < st->op->n_params && s == SL_OK; j++) {
-            const sl_param_spec *ps = &st->op->params[j];
-            const sl__group *g = ps->type == SL_PARAM_INPUT ? group_named(p, sl_params_string(st->params, ps->name))
-                                                            : NULL;
+        size_t extra = st->n_best;
+        for (size_t j = 0; j < st->op->n_params; j++) {
+            const sl__group *g = gathered_group(p, st, j);
+            extra += g ? g->n_members : 0;
+        }
+        if (!extra)
+            continue;
+        /* at once: a member at a time would copy the inputs once per member */
+        sl__input *in = realloc(st->inputs, (st->n_inputs + extra) * sizeof *in);
+        if (!in) {
+            s = nomem(err);
+            break;
+        }
+        st->inputs = in;
+        for (size_t j = 0; j < st->op->n_params && s == SL_OK; j++) {
+            const sl__group *g = gathered_group(p, st, j);
             for (size_t m = 0; g && m < g->n_members && s == SL_OK; m++) {
                 long k = find(sorted, n, g->members[m]);
-                s = k >= 0 ? add_input(st, ps->name, (size_t)k, 0, err)
-                           : sl__error_set(err, SL_ERR_INTERNAL, "member '%s' of stage '%s' is missing",
-                                           g->members[m], g->name);
+                if (k >= 0)
+                    in[st->n_inputs++] = (sl__input){st->op->params[j].name, (size_t)k, 0};
+                else
+                    s = sl__error_set(err, SL_ERR_INTERNAL, "member '%s' of stage '%s' is missing", g->members[m],
+                                      g->name);
             }
         }
         for (size_t r = 0; r < st->n_best && s == SL_OK; r++) {
             long k = find(sorted, n, st->best[r].from);
             st->best[r].input = st->n_inputs;
-            s = k >= 0 ? add_input(st, "best", (size_t)k, 1, err)
-                       : sl__error_set(err, SL_ERR_INTERNAL, "select stage '%s' is missing", st->best[r].from);
+            if (k >= 0)
+                in[st->n_inputs++] = (sl__input){"best", (size_t)k, 1};
+            else
+                s = sl__error_set(err, SL_ERR_INTERNAL, "select stage '%s' is missing", st->best[r].from);
         }
     }
     free(sorted);
@@ -931,18 +946,14 @@ int sl__stage_is(const sl_stage *st, const char *name)
     return strcmp(st->name, name) == 0 || (st->group && strcmp(st->group->name, name) == 0);
 }
 
-size_t sl__stage_gathered_count(const sl_stage *st, const char *param)
+size_t sl__stage_gathered(const sl_stage *st, const char *param, const sl_stage **out)
 {
     size_t n = 0;
     for (size_t j = 0; j < st->n_inputs; j++)
-        n += !st->inputs[j].best && strcmp(st->inputs[j].param, param) == 0;
+        if (!st->inputs[j].best && strcmp(st->inputs[j].param, param) == 0) {
+            if (out)
+                out[n] = &st->pipe->stages[st->inputs[j].stage];
+            n++;
+        }
     return n;
-}
-
-const sl_stage *sl__stage_gathered(const sl_stage *st, const char *param, size_t k)
-{
-    for (size_t j = 0; j < st->n_inputs; j++)
-        if (!st->inputs[j].best && strcmp(st->inputs[j].param, param) == 0 && k-- == 0)
-            return &st->pipe->stages[st->inputs[j].stage];
-    return NULL;
 }

@@ -67,10 +67,10 @@ size_t sl__group_value(const sl__group *g, size_t m, size_t a);
  * called name (so that --force fit, clean fit, ... mean every member). */
 int sl__stage_is(const sl_stage *st, const char *name);
 
-/* For an op that gathers (SL__OP_GATHER): the stages its INPUT parameter
- * `param` reads, in member order, and how many. */
-size_t sl__stage_gathered_count(const sl_stage *st, const char *param);
-const sl_stage *sl__stage_gathered(const sl_stage *st, const char *param, size_t k);
+/* For an op that gathers (SL__OP_GATHER): how many stages its INPUT
+ * parameter `param` reads, and (out not NULL) those stages, in member
+ * order. */
+size_t sl__stage_gathered(const sl_stage *st, const char *param, const sl_stage **out);
 
 /* Sets each { best: STAGE } parameter of st to the value its select stage
  * chose (the stage's result best_index, computed in this run or reused)

@@ -300,7 +300,16 @@ def test_goal_min_and_a_grid(args):
     assert params["fit_intercept"] == gs.best_params_["ridge__fit_intercept"], params
     ridge = gs.best_estimator_.named_steps["ridge"]
     assert_close(env.read("final", "coef", "w2").reshape(-1), ridge.coef_, 1e-10, what="final coef")
-    print("     goal min on mse = neg_mean_squared_error's; a 4 x 2 grid's rows, ranks and best = GridSearchCV's")
+    # ties: a parameter the normal equations ignore gives equal means; the best is the first listed
+    text = cv_text(env, L2, final="final: { op: linreg, input: f64n, seed: { best: cv } }")
+    text = text.replace("sweep: { l2: [%s] }" % ", ".join(repr(v) for v in L2), "sweep: { seed: [3, 1, 2] }")
+    env.run(text, "--workdir", env.path("w3"))
+    gs = gridsearch(X, y, None, grid={"ridge__random_state": [3, 1, 2]})
+    assert np.array_equal(env.read("cv", "rank", "w3").reshape(-1), gs.cv_results_["rank_test_score"]), "tied ranks"
+    assert result(env, "cv", "best_index", "w3") == gs.best_index_ == 0
+    assert result(env, "cv", "best.seed", "w3") == 3
+    print("     goal min on mse = neg_mean_squared_error's; a 4 x 2 grid's rows, ranks and best = GridSearchCV's; "
+          "ties rank alike, the first is the best")
 
 
 # ---------------------------------------------------------------------------
