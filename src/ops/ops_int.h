@@ -40,6 +40,18 @@ sl_status sl__op_register_from(const sl_op *op, void *user, void (*destroy)(void
 sl_status sl__select_arrays(const sl_stage *st, const char *param, const sl_frame *in, unsigned char *want,
                             sl_error *err);
 
+/* For the ops that change values by a statistic or a transform of the data
+ * (normalize, scale, clean's clipping): the arrays the STRING_LIST parameter
+ * `param` names, or, when it is absent, only the array that the op's STRING
+ * parameter `features` names, so that a target such as y is never changed
+ * unless a user names it (a z-scored y made least squares fit in z-units and
+ * logistic regression fail on labels that were no longer 0 and 1). A frame
+ * without that array is a config error that gives the rule, the frame's
+ * arrays and what to write. `changes` ("normalize changes") and `verb`
+ * ("normalize") word the message. */
+sl_status sl__select_features(const sl_stage *st, const char *param, const sl_frame *in, unsigned char *want,
+                              const char *changes, const char *verb, sl_error *err);
+
 /* "X (float32, 16 columns), y (float32, 1 column)" for error messages. */
 void sl__describe_frame(const sl_frame *f, char *buf, size_t size);
 

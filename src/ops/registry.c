@@ -264,3 +264,35 @@ sl_status sl__select_arrays(const sl_stage *st, const char *param, const sl_fram
     }
     return SL_OK;
 }
+
+sl_status sl__select_features(const sl_stage *st, const char *param, const sl_frame *in, unsigned char *want,
+                              const char *changes, const char *verb, sl_error *err)
+{
+    const sl_params *p = sl_stage_params(st);
+    if (sl_params_has(p, param))
+        return sl__select_arrays(st, param, in, want, err);
+    size_t n = sl_frame_count(in);
+    memset(want, 0, n);
+    const char *features = sl_params_string(p, "features");
+    long i = sl_frame_find(in, features);
+    if (i >= 0) {
+        want[i] = 1;
+        return SL_OK;
+    }
+    char have[512];
+    sl__describe_frame(in, have, sizeof have);
+    /* the suggestion: features are most often the widest array */
+    const char *guess = "NAME";
+    int64_t widest = 0;
+    for (size_t k = 0; k < n; k++)
+        if (sl_frame_array(in, k)->cols > widest) {
+            widest = sl_frame_array(in, k)->cols;
+            guess = sl_frame_array(in, k)->name;
+        }
+    return sl_stage_error(st, err, SL_ERR_CONFIG, "features",
+                          "without '%s', %s only the features array, named by 'features' (here '%s'), so that a "
+                          "target keeps its values; the input has no array '%s' (it has %s): write 'features: %s' "
+                          "to name the features array, or '%s: [...]' to name every array to %s, the target too if "
+                          "it must",
+                          param, changes, features, features, have, guess, param, verb);
+}

@@ -12,7 +12,9 @@
 static const sl_param_spec params[] = {
     {"input", SL_PARAM_INPUT, 1, NULL, NULL, 0, 0, "stage whose output frame is scaled"},
     {"arrays", SL_PARAM_STRING_LIST, 0, NULL, NULL, 0, 0,
-     "float arrays to scale (default: every float array); the others pass through unchanged"},
+     "float arrays to scale (default: the `features` array only); the others pass through unchanged"},
+    {"features", SL_PARAM_STRING, 0, "X", NULL, 0, 0,
+     "the features array, the one scaled when `arrays` is not given (a target such as y is left as it is)"},
     {"transform", SL_PARAM_CHOICE, 0, "none", "none|log|log1p|sqrt|square", 0, 0,
      "function applied to each value before the factor and offset"},
     {"factor", SL_PARAM_NUMBER_LIST, 0, "[1]", NULL, 0, 0, "multiplier: one value, or one per column"},
@@ -97,18 +99,17 @@ static sl_status plan(sl_stage *st, sl_error *err)
         if (strcmp(tr, transform_names[t]) == 0)
             s->transform = t;
     s->nan_mode = strcmp(sl_params_string(p, "domain_errors"), "nan") == 0;
-    sl_status rc = sl__select_arrays(st, "arrays", in, want, err);
-    int explicit = sl_params_has(p, "arrays"), any = 0;
+    sl_status rc = sl__select_features(st, "arrays", in, want, "scale changes", "scale", err);
+    int any = 0;
     for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
         const sl_array_info *a = sl_frame_array(in, i);
         if (!want[i])
             continue;
         if (!sl_dtype_is_float(a->dtype)) {
-            if (explicit)
-                rc = sl_stage_error(st, err, SL_ERR_CONFIG, "arrays",
-                                    "array '%s' holds %s; scale writes floats in the array's own type: convert it "
-                                    "first (op: convert, dtype: float64, arrays: [%s])",
-                                    a->name, sl_dtype_name(a->dtype), a->name);
+            rc = sl_stage_error(st, err, SL_ERR_CONFIG, sl_params_has(p, "arrays") ? "arrays" : "features",
+                                "array '%s' holds %s; scale writes floats in the array's own type: convert it "
+                                "first (op: convert, dtype: float64, arrays: [%s])",
+                                a->name, sl_dtype_name(a->dtype), a->name);
             continue;
         }
         arr_scale *as = &s->a[i];
@@ -123,12 +124,8 @@ static sl_status plan(sl_stage *st, sl_error *err)
             as->identity[c] = as->factor[c] == 1.0 && as->offset[c] == 0.0;
     }
     free(want);
-    if (rc == SL_OK && !any) {
-        char have[512];
-        sl__describe_frame(in, have, sizeof have);
-        rc = sl_stage_error(st, err, SL_ERR_CONFIG, "input",
-                            "the input has no float array to scale (it has %s); convert integer arrays first", have);
-    }
+    if (rc == SL_OK && !any)
+        rc = sl_stage_error(st, err, SL_ERR_CONFIG, "arrays", "'arrays' names no arrays; name at least one");
     for (size_t i = 0; i < s->n && rc == SL_OK; i++)
         rc = sl_frame_add_like(out, in, i, SL_DTYPE_NONE, err);
     sl_frame_set_rows(out, sl_frame_rows(in));
@@ -291,16 +288,19 @@ static const char doc[] =
     "`np.log` etc.: NaN outside the domain, -Inf at 0 for `log` (-1 for `log1p`); the\n"
     "result `values_out_of_domain` counts those values.\n"
     "\n"
-    "**Arrays**: `arrays` (default: every float array; integer arrays then pass through).\n"
-    "Naming an integer array is an error that suggests `convert` to a float type first.\n"
+    "**Arrays**: `arrays`, or without it only the `features` array (`X` by default), so\n"
+    "that a target such as y keeps its values; name y in `arrays` to scale it too. An input\n"
+    "without the `features` array is an error at plan time that lists its arrays. Scaling\n"
+    "an integer array is an error that suggests `convert` to a float type first.\n"
     "\n"
     "**Output**: the input's arrays, same types, columns and rows; scaled arrays carry the\n"
     "attributes `scale_factor` and `scale_offset` (one per column). One map pass: results do\n"
     "not depend on chunk size or thread count.\n"
     "\n"
-    "**Errors**: an unknown or integer array in `arrays`; no float array to scale; `factor`\n"
-    "or `offset` with a count that is neither 1 nor the array's columns, or not finite; at\n"
-    "run time, a value outside the transform's domain (unless `domain_errors: nan`).\n";
+    "**Errors**: an unknown or integer array in `arrays`, or as `features`; no `features`\n"
+    "array and no `arrays`; `arrays: []`; `factor` or `offset` with a count that is neither\n"
+    "1 nor the array's columns, or not finite; at run time, a value outside the transform's\n"
+    "domain (unless `domain_errors: nan`).\n";
 
 const sl_op sl__op_scale = {
     .abi = SL_ABI_VERSION,
