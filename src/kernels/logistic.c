@@ -16,7 +16,7 @@ int64_t sl__logit_width(const sl__logit_shape *sh)
 size_t sl__logit_partial_doubles(const sl__logit_shape *sh)
 {
     size_t D = (size_t)(sl__logit_rows(sh) * sl__logit_width(sh));
-    return 2 + D + D * D;
+    return 3 + D + D * D;
 }
 
 size_t sl__logit_work_doubles(const sl__logit_shape *sh, int64_t rows)
@@ -93,7 +93,8 @@ sl_status sl__logit_chunk(const sl__logit_shape *sh, const double *Xt, const int
 {
     int64_t P = sl__logit_width(sh), R = sl__logit_rows(sh), D = R * P;
     double *z = work, *p = z + rows * R, *res = p + rows * R, *S = res + rows, *B = S + rows * P;
-    double *g = partial + 2, *H = partial + 2 + D;
+    double *g = partial + 3, *H = partial + 3 + D;
+    double apart = 0; /* rows on the wrong side of p = 1/2, or on it */
     sl_status s = SL_OK;
     /* scores, row-major rows x R: z_r = X̃ θ_r, one gemv per row of θ into a column */
     for (int64_t r = 0; r < R && s == SL_OK; r++) {
@@ -108,7 +109,9 @@ sl_status sl__logit_chunk(const sl__logit_shape *sh, const double *Xt, const int
     if (!sh->softmax) {
         for (int64_t i = 0; i < rows; i++) {
             double y = cls[i] == positive ? 1.0 : 0.0;
-            loss += log1p_exp(z[i]) - y * z[i];
+            double li = log1p_exp(z[i]) - y * z[i];
+            loss += li;
+            apart += li >= M_LN2;
             res[i] = p[i] - y;
         }
         s = sl__gemv_t(1.0, Xt, rows, P, res, 1.0, g, err);
@@ -129,7 +132,9 @@ sl_status sl__logit_chunk(const sl__logit_shape *sh, const double *Xt, const int
                 m = zi[k] > m ? zi[k] : m;
             for (int64_t k = 0; k < K; k++)
                 sum += exp(zi[k] - m);
-            loss += log(sum) + m - zi[cls[i]];
+            double li = log(sum) + m - zi[cls[i]];
+            loss += li;
+            apart += li >= M_LN2;
         }
         for (int64_t k = 0; k < K && s == SL_OK; k++) {
             for (int64_t i = 0; i < rows; i++)
@@ -151,5 +156,6 @@ sl_status sl__logit_chunk(const sl__logit_shape *sh, const double *Xt, const int
     }
     partial[0] += (double)rows;
     partial[1] += loss;
+    partial[2] += apart;
     return s;
 }

@@ -24,8 +24,10 @@ typedef struct sl__logit_shape {
 /* Rows of θ (R) and values per row (P); D = R * P unknowns. */
 int64_t sl__logit_rows(const sl__logit_shape *sh);
 int64_t sl__logit_width(const sl__logit_shape *sh);
-/* Doubles of one partial: [0] rows, [1] Σ log-loss, [2, 2 + D) the
- * gradient Σ x̃ (p − y) by rows of θ, then the D x D Hessian (row-major). */
+/* Doubles of one partial: [0] rows, [1] Σ log-loss, [2] rows whose
+ * true class has probability <= 1/2 (none: the model separates the
+ * classes), [3, 3 + D) the gradient Σ x̃ (p − y) by rows of θ, then the
+ * D x D Hessian (row-major). */
 size_t sl__logit_partial_doubles(const sl__logit_shape *sh);
 /* Doubles of scratch sl__logit_chunk needs for `rows` rows. */
 size_t sl__logit_work_doubles(const sl__logit_shape *sh, int64_t rows);

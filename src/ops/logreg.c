@@ -50,7 +50,11 @@ static const char doc[] =
     "order, the log-loss, its gradient and its Hessian X̃ᵀWX̃ (BLIS `gemm`; X̃ is X with a column of ones for "
     "the intercept), a Cholesky solve of the (F + 1)-square system (K(F + 1) for softmax; the least-norm solve "
     "when it is singular) and a backtracking line search (Armijo, halving the step; a refused step costs one "
-    "more pass). It stops when max|∇f| <= `tol` (default 1e-8) or after `max_iter` steps. Three models "
+    "more pass). It has converged when max|∇f| <= `tol` (default 1e-8), or at float64's floor: once a step's "
+    "predicted decrease of f is below 64 ε·|f|, what float64 resolves of f, the step is taken whole (a line "
+    "search cannot judge it) while it keeps halving max|∇f|, and the first that does not ends the fit "
+    "(unscaled features leave a floor of rounding in max|∇f| that may lie above a small `tol`). Else it stops "
+    "after `max_iter` steps. Three models "
     "(`multi_class`):\n"
     "- `binary` (2 classes): P(second class) = σ(x·w + b), as scikit-learn's binary model;\n"
     "- `multinomial`: softmax over K classes, one row of weights per class, as scikit-learn's "
@@ -212,6 +216,12 @@ static sl_status run_newton(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error
                  nt->gradient_norm, (long long)nt->iterations, nt->tol);
     if (why[0] && (rc = not_converged(st, s, why, err)) != SL_OK)
         return rc;
+    /* without a penalty, separable classes have no optimum: the weights grow
+     * with every step, and tol only decides where the run stops */
+    if (!why[0] && nt->l2 == 0 && nt->separated)
+        sl_stage_warn(st,
+                      "the model separates the training classes perfectly: with l2 = 0 the log-loss has no "
+                      "minimum and the weights grow without bound (tol decides where they stop); set l2 > 0");
     int code = nt->mode == SL__LOGIT_BINARY ? 1 : nt->mode == SL__LOGIT_SOFTMAX ? 2 : 3;
     int64_t R = nt->mode == SL__LOGIT_BINARY ? 1 : nt->K;
     rc = sl__model_store_classifier(st, code, nt->theta, R, nt->F, nt->fit_intercept, nt->classes, nt->K, nt->loss,

@@ -5,6 +5,7 @@
  * and a backtracking line search (Armijo) that spends a pass only when the
  * full step is refused. Binary, softmax, and one-vs-rest (K binary problems
  * solved side by side in the same passes). See model_int.h. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,7 +212,7 @@ static double objective(const sl__newton *nt, int64_t q, const double *theta, do
         double w = is_bias(nt, j) ? 0 : theta[j];
         pen += w * w;
         if (g)
-            g[j] = (sum[2 + j] + nt->l2 * w) / n;
+            g[j] = (sum[3 + j] + nt->l2 * w) / n;
     }
     return (sum[1] + 0.5 * nt->l2 * pen) / n;
 }
@@ -235,7 +236,7 @@ static sl_status direction(sl__newton *nt, int64_t q, const double *g, double *d
     const double *sum = nt->sums + q * sl__logit_partial_doubles(&nt->shape);
     double n = (double)nt->n, *A = nt->hess;
     for (int64_t i = 0; i < D * D; i++)
-        A[i] = sum[2 + D + i] / n;
+        A[i] = sum[3 + D + i] / n;
     for (int64_t j = 0; j < D; j++)
         if (!is_bias(nt, j))
             A[j * D + j] += nt->l2 / n;
@@ -303,8 +304,9 @@ sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
     size_t D = (size_t)nt->D, Q = (size_t)nt->problems;
     double *f = calloc(Q, sizeof *f), *slope = calloc(Q, sizeof *slope), *step = calloc(Q, sizeof *step);
     double *g = malloc(D * sizeof *g), *dir = calloc(Q * D, sizeof *dir);
-    unsigned char *active = malloc(Q), *pending = malloc(Q), *stalled = calloc(Q, 1);
-    sl_status s = f && slope && step && g && dir && active && pending && stalled ? SL_OK
+    unsigned char *active = malloc(Q), *pending = malloc(Q), *stalled = calloc(Q, 1), *fine = calloc(Q, 1);
+    double *last_gn = calloc(Q, sizeof *last_gn);
+    sl_status s = f && slope && step && g && dir && active && pending && stalled && fine && last_gn ? SL_OK
                                                                        : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     if (s == SL_OK) {
         memset(active, 1, Q);
@@ -341,6 +343,18 @@ sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
             for (size_t j = 0; j < D; j++)
                 slope[q] += g[j] * dir[q * D + j];
             step[q] = 1;
+            /* The step would lower f by about −slope/2. Below what float64
+             * resolves of f the line search cannot judge it, but the step
+             * still gains digits of θ: take it whole, as long as it keeps
+             * shrinking the gradient (features of a large scale leave a
+             * floor of rounding in max|∇f| that may lie above tol). */
+            int was_fine = fine[q];
+            fine[q] = !(-slope[q] > 64 * DBL_EPSILON * fabs(f[q]));
+            if (was_fine && fine[q] && !(gn < 0.5 * last_gn[q])) {
+                active[q] = 0;
+                left--;
+            }
+            last_gn[q] = gn;
         }
         if (s)
             break;
@@ -368,7 +382,7 @@ sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
                 if (!pending[q])
                     continue;
                 double fn = objective(nt, (int64_t)q, nt->trial + q * D, NULL);
-                if (isfinite(fn) && fn <= f[q] + 1e-4 * step[q] * slope[q]) {
+                if (isfinite(fn) && (fine[q] || fn <= f[q] + 1e-4 * step[q] * slope[q])) {
                     pending[q] = 0;
                 } else if (step[q] < 1e-10) {
                     /* no step lowers the loss: as far as float64 goes */
@@ -398,8 +412,11 @@ sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
     }
     if (s == SL_OK) {
         nt->train_loss = 0;
-        for (size_t q = 0; q < Q; q++)
+        nt->separated = 1;
+        for (size_t q = 0; q < Q; q++) {
             nt->train_loss += nt->sums[q * sl__logit_partial_doubles(&nt->shape) + 1];
+            nt->separated &= nt->sums[q * sl__logit_partial_doubles(&nt->shape) + 2] == 0;
+        }
         nt->train_loss /= (double)nt->n;
     }
     free(f);
@@ -410,6 +427,8 @@ sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
     free(active);
     free(pending);
     free(stalled);
+    free(fine);
+    free(last_gn);
     return s;
 }
 

@@ -104,8 +104,7 @@ sl_status sl__model_check(const sl_stage *st, const char *param, const sl_frame 
                               sl_params_string(sl_stage_params(st), param), have);
     if (sl_frame_rows(m) == 0 || (t < 0 && sl_frame_rows(m) != 1 && sl_frame_rows(m) != -1))
         return sl_stage_error(st, err, SL_ERR_CONFIG, param,
-                              "stage '%s' is not a model: a model frame has 1 row (a multi-class model one per "
-                              "class); it has %lld",
+                              "stage '%s' is not a model: a model frame has 1 row; it has %lld",
                               sl_params_string(sl_stage_params(st), param), (long long)sl_frame_rows(m));
     *kind = t >= 0 ? SL__MODEL_LOGISTIC : SL__MODEL_LINEAR;
     *F = sl_frame_array(m, (size_t)c)->cols;
@@ -115,10 +114,13 @@ sl_status sl__model_check(const sl_stage *st, const char *param, const sl_frame 
 sl_status sl__model_load(const sl_stage *st, const char *param, const sl_frame *m, int64_t F, double *w, double *b,
                          double *threshold, sl_error *err)
 {
-    if (sl_frame_rows(m) != 1)
+    if (sl_frame_rows(m) != 1 && sl_frame_find(m, SL__MODEL_THRESHOLD) >= 0)
         return sl_stage_error(st, err, SL_ERR_DATA, param,
                               "the model has %lld rows: a multi-class model; score it with predict, then "
                               "metrics on predict's output",
+                              (long long)sl_frame_rows(m));
+    if (sl_frame_rows(m) != 1)
+        return sl_stage_error(st, err, SL_ERR_DATA, param, "the model has %lld rows; a model frame has 1 row",
                               (long long)sl_frame_rows(m));
     sl_status s = sl_frame_read_all(m, SL__MODEL_COEF, SL_FLOAT64, w, (size_t)F, err);
     if (s == SL_OK)

@@ -166,7 +166,9 @@ sl_status sl__train_minibatch(sl__train *t, sl_exec *ex, sl_stage *st, sl_error 
  * divided by C·n. Each iteration: the direction d = −H⁻¹∇f (Cholesky, or
  * the least-norm solve when H is singular), then θ + t·d with t = 1, ½, ¼,
  * ... until f falls by at least 1e-4·t·∇f·d (Armijo). Converged when
- * max|∇f| <= tol. One-vs-rest runs K binary problems (class k against the
+ * max|∇f| <= tol, or at float64's floor: when the predicted decrease
+ * −∇f·d is below 64 ε |f| (the line search cannot judge such a step, so it
+ * is taken whole) twice in a row and the step did not halve max|∇f|. One-vs-rest runs K binary problems (class k against the
  * rest) through the same passes, each with its own steps. */
 #define SL__MAX_CLASSES 1000
 
@@ -202,6 +204,7 @@ typedef struct sl__newton {
     int64_t stalled;       /* problems whose line search found no lower loss */
     double gradient_norm;  /* max|∇f| over the problems at the end */
     double train_loss;     /* Σ_i ℓ_i / n at the end (one-vs-rest: summed over the K problems) */
+    int separated;         /* every training row's class has probability > 1/2 (every problem's) */
 } sl__newton;
 
 /* Run time: rows, then one pass for the target's classes (sorted distinct

@@ -327,7 +327,8 @@ def test_errors_at_run_time(args):
              check=False)
     run_fail(env, "  s: { op: linreg, input: const }\n", 1, "column 1", "constant", check=False)
     run_fail(env, "  s: { op: linreg, input: nan }\n", 1, "row 1234 column 2", "clean", check=False)
-    run_fail(env, "  s: { op: logreg, input: clsbad }\n", 1, "row 77", "labels 0 or 1", check=False)
+    run_fail(env, "  s: { op: logreg, input: clsbad, solver: gradient_descent }\n", 1, "row 77", "labels 0 or 1",
+             check=False)
     run_fail(env, "  s: { op: linreg, input: std, solver: gradient_descent, learning_rate: 50 }\n", 1,
              "diverged", "learning_rate", check=False)
     run_fail(env, "  s: { op: metrics, model: logmodel, data: clsbad, metrics: [log_loss] }\n", 1, "row 77",
