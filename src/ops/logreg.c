@@ -31,6 +31,9 @@ static const sl_param_spec params[] = {
      "a model that did not converge: a warning (and result converged = 0), or an error"},
     {"threshold", SL_PARAM_NUMBER, 0, "0.5", NULL, 0, 0,
      "binary models: predict says the second class when its probability is above this (0 < threshold < 1)"},
+    {"validation", SL_PARAM_INPUT, 0, NULL, NULL, 0, 0,
+     "a stage whose frame (same features and target arrays) is scored at every iteration: its log-loss goes "
+     "beside the training loss"},
     {"epochs", SL_PARAM_INT, 0, "100", NULL, 1, 1e7, "gradient descent: passes over the data"},
     {"learning_rate", SL_PARAM_NUMBER, 0, "0.1", NULL, 0, 0, "gradient descent: step size lr (> 0)"},
     {"batch_size", SL_PARAM_INT, 0, "0", NULL, 0, 0, "gradient descent: rows per update (>= 0); 0: full batch"},
@@ -86,7 +89,10 @@ static const char doc[] =
     "binary model and K for a multi-class one (row k: class k). `coef` has the attributes `model_kind` "
     "([1] binary, [2] multinomial, [3] one-vs-rest), `classes` (the K label values, sorted; a binary model "
     "gives P(classes[1])) and `loss` (f at the start and after each Newton step, or one value per epoch: the "
-    "mean log-loss at the weights the epoch starts from). Results: `rows`, `train_log_loss` (the mean log-loss "
+    "mean log-loss at the weights the epoch starts from). With `validation`, the attribute `validation_loss` holds "
+    "the validation frame's mean log-loss (one extra pass over it each time) at every Newton iterate, or at the "
+    "start of every full-batch epoch and at the final weights (mini-batch: the final weights only), and the "
+    "result `validation_log_loss` the final model's. Results: `rows`, `train_log_loss` (the mean log-loss "
     "of the final model; for one-vs-rest the sum of its K binary losses), `converged`, `iterations`.";
 
 typedef struct logreg_state {
@@ -157,6 +163,33 @@ static sl_status plan_solver(sl_stage *st, logreg_state *s, sl_error *err)
     return SL_OK;
 }
 
+/* `validation`: the same arrays, of the same widths, as the training data. */
+static sl_status plan_validation(sl_stage *st, sl__newton *nt, sl_error *err)
+{
+    const sl_frame *v = sl_stage_input(st, "validation");
+    if (!v)
+        return SL_OK;
+    nt->valid.in = v;
+    const sl_params *p = sl_stage_params(st);
+    const char *names[2] = {sl_params_string(p, "features"), sl_params_string(p, "target")};
+    long *idx[2] = {&nt->valid.xi, &nt->valid.yi};
+    for (int k = 0; k < 2; k++) {
+        *idx[k] = sl_frame_find(v, names[k]);
+        int64_t want = k == 0 ? nt->F : 1;
+        if (*idx[k] < 0 || sl_frame_array(v, (size_t)*idx[k])->cols != want) {
+            char have[512];
+            sl__describe_frame(v, have, sizeof have);
+            return sl_stage_error(st, err, SL_ERR_CONFIG, "validation",
+                                  "the validation frame needs array '%s' of %lld column%s, as the training data "
+                                  "has; it has %s",
+                                  names[k], (long long)want, want == 1 ? "" : "s", have);
+        }
+        nt->valid.names[k] = sl_frame_array(v, (size_t)*idx[k])->name;
+    }
+    nt->valid.names[2] = NULL;
+    return SL_OK;
+}
+
 static sl_status plan(sl_stage *st, sl_error *err)
 {
     logreg_state *s = calloc(1, sizeof *s);
@@ -171,11 +204,13 @@ static sl_status plan(sl_stage *st, sl_error *err)
     sl__newton *nt = &s->nt;
     const sl__train *t = &s->t;
     nt->st = st;
-    nt->in = t->in;
-    nt->xi = t->xi;
-    nt->yi = t->yi;
-    memcpy(nt->names, t->names, sizeof nt->names);
+    nt->train.in = t->in;
+    nt->train.xi = t->xi;
+    nt->train.yi = t->yi;
+    memcpy(nt->train.names, t->names, sizeof nt->train.names);
     nt->F = t->F;
+    if ((rc = plan_validation(st, nt, err)) != SL_OK)
+        return rc;
     nt->fit_intercept = t->fit_intercept;
     nt->l2 = t->l2;
     /* the number of classes, hence the model's rows, comes from the data */
@@ -192,6 +227,16 @@ static sl_status not_converged(sl_stage *st, const logreg_state *s, const char *
         return sl_stage_error(st, err, SL_ERR_DATA, "on_no_convergence", "the model did not converge: %s", what);
     sl_stage_warn(st, "the model did not converge: %s", what);
     return SL_OK;
+}
+
+/* The validation log-loss at each iterate: an attribute beside `loss`, the
+ * last one a result. */
+static sl_status store_validation(sl_stage *st, const double *loss, size_t n, sl_error *err)
+{
+    sl_status rc = sl_frame_set_attr(sl_stage_output(st), SL__MODEL_COEF, "validation_loss", loss, n, err);
+    if (rc == SL_OK)
+        rc = sl_stage_set_result(st, "validation_log_loss", loss[n - 1], err);
+    return rc;
 }
 
 static sl_status run_newton(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error *err)
@@ -235,6 +280,8 @@ static sl_status run_newton(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error
         rc = sl_stage_set_result(st, "converged", nt->converged ? 1 : 0, err);
     if (rc == SL_OK)
         rc = sl_stage_set_result(st, "iterations", (double)nt->iterations, err);
+    if (rc == SL_OK && nt->valid.in)
+        rc = store_validation(st, nt->valid_loss, (size_t)nt->iterations + 1, err);
     return rc;
 }
 
@@ -248,6 +295,20 @@ static double gd_gradient_norm(const sl__train *t, const double *g, double gb)
     return m;
 }
 
+/* The validation log-loss of gradient descent's current weights. */
+static sl_status gd_valid_loss(logreg_state *s, sl_exec *ex, sl_stage *st, double *loss, sl_error *err)
+{
+    const sl__train *t = &s->t;
+    double *theta = malloc((size_t)(t->F + 1) * sizeof *theta);
+    if (!theta)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    memcpy(theta, t->w, (size_t)t->F * sizeof *theta);
+    theta[t->F] = t->b;
+    sl_status rc = sl__newton_valid_loss(&s->nt, ex, st, theta, loss, err);
+    free(theta);
+    return rc;
+}
+
 static sl_status run_gd(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error *err)
 {
     sl__train *t = &s->t;
@@ -256,6 +317,14 @@ static sl_status run_gd(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error *er
         return rc;
     double n = (double)t->n, gb = 0, loss_sum = 0, gnorm = INFINITY;
     int64_t epochs_run = t->epochs;
+    double *valid = NULL;
+    size_t n_valid = 0;
+    if (s->nt.valid.in) {
+        if ((rc = sl__newton_binary01(&s->nt, err)) != SL_OK)
+            return rc;
+        if (!(valid = malloc((size_t)(t->epochs + 1) * sizeof *valid)))
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
     if (t->batch_size > 0) {
         rc = sl__train_minibatch(t, ex, st, err);
     } else {
@@ -265,6 +334,8 @@ static sl_status run_gd(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error *er
                 break;
             t->loss[e] = loss_sum / n;
             rc = sl__train_check_loss(t, e, t->loss[e], err);
+            if (rc == SL_OK && valid)
+                rc = gd_valid_loss(s, ex, st, &valid[n_valid++], err);
             sl_exec_epoch(ex, e + 1, t->epochs, t->loss[e]);
             if (rc == SL_OK && s->has_tol && gd_gradient_norm(t, t->g, gb) <= s->nt.tol) {
                 epochs_run = e; /* converged at the weights epoch e started from */
@@ -308,6 +379,13 @@ static sl_status run_gd(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error *er
         rc = sl_stage_set_result(st, "converged", converged, err);
     if (rc == SL_OK)
         rc = sl_stage_set_result(st, "iterations", (double)epochs_run, err);
+    /* the final weights (those the last epoch started from, when tol
+     * stopped it); mini-batch epochs are scored only here */
+    if (rc == SL_OK && valid && epochs_run == t->epochs)
+        rc = gd_valid_loss(s, ex, st, &valid[n_valid++], err);
+    if (rc == SL_OK && valid)
+        rc = store_validation(st, valid, n_valid, err);
+    free(valid);
     return rc;
 }
 

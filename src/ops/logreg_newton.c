@@ -61,7 +61,7 @@ static sl_status too_many_classes(const sl__newton *nt, sl_error *err)
     return sl_stage_error(nt->st, err, SL_ERR_DATA, "target",
                           "array '%s' holds more than %d distinct labels; logistic regression is for class "
                           "labels (a continuous target wants linreg)",
-                          nt->names[1], SL__MAX_CLASSES);
+                          nt->train.names[1], SL__MAX_CLASSES);
 }
 
 static sl_status classes_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
@@ -69,12 +69,12 @@ static sl_status classes_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, voi
     (void)out;
     const sl__newton *nt = ctx;
     double *scratch = NULL;
-    if (sl_frame_array(nt->in, (size_t)nt->yi)->dtype != SL_FLOAT64 &&
+    if (sl_frame_array(nt->train.in, (size_t)nt->train.yi)->dtype != SL_FLOAT64 &&
         !(scratch = malloc((size_t)in->rows * sizeof *scratch)))
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    const double *y = sl__chunk_f64(in, nt->yi, scratch);
+    const double *y = sl__chunk_f64(in, nt->train.yi, scratch);
     double *acc = partial;
-    sl_status s = sl__check_finite(nt->st, nt->names[1], y, in->rows, 1, in->row0, err);
+    sl_status s = sl__check_finite(nt->st, nt->train.names[1], y, in->rows, 1, in->row0, err);
     for (int64_t i = 0; s == SL_OK && i < in->rows; i++)
         if (insert_sorted(acc + 1, acc, y[i]) != 0)
             s = too_many_classes(nt, err);
@@ -97,9 +97,9 @@ static sl_status find_classes(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_erro
     double *acc = calloc(classes_doubles(), sizeof *acc);
     if (!acc)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    const char *names[2] = {nt->names[1], NULL};
+    const char *names[2] = {nt->train.names[1], NULL};
     sl_pass pass = {.name = "classes",
-                    .input = nt->in,
+                    .input = nt->train.in,
                     .input_arrays = names,
                     .partial_size = classes_doubles() * sizeof(double),
                     .ctx = nt,
@@ -109,7 +109,7 @@ static sl_status find_classes(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_erro
     nt->K = (int64_t)acc[0];
     if (s == SL_OK && nt->K < 2)
         s = sl_stage_error(st, err, SL_ERR_DATA, "target",
-                           "array '%s' holds one class only (%.17g); a classifier needs at least two", nt->names[1],
+                           "array '%s' holds one class only (%.17g); a classifier needs at least two", nt->train.names[1],
                            nt->K ? acc[1] : 0.0);
     if (s == SL_OK && !(nt->classes = malloc((size_t)nt->K * sizeof *nt->classes)))
         s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -121,14 +121,25 @@ static sl_status find_classes(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_erro
 
 /* ---- one pass: loss, gradient and Hessian of every problem ---- */
 
+/* What one pass over a frame computes: every problem at theta, with or
+ * without the Hessian. */
+typedef struct pass_ctx {
+    const sl__newton *nt;
+    const sl__logit_data *data;
+    const double *theta;
+    int hessian;
+} pass_ctx;
+
 static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
 {
     (void)out;
-    const sl__newton *nt = ctx;
+    const pass_ctx *pc = ctx;
+    const sl__newton *nt = pc->nt;
+    const sl__logit_data *d = pc->data;
     int64_t rows = in->rows, F = nt->F, P = sl__logit_width(&nt->shape);
     size_t work_n = sl__logit_work_doubles(&nt->shape, rows);
-    int cx = sl_frame_array(nt->in, (size_t)nt->xi)->dtype != SL_FLOAT64;
-    int cy = sl_frame_array(nt->in, (size_t)nt->yi)->dtype != SL_FLOAT64;
+    int cx = sl_frame_array(d->in, (size_t)d->xi)->dtype != SL_FLOAT64;
+    int cy = sl_frame_array(d->in, (size_t)d->yi)->dtype != SL_FLOAT64;
     double *xs = cx ? malloc((size_t)(rows * F) * sizeof *xs) : NULL;
     double *ys = cy ? malloc((size_t)rows * sizeof *ys) : NULL;
     double *Xt = malloc((size_t)(rows * P) * sizeof *Xt), *work = malloc(work_n * sizeof *work);
@@ -138,25 +149,33 @@ static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void
         s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     const double *X = NULL, *y = NULL;
     if (s == SL_OK) {
-        X = sl__chunk_f64(in, nt->xi, xs);
-        y = sl__chunk_f64(in, nt->yi, ys);
-        s = sl__check_finite(nt->st, nt->names[0], X, rows, F, in->row0, err);
+        X = sl__chunk_f64(in, d->xi, xs);
+        y = sl__chunk_f64(in, d->yi, ys);
+        s = sl__check_finite(nt->st, d->names[0], X, rows, F, in->row0, err);
     }
+    if (s == SL_OK)
+        s = sl__check_finite(nt->st, d->names[1], y, rows, 1, in->row0, err);
     for (int64_t i = 0; s == SL_OK && i < rows; i++) {
         int64_t k = find_sorted(nt->classes, nt->K, y[i]);
-        if (k >= nt->K || nt->classes[k] != y[i]) /* the data changed under the run */
-            s = sl_stage_error(nt->st, err, SL_ERR_DATA, "target",
-                               "array '%s' row %lld holds %.17g, a label the classes pass did not see",
-                               nt->names[1], (long long)(in->row0 + i), y[i]);
-        else
+        if (k < nt->K && nt->classes[k] == y[i])
             cls[i] = (int32_t)k;
+        else if (d == &nt->train) /* the data changed under the run */
+            s = sl_stage_error(nt->st, err, SL_ERR_DATA, "target",
+                               "array '%s' row %lld holds %.17g, a label the classes pass did not see", d->names[1],
+                               (long long)(in->row0 + i), y[i]);
+        else
+            s = sl_stage_error(nt->st, err, SL_ERR_DATA, "validation",
+                               "the validation frame's array '%s' row %lld holds %.17g, a class the training data "
+                               "does not have (it has %lld classes, from %.17g to %.17g)",
+                               d->names[1], (long long)(in->row0 + i), y[i], (long long)nt->K, nt->classes[0],
+                               nt->classes[nt->K - 1]);
     }
     if (s == SL_OK)
         sl__logit_design(&nt->shape, X, rows, Xt);
     size_t stride = sl__logit_partial_doubles(&nt->shape);
     for (int64_t q = 0; s == SL_OK && q < nt->problems; q++)
         s = sl__logit_chunk(&nt->shape, Xt, cls, nt->mode == SL__LOGIT_OVR ? (int32_t)q : 1, rows,
-                            nt->trial + q * nt->D, 1, (double *)partial + q * stride, work, err);
+                            pc->theta + q * nt->D, pc->hessian, (double *)partial + q * stride, work, err);
     free(xs);
     free(ys);
     free(Xt);
@@ -168,8 +187,8 @@ static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void
 static sl_status newton_merge(void *ctx, void *acc, const void *partial, sl_error *err)
 {
     (void)err;
-    const sl__newton *nt = ctx;
-    size_t n = (size_t)nt->problems * sl__logit_partial_doubles(&nt->shape);
+    const pass_ctx *pc = ctx;
+    size_t n = (size_t)pc->nt->problems * sl__logit_partial_doubles(&pc->nt->shape);
     double *a = acc;
     const double *p = partial;
     for (size_t k = 0; k < n; k++)
@@ -177,21 +196,45 @@ static sl_status newton_merge(void *ctx, void *acc, const void *partial, sl_erro
     return SL_OK;
 }
 
-/* One pass at nt->trial: fills nt->sums (per problem: rows, loss, gradient,
- * Hessian). */
-static sl_status evaluate(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err)
+/* One pass over d at theta into sums (per problem: rows, loss, rows apart,
+ * gradient, Hessian when asked). */
+static sl_status pass_over(sl__newton *nt, const sl__logit_data *d, const double *theta, int hessian, double *sums,
+                           sl_exec *ex, sl_stage *st, sl_error *err)
 {
     size_t n = (size_t)nt->problems * sl__logit_partial_doubles(&nt->shape);
-    memset(nt->sums, 0, n * sizeof *nt->sums);
-    sl_pass pass = {.name = "newton",
-                    .input = nt->in,
-                    .input_arrays = nt->names,
+    memset(sums, 0, n * sizeof *sums);
+    pass_ctx pc = {.nt = nt, .data = d, .theta = theta, .hessian = hessian};
+    sl_pass pass = {.name = d == &nt->train ? "newton" : "validation",
+                    .input = d->in,
+                    .input_arrays = d->names,
                     .partial_size = n * sizeof(double),
-                    .ctx = nt,
+                    .ctx = &pc,
                     .chunk = newton_chunk,
                     .merge = newton_merge};
-    sl_status s = sl_exec_pass(ex, st, &pass, nt->sums, err);
+    return sl_exec_pass(ex, st, &pass, sums, err);
+}
+
+/* One pass at nt->trial: fills nt->sums. */
+static sl_status evaluate(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err)
+{
     nt->passes++;
+    return pass_over(nt, &nt->train, nt->trial, 1, nt->sums, ex, st, err);
+}
+
+sl_status sl__newton_valid_loss(sl__newton *nt, sl_exec *ex, sl_stage *st, const double *theta, double *loss,
+                                sl_error *err)
+{
+    size_t stride = sl__logit_partial_doubles(&nt->shape), n = (size_t)nt->problems * stride;
+    double *sums = calloc(n, sizeof *sums);
+    if (!sums)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_status s = pass_over(nt, &nt->valid, theta, 0, sums, ex, st, err);
+    *loss = 0;
+    for (int64_t q = 0; s == SL_OK && q < nt->problems; q++)
+        *loss += sums[(size_t)q * stride + 1];
+    if (s == SL_OK)
+        *loss = sums[0] > 0 ? *loss / sums[0] : NAN;
+    free(sums);
     return s;
 }
 
@@ -271,7 +314,7 @@ static sl_status direction(sl__newton *nt, int64_t q, const double *g, double *d
 
 sl_status sl__newton_start(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err)
 {
-    nt->n = sl_frame_rows(nt->in);
+    nt->n = sl_frame_rows(nt->train.in);
     if (nt->n <= 0)
         return sl_stage_error(st, err, SL_ERR_DATA, "input", "the input has no rows to train on");
     sl_status s = find_classes(nt, ex, st, err);
@@ -282,7 +325,7 @@ sl_status sl__newton_start(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
     if (nt->mode == SL__LOGIT_BINARY && nt->K > 2)
         return sl_stage_error(st, err, SL_ERR_DATA, "multi_class",
                               "array '%s' holds %lld classes, but multi_class is binary; use multinomial or ovr",
-                              nt->names[1], (long long)nt->K);
+                              nt->train.names[1], (long long)nt->K);
     nt->shape = (sl__logit_shape){.F = nt->F, .K = nt->K, .softmax = nt->mode == SL__LOGIT_SOFTMAX,
                                   .intercept = nt->fit_intercept};
     nt->problems = nt->mode == SL__LOGIT_OVR ? nt->K : 1;
@@ -294,7 +337,8 @@ sl_status sl__newton_start(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
     nt->hess = malloc(D * D * sizeof *nt->hess);
     nt->hess_copy = malloc(D * D * sizeof *nt->hess_copy);
     nt->loss = calloc((size_t)nt->max_iter + 1, sizeof *nt->loss);
-    if (!nt->theta || !nt->trial || !nt->sums || !nt->hess || !nt->hess_copy || !nt->loss)
+    nt->valid_loss = calloc((size_t)nt->max_iter + 1, sizeof *nt->valid_loss);
+    if (!nt->theta || !nt->trial || !nt->sums || !nt->hess || !nt->hess_copy || !nt->loss || !nt->valid_loss)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     return SL_OK;
 }
@@ -359,6 +403,9 @@ sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
         if (s)
             break;
         nt->loss[nt->iterations] = total;
+        if (nt->valid.in &&
+            (s = sl__newton_valid_loss(nt, ex, st, nt->theta, &nt->valid_loss[nt->iterations], err)) != SL_OK)
+            break;
         if (nt->iterations > 0)
             sl_exec_epoch(ex, nt->iterations, nt->max_iter, total);
         if (left == 0) {
@@ -441,5 +488,21 @@ void sl__newton_free(sl__newton *nt)
     free(nt->hess);
     free(nt->hess_copy);
     free(nt->loss);
-    nt->classes = nt->theta = nt->trial = nt->sums = nt->hess = nt->hess_copy = nt->loss = NULL;
+    free(nt->valid_loss);
+    nt->classes = nt->theta = nt->trial = nt->sums = nt->hess = nt->hess_copy = nt->loss = nt->valid_loss = NULL;
+}
+
+sl_status sl__newton_binary01(sl__newton *nt, sl_error *err)
+{
+    sl__newton_free(nt);
+    nt->K = 2;
+    nt->mode = SL__LOGIT_BINARY;
+    nt->shape = (sl__logit_shape){.F = nt->F, .K = 2, .softmax = 0, .intercept = 1};
+    nt->problems = 1;
+    nt->D = sl__logit_width(&nt->shape);
+    if (!(nt->classes = malloc(2 * sizeof *nt->classes)))
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    nt->classes[0] = 0;
+    nt->classes[1] = 1;
+    return SL_OK;
 }

@@ -179,12 +179,18 @@ typedef enum sl__logit_mode {
     SL__LOGIT_OVR
 } sl__logit_mode;
 
-typedef struct sl__newton {
-    /* settings (plan time) */
-    const sl_stage *st;
+/* A frame's features and labels, as a pass reads them. */
+typedef struct sl__logit_data {
     const sl_frame *in;
     long xi, yi;
     const char *names[3];  /* features, target, NULL: the passes' input_arrays */
+} sl__logit_data;
+
+typedef struct sl__newton {
+    /* settings (plan time) */
+    const sl_stage *st;
+    sl__logit_data train;
+    sl__logit_data valid;  /* `validation`, when valid.in is not NULL */
     int64_t F;
     int fit_intercept;
     double l2, tol;
@@ -204,6 +210,7 @@ typedef struct sl__newton {
     int64_t stalled;       /* problems whose line search found no lower loss */
     double gradient_norm;  /* max|∇f| over the problems at the end */
     double train_loss;     /* Σ_i ℓ_i / n at the end (one-vs-rest: summed over the K problems) */
+    double *valid_loss;    /* with a validation frame: its mean log-loss at each iterate (as loss) */
     int separated;         /* every training row's class has probability > 1/2 (every problem's) */
 } sl__newton;
 
@@ -215,5 +222,16 @@ sl_status sl__newton_start(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
  * iteration's f through sl_exec_epoch. */
 sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err);
 void sl__newton_free(sl__newton *nt);
+
+/* The mean log-loss (one-vs-rest: summed over the problems) of the model
+ * theta (problems x D, the layout sl__newton_start set up) on the
+ * validation frame: one pass. Labels the model has no class for are an
+ * error naming the row. */
+sl_status sl__newton_valid_loss(sl__newton *nt, sl_exec *ex, sl_stage *st, const double *theta, double *loss,
+                                sl_error *err);
+/* Sets up nt (classes 0 and 1, the binary shape, buffers) for a binary
+ * model fitted by gradient descent, so that sl__newton_valid_loss can score
+ * its weights. */
+sl_status sl__newton_binary01(sl__newton *nt, sl_error *err);
 
 #endif

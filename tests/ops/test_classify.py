@@ -220,6 +220,31 @@ def test_convergence_reported(args):
     assert res["gd_short"]["converged"] == 0
 
 
+def test_validation_loss(args):
+    env = Env(args, "validation")
+    env.run(pipeline(env, "  tr: { op: split, input: breast_cancer_z, part: train, seed: 3 }\n"
+                          "  te: { op: split, input: breast_cancer_z, part: test, seed: 3 }\n"
+                          "  nt: { op: logreg, input: tr, l2: 1, validation: te }\n"
+                          "  gd: { op: logreg, input: tr, l2: 1, epochs: 30, learning_rate: 1, validation: te }\n"
+                          "  gdt: { op: logreg, input: tr, l2: 1, epochs: 5000, learning_rate: 1, tol: 1e-3, "
+                          "validation: te }\n",
+                     datasets=("breast_cancer",)), "-q")
+    with env.ckpt("te") as f:
+        Xt, yt = f["X"][...], f["y"][...].ravel()
+    for st in ("nt", "gd", "gdt"):
+        coef, b, attrs, res = model(env, st)
+        p = 1 / (1 + np.exp(-(Xt @ coef.ravel() + b[0])))
+        want = -np.mean(yt * np.log(p) + (1 - yt) * np.log1p(-p))
+        assert_close(res["validation_log_loss"], want, 1e-12, what=st + " validation log-loss")
+        v = attrs["validation_loss"]
+        assert v[-1] == res["validation_log_loss"]
+        n_iter = int(res["iterations"])
+        assert len(v) == n_iter + 1, (st, len(v), n_iter)
+        # the first value is the loss of the starting weights (all zero): log 2
+        assert_close(v[0], np.log(2), 1e-12, what=st + " start")
+    assert model(env, "gdt")[3]["iterations"] < 5000
+
+
 def test_config_errors(args):
     env = Env(args, "errors")
     X, y = data(env, "iris")
@@ -250,6 +275,9 @@ def test_config_errors(args):
         ("  f: { op: logreg, input: d }\n  s: { op: metrics, model: f, data: d, metrics: [accuracy] }\n", 1,
          ["the model has 3 rows: a multi-class model; score it with predict"]),
         ("  f: { op: logreg, input: m }\n", 1, ["holds more than 1000 distinct labels", "linreg"]),
+        ("  f: { op: logreg, input: d, validation: m }\n", 2, ["the validation frame needs array 'X' of 4 columns"]),
+        ("  f: { op: logreg, input: o, validation: d, solver: gradient_descent }\n", 1,
+         ["the validation frame's array 'y' row 100 holds 2, a class the training data does not have"]),
     ]
     for stages, code, texts in cases:
         r = env.run(head + stages, expect=code)
@@ -259,4 +287,4 @@ def test_config_errors(args):
 
 if __name__ == "__main__":
     main([test_binary_newton_breast_cancer, test_softmax_iris_wine, test_labels_threshold_and_threads,
-          test_convergence_reported, test_config_errors])
+          test_convergence_reported, test_validation_loss, test_config_errors])
