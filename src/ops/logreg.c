@@ -219,16 +219,6 @@ static sl_status plan(sl_stage *st, sl_error *err)
     return SL_OK;
 }
 
-/* What a run says of a model that did not converge: a warning, or (with
- * on_no_convergence: error) the stage's error. */
-static sl_status not_converged(sl_stage *st, const logreg_state *s, const char *what, sl_error *err)
-{
-    if (s->error_if_not_converged)
-        return sl_stage_error(st, err, SL_ERR_DATA, "on_no_convergence", "the model did not converge: %s", what);
-    sl_stage_warn(st, "the model did not converge: %s", what);
-    return SL_OK;
-}
-
 /* The validation log-loss at each iterate: an attribute beside `loss`, the
  * last one a result. */
 static sl_status store_validation(sl_stage *st, const double *loss, size_t n, sl_error *err)
@@ -259,7 +249,7 @@ static sl_status run_newton(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error
                  "max|∇f| = %.3g after %lld Newton steps (max_iter), above tol %g; raise max_iter, set l2 > 0 "
                  "(separable classes have no finite optimum), or scale the features",
                  nt->gradient_norm, (long long)nt->iterations, nt->tol);
-    if (why[0] && (rc = not_converged(st, s, why, err)) != SL_OK)
+    if (why[0] && (rc = sl__not_converged(st, s->error_if_not_converged, why, err)) != SL_OK)
         return rc;
     /* without a penalty, separable classes have no optimum: the weights grow
      * with every step, and tol only decides where the run stops */
@@ -283,16 +273,6 @@ static sl_status run_newton(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error
     if (rc == SL_OK && nt->valid.in)
         rc = store_validation(st, nt->valid_loss, (size_t)nt->iterations + 1, err);
     return rc;
-}
-
-static double gd_gradient_norm(const sl__train *t, const double *g, double gb)
-{
-    double n = (double)t->n, m = t->fit_intercept ? fabs(gb / n) : 0;
-    for (int64_t j = 0; j < t->F; j++) {
-        double v = fabs((g[j] + t->l2 * t->w[j]) / n);
-        m = v > m ? v : m;
-    }
-    return m;
 }
 
 /* The validation log-loss of gradient descent's current weights. */
@@ -337,7 +317,7 @@ static sl_status run_gd(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error *er
             if (rc == SL_OK && valid)
                 rc = gd_valid_loss(s, ex, st, &valid[n_valid++], err);
             sl_exec_epoch(ex, e + 1, t->epochs, t->loss[e]);
-            if (rc == SL_OK && s->has_tol && gd_gradient_norm(t, t->g, gb) <= s->nt.tol) {
+            if (rc == SL_OK && s->has_tol && sl__train_gradient_norm(t, t->g, gb) <= s->nt.tol) {
                 epochs_run = e; /* converged at the weights epoch e started from */
                 break;
             }
@@ -351,7 +331,7 @@ static sl_status run_gd(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error *er
     if (rc == SL_OK)
         rc = sl__train_full_pass(t, ex, st, t->g, &gb, &loss_sum, err);
     if (rc == SL_OK)
-        gnorm = gd_gradient_norm(t, t->g, gb);
+        gnorm = sl__train_gradient_norm(t, t->g, gb);
     int converged = gnorm <= s->nt.tol;
     char why[256];
     snprintf(why, sizeof why,
@@ -359,7 +339,7 @@ static sl_status run_gd(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error *er
              "(op normalize), or use solver: newton",
              gnorm, (long long)epochs_run, epochs_run == 1 ? "" : "s", s->nt.tol, s->has_tol ? " (tol)" : "");
     if (rc == SL_OK && !converged)
-        rc = not_converged(st, s, why, err);
+        rc = sl__not_converged(st, s->error_if_not_converged, why, err);
     double classes[2] = {0, 1};
     if (rc == SL_OK) {
         double *theta = malloc((size_t)(t->F + 1) * sizeof *theta);

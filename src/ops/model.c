@@ -445,6 +445,24 @@ sl_status sl__train_full_pass(sl__train *t, sl_exec *ex, sl_stage *st, double *g
     return s;
 }
 
+double sl__train_gradient_norm(const sl__train *t, const double *g, double gb)
+{
+    double n = (double)t->n, m = t->fit_intercept ? fabs(gb / n) : 0;
+    for (int64_t j = 0; j < t->F; j++) {
+        double v = fabs((g[j] + t->l2 * t->w[j]) / n);
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
+sl_status sl__not_converged(sl_stage *st, int as_error, const char *why, sl_error *err)
+{
+    if (as_error)
+        return sl_stage_error(st, err, SL_ERR_DATA, "on_no_convergence", "the model did not converge: %s", why);
+    sl_stage_warn(st, "the model did not converge: %s", why);
+    return SL_OK;
+}
+
 sl_status sl__train_check_loss(const sl__train *t, int64_t epoch, double loss, sl_error *err)
 {
     if (isfinite(loss))

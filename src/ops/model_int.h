@@ -146,6 +146,16 @@ void sl__train_destroy(sl__train *t);
 sl_status sl__train_full_pass(sl__train *t, sl_exec *ex, sl_stage *st, double *g, double *gb, double *loss_sum,
                               sl_error *err);
 
+/* max|∇f| of the objective at t->w, t->b from a full pass's sums g = Xᵀerr
+ * (F) and gb = Σ err: max over (g_j + l2 w_j)/n and, with an intercept,
+ * gb/n. */
+double sl__train_gradient_norm(const sl__train *t, const double *g, double gb);
+
+/* What a model that did not converge gets (`why` says how far it got and
+ * what to change): a warning, or with as_error (on_no_convergence: error)
+ * the stage's error, located at that parameter. */
+sl_status sl__not_converged(sl_stage *st, int as_error, const char *why, sl_error *err);
+
 /* An error when an epoch's loss is not finite (the descent diverged). */
 sl_status sl__train_check_loss(const sl__train *t, int64_t epoch, double loss, sl_error *err);
 

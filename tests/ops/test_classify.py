@@ -218,6 +218,23 @@ def test_convergence_reported(args):
     coef, b, _, _ = model(env2, "gd")
     assert grad_norm(standardized(Xb), yb, coef, b, 1.0, False) <= 1e-5 * (1 + 1e-9)
     assert res["gd_short"]["converged"] == 0
+    # linreg's gradient descent reports the same way (diabetes: the epochs' loss and the exact optimum)
+    env3 = Env(args, "converge3")
+    dia = os.path.join(env3.root, "datasets", "diabetes.h5")
+    head = ("pipeline: c\nworkdir: w\nstages:\n  d: { op: load.hdf5, file: %s, arrays: { X: /X, y: /y } }\n"
+            "  f: { op: convert, input: d, dtype: float64 }\n  z: { op: normalize, input: f }\n" % dia)
+    r = env3.run(head + "  few: { op: linreg, input: z, solver: gradient_descent, epochs: 10 }\n"
+                        "  tol: { op: linreg, input: z, solver: gradient_descent, epochs: 100000, learning_rate: 0.2,"
+                        " tol: 1e-6 }\n"
+                        "  exact: { op: linreg, input: z }\n")
+    assert "stage 'few'" in r.stderr and "normal_equations" in r.stderr, r.stderr
+    assert "stage 'tol'" not in r.stderr, r.stderr
+    few, tol, exact = (model(env3, st) for st in ("few", "tol", "exact"))
+    assert few[3]["converged"] == 0 and few[3]["iterations"] == 10
+    assert tol[3]["converged"] == 1 and tol[3]["iterations"] < 100000
+    assert len(tol[2]["loss"]) == tol[3]["iterations"]
+    # max|grad| <= 1e-6 bounds the distance to the optimum by 1e-6 / (smallest eigenvalue of X'X/n)
+    assert_close(tol[0], exact[0], 1e-3, what="linreg descent stopped by tol vs the normal equations")
 
 
 def test_validation_loss(args):
@@ -275,6 +292,7 @@ def test_config_errors(args):
         ("  f: { op: logreg, input: d }\n  s: { op: metrics, model: f, data: d, metrics: [accuracy] }\n", 1,
          ["the model has 3 rows: a multi-class model; score it with predict"]),
         ("  f: { op: logreg, input: m }\n", 1, ["holds more than 1000 distinct labels", "linreg"]),
+        ("  f: { op: linreg, input: d, tol: 1e-3 }\n", 2, ["'tol' is for gradient descent"]),
         ("  f: { op: logreg, input: d, validation: m }\n", 2, ["the validation frame needs array 'X' of 4 columns"]),
         ("  f: { op: logreg, input: o, validation: d, solver: gradient_descent }\n", 1,
          ["the validation frame's array 'y' row 100 holds 2, a class the training data does not have"]),
