@@ -45,22 +45,39 @@ static void test_roc_auc_is_the_pair_count(void **state)
     (void)state;
     for (int round = 0; round < 50; round++) {
         size_t n1 = 1 + next_rand() % 300, n0 = 1 + next_rand() % 300;
-        int levels = 1 + (int)(next_rand() % 12);
+        /* a few levels of either sign, tiny to huge, or (levels 0) all distinct */
+        static const double scale[] = {0.25, 1e-300, 3.7e300, 1.0 / 3};
+        int levels = (int)(next_rand() % 13);
+        double sc = scale[round % 4];
         double *pos = malloc(n1 * sizeof *pos), *neg = malloc(n0 * sizeof *neg);
         assert_non_null(pos);
         assert_non_null(neg);
-        for (size_t i = 0; i < n1; i++)
-            pos[i] = (double)(next_rand() % (uint64_t)levels) / 4;
-        for (size_t i = 0; i < n0; i++)
-            neg[i] = (double)(next_rand() % (uint64_t)levels) / 4;
-        if (round % 5 == 0)
+        for (size_t i = 0; i < n1 + n0; i++) {
+            uint64_t r = next_rand();
+            double v = levels ? ((double)(r % (uint64_t)levels) - levels / 2) * sc : ((double)r - 2e9) * sc;
+            *(i < n1 ? &pos[i] : &neg[i - n1]) = v;
+        }
+        if (round % 5 == 0) {
             pos[0] = -0.0; /* equal to +0.0, as NumPy's sort sees it */
+            neg[0] = 0.0;
+        }
         double twice = 0;
         for (size_t i = 0; i < n1; i++)
             for (size_t j = 0; j < n0; j++)
                 twice += pos[i] > neg[j] ? 2 : pos[i] == neg[j] ? 1 : 0;
         double want = twice / (2.0 * (double)n1 * (double)n0);
-        assert_true(sl__roc_auc(pos, n1, neg, n0) == want);
+        uint64_t *kp = malloc(n1 * sizeof *kp), *kn = malloc(n0 * sizeof *kn), *scratch = malloc(600 * sizeof *kp);
+        assert_non_null(kp);
+        assert_non_null(kn);
+        assert_non_null(scratch);
+        for (size_t i = 0; i < n1; i++)
+            kp[i] = sl__score_key(pos[i]);
+        for (size_t i = 0; i < n0; i++)
+            kn[i] = sl__score_key(neg[i]);
+        assert_true(sl__roc_auc(kp, n1, kn, n0, scratch) == want);
+        free(kp);
+        free(kn);
+        free(scratch);
         free(pos);
         free(neg);
     }

@@ -138,21 +138,54 @@ double sl__log_loss_binary(double p, int positive)
     return -log((positive ? p : q) / sum);
 }
 
-static int cmp_double(const void *a, const void *b)
+uint64_t sl__score_key(double v)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    v += 0.0; /* -0.0 becomes +0.0 */
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    /* positives above negatives, and the negatives' order reversed */
+    return b >> 63 ? ~b : b | (UINT64_C(1) << 63);
 }
 
-double sl__roc_auc(double *pos, size_t n1, double *neg, size_t n0)
+/* LSD radix, a byte a pass, skipping a byte every key shares (the
+ * exponent bytes of probabilities): several times faster than qsort, which
+ * takes as much scratch (glibc's merge sort). */
+static void sort_keys(uint64_t *x, uint64_t *scratch, size_t n)
 {
-    qsort(pos, n1, sizeof *pos, cmp_double);
-    qsort(neg, n0, sizeof *neg, cmp_double);
+    uint64_t *a = x, *b = scratch;
+    size_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < 8; d++)
+            count[d][(x[i] >> (8 * d)) & 0xff]++;
+    for (int d = 0; d < 8; d++) {
+        if (n == 0 || count[d][(a[0] >> (8 * d)) & 0xff] == n)
+            continue;
+        size_t at = 0;
+        for (int v = 0; v < 256; v++) {
+            size_t c = count[d][v];
+            count[d][v] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[count[d][(a[i] >> (8 * d)) & 0xff]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != x)
+        memcpy(x, a, n * sizeof *a);
+}
+
+double sl__roc_auc(uint64_t *pos, size_t n1, uint64_t *neg, size_t n0, uint64_t *scratch)
+{
+    sort_keys(pos, scratch, n1);
+    sort_keys(neg, scratch, n0);
     /* 2U in integers: exact while n1·n0 < 2^63 (over 4e9 rows) */
     uint64_t u2 = 0;
     size_t j = 0;
     for (size_t i = 0; i < n1;) {
-        double s = pos[i];
+        uint64_t s = pos[i];
         size_t m = 1;
         while (i + m < n1 && pos[i + m] == s)
             m++;

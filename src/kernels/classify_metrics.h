@@ -7,7 +7,7 @@
  * nor the chunk size. Counts are integers, so they are exact in any order.
  *
  * The ROC AUC is exact: the scores of the positive and of the negative rows
- * are sorted, and a merge walk counts, for every positive, the negatives
+ * are sorted (a radix sort), and a merge walk counts, for every positive, the negatives
  * below it plus half of those equal to it (the Mann-Whitney U with ties
  * averaged, which is the area under sklearn's ROC curve). */
 #ifndef SL_CLASSIFY_METRICS_H
@@ -52,8 +52,12 @@ double sl__log_loss_row(const double *p, size_t K, size_t t);
  * (the row (1 - p, p)); positive: whether the row's label is that class. */
 double sl__log_loss_binary(double p, int positive);
 
-/* ROC AUC of the scores of n1 positive and n0 negative rows (both > 0).
- * Sorts pos and neg in place. */
-double sl__roc_auc(double *pos, size_t n1, double *neg, size_t n0);
+/* The sort key of a score: keys compare (as unsigned integers) as the
+ * scores do, -0.0 as +0.0; not for NaN. */
+uint64_t sl__score_key(double v);
+
+/* ROC AUC from the keys of the scores of n1 positive and n0 negative rows
+ * (both > 0). Sorts pos and neg in place; scratch: max(n1, n0) keys. */
+double sl__roc_auc(uint64_t *pos, size_t n1, uint64_t *neg, size_t n0, uint64_t *scratch);
 
 #endif

@@ -242,9 +242,9 @@ static sl_status roc_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *p
     for (int64_t i = 0; rc == SL_OK && i < in->rows; i++) {
         double score = s->K == 1 ? v.prob[i] : v.prob[i * s->K + (int64_t)s->roc_col];
         if ((size_t)col[i] == s->roc_cls && s->fill1 < s->n1)
-            s->buf[s->fill1++] = score;
+            s->buf[s->fill1++] = sl__score_key(score);
         else if ((size_t)col[i] != s->roc_cls && s->fill0 < s->n0)
-            s->buf[s->n1 + s->fill0++] = score;
+            s->buf[s->n1 + s->fill0++] = sl__score_key(score);
         else
             rc = changed(s, "class counts differ", err);
     }
@@ -270,7 +270,7 @@ static sl_status roc_auc(sl_stage *st, sl_exec *ex, sl__metrics *s, size_t c, si
     if (rc == SL_OK && (s->fill1 != n1 || s->fill0 != n0))
         rc = changed(s, "class counts differ", err);
     if (rc == SL_OK)
-        *auc = sl__roc_auc(s->buf, (size_t)n1, s->buf + n1, (size_t)n0);
+        *auc = sl__roc_auc(s->buf, (size_t)n1, s->buf + n1, (size_t)n0, s->buf + n1 + n0);
     return rc;
 }
 
@@ -291,10 +291,11 @@ sl_status sl__metrics_roc_auc(sl_stage *st, sl_exec *ex, sl__metrics *s, const i
                                   "(column %zu of '%s'), so its ROC AUC is not defined; score data that holds "
                                   "every class, or leave out roc_auc",
                                   truth, s->cls[j], j, sl_frame_array(s->frame, (size_t)s->qi)->name);
-    s->buf = malloc((size_t)(n > 0 ? n : 1) * sizeof *s->buf);
+    /* the scores, then the sort's scratch: n at most */
+    s->buf = malloc((size_t)(2 * n + 1) * sizeof *s->buf);
     if (!s->buf)
         return sl_stage_error(st, err, SL_ERR_NOMEM, NULL,
-                              "out of memory for the %lld scores roc_auc sorts (8 bytes per row)", (long long)n);
+                              "out of memory for the %lld scores roc_auc sorts (16 bytes per row)", (long long)n);
     sl_status rc = SL_OK;
     if (s->n_cls == 2)
         rc = roc_auc(st, ex, s, s->K == 1 ? 0 : 1, 1, count[1], count[0], auc, err);

@@ -41,9 +41,10 @@ typedef struct sl__metrics {
     /* the confusion pass */
     const double *labels;
     size_t n_labels;
-    /* a roc_auc pass: the scores of class roc_cls's rows from buf[0], the others' from buf[n1] */
+    /* a roc_auc pass: the score keys of class roc_cls's rows from buf[0], the
+     * others' from buf[n1]; then the sort's scratch */
     size_t roc_col, roc_cls;
-    double *buf;
+    uint64_t *buf;
     int64_t n1, n0, fill1, fill0;
 } sl__metrics;
 
