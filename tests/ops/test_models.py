@@ -243,9 +243,11 @@ def test_metrics_vs_sklearn(args):
         for k, name in enumerate(("mse", "rmse", "mae", "r2")):
             assert_close(f[name][0, 0], les[k], 1e-12, what="lesson " + name)
     cls = fixture_expect(env, "cls_metrics")
-    for st in ("cls_m", "cls_m2"):
+    # a classifier's default metrics (cls_m; their values against sklearn: test_classify_metrics.py)
+    for st, keys in (("cls_m", ["accuracy", "f1", "log_loss", "precision", "recall", "roc_auc"]),
+                     ("cls_m2", ["accuracy", "log_loss"])):
         with env.ckpt(st) as f:
-            assert sorted(f.keys()) == ["accuracy", "log_loss"], list(f.keys())
+            assert sorted(f.keys()) == keys, list(f.keys())
             assert_close(f["accuracy"][0, 0], cls[0], 1e-12, what=st + " accuracy")
             assert_close(f["log_loss"][0, 0], cls[1], 1e-12, what=st + " log_loss")
 
