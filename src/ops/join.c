@@ -20,7 +20,8 @@ static const sl_param_spec params[] = {
     {"with_arrays", SL_PARAM_STRING_LIST, 0, NULL, NULL, 0, 0,
      "arrays of 'with' to join, in order (default: all of them)"},
     {"output", SL_PARAM_STRING, 0, NULL, NULL, 0, 0, "name of the joined array (default: the first of 'arrays')"},
-    {"keep", SL_PARAM_BOOL, 0, "false", NULL, 0, 0, "keep the joined arrays too (default: the joined array replaces them)"},
+    {"keep", SL_PARAM_BOOL, 0, "false", NULL, 0, 0,
+     "keep the joined arrays too (default: the joined array replaces them)"},
 };
 
 /* One array joined: of the input, or of `with`. */
@@ -109,7 +110,8 @@ static int by_name(const void *a, const void *b)
 static void part_label(const join_state *s, size_t k, char *buf, size_t size)
 {
     const part *pt = &s->parts[k];
-    snprintf(buf, size, "%sarray '%s'", pt->with ? "'with' " : "", sl_frame_array(part_frame(s, pt), (size_t)pt->idx)->name);
+    snprintf(buf, size, "%sarray '%s'", pt->with ? "'with' " : "",
+             sl_frame_array(part_frame(s, pt), (size_t)pt->idx)->name);
 }
 
 /* The joined array's column names: each array's own, or "<array>[<j>]"
@@ -212,7 +214,8 @@ static sl_status plan(sl_stage *st, sl_error *err)
         return sl_stage_error(st, err, SL_ERR_CONFIG, "with_arrays",
                               "'with_arrays' names arrays of a second stage, but no 'with' stage is given");
     if (sl_params_len(p, "arrays") == 0)
-        return sl_stage_error(st, err, SL_ERR_CONFIG, "arrays", "'arrays' is empty; name the arrays of 'input' to join");
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "arrays",
+                              "'arrays' is empty; name the arrays of 'input' to join");
     sl_status rc = add_parts(st, s, "arrays", s->in, 0, err);
     if (rc == SL_OK && s->with)
         rc = add_parts(st, s, "with_arrays", s->with, 1, err);
@@ -234,7 +237,8 @@ static sl_status plan(sl_stage *st, sl_error *err)
             s->with_read[pt->idx] = 1;
     }
     int keep = sl_params_bool(p, "keep");
-    const char *joined = sl_params_has(p, "output") ? sl_params_string(p, "output") : sl_params_list_string(p, "arrays", 0);
+    const char *joined =
+        sl_params_has(p, "output") ? sl_params_string(p, "output") : sl_params_list_string(p, "arrays", 0);
     for (size_t i = 0; i < nin && rc == SL_OK; i++) {
         int is_part = 0;
         for (size_t k = 0; k < s->n_parts; k++)

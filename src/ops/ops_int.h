@@ -62,6 +62,13 @@ sl_status sl__select_features(const sl_stage *st, const char *param, const sl_fr
  * any plan (sluice graph, stages planned in the run). */
 int sl__op_reads_by_range(const sl_op *op, const char *param);
 
+/* Resolves a column reference `text` of array i of `in` (a column name, or
+ * a 0-based index, negative from the end) given in parameter `param`
+ * (convert's columns, scale's columns). Errors name the array's columns and
+ * suggest the nearest name. */
+sl_status sl__resolve_column(sl_stage *st, const sl_frame *in, size_t i, const char *param, const char *text,
+                             int64_t *col, sl_error *err);
+
 /* "X (float32, 16 columns), y (float32, 1 column)" for error messages. */
 void sl__describe_frame(const sl_frame *f, char *buf, size_t size);
 

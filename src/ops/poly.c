@@ -111,8 +111,8 @@ static sl_status plan(sl_stage *st, sl_error *err)
     if (s->xi < 0) {
         char have[512];
         sl__describe_frame(in, have, sizeof have);
-        return sl_stage_error(st, err, SL_ERR_CONFIG, "array", "'array' names array '%s', which the input lacks; it has %s",
-                              array, have);
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "array",
+                              "'array' names array '%s', which the input lacks; it has %s", array, have);
     }
     const sl_array_info *a = sl_frame_array(in, (size_t)s->xi);
     int64_t degree = sl_params_int(p, "degree");
@@ -182,7 +182,8 @@ static sl_status poly_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *
             continue;
         }
         const sl_array_info *a = in->arrays[s->from[j]].info;
-        memcpy(out->arrays[j].data, in->arrays[s->from[j]].data, (size_t)(in->rows * a->cols) * sl_dtype_size(a->dtype));
+        memcpy(out->arrays[j].data, in->arrays[s->from[j]].data,
+               (size_t)(in->rows * a->cols) * sl_dtype_size(a->dtype));
     }
     out->rows = in->rows;
     return SL_OK;
