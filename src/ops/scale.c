@@ -276,35 +276,45 @@ typedef struct scale_counts {
     int64_t array;
 } scale_counts;
 
-#define SCALE_LOOP(T, EXPR)                                                                                 \
-    do {                                                                                                   \
-        const T *x = src;                                                                                  \
-        T *y = dst;                                                                                        \
-        for (int64_t r = 0; r < rows; r++) {                                                               \
-            const T *xr = x + r * cols;                                                                    \
-            T *yr = y + r * ocols;                                                                         \
-            if (copy)                                                                                      \
-                memcpy(yr, xr, (size_t)cols * sizeof(T));                                                  \
-            for (int64_t k = 0; k < nsel; k++) {                                                           \
-                int64_t c = sc[k];                                                                         \
-                double v = (double)xr[c];                                                                  \
-                if (check && out_of_domain(tr, v)) {                                                       \
-                    if (n->bad++ == 0)                                                                     \
-                        n->first_bad = r * cols + c;                                                       \
-                }                                                                                          \
-                v = EXPR;                                                                                  \
-                yr[dc[k]] = (T)(id[k] ? v : v * f[k] + o[k]);                                              \
-            }                                                                                              \
-        }                                                                                                  \
+/* SRC and DST: a scaled column's place in the input row and the output row
+ * (k, k when every column is scaled in place: no indirection then) */
+#define SCALE_LOOP(T, EXPR, SRC, DST)                                                                   \
+    do {                                                                                                \
+        const T *x = src;                                                                               \
+        T *y = dst;                                                                                     \
+        for (int64_t r = 0; r < rows; r++) {                                                            \
+            const T *xr = x + r * cols;                                                                 \
+            T *yr = y + r * ocols;                                                                      \
+            if (copy)                                                                                   \
+                memcpy(yr, xr, (size_t)cols * sizeof(T));                                               \
+            for (int64_t k = 0; k < nsel; k++) {                                                        \
+                int64_t c = SRC;                                                                        \
+                double v = (double)xr[c];                                                               \
+                if (check && out_of_domain(tr, v)) {                                                    \
+                    if (n->bad++ == 0)                                                                  \
+                        n->first_bad = r * cols + c;                                                    \
+                }                                                                                       \
+                v = EXPR;                                                                               \
+                yr[DST] = (T)(id[k] ? v : v * f[k] + o[k]);                                             \
+            }                                                                                           \
+        }                                                                                               \
     } while (0)
 
-#define SCALE_TYPED(T)                                                                                      \
-    switch (tr) {                                                                                          \
-    case T_LOG: SCALE_LOOP(T, log(v)); break;                                                              \
-    case T_LOG1P: SCALE_LOOP(T, log1p(v)); break;                                                          \
-    case T_SQRT: SCALE_LOOP(T, sqrt(v)); break;                                                            \
-    case T_SQUARE: SCALE_LOOP(T, v * v); break;                                                            \
-    default: SCALE_LOOP(T, v); break;                                                                      \
+#define SCALE_PLACED(T, EXPR)                                                                           \
+    do {                                                                                                \
+        if (all)                                                                                        \
+            SCALE_LOOP(T, EXPR, k, k);                                                                  \
+        else                                                                                            \
+            SCALE_LOOP(T, EXPR, sc[k], dc[k]);                                                          \
+    } while (0)
+
+#define SCALE_TYPED(T)                                                                                  \
+    switch (tr) {                                                                                       \
+    case T_LOG: SCALE_PLACED(T, log(v)); break;                                                         \
+    case T_LOG1P: SCALE_PLACED(T, log1p(v)); break;                                                     \
+    case T_SQRT: SCALE_PLACED(T, sqrt(v)); break;                                                       \
+    case T_SQUARE: SCALE_PLACED(T, v * v); break;                                                       \
+    default: SCALE_PLACED(T, v); break;                                                                 \
     }
 
 static sl_status scale_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
@@ -326,7 +336,7 @@ static sl_status scale_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
         const double *f = as->factor, *o = as->offset;
         const unsigned char *id = as->identity;
         const int64_t *sc = as->src, *dc = as->dst, nsel = as->n, ocols = as->out_cols;
-        const int copy = as->copy;
+        const int copy = as->copy, all = !copy && nsel == cols;
         int64_t before = n->bad;
         if (a->dtype == SL_FLOAT32) {
             SCALE_TYPED(float)
