@@ -3,20 +3,32 @@
 #include "kernels/cast.h"
 #include "kernels/poly.h"
 
+static int64_t gcd(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 int64_t sl__poly_count(int64_t n, int64_t degree, int interaction_only, int include_bias, int64_t cap)
 {
-    /* every degree has at least the n inputs' worth of terms before it, so
-     * bounding n first keeps term * m below cap * (cap + degree) */
     if (n > cap)
         return cap + 1;
     int64_t total = include_bias ? 1 : 0, term = 1;
     for (int64_t d = 1; d <= degree; d++) {
         /* C(n + d - 1, d) terms of degree d, or C(n, d) without powers:
-         * C(m, d) = C(m - 1, d - 1) * m / d, exact in integers */
+         * C(m, d) = C(m - 1, d - 1) * m / d. Divided by d first (over the
+         * gcd, so exactly), the product overflows only when it is above cap */
         int64_t m = interaction_only ? n - d + 1 : n + d - 1;
         if (m <= 0)
             break;
-        term = term * m / d;
+        int64_t g = gcd(m, d), mg = m / g, q = term / (d / g);
+        if (q > cap / mg)
+            return cap + 1;
+        term = q * mg;
         total += term;
         if (total > cap)
             return cap + 1;

@@ -178,6 +178,8 @@ def test_poly_errors(args):
     expect_error(env, p("degree: 7"), 2,
                  "degree 7 of the 10 columns of array 'X' makes %d columns, more than the 10000 poly writes" % n7,
                  "interaction_only: true")
+    expect_error(env, p("degree: 64"), 2, "degree 64 of the 10 columns of array 'X' makes %d columns"
+                 % (math.comb(74, 64) - 1))
     # interaction_only stops at degree 10 (one product of all 10): sum of C(10, k) = 2^10 - 1
     env.run(p("degree: 20, interaction_only: true"))
     assert env.read("p", "X").shape == (442, 2 ** 10 - 1)
