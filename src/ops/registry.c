@@ -16,6 +16,8 @@ static const sl_op *const builtin_ops[] = {
     &sl__op_describe,
     &sl__op_clean,
     &sl__op_scale,
+    &sl__op_poly,
+    &sl__op_join,
     &sl__op_normalize,
     &sl__op_split,
     &sl__op_linreg,
@@ -223,6 +225,11 @@ sl_status sl_op_unregister(const char *name, sl_error *err)
     if (gone.destroy)
         gone.destroy(gone.user);
     return SL_OK;
+}
+
+int sl__op_reads_by_range(const sl_op *op, const char *param)
+{
+    return op == &sl__op_join && strcmp(param, "with") == 0;
 }
 
 void sl__describe_frame(const sl_frame *f, char *buf, size_t size)
