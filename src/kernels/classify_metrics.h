@@ -1,10 +1,8 @@
 /* Private kernel: the numerics of the classification metrics (ops/metrics.c),
  * with scikit-learn's definitions (sklearn.metrics 1.2).
  *
- * Labels are arbitrary finite doubles. A label set is a sorted array of
- * distinct values (-0.0 is taken as +0.0, as NumPy's unique does); sets
- * merge by union, so the set of a frame depends on neither the thread count
- * nor the chunk size. Counts are integers, so they are exact in any order.
+ * Labels are arbitrary finite doubles, gathered in label sets (labels.h).
+ * Counts are integers, so they are exact in any order.
  *
  * The ROC AUC is exact: the scores of the positive and of the negative rows
  * are sorted (a radix sort), and a merge walk counts, for every positive, the negatives
@@ -15,22 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* Distinct labels a confusion matrix (and precision, recall, f1) may have,
- * and classes a probability array may have. */
-#define SL_CLASS_MAX 1024
-
-/* Adds the n values of x to the sorted set (*k values, room for cap).
- * Returns 0, or 1 when a value did not fit (the set then holds cap values
- * and is not the whole set). */
-int sl__labels_add(double *set, size_t *k, size_t cap, const double *x, int64_t n);
-
-/* Adds the sorted set b (kb values) to the sorted set a (*ka, room for cap).
- * Returns 0, or 1 when the union has more than cap values. */
-int sl__labels_union(double *a, size_t *ka, size_t cap, const double *b, size_t kb);
-
-/* Index of v in the sorted set (k values), or -1. */
-long sl__labels_find(const double *set, size_t k, double v);
+#include "kernels/labels.h"
 
 /* How precision, recall and f1 are averaged over the labels (sklearn's
  * `average`): one label (pos), the plain mean, or the mean weighted by each

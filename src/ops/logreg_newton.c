@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/error_int.h"
+#include "kernels/labels.h"
 #include "kernels/linalg.h"
 #include "kernels/logistic.h"
 #include "ops/model_int.h"
@@ -18,42 +19,10 @@
 
 /* ---- the classes of the target ---- */
 
-/* Partial: [0] count, [1..] the distinct values seen, sorted. */
-typedef struct classes_ctx {
-    const sl__newton *nt;
-} classes_ctx;
-
+/* Partial: [0] count, [1..] the distinct values seen (a label set). */
 static size_t classes_doubles(void)
 {
-    return 1 + SL__MAX_CLASSES;
-}
-
-static int64_t find_sorted(const double *v, int64_t n, double x)
-{
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Inserts x into the sorted set v (n values, room for SL__MAX_CLASSES):
- * 0, or -1 when the set is full. */
-static int insert_sorted(double *v, double *n, double x)
-{
-    int64_t k = (int64_t)*n, at = find_sorted(v, k, x);
-    if (at < k && v[at] == x)
-        return 0;
-    if (k >= SL__MAX_CLASSES)
-        return -1;
-    memmove(v + at + 1, v + at, (size_t)(k - at) * sizeof *v);
-    v[at] = x;
-    *n += 1;
-    return 0;
+    return 1 + SL_CLASS_MAX;
 }
 
 static sl_status too_many_classes(const sl__newton *nt, sl_error *err)
@@ -61,7 +30,7 @@ static sl_status too_many_classes(const sl__newton *nt, sl_error *err)
     return sl_stage_error(nt->st, err, SL_ERR_DATA, "target",
                           "array '%s' holds more than %d distinct labels; logistic regression is for class "
                           "labels (a continuous target wants linreg)",
-                          nt->train.names[1], SL__MAX_CLASSES);
+                          nt->train.names[1], SL_CLASS_MAX);
 }
 
 static sl_status classes_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
@@ -74,10 +43,11 @@ static sl_status classes_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, voi
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     const double *y = sl__chunk_f64(in, nt->train.yi, scratch);
     double *acc = partial;
+    size_t k = (size_t)acc[0];
     sl_status s = sl__check_finite(nt->st, nt->train.names[1], y, in->rows, 1, in->row0, err);
-    for (int64_t i = 0; s == SL_OK && i < in->rows; i++)
-        if (insert_sorted(acc + 1, acc, y[i]) != 0)
-            s = too_many_classes(nt, err);
+    if (s == SL_OK && sl__labels_add(acc + 1, &k, SL_CLASS_MAX, y, in->rows) != 0)
+        s = too_many_classes(nt, err);
+    acc[0] = (double)k;
     free(scratch);
     return s;
 }
@@ -86,10 +56,10 @@ static sl_status classes_merge(void *ctx, void *acc, const void *partial, sl_err
 {
     const double *p = partial;
     double *a = acc;
-    for (int64_t k = 0; k < (int64_t)p[0]; k++)
-        if (insert_sorted(a + 1, a, p[1 + k]) != 0)
-            return too_many_classes(ctx, err);
-    return SL_OK;
+    size_t k = (size_t)a[0];
+    int over = sl__labels_union(a + 1, &k, SL_CLASS_MAX, p + 1, (size_t)p[0]);
+    a[0] = (double)k;
+    return over ? too_many_classes(ctx, err) : SL_OK;
 }
 
 static sl_status find_classes(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err)
@@ -156,8 +126,8 @@ static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void
     if (s == SL_OK)
         s = sl__check_finite(nt->st, d->names[1], y, rows, 1, in->row0, err);
     for (int64_t i = 0; s == SL_OK && i < rows; i++) {
-        int64_t k = find_sorted(nt->classes, nt->K, y[i]);
-        if (k < nt->K && nt->classes[k] == y[i])
+        long k = sl__labels_find(nt->classes, (size_t)nt->K, y[i]);
+        if (k >= 0)
             cls[i] = (int32_t)k;
         else if (d == &nt->train) /* the data changed under the run */
             s = sl_stage_error(nt->st, err, SL_ERR_DATA, "target",

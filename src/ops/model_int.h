@@ -180,8 +180,6 @@ sl_status sl__train_minibatch(sl__train *t, sl_exec *ex, sl_stage *st, sl_error 
  * −∇f·d is below 64 ε |f| (the line search cannot judge such a step, so it
  * is taken whole) twice in a row and the step did not halve max|∇f|. One-vs-rest runs K binary problems (class k against the
  * rest) through the same passes, each with its own steps. */
-#define SL__MAX_CLASSES 1000
-
 typedef enum sl__logit_mode {
     SL__LOGIT_AUTO,    /* binary for 2 classes, else softmax */
     SL__LOGIT_BINARY,
@@ -225,7 +223,7 @@ typedef struct sl__newton {
 } sl__newton;
 
 /* Run time: rows, then one pass for the target's classes (sorted distinct
- * values; at most SL__MAX_CLASSES, at least 2), the mode resolved and the
+ * values; at most SL_CLASS_MAX, at least 2), the mode resolved and the
  * buffers allocated. */
 sl_status sl__newton_start(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err);
 /* Newton iterations from θ = 0 until converged or max_iter; reports each

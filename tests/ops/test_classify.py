@@ -291,7 +291,7 @@ def test_config_errors(args):
          ["the input already has an array named 'X'; set 'probability' to another name"]),
         ("  f: { op: logreg, input: d }\n  s: { op: metrics, model: f, data: d, metrics: [accuracy] }\n", 1,
          ["the model has 3 rows: a multi-class model; score it with predict"]),
-        ("  f: { op: logreg, input: m }\n", 1, ["holds more than 1000 distinct labels", "linreg"]),
+        ("  f: { op: logreg, input: m }\n", 1, ["holds more than 1024 distinct labels", "linreg"]),
         ("  f: { op: linreg, input: d, tol: 1e-3 }\n", 2, ["'tol' is for gradient descent"]),
         ("  f: { op: logreg, input: d, validation: m }\n", 2, ["the validation frame needs array 'X' of 4 columns"]),
         ("  f: { op: logreg, input: o, validation: d, solver: gradient_descent }\n", 1,
