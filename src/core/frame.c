@@ -445,6 +445,89 @@ sl_status sl_frame_read_all(const sl_frame *f, const char *name, sl_dtype as, vo
     return s;
 }
 
+struct sl__frame_reader {
+    const char *mem; /* the array's data in memory, or NULL */
+    size_t row_bytes;
+    int64_t cols;
+    sl_dtype dtype;
+    hid_t file, dset;
+    int rank;
+    char *path, *name;
+};
+
+sl_status sl__frame_reader_open(const sl_frame *f, const char *name, sl__frame_reader **out, sl_error *err)
+{
+    *out = NULL;
+    long i = sl_frame_find(f, name);
+    if (i < 0)
+        return sl__error_set(err, SL_ERR_USAGE, "the frame has no array named '%s'", name);
+    sl__frame_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    r->file = r->dset = H5I_INVALID_HID;
+    r->cols = f->arrays[i].cols;
+    r->dtype = f->arrays[i].dtype;
+    r->row_bytes = (size_t)r->cols * sl_dtype_size(r->dtype);
+    r->mem = f->mem[i];
+    *out = r;
+    if (r->mem)
+        return SL_OK;
+    /* the path is taken under the lock: a checkpoint being committed moves
+     * under it (sl__frame_move_path_locked); the file stays open after */
+    sl__h5_lock();
+    sl_status s = SL_OK;
+    if (!f->path && f->gen)
+        s = sl__error_set(err, SL_ERR_USAGE,
+                          "array '%s' is streamed, not stored: set 'checkpoint: true' on the stage that makes it "
+                          "to read it whole",
+                          name);
+    else if (!f->path)
+        s = sl__error_set(err, SL_ERR_USAGE, "array '%s' has no data yet (its stage has not run)", name);
+    else if (!(r->path = strdup(f->path)) || !(r->name = strdup(sl__frame_dataset(f, (size_t)i))))
+        s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (s == SL_OK)
+        s = sl__h5_open_read_locked(r->path, &r->file, err);
+    if (s == SL_OK && (r->dset = H5Dopen2(r->file, r->name, H5P_DEFAULT)) < 0)
+        s = sl__error_set(err, SL_ERR_IO, "'%s' has no dataset '%s'", r->path, r->name);
+    if (s == SL_OK)
+        r->rank = sl__h5_rank_locked(r->dset);
+    sl__h5_unlock();
+    if (s != SL_OK) {
+        sl__frame_reader_close(r);
+        *out = NULL;
+    }
+    return s;
+}
+
+sl_status sl__frame_reader_read(sl__frame_reader *r, int64_t row0, int64_t rows, void *buf, sl_error *err)
+{
+    if (r->mem) {
+        memcpy(buf, r->mem + (size_t)row0 * r->row_bytes, (size_t)rows * r->row_bytes);
+        return SL_OK;
+    }
+    sl__h5_lock();
+    sl_status s = sl__h5_read_rows_locked(r->dset, r->rank, row0, rows, r->cols, r->dtype, buf, r->path, r->name, err);
+    sl__h5_unlock();
+    return s;
+}
+
+void sl__frame_reader_close(sl__frame_reader *r)
+{
+    if (!r)
+        return;
+    if (r->dset >= 0 || r->file >= 0) {
+        sl__h5_lock();
+        if (r->dset >= 0)
+            H5Dclose(r->dset);
+        if (r->file >= 0)
+            H5Fclose(r->file);
+        sl__h5_unlock();
+    }
+    free(r->path);
+    free(r->name);
+    free(r);
+}
+
 void sl__frame_take_mem(sl_frame *f, size_t i, void *buf)
 {
     if (!f->borrowed[i])

@@ -14,6 +14,7 @@ extern const sl_op sl__op_scale;
 extern const sl_op sl__op_poly;
 extern const sl_op sl__op_join;
 extern const sl_op sl__op_normalize;
+extern const sl_op sl__op_encode;
 extern const sl_op sl__op_split;
 extern const sl_op sl__op_linreg;
 extern const sl_op sl__op_logreg;

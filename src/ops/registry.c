@@ -19,6 +19,7 @@ static const sl_op *const builtin_ops[] = {
     &sl__op_poly,
     &sl__op_join,
     &sl__op_normalize,
+    &sl__op_encode,
     &sl__op_split,
     &sl__op_linreg,
     &sl__op_logreg,
