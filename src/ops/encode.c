@@ -129,8 +129,6 @@ static void shortest_digits(double v, int single, char *digits, size_t size, int
     for (; *p && *p != 'e' && n + 1 < size; p++)
         if (*p != '.')
             digits[n++] = *p;
-    while (n > 1 && digits[n - 1] == '0') /* %.*e of an exact value pads with zeros */
-        n--;
     digits[n] = '\0';
     *exp10 = *p == 'e' ? atoi(p + 1) : 0;
 }
@@ -272,8 +270,8 @@ static sl_status plan_columns(sl_stage *st, enc_state *s, size_t i, sl_error *er
         if (len)
             rc = sl__resolve_column(st, s->in, i, "columns", ref, &c, err);
         if (rc == SL_OK && len && mark[c])
-            rc = sl_stage_error(st, err, SL_ERR_CONFIG, "columns", "'columns' lists column %lld ('%s') of array '%s' twice",
-                                (long long)c, ref, a->name);
+            rc = sl_stage_error(st, err, SL_ERR_CONFIG, "columns",
+                                "'columns' lists column %lld ('%s') of array '%s' twice", (long long)c, ref, a->name);
         if (rc == SL_OK && len) {
             mark[c] = 1;
             e->t[e->n_enc++].col = c;
@@ -281,8 +279,8 @@ static sl_status plan_columns(sl_stage *st, enc_state *s, size_t i, sl_error *er
         q = end ? end + 1 : NULL;
     }
     if (rc == SL_OK && list && e->n_enc == 0)
-        rc = sl_stage_error(st, err, SL_ERR_CONFIG, "columns", "'columns' names no column of array '%s'; list at least one",
-                            a->name);
+        rc = sl_stage_error(st, err, SL_ERR_CONFIG, "columns",
+                            "'columns' names no column of array '%s'; list at least one", a->name);
     for (int64_t c = 0; c < a->cols && rc == SL_OK; c++) {
         if (!list)
             e->t[e->n_enc++].col = c;
@@ -439,7 +437,8 @@ static sl_status plan_fit(sl_stage *st, enc_state *s, sl_error *err)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         for (int64_t j = 0; j < f->n_enc; j++)
             e->t[j].col = f->t[j].col;
-        memcpy(e->pass, f->pass, (size_t)f->n_pass * sizeof *e->pass);
+        if (f->n_pass)
+            memcpy(e->pass, f->pass, (size_t)f->n_pass * sizeof *e->pass);
     }
     s->fit = o;
     return rc;
@@ -804,26 +803,47 @@ static sl_status fit_labels(sl_stage *st, sl_exec *ex, enc_state *s, sl_error *e
 
 /* ---- apply --------------------------------------------------------------- */
 
-static sl_status unknown_label_error(const enc_state *s, size_t i, const sl_chunk *in, double v, int64_t at,
+/* A value this stage's own fit did not see: only a file changing between
+ * the reads can make one. */
+static sl_status changed_error(const sl_chunk *in, size_t i, int64_t col, double v, int64_t at, sl_error *err)
+{
+    char val[64];
+    value_text(v, in->arrays[i].info->dtype, val, sizeof val);
+    return sl__error_set(err, SL_ERR_DATA,
+                         "array '%s' row %lld column %lld holds %s, which the fit of this stage did not see: the "
+                         "input changed between two reads of it; run the stage again",
+                         in->arrays[i].info->name, (long long)(in->row0 + at), (long long)col, val);
+}
+
+static sl_status unknown_label_error(const enc_state *s, size_t i, const sl_chunk *in, const double *x, int64_t at,
                                      int64_t count, sl_error *err)
 {
     const enc_table *t = &s->a[i].t[0];
     sl_dtype dt = in->arrays[i].info->dtype;
-    if (isnan(v))
-        return nan_label_error(s->in, i, in->row0 + at, count, " in this chunk", err);
+    double v = x[at];
+    if (!s->fit && !isnan(v))
+        return changed_error(in, i, 0, v, at, err);
+    if (isnan(v)) {
+        int64_t nans = 0;
+        for (int64_t r = at; r < in->rows; r++)
+            nans += isnan(x[r]);
+        return nan_label_error(s->in, i, in->row0 + at, nans, " in this chunk", err);
+    }
     char val[64], have[256];
     value_text(v, dt, val, sizeof val);
     table_text(t->cats, t->k, dt, have, sizeof have);
     return sl__error_set(err, SL_ERR_DATA,
                          "array '%s' row %lld holds label %s, which stage '%s' (named by 'fit') did not see (%lld "
                          "unknown label%s in this chunk); its classes are %s",
-                         in->arrays[i].info->name, (long long)(in->row0 + at), val, s->fit ? s->fit->name : "?",
-                         (long long)count, count == 1 ? "" : "s", have);
+                         in->arrays[i].info->name, (long long)(in->row0 + at), val, s->fit->name, (long long)count,
+                         count == 1 ? "" : "s", have);
 }
 
 static sl_status unknown_category_error(const enc_state *s, size_t i, const sl_chunk *in, int64_t col, double v,
                                         int64_t at, int64_t count, sl_error *err)
 {
+    if (!s->fit)
+        return changed_error(in, i, col, v, at, err);
     char val[64], label[SL_NAME_MAX + 8];
     value_text(v, in->arrays[i].info->dtype, val, sizeof val);
     column_label(s->in, i, col, label, sizeof label);
@@ -832,7 +852,7 @@ static sl_status unknown_category_error(const enc_state *s, size_t i, const sl_c
                          "see (%lld such value%s in this chunk); set unknown: ignore to give such values all-zero "
                          "columns, or fit on data that has it",
                          in->arrays[i].info->name, (long long)(in->row0 + at), (long long)col, label, val,
-                         s->fit ? s->fit->name : "?", (long long)count, count == 1 ? "" : "s");
+                         s->fit->name, (long long)count, count == 1 ? "" : "s");
 }
 
 static sl_status pass_through(const enc_state *s, size_t i, const sl_chunk *in, void *y, sl_error *err)
@@ -890,7 +910,7 @@ static sl_status apply_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
             if (e->mode == M_LABELS) {
                 missing = sl__encode_codes(y, x, rows, t->cats, t->k, &first);
                 if (missing)
-                    rc = unknown_label_error(s, i, in, x[first], first, missing, err);
+                    rc = unknown_label_error(s, i, in, x, first, missing, err);
                 continue;
             }
             missing = sl__encode_codes(codes, x, rows, t->cats, t->k, &first);

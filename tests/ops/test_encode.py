@@ -185,6 +185,10 @@ def test_labels_fit_apply(args):
     h5(env, "te.h5", y=bad)
     expect_error(env, y, 1, "stage 'enc_te'", "array 'y' row %d holds label 3, which stage 'enc_tr' (named by 'fit') "
                  "did not see" % row, "its classes are -1, 2.5, 7, 11")
+    nan = yte.copy()
+    nan[[5, 70]] = np.nan
+    h5(env, "te.h5", y=nan)
+    expect_error(env, y, 1, "stage 'enc_te'", "array 'y' row 5 holds NaN (2 NaN labels in this chunk)")
     try:
         LabelEncoder().fit(ytr).transform(bad)
     except ValueError as e:
