@@ -17,16 +17,6 @@ const void *sl__frame_mem(const sl_frame *f, size_t i);
  * when an array has no data in memory. */
 sl_status sl__frame_content_id(const sl_frame *f, char *out, size_t size, sl_error *err);
 
-/* Reads one array a block of rows at a time, from memory or from the file
- * behind the frame, for a plan() that reads its inputs' data
- * (sl_stage_plan_later) and should not hold a whole array. */
-typedef struct sl__frame_reader sl__frame_reader;
-sl_status sl__frame_reader_open(const sl_frame *f, const char *name, sl__frame_reader **out, sl_error *err);
-/* Rows [row0, row0 + rows) into buf, in the array's own dtype. */
-sl_status sl__frame_reader_read(sl__frame_reader *r, int64_t row0, int64_t rows, void *buf, sl_error *err);
-/* r may be NULL. */
-void sl__frame_reader_close(sl__frame_reader *r);
-
 /* Makes buf (malloc'd, rows x cols elements) the in-memory data of array i;
  * the frame frees it. */
 void sl__frame_take_mem(sl_frame *f, size_t i, void *buf);

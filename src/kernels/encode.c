@@ -3,127 +3,27 @@
 #include <string.h>
 #include "kernels/dispatch.h"
 #include "kernels/encode.h"
+#include "kernels/labels.h"
 
 size_t sl__distinct_size(int64_t cap)
 {
     return sizeof(sl__distinct) + (size_t)(cap > 0 ? cap : 0) * sizeof(double);
 }
 
-/* numpy.unique's order: NaN after every number, and equal to itself. */
-static int cmp_value(double a, double b)
+void sl__distinct_add(sl__distinct *d, int64_t cap, double *x, int64_t n, int64_t row0)
 {
-    if (isnan(a))
-        return isnan(b) ? 0 : 1;
-    if (isnan(b))
-        return -1;
-    return a < b ? -1 : a > b;
-}
-
-static int cmp_qsort(const void *a, const void *b)
-{
-    return cmp_value(*(const double *)a, *(const double *)b);
-}
-
-int64_t sl__distinct_find(const double *t, int64_t k, double v)
-{
-    if (isnan(v))
-        return k > 0 && isnan(t[k - 1]) ? k - 1 : -1;
-    int64_t lo = 0, hi = k > 0 && isnan(t[k - 1]) ? k - 1 : k;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (t[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < k && t[lo] == v ? lo : -1;
-}
-
-/* Size of the union of two sorted sets. */
-static int64_t union_count(const double *a, int64_t na, const double *b, int64_t nb)
-{
-    int64_t i = 0, j = 0, u = 0;
-    while (i < na && j < nb) {
-        int c = cmp_value(a[i], b[j]);
-        i += c <= 0;
-        j += c >= 0;
-        u++;
-    }
-    return u + (na - i) + (nb - j);
-}
-
-/* a[0..na) becomes the union of itself and b[0..nb), u values: merged from
- * the back, so that it needs no buffer (a has room for u). */
-static void union_into(double *a, int64_t na, const double *b, int64_t nb, int64_t u)
-{
-    int64_t i = na - 1, j = nb - 1, k = u - 1;
-    while (j >= 0) {
-        int c = i >= 0 ? cmp_value(a[i], b[j]) : -1;
-        if (c > 0) {
-            a[k--] = a[i--];
-        } else {
-            a[k--] = b[j--];
-            i -= c == 0;
-        }
-    }
-}
-
-/* Sorts m values and removes repeats; returns how many are left. */
-static int64_t sort_unique(double *x, int64_t m)
-{
-    qsort(x, (size_t)m, sizeof *x, cmp_qsort);
-    int64_t u = 0;
-    for (int64_t i = 0; i < m; i++)
-        if (u == 0 || cmp_value(x[u - 1], x[i]) != 0)
-            x[u++] = x[i];
-    return u;
-}
-
-static void add_sorted(sl__distinct *d, int64_t cap, const double *x, int64_t m, int64_t row)
-{
-    if (d->over)
-        return;
-    int64_t u = union_count(d->v, d->n, x, m);
-    if (u > cap) {
-        d->over = 1;
-        d->over_row = row;
-        return;
-    }
-    union_into(d->v, d->n, x, m, u);
-    d->n = u;
-}
-
-/* Values the table lacks wait in a small buffer and join it sorted, a few
- * hundred at a time: a column of few classes costs a binary search per
- * value, and one of many distinct values never costs a move of the table
- * per value. */
-#define MISS_MAX 256
-
-void sl__distinct_add(sl__distinct *d, int64_t cap, const double *x, int64_t n, int64_t row0)
-{
-    double miss[MISS_MAX];
+    /* the label sets order numbers only: NaNs are counted, and kept apart */
     int64_t m = 0;
-    double last = NAN;
-    int have_last = 0;
     for (int64_t i = 0; i < n; i++) {
-        double v = x[i] + 0.0; /* -0 becomes 0 */
-        if (isnan(v) && d->nan_count++ == 0)
+        if (!isnan(x[i]))
+            x[m++] = x[i];
+        else if (d->nan_count++ == 0)
             d->nan_row = row0 + i;
-        /* past the cap only NaNs count: the first one's row is reported */
-        if (d->over || (have_last && cmp_value(v, last) == 0))
-            continue;
-        last = v;
-        have_last = 1;
-        if (sl__distinct_find(d->v, d->n, v) >= 0)
-            continue;
-        miss[m++] = v;
-        if (m == MISS_MAX) {
-            add_sorted(d, cap, miss, sort_unique(miss, m), row0 + i + 1);
-            m = 0;
-        }
     }
-    if (m)
-        add_sorted(d, cap, miss, sort_unique(miss, m), row0 + n);
+    if (!d->over && sl__labels_add(d->v, &d->n, (size_t)cap, x, m)) {
+        d->over = 1;
+        d->over_row = row0 + n;
+    }
     if (row0 + n > d->end_row)
         d->end_row = row0 + n;
 }
@@ -136,8 +36,9 @@ void sl__distinct_merge(sl__distinct *a, const sl__distinct *b, int64_t cap)
     if (!a->over && b->over) {
         a->over = 1;
         a->over_row = b->over_row;
-    } else if (!a->over) {
-        add_sorted(a, cap, b->v, b->n, b->end_row);
+    } else if (!a->over && sl__labels_union(a->v, &a->n, (size_t)cap, b->v, b->n)) {
+        a->over = 1;
+        a->over_row = b->end_row;
     }
     if (b->end_row > a->end_row)
         a->end_row = b->end_row;
@@ -145,20 +46,25 @@ void sl__distinct_merge(sl__distinct *a, const sl__distinct *b, int64_t cap)
 
 int64_t sl__encode_codes(int64_t *codes, const double *x, int64_t n, const double *t, int64_t k, int64_t *first)
 {
-    int64_t missing = 0;
-    double last = NAN;
-    int64_t last_code = -1;
+    int has_nan = k > 0 && isnan(t[k - 1]);
+    size_t numbers = (size_t)(k - has_nan);
+    int64_t missing = 0, last_code = -1;
+    double last = 0;
     int have_last = 0;
     for (int64_t i = 0; i < n; i++) {
         double v = x[i];
-        /* runs of one value (sorted or grouped data) skip the search */
-        if (!have_last || cmp_value(v, last) != 0) {
-            last = v;
-            last_code = sl__distinct_find(t, k, v);
-            have_last = 1;
+        if (isnan(v)) {
+            codes[i] = has_nan ? k - 1 : -1;
+        } else {
+            /* runs of one value (sorted or grouped data) skip the search */
+            if (!have_last || v != last) {
+                last = v;
+                last_code = sl__labels_find(t, numbers, v);
+                have_last = 1;
+            }
+            codes[i] = last_code;
         }
-        codes[i] = last_code;
-        if (last_code < 0 && missing++ == 0)
+        if (codes[i] < 0 && missing++ == 0)
             *first = i;
     }
     return missing;

@@ -1,8 +1,10 @@
-/* Private kernel: the tables of label and one-hot encoding. The sorted
- * distinct values of a column, collected chunk by chunk up to a cap and merged
- * in chunk order, and the lookups that turn a value into its index in such a
- * table. The order is numpy.unique's, which scikit-learn's encoders use:
- * ascending, NaN last, every NaN one value; -0 and 0 are one value, kept as 0. */
+/* Private kernel: the tables of label and one-hot encoding, on the label
+ * sets of kernels/labels.c. A column's distinct values, collected chunk by
+ * chunk up to a cap and merged in chunk order, and the lookups that turn a
+ * value into its index in such a table. A table is numpy.unique's: its
+ * numbers ascending (-0 is 0), then NaN when the column has any (one value,
+ * as in scikit-learn's encoders); the set holds the numbers and counts the
+ * NaNs. */
 #ifndef SL_ENCODE_H
 #define SL_ENCODE_H
 
@@ -11,11 +13,11 @@
 #include "kernels/cast.h"
 #include "sluice/frame.h"
 
-/* The distinct values of a column, as many as `cap`: a partial of a pass
+/* The distinct numbers of a column, as many as `cap`: a partial of a pass
  * (zero bytes are an empty set), sl__distinct_size(cap) bytes. */
 typedef struct sl__distinct {
-    int64_t n;         /* values in v, ascending, NaN last */
-    int64_t over;      /* 1: more than cap distinct values were met, and v holds only some */
+    size_t n;          /* numbers in v, ascending */
+    int64_t over;      /* 1: more than cap distinct numbers were met, and v holds only some */
     int64_t over_row;  /* when over: the rows before this one held more than cap */
     int64_t end_row;   /* the row after the last one added */
     int64_t nan_count; /* NaNs met */
@@ -25,18 +27,17 @@ typedef struct sl__distinct {
 
 size_t sl__distinct_size(int64_t cap);
 
-/* Adds n values, x[i] being row row0 + i of the column. */
-void sl__distinct_add(sl__distinct *d, int64_t cap, const double *x, int64_t n, int64_t row0);
+/* Adds n values, x[i] being row row0 + i of the column. x is used as
+ * scratch: its NaNs are taken out. */
+void sl__distinct_add(sl__distinct *d, int64_t cap, double *x, int64_t n, int64_t row0);
 
 /* Folds b, whose rows come after a's, into a. Call in chunk order: over_row
  * and nan_row are then the same for any thread count. */
 void sl__distinct_merge(sl__distinct *a, const sl__distinct *b, int64_t cap);
 
-/* Index of v in the table t[0..k) (ascending, NaN last), or -1. */
-int64_t sl__distinct_find(const double *t, int64_t k, double v);
-
-/* codes[i] = the index of x[i] in t[0..k), or -1 when t lacks it. Returns
- * how many lack one; *first is the index of the first of them. */
+/* codes[i] = the index of x[i] in the table t[0..k) (numbers ascending, then
+ * NaN if it has one), or -1 when t lacks it. Returns how many lack one;
+ * *first is the index of the first of them. */
 int64_t sl__encode_codes(int64_t *codes, const double *x, int64_t n, const double *t, int64_t k, int64_t *first);
 
 /* out[r] = column col of a rows x cols row-major block of type t, as double.

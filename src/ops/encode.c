@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/error_int.h"
-#include "core/frame_int.h"
+#include "io/checkpoint.h"
 #include "kernels/encode.h"
 #include "ops/ops_int.h"
 #include "plan/pipeline_int.h"
@@ -38,7 +38,7 @@ static const sl_param_spec params[] = {
      "with fit: a one-hot value the fit stage did not see is an error, or (ignore) gets all-zero columns"},
     {"dtype", SL_PARAM_CHOICE, 0, "float64", "int8|int16|int32|int64|uint8|uint16|uint32|uint64|float32|float64", 0,
      0, "element type of the one-hot arrays (their pass-through columns are converted to it)"},
-    {"max_classes", SL_PARAM_INT, 0, "1000", NULL, 1, 1000000,
+    {"max_classes", SL_PARAM_INT, 0, "1000", NULL, 1, 65536,
      "most distinct values a label array or an encoded column may have when fitting"},
 };
 
@@ -511,15 +511,17 @@ static sl_status inexact_error(const sl_frame *in, size_t i, const void *data, i
                          a->name, (long long)(rows_from + row), (long long)col, v);
 }
 
-/* The checks of a fitted column: NaN labels, too many values, no rows. */
+/* The checks of a fitted column: NaN labels, too many values, no rows. A
+ * one-hot column's NaNs are one more category. */
 static sl_status check_fitted(const sl_stage *st, const enc_state *s, size_t i, int64_t j, const sl__distinct *d,
                               sl_error *err)
 {
     const sl_array_info *a = sl_frame_array(s->in, i);
+    int64_t k = (int64_t)d->n + (d->nan_count > 0);
     sl_status rc = SL_OK;
     if (s->a[i].mode == M_LABELS && d->nan_count > 0)
         rc = nan_label_error(s->in, i, d->nan_row, d->nan_count, "", err);
-    else if (d->over) {
+    else if (d->over || k > s->cap) {
         int64_t col = s->a[i].t[j].col;
         char label[SL_NAME_MAX + 8];
         column_label(s->in, i, col, label, sizeof label);
@@ -527,8 +529,9 @@ static sl_status check_fitted(const sl_stage *st, const enc_state *s, size_t i, 
                            "array '%s' column %lld%s has more than %lld distinct values (max_classes) within its "
                            "first %lld rows; if they are classes or categories, raise max_classes, otherwise leave "
                            "the column out",
-                           a->name, (long long)col, label, (long long)s->cap, (long long)d->over_row);
-    } else if (d->n == 0) {
+                           a->name, (long long)col, label, (long long)s->cap,
+                           (long long)(d->over ? d->over_row : d->end_row));
+    } else if (k == 0) {
         rc = sl__error_set(err, SL_ERR_DATA, "the input has no rows, so there are no classes or categories to fit");
     }
     if (rc)
@@ -536,61 +539,75 @@ static sl_status check_fitted(const sl_stage *st, const enc_state *s, size_t i, 
     return rc;
 }
 
-/* Keeps a fitted column's values as its table. */
+/* Keeps a fitted column's values as its table: its numbers, then NaN. */
 static sl_status take_table(enc_table *t, const sl__distinct *d, sl_error *err)
 {
+    int64_t k = (int64_t)d->n + (d->nan_count > 0);
     free(t->cats);
-    if (!(t->cats = malloc((size_t)d->n * sizeof *t->cats)))
+    if (!(t->cats = malloc((size_t)k * sizeof *t->cats)))
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    memcpy(t->cats, d->v, (size_t)d->n * sizeof *t->cats);
-    t->k = d->n;
+    memcpy(t->cats, d->v, d->n * sizeof *t->cats);
+    if (d->nan_count > 0)
+        t->cats[d->n] = NAN;
+    t->k = k;
     return SL_OK;
 }
 
 /* Fits the tables of the label and one-hot arrays on the input's data, read
- * a chunk at a time (the plan made in the run, once the input is computed). */
+ * a chunk at a time (the plan made in the run, once the input is computed),
+ * in row order: the checks name the same rows as a fit pass would. */
 static sl_status fit_at_plan(sl_stage *st, enc_state *s, sl_error *err)
 {
     int64_t rows = sl_frame_rows(s->in), block = sl_stage_chunk_rows(st);
-    sl_status rc = SL_OK;
+    size_t dsize = sl__distinct_size(s->cap);
+    char *acc = calloc(s->n_tables + 1, dsize);
+    double *x = malloc((size_t)block * sizeof *x);
+    unsigned char *want = calloc(s->n + 1, 1);
+    sl_chunk_array *arrays = calloc(s->n + 1, sizeof *arrays);
+    sl_status rc = acc && x && want && arrays ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
-        enc_array *e = &s->a[i];
-        if (e->mode == M_PASS)
-            continue;
         const sl_array_info *a = sl_frame_array(s->in, i);
-        size_t dsize = sl__distinct_size(s->cap);
-        char *acc = calloc((size_t)e->n_enc, dsize);
-        double *x = malloc((size_t)(block > 0 ? block : 1) * sizeof *x);
-        void *buf = malloc((size_t)(block > 0 ? block : 1) * (size_t)a->cols * sl_dtype_size(a->dtype));
-        sl__frame_reader *r = NULL;
-        if (!acc || !x || !buf)
+        arrays[i].info = a;
+        want[i] = s->a[i].mode != M_PASS;
+        if (want[i] && !(arrays[i].data = malloc((size_t)(block * a->cols) * sl_dtype_size(a->dtype))))
             rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        if (rc == SL_OK)
-            rc = sl__frame_reader_open(s->in, a->name, &r, err);
-        for (int64_t r0 = 0; r0 < rows && rc == SL_OK; r0 += block) {
-            int64_t n = rows - r0 < block ? rows - r0 : block;
-            rc = sl__frame_reader_read(r, r0, n, buf, err);
-            for (int64_t j = 0; j < e->n_enc && rc == SL_OK; j++) {
-                int64_t first = 0;
-                if (sl__column_f64(x, buf, a->dtype, n, a->cols, e->t[j].col, &first))
-                    rc = inexact_error(s->in, i, buf, first, e->t[j].col, r0, err);
+    }
+    sl__row_reader rr;
+    int open = rc == SL_OK && (rc = sl__row_reader_open(&rr, s->in, want, err)) == SL_OK;
+    sl_chunk c = {.n_arrays = s->n, .arrays = arrays};
+    for (c.row0 = 0; c.row0 < rows && rc == SL_OK; c.row0 += block, c.index++) {
+        c.rows = rows - c.row0 < block ? rows - c.row0 : block;
+        rc = sl__row_reader_read(&rr, &c, err);
+        size_t tab = 0;
+        for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
+            const sl_array_info *a = arrays[i].info;
+            for (int64_t j = 0; j < s->a[i].n_enc && rc == SL_OK; j++, tab++) {
+                int64_t col = s->a[i].t[j].col, first = 0;
+                if (sl__column_f64(x, arrays[i].data, a->dtype, c.rows, a->cols, col, &first))
+                    rc = inexact_error(s->in, i, arrays[i].data, first, col, c.row0, err);
                 else
-                    sl__distinct_add((sl__distinct *)(acc + (size_t)j * dsize), s->cap, x, n, r0);
+                    sl__distinct_add((sl__distinct *)(acc + tab * dsize), s->cap, x, c.rows, c.row0);
             }
         }
-        sl__frame_reader_close(r);
-        if (rc)
-            sl__stage_locate(st, err, NULL);
-        for (int64_t j = 0; j < e->n_enc && rc == SL_OK; j++) {
-            const sl__distinct *d = (const sl__distinct *)(acc + (size_t)j * dsize);
+    }
+    if (open)
+        sl__row_reader_close(&rr);
+    if (rc)
+        sl__stage_locate(st, err, NULL);
+    size_t tab = 0;
+    for (size_t i = 0; i < s->n && rc == SL_OK; i++)
+        for (int64_t j = 0; j < s->a[i].n_enc && rc == SL_OK; j++, tab++) {
+            const sl__distinct *d = (const sl__distinct *)(acc + tab * dsize);
             rc = check_fitted(st, s, i, j, d, err);
             if (rc == SL_OK)
-                rc = take_table(&e->t[j], d, err);
+                rc = take_table(&s->a[i].t[j], d, err);
         }
-        free(acc);
-        free(x);
-        free(buf);
-    }
+    for (size_t i = 0; arrays && i < s->n; i++)
+        free(arrays[i].data);
+    free(arrays);
+    free(want);
+    free(x);
+    free(acc);
     return rc;
 }
 
