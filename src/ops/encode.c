@@ -76,6 +76,7 @@ typedef struct enc_state {
     const char **labels;  /* NULL-terminated names of the label arrays, for the fit pass */
     size_t n_labels;
     size_t n_tables;      /* encoded columns of every array, for the unknown counts */
+    int fitted_at_plan;   /* every table was fitted by the plan made in the run */
 } enc_state;
 
 static void free_state(void *p)
@@ -745,6 +746,7 @@ static sl_status plan(sl_stage *st, sl_error *err)
         if (sl_stage_plan_later(st))
             return SL_OK;
         rc = fit_at_plan(st, s, err);
+        s->fitted_at_plan = rc == SL_OK;
     }
     for (size_t i = 0; i < s->n && rc == SL_OK && s->fit; i++)
         if (s->a[i].mode == M_ONEHOT)
@@ -1023,7 +1025,8 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     for (size_t i = 0; i < s->n && rc == SL_OK; i++)
         if (s->a[i].mode == M_LABELS && s->fit)
             rc = load_tables(st, s, i, err);
-    if (rc == SL_OK && !s->fit && s->n_labels)
+    /* a stage that fits one-hot columns fitted its labels too, in its plan's read */
+    if (rc == SL_OK && !s->fit && s->n_labels && !s->fitted_at_plan)
         rc = fit_labels(st, ex, s, err);
     if (rc == SL_OK)
         rc = set_attrs(st, s, err);

@@ -303,7 +303,8 @@ def test_onehot_fit_apply_unknown(args):
     g = rng(7)
     Xtr = np.column_stack([g.choice([1, 2, 3], 200), g.choice([10, 20], 200)]).astype(np.int32)
     Xte = np.column_stack([g.choice([1, 2, 3], 80), g.choice([10, 20], 80)]).astype(np.int32)
-    tr = h5(env, "tr.h5", columns={"X": ["a", "b"]}, X=Xtr, y=np.zeros(200))
+    ytr = g.choice([3.0, -2.0, 8.5], 200)
+    tr = h5(env, "tr.h5", columns={"X": ["a", "b"]}, X=Xtr, y=ytr)
     te_path = env.path("te.h5")
 
     def pipe(extra=""):
@@ -314,6 +315,10 @@ def test_onehot_fit_apply_unknown(args):
     h5(env, "te.h5", columns={"X": ["a", "b"]}, X=Xte)
     wd = runs(env, pipe(), ["enc_tr", "enc_te"])
     oh = OneHotEncoder(sparse_output=False, drop="first").fit(Xtr)
+    exact(read_all(env, "enc_tr", wd)["X"], oh.transform(Xtr), "fitted")
+    le = LabelEncoder().fit(ytr)  # labels fitted in the same stage, by the read its plan makes
+    exact(read_all(env, "enc_tr", wd)["y"], le.transform(ytr).astype(np.int64).reshape(-1, 1), "labels beside")
+    exact(array_attrs(env, "enc_tr", "y", wd)["classes"], le.classes_, "classes beside")
     exact(read_all(env, "enc_te", wd)["X"], oh.transform(Xte), "applied")
     same_list(array_attrs(env, "enc_te", "X", wd)["columns"], oh.get_feature_names_out(["a", "b"]), "names")
     exact(array_attrs(env, "enc_te", "X", wd)["categories.0"], np.array([1.0, 2.0, 3.0]), "categories carried")
