@@ -286,8 +286,10 @@ int cli_progress_event(const sl_event *ev, void *user)
     cli_progress *pr = user;
     count_event(pr, ev);
     if (ev->kind == SL_EVENT_WARNING) { /* on stderr, quiet or not: a result the user must not miss */
-        if (!pr->quiet)
+        if (!pr->quiet) {
             clear_line(pr);
+            fflush(pr->out); /* stderr is not buffered: the line must be gone before the warning comes */
+        }
         fprintf(stderr, "warning: stage '%s': %s\n", ev->name, ev->message ? ev->message : "");
         fflush(stderr);
         if (pr->live && !pr->quiet)
