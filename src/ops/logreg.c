@@ -88,7 +88,8 @@ static const char doc[] =
     "`threshold` (R × 1: the binary model's `threshold`; unused by multi-class models), with R = 1 for a "
     "binary model and K for a multi-class one (row k: class k). `coef` has the attributes `model_kind` "
     "([1] binary, [2] multinomial, [3] one-vs-rest), `classes` (the K label values, sorted; a binary model "
-    "gives P(classes[1])) and `loss` (f at the start and after each Newton step, or one value per epoch: the "
+    "gives P(classes[1])), `labels` when the target was encoded by `encode` (the original label of each class, "
+    "from the target's `classes` table, for predict's `decode`) and `loss` (f at the start and after each Newton step, or one value per epoch: the "
     "mean log-loss at the weights the epoch starts from). With `validation`, the attribute `validation_loss` holds "
     "the validation frame's mean log-loss (one extra pass over it each time) at every Newton iterate, or at the "
     "start of every full-batch epoch and at the final weights (mini-batch: the final weights only), and the "
@@ -219,6 +220,31 @@ static sl_status plan(sl_stage *st, sl_error *err)
     return SL_OK;
 }
 
+/* A target encoded by `encode` carries its class table (attribute
+ * `classes`: code j is label classes[j]); the model keeps the labels of its
+ * classes as the attribute `labels` of coef, for predict's decode. */
+static sl_status store_labels(sl_stage *st, const sl__newton *nt, const double *classes, int64_t K, sl_error *err)
+{
+    size_t nl = 0;
+    const double *table = sl_frame_attr(nt->train.in, nt->train.names[1], "classes", &nl);
+    if (!table)
+        return SL_OK;
+    double *labels = malloc((size_t)K * sizeof *labels);
+    if (!labels)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    int codes = 1;
+    for (int64_t k = 0; k < K && codes; k++) {
+        double c = classes[k];
+        codes = c >= 0 && c < (double)nl && c == floor(c);
+        if (codes)
+            labels[k] = table[(size_t)c];
+    }
+    sl_status rc = codes ? sl_frame_set_attr(sl_stage_output(st), SL__MODEL_COEF, "labels", labels, (size_t)K, err)
+                         : SL_OK;
+    free(labels);
+    return rc;
+}
+
 /* The validation log-loss at each iterate: an attribute beside `loss`, the
  * last one a result. */
 static sl_status store_validation(sl_stage *st, const double *loss, size_t n, sl_error *err)
@@ -272,6 +298,8 @@ static sl_status run_newton(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error
         rc = sl_stage_set_result(st, "iterations", (double)nt->iterations, err);
     if (rc == SL_OK && nt->valid.in)
         rc = store_validation(st, nt->valid_loss, (size_t)nt->iterations + 1, err);
+    if (rc == SL_OK)
+        rc = store_labels(st, nt, nt->classes, nt->K, err);
     return rc;
 }
 
@@ -351,6 +379,8 @@ static sl_status run_gd(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error *er
                                         s->threshold, err);
         free(theta);
     }
+    if (rc == SL_OK)
+        rc = store_labels(st, &s->nt, classes, 2, err);
     if (rc == SL_OK)
         rc = sl_stage_set_result(st, "rows", n, err);
     if (rc == SL_OK)

@@ -19,6 +19,9 @@ static const sl_param_spec params[] = {
     {"output", SL_PARAM_STRING, 0, "y_pred", NULL, 0, 0, "name of the prediction array"},
     {"probability", SL_PARAM_STRING, 0, "y_prob", NULL, 0, 0,
      "logistic models: name of the probability array"},
+    {"decode", SL_PARAM_BOOL, 0, "false", NULL, 0, 0,
+     "logistic models trained on labels encoded by `encode`: write the original labels (the model's `labels`) "
+     "instead of the codes"},
     {"threshold", SL_PARAM_NUMBER, 0, NULL, NULL, 0, 0,
      "binary logistic models: the probability above which the second class is predicted (default: the "
      "model's, 0.5 unless logreg was given another)"},
@@ -37,7 +40,9 @@ static const char doc[] =
     "For a multi-class model (K rows: `logreg` with 3 or more classes), `probability` is n × K, column k the "
     "probability of class k (named `p(<class>)`, and the array has the attribute `classes`): the softmax of "
     "the K scores x·w_k + b_k (multinomial), or the K sigmoids divided by their sum (one-vs-rest), and "
-    "`output` is the class of the largest (the first on a tie, as NumPy's argmax). The number of classes "
+    "`output` is the class of the largest (the first on a tie, as NumPy's argmax). With `decode: true`, a "
+    "model trained on a target encoded by `encode` (codes 0..K-1) predicts the original labels instead of the "
+    "codes (the model's attribute `labels`), and the probability array's `classes` are those labels. The number of classes "
     "comes from the trained model, so such a stage is planned in the run once the model is computed, and "
     "the stages that read it after it.\n\n"
     "**Checks** (at plan time, so `sluice check` reports them): `features` exists and has as many columns as "
@@ -91,8 +96,11 @@ static const double *model_classes(const sl_frame *m, size_t *K)
 static sl_status add_class_probabilities(sl_stage *st, const sl_frame *in, const sl_frame *m, sl_error *err)
 {
     const char *name = sl_params_string(sl_stage_params(st), "probability");
-    size_t K = 0;
+    size_t K = 0, nl = 0;
     const double *c = model_classes(m, &K);
+    const double *labels = sl_frame_attr(m, SL__MODEL_COEF, "labels", &nl);
+    if (sl_params_bool(sl_stage_params(st), "decode") && labels && nl == K)
+        c = labels; /* the columns are named by the labels predict writes */
     if (sl_frame_find(in, name) >= 0)
         return sl_stage_error(st, err, SL_ERR_CONFIG, "probability",
                               "the input already has an array named '%s'; set 'probability' to another name", name);
@@ -173,6 +181,9 @@ static sl_status plan(sl_stage *st, sl_error *err)
                             sl_frame_array(in, (size_t)s->xi)->name, (long long)sl_frame_array(in, (size_t)s->xi)->cols,
                             has_model ? "model" : "'weights' list", (long long)s->F, s->F == 1 ? "" : "s");
     const sl_frame *model = has_model ? sl_stage_input(st, "model") : NULL;
+    if (rc == SL_OK && sl_params_bool(p, "decode") && s->kind != SL__MODEL_LOGISTIC)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "decode",
+                              "'decode' turns a classifier's class codes into labels; this model is linear");
     if (rc == SL_OK && sl_params_has(p, "threshold")) {
         double thr = sl_params_number(p, "threshold");
         if (s->kind != SL__MODEL_LOGISTIC)
@@ -315,6 +326,25 @@ static sl_status load_classifier(sl_stage *st, predict_state *s, sl_error *err)
     return rc;
 }
 
+/* decode: the model's classes (codes of `encode`) become their labels. */
+static sl_status decode_classes(sl_stage *st, predict_state *s, sl_error *err)
+{
+    const sl_frame *m = sl_stage_input(st, "model");
+    size_t nl = 0, K = s->R > 1 ? (size_t)s->R : 2;
+    const double *labels = sl_frame_attr(m, SL__MODEL_COEF, "labels", &nl);
+    if (!labels || nl != K)
+        return sl_stage_error(st, err, SL_ERR_DATA, "decode",
+                              "'decode' needs a model trained on labels encoded by an encode stage (its coef's "
+                              "attribute 'labels'); stage '%s' has none: its target was not encoded, so its "
+                              "predictions are the labels already",
+                              sl_params_string(sl_stage_params(st), "model"));
+    memcpy(s->classes, labels, K * sizeof *labels);
+    if (s->R > 1)
+        return sl_frame_set_attr(sl_stage_output(st), sl_params_string(sl_stage_params(st), "probability"), "classes",
+                                 s->classes, K, err);
+    return SL_OK;
+}
+
 static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
 {
     predict_state *s = sl_stage_state(st);
@@ -347,6 +377,11 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
         s->b = sl_params_number(p, "bias");
     }
     s->cut = log(thr / (1 - thr));
+    if (s->from_model && s->kind == SL__MODEL_LOGISTIC && sl_params_bool(p, "decode")) {
+        sl_status rc = decode_classes(st, s, err);
+        if (rc)
+            return rc;
+    }
     sl_pass pass = {.name = "predict",
                     .input = sl_stage_input(st, "input"),
                     .output = sl_stage_output(st),

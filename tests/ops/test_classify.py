@@ -179,6 +179,43 @@ def test_labels_threshold_and_threads(args):
         assert list(f["y_prob"].attrs["classes"]) == [10.0, 20.0, 30.0]
 
 
+def test_encoded_labels_decode(args):
+    """encode's class table reaches the model (attribute labels) and predict's decode."""
+    env = Env(args, "decode")
+    X, y = data(env, "wine")
+    names = np.array([-5.0, 2.5, 40.0])  # the classes of wine as odd numbers
+    with h5py.File(env.path("w.h5"), "w") as f:
+        f["X"] = standardized(X)
+        f["y"] = names[y].reshape(-1, 1)
+    env.run("pipeline: d\nworkdir: w\nstages:\n"
+            "  d: { op: load.hdf5, file: w.h5, arrays: { X: /X, y: /y } }\n"
+            "  e: { op: encode, input: d, labels: [y] }\n"
+            "  f: { op: logreg, input: e, l2: 1 }\n"
+            "  codes: { op: predict, input: e, model: f }\n"
+            "  labels: { op: predict, input: e, model: f, decode: true, output: label }\n"
+            "  acc: { op: metrics, input: codes, metrics: [accuracy] }\n", "-q")
+    # scikit-learn calls 2.5 continuous: it gets the codes, mapped back to the labels below
+    sk = LogisticRegression(C=1, solver="newton-cg", tol=1e-14, max_iter=1000).fit(standardized(X), y)
+    _, _, attrs, _ = model(env, "f")
+    assert list(attrs["classes"]) == [0.0, 1.0, 2.0] and list(attrs["labels"]) == list(names)
+    with env.ckpt("codes") as f:
+        codes = f["y_pred"][...].ravel()
+    with env.ckpt("labels") as f:
+        lab = f["label"][...].ravel()
+        assert list(f["y_prob"].attrs["classes"]) == list(names)
+        cols = [c.decode() if isinstance(c, bytes) else c for c in f["y_prob"].attrs["columns"]]
+        assert cols == ["p(-5)", "p(2.5)", "p(40)"], cols
+    assert (lab == names[sk.predict(standardized(X))]).all()
+    assert (names[codes.astype(int)] == lab).all()
+    with env.ckpt("acc") as f:
+        assert f.attrs["result.accuracy"] == sk.score(standardized(X), y)
+    r = env.run("pipeline: d\nworkdir: w\nstages:\n"
+                "  d: { op: load.hdf5, file: w.h5, arrays: { X: /X, y: /y } }\n"
+                "  f: { op: logreg, input: d, l2: 1 }\n"
+                "  p: { op: predict, input: d, model: f, decode: true }\n", expect=1)
+    assert "'decode' needs a model trained on labels encoded by an encode stage" in r.stderr, r.stderr
+
+
 def test_convergence_reported(args):
     env = Env(args, "converge")
     # separable classes without a penalty have no finite optimum
@@ -293,6 +330,8 @@ def test_config_errors(args):
          ["the model has 3 rows: a multi-class model; score it with predict"]),
         ("  f: { op: logreg, input: m }\n", 1, ["holds more than 1024 distinct labels", "linreg"]),
         ("  f: { op: linreg, input: d, tol: 1e-3 }\n", 2, ["'tol' is for gradient descent"]),
+        ("  f: { op: linreg, input: d }\n  p: { op: predict, input: d, model: f, decode: true }\n", 2,
+         ["'decode' turns a classifier's class codes into labels; this model is linear"]),
         ("  f: { op: logreg, input: d, validation: m }\n", 2, ["the validation frame needs array 'X' of 4 columns"]),
         ("  f: { op: logreg, input: o, validation: d, solver: gradient_descent }\n", 1,
          ["the validation frame's array 'y' row 100 holds 2, a class the training data does not have"]),
@@ -305,4 +344,4 @@ def test_config_errors(args):
 
 if __name__ == "__main__":
     main([test_binary_newton_breast_cancer, test_softmax_iris_wine, test_labels_threshold_and_threads,
-          test_convergence_reported, test_validation_loss, test_config_errors])
+          test_encoded_labels_decode, test_convergence_reported, test_validation_loss, test_config_errors])
