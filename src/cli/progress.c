@@ -188,6 +188,51 @@ static void human_bytes(long long b, char *buf, size_t n)
     snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
 }
 
+/* The matrix of a stage whose output has an array `confusion` with the
+ * attributes `labels` (K) and `matrix` (K x K, row i the true label i), as
+ * metrics writes: printed under the stage's line while it is narrow enough
+ * to read there; a wider one is only named (the checkpoint has it). */
+#define CONFUSION_PRINT_MAX 12
+
+static void print_confusion(cli_progress *pr, const sl_event *ev)
+{
+    const sl_frame *f = sl_pipeline_stage_output(pr->p, ev->stage);
+    size_t K = 0, KK = 0;
+    const double *labels = f ? sl_frame_attr(f, "confusion", "labels", &K) : NULL;
+    const double *m = f ? sl_frame_attr(f, "confusion", "matrix", &KK) : NULL;
+    if (!labels || !m || K == 0 || KK != K * K)
+        return;
+    if (K > CONFUSION_PRINT_MAX) {
+        fprintf(pr->out, "%-16s confusion matrix of %zu labels: see the attributes 'labels' and 'matrix' of its "
+                "array 'confusion' in the checkpoint\n", "", K);
+        return;
+    }
+    char cell[64];
+    int w = 1;
+    for (size_t i = 0; i < K; i++) {
+        int n = snprintf(cell, sizeof cell, "%.6g", labels[i]);
+        w = n > w ? n : w;
+    }
+    for (size_t c = 0; c < KK; c++) {
+        int n = snprintf(cell, sizeof cell, "%.0f", m[c]);
+        w = n > w ? n : w;
+    }
+    fprintf(pr->out, "%-16s confusion (rows: true label, columns: predicted label)\n", "");
+    fprintf(pr->out, "%-16s %*s", "", w, "");
+    for (size_t j = 0; j < K; j++) {
+        snprintf(cell, sizeof cell, "%.6g", labels[j]);
+        fprintf(pr->out, "  %*s", w, cell);
+    }
+    fputc('\n', pr->out);
+    for (size_t i = 0; i < K; i++) {
+        snprintf(cell, sizeof cell, "%.6g", labels[i]);
+        fprintf(pr->out, "%-16s %*s", "", w, cell);
+        for (size_t j = 0; j < K; j++)
+            fprintf(pr->out, "  %*.0f", w, m[i * K + j]);
+        fputc('\n', pr->out);
+    }
+}
+
 static void print_done(cli_progress *pr, const sl_event *ev)
 {
     char bytes[32];
@@ -216,6 +261,8 @@ static void print_done(cli_progress *pr, const sl_event *ev)
     if (!ev->reused && pr->stages[ev->stage].why[0])
         fprintf(pr->out, "  (ran: %s)", pr->stages[ev->stage].why);
     fputc('\n', pr->out);
+    if (!ev->streamed)
+        print_confusion(pr, ev);
 }
 
 /* What an interruption leaves, for its message: counted even when quiet. */
@@ -242,8 +289,10 @@ int cli_progress_event(const sl_event *ev, void *user)
     cli_progress *pr = user;
     count_event(pr, ev);
     if (ev->kind == SL_EVENT_WARNING) { /* on stderr, quiet or not: a result the user must not miss */
-        if (!pr->quiet)
+        if (!pr->quiet) {
             clear_line(pr);
+            fflush(pr->out); /* stderr is not buffered: the line must be gone before the warning comes */
+        }
         fprintf(stderr, "warning: stage '%s': %s\n", ev->name, ev->message ? ev->message : "");
         fflush(stderr);
         if (pr->live && !pr->quiet)

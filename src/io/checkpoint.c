@@ -1262,6 +1262,7 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
     size_t n = sl_frame_count(f);
     memset(r, 0, sizeof *r);
     r->frame = f;
+    r->n = n;
     r->file = H5I_INVALID_HID;
     r->fd = -1;
     /* a copy: the frame moves to another name when its checkpoint is
@@ -1349,14 +1350,14 @@ sl_status sl__ckpt_reader_read_direct(const sl__ckpt_reader *r, sl_chunk *c, sl_
 void sl__ckpt_reader_close_locked(sl__ckpt_reader *r)
 {
     if (r->dsets) {
-        for (size_t i = 0; i < sl_frame_count(r->frame); i++)
+        for (size_t i = 0; i < r->n; i++)
             if (r->dsets[i] >= 0)
                 H5Dclose(r->dsets[i]);
         free(r->dsets);
         r->dsets = NULL;
     }
     if (r->direct) {
-        for (size_t i = 0; i < sl_frame_count(r->frame); i++)
+        for (size_t i = 0; i < r->n; i++)
             sl__direct_free(&r->direct[i]);
         free(r->direct);
         r->direct = NULL;
@@ -1371,4 +1372,73 @@ void sl__ckpt_reader_close_locked(sl__ckpt_reader *r)
     r->file = H5I_INVALID_HID;
     free(r->path);
     r->path = NULL;
+}
+
+sl_status sl__row_reader_open(sl__row_reader *rr, const sl_frame *f, const unsigned char *want, sl_error *err)
+{
+    memset(rr, 0, sizeof *rr);
+    rr->frame = f;
+    size_t n = sl_frame_count(f);
+    unsigned char *file_want = calloc(n ? n : 1, 1);
+    if (!file_want)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    int any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= file_want[i] = (unsigned char)((!want || want[i]) && !sl__frame_mem(f, i));
+    sl_status s = SL_OK;
+    if (any) {
+        /* under the lock: a checkpoint being committed moves to its own name under it */
+        sl__h5_lock();
+        if (!sl__frame_path(f))
+            s = sl__error_set(err, SL_ERR_INTERNAL,
+                              "a frame read by row range has no data file%s: its stage was streamed or has not run",
+                              sl__frame_generator(f) ? " (it is streamed)" : "");
+        else if ((s = sl__ckpt_reader_open_locked(&rr->r, f, file_want, err)) != SL_OK)
+            sl__ckpt_reader_close_locked(&rr->r);
+        rr->open = s == SL_OK;
+        sl__h5_unlock();
+    }
+    free(file_want);
+    return s;
+}
+
+sl_status sl__row_reader_read(sl__row_reader *rr, sl_chunk *c, sl_error *err)
+{
+    const sl_frame *f = rr->frame;
+    if (c->row0 < 0 || c->rows < 0 || c->row0 + c->rows > sl_frame_rows(f))
+        return sl__error_set(err, SL_ERR_INTERNAL, "rows %lld to %lld read from a frame of %lld rows",
+                             (long long)c->row0, (long long)(c->row0 + c->rows), (long long)sl_frame_rows(f));
+    int from_file = 0;
+    for (size_t i = 0; i < c->n_arrays; i++) {
+        if (!c->arrays[i].data)
+            continue;
+        const char *mem = sl__frame_mem(f, i);
+        if (!mem) {
+            from_file = 1;
+            continue;
+        }
+        size_t rb = (size_t)c->arrays[i].info->cols * sl_dtype_size(c->arrays[i].info->dtype);
+        memcpy(c->arrays[i].data, mem + (size_t)c->row0 * rb, (size_t)c->rows * rb);
+    }
+    if (!from_file || c->rows == 0)
+        return SL_OK;
+    if (!rr->open)
+        return sl__error_set(err, SL_ERR_INTERNAL, "a frame read by row range was not opened for those arrays");
+    /* the reader skips the arrays it did not open: those in memory */
+    if (rr->r.all_direct)
+        return sl__ckpt_reader_read_direct(&rr->r, c, err);
+    sl__h5_lock();
+    sl_status s = sl__ckpt_reader_read_locked(&rr->r, c, err);
+    sl__h5_unlock();
+    return s;
+}
+
+void sl__row_reader_close(sl__row_reader *rr)
+{
+    if (rr->open) {
+        sl__h5_lock();
+        sl__ckpt_reader_close_locked(&rr->r);
+        sl__h5_unlock();
+    }
+    rr->open = 0;
 }

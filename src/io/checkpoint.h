@@ -143,6 +143,7 @@ void sl__ckpt_close_locked(sl__ckpt_writer *w);
  * same way). */
 typedef struct sl__ckpt_reader {
     const sl_frame *frame;
+    size_t n;                /* arrays of the frame (closing need not read a frame that may be gone) */
     char *path;              /* the frame's file when opened */
     hid_t file;
     hid_t *dsets;            /* one per array of the frame; negative when not wanted */
@@ -160,5 +161,26 @@ sl_status sl__ckpt_reader_read_locked(sl__ckpt_reader *r, sl_chunk *c, sl_error 
 /* The same without HDF5, from any thread at once; only when all_direct. */
 sl_status sl__ckpt_reader_read_direct(const sl__ckpt_reader *r, sl_chunk *c, sl_error *err);
 void sl__ckpt_reader_close_locked(sl__ckpt_reader *r);
+
+/* Rows of a frame by row range, outside the executor's passes: for a stage
+ * that reads a second frame row-aligned with the chunks of its input
+ * (join's `with`), from the threads that compute those chunks. The frame is
+ * stored (a checkpoint, a source read in place) or held in memory; a
+ * streamed frame has no rows to read by range (sl__op_reads_by_range keeps
+ * such a frame stored). These take the HDF5 lock themselves. */
+typedef struct sl__row_reader {
+    const sl_frame *frame;
+    sl__ckpt_reader r;
+    int open; /* r is open: a wanted array lives in a file */
+} sl__row_reader;
+
+/* Opens the arrays with want[i] != 0 (want NULL: all). */
+sl_status sl__row_reader_open(sl__row_reader *rr, const sl_frame *f, const unsigned char *want, sl_error *err);
+/* Fills the arrays of c (the frame's arrays, in its order) whose data is
+ * not NULL with rows [c->row0, c->row0 + c->rows), from any thread: with
+ * pread when the file allows it, else through HDF5 under the lock. */
+sl_status sl__row_reader_read(sl__row_reader *rr, sl_chunk *c, sl_error *err);
+/* Closes the file, if one was opened; rr may be closed again. */
+void sl__row_reader_close(sl__row_reader *rr);
 
 #endif

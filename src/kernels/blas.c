@@ -101,3 +101,19 @@ sl_status sl__gemv_n(double alpha, const double *A, int64_t rows, int64_t n, con
     count(2.0 * (double)rows * (double)n, t0);
     return SL_OK;
 }
+
+sl_status sl__gemm_tn_add(const double *A, int64_t rows, int64_t m, const double *B, int64_t n, double *C,
+                          sl_error *err)
+{
+    sl_status s = check_dims("gemm_tn", rows, m, A, err);
+    if (s == SL_OK)
+        s = check_dims("gemm_tn", rows, n, B, err);
+    if (s || rows == 0 || m == 0 || n == 0)
+        return s;
+    sl__blas_init();
+    double t0 = sl__now(), one = 1.0;
+    bli_dgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)rows, &one, (double *)A, (inc_t)m, 1,
+              (double *)B, (inc_t)n, 1, &one, C, (inc_t)n, 1);
+    count(2.0 * (double)rows * (double)m * (double)n, t0);
+    return SL_OK;
+}

@@ -23,6 +23,10 @@ sl_status sl__gemv_t(double alpha, const double *A, int64_t rows, int64_t n, con
 sl_status sl__gemv_n(double alpha, const double *A, int64_t rows, int64_t n, const double *w, double beta, double *y,
                      sl_error *err);
 
+/* C (m x n) += A^T B for A (rows x m), B (rows x n): a weighted Gram block
+ * when B is A with its rows scaled. */
+sl_status sl__gemm_tn_add(const double *A, int64_t rows, int64_t m, const double *B, int64_t n, double *C,
+                          sl_error *err);
 /* What the BLIS calls of the calling thread have done since it started:
  * floating-point operations (2 per multiply-add) and seconds inside BLIS.
  * The executor reads them around each chunk, so run.log can say how fast a

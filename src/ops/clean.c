@@ -38,7 +38,9 @@ static const sl_param_spec params[] = {
     {"clip", SL_PARAM_NUMBER_LIST, 0, NULL, NULL, 0, 0, "[lo, hi]: clip the values of clip_arrays to this range"},
     {"clip_sigma", SL_PARAM_NUMBER, 0, NULL, NULL, 0, 0,
      "k > 0: clip each column of clip_arrays to mean +- k * std (population std of the kept values)"},
-    {"clip_arrays", SL_PARAM_STRING_LIST, 0, NULL, NULL, 0, 0, "arrays to clip (default: every float array)"},
+    {"clip_arrays", SL_PARAM_STRING_LIST, 0, NULL, NULL, 0, 0, "arrays to clip (default: the `features` array only)"},
+    {"features", SL_PARAM_STRING, 0, "X", NULL, 0, 0,
+     "the features array, the one clipped when `clip_arrays` is not given (a target such as y is left as it is)"},
     {"mean_dtype", SL_PARAM_CHOICE, 0, "float64", "float64|input", 0, 0,
      "impute_mean of float32 arrays: float64 (exact to the last bit) or input (summed in float32 row by row, "
      "the numbers np.nanmean gives)"},
@@ -171,10 +173,9 @@ static sl_status plan_clip(sl_stage *st, const sl_frame *in, clean_state *s, sl_
     unsigned char *want = calloc(s->n + 1, 1);
     if (!want)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    sl_status rc = sl__select_arrays(st, "clip_arrays", in, want, err);
-    int explicit = sl_params_has(p, "clip_arrays");
+    sl_status rc = sl__select_features(st, "clip_arrays", in, want, "clean clips", "clip", err);
     for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
-        if (!want[i] || (!explicit && !s->a[i].is_float))
+        if (!want[i])
             continue;
         const sl_array_info *ai = sl_frame_array(in, i);
         if (has_clip && !s->a[i].is_float && ceil(lo) > floor(hi))
@@ -833,14 +834,21 @@ static const char doc[] =
     "+-Inf is an ordinary value: it enters the statistics (a mean of +-Inf, a std of NaN,\n"
     "so no `clip_sigma` bounds for that column) and is clipped. NaN is never clipped (as\n"
     "in `np.clip`). Integer arrays hold no NaN, so actions on them do nothing; clipping\n"
-    "applies to them when `clip_arrays` names them, with the bounds [ceil(lo), floor(hi)].\n"
+    "applies to them with the bounds [ceil(lo), floor(hi)].\n"
     "\n"
-    "**Clipping**: `clip: [lo, hi]` clips every column of `clip_arrays` (default: every\n"
-    "float array) to fixed bounds; `clip_sigma: k` clips column j to `mean_j - k*std_j`,\n"
-    "`mean_j + k*std_j` with the population std (ddof 0) of the kept rows' non-missing\n"
-    "values before imputation (`np.nanmean`, `np.nanstd`). For float32 arrays the bounds are\n"
-    "rounded to float32 before comparing, as `np.clip` does. A column with no values has no\n"
-    "sigma bounds and is not clipped.\n"
+    "**Clipping**: `clip: [lo, hi]` clips every column of `clip_arrays` to fixed bounds;\n"
+    "`clip_sigma: k` clips column j to `mean_j - k*std_j`, `mean_j + k*std_j` with the\n"
+    "population std (ddof 0) of the kept rows' non-missing values before imputation\n"
+    "(`np.nanmean`, `np.nanstd`). For float32 arrays the bounds are rounded to float32\n"
+    "before comparing, as `np.clip` does. A column with no values has no sigma bounds and\n"
+    "is not clipped.\n"
+    "\n"
+    "**Which arrays are clipped**: those `clip_arrays` names or, without it, only the\n"
+    "features array (`features`, default `X`), so that a target such as y keeps its values\n"
+    "and the metrics compare predictions with the real truth; name y in `clip_arrays` to clip\n"
+    "it too. Clipping without `clip_arrays` on an input that has no `features` array is an\n"
+    "error at plan time that lists the input's arrays. The NaN actions name their arrays in\n"
+    "`nan`, so no default applies to them.\n"
     "\n"
     "**How**: a reduce pass computes the statistics (per chunk: a corrected two-pass mean and\n"
     "M2; chunks merged in order with Chan's formula), only when an action or `clip_sigma`\n"
@@ -862,7 +870,8 @@ static const char doc[] =
     "Results: `rows_dropped`, `values_imputed`, `values_clipped` (values that changed).\n"
     "\n"
     "**Errors**: an unknown array in `nan` (with the arrays there are) or action (with a\n"
-    "did-you-mean); `clip` without two numbers or with lo > hi; `clip` together with\n"
+    "did-you-mean); an unknown array in `clip_arrays`, or clipping without `clip_arrays`\n"
+    "and no `features` array; `clip` without two numbers or with lo > hi; `clip` together with\n"
     "`clip_sigma`; `clip_sigma` <= 0; `clip_arrays` without `clip` or `clip_sigma`; integer\n"
     "bounds that hold no integer; a NaN `fill_value`. At run time: `fail` with the count of\n"
     "missing values and the first (row, column), rows numbered as in the input;\n"

@@ -139,9 +139,9 @@ static int parse_index(const char *text, long long *v)
     return *end == '\0' && errno == 0;
 }
 
-/* Resolves a column reference (a name, or an index) of array i. */
-static sl_status resolve_column(sl_stage *st, const sl_frame *in, size_t i, const char *param, const char *text,
-                                int64_t *col, sl_error *err)
+/* Resolves a column reference (a name, or an index) of array i (ops_int.h). */
+sl_status sl__resolve_column(sl_stage *st, const sl_frame *in, size_t i, const char *param, const char *text,
+                             int64_t *col, sl_error *err)
 {
     const sl_array_info *a = sl_frame_array(in, i);
     int named = sl_frame_column(in, i, 0) != NULL;
@@ -204,7 +204,7 @@ static sl_status select_columns(sl_stage *st, const sl_frame *in, size_t ci, int
         for (size_t k = 0; k < sl_params_len(p, "columns") && rc == SL_OK; k++) {
             const char *text = sl_params_list_string(p, "columns", k);
             int64_t c;
-            rc = resolve_column(st, in, ci, "columns", text, &c, err);
+            rc = sl__resolve_column(st, in, ci, "columns", text, &c, err);
             if (rc)
                 break;
             if (mark[c])
@@ -225,7 +225,8 @@ static sl_status select_columns(sl_stage *st, const sl_frame *in, size_t ci, int
     } else {
         for (size_t k = 0; k < sl_params_len(p, "drop_columns") && rc == SL_OK; k++) {
             int64_t c;
-            rc = resolve_column(st, in, ci, "drop_columns", sl_params_list_string(p, "drop_columns", k), &c, err);
+            rc = sl__resolve_column(st, in, ci, "drop_columns", sl_params_list_string(p, "drop_columns", k), &c,
+                                    err);
             if (rc == SL_OK)
                 mark[c] = 1;
         }
@@ -297,7 +298,7 @@ static sl_status plan(sl_stage *st, sl_error *err)
     if (rc == SL_OK && (has_cols || has_drop || has_label))
         rc = pick_column_array(st, in, &ci, err);
     if (rc == SL_OK && has_label) {
-        rc = resolve_column(st, in, (size_t)ci, "label", sl_params_string(p, "label"), &label, err);
+        rc = sl__resolve_column(st, in, (size_t)ci, "label", sl_params_string(p, "label"), &label, err);
         if (rc == SL_OK && sl_frame_find(in, label_name) >= 0)
             rc = sl_stage_error(st, err, SL_ERR_CONFIG, "label_array",
                                 "the label goes to array '%s', but the input already has an array of that name; set "

@@ -39,6 +39,11 @@ static const sl_param_spec params[] = {
     {"init_weights", SL_PARAM_NUMBER_LIST, 0, NULL, NULL, 0, 0,
      "gradient descent: the weights to start from, one per feature (default: zeros)"},
     {"init_bias", SL_PARAM_NUMBER, 0, NULL, NULL, 0, 0, "gradient descent: the bias to start from (default 0)"},
+    {"tol", SL_PARAM_NUMBER, 0, NULL, NULL, 0, 0,
+     "gradient descent: stop at the first epoch whose max|∇f| <= tol (f: the mean squared error / 2 + the "
+     "penalty); absent: run every epoch, and judge convergence at 1e-4"},
+    {"on_no_convergence", SL_PARAM_CHOICE, 0, "warn", "warn|error", 0, 0,
+     "gradient descent that did not converge: a warning (and result converged = 0), or an error"},
     {"rank_deficient", SL_PARAM_CHOICE, 0, "error", "error|pinv", 0, 0,
      "normal equations on collinear features: error, or the minimum-norm solution (pinv)"},
 };
@@ -78,6 +83,10 @@ static const char doc[] =
     "float64. A NaN or infinite value stops the run with its array, row and column (clean the data first). "
     "No rows: an error. A loss that becomes infinite (divergence) is an error suggesting a smaller "
     "`learning_rate`.\n\n"
+    "**Convergence** (gradient descent): with `tol`, descent stops at the first epoch whose starting weights "
+    "have max|∇f| <= tol (f = MSE/2 + l2·|w|²/(2n)); the results `converged` (max|∇f| <= tol at the final "
+    "weights, 1e-4 without `tol`) and `iterations` (epochs run) say how it ended, and a descent that did not "
+    "converge prints a warning (run.log too) or, with `on_no_convergence: error`, fails the stage.\n\n"
     "**Output**: the model frame, 1 row: `coef` (1 × F float64, the features' column names), `intercept` "
     "(1 × 1). `coef` has the attributes `model_kind` = [0] (linear) and, for gradient descent, `loss`. "
     "Results: `rows` (training rows), `train_mse` (MSE of the fitted model on the training rows), `rank` "
@@ -88,6 +97,9 @@ typedef struct linreg_state {
     sl__train t;
     int gd;   /* solver: gradient descent */
     int pinv; /* rank_deficient: pinv */
+    int has_tol, error_if_not_converged;
+    double tol;
+    int64_t epochs_run;
 } linreg_state;
 
 static void free_state(void *p)
@@ -108,6 +120,14 @@ static sl_status plan(sl_stage *st, sl_error *err)
     const sl_params *p = sl_stage_params(st);
     s->gd = strcmp(sl_params_string(p, "solver"), "gradient_descent") == 0;
     s->pinv = strcmp(sl_params_string(p, "rank_deficient"), "pinv") == 0;
+    s->has_tol = sl_params_has(p, "tol");
+    s->tol = s->has_tol ? sl_params_number(p, "tol") : 1e-4;
+    s->error_if_not_converged = strcmp(sl_params_string(p, "on_no_convergence"), "error") == 0;
+    if (s->has_tol && !s->gd)
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "tol",
+                              "'tol' is for gradient descent; the normal equations are solved exactly");
+    if (!(s->tol > 0) || !isfinite(s->tol))
+        return sl_stage_error(st, err, SL_ERR_CONFIG, "tol", "'tol' is %g; it must be a finite number > 0", s->tol);
     return sl__train_plan(st, SL__MODEL_LINEAR, &s->t, err);
 }
 
@@ -301,32 +321,77 @@ done:
 
 /* ---- full-batch gradient descent from the co-moments ---- */
 
-static sl_status descend(sl__train *t, const double *cm)
+/* At t->w, t->b: the mean squared error, g = C w − c + l2 w (the gradient
+ * is g/n + x̄·m), m = mean(err); returns max|∇f|. */
+static double cm_state(const sl__train *t, const double *cm, double *g, double *m_out, double *loss)
 {
     int64_t F = t->F;
     double n = cm[SL__CM_N], ym = cm[SL__CM_YMEAN], cyy = cm[SL__CM_CYY];
-    const double *xm = cm + SL__CM_XMEAN, *c = xm + F, *C = c + F;
+    const double *xm = cm + SL__CM_XMEAN, *c = xm + F, *C = c + F, *w = t->w;
+    /* m = mean(err); q = Σ (err - m)² */
+    double m = t->b - ym, q = cyy;
+    for (int64_t a = 0; a < F; a++) {
+        double cw = 0;
+        for (int64_t k = 0; k < F; k++)
+            cw += C[a * F + k] * w[k];
+        m += xm[a] * w[a];
+        q += w[a] * cw - 2 * w[a] * c[a];
+        g[a] = cw - c[a] + t->l2 * w[a]; /* + n x̄ m below */
+    }
+    *loss = m * m + (q > 0 ? q : 0) / n;
+    *m_out = m;
+    double gn = t->fit_intercept ? fabs(m) : 0;
+    for (int64_t a = 0; a < F; a++) {
+        double v = fabs(g[a] / n + xm[a] * m);
+        gn = v > gn ? v : gn;
+    }
+    return gn;
+}
+
+/* Epochs until `epochs`, or (with tol) the first whose starting weights
+ * have max|∇f| <= tol; *gnorm gets max|∇f| at the final weights. */
+static sl_status descend(linreg_state *s, const double *cm, double *gnorm)
+{
+    sl__train *t = &s->t;
+    int64_t F = t->F;
+    double n = cm[SL__CM_N], m = 0;
+    const double *xm = cm + SL__CM_XMEAN;
     double *w = t->w, *g = t->g;
+    s->epochs_run = t->epochs;
     for (int64_t e = 0; e < t->epochs; e++) {
-        /* m = mean(err); q = Σ (err - m)² */
-        double m = t->b - ym, q = cyy;
-        for (int64_t a = 0; a < F; a++) {
-            double cw = 0;
-            for (int64_t k = 0; k < F; k++)
-                cw += C[a * F + k] * w[k];
-            m += xm[a] * w[a];
-            q += w[a] * cw - 2 * w[a] * c[a];
-            g[a] = cw - c[a] + t->l2 * w[a]; /* + n x̄ m below */
+        double gn = cm_state(t, cm, g, &m, &t->loss[e]);
+        if (!isfinite(t->loss[e]))
+            return SL_ERR_DATA;
+        if (s->has_tol && gn <= s->tol) {
+            s->epochs_run = e;
+            break;
         }
-        t->loss[e] = m * m + (q > 0 ? q : 0) / n;
         for (int64_t a = 0; a < F; a++)
             w[a] -= t->lr * (g[a] / n + xm[a] * m);
         if (t->fit_intercept)
             t->b -= t->lr * m;
-        if (!isfinite(t->loss[e]))
-            return SL_ERR_DATA;
     }
-    return SL_OK;
+    double last;
+    *gnorm = cm_state(t, cm, g, &m, &last);
+    return isfinite(last) ? SL_OK : SL_ERR_DATA;
+}
+
+/* Gradient descent's verdict: the results converged and iterations, and a
+ * warning (or error) when max|∇f| stayed above tol. */
+static sl_status report_descent(sl_stage *st, linreg_state *s, double gnorm, sl_error *err)
+{
+    int converged = gnorm <= s->tol;
+    char why[256];
+    snprintf(why, sizeof why,
+             "max|∇f| = %.3g after %lld epoch%s, above %g%s; raise epochs or learning_rate, scale the features "
+             "(op normalize), or use solver: normal_equations",
+             gnorm, (long long)s->epochs_run, s->epochs_run == 1 ? "" : "s", s->tol, s->has_tol ? " (tol)" : "");
+    sl_status rc = converged ? SL_OK : sl__not_converged(st, s->error_if_not_converged, why, err);
+    if (rc == SL_OK)
+        rc = sl_stage_set_result(st, "converged", converged, err);
+    if (rc == SL_OK)
+        rc = sl_stage_set_result(st, "iterations", (double)s->epochs_run, err);
+    return rc;
 }
 
 static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
@@ -336,14 +401,17 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     sl_status rc = sl__train_start(t, st, err);
     if (rc)
         return rc;
-    double mse = 0;
+    double mse = 0, gnorm = 0;
+    s->epochs_run = t->epochs;
     if (s->gd && t->batch_size > 0) {
         rc = sl__train_minibatch(t, ex, st, err);
         double gb = 0, loss_sum = 0;
         if (rc == SL_OK)
-            rc = sl__train_full_pass(t, ex, st, NULL, &gb, &loss_sum, err);
-        if (rc == SL_OK)
+            rc = sl__train_full_pass(t, ex, st, t->g, &gb, &loss_sum, err);
+        if (rc == SL_OK) {
             mse = loss_sum / (double)t->n;
+            gnorm = sl__train_gradient_norm(t, t->g, gb);
+        }
     } else {
         size_t size = sl__comoment_size(t->F);
         double *cm = calloc(size, sizeof *cm);
@@ -366,7 +434,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                 sl__exec_memo_put(ex, t->in, what, cm, size * sizeof *cm);
         }
         if (rc == SL_OK && s->gd) {
-            if (descend(t, cm) != SL_OK) {
+            if (descend(s, cm, &gnorm) != SL_OK) {
                 int64_t e = 0;
                 while (isfinite(t->loss[e]))
                     e++;
@@ -380,11 +448,14 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
         free(cm);
     }
     if (rc == SL_OK)
-        rc = sl__model_store(st, SL__MODEL_LINEAR, t->w, t->F, t->b, s->gd ? t->loss : NULL, (size_t)t->epochs, err);
+        rc = sl__model_store(st, SL__MODEL_LINEAR, t->w, t->F, t->b, s->gd ? t->loss : NULL, (size_t)s->epochs_run,
+                             err);
     if (rc == SL_OK)
         rc = sl_stage_set_result(st, "rows", (double)t->n, err);
     if (rc == SL_OK)
         rc = sl_stage_set_result(st, "train_mse", mse, err);
+    if (rc == SL_OK && s->gd)
+        rc = report_descent(st, s, gnorm, err);
     return rc;
 }
 

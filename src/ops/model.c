@@ -14,7 +14,8 @@
 
 /* ---- the model frame ---- */
 
-sl_status sl__model_declare(sl_stage *st, const sl_frame *in, long xi, sl__model_kind kind, sl_error *err)
+sl_status sl__model_declare(sl_stage *st, const sl_frame *in, long xi, sl__model_kind kind, int64_t rows,
+                            sl_error *err)
 {
     sl_frame *out = sl_stage_output(st);
     const sl_array_info *x = sl_frame_array(in, (size_t)xi);
@@ -32,7 +33,7 @@ sl_status sl__model_declare(sl_stage *st, const sl_frame *in, long xi, sl__model
         s = sl_frame_set_columns(out, SL__MODEL_COEF, names, err);
         free(names);
     }
-    sl_frame_set_rows(out, 1);
+    sl_frame_set_rows(out, rows);
     return s;
 }
 
@@ -54,6 +55,37 @@ sl_status sl__model_store(sl_stage *st, sl__model_kind kind, const double *w, in
     return s;
 }
 
+sl_status sl__model_store_classifier(sl_stage *st, int kind_code, const double *theta, int64_t R, int64_t F,
+                                     int intercept, const double *classes, int64_t K, const double *loss,
+                                     size_t n_loss, double threshold, sl_error *err)
+{
+    sl_frame *out = sl_stage_output(st);
+    double *w = malloc((size_t)(R * F + 2 * R) * sizeof *w), k = (double)kind_code;
+    if (!w)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    double *b = w + R * F, *thr = b + R;
+    int64_t P = F + (intercept ? 1 : 0);
+    for (int64_t r = 0; r < R; r++) {
+        memcpy(w + r * F, theta + r * P, (size_t)F * sizeof *w);
+        b[r] = intercept ? theta[r * P + F] : 0.0;
+        thr[r] = threshold;
+    }
+    sl_frame_set_rows(out, R);
+    sl_status s = sl_frame_set_data(out, SL__MODEL_COEF, w, err);
+    if (s == SL_OK)
+        s = sl_frame_set_data(out, SL__MODEL_INTERCEPT, b, err);
+    if (s == SL_OK)
+        s = sl_frame_set_data(out, SL__MODEL_THRESHOLD, thr, err);
+    if (s == SL_OK)
+        s = sl_frame_set_attr(out, SL__MODEL_COEF, "model_kind", &k, 1, err);
+    if (s == SL_OK)
+        s = sl_frame_set_attr(out, SL__MODEL_COEF, "classes", classes, (size_t)K, err);
+    if (s == SL_OK && loss)
+        s = sl_frame_set_attr(out, SL__MODEL_COEF, "loss", loss, n_loss, err);
+    free(w);
+    return s;
+}
+
 sl_status sl__model_check(const sl_stage *st, const char *param, const sl_frame *m, sl__model_kind *kind, int64_t *F,
                           sl_error *err)
 {
@@ -70,7 +102,7 @@ sl_status sl__model_check(const sl_stage *st, const char *param, const sl_frame 
         return sl_stage_error(st, err, SL_ERR_CONFIG, param,
                               "stage '%s' is not a model: its 'intercept' and 'threshold' must have 1 column; it has %s",
                               sl_params_string(sl_stage_params(st), param), have);
-    if (sl_frame_rows(m) != 1 && sl_frame_rows(m) != -1)
+    if (sl_frame_rows(m) == 0 || (t < 0 && sl_frame_rows(m) != 1 && sl_frame_rows(m) != -1))
         return sl_stage_error(st, err, SL_ERR_CONFIG, param,
                               "stage '%s' is not a model: a model frame has 1 row; it has %lld",
                               sl_params_string(sl_stage_params(st), param), (long long)sl_frame_rows(m));
@@ -82,6 +114,11 @@ sl_status sl__model_check(const sl_stage *st, const char *param, const sl_frame 
 sl_status sl__model_load(const sl_stage *st, const char *param, const sl_frame *m, int64_t F, double *w, double *b,
                          double *threshold, sl_error *err)
 {
+    if (sl_frame_rows(m) != 1 && sl_frame_find(m, SL__MODEL_THRESHOLD) >= 0)
+        return sl_stage_error(st, err, SL_ERR_DATA, param,
+                              "the model has %lld rows: a multi-class model; score it with predict, then "
+                              "metrics on predict's output",
+                              (long long)sl_frame_rows(m));
     if (sl_frame_rows(m) != 1)
         return sl_stage_error(st, err, SL_ERR_DATA, param, "the model has %lld rows; a model frame has 1 row",
                               (long long)sl_frame_rows(m));
@@ -265,7 +302,7 @@ sl_status sl__train_plan(sl_stage *st, sl__model_kind kind, sl__train *t, sl_err
     if (!(t->lr > 0) || !isfinite(t->lr))
         return sl_stage_error(st, err, SL_ERR_CONFIG, "learning_rate",
                               "'learning_rate' is %g; it must be a finite number > 0", t->lr);
-    return sl__model_declare(st, t->in, t->xi, kind, err);
+    return sl__model_declare(st, t->in, t->xi, kind, 1, err);
 }
 
 sl_status sl__train_start(sl__train *t, sl_stage *st, sl_error *err)
@@ -406,6 +443,24 @@ sl_status sl__train_full_pass(sl__train *t, sl_exec *ex, sl_stage *st, double *g
     }
     free(acc);
     return s;
+}
+
+double sl__train_gradient_norm(const sl__train *t, const double *g, double gb)
+{
+    double n = (double)t->n, m = t->fit_intercept ? fabs(gb / n) : 0;
+    for (int64_t j = 0; j < t->F; j++) {
+        double v = fabs((g[j] + t->l2 * t->w[j]) / n);
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
+sl_status sl__not_converged(sl_stage *st, int as_error, const char *why, sl_error *err)
+{
+    if (as_error)
+        return sl_stage_error(st, err, SL_ERR_DATA, "on_no_convergence", "the model did not converge: %s", why);
+    sl_stage_warn(st, "the model did not converge: %s", why);
+    return SL_OK;
 }
 
 sl_status sl__train_check_loss(const sl__train *t, int64_t epoch, double loss, sl_error *err)

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 #include "sluice/op.h"
+#include "kernels/logistic.h"
 
 #define SL__MODEL_COEF "coef"
 #define SL__MODEL_INTERCEPT "intercept"
@@ -31,13 +32,25 @@ typedef enum sl__model_kind { SL__MODEL_LINEAR = 0, SL__MODEL_LOGISTIC = 1 } sl_
 
 /* Declares the model frame as the stage's output (plan time): coef with the
  * column names of feature array xi of `in`, intercept, and threshold for a
- * logistic model; rows = 1. */
-sl_status sl__model_declare(sl_stage *st, const sl_frame *in, long xi, sl__model_kind kind, sl_error *err);
+ * logistic model; rows: 1, or -1 for a classifier whose number of
+ * classes the data will tell. */
+sl_status sl__model_declare(sl_stage *st, const sl_frame *in, long xi, sl__model_kind kind, int64_t rows,
+                            sl_error *err);
 
 /* Sets the output model's data (run time): coef = w (F), intercept = b, the
  * attributes model_kind and (when loss != NULL) loss (n_loss values). */
 sl_status sl__model_store(sl_stage *st, sl__model_kind kind, const double *w, int64_t F, double b,
                           const double *loss, size_t n_loss, sl_error *err);
+
+/* Sets a logistic model's data (run time): R rows (1 binary, K multi-class)
+ * of θ (P = F + intercept values a row: w, then b) to coef and intercept,
+ * threshold in every row of `threshold`, and the attributes model_kind
+ * (kind_code: 1 binary, 2 softmax, 3 one-vs-rest), classes (K label values,
+ * sorted: row k of a multi-class model is class classes[k]; a binary
+ * model's row gives P(classes[1])) and loss (when not NULL). */
+sl_status sl__model_store_classifier(sl_stage *st, int kind_code, const double *theta, int64_t R, int64_t F,
+                                     int intercept, const double *classes, int64_t K, const double *loss,
+                                     size_t n_loss, double threshold, sl_error *err);
 
 /* Recognizes the frame given by INPUT parameter `param` as a model (plan
  * time): its kind and number of features, or an error at that parameter
@@ -133,6 +146,16 @@ void sl__train_destroy(sl__train *t);
 sl_status sl__train_full_pass(sl__train *t, sl_exec *ex, sl_stage *st, double *g, double *gb, double *loss_sum,
                               sl_error *err);
 
+/* max|∇f| of the objective at t->w, t->b from a full pass's sums g = Xᵀerr
+ * (F) and gb = Σ err: max over (g_j + l2 w_j)/n and, with an intercept,
+ * gb/n. */
+double sl__train_gradient_norm(const sl__train *t, const double *g, double gb);
+
+/* What a model that did not converge gets (`why` says how far it got and
+ * what to change): a warning, or with as_error (on_no_convergence: error)
+ * the stage's error, located at that parameter. */
+sl_status sl__not_converged(sl_stage *st, int as_error, const char *why, sl_error *err);
+
 /* An error when an epoch's loss is not finite (the descent diverged). */
 sl_status sl__train_check_loss(const sl__train *t, int64_t epoch, double loss, sl_error *err);
 
@@ -144,5 +167,79 @@ sl_status sl__train_check_loss(const sl__train *t, int64_t epoch, double loss, s
  * epoch's last one may be smaller). loss[e] = Σ over the epoch's rows of the
  * row's loss at the weights before its batch's update, / n. */
 sl_status sl__train_minibatch(sl__train *t, sl_exec *ex, sl_stage *st, sl_error *err);
+
+/* ---- Newton's method for logistic regression (logreg_newton.c) ----
+ *
+ * Minimizes f(θ) = (Σ_i ℓ_i + l2/2 |w|²) / n, ℓ the log-loss of row i
+ * (binary: of σ(x̃·θ); softmax: of the row's softmax), w the weights
+ * without the biases; scikit-learn's LogisticRegression(C = 1/l2) objective
+ * divided by C·n. Each iteration: the direction d = −H⁻¹∇f (Cholesky, or
+ * the least-norm solve when H is singular), then θ + t·d with t = 1, ½, ¼,
+ * ... until f falls by at least 1e-4·t·∇f·d (Armijo). Converged when
+ * max|∇f| <= tol, or at float64's floor: when the predicted decrease
+ * −∇f·d is below 64 ε |f| (the line search cannot judge such a step, so it
+ * is taken whole) twice in a row and the step did not halve max|∇f|. One-vs-rest runs K binary problems (class k against the
+ * rest) through the same passes, each with its own steps. */
+typedef enum sl__logit_mode {
+    SL__LOGIT_AUTO,    /* binary for 2 classes, else softmax */
+    SL__LOGIT_BINARY,
+    SL__LOGIT_SOFTMAX,
+    SL__LOGIT_OVR
+} sl__logit_mode;
+
+/* A frame's features and labels, as a pass reads them. */
+typedef struct sl__logit_data {
+    const sl_frame *in;
+    long xi, yi;
+    const char *names[3];  /* features, target, NULL: the passes' input_arrays */
+} sl__logit_data;
+
+typedef struct sl__newton {
+    /* settings (plan time) */
+    const sl_stage *st;
+    sl__logit_data train;
+    sl__logit_data valid;  /* `validation`, when valid.in is not NULL */
+    int64_t F;
+    int fit_intercept;
+    double l2, tol;
+    int64_t max_iter;
+    sl__logit_mode mode;   /* AUTO is resolved by sl__newton_start */
+    /* run time */
+    int64_t n, K;          /* rows; classes */
+    double *classes;       /* K label values, sorted */
+    sl__logit_shape shape;
+    int64_t problems, D;   /* 1, or K for one-vs-rest; unknowns per problem */
+    double *theta, *trial; /* problems x D: the iterate, the point being evaluated */
+    double *sums;          /* problems x sl__logit_partial_doubles: the last pass */
+    double *hess, *hess_copy;
+    double *loss;          /* f after each iteration (from 0: the start), max_iter + 1 values */
+    int64_t iterations, passes;
+    int converged;         /* every problem reached max|∇f| <= tol */
+    int64_t stalled;       /* problems whose line search found no lower loss */
+    double gradient_norm;  /* max|∇f| over the problems at the end */
+    double train_loss;     /* Σ_i ℓ_i / n at the end (one-vs-rest: summed over the K problems) */
+    double *valid_loss;    /* with a validation frame: its mean log-loss at each iterate (as loss) */
+    int separated;         /* every training row's class has probability > 1/2 (every problem's) */
+} sl__newton;
+
+/* Run time: rows, then one pass for the target's classes (sorted distinct
+ * values; at most SL_CLASS_MAX, at least 2), the mode resolved and the
+ * buffers allocated. */
+sl_status sl__newton_start(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err);
+/* Newton iterations from θ = 0 until converged or max_iter; reports each
+ * iteration's f through sl_exec_epoch. */
+sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err);
+void sl__newton_free(sl__newton *nt);
+
+/* The mean log-loss (one-vs-rest: summed over the problems) of the model
+ * theta (problems x D, the layout sl__newton_start set up) on the
+ * validation frame: one pass. Labels the model has no class for are an
+ * error naming the row. */
+sl_status sl__newton_valid_loss(sl__newton *nt, sl_exec *ex, sl_stage *st, const double *theta, double *loss,
+                                sl_error *err);
+/* Sets up nt (classes 0 and 1, the binary shape, buffers) for a binary
+ * model fitted by gradient descent, so that sl__newton_valid_loss can score
+ * its weights. */
+sl_status sl__newton_binary01(sl__newton *nt, sl_error *err);
 
 #endif

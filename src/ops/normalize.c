@@ -17,8 +17,11 @@
 static const sl_param_spec params[] = {
     {"input", SL_PARAM_INPUT, 1, NULL, NULL, 0, 0, "stage whose output frame is normalized"},
     {"arrays", SL_PARAM_STRING_LIST, 0, NULL, NULL, 0, 0,
-     "arrays to normalize (default: with `stats`, the arrays that stage normalized; otherwise every float32/float64 "
-     "array); the others pass through unchanged"},
+     "arrays to normalize (default: with `stats`, the arrays that stage normalized; otherwise the `features` array "
+     "only); the others pass through unchanged"},
+    {"features", SL_PARAM_STRING, 0, "X", NULL, 0, 0,
+     "the features array, the one normalized when neither `arrays` nor `stats` is given (a target such as y is "
+     "left as it is)"},
     {"method", SL_PARAM_CHOICE, 0, "zscore", "zscore|minmax", 0, 0,
      "zscore: (x - mean) / std (population std, ddof 0); minmax: (x - min) / (max - min)"},
     {"stats", SL_PARAM_INPUT, 0, NULL, NULL, 0, 0,
@@ -196,17 +199,7 @@ static sl_status plan(sl_stage *st, sl_error *err)
     if (sl_params_has(p, "arrays")) {
         rc = sl__select_arrays(st, "arrays", in, s->want, err);
     } else if (!sl_params_has(p, "stats")) {
-        int any = 0;
-        for (size_t i = 0; i < s->n; i++)
-            any |= s->want[i] = (unsigned char)sl_dtype_is_float(sl_frame_array(in, i)->dtype);
-        if (!any) {
-            char have[512];
-            sl__describe_frame(in, have, sizeof have);
-            return sl_stage_error(st, err, SL_ERR_CONFIG, "input",
-                                  "the input has no float arrays to normalize (it has %s); name the arrays to "
-                                  "normalize with 'arrays: [...]' (integer arrays become float64)",
-                                  have);
-        }
+        rc = sl__select_features(st, "arrays", in, s->want, "normalize changes", "normalize", err);
     }
     if (rc == SL_OK && sl_params_has(p, "stats"))
         rc = plan_stats(st, s, in, err);
@@ -518,6 +511,14 @@ static const char op_doc[] =
     "- `minmax`: `(x - min) / (max - min)`, into [0, 1], as scikit-learn's\n"
     "  `MinMaxScaler`.\n"
     "\n"
+    "**Which arrays.** Without `arrays` (and without `stats`), only the\n"
+    "features array is normalized: the one `features` names, `X` by default.\n"
+    "The target and every other array pass through with their values, so\n"
+    "`linreg` fits y in its own units and `logreg` still sees labels 0 and 1.\n"
+    "To normalize other arrays, y included, name them all in `arrays`. An\n"
+    "input with no array called as `features` says so when the pipeline is\n"
+    "planned, lists the input's arrays and what to write.\n"
+    "\n"
     "**Fit, then apply.** Without `stats`, the stage makes two passes over its\n"
     "input. The fit pass computes each chunk's column statistics exactly (mean\n"
     "first, then squared deviations from it) and merges the chunks in chunk\n"
@@ -548,9 +549,10 @@ static const char op_doc[] =
     "\n"
     "**Element types.** float32 arrays stay float32: the arithmetic is done in\n"
     "double precision and rounded once. float64 arrays stay float64. Integer\n"
-    "arrays (named in `arrays`) become float64. The arrays that are not\n"
-    "normalized pass through unchanged, so the output frame has the input's\n"
-    "arrays, in the input's order, with its row count and column names.\n"
+    "arrays (named in `arrays`, or the `features` array) become float64. The\n"
+    "arrays that are not normalized pass through unchanged, so the output\n"
+    "frame has the input's arrays, in the input's order, with its row count\n"
+    "and column names.\n"
     "\n"
     "**Constant columns.** A column whose values are all equal, or whose\n"
     "computed std underflows to 0, has no scale. With `zero_variance: error`\n"
@@ -572,7 +574,8 @@ static const char op_doc[] =
     "  suggests a clean stage. In apply mode (`stats`) the count covers the\n"
     "  chunk holding the first one.\n"
     "- an input with no rows, when fitting;\n"
-    "- no float arrays and no `arrays`;\n"
+    "- no `arrays` and no `stats`, and the input has no array called as\n"
+    "  `features`;\n"
     "- `stats` naming a stage that is not a normalize stage, or one with another\n"
     "  method, other arrays or other columns (these are configuration errors,\n"
     "  found at plan time).\n";

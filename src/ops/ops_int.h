@@ -11,7 +11,10 @@ extern const sl_op sl__op_convert;
 extern const sl_op sl__op_describe;
 extern const sl_op sl__op_clean;
 extern const sl_op sl__op_scale;
+extern const sl_op sl__op_poly;
+extern const sl_op sl__op_join;
 extern const sl_op sl__op_normalize;
+extern const sl_op sl__op_encode;
 extern const sl_op sl__op_split;
 extern const sl_op sl__op_linreg;
 extern const sl_op sl__op_logreg;
@@ -56,6 +59,33 @@ sl_status sl__op_register_from(const sl_op *op, void *user, void (*destroy)(void
  * absent). Errors name the missing array and list the frame's arrays. */
 sl_status sl__select_arrays(const sl_stage *st, const char *param, const sl_frame *in, unsigned char *want,
                             sl_error *err);
+
+/* For the ops that change values by a statistic or a transform of the data
+ * (normalize, scale, clean's clipping): the arrays the STRING_LIST parameter
+ * `param` names, or, when it is absent, only the array that the op's STRING
+ * parameter `features` names, so that a target such as y is never changed
+ * unless a user names it (a z-scored y made least squares fit in z-units and
+ * logistic regression fail on labels that were no longer 0 and 1). A frame
+ * without that array is a config error that gives the rule, the frame's
+ * arrays and what to write. `changes` ("normalize changes") and `verb`
+ * ("normalize") word the message. */
+sl_status sl__select_features(const sl_stage *st, const char *param, const sl_frame *in, unsigned char *want,
+                              const char *changes, const char *verb, sl_error *err);
+
+/* 1 when op reads the frame of its INPUT parameter `param` by row range
+ * inside its own chunks (join's `with`), not chunk by chunk in a pass: that
+ * stage is then stored whatever its `checkpoint` says, since a streamed
+ * frame is made only inside the passes that read it and has no rows to read
+ * by range. Known from the op and the parameter alone, so it holds before
+ * any plan (sluice graph, stages planned in the run). */
+int sl__op_reads_by_range(const sl_op *op, const char *param);
+
+/* Resolves a column reference `text` of array i of `in` (a column name, or
+ * a 0-based index, negative from the end) given in parameter `param`
+ * (convert's columns, scale's columns). Errors name the array's columns and
+ * suggest the nearest name. */
+sl_status sl__resolve_column(sl_stage *st, const sl_frame *in, size_t i, const char *param, const char *text,
+                             int64_t *col, sl_error *err);
 
 /* "X (float32, 16 columns), y (float32, 1 column)" for error messages. */
 void sl__describe_frame(const sl_frame *f, char *buf, size_t size);

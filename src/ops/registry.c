@@ -16,14 +16,17 @@ static const sl_op *const builtin_ops[] = {
     &sl__op_describe,
     &sl__op_clean,
     &sl__op_scale,
+    &sl__op_poly,
+    &sl__op_join,
     &sl__op_normalize,
+    &sl__op_encode,
     &sl__op_split,
     &sl__op_linreg,
     &sl__op_logreg,
     &sl__op_predict,
     &sl__op_metrics,
-    &sl__op_input,
     &sl__op_select,
+    &sl__op_input,
 };
 #define N_BUILTIN (sizeof builtin_ops / sizeof builtin_ops[0])
 
@@ -234,6 +237,11 @@ sl_status sl_op_unregister(const char *name, sl_error *err)
     return SL_OK;
 }
 
+int sl__op_reads_by_range(const sl_op *op, const char *param)
+{
+    return op == &sl__op_join && strcmp(param, "with") == 0;
+}
+
 void sl__describe_frame(const sl_frame *f, char *buf, size_t size)
 {
     size_t used = 0;
@@ -272,4 +280,36 @@ sl_status sl__select_arrays(const sl_stage *st, const char *param, const sl_fram
         want[i] = 1;
     }
     return SL_OK;
+}
+
+sl_status sl__select_features(const sl_stage *st, const char *param, const sl_frame *in, unsigned char *want,
+                              const char *changes, const char *verb, sl_error *err)
+{
+    const sl_params *p = sl_stage_params(st);
+    if (sl_params_has(p, param))
+        return sl__select_arrays(st, param, in, want, err);
+    size_t n = sl_frame_count(in);
+    memset(want, 0, n);
+    const char *features = sl_params_string(p, "features");
+    long i = sl_frame_find(in, features);
+    if (i >= 0) {
+        want[i] = 1;
+        return SL_OK;
+    }
+    char have[512];
+    sl__describe_frame(in, have, sizeof have);
+    /* the suggestion: features are most often the widest array */
+    const char *guess = "NAME";
+    int64_t widest = 0;
+    for (size_t k = 0; k < n; k++)
+        if (sl_frame_array(in, k)->cols > widest) {
+            widest = sl_frame_array(in, k)->cols;
+            guess = sl_frame_array(in, k)->name;
+        }
+    return sl_stage_error(st, err, SL_ERR_CONFIG, "features",
+                          "without '%s', %s only the features array, named by 'features' (here '%s'), so that a "
+                          "target keeps its values; the input has no array '%s' (it has %s): write 'features: %s' "
+                          "to name the features array, or '%s: [...]' to name every array to %s, the target too if "
+                          "it must",
+                          param, changes, features, features, have, guess, param, verb);
 }

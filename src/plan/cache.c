@@ -886,6 +886,8 @@ int sl__stage_fresh(sl_stage *st, const char *workdir, int64_t chunk_rows, char 
         file_identity(&sb, id, sizeof id);
         if (manifest_lookup(st->pipe->manifest, st->name, recorded, sizeof recorded) && strcmp(id, recorded) == 0)
             fresh = 1;
+        else if (st->plan_later != SL__PLAN_NOW && sl_frame_count(st->output) == 0)
+            fresh = 1; /* not planned yet (status): its arrays, hence its content, are checked when a run plans it */
         else if (content_intact(st, path, &info, reason, rsize))
             fresh = 1; /* touched but intact: the manifest is updated on adopt */
     }

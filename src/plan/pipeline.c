@@ -465,7 +465,9 @@ static sl_status order_stages(sl_pipeline *p, sl_stage *stages, sl_error *err)
 /* Whether each stage's output is stored or streamed. Streaming needs an op
  * whose output pass can be fused into its readers (SL_OP_STREAMABLE); any
  * other stage (filters, reductions, models) is stored whatever the policy
- * says, so that `checkpoint: false` never fails. */
+ * says, so that `checkpoint: false` never fails. So is a stage whose reader
+ * reads it other than chunk by chunk in its passes: one planned from its
+ * inputs' data, or one reading an input by row range (join's `with`). */
 static sl_status decide_checkpoints(sl_pipeline *p, sl_error *err)
 {
     unsigned char *read_by_others = calloc(p->n ? p->n : 1, 2), *feeds_plan = read_by_others + (p->n ? p->n : 1);
@@ -473,8 +475,10 @@ static sl_status decide_checkpoints(sl_pipeline *p, sl_error *err)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < p->n; i++)
         for (size_t j = 0; j < p->stages[i].n_inputs; j++) {
-            read_by_others[p->stages[i].inputs[j].stage] = 1;
-            feeds_plan[p->stages[i].inputs[j].stage] |= p->stages[i].plan_later == SL__PLAN_DATA;
+            const sl_stage *r = &p->stages[i];
+            read_by_others[r->inputs[j].stage] = 1;
+            feeds_plan[r->inputs[j].stage] |=
+                r->plan_later == SL__PLAN_DATA || sl__op_reads_by_range(r->op, r->inputs[j].param);
         }
     for (size_t k = 0; k < p->n; k++) {
         sl_stage *st = &p->stages[k];

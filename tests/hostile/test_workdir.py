@@ -356,7 +356,7 @@ def chain(n):
     lines = ["pipeline: many", "workdir: work", "stages:",
              "  s0: { op: load.hdf5, file: data.h5, arrays: { y: /y } }"]
     for i in range(1, n):
-        lines.append("  s%d: { op: scale, input: s%d, factor: 1.0 }" % (i, i - 1))
+        lines.append("  s%d: { op: scale, input: s%d, arrays: [y], factor: 1.0 }" % (i, i - 1))
     return "\n".join(lines) + "\n"
 
 

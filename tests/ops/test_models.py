@@ -243,9 +243,11 @@ def test_metrics_vs_sklearn(args):
         for k, name in enumerate(("mse", "rmse", "mae", "r2")):
             assert_close(f[name][0, 0], les[k], 1e-12, what="lesson " + name)
     cls = fixture_expect(env, "cls_metrics")
-    for st in ("cls_m", "cls_m2"):
+    # a classifier's default metrics (cls_m; their values against sklearn: test_classify_metrics.py)
+    for st, keys in (("cls_m", ["accuracy", "f1", "log_loss", "precision", "recall", "roc_auc"]),
+                     ("cls_m2", ["accuracy", "log_loss"])):
         with env.ckpt(st) as f:
-            assert sorted(f.keys()) == ["accuracy", "log_loss"], list(f.keys())
+            assert sorted(f.keys()) == keys, list(f.keys())
             assert_close(f["accuracy"][0, 0], cls[0], 1e-12, what=st + " accuracy")
             assert_close(f["log_loss"][0, 0], cls[1], 1e-12, what=st + " log_loss")
 
@@ -327,7 +329,8 @@ def test_errors_at_run_time(args):
              check=False)
     run_fail(env, "  s: { op: linreg, input: const }\n", 1, "column 1", "constant", check=False)
     run_fail(env, "  s: { op: linreg, input: nan }\n", 1, "row 1234 column 2", "clean", check=False)
-    run_fail(env, "  s: { op: logreg, input: clsbad }\n", 1, "row 77", "labels 0 or 1", check=False)
+    run_fail(env, "  s: { op: logreg, input: clsbad, solver: gradient_descent }\n", 1, "row 77", "labels 0 or 1",
+             check=False)
     run_fail(env, "  s: { op: linreg, input: std, solver: gradient_descent, learning_rate: 50 }\n", 1,
              "diverged", "learning_rate", check=False)
     run_fail(env, "  s: { op: metrics, model: logmodel, data: clsbad, metrics: [log_loss] }\n", 1, "row 77",

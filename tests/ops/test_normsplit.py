@@ -5,10 +5,11 @@ values that tests/fixtures/make_normsplit.py stored there.
 normalize: z-score vs (X - X.mean(0)) / X.std(0) within 1e-12 (relative, with
 an absolute 1e-12 for z-values near 0) at chunk sizes 100, 333 and 65536;
 min-max; fit on train / apply to test; float32 and integer inputs;
-pass-through arrays; constant columns both ways (error, and `unit` vs
-scikit-learn's StandardScaler / MinMaxScaler); thread-count independence
-(bitwise); the errors (NaN input, zero variance, stats from a non-normalize
-stage, mismatched columns or method), also through `sluice check`.
+pass-through arrays (by default only the `features` array changes); constant
+columns both ways (error, and `unit` vs scikit-learn's StandardScaler /
+MinMaxScaler); thread-count independence (bitwise); the errors (NaN input,
+zero variance, stats from a non-normalize stage, mismatched columns or
+method, no `features` array), also through `sluice check`.
 
 split: part sizes vs scikit-learn's train_test_split for many (n, fraction)
 pairs; the parts partition the input exactly; contiguous parts equal
@@ -179,7 +180,8 @@ def test_fit_train_apply_test(args):
 def test_float32_and_int(args):
     env = Env(args, "types")
     y = pipeline(env, "  norm: { op: normalize, input: load, arrays: [X32, I] }\n"
-                      "  dflt: { op: normalize, input: load }\n",
+                      "  dflt: { op: normalize, input: load, features: X32 }\n"
+                      "  dint: { op: normalize, input: load, features: I }\n",
                  arrays="X32: /X32, I: /I, y: /y")
     env.run(y, "--chunk-rows", "256")
     with env.ckpt("norm") as f:
@@ -192,12 +194,17 @@ def test_float32_and_int(args):
     ulps = np.abs(x32.astype(np.float64) - want32) / np.spacing(np.abs(want32))
     assert ulps.max() <= 1.0, ulps.max()
     zscore_close(i, expected(env, "zscore_int/I"), "int32 z-score")
-    # default arrays: every float array (X32, y), not the integer one
+    # default arrays: the `features` array alone; y and the other arrays keep their bytes
     with env.ckpt("dflt") as f:
         assert f["I"].dtype == np.int32 and np.array_equal(f["I"][...], data(env, "I"))
-        assert "mean" in f["X32"].attrs and "mean" in f["y"].attrs and "mean" not in f["I"].attrs
-        yv = data(env, "y")
-        zscore_close(f["y"][...], (yv - yv.mean(0)) / yv.std(0), "y")
+        assert f["y"][...].tobytes() == data(env, "y").tobytes(), "y passes through"
+        assert "mean" in f["X32"].attrs and "mean" not in f["y"].attrs and "mean" not in f["I"].attrs
+        assert f["X32"][...].tobytes() == x32.tobytes()
+    # an integer features array is normalized as if named, into float64
+    with env.ckpt("dint") as f:
+        assert f["I"].dtype == np.float64 and f["I"][...].tobytes() == i.tobytes()
+        assert f["X32"].dtype == np.float32 and np.array_equal(f["X32"][...], data(env, "X32"))
+        assert "mean" not in f["X32"].attrs and "mean" not in f["y"].attrs
 
 
 def test_zero_variance_error(args):
@@ -275,8 +282,9 @@ def test_stats_errors(args):
           "  fit: { op: normalize, input: a }\n"
           "  apply: { op: normalize, input: b, stats: fit, zero_variance: unit }\n") % (f, f)
     expect_error(env, y2, 2, "array 'X' column 0 is 'u' here but 'p' in stage 'fit'")
-    expect_error(env, head.replace("/Xtest4", "/I") + "  n: { op: normalize, input: test }\n", 2,
-                 "the input has no float arrays to normalize", "arrays:")
+    expect_error(env, head + "  n: { op: normalize, input: test, features: F }\n", 2,
+                 "without 'arrays', normalize changes only the features array", "(here 'F')",
+                 "it has X (float64, 4 columns)", "write 'features: X'")
     expect_error(env, head + "  n: { op: normalize, input: train, arrays: [Z] }\n", 2,
                  "'arrays' names array 'Z', which the input lacks")
     # the location of the error is the parameter's line in the file

@@ -15,7 +15,10 @@ action with did-you-mean, clip lo > hi, ...), config errors also through
 
 scale: factor (scalar and per column) and offset, log, log1p, sqrt, square
 vs NumPy (exact where NumPy is exact, 1e-13 for log/log1p), float32, domain
-errors and domain_errors: nan, integer arrays.
+errors and domain_errors: nan, integer arrays, the `features` default.
+
+clean and scale change only the `features` array (X) unless the arrays are
+named (docs/guide.md, "Features and targets").
 
 convert: columns by name / index / negative index, drop_columns, label split
 (with and without dtype) vs NumPy fancy indexing, exactly; column names; the
@@ -211,11 +214,19 @@ def test_clean_clip(args):
         assert at["result.values_clipped"] == fix_attr(env, "expect/clip", "values_clipped"), at
         exact(at["I.clip_lo"], np.zeros(2), "clip_lo")
         exact(at["I.clip_hi"], np.full(2, 100.0), "clip_hi")
-    # default clip_arrays: the float arrays only; I passes unchanged
+    # default clip_arrays: the `features` array X only; the target y and I keep their values
     y = pipeline(env, "  clean: { op: clean, input: load, nan: { y: drop_row, X: impute_mean }, clip: [0, 100] }\n")
     env.run(y)
+    assert_close(env.read("clean", "X"), want["X"], 1e-12, what="X clipped by default")
     exact(env.read("clean", "I"), fix(env, "expect/drop_mean/I"), "I not clipped by default")
-    exact(env.read("clean", "y"), want["y"], "y clipped by default")
+    exact(env.read("clean", "y"), fix(env, "expect/drop_mean/y"), "y not clipped by default")
+    assert not (fix(env, "expect/drop_mean/y") == want["y"]).all(), "the clip would change y: the check can fail"
+    # `features` names another array to clip by default
+    y = pipeline(env, "  clean: { op: clean, input: load, nan: { y: drop_row, X: impute_mean }, clip: [0, 100],\n"
+                      "           features: I }\n")
+    env.run(y)
+    exact(env.read("clean", "I"), want["I"], "I clipped as the features array")
+    assert_close(env.read("clean", "X"), fix(env, "expect/drop_mean/X"), 1e-12, what="X not clipped")
 
 
 def test_clean_clip_sigma(args):
@@ -293,6 +304,9 @@ def test_clean_errors(args):
     expect_error(env, p("clip_sigma: 0"), 2, "'clip_sigma' must be a finite number greater than 0")
     expect_error(env, p("clip_arrays: [X]"), 2, "neither 'clip' nor 'clip_sigma'")
     expect_error(env, p("clip: [0, 1], clip_arrays: [Q]"), 2, "array 'Q'")
+    expect_error(env, p("clip_sigma: 2", arrays="M: /in/M"), 2,
+                 "without 'clip_arrays', clean clips only the features array", "(here 'X')",
+                 "M (float64, 2 columns)", "write 'features: M'", "'clip_arrays: [...]' to name every array to clip")
     expect_error(env, p("clip: [0.2, 0.8], clip_arrays: [I]"), 2, "no integer lies in")
     expect_error(env, p("nan: { y: explode }"), 2, "the actions are drop_row")
     expect_error(env, p("inf: maybe"), 2, "one of nan, keep")
@@ -319,7 +333,7 @@ def test_scale(args):
     ]
     P = fix(env, "in/P")
     for case, params, tol in cases:
-        y = pipeline(env, "  s: { op: scale, input: load, %s }\n" % params, arrays="P: /in/P, I: /in/J")
+        y = pipeline(env, "  s: { op: scale, input: load, features: P, %s }\n" % params, arrays="P: /in/P, I: /in/J")
         want = fix(env, "expect/%s/P" % case)
         for v, (arrs, at) in runs(env, y, "s", [(100, 1), (100, 2), (65536, 1)]).items():
             if tol == 0:
@@ -332,7 +346,7 @@ def test_scale(args):
             assert "P.scale_factor" in at and "I.scale_factor" not in at
     # float32: computed in double, rounded once; within one float32 ulp of NumPy's float32 product
     y = pipeline(env, "  c: { op: convert, input: load, dtype: float32 }\n"
-                      "  s: { op: scale, input: c, factor: 1.1 }\n", arrays="P: /in/P")
+                      "  s: { op: scale, input: c, arrays: [P], factor: 1.1 }\n", arrays="P: /in/P")
     env.run(y)
     got = env.read("s", "P")
     exact(got, fix(env, "expect/s_f32/P"), "float32 scale")
@@ -343,15 +357,16 @@ def test_scale(args):
 
 def test_scale_domain(args):
     env = Env(args, "scale_domain")
-    y = pipeline(env, "  s: { op: scale, input: load, transform: log }\n", arrays="P: /in/Pneg")
+    y = pipeline(env, "  s: { op: scale, input: load, transform: log }\n", arrays="X: /in/Pneg")
     for chunk in ("100", "65536"):
         r = env.run(y, "--chunk-rows", chunk, "-j", "2", expect=1)
-        for n in ("array 'P' row 417 column 2: value -3.5 is outside the domain of log", "domain_errors: nan"):
+        for n in ("array 'X' row 417 column 2: value -3.5 is outside the domain of log", "domain_errors: nan"):
             assert n in r.stderr, (n, r.stderr)
-    y = pipeline(env, "  s: { op: scale, input: load, transform: sqrt }\n", arrays="P: /in/Pneg")
+    y = pipeline(env, "  s: { op: scale, input: load, transform: sqrt, arrays: P }\n", arrays="P: /in/Pneg")
     expect_error(env, y, 1, "row 417 column 2", "sqrt")
     # log of 0 is an error too (the first in row order is reported per chunk: row 417 before 800)
-    y = pipeline(env, "  s: { op: scale, input: load, transform: log, domain_errors: nan }\n", arrays="P: /in/Pneg")
+    y = pipeline(env, "  s: { op: scale, input: load, transform: log, domain_errors: nan, features: P }\n",
+                 arrays="P: /in/Pneg")
     env.run(y)
     got = env.read("s", "P")
     want = fix(env, "expect/s_lognan/P")
@@ -364,10 +379,15 @@ def test_scale_errors(args):
     env = Env(args, "scale_errors")
     p = lambda s, arrays="P: /in/P, I: /in/J": pipeline(env, "  s: { op: scale, input: load, %s }\n" % s, arrays)
     expect_error(env, p("arrays: [I], factor: 2"), 2, "array 'I' holds int32", "convert it first")
-    expect_error(env, p("factor: [1, 2]"), 2, "'factor' has 2 values but array 'P' has 3 columns")
-    expect_error(env, p("offset: [1, 2, 3, 4]"), 2, "'offset' has 4 values")
+    expect_error(env, p("features: P, factor: [1, 2]"), 2, "'factor' has 2 values but array 'P' has 3 columns")
+    expect_error(env, p("features: P, offset: [1, 2, 3, 4]"), 2, "'offset' has 4 values")
     expect_error(env, p("transform: lg"), 2, "did you mean 'log'?")
-    expect_error(env, p("factor: 2", arrays="I: /in/J"), 2, "no float array to scale")
+    # without `arrays`, the features array alone: an integer one is refused as if named
+    expect_error(env, p("factor: 2", arrays="X: /in/J, P: /in/P"), 2, "array 'X' holds int32", "convert it first")
+    expect_error(env, p("factor: 2"), 2, "without 'arrays', scale changes only the features array",
+                 "(here 'X')", "I (int32, 2 columns)", "P (float64, 3 columns)", "write 'features: P'",
+                 "'arrays: [...]' to name every array to scale")
+    expect_error(env, p("arrays: []"), 2, "'arrays' names no arrays")
     expect_error(env, p("arrays: [Q]"), 2, "array 'Q'")
 
 
