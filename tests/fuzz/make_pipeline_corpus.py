@@ -147,6 +147,25 @@ stages:
         "save: { op: save.hdf5, input: load, file: /nonexistent/dir/x.h5 }"))
 
 
+def selection():
+    """Sweeps, folds, select and { best: ... } (plan/expand.c)."""
+    cv = ("f: { op: convert, input: load, dtype: float64 }",
+          "tr: { op: split, input: f, part: train, folds: 4 }",
+          "te: { op: split, input: f, part: test, folds: 4, shuffle: true, seed: 3 }",
+          "n: { op: normalize, input: tr, arrays: [X] }",
+          "nt: { op: normalize, input: te, stats: n, arrays: [X] }",
+          "fit: { op: linreg, input: n, sweep: { l2: [0.1, 1, 1e1], fit_intercept: [true, false] } }",
+          "sc: { op: metrics, model: fit, data: nt, metrics: [r2, mse] }",
+          "cv: { op: select, input: sc, metric: mse, goal: min }",
+          "final: { op: linreg, input: f, l2: { best: cv }, fit_intercept: { best: cv } }")
+    seed("select_cv", stages(LOAD, *cv))
+    seed("select_one_fold", stages(LOAD, "s: { op: split, input: load, part: test, folds: 5, fold: 2 }",
+                                   "d: { op: describe, input: s, sweep: { arrays: [X, y] } }"))
+    seed("err_select_folds_differ", stages(LOAD, *cv[:2], cv[2].replace("folds: 4", "folds: 3"), *cv[3:]))
+    seed("err_select_best", stages(LOAD, *cv[:-1], "final: { op: linreg, input: f, epochs: { best: cv },"
+                                   " l2: [{ best: sc }], sweep: { seed: [{ best: cv }] } }"))
+
+
 def errors():
     seed("err_empty", "")
     seed("err_comment_only", "# nothing\n")
@@ -297,6 +316,7 @@ stages:
 def main():
     shipped()
     valid()
+    selection()
     errors()
     yaml_corners()
     os.makedirs(OUT, exist_ok=True)
