@@ -1,8 +1,8 @@
 """The shipped pipelines, run as users run them, checked against independent
 values: the lesson against numbers derived by hand (plain Python, no NumPy),
 the reference regression against our NumPy + scikit-learn baseline script,
-the diabetes example against scikit-learn, and the model selection against
-scikit-learn's GridSearchCV."""
+the diabetes example against scikit-learn, the model selection against
+scikit-learn's GridSearchCV, and the wine classification against scikit-learn."""
 import math
 import json
 import os
@@ -139,6 +139,37 @@ def test_select_matches_gridsearchcv(args):
     harness.assert_close(env.read("final", "intercept")[0, 0], ridge.intercept_, 1e-10, 0, "refit intercept")
 
 
+def test_classify_matches_sklearn(args):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn import metrics
+    env = harness.Env(args, "classify")
+    data = os.path.join(env.root, "datasets")
+    r = env.run(copy_pipeline(env, "classify.yaml", {"../datasets/": data + "/"}))
+    assert "confusion (rows: true label" in r.stdout, r.stdout
+    train_X, train_y = env.read("train", "X"), env.read("train", "y")[:, 0]
+    test_X, test_y = env.read("test", "X"), env.read("test", "y")[:, 0]
+    with h5py.File(os.path.join(data, "wine.h5")) as f:
+        assert sorted(np.concatenate([train_y, test_y])) == sorted(f["y"][:, 0]), "the split is not a partition"
+    mu, sd = train_X.mean(0), train_X.std(0)
+    m = LogisticRegression(C=1.0, solver="newton-cg", tol=1e-14, max_iter=1000,
+                           multi_class="multinomial").fit((train_X - mu) / sd, train_y)
+    harness.assert_close(env.read("fit", "coef"), m.coef_, 1e-6, 1e-9, "coefficients")
+    harness.assert_close(env.read("fit", "intercept")[:, 0], m.intercept_, 1e-6, 1e-9, "intercepts")
+    prob = m.predict_proba((test_X - mu) / sd)
+    harness.assert_close(env.read("pred", "y_prob"), prob, 1e-6, 1e-12, "test probabilities")
+    pred = env.read("pred", "y_pred")[:, 0]
+    assert (pred == m.predict((test_X - mu) / sd)).all()
+    with env.ckpt("score") as f:
+        for name, want in (("accuracy", metrics.accuracy_score(test_y, pred)),
+                           ("precision", metrics.precision_score(test_y, pred, average="macro")),
+                           ("recall", metrics.recall_score(test_y, pred, average="macro")),
+                           ("f1", metrics.f1_score(test_y, pred, average="macro")),
+                           ("log_loss", metrics.log_loss(test_y, env.read("pred", "y_prob")))):
+            harness.assert_close(f.attrs["result." + name], want, 1e-12, 0, name)
+        K = len(f["confusion"].attrs["labels"])
+        assert (f["confusion"].attrs["matrix"].reshape(K, K) == metrics.confusion_matrix(test_y, pred)).all()
+
+
 if __name__ == "__main__":
     harness.main([test_lesson_matches_hand_derivation, test_regression_matches_numpy_baseline,
-                  test_example_matches_sklearn, test_select_matches_gridsearchcv])
+                  test_example_matches_sklearn, test_select_matches_gridsearchcv, test_classify_matches_sklearn])
