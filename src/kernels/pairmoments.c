@@ -1,0 +1,202 @@
+#include <math.h>
+#include <string.h>
+#include "kernels/blas.h"
+#include "kernels/pairmoments.h"
+
+#define PM_BLOCK_ROWS 4096
+
+size_t sl__pm_size(int64_t P)
+{
+    return (size_t)(1 + P + 3 * P * P);
+}
+
+size_t sl__pm_scratch_size(int64_t rows, int64_t P)
+{
+    int64_t b = rows < PM_BLOCK_ROWS ? rows : PM_BLOCK_ROWS;
+    /* a block of centred rows, counts and sums for the means, the rows' missing flags */
+    return (size_t)((b > 0 ? b : 1) * P + 3 * P);
+}
+
+static double *pm_mean(double *s)
+{
+    return s + 1;
+}
+
+static double *pm_N(double *s, int64_t P)
+{
+    return s + 1 + P;
+}
+
+static double *pm_R(double *s, int64_t P)
+{
+    return s + 1 + P + P * P;
+}
+
+static double *pm_Q(double *s, int64_t P)
+{
+    return s + 1 + P + 2 * P * P;
+}
+
+/* Observed means of each column over the kept rows: the plain mean, then
+ * the mean of the deviations from it as a correction (exact for data whose
+ * plain sum rounds). */
+static void observed_means(const double *X, int64_t rows, int64_t P, const unsigned char *drop, double *count,
+                           double *sum, double *mean)
+{
+    memset(count, 0, (size_t)P * sizeof *count);
+    memset(sum, 0, (size_t)P * sizeof *sum);
+    for (int64_t i = 0; i < rows; i++) {
+        if (drop && drop[i])
+            continue;
+        const double *x = X + i * P;
+        for (int64_t a = 0; a < P; a++)
+            if (!isnan(x[a])) {
+                count[a] += 1;
+                sum[a] += x[a];
+            }
+    }
+    for (int64_t a = 0; a < P; a++)
+        mean[a] = count[a] > 0 ? sum[a] / count[a] : 0;
+    memset(sum, 0, (size_t)P * sizeof *sum);
+    for (int64_t i = 0; i < rows; i++) {
+        if (drop && drop[i])
+            continue;
+        const double *x = X + i * P;
+        for (int64_t a = 0; a < P; a++)
+            if (!isnan(x[a]))
+                sum[a] += x[a] - mean[a];
+    }
+    for (int64_t a = 0; a < P; a++)
+        if (count[a] > 0)
+            mean[a] += sum[a] / count[a];
+}
+
+sl_status sl__pm_chunk(const double *X, int64_t rows, int64_t P, const unsigned char *drop, double *state,
+                       double *scratch, sl_error *err)
+{
+    memset(state, 0, sl__pm_size(P) * sizeof *state);
+    double *m = pm_mean(state), *N = pm_N(state, P), *R = pm_R(state, P), *Q = pm_Q(state, P);
+    int64_t block = rows < PM_BLOCK_ROWS ? rows : PM_BLOCK_ROWS;
+    double *D = scratch, *count = scratch + (block > 0 ? block : 1) * P, *colsum = count + P, *missing = colsum + P;
+    observed_means(X, rows, P, drop, count, colsum, m);
+    memset(colsum, 0, (size_t)P * sizeof *colsum);
+    double kept = 0;
+    sl_status s = SL_OK;
+    for (int64_t r0 = 0; r0 < rows && s == SL_OK; r0 += block) {
+        int64_t nb = 0;
+        for (int64_t i = r0; i < rows && i < r0 + block; i++) {
+            if (drop && drop[i])
+                continue;
+            const double *x = X + i * P;
+            double *d = D + nb * P;
+            int any = 0;
+            for (int64_t a = 0; a < P; a++) {
+                int miss = isnan(x[a]);
+                d[a] = miss ? 0.0 : x[a] - m[a];
+                colsum[a] += d[a];
+                missing[a] = miss;
+                any |= miss;
+            }
+            /* Missing cells are rare: the pairs they take out of "both
+             * observed" are subtracted row by row (N and R start from all
+             * kept rows and the column sums of d, added below). */
+            for (int64_t b = 0; any && b < P; b++) {
+                if (!missing[b])
+                    continue;
+                for (int64_t a = 0; a < P; a++) {
+                    R[a * P + b] -= d[a];
+                    N[a * P + b] -= 1;
+                    if (!missing[a])
+                        N[b * P + a] -= 1;
+                }
+            }
+            nb++;
+        }
+        kept += (double)nb;
+        /* Σ over both observed of d_a d_b: a missing cell's d is 0 */
+        s = sl__gram_add(D, nb, P, Q, err);
+    }
+    state[0] = kept;
+    for (int64_t a = 0; a < P; a++)
+        for (int64_t b = 0; b < P; b++) {
+            N[a * P + b] += kept;
+            R[a * P + b] += colsum[a];
+        }
+    return s;
+}
+
+/* One part's sums moved from its means m_p to means m_p − δ (δ = m_p − m):
+ * Σ (x_a − m_a) = R_ab + N_ab δ_a, and Σ (x_a − m_a)(x_b − m_b) = Q_ab +
+ * δ_b R_ab + δ_a R_ba + N_ab δ_a δ_b, added to the totals. */
+static void add_moved(const double *N, const double *R, const double *Q, const double *delta, int64_t P, double *Rt,
+                      double *Qt)
+{
+    for (int64_t a = 0; a < P; a++)
+        for (int64_t b = 0; b < P; b++) {
+            int64_t ab = a * P + b, ba = b * P + a;
+            Rt[ab] += R[ab] + N[ab] * delta[a];
+            Qt[ab] += Q[ab] + delta[b] * R[ab] + delta[a] * R[ba] + N[ab] * delta[a] * delta[b];
+        }
+}
+
+void sl__pm_merge(double *acc, const double *part, int64_t P)
+{
+    if (part[0] == 0)
+        return;
+    if (acc[0] == 0) {
+        memcpy(acc, part, sl__pm_size(P) * sizeof *acc);
+        return;
+    }
+    double *m = pm_mean(acc), *N = pm_N(acc, P), *R = pm_R(acc, P), *Q = pm_Q(acc, P);
+    const double *m2 = part + 1, *N2 = part + 1 + P, *R2 = N2 + P * P, *Q2 = R2 + P * P;
+    double da[P > 0 ? P : 1], db[P > 0 ? P : 1];
+    for (int64_t a = 0; a < P; a++) {
+        double na = N[a * P + a], nb = N2[a * P + a], n = na + nb;
+        /* m = m_a + (m_b − m_a)·n_b/n, rounded; each part's offset is taken
+         * from the rounded centre (a difference of close numbers: exact), so
+         * that the sums stay centred on the mean the state holds, whatever
+         * the number of merges */
+        double mnew = na == 0 ? m2[a] : nb == 0 ? m[a] : m[a] + (m2[a] - m[a]) * (nb / n);
+        da[a] = na == 0 ? 0 : m[a] - mnew;
+        db[a] = nb == 0 ? 0 : m2[a] - mnew;
+        m[a] = mnew;
+    }
+    /* in place for acc: its N does not change until the end */
+    for (int64_t a = 0; a < P; a++)
+        for (int64_t b = 0; b < P; b++) {
+            int64_t ab = a * P + b, ba = b * P + a;
+            double q = Q[ab] + da[b] * R[ab] + da[a] * R[ba] + N[ab] * da[a] * da[b];
+            Q[ab] = q;
+        }
+    for (int64_t a = 0; a < P; a++)
+        for (int64_t b = 0; b < P; b++)
+            R[a * P + b] += N[a * P + b] * da[a];
+    add_moved(N2, R2, Q2, db, P, R, Q);
+    for (int64_t k = 0; k < P * P; k++)
+        N[k] += N2[k];
+    acc[0] += part[0];
+}
+
+void sl__pm_imputed(const double *state, int64_t P, const double *v, double *mean, double *C)
+{
+    double n = state[0];
+    const double *m = state + 1, *N = m + P, *R = N + P * P, *Q = R + P * P;
+    double delta[P > 0 ? P : 1], e[P > 0 ? P : 1];
+    for (int64_t a = 0; a < P; a++) {
+        double na = N[a * P + a];
+        /* the imputed column's mean: (n_a m_a + (n − n_a) v_a) / n, as a move from m_a */
+        mean[a] = n > 0 ? m[a] + (n - na) / n * (v[a] - m[a]) : v[a];
+        delta[a] = m[a] - mean[a];
+        e[a] = v[a] - mean[a];
+    }
+    for (int64_t a = 0; a < P; a++)
+        for (int64_t b = 0; b < P; b++) {
+            int64_t ab = a * P + b, ba = b * P + a;
+            double na = N[a * P + a], nb = N[b * P + b];
+            /* both observed; a observed, b imputed; a imputed, b observed; both imputed */
+            double both = Q[ab] + delta[b] * R[ab] + delta[a] * R[ba] + N[ab] * delta[a] * delta[b];
+            double a_only = (R[a * P + a] - R[ab]) + (na - N[ab]) * delta[a];
+            double b_only = (R[b * P + b] - R[ba]) + (nb - N[ab]) * delta[b];
+            C[ab] = both + e[b] * a_only + e[a] * b_only + (n - na - nb + N[ab]) * e[a] * e[b];
+        }
+}
