@@ -29,6 +29,8 @@ typedef struct stage_info {
     size_t nres;
     double *loss; /* the `loss` attribute of an array (a trained model) */
     size_t nloss;
+    double *vloss; /* its `validation_loss` attribute (logreg's `validation`) */
+    size_t nvloss;
 } stage_info;
 
 typedef struct report {
@@ -186,8 +188,11 @@ static void scan_arrays(hid_t f, stage_info *si)
             H5Sclose(sp);
         if (t >= 0)
             H5Tclose(t);
-        if (!si->loss)
+        if (!si->loss) {
             si->loss = read_num_attr(d, "loss", &si->nloss);
+            if (si->loss)
+                si->vloss = read_num_attr(d, "validation_loss", &si->nvloss);
+        }
         H5Dclose(d);
     }
 }
@@ -243,6 +248,7 @@ static void report_free(report *r)
         free(r->st[i].rkey);
         free(r->st[i].rval);
         free(r->st[i].loss);
+        free(r->st[i].vloss);
     }
     free(r->st);
     rl_free(&r->log);
@@ -660,7 +666,7 @@ static void write_losses(FILE *f, const report *r)
     for (size_t i = 0; i < r->n; i++)
         models += r->st[i].nloss > 0;
     if (models == 0) {
-        fputs("<p>No trained model with a loss per epoch (gradient descent) has a checkpoint yet.</p>\n", f);
+        fputs("<p>No trained model with a loss per epoch or step has a checkpoint yet.</p>\n", f);
         return;
     }
     fputs("<div class=\"charts\">\n", f);
@@ -670,17 +676,18 @@ static void write_losses(FILE *f, const report *r)
             continue;
         char *title = fmt_alloc("%s (%s): loss per epoch", sl_pipeline_stage_name(r->p, i),
                                 sl_pipeline_stage_op(r->p, i)->name);
-        rep_series s = {"training loss", si->loss, si->nloss};
+        rep_series s[2] = {{"training loss", si->loss, si->nloss}, {"validation loss", si->vloss, si->nvloss}};
         fputs("<div class=\"card loss\" data-stage=\"", f);
         rep_esc(f, sl_pipeline_stage_name(r->p, i));
         fprintf(f, "\" data-epochs=\"%zu\">", si->nloss);
-        rep_line_chart(f, title ? title : "loss per epoch", "epoch", "loss", &s, 1);
+        rep_line_chart(f, title ? title : "loss per epoch", "epoch", "loss", s, si->nvloss ? 2 : 1);
         fputs("</div>\n", f);
         free(title);
     }
-    fputs("</div>\n<p class=\"sub\">The training loss of each epoch, at the weights the epoch starts from "
-          "(the <code>loss</code> attribute of the model's <code>coef</code>). The ops record no validation "
-          "loss: evaluate a held-out split with a <code>metrics</code> stage.</p>\n",
+    fputs("</div>\n<p class=\"sub\">The training loss of each epoch or Newton step, at the weights it starts "
+          "from (the <code>loss</code> attribute of the model's <code>coef</code>), and, for a model given a "
+          "<code>validation</code> stage, the validation frame's loss at the same weights "
+          "(<code>validation_loss</code>).</p>\n",
           f);
 }
 

@@ -360,6 +360,27 @@ def test_regression_report():
     check_in_chromium(report, stages, "report-regression.png", 2250)
 
 
+def test_validation_loss_curve():
+    """A model given a validation stage: its curve has the training and the validation loss."""
+    d = tdir("classify")
+    pipe = copy_pipeline(d, "classify.yaml", {
+        "../datasets/wine.h5": os.path.join(SRC, "datasets", "wine.h5"),
+        "workdir: ../runs/classify": "workdir: " + os.path.join(d, "work")})
+    work = os.path.join(d, "work")
+    ok(sluice("run", pipe, "-q", "--report"), "run --report")
+    text, page, svgs = read_report(os.path.join(work, "report.html"))
+    with h5py.File(os.path.join(work, "fit.h5"), "r") as f:
+        loss = np.asarray(f["coef"].attrs["loss"])
+        vloss = np.asarray(f["coef"].attrs["validation_loss"])
+    curves = page.find("div", "loss")
+    assert [c["data-stage"] for c in curves] == ["fit"], [c["data-stage"] for c in curves]
+    lines = page.find("polyline", "series")
+    assert sorted(int(l["data-points"]) for l in lines) == sorted([len(loss), len(vloss)]), \
+        [l["data-points"] for l in lines]
+    assert "validation loss" in text and "training loss" in text
+    check_metrics(page, work, ["score"])
+
+
 def test_not_run_yet():
     d = tdir("notrun")
     pipe = example(d)
