@@ -23,6 +23,9 @@
 #include "config/params_int.h"
 #include "core/error_int.h"
 #include "kernels/nanfix.h"
+#include "kernels/encode.h"
+#include "kernels/pairmoments.h"
+#include "ops/moments_int.h"
 #include "kernels/quantile.h"
 #include "ops/ops_int.h"
 #include "plan/pipeline_int.h"
@@ -69,6 +72,11 @@ typedef struct clean_state {
     int any_clip;
     int64_t stats_cols;
     const char **stats_names; /* NULL-terminated: arrays the stats pass reads */
+    /* A later stage (normalize, linreg) fits from this stage's output by
+     * algebra (ops/moments.c): the stats pass also gathers the pairwise
+     * moments of every column (kernels/pairmoments.h), over the kept rows. */
+    int pair_moments;
+    int64_t pm_cols;
     struct clean_run *run;    /* the last run's fill values and counts, which
                                  a streamed output pass uses after run() */
 } clean_state;
@@ -283,6 +291,8 @@ static void column_label(const sl_frame *f, size_t i, int64_t c, char *buf, size
  * accumulator (after the statistics), so a resumed pass has them too. */
 typedef struct stats_ctx {
     const clean_state *s;
+    size_t pm_off;     /* the partial's pairwise moments, 0: none */
+    size_t acc_pm_off; /* the accumulator's */
     size_t mask_off;  /* the partial's drop mask */
     size_t chunk_off; /* the partial's pointer to its chunk (float32 sums only) */
     size_t f32_off;   /* the accumulator's float32 sums, 0: none */
@@ -291,10 +301,37 @@ typedef struct stats_ctx {
     size_t counts_off; /* the accumulator's rows kept of each chunk */
 } stats_ctx;
 
+/* The chunk's columns, every array's in frame order, as doubles (a missing
+ * value, ±Inf included under inf: nan, as NaN), into their pairwise moments. */
+static sl_status pair_moments_chunk(const clean_state *s, const sl_chunk *in, const unsigned char *drop, double *pm,
+                                    sl_error *err)
+{
+    int64_t P = s->pm_cols, rows = in->rows;
+    double *X = malloc((size_t)(rows * P) * sizeof *X), *col = malloc((size_t)rows * sizeof *col);
+    double *scratch = malloc(sl__pm_scratch_size(rows, P) * sizeof *scratch);
+    sl_status rc = X && col && scratch ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    int64_t off = 0;
+    for (size_t i = 0; rc == SL_OK && i < s->n; i++) {
+        const sl_array_info *a = in->arrays[i].info;
+        for (int64_t k = 0; k < a->cols; k++) {
+            int64_t ignored;
+            sl__column_f64(col, in->arrays[i].data, a->dtype, rows, a->cols, k, &ignored);
+            for (int64_t r = 0; r < rows; r++)
+                X[r * P + off + k] = s->skip_inf && isinf(col[r]) ? NAN : col[r];
+        }
+        off += a->cols;
+    }
+    if (rc == SL_OK)
+        rc = sl__pm_chunk(X, rows, P, drop, pm, scratch, err);
+    free(X);
+    free(col);
+    free(scratch);
+    return rc;
+}
+
 static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
 {
     (void)out;
-    (void)err;
     const stats_ctx *c = ctx;
     const clean_state *s = c->s;
     sl__mstats *ms = partial;
@@ -311,7 +348,7 @@ static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
             kept[1] -= drop[r] != 0;
         memcpy((char *)partial + c->kept_off, kept, sizeof kept);
     }
-    return SL_OK;
+    return c->pm_off ? pair_moments_chunk(s, in, drop, (double *)((char *)partial + c->pm_off), err) : SL_OK;
 }
 
 static sl_status stats_merge(void *ctx, void *acc, const void *partial, sl_error *err)
@@ -319,6 +356,9 @@ static sl_status stats_merge(void *ctx, void *acc, const void *partial, sl_error
     (void)err;
     const stats_ctx *c = ctx;
     sl__mstats_merge(acc, partial, c->s->stats_cols);
+    if (c->pm_off)
+        sl__pm_merge((double *)((char *)acc + c->acc_pm_off), (const double *)((const char *)partial + c->pm_off),
+                     c->s->pm_cols);
     if (c->s->any_drop) {
         /* the output pass declares these (out_rows); an empty input chunk
          * is not merged and keeps its 0 */
@@ -716,8 +756,11 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     size_t counts_off = align8(n_f32 ? f32_off + n_f32 * sizeof(float) : stats_bytes);
     int64_t nchunks = s->any_drop ? sl_stage_input_chunks(st, in) : 0;
     size_t acc_bytes = s->any_drop ? counts_off + (size_t)nchunks * sizeof(int64_t) : counts_off;
+    size_t acc_pm_off = s->pair_moments ? align8(acc_bytes) : 0;
+    if (s->pair_moments)
+        acc_bytes = acc_pm_off + sl__pm_size(s->pm_cols) * sizeof(double);
     const int64_t *kept = NULL;
-    if (rc == SL_OK && (s->stats_cols || s->any_drop)) {
+    if (rc == SL_OK && (s->stats_cols || s->any_drop || s->pair_moments)) {
         r->stats = calloc(1, acc_bytes ? acc_bytes : 1);
         if (!r->stats)
             rc = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -725,11 +768,16 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
             sl__mstats_init(r->stats, s->stats_cols);
             size_t mask_off = stats_bytes, chunk_off = align8(mask_off + chunk_rows);
             size_t kept_off = align8(chunk_off + (n_f32 ? sizeof(const sl_chunk *) : 0));
-            stats_ctx sc = {s, mask_off, chunk_off, f32_off, f32_col, kept_off, counts_off};
+            size_t partial_size = kept_off + (s->any_drop ? 2 * sizeof(int64_t) : 0), pm_off = 0;
+            if (s->pair_moments) {
+                pm_off = align8(partial_size);
+                partial_size = pm_off + sl__pm_size(s->pm_cols) * sizeof(double);
+            }
+            stats_ctx sc = {s, pm_off, acc_pm_off, mask_off, chunk_off, f32_off, f32_col, kept_off, counts_off};
             sl_pass pass = {.name = "stats",
                             .input = in,
-                            .input_arrays = s->stats_names,
-                            .partial_size = kept_off + (s->any_drop ? 2 * sizeof(int64_t) : 0),
+                            .input_arrays = s->pair_moments ? NULL : s->stats_names,
+                            .partial_size = partial_size,
                             .acc_size = acc_bytes,
                             .ctx = &sc,
                             .chunk = stats_chunk,
@@ -744,6 +792,9 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     }
     if (rc == SL_OK)
         rc = prepare(st, ex, s, r, err);
+    if (rc == SL_OK && s->pair_moments && s->n > 0)
+        rc = sl_frame_set_attr(out, sl_frame_array(in, 0)->name, SL__PAIR_MOMENTS,
+                               (const double *)((const char *)r->stats + acc_pm_off), sl__pm_size(s->pm_cols), err);
     for (size_t i = 0; rc == SL_OK && n_f32 && i < s->n; i++) {
         if (f32_col[i] == SIZE_MAX)
             continue;
@@ -889,3 +940,18 @@ const sl_op sl__op_clean = {
     .free_state = free_state,
     .flags = SL_OP_STREAMABLE,
 };
+
+int sl__clean_offer_moments(sl_stage *st)
+{
+    clean_state *s = sl_stage_state(st);
+    if (!s || strcmp(sl_stage_op_name(st), "clean") != 0 || s->any_clip || s->n == 0)
+        return 0;
+    int64_t P = 0;
+    for (size_t i = 0; i < s->n; i++)
+        P += sl_frame_array(sl_stage_input(st, "input"), i)->cols;
+    if (P > SL__PAIR_MOMENTS_MAX_COLS)
+        return 0;
+    s->pair_moments = 1;
+    s->pm_cols = P;
+    return 1;
+}

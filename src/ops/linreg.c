@@ -16,6 +16,7 @@
 #include "kernels/gram.h"
 #include "kernels/linalg.h"
 #include "ops/model_int.h"
+#include "ops/moments_int.h"
 #include "ops/ops_int.h"
 #include "plan/exec_int.h"
 
@@ -100,6 +101,8 @@ typedef struct linreg_state {
     int has_tol, error_if_not_converged;
     double tol;
     int64_t epochs_run;
+    sl__affine_chain chain; /* algebra: co-moments from the moments of a chain below (moments_int.h) */
+    int algebra;
 } linreg_state;
 
 static void free_state(void *p)
@@ -128,7 +131,38 @@ static sl_status plan(sl_stage *st, sl_error *err)
                               "'tol' is for gradient descent; the normal equations are solved exactly");
     if (!(s->tol > 0) || !isfinite(s->tol))
         return sl_stage_error(st, err, SL_ERR_CONFIG, "tol", "'tol' is %g; it must be a finite number > 0", s->tol);
-    return sl__train_plan(st, SL__MODEL_LINEAR, &s->t, err);
+    sl_status rc = sl__train_plan(st, SL__MODEL_LINEAR, &s->t, err);
+    if (rc == SL_OK && (!s->gd || s->t.batch_size == 0))
+        s->algebra = sl__affine_chain_find(sl__input_stage(st, "input"), 1, &s->chain);
+    return rc;
+}
+
+/* The co-moment state (kernels/gram.h) from the moments the chain below
+ * gathered, with no pass; 0 when they do not apply. */
+static int comoments_by_algebra(const linreg_state *s, double *cm)
+{
+    const sl__train *t = &s->t;
+    double n = 0, *mean = NULL, *C = NULL;
+    int64_t Q = 0, F = t->F;
+    if (!sl__affine_chain_moments(&s->chain, t->names[0], t->names[1], &n, &mean, &C, &Q) || Q != F + 1) {
+        free(mean);
+        free(C);
+        return 0;
+    }
+    memset(cm, 0, sl__comoment_size(F) * sizeof *cm);
+    cm[SL__CM_N] = n;
+    cm[SL__CM_YMEAN] = mean[F];
+    cm[SL__CM_CYY] = C[F * Q + F];
+    double *xm = sl__cm_xmean(cm, F), *cxy = sl__cm_cxy(cm, F), *cxx = sl__cm_cxx(cm, F);
+    for (int64_t a = 0; a < F; a++) {
+        xm[a] = mean[a];
+        cxy[a] = C[a * Q + F];
+        for (int64_t b = 0; b < F; b++)
+            cxx[a * F + b] = C[a * Q + b];
+    }
+    free(mean);
+    free(C);
+    return 1;
 }
 
 /* ---- the co-moment pass ---- */
@@ -428,7 +462,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
         char what[2 * SL_NAME_MAX + 64];
         snprintf(what, sizeof what, "linreg co-moments of %s, %s, %lld-row chunks", t->names[0], t->names[1],
                  (long long)sl_stage_chunk_rows(st));
-        if (!sl__exec_memo_get(ex, t->in, what, cm, size * sizeof *cm)) {
+        if (!(s->algebra && comoments_by_algebra(s, cm)) && !sl__exec_memo_get(ex, t->in, what, cm, size * sizeof *cm)) {
             rc = sl_exec_pass(ex, st, &pass, cm, err);
             if (rc == SL_OK)
                 sl__exec_memo_put(ex, t->in, what, cm, size * sizeof *cm);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include "core/error_int.h"
 #include "kernels/colstats.h"
+#include "ops/moments_int.h"
 #include "kernels/standardize.h"
 #include "ops/ops_int.h"
 #include "plan/pipeline_int.h"
@@ -47,6 +48,8 @@ typedef struct nz_state {
     int64_t total_cols;
     const char **names;    /* NULL-terminated names of the normalized arrays */
     const sl_stage *stats; /* the stage whose statistics are applied, or NULL */
+    sl__affine_chain chain; /* algebra: fit from the moments of a clean below (moments_int.h) */
+    int algebra;
     /* run time */
     double *shift, *scale; /* per column: mean or min, std or range (1 for a unit column) */
     int check_finite;      /* apply pass checks for NaN (no fit pass did) */
@@ -203,6 +206,8 @@ static sl_status plan(sl_stage *st, sl_error *err)
     }
     if (rc == SL_OK && sl_params_has(p, "stats"))
         rc = plan_stats(st, s, in, err);
+    if (rc == SL_OK && !s->stats && !s->minmax)
+        s->algebra = sl__affine_chain_find(sl__input_stage(st, "input"), 0, &s->chain);
     size_t k = 0;
     for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
         const sl_array_info *a = sl_frame_array(in, i);
@@ -363,8 +368,42 @@ static sl_status fitted(sl_stage *st, nz_state *s, const sl__colstats *acc, cons
     return SL_OK;
 }
 
+/* The z-score's mean and std from the moments the chain below gathered,
+ * with no pass; 0 when they do not apply (the caller then fits by a pass). */
+static int fit_by_algebra(sl_stage *st, nz_state *s, int64_t *unit_cols, sl_status *rc, sl_error *err)
+{
+    size_t cols = (size_t)s->total_cols;
+    sl__colstats *cs = calloc(cols ? cols : 1, sizeof *cs);
+    nonfinite *nf = calloc(s->n ? s->n : 1, sizeof *nf);
+    int ok = cs && nf;
+    const sl_frame *in = sl_stage_input(st, "input");
+    for (size_t i = 0; ok && i < s->n; i++) {
+        if (!s->want[i])
+            continue;
+        double n = 0, *mean = NULL, *C = NULL;
+        int64_t F = 0;
+        ok = sl__affine_chain_moments(&s->chain, sl_frame_array(in, i)->name, NULL, &n, &mean, &C, &F);
+        for (int64_t k = 0; ok && k < F; k++) {
+            double m2 = C[k * F + k];
+            /* a constant column has no spread: min == max marks it for fitted() */
+            cs[s->offset[i] + (size_t)k] =
+                (sl__colstats){n, 0, mean[k], m2, m2 == 0 ? mean[k] : -INFINITY, m2 == 0 ? mean[k] : INFINITY};
+        }
+        free(mean);
+        free(C);
+    }
+    if (ok)
+        *rc = fitted(st, s, cs, nf, unit_cols, err);
+    free(cs);
+    free(nf);
+    return ok;
+}
+
 static sl_status fit(sl_stage *st, sl_exec *ex, nz_state *s, int64_t *unit_cols, sl_error *err)
 {
+    sl_status by_algebra = SL_OK;
+    if (s->algebra && fit_by_algebra(st, s, unit_cols, &by_algebra, err))
+        return by_algebra;
     size_t cols = (size_t)s->total_cols;
     void *acc = calloc(1, fit_partial_size(s));
     if (!acc)

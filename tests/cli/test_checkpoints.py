@@ -683,9 +683,10 @@ def test_kill_anywhere_then_resume_same_bytes():
 def test_kill_inside_stage_resumes_not_restarts():
     """Kill inside normalize's output pass (after its journal is written), rerun: the
     rerun continues from the journal instead of restarting the stage from chunk 0:
-    its run.log line says it skipped the fit pass and took up the apply pass at the
-    journal's row, its progress starts past that row, and its output equals the
-    uninterrupted run's."""
+    its run.log line says it took up the apply pass at the journal's row (its z-score
+    is fitted from the moments clean gathered, ops/moments.c, so it has no fit pass to
+    skip), its progress starts past that row, and its output equals the uninterrupted
+    run's."""
     data, ref, ref_secs = big()
     d = tdir("resume_inside")
     wd = os.path.join(d, "wd")
@@ -753,14 +754,13 @@ def test_kill_inside_stage_resumes_not_restarts():
         assert done > resumed_from, (
             "the rerun's apply pass showed %d/%d first; the journal had recorded %d chunks" % (
                 done, total, resumed_from))
-    # What the rerun skipped, as its run.log line records it: the whole fit pass, and the
-    # apply pass's chunks up to the journal's rows. (CPU time told the same on a quiet
-    # machine, but is no test: on a loaded one a resumed run's CPU time came within 89 %
-    # of a restart's.)
+    # What the rerun skipped, as its run.log line records it: the apply pass's chunks up to
+    # the journal's rows. (CPU time told the same on a quiet machine, but is no test: on a
+    # loaded one a resumed run's CPU time came within 89 % of a restart's.)
     said = [e for e in entries if e["stage"] == "normalize"][0].get("resume", "")
-    m = re.fullmatch(r"resumed at row (\d+) of (\d+) \(rows verified\); passes: fit complete, "
-                     r"apply from chunk (\d+) of (\d+)", said)
-    assert m, "the rerun's run.log line says %r, not that it resumed apply after a complete fit" % said
+    m = re.fullmatch(r"resumed at row (\d+) of (\d+) \(rows verified\); passes: apply from chunk (\d+) of (\d+)",
+                     said)
+    assert m, "the rerun's run.log line says %r, not that it resumed the apply pass" % said
     row, rows, chunk, chunks = map(int, m.groups())
     if jr is not None:
         assert (row, rows) == jr, "run.log says the rerun resumed at row %d of %d; the journal said %s" % (row, rows, jr)
@@ -1347,18 +1347,19 @@ def test_run_log_format():
             assert (key.decode() if isinstance(key, bytes) else key) == e["key"], (e, key)
             assert e["rows"] == int(f.attrs["sluice_rows"]), e
             assert e["bytes"] == sum(f[k].size * f[k].dtype.itemsize for k in f.keys()), e
-    # BLAS work, counted by hand: lstsq's Gram of the centred [x, y] rows (p = F + 1 columns;
-    # an odd p goes as gemm of all p columns with the first p - 1, plus a dot for the last
-    # diagonal entry), a metrics stage's X w
+    # BLAS work, counted by hand: the Gram of clean's centred [x, y] rows over the rows it
+    # keeps, in its statistics pass (p = F + 1 columns; an odd p goes as gemm of all p
+    # columns with the first p - 1, plus a dot for the last diagonal entry), from which
+    # normalize's and the models' fits follow (ops/moments.c); a metrics stage's X w
     by = {e["stage"]: e for e in entries}
     n_rows, F, p = by["normalize"]["rows"], FEATURES, FEATURES + 1
     gram = 2 * n_rows * (p * (p - 1) + 1) if p % 2 else 2 * n_rows * p * p
-    for stage, flops in (("lstsq", gram), ("evaluate", 2 * n_rows * F), ("evaluate_gd", 2 * n_rows * F)):
+    for stage, flops in (("clean", gram), ("evaluate", 2 * n_rows * F), ("evaluate_gd", 2 * n_rows * F)):
         e = by[stage]
         assert e.get("blas_flops") == flops, "%s: run.log blas_flops %s, counted by hand %d" % (
             stage, e.get("blas_flops"), flops)
         assert 0 < e["blas_seconds"] <= THREADS * e["seconds"], e
-    for stage in ("load", "clean", "convert", "normalize"):
+    for stage in ("load", "convert", "normalize", "lstsq", "gd"):
         assert "blas_flops" not in by[stage], "%s calls no BLAS, yet run.log says %s" % (stage, by[stage])
     n = log_count(wd)
     run_ok("run", yml, "-j", THREADS)

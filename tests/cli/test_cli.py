@@ -567,14 +567,16 @@ def test_filter_streamed_gives_stored_bits():
         want = "ran" if policy == "true" else "streamed"
         assert [log[s]["status"] for s in ("clean", "clean2", "convert")] == [want] * 3, (policy, log)
         # lstsq reports the passes it ran for its streamed inputs too: clean's
-        # and clean2's statistics, normalize's fit, then its Gram pass, each
-        # reading the source's X, y and z (float32); stored, only the Gram pass
-        # over normalize's X and y (float64, the rows kept)
+        # and clean2's statistics, each reading the source's X, y and z
+        # (float32); normalize's fit and lstsq's co-moments follow from the
+        # moments clean2's statistics pass gathers (ops/moments.c), with no
+        # pass of their own. Stored, lstsq makes no pass at all.
         lstsq = (log["lstsq"]["passes"], log["lstsq"]["bytes_read"])
         if policy == "true":
-            assert lstsq == (1, int((~np.isnan(y) & ~np.isnan(z)).sum()) * (F + 1) * 8), lstsq
+            assert lstsq == (0, 0), lstsq
+            assert log["normalize"]["passes"] == 1, log["normalize"]  # the apply pass only
         else:
-            assert lstsq == (4, 4 * n * (F + 2) * 4), (policy, lstsq)
+            assert lstsq == (2, 2 * n * (F + 2) * 4), (policy, lstsq)
         runs[(policy, j)] = {s: data_bytes(os.path.join(wd, s + ".h5")) for s in ("lstsq", "evaluate")}
         if policy == "true":
             keep1 = ~np.isnan(y)
