@@ -465,8 +465,22 @@ static double env_bandwidth(void)
     return end && *end == '\0' && bw > 0 ? bw : 0;
 }
 
-/* A timed write and fdatasync of SL_COMP_PROBE_BYTES to a new file in dir,
- * then removed: bytes per second, 0 when it failed. */
+static int write_all(int fd, const unsigned char *buf, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t wr = write(fd, buf + done, n - done);
+        if (wr <= 0)
+            return -1;
+        done += (size_t)wr;
+    }
+    return 0;
+}
+
+/* The write+fsync bandwidth of dir: a new file there gets 4 KiB and an
+ * fdatasync (the fixed cost of a sync: the journal's commit, the device's
+ * flush), then SL_COMP_PROBE_BYTES and another fdatasync; the bandwidth is
+ * those bytes over the second step's time less the first's. The file is
+ * removed. 0 when it failed. */
 static double measure_write_bw(const char *dir)
 {
     char path[4096];
@@ -481,17 +495,13 @@ static double measure_write_bw(const char *dir)
     double bw = 0;
     if (fd >= 0) {
         double t0 = monotonic_seconds();
-        size_t done = 0;
-        while (done < SL_COMP_PROBE_BYTES) {
-            ssize_t wr = write(fd, buf + done, SL_COMP_PROBE_BYTES - done);
-            if (wr <= 0)
-                break;
-            done += (size_t)wr;
-        }
-        int ok = done == SL_COMP_PROBE_BYTES && fdatasync(fd) == 0;
-        double dt = monotonic_seconds() - t0;
+        int ok = write_all(fd, buf, 4096) == 0 && fdatasync(fd) == 0;
+        double t1 = monotonic_seconds();
+        ok = ok && write_all(fd, buf, SL_COMP_PROBE_BYTES) == 0 && fdatasync(fd) == 0;
+        double t2 = monotonic_seconds();
+        double dt = (t2 - t1) - (t1 - t0);
         if (ok)
-            bw = (double)SL_COMP_PROBE_BYTES / (dt > 1e-6 ? dt : 1e-6);
+            bw = (double)SL_COMP_PROBE_BYTES / (dt > 1e-5 ? dt : 1e-5);
         close(fd);
         unlink(path);
     }
@@ -573,10 +583,23 @@ static sl_status auto_decide_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_er
     }
     free(scratch);
     w->auto_pending = 0;
+    /* nothing compressed and the rows bounded: preallocated datasets and
+     * pwrite, as with none (with no journal: the stage was not opened as
+     * resumable) */
+    size_t on = 0;
+    for (size_t i = 0; i < w->n; i++)
+        on += w->choice[i].compress != 0;
+    if (on == 0 && w->rows_hint >= 0)
+        w->max_rows = w->rows_hint;
     for (size_t i = 0; i < w->n; i++) {
         sl_status s = create_dataset_locked(w, i, w->choice[i].compress ? SL__COMP_AUTO : SL__COMP_NONE, err);
         if (s)
             return s;
+    }
+    if (w->max_rows >= 0) {
+        if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0)
+            return h5_fail(err, "flush", w->tmp);
+        return map_chunks_locked(w, err);
     }
     return SL_OK;
 }
@@ -1170,6 +1193,11 @@ sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error
 {
     if (c->rows <= 0)
         return SL_OK;
+    if (w->auto_pending) {
+        sl_status s = auto_decide_locked(w, c, err);
+        if (s)
+            return s;
+    }
     if (w->max_rows >= 0) {
         int64_t row0;
         sl_status s = sl__ckpt_claim(w, c, &row0, err);
@@ -1180,11 +1208,6 @@ sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error
         if (s == SL_OK && !w->hash_only)
             s = sl__ckpt_write_at(w, c, w->rows, err);
         return s ? s : add_chunk_leaf(w, c, w->rows, err);
-    }
-    if (w->auto_pending) {
-        sl_status s = auto_decide_locked(w, c, err);
-        if (s)
-            return s;
     }
     for (size_t i = 0; i < w->n; i++) {
         const sl_array_info *a = &w->arrays[i];
