@@ -415,10 +415,11 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
 
 /* ---- compression: auto ---- */
 
-/* Bytes of the timed write of the probe, and the most of an array's first
- * rows that are compressed to decide. */
+/* Bytes of the timed write of the probe (written from a buffer of 1 MiB),
+ * and the most of an array's first rows that are compressed to decide (and
+ * of zeros, for deflate's floor). */
 #define SL_COMP_PROBE_BYTES (8u << 20)
-#define SL_COMP_SAMPLE_BYTES (1u << 20)
+#define SL_COMP_SAMPLE_BYTES (256u << 10)
 
 static double thread_cpu_seconds(void)
 {
@@ -486,10 +487,11 @@ static double measure_write_bw(const char *dir)
     char path[4096];
     if (snprintf(path, sizeof path, "%s/.sluice.bwprobe.%ld", dir ? dir : ".", (long)getpid()) >= (int)sizeof path)
         return 0;
-    unsigned char *buf = malloc(SL_COMP_PROBE_BYTES);
+    size_t piece = 1u << 20;
+    unsigned char *buf = malloc(piece);
     if (!buf)
         return 0;
-    for (size_t k = 0; k < SL_COMP_PROBE_BYTES; k++)
+    for (size_t k = 0; k < piece; k++)
         buf[k] = (unsigned char)(k * 2654435761u >> 13); /* not zeros: no file system may elide it */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     double bw = 0;
@@ -497,7 +499,9 @@ static double measure_write_bw(const char *dir)
         double t0 = monotonic_seconds();
         int ok = write_all(fd, buf, 4096) == 0 && fdatasync(fd) == 0;
         double t1 = monotonic_seconds();
-        ok = ok && write_all(fd, buf, SL_COMP_PROBE_BYTES) == 0 && fdatasync(fd) == 0;
+        for (size_t done = 0; ok && done < SL_COMP_PROBE_BYTES; done += piece)
+            ok = write_all(fd, buf, piece) == 0;
+        ok = ok && fdatasync(fd) == 0;
         double t2 = monotonic_seconds();
         double dt = (t2 - t1) - (t1 - t0);
         if (ok)
@@ -516,7 +520,7 @@ void sl__comp_probe_measure(const char *dir, sl__comp_probe *p)
     p->bw_from_env = p->write_bw > 0;
     if (!p->bw_from_env)
         p->write_bw = measure_write_bw(dir);
-    /* deflate's best case: the least time of three on 1 MiB of zeros */
+    /* deflate's best case: the least time of three on SL_COMP_SAMPLE_BYTES of zeros */
     size_t n = SL_COMP_SAMPLE_BYTES;
     unsigned char *zeros = calloc(1, n), *scratch = malloc(2 * n + compressBound((uLong)n));
     p->floor_ns = 0;
