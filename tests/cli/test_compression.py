@@ -250,9 +250,31 @@ def test_auto_killed_stage_restarts(args):
     assert not os.path.exists(tmp)
     assert_same_as_plain(plain, wd, ("convert", "normalize", "stats"))
 
+def test_auto_measured_none_is_preallocated(args):
+    """A disk slow enough that compressing might pay, data that does not pay
+    it: measured, chosen none, written preallocated as with none (the same
+    file), not through HDF5's growing datasets."""
+    env = harness.Env(args, "auto-none")
+    data = make_auto_data(env)
+    plain, wd = env.path("plain"), env.path("w")
+    run_env(env, AUTO.format(setting="none", data=data), plain)
+    run_env(env, AUTO.format(setting="auto", data=data), wd, bandwidth="3e8")
+    log = log_of(wd)
+    for stage in ("convert", "normalize"):
+        path = os.path.join(wd, stage + ".h5")
+        figures = assert_consistent(path, log[stage])
+        assert 1e9 / figures["write_bw"] > figures["deflate_floor_ns"], figures  # measured, not ruled out
+        assert "arrays" in figures and "why" not in figures, figures
+        if figures["choice"] == "none":
+            assert os.path.getsize(path) == os.path.getsize(os.path.join(plain, stage + ".h5")), stage
+            with h5py.File(path) as f:
+                assert all(f[k].chunks and f[k].compression is None for k in f.keys())
+    assert_same_as_plain(plain, wd, ("convert", "normalize", "stats"))
+
+
 
 if __name__ == "__main__":
     harness.main([test_every_codec_keeps_values, test_stage_setting_and_early_cutoff,
                   test_missing_plugin_is_a_config_error, test_auto_compresses_what_pays,
                   test_auto_on_a_fast_disk_writes_as_none, test_auto_probe_measures_the_workdir,
-                  test_auto_killed_stage_restarts])
+                  test_auto_measured_none_is_preallocated, test_auto_killed_stage_restarts])
