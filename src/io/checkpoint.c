@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "core/error_int.h"
 #include "core/frame_int.h"
 #include "core/fsutil.h"
@@ -52,6 +54,24 @@ struct sl__ckpt_writer {
     int memory;             /* an in-memory run's output: rows go to mem, not to a file */
     unsigned char **mem;    /* memory: per array, room for mem_cap rows */
     int64_t mem_cap;
+    int64_t chunk_rows;     /* the run's (datasets created late: compression auto) */
+    int64_t rows_hint;      /* auto: the bound on rows the writer was opened with (-1: none), for
+                             * the HDF5 chunks of datasets created late */
+    int auto_on;            /* compression: auto: the choice and its figures are recorded */
+    int auto_pending;       /* auto: no dataset yet; the first rows appended decide */
+    sl__comp_probe probe;
+    struct auto_choice *choice; /* auto: per array */
+    const char *auto_why;   /* auto: why no array was measured ("" when they were) */
+};
+
+/* compression: auto, one array: deflate (with shuffle) of a sample of its
+ * first rows, and what it would save in writing. */
+struct auto_choice {
+    int64_t sample;  /* bytes compressed; 0: not measured */
+    double ratio;    /* compressed / raw bytes of the sample */
+    double cpu_ns;   /* CPU ns per raw byte (shuffle and deflate) */
+    double saved_ns; /* write time saved per raw byte: (1 - ratio) / write_bw */
+    int compress;
 };
 
 static sl_status h5_fail(sl_error *err, const char *what, const char *path)
@@ -66,6 +86,7 @@ static void free_writer(sl__ckpt_writer *w)
     for (size_t i = 0; w->mem && i < w->n; i++)
         free(w->mem[i]);
     free(w->mem);
+    free(w->choice);
     free(w->layout);
     free(w->leaves);
     free(w->digests);
@@ -122,6 +143,7 @@ static sl_status alloc_writer(const char *path, const sl_frame *schema, int64_t 
     w->file = H5I_INVALID_HID;
     w->fd = -1;
     w->max_rows = max_rows;
+    w->auto_why = "";
     w->n = sl_frame_count(schema);
     size_t n1 = w->n ? w->n : 1;
     w->dsets = malloc(n1 * sizeof *w->dsets);
@@ -191,8 +213,8 @@ static sl_status map_chunks_locked(sl__ckpt_writer *w, sl_error *err)
 
 int sl__compression_from_name(const char *name)
 {
-    static const char *const names[] = {"none", "deflate", "lz4", "zstd"};
-    for (int i = 0; i < 4; i++)
+    static const char *const names[] = {"none", "deflate", "lz4", "zstd", "auto"};
+    for (int i = 0; i < 5; i++)
         if (name && strcmp(name, names[i]) == 0)
             return i;
     return -1;
@@ -313,41 +335,71 @@ sl_status sl__ckpt_open_hash_only_locked(const char *path, const sl_frame *schem
     return s;
 }
 
+static size_t array_row_bytes(const sl__ckpt_writer *w, size_t i);
+
+/* Creates array i's dataset: preallocated for direct writes when
+ * w->max_rows >= 0, else growing, through `comp`'s filters. */
+static sl_status create_dataset_locked(sl__ckpt_writer *w, size_t i, sl__compression comp, sl_error *err)
+{
+    sl_status s = SL_OK;
+    int direct = w->max_rows >= 0;
+    const sl_array_info *a = &w->arrays[i];
+    hsize_t dims[2] = {(hsize_t)(direct ? w->max_rows : 0), (hsize_t)a->cols};
+    hsize_t maxdims[2] = {H5S_UNLIMITED, (hsize_t)a->cols};
+    w->h5_chunk_rows[i] = (int64_t)chunk_rows_for(w->chunk_rows, w->auto_on ? w->rows_hint : w->max_rows, a);
+    hsize_t chunk[2] = {(hsize_t)w->h5_chunk_rows[i], (hsize_t)a->cols};
+    hid_t space = H5Screate_simple(2, dims, maxdims);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, chunk);
+    if (direct) {
+        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    }
+    if (comp == SL__COMP_AUTO) {
+        /* auto compresses with deflate's fastest level: every HDF5 reads it */
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, 1);
+    } else {
+        set_filters(dcpl, comp, a, chunk[0]);
+    }
+    w->dsets[i] = H5Dcreate2(w->file, a->name, sl__h5_native(a->dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (w->dsets[i] < 0)
+        s = h5_fail(err, "create a dataset in", w->tmp); /* before closes clear the stack */
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    return s;
+}
+
 sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,
                                sl__compression comp, sl__ckpt_writer **out, sl_error *err)
 {
+    int64_t rows_hint = max_rows;
     if (comp != SL__COMP_NONE)
         max_rows = -1; /* compressed chunks have no fixed place to pwrite into */
     sl__ckpt_writer *w = NULL;
     sl_status s = create_writer(path, schema, max_rows, &w, err);
     if (s)
         return s;
-    int direct = max_rows >= 0;
-    for (size_t i = 0; i < w->n; i++) {
-        const sl_array_info *a = &w->arrays[i];
-        hsize_t dims[2] = {(hsize_t)(direct ? max_rows : 0), (hsize_t)a->cols};
-        hsize_t maxdims[2] = {H5S_UNLIMITED, (hsize_t)a->cols};
-        w->h5_chunk_rows[i] = (int64_t)chunk_rows_for(chunk_rows, max_rows, a);
-        hsize_t chunk[2] = {(hsize_t)w->h5_chunk_rows[i], (hsize_t)a->cols};
-        hid_t space = H5Screate_simple(2, dims, maxdims);
-        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-        H5Pset_chunk(dcpl, 2, chunk);
-        if (direct) {
-            H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
-            H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    w->chunk_rows = chunk_rows;
+    w->rows_hint = rows_hint;
+    if (comp == SL__COMP_AUTO) {
+        w->auto_on = w->auto_pending = 1;
+        w->choice = calloc(w->n ? w->n : 1, sizeof *w->choice);
+        if (!w->choice) {
+            sl__ckpt_abort_locked(w);
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         }
-        set_filters(dcpl, comp, a, chunk[0]);
-        w->dsets[i] = H5Dcreate2(w->file, a->name, sl__h5_native(a->dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-        if (w->dsets[i] < 0)
-            s = h5_fail(err, "create a dataset in", w->tmp); /* before closes clear the stack */
-        H5Pclose(dcpl);
-        H5Sclose(space);
+        *out = w;
+        return SL_OK;
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        s = create_dataset_locked(w, i, comp, err);
         if (s) {
             sl__ckpt_abort_locked(w);
             return s;
         }
     }
-    if (direct) {
+    if (max_rows >= 0) {
         if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0)
             s = h5_fail(err, "flush", w->tmp);
         if (s == SL_OK)
@@ -359,6 +411,269 @@ sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t
     }
     *out = w;
     return SL_OK;
+}
+
+/* ---- compression: auto ---- */
+
+/* Bytes of the timed write of the probe (written from a buffer of 1 MiB),
+ * and the most of an array's first rows that are compressed to decide (and
+ * of zeros, for deflate's floor). */
+#define SL_COMP_PROBE_BYTES (8u << 20)
+#define SL_COMP_SAMPLE_BYTES (256u << 10)
+
+static double thread_cpu_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* HDF5's shuffle: byte k of every element, then byte k + 1, ... */
+static void shuffle_bytes(const unsigned char *in, unsigned char *out, size_t n, size_t elem)
+{
+    size_t count = n / elem;
+    for (size_t k = 0; k < elem; k++)
+        for (size_t j = 0; j < count; j++)
+            out[k * count + j] = in[j * elem + k];
+    memcpy(out + count * elem, in + count * elem, n - count * elem);
+}
+
+/* Shuffles and deflates (level 1, as auto's datasets) n bytes of elements
+ * of `elem` bytes, into scratch (2 * n + compressBound): the compressed
+ * size, or 0 on failure; *cpu gets the thread's CPU seconds it took. */
+static size_t deflate_sample(const unsigned char *data, size_t n, size_t elem, unsigned char *scratch, double *cpu)
+{
+    double t0 = thread_cpu_seconds();
+    shuffle_bytes(data, scratch, n, elem);
+    uLongf out = compressBound((uLong)n);
+    int rc = compress2(scratch + n, &out, scratch, (uLong)n, 1);
+    *cpu = thread_cpu_seconds() - t0;
+    return rc == Z_OK ? (size_t)out : 0;
+}
+
+static double env_bandwidth(void)
+{
+    const char *v = getenv("SLUICE_WRITE_BANDWIDTH");
+    char *end = NULL;
+    double bw = v && *v ? strtod(v, &end) : 0;
+    return end && *end == '\0' && bw > 0 ? bw : 0;
+}
+
+static int write_all(int fd, const unsigned char *buf, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t wr = write(fd, buf + done, n - done);
+        if (wr <= 0)
+            return -1;
+        done += (size_t)wr;
+    }
+    return 0;
+}
+
+/* The write+fsync bandwidth of dir: a new file there gets 4 KiB and an
+ * fdatasync (the fixed cost of a sync: the journal's commit, the device's
+ * flush), then SL_COMP_PROBE_BYTES and another fdatasync; the bandwidth is
+ * those bytes over the second step's time less the first's. The file is
+ * removed. 0 when it failed. */
+static double measure_write_bw(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/.sluice.bwprobe.%ld", dir ? dir : ".", (long)getpid()) >= (int)sizeof path)
+        return 0;
+    size_t piece = 1u << 20;
+    unsigned char *buf = malloc(piece);
+    if (!buf)
+        return 0;
+    for (size_t k = 0; k < piece; k++)
+        buf[k] = (unsigned char)(k * 2654435761u >> 13); /* not zeros: no file system may elide it */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    double bw = 0;
+    if (fd >= 0) {
+        double t0 = monotonic_seconds();
+        int ok = write_all(fd, buf, 4096) == 0 && fdatasync(fd) == 0;
+        double t1 = monotonic_seconds();
+        for (size_t done = 0; ok && done < SL_COMP_PROBE_BYTES; done += piece)
+            ok = write_all(fd, buf, piece) == 0;
+        ok = ok && fdatasync(fd) == 0;
+        double t2 = monotonic_seconds();
+        double dt = (t2 - t1) - (t1 - t0);
+        if (ok)
+            bw = (double)SL_COMP_PROBE_BYTES / (dt > 1e-5 ? dt : 1e-5);
+        close(fd);
+        unlink(path);
+    }
+    free(buf);
+    return bw;
+}
+
+void sl__comp_probe_measure(const char *dir, sl__comp_probe *p)
+{
+    memset(p, 0, sizeof *p);
+    p->write_bw = env_bandwidth();
+    p->bw_from_env = p->write_bw > 0;
+    if (!p->bw_from_env)
+        p->write_bw = measure_write_bw(dir);
+    /* deflate's best case: the least time of three on SL_COMP_SAMPLE_BYTES of zeros */
+    size_t n = SL_COMP_SAMPLE_BYTES;
+    unsigned char *zeros = calloc(1, n), *scratch = malloc(2 * n + compressBound((uLong)n));
+    p->floor_ns = 0;
+    for (int k = 0; zeros && scratch && k < 3; k++) {
+        double cpu;
+        if (deflate_sample(zeros, n, 8, scratch, &cpu) == 0)
+            break;
+        double ns = 1e9 * cpu / (double)n;
+        if (k == 0 || ns < p->floor_ns)
+            p->floor_ns = ns;
+    }
+    free(zeros);
+    free(scratch);
+}
+
+int sl__comp_may_pay(const sl__comp_probe *p)
+{
+    return p->write_bw > 0 && 1e9 / p->write_bw > p->floor_ns;
+}
+
+void sl__ckpt_auto_locked(sl__ckpt_writer *w, const sl__comp_probe *p)
+{
+    w->auto_on = 1;
+    w->probe = *p;
+    if (!w->auto_pending)
+        w->auto_why = p->write_bw > 0 ? "writing a byte takes less time than deflating a byte of zeros"
+                                      : "the write bandwidth could not be measured";
+}
+
+/* The first rows (chunk c; NULL: none came) decide each array: deflate a
+ * sample, compress when the write time it saves exceeds the CPU time it
+ * costs. Then the datasets are created. */
+static sl_status auto_decide_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error *err)
+{
+    size_t most = 0;
+    for (size_t i = 0; c && i < w->n; i++) {
+        size_t b = (size_t)c->rows * array_row_bytes(w, i);
+        if (b > most)
+            most = b;
+    }
+    if (most > SL_COMP_SAMPLE_BYTES)
+        most = SL_COMP_SAMPLE_BYTES;
+    unsigned char *scratch = most ? malloc(2 * most + compressBound((uLong)most)) : NULL;
+    if (most && !scratch)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    if (!c)
+        w->auto_why = "no rows";
+    for (size_t i = 0; i < w->n; i++) {
+        struct auto_choice *ch = &w->choice[i];
+        size_t elem = sl_dtype_size(w->arrays[i].dtype);
+        size_t n = c ? (size_t)c->rows * array_row_bytes(w, i) : 0;
+        if (n > most)
+            n = most;
+        n -= n % (elem ? elem : 1);
+        double cpu = 0;
+        size_t z = n && c->arrays[i].data ? deflate_sample(c->arrays[i].data, n, elem, scratch, &cpu) : 0;
+        if (z > 0) {
+            ch->sample = (int64_t)n;
+            ch->ratio = (double)z / (double)n;
+            ch->cpu_ns = 1e9 * cpu / (double)n;
+            ch->saved_ns = w->probe.write_bw > 0 ? 1e9 * (1 - ch->ratio) / w->probe.write_bw : 0;
+            ch->compress = ch->saved_ns > ch->cpu_ns;
+        }
+    }
+    free(scratch);
+    w->auto_pending = 0;
+    /* nothing compressed and the rows bounded: preallocated datasets and
+     * pwrite, as with none (with no journal: the stage was not opened as
+     * resumable) */
+    size_t on = 0;
+    for (size_t i = 0; i < w->n; i++)
+        on += w->choice[i].compress != 0;
+    if (on == 0 && w->rows_hint >= 0)
+        w->max_rows = w->rows_hint;
+    for (size_t i = 0; i < w->n; i++) {
+        sl_status s = create_dataset_locked(w, i, w->choice[i].compress ? SL__COMP_AUTO : SL__COMP_NONE, err);
+        if (s)
+            return s;
+    }
+    if (w->max_rows >= 0) {
+        if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0)
+            return h5_fail(err, "flush", w->tmp);
+        return map_chunks_locked(w, err);
+    }
+    return SL_OK;
+}
+
+/* The choice as JSON: {"choice": deflate|none|mixed, the probe's figures,
+ * and each measured array's}. */
+static void auto_json(const sl__ckpt_writer *w, int arrays, char *out, size_t size)
+{
+    size_t on = 0, measured = 0;
+    double raw = 0, packed = 0;
+    for (size_t i = 0; w->choice && i < w->n; i++) {
+        on += w->choice[i].compress != 0;
+        measured += w->choice[i].sample > 0;
+        raw += (double)w->choice[i].sample;
+        packed += w->choice[i].ratio * (double)w->choice[i].sample;
+    }
+    const char *choice = on == 0 ? "none" : on == w->n ? "deflate" : "mixed";
+    int len = snprintf(out, size, "{\"choice\":\"%s\"", choice);
+    if (measured && len > 0 && (size_t)len < size)
+        len += snprintf(out + len, size - (size_t)len, ",\"ratio\":%.4g", raw > 0 ? packed / raw : 1.0);
+    if (len > 0 && (size_t)len < size)
+        len += snprintf(out + len, size - (size_t)len, ",\"write_bw\":%.4g,\"bw_from\":\"%s\",\"deflate_floor_ns\":%.4g",
+                        w->probe.write_bw, w->probe.bw_from_env ? "SLUICE_WRITE_BANDWIDTH" : "probe",
+                        w->probe.floor_ns);
+    if (w->auto_why[0] && len > 0 && (size_t)len < size)
+        len += snprintf(out + len, size - (size_t)len, ",\"why\":\"%s\"", w->auto_why);
+    if (!arrays && measured && len > 0 && (size_t)len < size)
+        len += snprintf(out + len, size - (size_t)len, ",\"arrays\":\"in sluice_compression_auto\"");
+    if (!arrays)
+        measured = 0;
+    if (measured && len > 0 && (size_t)len < size)
+        len += snprintf(out + len, size - (size_t)len, ",\"arrays\":{");
+    for (size_t i = 0, k = 0; measured && i < w->n && len > 0 && (size_t)len < size; i++) {
+        const struct auto_choice *ch = &w->choice[i];
+        if (ch->sample == 0)
+            continue;
+        len += snprintf(out + len, size - (size_t)len,
+                        "%s\"%s\":{\"compression\":\"%s\",\"ratio\":%.4g,\"cpu_ns_per_byte\":%.4g,"
+                        "\"saved_ns_per_byte\":%.4g,\"sample_bytes\":%lld}",
+                        k++ ? "," : "", w->arrays[i].name, ch->compress ? "deflate" : "none", ch->ratio, ch->cpu_ns,
+                        ch->saved_ns, (long long)ch->sample);
+    }
+    if (measured && len > 0 && (size_t)len < size)
+        len += snprintf(out + len, size - (size_t)len, "}");
+    if (len > 0 && (size_t)len + 1 < size)
+        snprintf(out + len, size - (size_t)len, "}");
+    else if (size > 1)
+        snprintf(out, size, "{\"choice\":\"%s\"}", choice); /* too many arrays to list: the choice alone */
+}
+
+sl_status sl__ckpt_auto_finish_locked(sl__ckpt_writer *w, char *json, size_t size, sl_error *err)
+{
+    if (size)
+        json[0] = '\0';
+    if (!w->auto_on)
+        return SL_OK;
+    sl_status s = w->auto_pending ? auto_decide_locked(w, NULL, err) : SL_OK;
+    char *text = malloc(65536);
+    if (!text)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    auto_json(w, 1, text, 65536);
+    if (s == SL_OK)
+        s = sl__ckpt_attr_string_locked(w, "sluice_compression_auto", text, err);
+    /* run.log: the arrays' figures when they fit */
+    if (size && strlen(text) < size)
+        memcpy(json, text, strlen(text) + 1);
+    else if (size)
+        auto_json(w, 0, json, size);
+    free(text);
+    return s;
 }
 
 static size_t array_row_bytes(const sl__ckpt_writer *w, size_t i)
@@ -882,6 +1197,11 @@ sl_status sl__ckpt_append_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_error
 {
     if (c->rows <= 0)
         return SL_OK;
+    if (w->auto_pending) {
+        sl_status s = auto_decide_locked(w, c, err);
+        if (s)
+            return s;
+    }
     if (w->max_rows >= 0) {
         int64_t row0;
         sl_status s = sl__ckpt_claim(w, c, &row0, err);
@@ -1131,7 +1451,9 @@ sl_status sl__ckpt_seal_locked(sl__ckpt_writer *w, char out_hash[SL_HASH_HEX], s
     char hash[SL_HASH_HEX];
     sl_status s = SL_OK;
     *out = NULL;
-    for (size_t i = 0; w->max_rows >= 0 && i < w->n; i++) {
+    if (w->auto_pending)
+        s = auto_decide_locked(w, NULL, err);
+    for (size_t i = 0; s == SL_OK && w->max_rows >= 0 && i < w->n; i++) {
         hsize_t dims[2] = {(hsize_t)w->rows, (hsize_t)w->arrays[i].cols};
         if (!w->hash_only && w->rows != w->max_rows && H5Dset_extent(w->dsets[i], dims) < 0) {
             s = h5_fail(err, "size a dataset in", w->tmp);

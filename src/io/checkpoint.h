@@ -15,15 +15,44 @@
 typedef struct sl__ckpt_writer sl__ckpt_writer;
 
 /* Checkpoint compression. Compressed datasets are written through HDF5
- * (extendible mode), so a compressed stage does not resume mid-stage. */
-typedef enum sl__compression { SL__COMP_NONE, SL__COMP_DEFLATE, SL__COMP_LZ4, SL__COMP_ZSTD } sl__compression;
+ * (extendible mode), so a compressed stage does not resume mid-stage.
+ * SL__COMP_AUTO decides per array from a measurement (sl__comp_probe, and
+ * deflate on the first chunk's rows of each array). */
+typedef enum sl__compression {
+    SL__COMP_NONE,
+    SL__COMP_DEFLATE,
+    SL__COMP_LZ4,
+    SL__COMP_ZSTD,
+    SL__COMP_AUTO
+} sl__compression;
 
-/* Parses "none", "deflate", "lz4", "zstd"; -1 for anything else. */
+#include "io/comp_probe.h"
+
+/* Measures the probe: SLUICE_WRITE_BANDWIDTH (bytes per second) when set,
+ * else a timed write and fdatasync of SL_COMP_PROBE_BYTES in `dir`. */
+void sl__comp_probe_measure(const char *dir, sl__comp_probe *p);
+/* 1 when compressing may pay for some data: writing a byte takes longer
+ * than deflating a byte of zeros. */
+int sl__comp_may_pay(const sl__comp_probe *p);
+
+/* Parses "none", "deflate", "lz4", "zstd", "auto"; -1 for anything else. */
 int sl__compression_from_name(const char *name);
 /* Checks that HDF5 can use the filter; fills err with how to install it. */
 sl_status sl__compression_check_locked(sl__compression c, sl_error *err);
 
-/* Creates `path`.tmp with a dataset per array of `schema`. With max_rows >= 0
+/* compression: auto. Gives the writer the run's probe; a writer opened
+ * with another compression (auto resolved to none at open) records that
+ * choice and why. */
+void sl__ckpt_auto_locked(sl__ckpt_writer *w, const sl__comp_probe *p);
+/* compression: auto, before sealing: decides (no rows: none) if no rows
+ * came, writes the decision and its figures as the root attribute
+ * sluice_compression_auto, and copies that JSON into json. */
+sl_status sl__ckpt_auto_finish_locked(sl__ckpt_writer *w, char *json, size_t size, sl_error *err);
+
+/* Creates `path`.tmp with a dataset per array of `schema`. With comp
+ * SL__COMP_AUTO the datasets are created when the first rows are appended,
+ * each compressed or not as a sample of those rows says (sl__ckpt_auto_locked
+ * must be called before). With max_rows >= 0
  * (at most that many rows will be appended) the datasets are preallocated
  * and written directly, which makes the file resumable; with -1 they grow. */
 sl_status sl__ckpt_open_locked(const char *path, const sl_frame *schema, int64_t chunk_rows, int64_t max_rows,

@@ -101,7 +101,7 @@ static sl_status parse_compression(const sl_pipeline *p, const sl__ynode *n, int
     int c = n->kind == SL_Y_SCALAR ? sl__compression_from_name(n->text) : -1;
     if (c < 0)
         return at_node(p, n, err, SL_ERR_CONFIG,
-                       "'compression' must be none, deflate, lz4 or zstd (of checkpoint files), found %s",
+                       "'compression' must be none, auto, deflate, lz4 or zstd (of checkpoint files), found %s",
                        n->kind == SL_Y_SCALAR ? n->text : sl__ynode_kind_name(n));
     sl__h5_lock();
     sl_status s = sl__compression_check_locked((sl__compression)c, err);

@@ -7,6 +7,7 @@
 #include "sluice/slurm.h"
 #include "config/yaml_doc.h"
 #include "core/hash.h"
+#include "io/comp_probe.h"
 
 typedef struct sl__input {
     const char *param; /* the INPUT parameter naming it ("best" for a best edge) */
@@ -167,6 +168,9 @@ typedef struct sl__run_ctx {
     struct sl__memo *memo;
     void (*emit)(struct sl__run_ctx *rc, const sl_event *ev);
     void *sched; /* the scheduler's own data for emit */
+    int comp_probed; /* comp_probe is measured (once per run, by the first stage of compression auto;
+                      * under the HDF5 lock) */
+    sl__comp_probe comp_probe;
 } sl__run_ctx;
 
 /* What a stage's run moved: rows and bytes of its checkpoint, bytes its
@@ -182,10 +186,11 @@ typedef struct sl__stage_io {
     double ready; /* wall clock when the output was complete (sealed), 0: not run */
     char resume[320]; /* how an interrupted run's work was taken up ("" when there was none) */
     int resumable; /* interrupted: its temporary checkpoint and journal are kept for the next run */
+    char compression[2048]; /* compression auto: its choice and figures, JSON ("" otherwise) */
 } sl__stage_io;
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err);
 /* 1 when a stored stage of this op keeps its data in place (op stored_at,
- * no compression): its checkpoint has no arrays, its readers read the source. */
+ * compression none or auto): its checkpoint has no arrays, its readers read the source. */
 int sl__stage_in_place(const sl_stage *st);
 /* Points a source stage's output frame at its data in place (op stored_at):
  * the source file's absolute path (returned in *file when not NULL, to free)

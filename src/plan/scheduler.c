@@ -203,7 +203,8 @@ static sl_status write_attrs_locked(sl_stage *st, sl__ckpt_writer *w, sl_error *
  * data is, and readers read the source file. */
 int sl__stage_in_place(const sl_stage *st)
 {
-    return st->op->stored_at && st->compression == SL__COMP_NONE;
+    /* auto: a copy of a source would only add a write */
+    return st->op->stored_at && (st->compression == SL__COMP_NONE || st->compression == SL__COMP_AUTO);
 }
 
 /* run.log's "resume" field: the rows kept, and where each recorded pass
@@ -238,9 +239,34 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
         sl__h5_unlock();
         return s;
     }
+    /* compression auto: measured once per run. When compressing cannot pay
+     * for any data (the disk writes a byte faster than deflate compresses a
+     * byte of zeros), the stage is written as with none: preallocated,
+     * resumable mid-stage. Else the first rows decide, array by array. */
+    int comp = st->compression;
+    sl__comp_probe probe;
+    if (comp == SL__COMP_AUTO) {
+        sl__h5_lock();
+        if (!rc->comp_probed) {
+            sl__comp_probe_measure(rc->workdir, &rc->comp_probe);
+            rc->comp_probed = 1;
+        }
+        probe = rc->comp_probe;
+        sl__h5_unlock();
+        if (!sl__comp_may_pay(&probe))
+            comp = SL__COMP_NONE;
+        else if (max_rows >= 0 && sl__dist_size() == 1) {
+            /* written through HDF5, so not resumable: a journal an earlier
+             * run left (auto resolved to none there) is for another file */
+            s = sl__journal_open(jr, path, st->key, rc->chunk_rows, max_rows, n, err);
+            if (s)
+                return s;
+            sl__journal_remove(jr);
+        }
+    }
     /* Under MPI a stage's passes are split over the ranks and no rank alone
      * could take up another's part: no journal, a killed stage starts over */
-    if (max_rows >= 0 && st->compression == SL__COMP_NONE && sl__dist_size() == 1) {
+    if (max_rows >= 0 && comp == SL__COMP_NONE && sl__dist_size() == 1) {
         s = sl__journal_open(jr, path, st->key, rc->chunk_rows, max_rows, n, err);
         if (s)
             return s;
@@ -251,6 +277,8 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
             sl__h5_lock();
             sl_status r = sl__ckpt_reopen_locked(path, st->output, rc->chunk_rows, max_rows, jr->w_rows, jr->w_bytes,
                                                  jr->hash_states, jr->leaves, jr->n_leaves, w, &why);
+            if (r == SL_OK && st->compression == SL__COMP_AUTO)
+                sl__ckpt_auto_locked(*w, &probe);
             sl__h5_unlock();
             if (r == SL_OK) {
                 describe_resume(jr, max_rows, io->resume, sizeof io->resume);
@@ -264,7 +292,9 @@ static sl_status open_output(sl__run_ctx *rc, sl_stage *st, const char *path, sl
         sl__journal_remove(jr);
     }
     sl__h5_lock();
-    s = sl__ckpt_open_locked(path, st->output, rc->chunk_rows, max_rows, (sl__compression)st->compression, w, err);
+    s = sl__ckpt_open_locked(path, st->output, rc->chunk_rows, max_rows, (sl__compression)comp, w, err);
+    if (s == SL_OK && st->compression == SL__COMP_AUTO)
+        sl__ckpt_auto_locked(*w, &probe);
     sl__h5_unlock();
     return s;
 }
@@ -504,6 +534,8 @@ again:
         const int64_t *layout = sl__frame_layout(st->output, &nlayout);
         if (s == SL_OK && layout)
             s = sl__ckpt_set_layout_locked(w, layout, nlayout, err);
+        if (s == SL_OK)
+            s = sl__ckpt_auto_finish_locked(w, io->compression, sizeof io->compression, err);
         if (s == SL_OK) {
             s = sl__ckpt_seal_locked(w, st->out_hash, &io->sealed, err);
             w = NULL;
@@ -801,6 +833,8 @@ static char *log_line(const log_entry *e, size_t *len)
         fputs(",\"resume\":", f);
         json_string(f, e->io.resume);
     }
+    if (e->io.compression[0])
+        fprintf(f, ",\"compression\":%s", e->io.compression);
     if (e->error) {
         fputs(",\"error\":", f);
         json_string(f, e->error);
