@@ -95,11 +95,26 @@ def test_regression_matches_numpy_baseline(args):
     assert log["convert"]["bytes"] == kept * 17 * 8, log["convert"]
 
 
+def h5_content(path):
+    """A checkpoint's datasets (bytes, dtype, shape) and attributes, all but
+    its creation time."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        for k, v in f.attrs.items():
+            if k != "sluice_created":
+                out["/@" + k] = np.asarray(v).tobytes()
+        for name, d in f.items():
+            out[name] = (d[...].tobytes(), str(d.dtype), d.shape)
+            for k, v in d.attrs.items():
+                out[name + "@" + k] = np.asarray(v).tobytes()
+    return out
+
+
 def test_shared_scans(args):
     """bench/pipelines/regression-final.yaml (everything up to the models
     streamed): evaluate and evaluate_gd, ready together, score their models in
     one scan of the streamed chain load -> clean -> convert -> normalize. The
-    checkpoints are the bytes of runs without shared scans
+    checkpoints hold the bytes of runs without shared scans
     (SLUICE_SHARED_SCANS=0), on 1 and 2 threads; run.log shows the scan group
     and that the source was read once for the two."""
     env = harness.Env(args, "scans")
@@ -118,10 +133,7 @@ def test_shared_scans(args):
                 os.environ["SLUICE_SHARED_SCANS"] = scans
                 wd = "w-%s-%s" % (scans, j)
                 env.run(re.sub(r"(?m)^workdir: .*$", "workdir: " + wd, text), "-j", j, "--chunk-rows", "4096")
-                files = {}
-                for st in stored:
-                    with open(env.path(wd, st + ".h5"), "rb") as f:
-                        files[st] = f.read()
+                files = {st: h5_content(env.path(wd, st + ".h5")) for st in stored}
                 with open(env.path(wd, "run.log")) as f:
                     log = {e["stage"]: e for e in map(json.loads, f)}
                 runs[(scans, j)] = (files, log)
@@ -153,8 +165,7 @@ def test_shared_scans(args):
     finally:
         if old is not None:
             os.environ["SLUICE_SHARED_SCANS"] = old
-    with open(env.path("w-1-2", "evaluate.h5"), "rb") as f:
-        assert f.read() == ref["evaluate"]
+    assert h5_content(env.path("w-1-2", "evaluate.h5")) == ref["evaluate"]
 
 
 def test_example_matches_sklearn(args):
