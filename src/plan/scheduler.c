@@ -1027,16 +1027,21 @@ typedef struct take {
 } take;
 
 /* The other ready stages that read one of stage i's inputs, for a scan
- * group with it (at most SCAN_MAX in all). Streamed stages run nothing. */
+ * group with it (at most SCAN_MAX in all, and one per free thread but at
+ * least 2). Streamed stages run nothing. */
 static void gather_group(sched *sc, size_t i, take *t)
 {
     const sl_pipeline *p = sc->rc.pipe;
     const sl_stage *st = &p->stages[i];
+    /* at most one member per free thread (two with one): members work side
+     * by side outside the scans, at least one thread each */
+    int most = sc->free_threads > 2 ? sc->free_threads : 2;
+    most = most < SCAN_MAX ? most : SCAN_MAX;
     if (!sc->scans || st->checkpoint == SL__CKPT_STREAM)
         return;
-    for (size_t j = 0; j < st->n_inputs && t->n < SCAN_MAX; j++) {
+    for (size_t j = 0; j < st->n_inputs && t->n < most; j++) {
         size_t in = st->inputs[j].stage;
-        for (size_t r = sc->rd_off[in]; r < sc->rd_off[in + 1] && t->n < SCAN_MAX; r++) {
+        for (size_t r = sc->rd_off[in]; r < sc->rd_off[in + 1] && t->n < most; r++) {
             size_t k = sc->rd[r];
             int seen = 0;
             for (int m = 0; m < t->n; m++)
