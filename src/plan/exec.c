@@ -1264,6 +1264,7 @@ typedef struct scan_sub {
     sl_stage *st;
     const sl_pass *pass;
     void *acc;
+    const char *what; /* a memoizable reduction (sl__exec_pass_memo), or NULL */
     sl_status status;
     sl_error err;
     int done;
@@ -1336,6 +1337,11 @@ static int scan_ready_locked(const sl__scan_group *g)
     return waiting > 0;
 }
 
+static size_t acc_bytes(const sl_pass *pass)
+{
+    return pass->acc_size ? pass->acc_size : pass->partial_size;
+}
+
 /* A pass of one member on `threads` threads, as sl_exec_pass runs it alone. */
 static sl_status run_alone(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, int threads, sl_error *err)
 {
@@ -1355,6 +1361,7 @@ static void run_waiting_locked(sl__scan_group *g)
     int *list = malloc((size_t)n * sizeof *list);
     scan_member *mem = calloc((size_t)n, sizeof *mem);
     unsigned char *used = calloc((size_t)n, 1);
+    int *copy_of = calloc((size_t)n, sizeof *copy_of);
     for (int k = 0; k < n; k++)
         if (g->state[k] == M_WAITING) {
             g->state[k] = M_SCANNING;
@@ -1366,34 +1373,57 @@ static void run_waiting_locked(sl__scan_group *g)
     pthread_mutex_unlock(&g->mu);
     for (int a = 0; a < count; a++) {
         scan_sub *sa = &g->sub[list[a]];
-        if (!mem || !used) { /* out of memory: each alone */
+        if (!mem || !used || !copy_of) { /* out of memory: each alone */
             sa->status = run_alone(sa->ex, sa->st, sa->pass, sa->acc, g->team[list[a]], &sa->err);
             continue;
         }
         if (used[a])
             continue;
+        /* the passes over sa's input; one that computes the same memoizable
+         * reduction as an earlier one is not run but copied from it */
         int m = 0;
         for (int b = a; b < count; b++) {
             scan_sub *sb = &g->sub[list[b]];
             if (used[b] || sb->pass->input != sa->pass->input)
                 continue;
             used[b] = 1;
-            mem[m++] = (scan_member){.ex = sb->ex, .st = sb->st, .pass = sb->pass, .acc = sb->acc};
+            copy_of[b] = -1;
+            for (int c = a; c < b && sb->what; c++) {
+                scan_sub *sc = &g->sub[list[c]];
+                if (copy_of[c] < 0 && sc->pass->input == sb->pass->input && sc->what &&
+                    strcmp(sc->what, sb->what) == 0 && acc_bytes(sc->pass) == acc_bytes(sb->pass)) {
+                    copy_of[b] = c;
+                    break;
+                }
+            }
+            if (copy_of[b] < 0)
+                mem[m++] = (scan_member){.ex = sb->ex, .st = sb->st, .pass = sb->pass, .acc = sb->acc};
         }
         if (m == 1) {
             sa->status = run_alone(sa->ex, sa->st, sa->pass, sa->acc, threads, &sa->err);
-            continue;
+        } else {
+            run_scan(mem, m, threads);
+            for (int b = a, j = 0; b < count && j < m; b++) {
+                scan_sub *sb = &g->sub[list[b]];
+                if (sb->pass->input != sa->pass->input || copy_of[b] >= 0 || mem[j].ex != sb->ex)
+                    continue;
+                sb->status = mem[j].status;
+                sb->err = mem[j].err;
+                j++;
+            }
         }
-        run_scan(mem, m, threads);
-        for (int b = a, j = 0; b < count && j < m; b++) {
+        for (int b = a; b < count; b++) {
             scan_sub *sb = &g->sub[list[b]];
-            if (sb->pass->input != sa->pass->input || mem[j].ex != sb->ex)
+            if (sb->pass->input != sa->pass->input || copy_of[b] < 0)
                 continue;
-            sb->status = mem[j].status;
-            sb->err = mem[j].err;
-            j++;
+            const scan_sub *from = &g->sub[list[copy_of[b]]];
+            sb->status = from->status;
+            sb->err = from->err;
+            if (from->status == SL_OK)
+                memcpy(sb->acc, from->acc, acc_bytes(sb->pass));
         }
     }
+    free(copy_of);
     free(used);
     free(mem);
     pthread_mutex_lock(&g->mu);
@@ -1433,7 +1463,7 @@ static sl_status group_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void
         pthread_mutex_unlock(&g->mu);
         return s;
     }
-    g->sub[k] = (scan_sub){.ex = ex, .st = st, .pass = pass, .acc = acc, .status = SL_OK};
+    g->sub[k] = (scan_sub){.ex = ex, .st = st, .pass = pass, .acc = acc, .what = ex->memo_what, .status = SL_OK};
     g->state[k] = M_WAITING;
     while (!g->sub[k].done) {
         if (scan_ready_locked(g))

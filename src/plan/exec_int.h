@@ -27,6 +27,7 @@ struct sl_exec {
     struct sl__scan_group *scan; /* the stage's scan group, or NULL: its passes run alone */
     int scan_member;             /* its index in that group */
     int64_t shared_passes;       /* passes that ran in one scan with other members' passes */
+    const char *memo_what;       /* inside sl__exec_pass_memo: the pass's reduction, for a scan group */
 };
 
 /* 1 once the caller asked the run to stop (sl_run_options.cancel,
@@ -72,6 +73,14 @@ sl__scan_group *sl__scan_group_new(int n, const int *team);
 void sl__scan_group_free(sl__scan_group *g);
 /* Member k has no more passes to run (idempotent). */
 void sl__scan_leave(sl__scan_group *g, int k);
+
+/* A reduce pass whose result depends only on its input frame, the arrays it
+ * reads and the chunk size, named by `what`: taken from the run's memo when
+ * a stage computed it already, else run and stored there. In a scan group,
+ * members that submit the same `what` over the same frame at once run it
+ * once: the others get a copy of the accumulator, as from the memo. */
+sl_status sl__exec_pass_memo(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, const char *what,
+                             sl_error *err);
 
 /* Reports chunks done of a pass to the progress callback. */
 void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t total);
