@@ -874,6 +874,7 @@ typedef struct sched {
     pthread_mutex_t file_mu; /* the manifest and run.log */
     int log_fd;              /* run.log, opened before the first stage */
     pthread_mutex_t realize_mu; /* streamed stages are set up once, by their first reader */
+    pthread_mutex_t plan_mu;    /* stages planned in the run, one at a time */
     int threads, free_threads;
     double run_start; /* wall clock, for run.log */
     size_t n, finished;
@@ -1438,15 +1439,21 @@ static sl_status plan_in_run(sched *sc, sl_stage *st, sl_error *err)
     if (sc->rc.memory && !sc->forced[st->index] && sl__stage_key(st, sc->rc.chunk_rows, err) == SL_OK &&
         held_in_memory(st, reason, sizeof reason))
         return SL_OK;
+    /* one at a time: the budget check reads every stage's output frame,
+     * which a stage planned now replaces (stages of a scan group plan side
+     * by side) */
+    pthread_mutex_lock(&sc->plan_mu);
     sl_status s = sl__stage_replan(st, err);
     if (s == SL_OK) {
         unsigned char *one = calloc(sc->n, 1);
-        if (!one)
-            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        one[st->index] = 1;
-        s = sl__budget_check(sc->rc.pipe, one, sc->rc.chunk_rows, sc->rc.budget->total, err);
+        s = one ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        if (one)
+            one[st->index] = 1;
+        if (s == SL_OK)
+            s = sl__budget_check(sc->rc.pipe, one, sc->rc.chunk_rows, sc->rc.budget->total, err);
         free(one);
     }
+    pthread_mutex_unlock(&sc->plan_mu);
     return sl__dist_agree(s, err);
 }
 
@@ -1825,6 +1832,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     pthread_mutex_init(&sc.emit_mu, NULL);
     pthread_mutex_init(&sc.file_mu, NULL);
     pthread_mutex_init(&sc.realize_mu, NULL);
+    pthread_mutex_init(&sc.plan_mu, NULL);
     pthread_mutex_init(&sc.commit_mu, NULL);
     pthread_cond_init(&sc.cv, NULL);
     pthread_cond_init(&sc.commit_cv, NULL);
@@ -1864,6 +1872,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     pthread_mutex_destroy(&sc.emit_mu);
     pthread_mutex_destroy(&sc.file_mu);
     pthread_mutex_destroy(&sc.realize_mu);
+    pthread_mutex_destroy(&sc.plan_mu);
     pthread_mutex_destroy(&sc.commit_mu);
     pthread_cond_destroy(&sc.commit_cv);
     sl__budget_destroy(&budget);
