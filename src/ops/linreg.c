@@ -462,11 +462,8 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
         char what[2 * SL_NAME_MAX + 64];
         snprintf(what, sizeof what, "linreg co-moments of %s, %s, %lld-row chunks", t->names[0], t->names[1],
                  (long long)sl_stage_chunk_rows(st));
-        if (!(s->algebra && comoments_by_algebra(s, cm)) && !sl__exec_memo_get(ex, t->in, what, cm, size * sizeof *cm)) {
-            rc = sl_exec_pass(ex, st, &pass, cm, err);
-            if (rc == SL_OK)
-                sl__exec_memo_put(ex, t->in, what, cm, size * sizeof *cm);
-        }
+        if (!(s->algebra && comoments_by_algebra(s, cm)))
+            rc = sl__exec_pass_memo(ex, st, &pass, cm, what, err);
         if (rc == SL_OK && s->gd) {
             if (descend(s, cm, &gnorm) != SL_OK) {
                 int64_t e = 0;

@@ -9,6 +9,7 @@
  * data) is read or written under the HDF5 lock, in batches on the calling
  * thread. Buffers are allocated once per pass, one set per slot. */
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/error_int.h"
@@ -53,7 +54,27 @@ typedef struct slot {
     sl__blas_counters blas; /* what BLIS did for this chunk */
     sl_status status;
     sl_error err;
+    /* a shared scan (pass_run.mem): per member, its partial, the outcome of
+     * its chunk(), what BLIS did in it, and its view of the input chunk */
+    void **mpart;
+    sl_status *mst;
+    sl_error *merr;
+    sl__blas_counters *mblas;
+    sl_chunk *mview;
 } slot;
+
+/* One member's pass in a shared scan. */
+typedef struct scan_member {
+    sl_exec *ex;
+    sl_stage *st;
+    const sl_pass *pass;
+    void *acc;
+    size_t pass_no;
+    unsigned char *want; /* per array of the input: what its pass asked for (NULL: every array) */
+    atomic_int dead;     /* its pass failed: no more chunk() or merge() for it */
+    sl_status status;
+    sl_error err;
+} scan_member;
 
 #define IN(s) (&(s)->lv[(s)->nlv - 1])
 
@@ -85,6 +106,8 @@ typedef struct pass_run {
     size_t stash_item;   /* bytes of one entry of stash */
     int split_write;     /* the ranks write their own chunks' rows (run_pass_ranks) */
     int64_t next_row;    /* split_write: the output row of this rank's next chunk */
+    scan_member *mem;    /* a shared scan: the members' passes (pass is mem[0]'s), else NULL */
+    int nmem;
 } pass_run;
 
 static sl_status check_pass(const sl_pass *pass, const void *acc, const sl__ckpt_writer *writer, sl_error *err)
@@ -176,6 +199,20 @@ static sl_status select_inputs(pass_run *pr, sl_error *err)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     if (!pass->input || !pass->input_arrays || pr->ngen > 0 || pr->source) {
         memset(pr->want, 1, n);
+    } else if (pr->mem) {
+        /* a shared scan reads what any member asked for */
+        for (int m = 0; m < pr->nmem; m++) {
+            const char *const *names = pr->mem[m].pass->input_arrays;
+            if (!names)
+                memset(pr->want, 1, n);
+            for (; names && *names; names++) {
+                long i = sl_frame_find(pr->in_frame, *names);
+                if (i < 0)
+                    return sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' reads array '%s', which its input lacks",
+                                         pr->mem[m].pass->name, *names);
+                pr->want[i] = 1;
+            }
+        }
     } else {
         for (const char *const *name = pass->input_arrays; *name; name++) {
             long i = sl_frame_find(pr->in_frame, *name);
@@ -310,6 +347,8 @@ static sl_status reserve_slots(sl_exec *ex, pass_run *pr, int64_t chunk_rows, in
     for (size_t i = 0; i < sl_frame_count(pr->in_frame); i++)
         cols += sl_frame_array(pr->in_frame, i)->cols;
     int64_t slot = (int64_t)slot_bytes(pr, chunk_rows) + cols * 8 * chunk_rows;
+    for (int m = 1; m < pr->nmem; m++) /* a shared scan: each other member's partial and scratch */
+        slot += (int64_t)((pr->mem[m].pass->partial_size + 63) & ~(size_t)63) + cols * 8 * chunk_rows;
     int n = sl__budget_take(ex->rc->budget, slot, want, ex->cancel);
     if (n == 0 && sl__run_interrupted(ex->rc)) {
         /* the passes before this one are recorded: keep them */
@@ -405,6 +444,15 @@ static void free_pass_run(pass_run *pr)
         free(pr->slots[k].lv);
         free(pr->slots[k].scratch);
         free(pr->slots[k].out.arrays);
+        for (int m = 0; pr->slots[k].mpart && m < pr->nmem; m++)
+            free(pr->slots[k].mpart[m]);
+        for (int m = 0; pr->slots[k].mview && m < pr->nmem; m++)
+            free(pr->slots[k].mview[m].arrays);
+        free(pr->slots[k].mpart);
+        free(pr->slots[k].mst);
+        free(pr->slots[k].merr);
+        free(pr->slots[k].mblas);
+        free(pr->slots[k].mview);
     }
     free(pr->slots);
     free(pr->gen);
@@ -480,12 +528,47 @@ static sl_status stream_levels(const pass_run *pr, slot *s)
     return SL_OK;
 }
 
+/* A shared scan: each live member's chunk() on the chunk read once, into
+ * its own partial, seeing the arrays its pass asked for. */
+static void compute_members(const pass_run *pr, slot *s)
+{
+    const sl_chunk *in = IN(s);
+    for (int m = 0; m < pr->nmem; m++) {
+        scan_member *mb = &pr->mem[m];
+        s->mst[m] = SL_OK;
+        s->mblas[m] = (sl__blas_counters){0};
+        if (in->rows == 0 || atomic_load(&mb->dead))
+            continue;
+        const sl_chunk *view = in;
+        if (mb->want) {
+            sl_chunk *v = &s->mview[m];
+            v->index = in->index;
+            v->row0 = in->row0;
+            v->rows = in->rows;
+            for (size_t i = 0; i < v->n_arrays; i++)
+                v->arrays[i].data = mb->want[i] ? in->arrays[i].data : NULL;
+            view = v;
+        }
+        memset(s->mpart[m], 0, mb->pass->partial_size);
+        sl__blas_counters before = sl__blas_thread_counters();
+        s->mst[m] = mb->pass->chunk(mb->pass->ctx, view, NULL, s->mpart[m], &s->merr[m]);
+        sl__blas_counters after = sl__blas_thread_counters();
+        s->mblas[m].flops = after.flops - before.flops;
+        s->mblas[m].seconds = after.seconds - before.seconds;
+    }
+}
+
 static void compute_chunk(const pass_run *pr, slot *s)
 {
     const sl_pass *pass = pr->pass;
     s->status = pr->parallel_read ? read_slot(pr, s) : SL_OK;
     if (s->status == SL_OK)
         s->status = stream_levels(pr, s);
+    if (pr->mem) {
+        if (s->status == SL_OK)
+            compute_members(pr, s);
+        return;
+    }
     if (s->status != SL_OK || !pass->chunk)
         return;
     s->out.rows = IN(s)->rows;
@@ -709,9 +792,90 @@ static int keeps_input_chunks(sl_stage *st, const sl_pass *pass, const sl__ckpt_
 
 /* What comes after a chunk is computed, in chunk order, one chunk at a time:
  * its partial merged, its rows written, the counts, progress and journal. */
+/* A member of a shared scan fails: it gets no more chunks, the others go on. */
+static void member_fails(scan_member *mb, sl_status s, const sl_error *e)
+{
+    if (atomic_load(&mb->dead))
+        return;
+    mb->status = s;
+    if (e)
+        mb->err = *e;
+    atomic_store(&mb->dead, 1);
+}
+
+/* finish_chunk for a shared scan: each live member's partial merged into
+ * its accumulator, in chunk order, then its counts, progress and journal.
+ * The bytes read, and the streamed levels' BLAS work, are charged to the
+ * first member. The scan stops when no member is left. */
+static sl_status finish_scan_chunk(pass_run *pr, slot *sl, int64_t done, int64_t nchunks, sl_error *err)
+{
+    if (sl->status != SL_OK) { /* reading or a streamed level failed: every member */
+        for (int m = 0; m < pr->nmem; m++)
+            member_fails(&pr->mem[m], sl->status, &sl->err);
+        if (err)
+            *err = sl->err;
+        return sl->status;
+    }
+    int64_t rows = IN(sl)->rows;
+    sl_exec *lead = pr->mem[0].ex;
+    sl__blas_counters levels = sl->blas;
+    for (int m = 0; m < pr->nmem; m++) {
+        scan_member *mb = &pr->mem[m];
+        levels.flops -= sl->mblas[m].flops;
+        levels.seconds -= sl->mblas[m].seconds;
+        if (atomic_load(&mb->dead) || rows == 0)
+            continue;
+        mb->ex->blas.flops += sl->mblas[m].flops;
+        mb->ex->blas.seconds += sl->mblas[m].seconds;
+        if (sl->mst[m] != SL_OK) {
+            member_fails(mb, sl->mst[m], &sl->merr[m]);
+            continue;
+        }
+        sl_error e;
+        sl_error_clear(&e);
+        sl_status ms = mb->pass->merge(mb->pass->ctx, mb->acc, sl->mpart[m], &e);
+        if (ms != SL_OK)
+            member_fails(mb, ms, &e);
+    }
+    lead->blas.flops += levels.flops;
+    lead->blas.seconds += levels.seconds;
+    if (!pr->in_memory)
+        lead->bytes_read += sl->lv[0].rows * (int64_t)pr->in_row_bytes;
+    int stop = sl__run_interrupted(lead->rc);
+    int cancelled = !stop && lead->cancel && atomic_load(lead->cancel);
+    int live = 0;
+    for (int m = 0; m < pr->nmem; m++) {
+        scan_member *mb = &pr->mem[m];
+        if (atomic_load(&mb->dead))
+            continue;
+        sl_error e;
+        sl_error_clear(&e);
+        sl_status s = SL_OK;
+        if (cancelled)
+            s = sl__error_set(&e, SL_ERR_CANCELLED, "cancelled because another stage failed");
+        if (s == SL_OK && (done % pr->nslots == 0 || done == pr->hi))
+            sl__exec_progress(mb->ex, mb->pass->name, done, nchunks);
+        if (s == SL_OK)
+            s = record_progress(mb->ex, mb->pass, mb->acc, nchunks, mb->pass_no, done, done == pr->hi, stop, &e);
+        if (s == SL_OK && stop)
+            s = interrupted(mb->ex, &e);
+        if (s != SL_OK)
+            member_fails(mb, s, &e);
+        else
+            live++;
+    }
+    if (live > 0)
+        return SL_OK;
+    if (err)
+        *err = pr->mem[0].err;
+    return pr->mem[0].status != SL_OK ? pr->mem[0].status : SL_ERR_INTERNAL;
+}
+
 static sl_status finish_chunk(sl_exec *ex, pass_run *pr, slot *sl, void *acc, int64_t done, int64_t nchunks,
                               size_t pass_no, sl_error *err)
 {
+    if (pr->mem)
+        return finish_scan_chunk(pr, sl, done, nchunks, err);
     const sl_pass *pass = pr->pass;
     if (sl->status != SL_OK) {
         if (err)
@@ -939,6 +1103,381 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
     return s;
 }
 
+/* ---- shared scans ---- */
+
+/* Each slot's per-member partials, outcomes and input views. */
+static sl_status alloc_members(pass_run *pr, sl_error *err)
+{
+    size_t n = sl_frame_count(pr->in_frame);
+    for (int k = 0; k < pr->nslots; k++) {
+        slot *s = &pr->slots[k];
+        size_t m = (size_t)pr->nmem;
+        s->mpart = calloc(m, sizeof *s->mpart);
+        s->mst = calloc(m, sizeof *s->mst);
+        s->merr = calloc(m, sizeof *s->merr);
+        s->mblas = calloc(m, sizeof *s->mblas);
+        s->mview = calloc(m, sizeof *s->mview);
+        if (!s->mpart || !s->mst || !s->merr || !s->mblas || !s->mview)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        for (int j = 0; j < pr->nmem; j++) {
+            size_t bytes = (pr->mem[j].pass->partial_size + 63) & ~(size_t)63;
+            s->mpart[j] = aligned_alloc(64, bytes);
+            s->mview[j].n_arrays = n;
+            s->mview[j].arrays = calloc(n ? n : 1, sizeof *s->mview[j].arrays);
+            if (!s->mpart[j] || !s->mview[j].arrays)
+                return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            for (size_t i = 0; i < n; i++)
+                s->mview[j].arrays[i].info = sl_frame_array(pr->in_frame, i);
+        }
+    }
+    return SL_OK;
+}
+
+/* What each member's pass asked for, when the scan reads more (the union):
+ * its chunk() sees only its own arrays, as it would alone. */
+static sl_status member_wants(pass_run *pr, sl_error *err)
+{
+    if (pr->ngen > 0 || pr->source)
+        return SL_OK; /* a streamed input is read whole, alone too */
+    size_t n = sl_frame_count(pr->in_frame);
+    for (int m = 0; m < pr->nmem; m++) {
+        const char *const *names = pr->mem[m].pass->input_arrays;
+        if (!names)
+            continue;
+        unsigned char *w = calloc(n ? n : 1, 1);
+        if (!w)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        pr->mem[m].want = w;
+        for (; *names; names++) {
+            long i = sl_frame_find(pr->in_frame, *names);
+            if (i >= 0)
+                w[i] = 1;
+        }
+    }
+    return SL_OK;
+}
+
+/* One scan of the frame the members' reduce passes all read, on `threads`
+ * threads: each chunk read (and its streamed levels computed) once, every
+ * member's chunk() and merge() on it. Each member's outcome is in its
+ * status and err. */
+static void run_scan(scan_member *mem, int nmem, int threads)
+{
+    sl_exec *ex = mem[0].ex;
+    const sl_pass *pass = mem[0].pass;
+    sl_error err;
+    sl_error_clear(&err);
+    int live = 0;
+    for (int m = 0; m < nmem; m++) {
+        mem[m].want = NULL;
+        mem[m].pass_no = mem[m].ex->pass_no++;
+        mem[m].status = check_pass(mem[m].pass, mem[m].acc, NULL, &mem[m].err);
+        atomic_init(&mem[m].dead, mem[m].status != SL_OK);
+        live += mem[m].status == SL_OK;
+    }
+    if (live == 0)
+        return;
+    pass_run pr;
+    memset(&pr, 0, sizeof pr);
+    pr.pass = pass;
+    pr.in_frame = pass->input;
+    pr.mem = mem;
+    pr.nmem = nmem;
+    int64_t rows = sl_frame_rows(pass->input);
+    int64_t cr = ex->chunk_rows;
+    int64_t nchunks = sl__frame_chunks(pass->input, cr);
+    int want = (int)(nchunks < threads ? (nchunks > 0 ? nchunks : 1) : threads);
+    sl_status s = SL_OK;
+    if (rows < 0)
+        s = sl__error_set(&err, SL_ERR_INTERNAL, "pass '%s' streams a frame whose rows are unknown", pass->name);
+    if (s == SL_OK)
+        s = find_chain(&pr, &err);
+    if (s == SL_OK)
+        s = select_inputs(&pr, &err);
+    if (s == SL_OK)
+        s = member_wants(&pr, &err);
+    int64_t most = rows;
+    for (int j = 0; s == SL_OK && j <= pr.ngen; j++) {
+        const sl_frame *f = level_frame(&pr, j);
+        if (sl__frame_chunks(f, cr) != nchunks)
+            s = sl__error_set(&err, SL_ERR_INTERNAL, "pass '%s': a streamed level has %lld chunks, its input %lld",
+                              pass->name, (long long)sl__frame_chunks(f, cr), (long long)nchunks);
+        if (sl_frame_rows(f) > most)
+            most = sl_frame_rows(f);
+    }
+    int64_t slot_rows = most < cr ? (most > 0 ? most : 1) : cr;
+    if (s == SL_OK)
+        s = reserve_slots(ex, &pr, slot_rows, want, &err);
+    if (s == SL_OK)
+        s = alloc_slots(&pr, slot_rows, &err);
+    if (s == SL_OK)
+        s = alloc_members(&pr, &err);
+    if (s == SL_OK && !pr.source && !pr.in_memory && nchunks > 0) {
+        sl__h5_lock();
+        s = sl__ckpt_reader_open_locked(&pr.reader, pr.base, pr.want, &err);
+        pr.reader_open = 1;
+        sl__h5_unlock();
+        pr.parallel_read = s == SL_OK && pr.reader.all_direct;
+    }
+    if (pr.source && pr.source->read_parallel)
+        pr.parallel_read = 1;
+    pr.rows = rows;
+    pr.chunk_rows = cr;
+    pr.lo = 0;
+    pr.hi = nchunks;
+    int pipelined = pr.parallel_read || pr.in_memory;
+    if (s == SL_OK && pipelined)
+        s = run_pipelined(ex, &pr, NULL, 0, nchunks, 0, &err);
+    for (int64_t c0 = 0; s == SL_OK && !pipelined && c0 < pr.hi; c0 += pr.nslots) {
+        int count = (int)(pr.hi - c0 < pr.nslots ? pr.hi - c0 : pr.nslots);
+        for (int k = 0; k < count; k++)
+            aim_slot(&pr, &pr.slots[k], c0 + k);
+        s = read_batch(&pr, count, &err);
+        if (s == SL_OK)
+            compute_batch(&pr, count, pr.nslots);
+        for (int k = 0; k < count && s == SL_OK; k++)
+            s = finish_chunk(ex, &pr, &pr.slots[k], NULL, c0 + k + 1, nchunks, 0, &err);
+    }
+    for (int m = 0; m < nmem; m++) {
+        scan_member *mb = &mem[m];
+        sl_status r = SL_OK;
+        sl_error e;
+        sl_error_clear(&e);
+        if (s == SL_OK && nchunks == 0 && !atomic_load(&mb->dead))
+            r = record_progress(mb->ex, mb->pass, mb->acc, 0, mb->pass_no, 0, 1, 0, &e);
+        if (r != SL_OK)
+            member_fails(mb, r, &e);
+        if (s != SL_OK)
+            member_fails(mb, s, &err); /* what failed the scan itself, for those it had not failed yet */
+        if (nmem > 1)
+            mb->ex->shared_passes++;
+        free(mb->want);
+        mb->want = NULL;
+    }
+    free_pass_run(&pr);
+}
+
+enum { M_BUSY, M_SOLO, M_WAITING, M_SCANNING, M_LEFT };
+
+typedef struct scan_sub {
+    sl_exec *ex;
+    sl_stage *st;
+    const sl_pass *pass;
+    void *acc;
+    const char *what; /* a memoizable reduction (sl__exec_pass_memo), or NULL */
+    sl_status status;
+    sl_error err;
+    int done;
+} scan_sub;
+
+struct sl__scan_group {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+    int running; /* a member runs the waiting passes */
+    int *team;   /* each member's threads */
+    int *state;  /* M_* */
+    scan_sub *sub;
+};
+
+sl__scan_group *sl__scan_group_new(int n, const int *team)
+{
+    sl__scan_group *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->n = n;
+    g->team = calloc((size_t)n, sizeof *g->team);
+    g->state = calloc((size_t)n, sizeof *g->state);
+    g->sub = calloc((size_t)n, sizeof *g->sub);
+    if (!g->team || !g->state || !g->sub) {
+        free(g->team);
+        free(g->state);
+        free(g->sub);
+        free(g);
+        return NULL;
+    }
+    memcpy(g->team, team, (size_t)n * sizeof *team);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    return g;
+}
+
+void sl__scan_group_free(sl__scan_group *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free(g->team);
+    free(g->state);
+    free(g->sub);
+    free(g);
+}
+
+void sl__scan_leave(sl__scan_group *g, int k)
+{
+    pthread_mutex_lock(&g->mu);
+    g->state[k] = M_LEFT;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* The waiting passes may run: no member computes outside a pass (it may be
+ * about to submit one over the same frame), and no one runs them already. */
+static int scan_ready_locked(const sl__scan_group *g)
+{
+    int waiting = 0;
+    if (g->running)
+        return 0;
+    for (int k = 0; k < g->n; k++) {
+        if (g->state[k] == M_BUSY)
+            return 0;
+        waiting += g->state[k] == M_WAITING;
+    }
+    return waiting > 0;
+}
+
+static size_t acc_bytes(const sl_pass *pass)
+{
+    return pass->acc_size ? pass->acc_size : pass->partial_size;
+}
+
+/* A pass of one member on `threads` threads, as sl_exec_pass runs it alone. */
+static sl_status run_alone(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, int threads, sl_error *err)
+{
+    int own = ex->threads;
+    ex->threads = threads;
+    dist_part part = {0};
+    sl_status s = run_pass(ex, st, pass, acc, DIST_NONE, &part, err);
+    ex->threads = own;
+    return s;
+}
+
+/* Runs every waiting pass, those over one frame as one scan, on the teams
+ * of their members together; called with mu held, returns with it held. */
+static void run_waiting_locked(sl__scan_group *g)
+{
+    int n = g->n, threads = 0, count = 0;
+    int *list = malloc((size_t)n * sizeof *list);
+    scan_member *mem = calloc((size_t)n, sizeof *mem);
+    unsigned char *used = calloc((size_t)n, 1);
+    int *copy_of = calloc((size_t)n, sizeof *copy_of);
+    for (int k = 0; k < n; k++)
+        if (g->state[k] == M_WAITING) {
+            g->state[k] = M_SCANNING;
+            threads += g->team[k];
+            if (list)
+                list[count++] = k;
+        }
+    g->running = 1;
+    pthread_mutex_unlock(&g->mu);
+    for (int a = 0; a < count; a++) {
+        scan_sub *sa = &g->sub[list[a]];
+        if (!mem || !used || !copy_of) { /* out of memory: each alone */
+            sa->status = run_alone(sa->ex, sa->st, sa->pass, sa->acc, g->team[list[a]], &sa->err);
+            continue;
+        }
+        if (used[a])
+            continue;
+        /* the passes over sa's input; one that computes the same memoizable
+         * reduction as an earlier one is not run but copied from it */
+        int m = 0;
+        for (int b = a; b < count; b++) {
+            scan_sub *sb = &g->sub[list[b]];
+            if (used[b] || sb->pass->input != sa->pass->input)
+                continue;
+            used[b] = 1;
+            copy_of[b] = -1;
+            for (int c = a; c < b && sb->what; c++) {
+                scan_sub *sc = &g->sub[list[c]];
+                if (copy_of[c] < 0 && sc->pass->input == sb->pass->input && sc->what &&
+                    strcmp(sc->what, sb->what) == 0 && acc_bytes(sc->pass) == acc_bytes(sb->pass)) {
+                    copy_of[b] = c;
+                    break;
+                }
+            }
+            if (copy_of[b] < 0)
+                mem[m++] = (scan_member){.ex = sb->ex, .st = sb->st, .pass = sb->pass, .acc = sb->acc};
+        }
+        if (m == 1) {
+            sa->status = run_alone(sa->ex, sa->st, sa->pass, sa->acc, threads, &sa->err);
+        } else {
+            run_scan(mem, m, threads);
+            for (int b = a, j = 0; b < count && j < m; b++) {
+                scan_sub *sb = &g->sub[list[b]];
+                if (sb->pass->input != sa->pass->input || copy_of[b] >= 0 || mem[j].ex != sb->ex)
+                    continue;
+                sb->status = mem[j].status;
+                sb->err = mem[j].err;
+                j++;
+            }
+        }
+        for (int b = a; b < count; b++) {
+            scan_sub *sb = &g->sub[list[b]];
+            if (sb->pass->input != sa->pass->input || copy_of[b] < 0)
+                continue;
+            const scan_sub *from = &g->sub[list[copy_of[b]]];
+            sb->status = from->status;
+            sb->err = from->err;
+            if (from->status == SL_OK)
+                memcpy(sb->acc, from->acc, acc_bytes(sb->pass));
+        }
+    }
+    free(copy_of);
+    free(used);
+    free(mem);
+    pthread_mutex_lock(&g->mu);
+    for (int a = 0; a < count; a++) {
+        g->sub[list[a]].done = 1;
+        g->state[list[a]] = M_BUSY; /* until it submits again or leaves */
+    }
+    free(list);
+    g->running = 0;
+    pthread_cond_broadcast(&g->cv);
+}
+
+/* Whether a member's pass may run in a shared scan: a reduce that writes
+ * nothing, in chunk order, not taken up from a resume journal. */
+static int scan_eligible(const sl_exec *ex, const sl_pass *pass, const void *acc)
+{
+    return pass->input && !pass->output && pass->partial_size > 0 && pass->chunk && pass->merge && acc &&
+           !pass->sequential && !pass->chunk_order && !ex->capture && !ex->journal_mismatch &&
+           !(ex->jr && !ex->jr->disabled && ex->pass_no < ex->jr->n_passes);
+}
+
+/* A member's pass: submitted to the group and run in a scan when eligible,
+ * else run alone at once (the others do not wait for it meanwhile). */
+static sl_status group_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
+{
+    sl__scan_group *g = ex->scan;
+    int k = ex->scan_member;
+    pthread_mutex_lock(&g->mu);
+    if (!scan_eligible(ex, pass, acc)) {
+        g->state[k] = M_SOLO;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        dist_part part = {0};
+        sl_status s = run_pass(ex, st, pass, acc, DIST_NONE, &part, err);
+        pthread_mutex_lock(&g->mu);
+        g->state[k] = M_BUSY;
+        pthread_mutex_unlock(&g->mu);
+        return s;
+    }
+    g->sub[k] = (scan_sub){.ex = ex, .st = st, .pass = pass, .acc = acc, .what = ex->memo_what, .status = SL_OK};
+    g->state[k] = M_WAITING;
+    while (!g->sub[k].done) {
+        if (scan_ready_locked(g))
+            run_waiting_locked(g);
+        else
+            pthread_cond_wait(&g->cv, &g->mu);
+    }
+    sl_status s = g->sub[k].status;
+    if (s != SL_OK && err)
+        *err = g->sub[k].err;
+    pthread_mutex_unlock(&g->mu);
+    return s;
+}
+
 /* Rank 0 merges one partial a later rank computed (dist_fold). */
 typedef struct fold_ctx {
     const sl_pass *pass;
@@ -1113,6 +1652,8 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     dist_mode mode = dist_mode_of(ex, pass);
     if (mode != DIST_NONE)
         return run_pass_ranks(ex, st, pass, acc, mode, err);
+    if (ex->scan)
+        return group_pass(ex, st, pass, acc, err);
     dist_part part = {0};
     return run_pass(ex, st, pass, acc, mode, &part, err);
 }

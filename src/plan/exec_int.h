@@ -24,6 +24,10 @@ struct sl_exec {
     int resume_kept;         /* interrupted with the journal saved: keep the temporary checkpoint */
     int solo;                /* an MPI run's rank 0 runs this stage alone (a sink): passes are not split */
     double rank_sync_seconds; /* MPI runs: time after this rank's part of each pass (pipeline_int.h) */
+    struct sl__scan_group *scan; /* the stage's scan group, or NULL: its passes run alone */
+    int scan_member;             /* its index in that group */
+    int64_t shared_passes;       /* passes that ran in one scan with other members' passes */
+    const char *memo_what;       /* inside sl__exec_pass_memo: the pass's reduction, for a scan group */
 };
 
 /* 1 once the caller asked the run to stop (sl_run_options.cancel,
@@ -50,6 +54,33 @@ void sl__memo_free(sl__memo *m);
 int sl__exec_memo_get(sl_exec *ex, const sl_frame *frame, const char *what, void *out, size_t size);
 /* Stores data (size bytes) for (frame, what); best effort (out of memory: nothing stored). */
 void sl__exec_memo_put(sl_exec *ex, const sl_frame *frame, const char *what, const void *data, size_t size);
+
+/* Shared scans. The scheduler starts stages that are ready together and read
+ * the same input as one scan group, each member's run() on a thread of its
+ * own, and gives the group the members' teams together. A member's reduce
+ * pass (input, partial_size > 0, no output, not sequential, no chunk_order)
+ * waits in sl_exec_pass until no member of the group is busy outside a pass;
+ * then the passes waiting over the same input frame run as one scan: every
+ * chunk is read, and its streamed levels computed, once, then each member's
+ * chunk() runs on it into its own partial, and each member's merge() folds
+ * into its own accumulator in chunk order: the same calls on the same chunks,
+ * in the same order, as alone. Other passes run alone, at the member's own
+ * team, without making the others wait. A member leaves when its run() ends
+ * (sl__scan_leave), so the others never wait for it. */
+typedef struct sl__scan_group sl__scan_group;
+/* A group of n members; team[k]: member k's threads, what its own passes use. */
+sl__scan_group *sl__scan_group_new(int n, const int *team);
+void sl__scan_group_free(sl__scan_group *g);
+/* Member k has no more passes to run (idempotent). */
+void sl__scan_leave(sl__scan_group *g, int k);
+
+/* A reduce pass whose result depends only on its input frame, the arrays it
+ * reads and the chunk size, named by `what`: taken from the run's memo when
+ * a stage computed it already, else run and stored there. In a scan group,
+ * members that submit the same `what` over the same frame at once run it
+ * once: the others get a copy of the accumulator, as from the memo. */
+sl_status sl__exec_pass_memo(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, const char *what,
+                             sl_error *err);
 
 /* Reports chunks done of a pass to the progress callback. */
 void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t total);

@@ -79,3 +79,17 @@ void sl__exec_memo_put(sl_exec *ex, const sl_frame *frame, const char *what, con
     m->head = e;
     pthread_mutex_unlock(&m->mu);
 }
+
+sl_status sl__exec_pass_memo(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, const char *what,
+                             sl_error *err)
+{
+    size_t size = pass->acc_size ? pass->acc_size : pass->partial_size;
+    if (sl__exec_memo_get(ex, pass->input, what, acc, size))
+        return SL_OK;
+    ex->memo_what = what;
+    sl_status s = sl_exec_pass(ex, st, pass, acc, err);
+    ex->memo_what = NULL;
+    if (s == SL_OK)
+        sl__exec_memo_put(ex, pass->input, what, acc, size);
+    return s;
+}

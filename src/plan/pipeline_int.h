@@ -56,6 +56,10 @@ struct sl_stage {
     /* expansion over axes (plan/expand.h) */
     const struct sl__group *group; /* the stage of the file it is a member of; NULL: not expanded */
     size_t member;                 /* its index among the group's members */
+    /* shared scans (exec_int.h): the scan group the scheduler started it in, or NULL */
+    struct sl__scan_group *scan;
+    int scan_member;               /* its index in that group */
+    const char *scan_first;        /* the name of that group's first stage */
     struct sl__best *best;         /* parameters given as { best: STAGE } */
     size_t n_best;
 };
@@ -187,6 +191,8 @@ typedef struct sl__stage_io {
     char resume[320]; /* how an interrupted run's work was taken up ("" when there was none) */
     int resumable; /* interrupted: its temporary checkpoint and journal are kept for the next run */
     char compression[2048]; /* compression auto: its choice and figures, JSON ("" otherwise) */
+    int64_t shared_passes; /* passes that ran in one scan with other stages' passes (exec_int.h) */
+    const char *scan_group; /* the first stage of its scan group, or NULL when it ran in none */
 } sl__stage_io;
 sl_status sl__stage_run(sl__run_ctx *rc, sl_stage *st, int threads, sl__stage_io *io, sl_error *err);
 /* 1 when a stored stage of this op keeps its data in place (op stored_at,

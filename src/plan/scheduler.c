@@ -407,6 +407,7 @@ static void tally_io(sl__stage_io *io, const sl_exec *ex, int64_t rows, int64_t 
     io->blas_seconds = ex->blas.seconds;
     io->rank_sync_seconds = ex->rank_sync_seconds;
     io->passes = (int64_t)ex->pass_no;
+    io->shared_passes = ex->shared_passes;
 }
 
 /* In-memory runs: 1 when the stage's frame holds the output of its
@@ -435,13 +436,15 @@ static sl_status stage_run_memory(sl__run_ctx *rc, sl_stage *st, int threads, sl
     if (s == SL_OK && in_place)
         sl__ckpt_memory_in_frame(w);
     sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel,
-                  .writer = w};
+                  .writer = w, .scan = st->scan, .scan_member = st->scan_member};
     st->exec = &ex;
     if (s == SL_OK) {
         sl__frame_set_writer(st->output, w);
         s = st->op->run(st, &ex, err);
         sl__frame_set_writer(st->output, NULL);
     }
+    if (ex.scan)
+        sl__scan_leave(ex.scan, ex.scan_member); /* no more passes: the others need not wait for it */
     st->exec = NULL;
     if (s == SL_OK && !ex.streamed_output) {
         sl__ckpt_memory_in_frame(w); /* the op set its arrays in memory: they stay there */
@@ -495,7 +498,9 @@ again:
     sl_exec ex = {.rc = rc, .st = st, .threads = threads, .chunk_rows = rc->chunk_rows, .cancel = rc->cancel,
                   .jr = use_journal && attempt == 0 ? &jr : NULL, .writer = w,
                   /* a sink writes its file from rank 0 alone: its passes are not split */
-                  .solo = sl__dist_size() > 1 && (st->op->flags & SL_OP_SINK)};
+                  .solo = sl__dist_size() > 1 && (st->op->flags & SL_OP_SINK),
+                  /* a run started over (journal mismatch) has left its scan group */
+                  .scan = attempt == 0 ? st->scan : NULL, .scan_member = st->scan_member};
     jr.last_save = sl__now();
     st->exec = &ex;
     if (s == SL_OK) {
@@ -503,6 +508,8 @@ again:
         s = st->op->run(st, &ex, err);
         sl__frame_set_writer(st->output, NULL);
     }
+    if (ex.scan)
+        sl__scan_leave(ex.scan, ex.scan_member); /* no more passes: the others need not wait for it */
     if (ex.journal_mismatch && attempt == 0) {
         /* the journal was for another sequence of passes: start over without it */
         sl__h5_lock();
@@ -821,6 +828,11 @@ static char *log_line(const log_entry *e, size_t *len)
         fprintf(f, ",\"run_start\":%.6f,\"threads\":%d", e->run_start, e->threads);
     if (e->io.ready > 0)
         fprintf(f, ",\"ready\":%.6f", e->io.ready);
+    if (e->io.scan_group) {
+        fputs(",\"scan_group\":", f);
+        json_string(f, e->io.scan_group);
+        fprintf(f, ",\"shared_passes\":%lld", (long long)e->io.shared_passes);
+    }
     if (e->io.blas_flops > 0)
         fprintf(f, ",\"blas_flops\":%.0f,\"blas_seconds\":%.6f", e->io.blas_flops, e->io.blas_seconds);
     if (sl__dist_size() > 1)
@@ -896,6 +908,7 @@ typedef struct sched {
     pthread_mutex_t file_mu; /* the manifest and run.log */
     int log_fd;              /* run.log, opened before the first stage */
     pthread_mutex_t realize_mu; /* streamed stages are set up once, by their first reader */
+    pthread_mutex_t plan_mu;    /* stages planned in the run, one at a time */
     int threads, free_threads;
     double run_start; /* wall clock, for run.log */
     size_t n, finished;
@@ -903,6 +916,8 @@ typedef struct sched {
     size_t *unmet; /* inputs not done yet */
     size_t *rd_off, *rd; /* the stages reading stage i: rd[rd_off[i] .. rd_off[i + 1]) */
     size_t *heap, heap_n; /* waiting stages whose inputs are done, smallest index first */
+    size_t stale;         /* entries of heap taken already, in a scan group (no longer ST_WAITING) */
+    int scans;            /* shared scans (SLUICE_SHARED_SCANS): ready stages that read one frame run together */
     unsigned char *forced;
     atomic_int cancel;
     int failed;
@@ -1035,18 +1050,71 @@ static void run_failed_locked(sched *sc, sl_status s, const sl_error *err)
  * memory bandwidth is the limit, and lets the later ones reuse what the
  * earlier computed (shared reductions, exec_int.h). Smaller stages share the
  * free threads equally among the ready ones. */
-static size_t take_stage(sched *sc, int *team)
+/* The most stages one scan group holds: each runs on a thread of its own. */
+#define SCAN_MAX 8
+
+/* A scan group to start: its stages (the first is the one take_stage
+ * picked), each one's team, and the threads it holds in all. */
+typedef struct take {
+    size_t stage[SCAN_MAX];
+    int team[SCAN_MAX];
+    int n, total;
+} take;
+
+/* The other ready stages that read one of stage i's inputs, for a scan
+ * group with it (at most SCAN_MAX in all, and one per free thread but at
+ * least 2). Streamed stages run nothing. */
+static void gather_group(sched *sc, size_t i, take *t)
 {
-    if (!sc->failed && sc->heap_n > 0 && sl__run_interrupted(&sc->rc) && sl__dist_size() == 1) {
+    const sl_pipeline *p = sc->rc.pipe;
+    const sl_stage *st = &p->stages[i];
+    /* at most one member per free thread (two with one): members work side
+     * by side outside the scans, at least one thread each */
+    int most = sc->free_threads > 2 ? sc->free_threads : 2;
+    most = most < SCAN_MAX ? most : SCAN_MAX;
+    if (!sc->scans || st->checkpoint == SL__CKPT_STREAM)
+        return;
+    for (size_t j = 0; j < st->n_inputs && t->n < most; j++) {
+        size_t in = st->inputs[j].stage;
+        for (size_t r = sc->rd_off[in]; r < sc->rd_off[in + 1] && t->n < most; r++) {
+            size_t k = sc->rd[r];
+            int seen = 0;
+            for (int m = 0; m < t->n; m++)
+                seen |= t->stage[m] == k;
+            if (seen || sc->state[k] != ST_WAITING || sc->unmet[k] != 0 ||
+                p->stages[k].checkpoint == SL__CKPT_STREAM)
+                continue;
+            sc->state[k] = ST_RUNNING; /* its heap entry is now stale */
+            sc->stale++;
+            t->stage[t->n++] = k;
+        }
+    }
+}
+
+/* Picks the first ready stage and its team size; SIZE_MAX when none can
+ * start. A stage with enough chunks for every free thread (two each) takes
+ * them all: stages that stream the same data then run one after the other at
+ * full width rather than side by side at part width, which is as fast while
+ * memory bandwidth is the limit, and lets the later ones reuse what the
+ * earlier computed (shared reductions, exec_int.h). Smaller stages share the
+ * free threads equally among the ready ones. With shared scans, the ready
+ * stages that read one of its inputs start with it as a scan group
+ * (exec_int.h), which holds what they would take together (at most the free
+ * threads), split among them. */
+static size_t take_stage(sched *sc, take *t)
+{
+    if (!sc->failed && sc->heap_n > sc->stale && sl__run_interrupted(&sc->rc) && sl__dist_size() == 1) {
         /* the caller stopped the run: start nothing more */
         sl_error e;
         sl__error_set(&e, SL_ERR_CANCELLED, "the run was interrupted");
         run_failed_locked(sc, SL_ERR_CANCELLED, &e);
     }
-    if (sc->failed || sc->free_threads < 1 || sc->heap_n == 0)
+    if (sc->failed || sc->free_threads < 1 || sc->heap_n == sc->stale)
         return SIZE_MAX;
-    size_t ready = sc->heap_n;
-    size_t i = ready_pop(sc);
+    size_t ready = sc->heap_n - sc->stale;
+    size_t i;
+    while (sc->state[i = ready_pop(sc)] != ST_WAITING)
+        sc->stale--;
     int64_t useful = (stage_chunks(sc, &sc->rc.pipe->stages[i]) + 1) / 2;
     int share;
     if (useful >= sc->free_threads) {
@@ -1056,9 +1124,19 @@ static size_t take_stage(sched *sc, int *team)
         if (share > useful)
             share = (int)useful;
     }
-    *team = share < 1 ? 1 : share;
+    share = share < 1 ? 1 : share;
     sc->state[i] = ST_RUNNING;
-    sc->free_threads -= *team;
+    t->n = 1;
+    t->stage[0] = i;
+    gather_group(sc, i, t);
+    t->total = share;
+    if (t->n > 1 && share < sc->free_threads)
+        t->total = share * t->n < sc->free_threads ? share * t->n : sc->free_threads;
+    for (int m = 0; m < t->n; m++) {
+        int each = t->total / t->n + (m < t->total % t->n);
+        t->team[m] = each < 1 ? 1 : each;
+    }
+    sc->free_threads -= t->total;
     return i;
 }
 
@@ -1395,19 +1473,27 @@ static sl_status plan_in_run(sched *sc, sl_stage *st, sl_error *err)
     if (sc->rc.memory && !sc->forced[st->index] && sl__stage_key(st, sc->rc.chunk_rows, err) == SL_OK &&
         held_in_memory(st, reason, sizeof reason))
         return SL_OK;
+    /* one at a time: the budget check reads every stage's output frame,
+     * which a stage planned now replaces (stages of a scan group plan side
+     * by side) */
+    pthread_mutex_lock(&sc->plan_mu);
     sl_status s = sl__stage_replan(st, err);
     if (s == SL_OK) {
         unsigned char *one = calloc(sc->n, 1);
-        if (!one)
-            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        one[st->index] = 1;
-        s = sl__budget_check(sc->rc.pipe, one, sc->rc.chunk_rows, sc->rc.budget->total, err);
+        s = one ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+        if (one)
+            one[st->index] = 1;
+        if (s == SL_OK)
+            s = sl__budget_check(sc->rc.pipe, one, sc->rc.chunk_rows, sc->rc.budget->total, err);
         free(one);
     }
+    pthread_mutex_unlock(&sc->plan_mu);
     return sl__dist_agree(s, err);
 }
 
-static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
+/* Runs stage i on `team` threads; its streamed inputs are realized on
+ * realize_team threads (a scan group's: the others wait for them). */
+static sl_status process_stage(sched *sc, size_t i, int team, int realize_team, sl_error *err)
 {
     sl__run_ctx *rc = &sc->rc;
     sl_stage *st = &rc->pipe->stages[i];
@@ -1454,7 +1540,7 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
         sl_event ev = {.kind = SL_EVENT_STAGE_START, .stage = i, .name = st->name, .reason = reason};
         emit(rc, &ev);
         sl__stage_io fits = {0}; /* passes of the streamed inputs realized for this stage */
-        s = realize_inputs(sc, st, team, &fits, err);
+        s = realize_inputs(sc, st, realize_team, &fits, err);
         if (s == SL_OK)
             s = sl__stage_run(rc, st, team, &io, err);
         io.bytes_read += fits.bytes_read;
@@ -1462,6 +1548,7 @@ static sl_status process_stage(sched *sc, size_t i, int team, sl_error *err)
         io.blas_flops += fits.blas_flops;
         io.blas_seconds += fits.blas_seconds;
         io.rank_sync_seconds += fits.rank_sync_seconds;
+        io.scan_group = st->scan ? st->scan_first : NULL;
         if (s == SL_OK && !rc->memory)
             return queue_commit(sc, i, t0, w0, reason, io, err);
     }
@@ -1551,13 +1638,74 @@ static sl_status plan_workers(int threads, size_t *nworkers, sl_error *err)
                          want, threads, can, strerror(why), limit, can > 1 ? can - 1 : 1, can > 1 ? can - 1 : 1);
 }
 
+/* One member of a scan group, on a thread of its own (the first on the
+ * worker's). Its threads go back to the budget when the whole group ends. */
+typedef struct member_job {
+    sched *sc;
+    size_t stage;
+    int team, total;
+} member_job;
+
+static void *run_member(void *arg)
+{
+    member_job *j = arg;
+    sched *sc = j->sc;
+    sl_stage *st = &sc->rc.pipe->stages[j->stage];
+    sl_error err;
+    sl_error_clear(&err);
+    sl_status s = process_stage(sc, j->stage, j->team, j->total, &err);
+    if (st->scan)
+        sl__scan_leave(st->scan, st->scan_member); /* reused, failed before run(), ... */
+    pthread_mutex_lock(&sc->mu);
+    stage_finished(sc, j->stage, 0, s, &err);
+    pthread_mutex_unlock(&sc->mu);
+    return NULL;
+}
+
+/* Runs a scan group's stages side by side, each run() on its own thread,
+ * their passes over one frame as shared scans (exec.c). A stage whose
+ * thread cannot start runs after the others, alone. */
+static void run_group(sched *sc, const take *t)
+{
+    sl_pipeline *p = sc->rc.pipe;
+    member_job jobs[SCAN_MAX];
+    pthread_t tid[SCAN_MAX];
+    int started[SCAN_MAX] = {0};
+    sl__scan_group *g = sl__scan_group_new(t->n, t->team);
+    for (int m = 0; m < t->n; m++) {
+        jobs[m] = (member_job){sc, t->stage[m], g ? t->team[m] : t->total, t->total};
+        sl_stage *st = &p->stages[t->stage[m]];
+        st->scan = g;
+        st->scan_member = m;
+        st->scan_first = p->stages[t->stage[0]].name;
+    }
+    for (int m = 1; g && m < t->n; m++) {
+        started[m] = pthread_create(&tid[m], NULL, run_member, &jobs[m]) == 0;
+        if (!started[m]) { /* it runs alone after the others */
+            sl__scan_leave(g, m);
+            p->stages[t->stage[m]].scan = NULL;
+            jobs[m].team = t->total;
+        }
+    }
+    run_member(&jobs[0]);
+    for (int m = 1; m < t->n; m++)
+        if (started[m])
+            pthread_join(tid[m], NULL);
+    for (int m = 0; m < t->n; m++)
+        p->stages[t->stage[m]].scan = NULL;
+    for (int m = 1; m < t->n; m++)
+        if (!started[m])
+            run_member(&jobs[m]);
+    sl__scan_group_free(g);
+}
+
 static void *worker(void *arg)
 {
     sched *sc = arg;
     pthread_mutex_lock(&sc->mu);
     for (;;) {
-        int team = 1;
-        size_t i = take_stage(sc, &team);
+        take t;
+        size_t i = take_stage(sc, &t);
         if (i == SIZE_MAX) {
             if (all_settled(sc))
                 break;
@@ -1565,9 +1713,19 @@ static void *worker(void *arg)
             continue;
         }
         pthread_mutex_unlock(&sc->mu);
+        if (t.n > 1) {
+            run_group(sc, &t);
+            if (t.total > 1)
+                omp_pause_resource_all(omp_pause_soft);
+            pthread_mutex_lock(&sc->mu);
+            sc->free_threads += t.total;
+            pthread_cond_broadcast(&sc->cv);
+            continue;
+        }
+        int team = t.total;
         sl_error err;
         sl_error_clear(&err);
-        sl_status s = process_stage(sc, i, team, &err);
+        sl_status s = process_stage(sc, i, team, team, &err);
         if (sl__dist_size() > 1) {
             /* every rank ends each stage the same way, and stops together
              * when the run is interrupted on any of them */
@@ -1698,10 +1856,17 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
         }
     }
     atomic_init(&sc.cancel, 0);
+    /* SLUICE_SHARED_SCANS=0: every stage's passes read their input alone
+     * (for A/B measurements and debugging). Under MPI the ranks take one
+     * stage at a time. */
+    const char *scans = getenv("SLUICE_SHARED_SCANS");
+    sc.scans = ranks == 1 && !(scans && (strcmp(scans, "0") == 0 || strcmp(scans, "off") == 0 ||
+                                         strcmp(scans, "false") == 0));
     pthread_mutex_init(&sc.mu, NULL);
     pthread_mutex_init(&sc.emit_mu, NULL);
     pthread_mutex_init(&sc.file_mu, NULL);
     pthread_mutex_init(&sc.realize_mu, NULL);
+    pthread_mutex_init(&sc.plan_mu, NULL);
     pthread_mutex_init(&sc.commit_mu, NULL);
     pthread_cond_init(&sc.cv, NULL);
     pthread_cond_init(&sc.commit_cv, NULL);
@@ -1741,6 +1906,7 @@ sl_status sl__schedule(sl_pipeline *p, const sl_run_options *opt, int threads, i
     pthread_mutex_destroy(&sc.emit_mu);
     pthread_mutex_destroy(&sc.file_mu);
     pthread_mutex_destroy(&sc.realize_mu);
+    pthread_mutex_destroy(&sc.plan_mu);
     pthread_mutex_destroy(&sc.commit_mu);
     pthread_cond_destroy(&sc.commit_cv);
     sl__budget_destroy(&budget);

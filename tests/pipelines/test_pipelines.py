@@ -90,7 +90,82 @@ def test_regression_matches_numpy_baseline(args):
     assert (log["lstsq"]["bytes_read"], log["lstsq"]["passes"]) == (0, 0), log["lstsq"]
     assert log["normalize"]["passes"] == 1, log["normalize"]
     assert (log["gd"]["bytes_read"], log["gd"]["passes"]) == (0, 0), log["gd"]
+    assert (log["gd"]["scan_group"], log["gd"]["shared_passes"]) == ("lstsq", 0), log["gd"]
+    assert (log["lstsq"]["scan_group"], log["lstsq"]["shared_passes"]) == ("lstsq", 0), log["lstsq"]
     assert log["convert"]["bytes"] == kept * 17 * 8, log["convert"]
+
+
+def h5_content(path):
+    """A checkpoint's datasets (bytes, dtype, shape) and attributes, all but
+    its creation time."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        for k, v in f.attrs.items():
+            if k != "sluice_created":
+                out["/@" + k] = np.asarray(v).tobytes()
+        for name, d in f.items():
+            out[name] = (d[...].tobytes(), str(d.dtype), d.shape)
+            for k, v in d.attrs.items():
+                out[name + "@" + k] = np.asarray(v).tobytes()
+    return out
+
+
+def test_shared_scans(args):
+    """bench/pipelines/regression-final.yaml (everything up to the models
+    streamed): evaluate and evaluate_gd, ready together, score their models in
+    one scan of the streamed chain load -> clean -> convert -> normalize. The
+    checkpoints hold the bytes of runs without shared scans
+    (SLUICE_SHARED_SCANS=0), on 1 and 2 threads; run.log shows the scan group
+    and that the source was read once for the two."""
+    env = harness.Env(args, "scans")
+    data = env.path("synthetic.h5")
+    gendata = os.path.join(os.path.dirname(args.sluice), "..", "tools", "sluice-gendata")
+    subprocess.run([gendata, data, "--rows", "50000", "--features", "6", "--seed", "7"], check=True,
+                   capture_output=True)
+    with open(os.path.join(env.root, "bench", "pipelines", "regression-final.yaml")) as f:
+        text = f.read().replace("../../datasets/synthetic.h5", data)
+    stored = ["lstsq", "gd", "evaluate", "evaluate_gd"]
+    runs = {}
+    old = os.environ.get("SLUICE_SHARED_SCANS")
+    try:
+        for scans in ("1", "0"):
+            for j in ("1", "2"):
+                os.environ["SLUICE_SHARED_SCANS"] = scans
+                wd = "w-%s-%s" % (scans, j)
+                env.run(re.sub(r"(?m)^workdir: .*$", "workdir: " + wd, text), "-j", j, "--chunk-rows", "4096")
+                files = {st: h5_content(env.path(wd, st + ".h5")) for st in stored}
+                with open(env.path(wd, "run.log")) as f:
+                    log = {e["stage"]: e for e in map(json.loads, f)}
+                runs[(scans, j)] = (files, log)
+    finally:
+        if old is None:
+            os.environ.pop("SLUICE_SHARED_SCANS", None)
+        else:
+            os.environ["SLUICE_SHARED_SCANS"] = old
+    ref = runs[("0", "1")][0]
+    for k, (files, _) in runs.items():
+        for st in stored:
+            assert files[st] == ref[st], "%s differs with SLUICE_SHARED_SCANS=%s -j %s" % (st, k[0], k[1])
+    one_read = 50000 * 7 * 4  # the source's 6 + 1 float32 columns, read under the streamed chain
+    for j in ("1", "2"):
+        on, off = runs[("1", j)][1], runs[("0", j)][1]
+        for st in ("evaluate", "evaluate_gd"):
+            assert (on[st]["scan_group"], on[st]["shared_passes"], on[st]["passes"]) == ("evaluate", 1, 1), on[st]
+            assert "scan_group" not in off[st] and off[st]["bytes_read"] == one_read, off[st]
+        # the shared scan's bytes are charged to the group's first stage
+        assert (on["evaluate"]["bytes_read"], on["evaluate_gd"]["bytes_read"]) == (one_read, 0), \
+            (on["evaluate"], on["evaluate_gd"])
+        assert on["lstsq"]["scan_group"] == on["gd"]["scan_group"] == "lstsq", (on["lstsq"], on["gd"])
+    # a member with nothing to run (reused) leaves its group: the other does
+    # not wait for it
+    os.environ.pop("SLUICE_SHARED_SCANS", None)
+    try:
+        env.run(re.sub(r"(?m)^workdir: .*$", "workdir: w-1-2", text), "-j", "2", "--chunk-rows", "4096",
+                "--force", "evaluate")
+    finally:
+        if old is not None:
+            os.environ["SLUICE_SHARED_SCANS"] = old
+    assert h5_content(env.path("w-1-2", "evaluate.h5")) == ref["evaluate"]
 
 
 def test_example_matches_sklearn(args):
@@ -173,5 +248,5 @@ def test_classify_matches_sklearn(args):
 
 
 if __name__ == "__main__":
-    harness.main([test_lesson_matches_hand_derivation, test_regression_matches_numpy_baseline,
+    harness.main([test_lesson_matches_hand_derivation, test_regression_matches_numpy_baseline, test_shared_scans,
                   test_example_matches_sklearn, test_select_matches_gridsearchcv, test_classify_matches_sklearn])
