@@ -3,10 +3,12 @@
 
 usage: /usr/bin/python3 tests/test_gendata.py PATH_TO_sluice-gendata TMPDIR
 
-Runs the generator a few times into TMPDIR (about 60 MB in all, removed at the end)
+Runs the generator a few times into TMPDIR (about 100 MB in all, removed at the end)
 and checks: layout (shapes, dtypes, chunking, attributes), NaN rates, recovery of
 the true model by least squares, determinism across thread counts and chunk sizes,
-and the handling of bad usage and I/O errors.  Prints one line per test and a final
+the classification task (--task classification, --classes K: labels, class
+balance, the Bayes accuracy, recovery of the generating weights by scikit-learn's
+LogisticRegression, determinism), and the handling of bad usage and I/O errors.  Prints one line per test and a final
 line "P passed, F failed"; exits 0 only if everything passed.
 """
 import os
@@ -177,6 +179,125 @@ def test_determinism():
         os.unlink(os.path.join(TMP, name))
 
 
+def load_class(path):
+    with h5py.File(path, "r") as h:
+        a = h.attrs
+        return (h["X"][()], h["y"][()], np.asarray(a["true_w"]), np.asarray(a["true_b"]),
+                {k: a[k] for k in a})
+
+
+def test_classification_layout():
+    n, f = 30000, 16
+    out = gen("cls.h5", n, f, "--task", "classification", "--seed", 5, "--chunk-rows", 4000)
+    with h5py.File(out, "r") as h:
+        assert set(h.keys()) == {"X", "y"}, list(h.keys())
+        X, y = h["X"], h["y"]
+        assert X.shape == (n, f) and X.dtype == np.dtype("<f8"), (X.shape, X.dtype)
+        assert y.shape == (n,) and y.dtype == np.dtype("<i8"), (y.shape, y.dtype)
+        assert X.chunks == (4000, f) and y.chunks == (4000,), (X.chunks, y.chunks)
+        a = h.attrs
+        task = a["task"].decode() if isinstance(a["task"], bytes) else str(a["task"])
+        assert task == "classification" and int(a["classes"]) == 2 and int(a["seed"]) == 5
+        w = np.asarray(a["true_w"])
+        assert w.shape == (f,) and w.dtype == np.float64
+        assert abs(np.linalg.norm(w) - 5.0) < 1e-12, np.linalg.norm(w)
+        assert float(a["true_b"]) == 0.5
+        assert "nan_rate" not in a and "noise" not in a
+    X, y, w, b, attrs = load_class(out)
+    assert np.isfinite(X).all()
+    assert set(np.unique(y)) == {0, 1}
+    # X ~ Normal(0, 1), independent columns
+    assert np.abs(X.mean(0)).max() < 0.04 and np.abs(X.std(0) - 1).max() < 0.03
+    C = np.corrcoef(X.T)
+    assert np.abs(C - np.eye(f)).max() < 0.04
+    # the labels follow P(y=1|x) = sigmoid(x.w + b): observed frequencies per decile of p
+    p = 1 / (1 + np.exp(-(X @ w + b)))
+    order = np.argsort(p)
+    for part in np.array_split(order, 10):
+        sd = np.sqrt(max(p[part].mean() * (1 - p[part].mean()), 1e-4) / len(part))
+        assert abs(y[part].mean() - p[part].mean()) < 6 * sd, (y[part].mean(), p[part].mean())
+    # overlapping classes: the Bayes accuracy is about 0.895 (|w| = 5, b = 0.5), and the
+    # attribute is the mean of max(p, 1-p) over the rows
+    bayes = float(attrs["bayes_accuracy"])
+    assert abs(bayes - np.maximum(p, 1 - p).mean()) < 1e-6, (bayes, np.maximum(p, 1 - p).mean())
+    assert 0.87 < bayes < 0.92, bayes
+    acc = ((p > 0.5) == (y == 1)).mean()
+    assert abs(acc - bayes) < 6 * np.sqrt(bayes * (1 - bayes) / n), (acc, bayes)
+    assert 0.50 < y.mean() < 0.58, y.mean()   # about 54 % ones
+
+
+def test_classification_recovers_weights():
+    from sklearn.linear_model import LogisticRegression
+    n, f = 100000, 8
+    X, y, w, b, _ = load_class(gen("cls_fit.h5", n, f, "--task", "classification", "--seed", 11))
+    # nearly unpenalized maximum likelihood
+    m = LogisticRegression(C=1e6, solver="newton-cholesky", tol=1e-10, max_iter=100).fit(X, y)
+    est = np.append(m.coef_.ravel(), m.intercept_[0])
+    truth = np.append(w, float(b))
+    # standard errors from the Fisher information at the true parameters
+    A = np.hstack([X, np.ones((n, 1))])
+    p = 1 / (1 + np.exp(-(A @ truth)))
+    se = np.sqrt(np.diag(np.linalg.inv(A.T @ (A * (p * (1 - p))[:, None]))))
+    z = np.abs(est - truth) / se
+    assert (z < 6).all(), "estimate off by %s standard errors (est %s, true %s)" % (z, est, truth)
+    assert np.abs(est - truth).max() < 0.15, est - truth
+    # the weights really matter: a model fitted on shuffled labels is far from them
+    y_perm = np.random.default_rng(0).permutation(y)
+    m0 = LogisticRegression(C=1e6, solver="newton-cholesky", tol=1e-10, max_iter=100).fit(X, y_perm)
+    assert np.abs(m0.coef_.ravel() - w).max() > 1.0
+
+    # K classes: softmax over K weight vectors of norm 5, intercepts 0; the fit is
+    # identified up to a shift common to all classes, so compare centred weights
+    k = 3
+    X, y, W, B, attrs = load_class(gen("cls_fit3.h5", n, f, "--task", "classification",
+                                       "--classes", k, "--seed", 11))
+    assert W.shape == (k, f) and B.shape == (k,) and (B == 0).all()
+    assert np.allclose(np.linalg.norm(W, axis=1), 5.0)
+    assert np.array_equal(W[0], w), "row 0 of W is the binary model's w"
+    assert y.dtype == np.int64 and set(np.unique(y)) == set(range(k))
+    assert 0.8 < float(attrs["bayes_accuracy"]) < 0.95
+    m = LogisticRegression(C=1e6, solver="newton-cg", tol=1e-6, max_iter=1000).fit(X, y)
+    err = (m.coef_ - m.coef_.mean(0)) - (W - W.mean(0))
+    assert np.abs(err).max() < 0.15, err
+    assert np.abs((m.intercept_ - m.intercept_.mean())).max() < 0.1, m.intercept_
+    Z = X @ W.T
+    acc_true = (Z.argmax(1) == y).mean()
+    assert abs(acc_true - float(attrs["bayes_accuracy"])) < 0.01
+
+
+def test_classification_determinism():
+    n, f = 100000, 7  # odd F
+    for extra in ([], ["--classes", 4]):
+        ref = gen("cdet_ref.h5", n, f, "--task", "classification", "--seed", 8, "--threads", 1, *extra)
+        Xr, yr, wr, br, ar = load_class(ref)
+        for name, opts in (("cdet_t2.h5", ["--threads", 2]),
+                           ("cdet_t2_c999.h5", ["--threads", 2, "--chunk-rows", 999]),
+                           ("cdet_t3_c65536.h5", ["--threads", 3, "--chunk-rows", 65536])):
+            X, y, w, b, a = load_class(gen(name, n, f, "--task", "classification", "--seed", 8,
+                                           *opts, *extra))
+            assert X.tobytes() == Xr.tobytes() and y.tobytes() == yr.tobytes(), opts + extra
+            assert w.tobytes() == wr.tobytes() and b.tobytes() == br.tobytes()
+            assert float(a["bayes_accuracy"]) == float(ar["bayes_accuracy"]), opts + extra
+            os.unlink(os.path.join(TMP, name))
+        with open(ref, "rb") as r1:
+            first = r1.read()
+        again = gen("cdet_again.h5", n, f, "--task", "classification", "--seed", 8, "--threads", 2,
+                    *extra)
+        with open(again, "rb") as r2:
+            assert first == r2.read(), "files differ between runs of the same seed"
+        Xp, yp, _, _, _ = load_class(gen("cdet_prefix.h5", 777, f, "--task", "classification",
+                                         "--seed", 8, *extra))
+        assert Xp.tobytes() == Xr[:777].tobytes() and yp.tobytes() == yr[:777].tobytes()
+        Xo, yo, wo, _, _ = load_class(gen("cdet_other.h5", 1000, f, "--task", "classification",
+                                          "--seed", 9, *extra))
+        assert not np.array_equal(wo, wr) and np.mean(Xo == Xr[:1000]) < 0.01
+    # explicit --task regression is the default
+    a = gen("treg_a.h5", 100, 3)
+    b = gen("treg_b.h5", 100, 3, "--task", "regression")
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        assert fa.read() == fb.read()
+
+
 def test_bad_usage():
     out = os.path.join(TMP, "bad.h5")
     cases = [
@@ -202,6 +323,13 @@ def test_bad_usage():
         [out, "--rows", 10, "--features", 3, "--bogus", 1],
         [out, "--rows", 10, "--features"],
         [out, "other.h5", "--rows", 10, "--features", 3],
+        [out, "--rows", 10, "--features", 3, "--task", "clustering"],
+        [out, "--rows", 10, "--features", 3, "--task"],
+        [out, "--rows", 10, "--features", 3, "--classes", 3],
+        [out, "--rows", 10, "--features", 3, "--task", "classification", "--classes", 1],
+        [out, "--rows", 10, "--features", 3, "--task", "classification", "--classes", 1001],
+        [out, "--rows", 10, "--features", 3, "--task", "classification", "--nan-rate", 0.1],
+        [out, "--rows", 10, "--features", 3, "--task", "classification", "--noise", 1],
     ]
     for args in cases:
         p = run(*args, expect=2)
@@ -210,6 +338,7 @@ def test_bad_usage():
         assert not os.path.exists(out) and not os.path.exists(out + ".tmp"), args
     p = run("--help", expect=0)
     assert "usage" in p.stdout.lower() and "--rows" in p.stdout and "--nan-rate" in p.stdout
+    assert "--task" in p.stdout and "--classes" in p.stdout
     # --name=value form is accepted
     run(out, "--rows=10", "--features=3", "--nan-rate=0.5", expect=0)
     assert os.path.exists(out)
@@ -221,7 +350,9 @@ def test_bad_usage():
     assert not os.path.exists(os.path.dirname(missing))
 
 
-TESTS = [test_layout, test_nan_rates, test_least_squares, test_determinism, test_bad_usage]
+TESTS = [test_layout, test_nan_rates, test_least_squares, test_determinism,
+         test_classification_layout, test_classification_recovers_weights,
+         test_classification_determinism, test_bad_usage]
 
 
 def main(argv):

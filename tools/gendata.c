@@ -1,9 +1,13 @@
-/* sluice-gendata: write a large synthetic regression data set with NaNs to HDF5.
+/* sluice-gendata: write a large synthetic regression data set with NaNs, or a
+ * classification data set, to HDF5.
  *
  *   sluice-gendata OUT.h5 --rows N --features F [--seed S] [--nan-rate R]
  *                  [--label-nan-rate R] [--noise SD] [--chunk-rows C] [--threads T]
+ *   sluice-gendata OUT.h5 --task classification --rows N --features F [--seed S]
+ *                  [--classes K] [--chunk-rows C] [--threads T]
  *
- * Data model (the one of shared/reference/make_dataset.py):
+ * Regression (the default, --task regression; the data model of
+ * shared/reference/make_dataset.py):
  *   X[i,j] ~ Normal(mean j, sd 1+j)                float32, N x F
  *   w[j]   ~ Normal(0, 1), b = 3                    the true model (from the seed)
  *   y[i]   = sum_j X[i,j] w[j] + b + Normal(0, noise)   float32, N
@@ -17,6 +21,22 @@
  * true_w (float64[F]), true_b, seed (uint64), noise, nan_rate, label_nan_rate
  * (float64) and generator = "sluice-gendata".  Written to OUT.h5.tmp, renamed to
  * OUT.h5 on success, removed on failure.
+ *
+ * Classification (--task classification), a logistic model whose classes overlap:
+ *   X[i,j] ~ Normal(0, 1)                               float64, N x F, no NaNs
+ *   K = 2 (the default): v ~ Normal(0, I_F), w = 5 v / |v|, b = 0.5;
+ *       P(y=1 | x) = 1 / (1 + exp(-(x.w + b)))
+ *       The score x.w + b ~ Normal(0.5, 25): the Bayes accuracy is about 0.895
+ *       and about 54 % of the labels are 1, whatever F and the seed.
+ *   K > 2 (--classes K): row k of W (K x F) is 5 v_k / |v_k|, b = 0;
+ *       P(y=k | x) = softmax_k(x W^T + b)
+ *   y[i] ~ that distribution (one uniform per row), int64 in {0, ..., K-1}.
+ * Datasets "X" (N,F) float64 and "y" (N,) int64, chunked as above; attributes
+ * task = "classification", classes (uint64), true_w (float64[F] when K = 2, else
+ * [K,F]), true_b (a scalar when K = 2, else float64[K]), seed, bayes_accuracy
+ * (float64: the mean over the rows of max_k P(y=k | x), the expected accuracy of
+ * the true model on these rows; summed exactly in units of 2^-24 so that it does
+ * not depend on the threads or the chunking) and generator.
  *
  * Determinism: every random value is a pure function of (seed, stream, row,
  * column) through a counter-based hash (the splitmix64 finaliser applied twice),
@@ -58,7 +78,15 @@ static const char *prog = "sluice-gendata";
 /* ---------------------------------------------------------------- hashing */
 
 /* Stream identifiers: each kind of random draw has its own key. */
-enum { STREAM_W = 1, STREAM_X = 2, STREAM_XNAN = 3, STREAM_NOISE = 4, STREAM_YNAN = 5 };
+enum { STREAM_W = 1, STREAM_X = 2, STREAM_XNAN = 3, STREAM_NOISE = 4, STREAM_YNAN = 5,
+       STREAM_LABEL = 6 };
+
+/* classification: |w| (each row of W) and the binary intercept */
+#define CLS_WEIGHT_NORM 5.0
+#define CLS_BINARY_BIAS 0.5
+#define CLS_MAX_CLASSES 1000u
+/* bayes_accuracy is summed as integers in units of 2^-24 per row */
+#define BAYES_SCALE 16777216.0
 
 #define GOLDEN 0x9E3779B97F4A7C15ull
 #define COLMUL 0xD6E8FEB86659FD93ull
@@ -109,6 +137,8 @@ struct params {
     double nan_rate, label_nan_rate, noise;
     int threads; /* 0 = OpenMP default */
     int chunk_given;
+    int classify;     /* --task classification */
+    uint64_t classes; /* K, classification only */
 };
 
 static void usage(FILE *fp)
@@ -121,13 +151,23 @@ static void usage(FILE *fp)
         "from the seed; then NaNs injected in X and y. The output is bit-identical for\n"
         "a given seed whatever the thread count and chunk size.\n"
         "\n"
+        "With --task classification: X float64 (N x F) ~ Normal(0, 1), no NaNs, and\n"
+        "labels y int64 in {0, 1} drawn from P(y=1|x) = 1/(1+exp(-(x.w + 0.5))) with\n"
+        "|w| = 5 (a Bayes accuracy of about 0.895: the classes overlap); with\n"
+        "--classes K > 2, y in {0..K-1} from a softmax over K weight vectors of norm 5.\n"
+        "\n"
         "options:\n"
         "  --rows N             number of rows, N >= 1 (required)\n"
         "  --features F         number of features, F >= 1 (required)\n"
         "  --seed S             unsigned 64-bit seed (default 42)\n"
-        "  --nan-rate R         probability of NaN per X element, in [0,1] (default 0.01)\n"
-        "  --label-nan-rate R   probability of NaN per y element, in [0,1] (default 0.005)\n"
-        "  --noise SD           standard deviation of the label noise, >= 0 (default 0.5)\n"
+        "  --task T             regression (default) or classification\n"
+        "  --classes K          classification: number of classes, 2 <= K <= 1000 (default 2)\n"
+        "  --nan-rate R         regression: probability of NaN per X element, in [0,1]\n"
+        "                       (default 0.01)\n"
+        "  --label-nan-rate R   regression: probability of NaN per y element, in [0,1]\n"
+        "                       (default 0.005)\n"
+        "  --noise SD           regression: standard deviation of the label noise, >= 0\n"
+        "                       (default 0.5)\n"
         "  --chunk-rows C       HDF5 chunk rows and generation block, C >= 1\n"
         "                       (default 65536, smaller if a chunk would exceed 64 MiB)\n"
         "  --threads T          OpenMP threads, T >= 1 (default: OMP_NUM_THREADS or all)\n"
@@ -184,7 +224,9 @@ static int parse_args(int argc, char **argv, struct params *p)
     p->label_nan_rate = 0.005;
     p->noise = 0.5;
     p->chunk_rows = DEFAULT_CHUNK_ROWS;
+    p->classes = 2;
     int have_rows = 0, have_features = 0, no_more_opts = 0;
+    const char *regression_only = NULL, *classes_given = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -222,7 +264,7 @@ static int parse_args(int argc, char **argv, struct params *p)
         }
         static const char *const known[] = {"--rows", "--features", "--seed", "--nan-rate",
                                             "--label-nan-rate", "--noise", "--chunk-rows",
-                                            "--threads"};
+                                            "--threads", "--task", "--classes"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (!strcmp(name, known[j]))
@@ -255,11 +297,13 @@ static int parse_args(int argc, char **argv, struct params *p)
                 return bad_usage("%s must be a number in [0, 1], got '%s'", name, val);
             if (k == 3) p->nan_rate = d;
             else p->label_nan_rate = d;
+            regression_only = known[k];
             break;
         case 5:
             if (parse_double(val, &d) || d < 0.0)
                 return bad_usage("%s must be a finite number >= 0, got '%s'", name, val);
             p->noise = d;
+            regression_only = known[k];
             break;
         case 6:
             if (parse_u64(val, &u) || u < 1)
@@ -272,6 +316,20 @@ static int parse_args(int argc, char **argv, struct params *p)
                 return bad_usage("%s must be an integer in [1, 4096], got '%s'", name, val);
             p->threads = (int)u;
             break;
+        case 8:
+            if (!strcmp(val, "classification"))
+                p->classify = 1;
+            else if (!strcmp(val, "regression"))
+                p->classify = 0;
+            else
+                return bad_usage("%s must be regression or classification, got '%s'", name, val);
+            break;
+        case 9:
+            if (parse_u64(val, &u) || u < 2 || u > CLS_MAX_CLASSES)
+                return bad_usage("%s must be an integer in [2, 1000], got '%s'", name, val);
+            p->classes = u;
+            classes_given = known[k];
+            break;
         }
     }
     if (!p->out)
@@ -280,19 +338,28 @@ static int parse_args(int argc, char **argv, struct params *p)
         return bad_usage("missing --rows N%s%s", "", "");
     if (!have_features)
         return bad_usage("missing --features F%s%s", "", "");
+    if (p->classify && regression_only)
+        return bad_usage("%s applies to --task regression only (classification data has no "
+                         "NaNs and no noise term)%s", regression_only, "");
+    if (!p->classify && classes_given)
+        return bad_usage("%s needs --task classification%s", classes_given, "");
+    if (p->classify) {
+        p->nan_rate = p->label_nan_rate = p->noise = 0.0;
+    }
+    const uint64_t elem = p->classify ? sizeof(double) : sizeof(float);
 
     char buf1[32], buf2[32];
-    if (p->features > (HDF5_CHUNK_MAX_BYTES / sizeof(float))) {
+    if (p->features > (HDF5_CHUNK_MAX_BYTES / elem)) {
         snprintf(buf1, sizeof buf1, "%" PRIu64, p->features);
         return bad_usage("--features %s is too large (one row must fit an HDF5 chunk < 4 GiB)%s",
                          buf1, "");
     }
-    if (p->rows > (UINT64_C(1) << 62) / p->features / sizeof(float)) {
+    if (p->rows > (UINT64_C(1) << 62) / p->features / elem) {
         snprintf(buf1, sizeof buf1, "%" PRIu64, p->rows);
         snprintf(buf2, sizeof buf2, "%" PRIu64, p->features);
         return bad_usage("data set too large: %s rows x %s features", buf1, buf2);
     }
-    uint64_t row_bytes = p->features * sizeof(float);
+    uint64_t row_bytes = p->features * elem;
     if (!p->chunk_given && p->chunk_rows * row_bytes > DEFAULT_CHUNK_MAX_BYTES) {
         p->chunk_rows = DEFAULT_CHUNK_MAX_BYTES / row_bytes;
         if (p->chunk_rows < 1)
@@ -316,15 +383,18 @@ static int parse_args(int argc, char **argv, struct params *p)
 
 struct model {
     uint64_t features;
-    double *w;      /* true weights, F */
+    double *w;      /* true weights, F (regression, binary); K x F (K > 2 classes) */
     double b;
+    double *bk;     /* classification: the intercepts, 1 (binary) or K */
+    uint64_t classes; /* classification: K; 0 for regression */
     double noise, nan_rate, label_nan_rate;
-    uint64_t kx, kxnan, knoise, kynan;
+    uint64_t kx, kxnan, knoise, kynan, klabel;
 };
 
-static void make_weights(uint64_t seed, uint64_t f, double *w)
+/* Row `k` of the weight stream: F standard normals. Row 0 is the regression's w. */
+static void make_weights_row(uint64_t seed, uint64_t k, uint64_t f, double *w)
 {
-    uint64_t rk = row_key(stream_key(seed, STREAM_W), 0);
+    uint64_t rk = row_key(stream_key(seed, STREAM_W), k);
     for (uint64_t j = 0; j < f; j += 2) {
         double z0, z1;
         box_muller(cell_hash(rk, j), cell_hash(rk, j + 1), &z0, &z1);
@@ -374,6 +444,90 @@ static inline void gen_row(const struct model *m, uint64_t row, float *restrict 
     }
 }
 
+/* Classification weights: row k of W is the weight stream's row k scaled to
+ * norm CLS_WEIGHT_NORM (K = 2: one row, w); intercepts 0.5 (K = 2) or 0. */
+static void make_class_model(uint64_t seed, struct model *m)
+{
+    const uint64_t f = m->features, rows = m->classes == 2 ? 1 : m->classes;
+    for (uint64_t k = 0; k < rows; k++) {
+        double *w = m->w + k * f, ss = 0.0;
+        make_weights_row(seed, k, f, w);
+        for (uint64_t j = 0; j < f; j++)
+            ss += w[j] * w[j];
+        double scale = ss > 0.0 ? CLS_WEIGHT_NORM / sqrt(ss) : 0.0;
+        for (uint64_t j = 0; j < f; j++)
+            w[j] *= scale;
+        m->bk[k] = m->classes == 2 ? CLS_BINARY_BIAS : 0.0;
+    }
+}
+
+/* Classification row `row`: x[0..F) ~ Normal(0, 1), *y drawn from the model's
+ * class probabilities with one uniform; returns max_k P(y=k | x) in units of
+ * 2^-24 (rounded), for bayes_accuracy. */
+static inline uint64_t gen_row_class(const struct model *m, uint64_t row, double *restrict x,
+                                     int64_t *y)
+{
+    const uint64_t f = m->features, K = m->classes;
+    uint64_t rk = row_key(m->kx, row);
+    for (uint64_t j = 0; j < f; j += 2) {
+        double z0, z1;
+        box_muller(cell_hash(rk, j), cell_hash(rk, j + 1), &z0, &z1);
+        x[j] = z0;
+        if (j + 1 < f)
+            x[j + 1] = z1;
+    }
+    const double u = u01(cell_hash(row_key(m->klabel, row), 0));
+    double pmax;
+    if (K == 2) {
+        double s = m->bk[0];
+        for (uint64_t j = 0; j < f; j++)
+            s += x[j] * m->w[j];
+        double p1;
+        if (s >= 0.0) {
+            p1 = 1.0 / (1.0 + exp(-s));
+        } else {
+            double e = exp(s);
+            p1 = e / (1.0 + e);
+        }
+        *y = u < p1 ? 1 : 0;
+        pmax = p1 >= 0.5 ? p1 : 1.0 - p1;
+    } else {
+        double z[CLS_MAX_CLASSES], zmax = -INFINITY, sum = 0.0;
+        for (uint64_t k = 0; k < K; k++) {
+            const double *w = m->w + k * f;
+            double s = m->bk[k];
+            for (uint64_t j = 0; j < f; j++)
+                s += x[j] * w[j];
+            z[k] = s;
+            if (s > zmax)
+                zmax = s;
+        }
+        for (uint64_t k = 0; k < K; k++) {
+            z[k] = exp(z[k] - zmax);
+            sum += z[k];
+        }
+        /* the largest term is exp(0) = 1 */
+        pmax = 1.0 / sum;
+        double target = u * sum, c = 0.0;
+        int64_t pick = -1;
+        for (uint64_t k = 0; k < K; k++) {
+            c += z[k];
+            if (target < c) {
+                pick = (int64_t)k;
+                break;
+            }
+        }
+        if (pick < 0) /* rounding at the very top: the last class with mass */
+            for (uint64_t k = K; k-- > 0;)
+                if (z[k] > 0.0) {
+                    pick = (int64_t)k;
+                    break;
+                }
+        *y = pick;
+    }
+    return (uint64_t)(pmax * BAYES_SCALE + 0.5);
+}
+
 /* ------------------------------------------------------------------- HDF5 */
 
 static int write_attr_string(hid_t loc, const char *name, const char *value)
@@ -415,8 +569,26 @@ out:
     return ok;
 }
 
+/* A float64 attribute of rank 1 or 2. */
+static int write_attr_2d(hid_t loc, const char *name, int rank, const hsize_t *dims, const double *data)
+{
+    int ok = -1;
+    hid_t s = H5Screate_simple(rank, dims, NULL), a = -1;
+    if (s < 0)
+        goto out;
+    if ((a = H5Acreate2(loc, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        goto out;
+    if (H5Awrite(a, H5T_NATIVE_DOUBLE, data) < 0)
+        goto out;
+    ok = 0;
+out:
+    if (a >= 0) H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    return ok;
+}
+
 static hid_t make_dataset(hid_t file, const char *name, int rank, const hsize_t *dims,
-                          const hsize_t *chunk)
+                          const hsize_t *chunk, hid_t ftype)
 {
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), space = -1, d = -1;
     if (dcpl < 0)
@@ -426,16 +598,16 @@ static hid_t make_dataset(hid_t file, const char *name, int rank, const hsize_t 
         goto out;
     if ((space = H5Screate_simple(rank, dims, NULL)) < 0)
         goto out;
-    d = H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    d = H5Dcreate2(file, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 out:
     if (space >= 0) H5Sclose(space);
     H5Pclose(dcpl);
     return d;
 }
 
-/* Write rows [r0, r0+n) of X and y. Returns 0 or -1. */
+/* Write rows [r0, r0+n) of X and y (memory types mx, my). Returns 0 or -1. */
 static int write_block(hid_t dx, hid_t dy, uint64_t f, uint64_t r0, uint64_t n,
-                       const float *x, const float *y)
+                       hid_t mx, hid_t my, const void *x, const void *y)
 {
     int ok = -1;
     hid_t fsx = -1, msx = -1, fsy = -1, msy = -1;
@@ -448,8 +620,8 @@ static int write_block(hid_t dx, hid_t dy, uint64_t f, uint64_t r0, uint64_t n,
         goto out;
     if ((msx = H5Screate_simple(2, count2, NULL)) < 0 || (msy = H5Screate_simple(1, count1, NULL)) < 0)
         goto out;
-    if (H5Dwrite(dx, H5T_NATIVE_FLOAT, msx, fsx, H5P_DEFAULT, x) < 0 ||
-        H5Dwrite(dy, H5T_NATIVE_FLOAT, msy, fsy, H5P_DEFAULT, y) < 0)
+    if (H5Dwrite(dx, mx, msx, fsx, H5P_DEFAULT, x) < 0 ||
+        H5Dwrite(dy, my, msy, fsy, H5P_DEFAULT, y) < 0)
         goto out;
     ok = 0;
 out:
@@ -492,16 +664,30 @@ int main(int argc, char **argv)
     m.kxnan = stream_key(p.seed, STREAM_XNAN);
     m.knoise = stream_key(p.seed, STREAM_NOISE);
     m.kynan = stream_key(p.seed, STREAM_YNAN);
-    m.w = malloc(F * sizeof *m.w);
-    float *xbuf[2] = {malloc(C * F * sizeof(float)), malloc(C * F * sizeof(float))};
-    float *ybuf[2] = {malloc(C * sizeof(float)), malloc(C * sizeof(float))};
-    if (!m.w || !xbuf[0] || !xbuf[1] || !ybuf[0] || !ybuf[1]) {
+    m.klabel = stream_key(p.seed, STREAM_LABEL);
+    m.classes = p.classify ? p.classes : 0;
+    /* weight rows: 1 (regression, binary classification) or K */
+    const uint64_t wrows = m.classes > 2 ? m.classes : 1;
+    const size_t xelem = p.classify ? sizeof(double) : sizeof(float);
+    const size_t yelem = p.classify ? sizeof(int64_t) : sizeof(float);
+    m.w = malloc(wrows * F * sizeof *m.w);
+    m.bk = malloc(wrows * sizeof *m.bk);
+    void *xbuf[2] = {malloc(C * F * xelem), malloc(C * F * xelem)};
+    void *ybuf[2] = {malloc(C * yelem), malloc(C * yelem)};
+    if (!m.w || !m.bk || !xbuf[0] || !xbuf[1] || !ybuf[0] || !ybuf[1]) {
         fprintf(stderr, "%s: out of memory (chunk of %" PRIu64 " rows x %" PRIu64
                 " features)\n", prog, C, F);
         rc = EXIT_INTERNAL;
         goto done;
     }
-    make_weights(p.seed, F, m.w);
+    if (p.classify)
+        make_class_model(p.seed, &m);
+    else
+        make_weights_row(p.seed, 0, F, m.w);
+    const hid_t mx = p.classify ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    const hid_t my = p.classify ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
+    /* classification: the sum of max_k P(y=k|x) over the rows, in units of 2^-24 */
+    uint64_t bayes_units = 0;
 
     size_t tlen = strlen(p.out) + 5;
     tmp = malloc(tlen);
@@ -533,7 +719,7 @@ int main(int argc, char **argv)
      * HDF5 1.8 file format (dense attribute storage). Otherwise keep the
      * default (earliest) format, as h5py does. */
     hid_t fapl = H5P_DEFAULT;
-    if (F * sizeof(double) > 32768) {
+    if (wrows * F * sizeof(double) > 32768) {
         fapl = H5Pcreate(H5P_FILE_ACCESS);
         if (fapl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0) {
             if (fapl >= 0)
@@ -550,9 +736,28 @@ int main(int argc, char **argv)
     if (fapl != H5P_DEFAULT)
         H5Pclose(fapl);
     if (file < 0) { what = "create the HDF5 file"; goto fail; }
-    if ((dx = make_dataset(file, "X", 2, dimx, chx)) < 0) { what = "create dataset X"; goto fail; }
-    if ((dy = make_dataset(file, "y", 1, dimy, chy)) < 0) { what = "create dataset y"; goto fail; }
-    if (write_attr(file, "true_w", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, F, 0, m.w) < 0 ||
+    if ((dx = make_dataset(file, "X", 2, dimx, chx,
+                           p.classify ? H5T_IEEE_F64LE : H5T_IEEE_F32LE)) < 0) {
+        what = "create dataset X";
+        goto fail;
+    }
+    if ((dy = make_dataset(file, "y", 1, dimy, chy, p.classify ? H5T_STD_I64LE : H5T_IEEE_F32LE)) < 0) {
+        what = "create dataset y";
+        goto fail;
+    }
+    if (p.classify) {
+        hsize_t wdims[2] = {wrows, F};
+        if (write_attr_string(file, "task", "classification") < 0 ||
+            write_attr(file, "classes", H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, 1, &m.classes) < 0 ||
+            write_attr_2d(file, "true_w", wrows > 1 ? 2 : 1, wrows > 1 ? wdims : wdims + 1, m.w) < 0 ||
+            write_attr(file, "true_b", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, wrows, wrows == 1,
+                       m.bk) < 0 ||
+            write_attr(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, 1, &p.seed) < 0 ||
+            write_attr_string(file, "generator", "sluice-gendata") < 0) {
+            what = "write the file attributes";
+            goto fail;
+        }
+    } else if (write_attr(file, "true_w", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, F, 0, m.w) < 0 ||
         write_attr(file, "true_b", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, 1, &true_b) < 0 ||
         write_attr(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, 1, &p.seed) < 0 ||
         write_attr(file, "noise", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, 1, &p.noise) < 0 ||
@@ -569,27 +774,37 @@ int main(int argc, char **argv)
      * other buffer, then joins the generation. */
     volatile int write_failed = 0;
     const uint64_t block = 512; /* rows per dynamic work item */
-#pragma omp parallel default(none) shared(m, xbuf, ybuf, write_failed, dx, dy) \
-    firstprivate(N, F, C, nchunks, block)
+#pragma omp parallel default(none) shared(m, xbuf, ybuf, write_failed, dx, dy, bayes_units) \
+    firstprivate(N, F, C, nchunks, block, mx, my)
     {
         for (uint64_t c = 0; c <= nchunks; c++) {
 #pragma omp master
             {
                 if (c > 0 && !write_failed) {
                     uint64_t r0 = (c - 1) * C, n = (r0 + C <= N) ? C : N - r0;
-                    if (write_block(dx, dy, F, r0, n, xbuf[(c - 1) & 1], ybuf[(c - 1) & 1]) < 0)
+                    if (write_block(dx, dy, F, r0, n, mx, my, xbuf[(c - 1) & 1], ybuf[(c - 1) & 1]) < 0)
                         write_failed = 1;
                 }
             }
             if (c < nchunks) {
                 uint64_t r0 = c * C, n = (r0 + C <= N) ? C : N - r0;
-                float *xb = xbuf[c & 1], *yb = ybuf[c & 1];
                 uint64_t nblocks = (n + block - 1) / block;
 #pragma omp for schedule(dynamic, 1)
                 for (uint64_t bi = 0; bi < nblocks; bi++) {
                     uint64_t lo = bi * block, hi = lo + block < n ? lo + block : n;
-                    for (uint64_t i = lo; i < hi; i++)
-                        gen_row(&m, r0 + i, xb + i * F, yb + i);
+                    if (m.classes) {
+                        double *xb = xbuf[c & 1];
+                        int64_t *yb = ybuf[c & 1];
+                        uint64_t units = 0; /* integers: the sum does not depend on the order */
+                        for (uint64_t i = lo; i < hi; i++)
+                            units += gen_row_class(&m, r0 + i, xb + i * F, yb + i);
+#pragma omp atomic
+                        bayes_units += units;
+                    } else {
+                        float *xb = xbuf[c & 1], *yb = ybuf[c & 1];
+                        for (uint64_t i = lo; i < hi; i++)
+                            gen_row(&m, r0 + i, xb + i * F, yb + i);
+                    }
                 }
             }
 #pragma omp barrier
@@ -600,6 +815,14 @@ int main(int argc, char **argv)
         }
     }
     if (write_failed) { what = "write the data"; goto fail; }
+    /* exact up to 2^40 rows (2^64 units); beyond that the attribute is left out */
+    if (p.classify && N < (UINT64_C(1) << 40)) {
+        double bayes = (double)bayes_units / BAYES_SCALE / (double)N;
+        if (write_attr(file, "bayes_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, 1, &bayes) < 0) {
+            what = "write the file attributes";
+            goto fail;
+        }
+    }
 
     rc = H5Dclose(dx); dx = -1;
     if (rc < 0) { what = "close dataset X"; goto fail; }
@@ -628,6 +851,7 @@ done:
         unlink(tmp);
     free(tmp);
     free(m.w);
+    free(m.bk);
     for (int i = 0; i < 2; i++) { free(xbuf[i]); free(ybuf[i]); }
     return rc;
 }
