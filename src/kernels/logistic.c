@@ -40,11 +40,6 @@ void sl__logit_design(const sl__logit_shape *sh, const double *X, int64_t rows, 
     }
 }
 
-static double log1p_exp(double z)
-{
-    return (z > 0 ? z : 0) + log1p(exp(-fabs(z)));
-}
-
 static double sigmoid(double z)
 {
     if (z >= 0)
@@ -104,15 +99,19 @@ sl_status sl__logit_chunk(const sl__logit_shape *sh, const double *Xt, const int
     }
     if (s)
         return s;
-    sl__logit_probabilities(sh, z, rows, p);
+    if (sh->softmax)
+        sl__logit_probabilities(sh, z, rows, p);
     double loss = 0;
     if (!sh->softmax) {
         for (int64_t i = 0; i < rows; i++) {
-            double y = cls[i] == positive ? 1.0 : 0.0;
-            double li = log1p_exp(z[i]) - y * z[i];
+            /* one exp for both: e = e^-|z|, σ(z) and log(1 + e^z) = max(z, 0) + log1p(e) */
+            double y = cls[i] == positive ? 1.0 : 0.0, zi = z[i], e = exp(-fabs(zi));
+            double pi = zi >= 0 ? 1 / (1 + e) : e / (1 + e);
+            double li = (zi > 0 ? zi : 0) + log1p(e) - y * zi;
+            p[i] = pi;
             loss += li;
             apart += li >= M_LN2;
-            res[i] = p[i] - y;
+            res[i] = pi - y;
         }
         s = sl__gemv_t(1.0, Xt, rows, P, res, 1.0, g, err);
         if (s == SL_OK && hessian) {

@@ -85,6 +85,10 @@ static sl_status find_classes(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_erro
         s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     if (s == SL_OK)
         memcpy(nt->classes, acc + 1, (size_t)nt->K * sizeof *nt->classes);
+    nt->classes_are_codes = s == SL_OK;
+    for (int64_t k = 0; s == SL_OK && k < nt->K; k++)
+        nt->classes_are_codes &= nt->classes[k] == (double)k;
+    nt->train_checked = nt->valid_checked = 0;
     free(acc);
     return s;
 }
@@ -118,15 +122,22 @@ static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void
     if ((cx && !xs) || (cy && !ys) || !Xt || !work || !cls)
         s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     const double *X = NULL, *y = NULL;
+    /* the values were checked by the first pass over this frame: a frame
+     * (stored or streamed) gives the same values on every pass */
+    int check = d == &nt->train ? !nt->train_checked : !nt->valid_checked;
     if (s == SL_OK) {
         X = sl__chunk_f64(in, d->xi, xs);
         y = sl__chunk_f64(in, d->yi, ys);
-        s = sl__check_finite(nt->st, d->names[0], X, rows, F, in->row0, err);
+        if (check)
+            s = sl__check_finite(nt->st, d->names[0], X, rows, F, in->row0, err);
     }
-    if (s == SL_OK)
+    if (s == SL_OK && check)
         s = sl__check_finite(nt->st, d->names[1], y, rows, 1, in->row0, err);
     for (int64_t i = 0; s == SL_OK && i < rows; i++) {
-        long k = sl__labels_find(nt->classes, (size_t)nt->K, y[i]);
+        /* classes 0..K-1 (encoded labels, 0/1): the label is its class */
+        long k = nt->classes_are_codes && y[i] >= 0 && y[i] < (double)nt->K && y[i] == (double)(int32_t)y[i]
+                     ? (long)y[i]
+                     : sl__labels_find(nt->classes, (size_t)nt->K, y[i]);
         if (k >= 0)
             cls[i] = (int32_t)k;
         else if (d == &nt->train) /* the data changed under the run */
@@ -174,6 +185,7 @@ static sl_status pass_over(sl__newton *nt, const sl__logit_data *d, const double
     size_t n = (size_t)nt->problems * sl__logit_partial_doubles(&nt->shape);
     memset(sums, 0, n * sizeof *sums);
     pass_ctx pc = {.nt = nt, .data = d, .theta = theta, .hessian = hessian};
+    sl_status s;
     sl_pass pass = {.name = d == &nt->train ? "newton" : "validation",
                     .input = d->in,
                     .input_arrays = d->names,
@@ -181,7 +193,10 @@ static sl_status pass_over(sl__newton *nt, const sl__logit_data *d, const double
                     .ctx = &pc,
                     .chunk = newton_chunk,
                     .merge = newton_merge};
-    return sl_exec_pass(ex, st, &pass, sums, err);
+    s = sl_exec_pass(ex, st, &pass, sums, err);
+    if (s == SL_OK)
+        *(d == &nt->train ? &nt->train_checked : &nt->valid_checked) = 1;
+    return s;
 }
 
 /* One pass at nt->trial: fills nt->sums. */
@@ -465,6 +480,8 @@ void sl__newton_free(sl__newton *nt)
 sl_status sl__newton_binary01(sl__newton *nt, sl_error *err)
 {
     sl__newton_free(nt);
+    nt->classes_are_codes = 1;
+    nt->valid_checked = 0;
     nt->K = 2;
     nt->mode = SL__LOGIT_BINARY;
     nt->shape = (sl__logit_shape){.F = nt->F, .K = 2, .softmax = 0, .intercept = 1};
