@@ -95,25 +95,6 @@ static void free_state(void *p)
     free(s);
 }
 
-/* The stage named by this stage's INPUT parameter `param`. */
-static const sl_stage *input_stage(const sl_stage *st, const char *param)
-{
-    for (size_t j = 0; j < st->n_inputs; j++)
-        if (strcmp(st->inputs[j].param, param) == 0)
-            return &st->pipe->stages[st->inputs[j].stage];
-    return NULL;
-}
-
-/* " ('color')" when the column has a name, "" otherwise. */
-static void column_label(const sl_frame *f, size_t i, int64_t col, char *buf, size_t size)
-{
-    const char *name = sl_frame_column(f, i, col);
-    if (name)
-        snprintf(buf, size, " ('%s')", name);
-    else
-        buf[0] = '\0';
-}
-
 /* Digits and exponent of the shortest decimal that reads back as v (as a
  * float32 when single): "15" and 0 for 1.5. */
 static void shortest_digits(double v, int single, char *digits, size_t size, int *exp10)
@@ -357,7 +338,7 @@ static void encoded_text(const enc_state *s, char *buf, size_t size)
 static sl_status plan_fit(sl_stage *st, enc_state *s, sl_error *err)
 {
     const sl_params *p = sl_stage_params(st);
-    const sl_stage *o = input_stage(st, "fit");
+    const sl_stage *o = sl__input_stage(st, "fit");
     if (!o)
         return sl_stage_error(st, err, SL_ERR_INTERNAL, "fit", "the 'fit' stage was not resolved");
     if (o->op != &sl__op_encode)
@@ -525,7 +506,7 @@ static sl_status check_fitted(const sl_stage *st, const enc_state *s, size_t i, 
     else if (d->over || k > s->cap) {
         int64_t col = s->a[i].t[j].col;
         char label[SL_NAME_MAX + 8];
-        column_label(s->in, i, col, label, sizeof label);
+        sl__column_name_label(s->in, i, col, label, sizeof label);
         rc = sl__error_set(err, SL_ERR_DATA,
                            "array '%s' column %lld%s has more than %lld distinct values (max_classes) within its "
                            "first %lld rows; if they are classes or categories, raise max_classes, otherwise leave "
@@ -865,7 +846,7 @@ static sl_status unknown_category_error(const enc_state *s, size_t i, const sl_c
         return changed_error(in, i, col, v, at, err);
     char val[64], label[SL_NAME_MAX + 8];
     value_text(v, in->arrays[i].info->dtype, val, sizeof val);
-    column_label(s->in, i, col, label, sizeof label);
+    sl__column_name_label(s->in, i, col, label, sizeof label);
     return sl__error_set(err, SL_ERR_DATA,
                          "array '%s' row %lld column %lld%s holds %s, a category stage '%s' (named by 'fit') did not "
                          "see (%lld such value%s in this chunk); set unknown: ignore to give such values all-zero "
@@ -889,7 +870,7 @@ static sl_status pass_through(const enc_state *s, size_t i, const sl_chunk *in, 
                                          (r.first_bad * (size_t)a->cols + (size_t)col) * sl_dtype_size(a->dtype),
                      a->dtype, 1);
             value_text(v, a->dtype, val, sizeof val);
-            column_label(s->in, i, col, label, sizeof label);
+            sl__column_name_label(s->in, i, col, label, sizeof label);
             return sl__error_set(err, SL_ERR_DATA,
                                  "array '%s' row %lld column %lld%s passes through the one-hot encoding, but its "
                                  "value %s does not fit in %s (%zu such value%s in this chunk); set dtype to a float "

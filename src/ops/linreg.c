@@ -199,22 +199,6 @@ static sl_status cm_merge(void *ctx, void *acc, const void *partial, sl_error *e
     return SL_OK;
 }
 
-/* Mean squared error of (w, b) on the training rows, from the co-moments:
- * mean(err) = m, Σ (err - m)² = wᵀCw - 2wᵀc + c_yy. */
-static double train_mse(const double *cm, int64_t F, const double *w, double b)
-{
-    const double *xm = cm + SL__CM_XMEAN, *c = xm + F, *C = c + F;
-    double n = cm[SL__CM_N], m = b - cm[SL__CM_YMEAN], q = cm[SL__CM_CYY];
-    for (int64_t a = 0; a < F; a++) {
-        double cw = 0;
-        for (int64_t k = 0; k < F; k++)
-            cw += C[a * F + k] * w[k];
-        m += xm[a] * w[a];
-        q += w[a] * cw - 2 * w[a] * c[a];
-    }
-    return m * m + (q > 0 ? q : 0) / n;
-}
-
 /* ---- normal equations ---- */
 
 static void column_label(const sl__train *t, int64_t j, char *buf, size_t size)
@@ -475,7 +459,10 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
             rc = solve_normal(s, st, cm, t->w, &t->b, err);
         }
         if (rc == SL_OK)
-            mse = train_mse(cm, t->F, t->w, t->b);
+        {
+            double m;
+            cm_state(t, cm, t->g, &m, &mse); /* the MSE of (w, b), from the co-moments */
+        }
         free(cm);
     }
     if (rc == SL_OK)

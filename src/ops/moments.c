@@ -5,15 +5,8 @@
 #include <string.h>
 #include "kernels/pairmoments.h"
 #include "ops/moments_int.h"
+#include "ops/ops_int.h"
 #include "plan/pipeline_int.h"
-
-sl_stage *sl__input_stage(const sl_stage *st, const char *param)
-{
-    for (size_t j = 0; j < st->n_inputs; j++)
-        if (strcmp(st->inputs[j].param, param) == 0)
-            return &st->pipe->stages[st->inputs[j].stage];
-    return NULL;
-}
 
 /* convert keeps every value when it changes no column and casts only to a
  * type that holds the input's values exactly. */

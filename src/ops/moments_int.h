@@ -53,7 +53,4 @@ int sl__clean_offer_moments(sl_stage *st);
 int sl__affine_chain_moments(const sl__affine_chain *ch, const char *x, const char *y, double *n, double **mean,
                              double **C, int64_t *cols);
 
-/* The sl__affine_chain of a stage's INPUT parameter `param` (plan time). */
-sl_stage *sl__input_stage(const sl_stage *st, const char *param);
-
 #endif

@@ -73,25 +73,6 @@ static const char *shift_key(const nz_state *s)
     return s->minmax ? "min" : "mean";
 }
 
-/* The stage named by this stage's INPUT parameter `param`. */
-static const sl_stage *input_stage(const sl_stage *st, const char *param)
-{
-    for (size_t j = 0; j < st->n_inputs; j++)
-        if (strcmp(st->inputs[j].param, param) == 0)
-            return &st->pipe->stages[st->inputs[j].stage];
-    return NULL;
-}
-
-/* " ('age')" when the column has a name, "" otherwise. */
-static void column_label(const sl_frame *f, size_t i, int64_t col, char *buf, size_t size)
-{
-    const char *name = sl_frame_column(f, i, col);
-    if (name)
-        snprintf(buf, size, " ('%s')", name);
-    else
-        buf[0] = '\0';
-}
-
 /* The shortest of %.15g, %.16g, %.17g that reads back as v. */
 static void format_value(double v, char *buf, size_t size)
 {
@@ -106,7 +87,7 @@ static void format_value(double v, char *buf, size_t size)
 static sl_status plan_stats(sl_stage *st, nz_state *s, const sl_frame *in, sl_error *err)
 {
     const sl_params *p = sl_stage_params(st);
-    const sl_stage *o = input_stage(st, "stats");
+    const sl_stage *o = sl__input_stage(st, "stats");
     if (!o)
         return sl_stage_error(st, err, SL_ERR_INTERNAL, "stats", "the 'stats' stage was not resolved");
     if (o->op != &sl__op_normalize)
@@ -289,7 +270,7 @@ static sl_status nonfinite_error(sl_stage *st, const sl_frame *in, size_t i, int
                                  int64_t col, double value, const char *scope, sl_error *err)
 {
     char label[SL_NAME_MAX + 8];
-    column_label(in, i, col, label, sizeof label);
+    sl__column_name_label(in, i, col, label, sizeof label);
     return sl_stage_error(st, err, SL_ERR_DATA,
                           "input",
                           "array '%s' has %lld NaN or infinite value%s%s; the first is %g at row %lld, column "
@@ -340,7 +321,7 @@ static sl_status fitted(sl_stage *st, nz_state *s, const sl__colstats *acc, cons
         }
         if (constant && !s->unit) {
             char label[SL_NAME_MAX + 8];
-            column_label(in, i, first, label, sizeof label);
+            sl__column_name_label(in, i, first, label, sizeof label);
             const sl__colstats *x = &acc[s->offset[i] + (size_t)first];
             const char *cname = sl_frame_column(in, i, first);
             char drop[SL_NAME_MAX + 24];

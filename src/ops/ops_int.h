@@ -69,6 +69,14 @@ sl_status sl__select_arrays(const sl_stage *st, const char *param, const sl_fram
  * without that array is a config error that gives the rule, the frame's
  * arrays and what to write. `changes` ("normalize changes") and `verb`
  * ("normalize") word the message. */
+/* The stage named by st's INPUT parameter `param` (the stage, where
+ * sl_stage_input gives its frame), or NULL. */
+sl_stage *sl__input_stage(const sl_stage *st, const char *param);
+
+/* " ('age')" when column col of array i of f has a name, "" otherwise: for
+ * messages that name a column by its index. */
+void sl__column_name_label(const sl_frame *f, size_t i, int64_t col, char *buf, size_t size);
+
 sl_status sl__select_features(const sl_stage *st, const char *param, const sl_frame *in, unsigned char *want,
                               const char *changes, const char *verb, sl_error *err);
 

@@ -6,6 +6,7 @@
 #include "config/params_int.h"
 #include "core/frame_int.h"
 #include "ops/ops_int.h"
+#include "plan/pipeline_int.h"
 #include "sluice/plugin.h"
 
 static const sl_op *const builtin_ops[] = {
@@ -312,4 +313,21 @@ sl_status sl__select_features(const sl_stage *st, const char *param, const sl_fr
                           "to name the features array, or '%s: [...]' to name every array to %s, the target too if "
                           "it must",
                           param, changes, features, features, have, guess, param, verb);
+}
+
+sl_stage *sl__input_stage(const sl_stage *st, const char *param)
+{
+    for (size_t j = 0; j < st->n_inputs; j++)
+        if (strcmp(st->inputs[j].param, param) == 0)
+            return &st->pipe->stages[st->inputs[j].stage];
+    return NULL;
+}
+
+void sl__column_name_label(const sl_frame *f, size_t i, int64_t col, char *buf, size_t size)
+{
+    const char *name = sl_frame_column(f, i, col);
+    if (name)
+        snprintf(buf, size, " ('%s')", name);
+    else
+        buf[0] = '\0';
 }
