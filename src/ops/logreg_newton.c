@@ -102,6 +102,7 @@ typedef struct pass_ctx {
     const sl__logit_data *data;
     const double *theta;
     int hessian;
+    int64_t stride; /* only chunks whose index is a multiple of it (the warm start's sample) */
 } pass_ctx;
 
 static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
@@ -110,6 +111,8 @@ static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void
     const pass_ctx *pc = ctx;
     const sl__newton *nt = pc->nt;
     const sl__logit_data *d = pc->data;
+    if (pc->stride > 1 && in->index % pc->stride != 0)
+        return SL_OK;
     int64_t rows = in->rows, F = nt->F, P = sl__logit_width(&nt->shape);
     size_t work_n = sl__logit_work_doubles(&nt->shape, rows);
     int cx = sl_frame_array(d->in, (size_t)d->xi)->dtype != SL_FLOAT64;
@@ -184,7 +187,7 @@ static sl_status pass_over(sl__newton *nt, const sl__logit_data *d, const double
 {
     size_t n = (size_t)nt->problems * sl__logit_partial_doubles(&nt->shape);
     memset(sums, 0, n * sizeof *sums);
-    pass_ctx pc = {.nt = nt, .data = d, .theta = theta, .hessian = hessian};
+    pass_ctx pc = {.nt = nt, .data = d, .theta = theta, .hessian = hessian, .stride = d == &nt->train ? nt->stride : 1};
     sl_status s;
     sl_pass pass = {.name = d == &nt->train ? "newton" : "validation",
                     .input = d->in,
@@ -194,7 +197,7 @@ static sl_status pass_over(sl__newton *nt, const sl__logit_data *d, const double
                     .chunk = newton_chunk,
                     .merge = newton_merge};
     s = sl_exec_pass(ex, st, &pass, sums, err);
-    if (s == SL_OK)
+    if (s == SL_OK && pc.stride == 1)
         *(d == &nt->train ? &nt->train_checked : &nt->valid_checked) = 1;
     return s;
 }
@@ -231,18 +234,27 @@ static int is_bias(const sl__newton *nt, int64_t j)
     return nt->shape.intercept && j % P == P - 1;
 }
 
-/* f = (Σ loss + l2/2 |w|²) / n at theta; gradient into g (D). */
+/* The penalty for the rows the last pass evaluated: l2, or on the warm
+ * start's sample l2 scaled to its share of the rows, so that its objective
+ * estimates the whole one. */
+static double penalty(const sl__newton *nt, double rows)
+{
+    return nt->l2 * rows / (double)nt->n;
+}
+
+/* f = (Σ loss + l2/2 |w|²) / n at theta, over the n rows of the last pass;
+ * gradient into g (D). */
 static double objective(const sl__newton *nt, int64_t q, const double *theta, double *g)
 {
     const double *sum = nt->sums + q * sl__logit_partial_doubles(&nt->shape);
-    double n = (double)nt->n, pen = 0;
+    double n = sum[0], l2 = penalty(nt, n), pen = 0;
     for (int64_t j = 0; j < nt->D; j++) {
         double w = is_bias(nt, j) ? 0 : theta[j];
         pen += w * w;
         if (g)
-            g[j] = (sum[3 + j] + nt->l2 * w) / n;
+            g[j] = (sum[3 + j] + l2 * w) / n;
     }
-    return (sum[1] + 0.5 * nt->l2 * pen) / n;
+    return (sum[1] + 0.5 * l2 * pen) / n;
 }
 
 static double max_abs(const double *v, int64_t n)
@@ -262,12 +274,12 @@ static sl_status direction(sl__newton *nt, int64_t q, const double *g, double *d
 {
     int64_t D = nt->D, P = sl__logit_width(&nt->shape);
     const double *sum = nt->sums + q * sl__logit_partial_doubles(&nt->shape);
-    double n = (double)nt->n, *A = nt->hess;
+    double n = sum[0], *A = nt->hess;
     for (int64_t i = 0; i < D * D; i++)
         A[i] = sum[3 + D + i] / n;
     for (int64_t j = 0; j < D; j++)
         if (!is_bias(nt, j))
-            A[j * D + j] += nt->l2 / n;
+            A[j * D + j] += penalty(nt, n) / n;
     if (nt->shape.softmax) {
         double h = 0;
         for (int64_t j = 0; j < D; j++)
@@ -328,8 +340,13 @@ sl_status sl__newton_start(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
     return SL_OK;
 }
 
-sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err)
+/* Newton iterations from nt->theta until max|∇f| <= tol or max_iter steps.
+ * record: the run's own iterations (the loss trace, the validation loss,
+ * progress events, it); 0 for the warm start. */
+static sl_status newton_loop(sl__newton *nt, sl_exec *ex, sl_stage *st, int record, double tol, int64_t max_iter,
+                             sl_error *err)
 {
+    int64_t it = 0;
     size_t D = (size_t)nt->D, Q = (size_t)nt->problems;
     double *f = calloc(Q, sizeof *f), *slope = calloc(Q, sizeof *slope), *step = calloc(Q, sizeof *step);
     double *g = malloc(D * sizeof *g), *dir = calloc(Q * D, sizeof *dir);
@@ -342,7 +359,6 @@ sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
         memcpy(nt->trial, nt->theta, Q * D * sizeof *nt->trial);
         s = evaluate(nt, ex, st, err);
     }
-    nt->iterations = 0;
     nt->converged = 0;
     nt->stalled = 0;
     while (s == SL_OK) {
@@ -359,10 +375,10 @@ sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
                 s = sl_stage_error(st, err, SL_ERR_DATA, NULL,
                                    "Newton's method met a non-finite loss or gradient at iteration %lld; check the "
                                    "features' scale (op normalize) or set l2 > 0",
-                                   (long long)nt->iterations);
+                                   (long long)it);
                 break;
             }
-            if (active[q] && gn <= nt->tol)
+            if (active[q] && gn <= tol)
                 active[q] = 0;
             if (!active[q])
                 continue;
@@ -387,19 +403,20 @@ sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
         }
         if (s)
             break;
-        nt->loss[nt->iterations] = total;
-        if (nt->valid.in &&
-            (s = sl__newton_valid_loss(nt, ex, st, nt->theta, &nt->valid_loss[nt->iterations], err)) != SL_OK)
+        if (record)
+            nt->loss[it] = total;
+        if (record && nt->valid.in &&
+            (s = sl__newton_valid_loss(nt, ex, st, nt->theta, &nt->valid_loss[it], err)) != SL_OK)
             break;
-        if (nt->iterations > 0)
-            sl_exec_epoch(ex, nt->iterations, nt->max_iter, total);
+        if (record && it > 0)
+            sl_exec_epoch(ex, it, max_iter, total);
         if (left == 0) {
             nt->converged = nt->stalled == 0;
             break;
         }
-        if (nt->iterations == nt->max_iter)
+        if (it == max_iter)
             break;
-        nt->iterations++;
+        it++;
         memcpy(pending, active, Q);
         int stalled_now = 0;
         /* backtracking: a problem whose loss did not fall enough halves its step */
@@ -461,6 +478,35 @@ sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
     free(stalled);
     free(fine);
     free(last_gn);
+    if (record)
+        nt->iterations = it;
+    return s;
+}
+
+/* The warm start: Newton on every SL__WARM_STRIDE-th chunk (read, but not
+ * computed, for the others) to a loose tolerance, then the steps on all rows
+ * from there: from a point that close, Newton's quadratic convergence needs
+ * two or three full passes where it took seven or eight from zero. The
+ * result is the full objective's optimum to tol either way; small inputs
+ * (fewer than SL__WARM_MIN_CHUNKS chunks, or a sample of fewer than 100
+ * rows an unknown) start from zero. */
+#define SL__WARM_STRIDE 16
+#define SL__WARM_MIN_CHUNKS 64
+
+sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err)
+{
+    sl_status s = SL_OK;
+    nt->stride = 1;
+    nt->iterations = 0;
+    /* the sample must hold many rows for each unknown, or its optimum is no nearer than zero */
+    if (sl_stage_input_chunks(st, nt->train.in) >= SL__WARM_MIN_CHUNKS &&
+        nt->n / SL__WARM_STRIDE >= 100 * nt->D * nt->problems) {
+        nt->stride = SL__WARM_STRIDE;
+        s = newton_loop(nt, ex, st, 0, nt->tol > 1e-6 ? nt->tol : 1e-6, 30, err);
+        nt->stride = 1;
+    }
+    if (s == SL_OK)
+        s = newton_loop(nt, ex, st, 1, nt->tol, nt->max_iter, err);
     return s;
 }
 

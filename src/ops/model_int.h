@@ -208,6 +208,7 @@ typedef struct sl__newton {
     int64_t n, K;          /* rows; classes */
     double *classes;       /* K label values, sorted */
     int classes_are_codes; /* classes[k] == k: a label is its class index */
+    int64_t stride;        /* the passes compute every stride-th chunk (the warm start), else 1 */
     int train_checked, valid_checked; /* a pass has checked the frame's values (finite) */
     sl__logit_shape shape;
     int64_t problems, D;   /* 1, or K for one-vs-rest; unknowns per problem */

@@ -216,6 +216,40 @@ def test_encoded_labels_decode(args):
     assert "'decode' needs a model trained on labels encoded by an encode stage" in r.stderr, r.stderr
 
 
+def test_warm_start_on_many_chunks(args):
+    """With 64 chunks or more (and 100 sample rows an unknown), Newton starts from its
+    solution on every 16th chunk and polishes on all rows: the same optimum
+    (scikit-learn's) in fewer full steps."""
+    env = Env(args, "warm")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40000, 5))
+    z = X @ np.array([1.5, -2.0, 0.5, 0.0, 1.0]) + 0.3
+    y = (rng.random(40000) < 1 / (1 + np.exp(-z))).astype(np.int64)
+    y3 = np.where(X[:, 3] > 0.8, 2, y)
+    with h5py.File(env.path("d.h5"), "w") as f:
+        f["X"], f["y"], f["y3"] = X, y.reshape(-1, 1), y3.reshape(-1, 1)
+    text = ("pipeline: warm\nworkdir: w\nstages:\n"
+            "  d: { op: load.hdf5, file: d.h5, arrays: { X: /X, y: /y } }\n"
+            "  d3: { op: load.hdf5, file: d.h5, arrays: { X: /X, y: /y3 } }\n"
+            "  bin: { op: logreg, input: d, l2: 1, tol: 1e-11 }\n"
+            "  soft: { op: logreg, input: d3, l2: 1, tol: 1e-11 }\n")
+    env.run(text, "-q", "--chunk-rows", "256")
+    env.run(text, "-q", "--chunk-rows", "40000", "--workdir", env.path("one"))
+    for st, yy, solver in (("bin", y, "newton-cholesky"), ("soft", y3, "newton-cg")):
+        sk = LogisticRegression(C=1.0, solver=solver, tol=1e-14, max_iter=1000).fit(X, yy)
+        coef, b, attrs, res = model(env, st)
+        assert_close(coef, sk.coef_, 1e-8, what=st + " coef, warm-started")
+        assert_close(b, sk.intercept_, 1e-8, atol=1e-10, what=st + " intercept, warm-started")
+        assert res["converged"] == 1
+        _, _, _, cold = model(env, st, "one")  # one chunk: from zero
+        # the full steps after the warm start: fewer than from zero
+        assert res["iterations"] < cold["iterations"], (st, res["iterations"], cold["iterations"])
+        print("     %s: %d full Newton steps after the warm start, %d from zero" % (
+            st, res["iterations"], cold["iterations"]))
+        # the loss trace holds the full objective only
+        assert len(attrs["loss"]) == res["iterations"] + 1
+
+
 def test_convergence_reported(args):
     env = Env(args, "converge")
     # separable classes without a penalty have no finite optimum
@@ -344,4 +378,4 @@ def test_config_errors(args):
 
 if __name__ == "__main__":
     main([test_binary_newton_breast_cancer, test_softmax_iris_wine, test_labels_threshold_and_threads,
-          test_encoded_labels_decode, test_convergence_reported, test_validation_loss, test_config_errors])
+          test_encoded_labels_decode, test_warm_start_on_many_chunks, test_convergence_reported, test_validation_loss, test_config_errors])
