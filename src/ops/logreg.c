@@ -10,6 +10,8 @@
 #include "ops/model_int.h"
 #include "ops/ops_int.h"
 #include "config/params_int.h"
+#include "kernels/labels.h"
+#include "plan/pipeline_int.h"
 
 static const sl_param_spec params[] = {
     {"input", SL_PARAM_INPUT, 1, NULL, NULL, 0, 0, "stage whose output frame holds the training data"},
@@ -218,8 +220,10 @@ static sl_status plan(sl_stage *st, sl_error *err)
     nt->fit_intercept = t->fit_intercept;
     nt->l2 = t->l2;
     /* the number of classes, hence the model's rows, comes from the data */
-    if (s->newton && nt->mode != SL__LOGIT_BINARY)
+    if (s->newton && nt->mode != SL__LOGIT_BINARY) {
         sl_frame_set_rows(sl_stage_output(st), -1);
+        st->rows_bound = SL_CLASS_MAX; /* the checkpoint is sized for the classes, not the input's rows */
+    }
     return SL_OK;
 }
 

@@ -522,6 +522,7 @@ static sl_status plan_stages(sl_pipeline *p, sl_error *err)
         if (!st->output)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         st->plan_later = SL__PLAN_NOW;
+        st->rows_bound = 0;
         for (size_t j = 0; j < st->n_inputs; j++)
             if (p->stages[st->inputs[j].stage].plan_later != SL__PLAN_NOW)
                 st->plan_later = SL__PLAN_INPUT;
@@ -584,6 +585,7 @@ sl_status sl__stage_replan(sl_stage *st, sl_error *err)
 {
     drop_plan(st);
     st->mem_key[0] = '\0';
+    st->rows_bound = 0;
     if (!(st->output = sl_frame_new()))
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     st->replanning = 1;

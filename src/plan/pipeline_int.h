@@ -53,6 +53,7 @@ struct sl_stage {
     int plan_later;             /* SL__PLAN_*: when plan() runs */
     int replanning;             /* inside the plan() made once the inputs were computed */
     char *warnings;             /* this run's sl_stage_warn messages, one a line (NULL: none) */
+    int64_t rows_bound;         /* the op's bound on its output rows when their number is unknown (0: none) */
     /* expansion over axes (plan/expand.h) */
     const struct sl__group *group; /* the stage of the file it is a member of; NULL: not expanded */
     size_t member;                 /* its index among the group's members */

@@ -63,6 +63,8 @@ static int64_t rows_hint(const sl_stage *st)
     int64_t r = sl_frame_rows(st->output);
     if (r >= 0)
         return r;
+    if (st->rows_bound > 0) /* a model of one row a class: not its input's rows */
+        return st->rows_bound;
     for (size_t j = 0; j < st->n_inputs; j++) {
         int64_t in = sl_frame_rows(st->pipe->stages[st->inputs[j].stage].output);
         if (in > r)
