@@ -152,6 +152,9 @@ def sluice(case, fault=None, log=None, env=None, args=()):
     # each stage commits before the next starts, so that the calls come in one order run
     # after run; the committer thread's own order is tested by async_tests()
     e["SLUICE_COMMIT"] = "inline"
+    # and stages ready together run one after another, not as a scan group whose
+    # members' calls interleave (the shared scans have their own tests)
+    e["SLUICE_SHARED_SCANS"] = "0"
     if fault is not None or log is not None:
         e["LD_PRELOAD"] = SHIM
     if log is not None:
