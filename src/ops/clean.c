@@ -23,8 +23,8 @@
 #include "config/params_int.h"
 #include "core/error_int.h"
 #include "kernels/nanfix.h"
-#include "kernels/encode.h"
 #include "kernels/pairmoments.h"
+#include "ops/model_int.h"
 #include "ops/moments_int.h"
 #include "kernels/quantile.h"
 #include "ops/ops_int.h"
@@ -306,25 +306,28 @@ typedef struct stats_ctx {
 static sl_status pair_moments_chunk(const clean_state *s, const sl_chunk *in, const unsigned char *drop, double *pm,
                                     sl_error *err)
 {
-    int64_t P = s->pm_cols, rows = in->rows;
-    double *X = malloc((size_t)(rows * P) * sizeof *X), *col = malloc((size_t)rows * sizeof *col);
+    int64_t P = s->pm_cols, rows = in->rows, widest = 0;
+    for (size_t i = 0; i < s->n; i++)
+        widest = in->arrays[i].info->cols > widest ? in->arrays[i].info->cols : widest;
+    double *X = malloc((size_t)(rows * P) * sizeof *X), *block = malloc((size_t)(rows * widest) * sizeof *block);
     double *scratch = malloc(sl__pm_scratch_size(rows, P) * sizeof *scratch);
-    sl_status rc = X && col && scratch ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_status rc = X && block && scratch ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     int64_t off = 0;
     for (size_t i = 0; rc == SL_OK && i < s->n; i++) {
-        const sl_array_info *a = in->arrays[i].info;
-        for (int64_t k = 0; k < a->cols; k++) {
-            int64_t ignored;
-            sl__column_f64(col, in->arrays[i].data, a->dtype, rows, a->cols, k, &ignored);
-            for (int64_t r = 0; r < rows; r++)
-                X[r * P + off + k] = s->skip_inf && isinf(col[r]) ? NAN : col[r];
-        }
-        off += a->cols;
+        /* the array as float64, row by row (its own data when it is float64) */
+        int64_t w = in->arrays[i].info->cols;
+        const double *a = sl__chunk_f64(in, (long)i, block);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t k = 0; k < w; k++) {
+                double v = a[r * w + k];
+                X[r * P + off + k] = s->skip_inf && isinf(v) ? NAN : v;
+            }
+        off += w;
     }
     if (rc == SL_OK)
         rc = sl__pm_chunk(X, rows, P, drop, pm, scratch, err);
     free(X);
-    free(col);
+    free(block);
     free(scratch);
     return rc;
 }

@@ -466,8 +466,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
         free(cm);
     }
     if (rc == SL_OK)
-        rc = sl__model_store(st, SL__MODEL_LINEAR, t->w, t->F, t->b, s->gd ? t->loss : NULL, (size_t)s->epochs_run,
-                             err);
+        rc = sl__model_store_linear(st, t->w, t->b, s->gd ? t->loss : NULL, (size_t)s->epochs_run, err);
     if (rc == SL_OK)
         rc = sl_stage_set_result(st, "rows", (double)t->n, err);
     if (rc == SL_OK)

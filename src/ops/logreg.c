@@ -310,15 +310,24 @@ static sl_status run_newton(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error
     return rc;
 }
 
+/* Gradient descent's weights as a binary model's θ, [w, b] (malloc'd, or
+ * NULL when out of memory). */
+static double *gd_theta(const sl__train *t)
+{
+    double *theta = malloc((size_t)(t->F + 1) * sizeof *theta);
+    if (theta) {
+        memcpy(theta, t->w, (size_t)t->F * sizeof *theta);
+        theta[t->F] = t->b;
+    }
+    return theta;
+}
+
 /* The validation log-loss of gradient descent's current weights. */
 static sl_status gd_valid_loss(logreg_state *s, sl_exec *ex, sl_stage *st, double *loss, sl_error *err)
 {
-    const sl__train *t = &s->t;
-    double *theta = malloc((size_t)(t->F + 1) * sizeof *theta);
+    double *theta = gd_theta(&s->t);
     if (!theta)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    memcpy(theta, t->w, (size_t)t->F * sizeof *theta);
-    theta[t->F] = t->b;
     sl_status rc = sl__newton_valid_loss(&s->nt, ex, st, theta, loss, err);
     free(theta);
     return rc;
@@ -377,13 +386,10 @@ static sl_status run_gd(sl_stage *st, logreg_state *s, sl_exec *ex, sl_error *er
         rc = sl__not_converged(st, s->error_if_not_converged, why, err);
     double classes[2] = {0, 1};
     if (rc == SL_OK) {
-        double *theta = malloc((size_t)(t->F + 1) * sizeof *theta);
-        if (!theta)
-            return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-        memcpy(theta, t->w, (size_t)t->F * sizeof *theta);
-        theta[t->F] = t->b;
-        rc = sl__model_store_classifier(st, 1, theta, 1, t->F, 1, classes, 2, t->loss, (size_t)epochs_run,
-                                        s->threshold, err);
+        double *theta = gd_theta(t);
+        rc = theta ? sl__model_store_classifier(st, 1, theta, 1, t->F, 1, classes, 2, t->loss, (size_t)epochs_run,
+                                                s->threshold, err)
+                   : sl__error_set(err, SL_ERR_NOMEM, "out of memory"); /* `valid` is still freed below */
         free(theta);
     }
     if (rc == SL_OK)

@@ -37,17 +37,14 @@ sl_status sl__model_declare(sl_stage *st, const sl_frame *in, long xi, sl__model
     return s;
 }
 
-sl_status sl__model_store(sl_stage *st, sl__model_kind kind, const double *w, int64_t F, double b,
-                          const double *loss, size_t n_loss, sl_error *err)
+sl_status sl__model_store_linear(sl_stage *st, const double *w, double b, const double *loss, size_t n_loss,
+                                 sl_error *err)
 {
-    (void)F;
     sl_frame *out = sl_stage_output(st);
-    double k = (double)kind, half = 0.5;
+    double k = (double)SL__MODEL_LINEAR;
     sl_status s = sl_frame_set_data(out, SL__MODEL_COEF, w, err);
     if (s == SL_OK)
         s = sl_frame_set_data(out, SL__MODEL_INTERCEPT, &b, err);
-    if (s == SL_OK && kind == SL__MODEL_LOGISTIC)
-        s = sl_frame_set_data(out, SL__MODEL_THRESHOLD, &half, err);
     if (s == SL_OK)
         s = sl_frame_set_attr(out, SL__MODEL_COEF, "model_kind", &k, 1, err);
     if (s == SL_OK && loss)

@@ -37,10 +37,11 @@ typedef enum sl__model_kind { SL__MODEL_LINEAR = 0, SL__MODEL_LOGISTIC = 1 } sl_
 sl_status sl__model_declare(sl_stage *st, const sl_frame *in, long xi, sl__model_kind kind, int64_t rows,
                             sl_error *err);
 
-/* Sets the output model's data (run time): coef = w (F), intercept = b, the
- * attributes model_kind and (when loss != NULL) loss (n_loss values). */
-sl_status sl__model_store(sl_stage *st, sl__model_kind kind, const double *w, int64_t F, double b,
-                          const double *loss, size_t n_loss, sl_error *err);
+/* Sets a linear model's data (run time): coef = w (F), intercept = b, the
+ * attributes model_kind and (when loss != NULL) loss (n_loss values).
+ * Logistic models go through sl__model_store_classifier. */
+sl_status sl__model_store_linear(sl_stage *st, const double *w, double b, const double *loss, size_t n_loss,
+                                 sl_error *err);
 
 /* Sets a logistic model's data (run time): R rows (1 binary, K multi-class)
  * of θ (P = F + intercept values a row: w, then b) to coef and intercept,
