@@ -27,6 +27,7 @@ struct sl_frame {
     attr_list *attrs; /* per array */
     char ***columns;  /* per array: cols names, or NULL */
     struct sl_pass *gen; /* streamed frames: what computes their chunks */
+    int gen_partial;     /* gen's read() leaves the arrays without a buffer alone */
     void **mem;
     unsigned char *borrowed; /* per array: mem[i] is the caller's (sl_frame_borrow_data), not ours to free */
     char *version;           /* the caller's name for the data's content (sl_frame_set_version) */
@@ -108,6 +109,7 @@ void sl__frame_drop_data(sl_frame *f)
     f->dsets = NULL;
     free(f->gen);
     f->gen = NULL;
+    f->gen_partial = 0;
     free(f->layout);
     free(f->layout_end);
     f->layout = f->layout_end = NULL;
@@ -609,6 +611,7 @@ sl_status sl__frame_set_generator(sl_frame *f, const struct sl_pass *pass, sl_er
     memcpy(copy, pass, sizeof *copy);
     free(f->gen);
     f->gen = copy;
+    f->gen_partial = 0;
     return SL_OK;
 }
 
@@ -664,4 +667,14 @@ void sl__frame_chunk_span(const sl_frame *f, int64_t chunk_rows, int64_t c, int6
 const struct sl_pass *sl__frame_generator(const sl_frame *f)
 {
     return f->gen;
+}
+
+void sl__frame_set_partial_source(sl_frame *f)
+{
+    f->gen_partial = f->gen && !f->gen->input && f->gen->read;
+}
+
+int sl__frame_partial_source(const sl_frame *f)
+{
+    return f->gen_partial;
 }

@@ -47,6 +47,13 @@ struct sl__ckpt_writer *sl__frame_writer(const sl_frame *f);
 struct sl_pass;
 sl_status sl__frame_set_generator(sl_frame *f, const struct sl_pass *pass, sl_error *err);
 const struct sl_pass *sl__frame_generator(const sl_frame *f);
+/* A streamed source whose read() fills only the arrays of the chunk that
+ * have a buffer (data != NULL) and leaves the others alone: a pass that
+ * reads some of its arrays then reads only those from the file. The public
+ * contract (op.h) has read() fill every array, so only sluice's own sources
+ * say so, after their output pass was captured. */
+void sl__frame_set_partial_source(sl_frame *f);
+int sl__frame_partial_source(const sl_frame *f);
 
 /* How the frame's rows are cut into chunks, when not in chunks of the run's
  * chunk_rows: a filter's output and every map of it keep the chunks of the

@@ -1,6 +1,7 @@
 /* Sorted sets of class labels (labels.h). */
 #include "kernels/labels.h"
 #include <string.h>
+#include "kernels/simd.h"
 
 /* First index whose value is >= v. */
 static size_t lower_bound(const double *s, size_t k, double v)
@@ -16,8 +17,34 @@ static size_t lower_bound(const double *s, size_t k, double v)
     return lo;
 }
 
+/* Values of x[0..n) equal to none of s[0..3]: a loop without branches,
+ * which vectorizes (a NaN equals nothing: it counts). */
+SL_HOT static int64_t misses4(const double *restrict x, int64_t n, const double *restrict s)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++)
+        m += !((x[i] == s[0]) | (x[i] == s[1]) | (x[i] == s[2]) | (x[i] == s[3]));
+    return m;
+}
+
+/* Rows a block of the fast test covers. */
+#define LABEL_BLOCK 4096
+
 int sl__labels_add(double *set, size_t *k, size_t cap, const double *x, int64_t n)
 {
+    if (*k >= 1 && *k <= 4) {
+        /* a few classes, all seen already (every chunk after the first):
+         * a block of labels that are all known adds nothing */
+        const double s4[4] = {set[0], set[*k > 1], set[*k > 2 ? 2 : 0], set[*k > 3 ? 3 : 0]};
+        int64_t i0 = 0;
+        for (; i0 < n; i0 += LABEL_BLOCK) {
+            int64_t m = n - i0 < LABEL_BLOCK ? n - i0 : LABEL_BLOCK;
+            if (misses4(x + i0, m, s4) != 0)
+                break;
+        }
+        x += i0 < n ? i0 : n;
+        n -= i0 < n ? i0 : n;
+    }
     size_t K = *k;
     double last = 0;
     int have_last = 0;

@@ -558,7 +558,8 @@ static void close_locked(load_state *s)
 
 /* Runs on many threads at once (read_parallel): plain datasets are read with
  * pread; anything HDF5 must convert or decompress goes through HDF5 under
- * its lock. */
+ * its lock. Streamed, it reads only the arrays the pass gave a buffer
+ * (sl__frame_set_partial_source). */
 static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
 {
     load_state *s = ctx;
@@ -568,6 +569,8 @@ static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
     if (rc != SL_OK || fd < 0) {
         for (size_t i = 0; i < s->n && rc == SL_OK; i++) {
             const sl_array_info *a = out->arrays[i].info;
+            if (!out->arrays[i].data)
+                continue;
             rc = sl__h5_read_rows_locked(s->arrays[i].dset, s->arrays[i].rank, out->row0, out->rows, a->cols,
                                          a->dtype, out->arrays[i].data, s->file, s->arrays[i].dataset, err);
         }
@@ -576,8 +579,9 @@ static sl_status read_chunk(void *ctx, sl_chunk *out, sl_error *err)
     }
     sl__h5_unlock();
     for (size_t i = 0; i < s->n && rc == SL_OK; i++)
-        rc = sl__direct_read(&s->arrays[i].direct, fd, out->row0, out->rows, out->arrays[i].data, s->file,
-                             s->arrays[i].dataset, err);
+        if (out->arrays[i].data)
+            rc = sl__direct_read(&s->arrays[i].direct, fd, out->row0, out->rows, out->arrays[i].data, s->file,
+                                 s->arrays[i].dataset, err);
     return rc;
 }
 
@@ -602,7 +606,9 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                     .read = read_chunk,
                     .read_parallel = 1};
     sl_status rc = sl_exec_pass(ex, st, &pass, NULL, err);
-    if (!sl__frame_generator(out)) {
+    if (sl__frame_generator(out))
+        sl__frame_set_partial_source(out);
+    else {
         /* stored: done with the file (a streamed stage keeps it open) */
         sl__h5_lock();
         close_locked(s);

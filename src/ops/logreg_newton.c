@@ -16,6 +16,7 @@
 #include "kernels/logistic.h"
 #include "ops/model_int.h"
 #include "ops/ops_int.h"
+#include "plan/exec_int.h"
 
 /* ---- the classes of the target ---- */
 
@@ -89,6 +90,7 @@ static sl_status find_classes(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_erro
     for (int64_t k = 0; s == SL_OK && k < nt->K; k++)
         nt->classes_are_codes &= nt->classes[k] == (double)k;
     nt->train_checked = nt->valid_checked = 0;
+    nt->norm_max = 0;
     free(acc);
     return s;
 }
@@ -102,7 +104,7 @@ typedef struct pass_ctx {
     const sl__logit_data *data;
     const double *theta;
     int hessian;
-    int64_t stride; /* only chunks whose index is a multiple of it (the warm start's sample) */
+    int norm_max; /* also max ‖x̃‖ (the first full pass over the training rows) */
 } pass_ctx;
 
 static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
@@ -111,18 +113,18 @@ static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void
     const pass_ctx *pc = ctx;
     const sl__newton *nt = pc->nt;
     const sl__logit_data *d = pc->data;
-    if (pc->stride > 1 && in->index % pc->stride != 0)
-        return SL_OK;
     int64_t rows = in->rows, F = nt->F, P = sl__logit_width(&nt->shape);
-    size_t work_n = sl__logit_work_doubles(&nt->shape, rows);
+    /* the binary kernel reads X itself; softmax's BLIS products want X̃ */
+    int fused = !nt->shape.softmax;
+    size_t work_n = fused ? sl__logit_binary_work_doubles(&nt->shape) : sl__logit_work_doubles(&nt->shape, rows);
     int cx = sl_frame_array(d->in, (size_t)d->xi)->dtype != SL_FLOAT64;
     int cy = sl_frame_array(d->in, (size_t)d->yi)->dtype != SL_FLOAT64;
     double *xs = cx ? malloc((size_t)(rows * F) * sizeof *xs) : NULL;
     double *ys = cy ? malloc((size_t)rows * sizeof *ys) : NULL;
-    double *Xt = malloc((size_t)(rows * P) * sizeof *Xt), *work = malloc(work_n * sizeof *work);
+    double *Xt = fused ? NULL : malloc((size_t)(rows * P) * sizeof *Xt), *work = malloc(work_n * sizeof *work);
     int32_t *cls = malloc((size_t)rows * sizeof *cls);
     sl_status s = SL_OK;
-    if ((cx && !xs) || (cy && !ys) || !Xt || !work || !cls)
+    if ((cx && !xs) || (cy && !ys) || (!fused && !Xt) || !work || !cls)
         s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     const double *X = NULL, *y = NULL;
     /* the values were checked by the first pass over this frame: a frame
@@ -154,12 +156,19 @@ static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void
                                d->names[1], (long long)(in->row0 + i), y[i], (long long)nt->K, nt->classes[0],
                                nt->classes[nt->K - 1]);
     }
-    if (s == SL_OK)
+    if (s == SL_OK && !fused)
         sl__logit_design(&nt->shape, X, rows, Xt);
     size_t stride = sl__logit_partial_doubles(&nt->shape);
-    for (int64_t q = 0; s == SL_OK && q < nt->problems; q++)
-        s = sl__logit_chunk(&nt->shape, Xt, cls, nt->mode == SL__LOGIT_OVR ? (int32_t)q : 1, rows,
-                            pc->theta + q * nt->D, pc->hessian, (double *)partial + q * stride, work, err);
+    if (s == SL_OK && pc->norm_max)
+        ((double *)partial)[(size_t)nt->problems * stride] = sl__logit_norm_max(X, rows, F, nt->shape.intercept);
+    for (int64_t q = 0; s == SL_OK && q < nt->problems; q++) {
+        int32_t positive = nt->mode == SL__LOGIT_OVR ? (int32_t)q : 1;
+        double *part = (double *)partial + q * stride;
+        s = fused ? sl__logit_binary_chunk(&nt->shape, X, cls, positive, rows, pc->theta + q * nt->D, pc->hessian,
+                                           part, work, err)
+                  : sl__logit_softmax_chunk(&nt->shape, Xt, cls, rows, pc->theta + q * nt->D, pc->hessian, part,
+                                            work, err);
+    }
     free(xs);
     free(ys);
     free(Xt);
@@ -177,17 +186,21 @@ static sl_status newton_merge(void *ctx, void *acc, const void *partial, sl_erro
     const double *p = partial;
     for (size_t k = 0; k < n; k++)
         a[k] += p[k];
+    a[n] = p[n] > a[n] ? p[n] : a[n]; /* max ‖x̃‖ */
     return SL_OK;
 }
 
 /* One pass over d at theta into sums (per problem: rows, loss, rows apart,
- * gradient, Hessian when asked). */
+ * gradient, Hessian when asked; then max ‖x̃‖ on the first full pass over
+ * the training rows). */
 static sl_status pass_over(sl__newton *nt, const sl__logit_data *d, const double *theta, int hessian, double *sums,
                            sl_exec *ex, sl_stage *st, sl_error *err)
 {
-    size_t n = (size_t)nt->problems * sl__logit_partial_doubles(&nt->shape);
+    size_t n = (size_t)nt->problems * sl__logit_partial_doubles(&nt->shape) + 1;
     memset(sums, 0, n * sizeof *sums);
-    pass_ctx pc = {.nt = nt, .data = d, .theta = theta, .hessian = hessian, .stride = d == &nt->train ? nt->stride : 1};
+    int64_t stride = d == &nt->train ? nt->stride : 1;
+    pass_ctx pc = {.nt = nt, .data = d, .theta = theta, .hessian = hessian,
+                   .norm_max = d == &nt->train && stride == 1 && !nt->train_checked};
     sl_status s;
     sl_pass pass = {.name = d == &nt->train ? "newton" : "validation",
                     .input = d->in,
@@ -196,8 +209,11 @@ static sl_status pass_over(sl__newton *nt, const sl__logit_data *d, const double
                     .ctx = &pc,
                     .chunk = newton_chunk,
                     .merge = newton_merge};
+    sl__exec_sample_next(ex, stride);
     s = sl_exec_pass(ex, st, &pass, sums, err);
-    if (s == SL_OK && pc.stride == 1)
+    if (s == SL_OK && pc.norm_max)
+        nt->norm_max = sums[n - 1];
+    if (s == SL_OK && stride == 1)
         *(d == &nt->train ? &nt->train_checked : &nt->valid_checked) = 1;
     return s;
 }
@@ -212,7 +228,7 @@ static sl_status evaluate(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *e
 sl_status sl__newton_valid_loss(sl__newton *nt, sl_exec *ex, sl_stage *st, const double *theta, double *loss,
                                 sl_error *err)
 {
-    size_t stride = sl__logit_partial_doubles(&nt->shape), n = (size_t)nt->problems * stride;
+    size_t stride = sl__logit_partial_doubles(&nt->shape), n = (size_t)nt->problems * stride + 1;
     double *sums = calloc(n, sizeof *sums);
     if (!sums)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -270,7 +286,7 @@ static double max_abs(const double *v, int64_t n)
  * singular along those directions; H + h·(11ᵀ/K ⊗ I) is not, and gives the
  * same step for a gradient orthogonal to them (which it always is), so the
  * iterates stay where scikit-learn's do: Σ_k θ_k = 0. */
-static sl_status direction(sl__newton *nt, int64_t q, const double *g, double *d, sl_error *err)
+static sl_status direction(sl__newton *nt, int64_t q, const double *g, double *d, int *solved, sl_error *err)
 {
     int64_t D = nt->D, P = sl__logit_width(&nt->shape);
     const double *sum = nt->sums + q * sl__logit_partial_doubles(&nt->shape);
@@ -296,6 +312,7 @@ static sl_status direction(sl__newton *nt, int64_t q, const double *g, double *d
     memcpy(nt->hess_copy, A, (size_t)(D * D) * sizeof *A);
     if (sl__cholesky(A, (size_t)D) < 0) {
         sl__cholesky_solve(A, (size_t)D, d);
+        *solved = 1;
         return SL_OK;
     }
     /* singular (e.g. collinear features without l2): the least-norm step */
@@ -330,7 +347,7 @@ sl_status sl__newton_start(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
     size_t D = (size_t)nt->D, Q = (size_t)nt->problems;
     nt->theta = calloc(Q * D, sizeof *nt->theta);
     nt->trial = calloc(Q * D, sizeof *nt->trial);
-    nt->sums = calloc(Q * sl__logit_partial_doubles(&nt->shape), sizeof *nt->sums);
+    nt->sums = calloc(Q * sl__logit_partial_doubles(&nt->shape) + 1, sizeof *nt->sums);
     nt->hess = malloc(D * D * sizeof *nt->hess);
     nt->hess_copy = malloc(D * D * sizeof *nt->hess_copy);
     nt->loss = calloc((size_t)nt->max_iter + 1, sizeof *nt->loss);
@@ -338,6 +355,39 @@ sl_status sl__newton_start(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *
     if (!nt->theta || !nt->trial || !nt->sums || !nt->hess || !nt->hess_copy || !nt->loss || !nt->valid_loss)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     return SL_OK;
+}
+
+/* Takes the last Newton step without a pass: every active problem's bound
+ * (bound[q], for the others their max|∇f|) is within tol. f after it is
+ * f + slope/2 (the quadratic model at a Newton step: Δᵀ H Δ = −gᵀΔ), off
+ * by a third order term (the bound's ρ times ‖Δ‖), far below what float64
+ * resolves of f where the bound is within tol.
+ * Returns the new f summed over the problems; sets the log-loss without
+ * the penalty (train_loss) and max|∇f| (its bound). */
+static double certify_last_step(sl__newton *nt, const unsigned char *active, const double *dir, const double *f,
+                                const double *slope, const double *bound)
+{
+    size_t D = (size_t)nt->D;
+    double total = 0, loss = 0;
+    nt->gradient_norm = 0;
+    for (size_t q = 0; q < (size_t)nt->problems; q++) {
+        double fq = f[q], pen = 0;
+        if (active[q]) {
+            fq += 0.5 * slope[q];
+            for (size_t j = 0; j < D; j++)
+                nt->theta[q * D + j] += dir[q * D + j];
+        }
+        for (size_t j = 0; j < D; j++) {
+            double w = is_bias(nt, (int64_t)j) ? 0 : nt->theta[q * D + j];
+            pen += w * w;
+        }
+        total += fq;
+        loss += fq - 0.5 * nt->l2 * pen / (double)nt->n;
+        nt->gradient_norm = bound[q] > nt->gradient_norm ? bound[q] : nt->gradient_norm;
+    }
+    nt->train_loss = loss;
+    nt->converged = nt->certified = 1;
+    return total;
 }
 
 /* Newton iterations from nt->theta until max|∇f| <= tol or max_iter steps.
@@ -351,9 +401,10 @@ static sl_status newton_loop(sl__newton *nt, sl_exec *ex, sl_stage *st, int reco
     double *f = calloc(Q, sizeof *f), *slope = calloc(Q, sizeof *slope), *step = calloc(Q, sizeof *step);
     double *g = malloc(D * sizeof *g), *dir = calloc(Q * D, sizeof *dir);
     unsigned char *active = malloc(Q), *pending = malloc(Q), *stalled = calloc(Q, 1), *fine = calloc(Q, 1);
-    double *last_gn = calloc(Q, sizeof *last_gn);
-    sl_status s = f && slope && step && g && dir && active && pending && stalled && fine && last_gn ? SL_OK
-                                                                       : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    double *last_gn = calloc(Q, sizeof *last_gn), *bound = calloc(Q, sizeof *bound);
+    sl_status s = f && slope && step && g && dir && active && pending && stalled && fine && last_gn && bound
+                      ? SL_OK
+                      : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     if (s == SL_OK) {
         memset(active, 1, Q);
         memcpy(nt->trial, nt->theta, Q * D * sizeof *nt->trial);
@@ -361,10 +412,18 @@ static sl_status newton_loop(sl__newton *nt, sl_exec *ex, sl_stage *st, int reco
     }
     nt->converged = 0;
     nt->stalled = 0;
+    nt->certified = 0;
+    /* The last step may be taken without the pass that would check it: for
+     * sigmoid models, when the bound on max|∇f| after it (kernels/
+     * logistic.h) is within tol. It needs max ‖x̃‖ of the rows (the first
+     * full pass), the Hessian the step was solved with, and no validation
+     * frame (whose loss is recorded at every iterate). */
+    int can_certify = record && nt->stride == 1 && !nt->shape.softmax && nt->norm_max > 0 && !nt->valid.in;
     while (s == SL_OK) {
         /* converged problems stop; the others take a Newton step */
         size_t left = 0;
         double total = 0;
+        int certified = can_certify && nt->stalled == 0;
         nt->gradient_norm = 0;
         for (size_t q = 0; q < Q; q++) {
             f[q] = objective(nt, (int64_t)q, nt->theta + q * D, g);
@@ -380,13 +439,17 @@ static sl_status newton_loop(sl__newton *nt, sl_exec *ex, sl_stage *st, int reco
             }
             if (active[q] && gn <= tol)
                 active[q] = 0;
+            bound[q] = gn;
             if (!active[q])
                 continue;
             left++;
-            s = direction(nt, (int64_t)q, g, dir + q * D, err);
+            int solved = 0;
+            s = direction(nt, (int64_t)q, g, dir + q * D, &solved, err);
             slope[q] = 0;
             for (size_t j = 0; j < D; j++)
                 slope[q] += g[j] * dir[q * D + j];
+            bound[q] = solved && certified ? sl__logit_step_bound(g, nt->hess_copy, dir + q * D, nt->D, nt->norm_max) : INFINITY;
+            certified &= bound[q] <= tol;
             step[q] = 1;
             /* The step would lower f by about −slope/2. Below what float64
              * resolves of f the line search cannot judge it, but the step
@@ -417,6 +480,11 @@ static sl_status newton_loop(sl__newton *nt, sl_exec *ex, sl_stage *st, int reco
         if (it == max_iter)
             break;
         it++;
+        if (certified) {
+            nt->loss[it] = certify_last_step(nt, active, dir, f, slope, bound);
+            sl_exec_epoch(ex, it, max_iter, nt->loss[it]);
+            break;
+        }
         memcpy(pending, active, Q);
         int stalled_now = 0;
         /* backtracking: a problem whose loss did not fall enough halves its step */
@@ -460,13 +528,14 @@ static sl_status newton_loop(sl__newton *nt, sl_exec *ex, sl_stage *st, int reco
         }
     }
     if (s == SL_OK) {
-        nt->train_loss = 0;
+        double loss = 0;
         nt->separated = 1;
         for (size_t q = 0; q < Q; q++) {
-            nt->train_loss += nt->sums[q * sl__logit_partial_doubles(&nt->shape) + 1];
+            loss += nt->sums[q * sl__logit_partial_doubles(&nt->shape) + 1];
             nt->separated &= nt->sums[q * sl__logit_partial_doubles(&nt->shape) + 2] == 0;
         }
-        nt->train_loss /= (double)nt->n;
+        if (!nt->certified) /* else certify_last_step's */
+            nt->train_loss = loss / (double)nt->n;
     }
     free(f);
     free(slope);
@@ -478,13 +547,14 @@ static sl_status newton_loop(sl__newton *nt, sl_exec *ex, sl_stage *st, int reco
     free(stalled);
     free(fine);
     free(last_gn);
+    free(bound);
     if (record)
         nt->iterations = it;
     return s;
 }
 
-/* The warm start: Newton on every SL__WARM_STRIDE-th chunk (read, but not
- * computed, for the others) to a loose tolerance, then the steps on all rows
+/* The warm start: Newton on every SL__WARM_STRIDE-th chunk (the only ones
+ * its passes read) to a loose tolerance, then the steps on all rows
  * from there: from a point that close, Newton's quadratic convergence needs
  * two or three full passes where it took seven or eight from zero. The
  * result is the full objective's optimum to tol either way; small inputs

@@ -205,13 +205,6 @@ sl_status sl__check_binary(const sl_stage *st, const char *array, const double *
 
 /* ---- numerics ---- */
 
-double sl__sigmoid(double z)
-{
-    if (z >= 0)
-        return 1 / (1 + exp(-z));
-    double e = exp(z);
-    return e / (1 + e);
-}
 
 double sl__logloss_z(double z, double y)
 {

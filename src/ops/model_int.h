@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "sluice/op.h"
 #include "kernels/logistic.h"
+#include "kernels/vecmath.h"
 
 #define SL__MODEL_COEF "coef"
 #define SL__MODEL_INTERCEPT "intercept"
@@ -88,8 +89,8 @@ sl_status sl__check_binary(const sl_stage *st, const char *array, const double *
 
 /* ---- numerics ---- */
 
-/* 1 / (1 + e^-z), without overflow for any z. */
-double sl__sigmoid(double z);
+/* sl__sigmoid(z): 1 / (1 + e^-z), without overflow for any z, inline so
+ * that the loops calling it vectorize (kernels/vecmath.h). */
 /* Log-loss of one row from its score z = x·w + b and label y in {0, 1}:
  * -(y log σ(z) + (1 - y) log(1 - σ(z))) = log(1 + e^z) - y z, computed
  * without overflow or cancellation. */
@@ -214,7 +215,9 @@ typedef struct sl__newton {
     sl__logit_shape shape;
     int64_t problems, D;   /* 1, or K for one-vs-rest; unknowns per problem */
     double *theta, *trial; /* problems x D: the iterate, the point being evaluated */
-    double *sums;          /* problems x sl__logit_partial_doubles: the last pass */
+    double *sums;          /* problems x sl__logit_partial_doubles, then max ‖x̃‖ (first full pass): the last pass */
+    double norm_max;       /* max_i ‖x̃_i‖ over the training rows, once a full pass has run; else 0 */
+    int certified;         /* the last step was taken on the bound of the gradient after it, without its pass */
     double *hess, *hess_copy;
     double *loss;          /* f after each iteration (from 0: the start), max_iter + 1 values */
     int64_t iterations, passes;

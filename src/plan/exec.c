@@ -101,7 +101,8 @@ typedef struct pass_run {
     struct sl__budget *budget;
     int64_t reserved;    /* bytes of the budget this pass holds */
     size_t in_row_bytes; /* bytes of a row of the arrays read at the bottom level */
-    int64_t lo, hi;      /* the positions in the pass's order this rank computes (all: 0, nchunks) */
+    int64_t lo, hi;      /* the positions in the pass's order this rank computes (all: 0, npos) */
+    int64_t stride;      /* > 1: position i is chunk i * stride (sl__exec_sample_next), unless chunk_order */
     char *stash;         /* a rank after the first: its partials, each behind a merge flag, for rank 0 */
     size_t stash_item;   /* bytes of one entry of stash */
     int split_write;     /* the ranks write their own chunks' rows (run_pass_ranks) */
@@ -197,7 +198,10 @@ static sl_status select_inputs(pass_run *pr, sl_error *err)
     pr->want = calloc(n ? n : 1, 1);
     if (!pr->want)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    if (!pass->input || !pass->input_arrays || pr->ngen > 0 || pr->source) {
+    /* a stored frame, or a streamed source that reads only what is asked,
+     * straight under the pass: read the arrays the pass names */
+    int by_name = pass->input && pr->ngen == 0 && (!pr->source || sl__frame_partial_source(pr->base));
+    if (!by_name || (!pass->input_arrays && !pr->mem)) {
         memset(pr->want, 1, n);
     } else if (pr->mem) {
         /* a shared scan reads what any member asked for */
@@ -590,7 +594,7 @@ static void compute_chunk(const pass_run *pr, slot *s)
 /* The chunk at position i of the pass's processing order. */
 static int64_t chunk_at(const pass_run *pr, int64_t i)
 {
-    return pr->pass->chunk_order ? pr->pass->chunk_order[i] : i;
+    return pr->pass->chunk_order ? pr->pass->chunk_order[i] : pr->stride > 1 ? i * pr->stride : i;
 }
 
 /* Sets a slot's levels and output to the rows of chunk c. */
@@ -993,28 +997,35 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
     sl__ckpt_writer *writer = part->writer ? part->writer : pass->output ? sl__frame_writer(pass->output) : NULL;
     sl_status s = check_pass(pass, acc, writer, err);
     size_t pass_no = ex->pass_no++;
+    int64_t stride = ex->sample_stride > 1 ? ex->sample_stride : 1;
+    ex->sample_stride = 0;
+    if (s == SL_OK && stride > 1 && (pass->output || pass->sequential || pass->chunk_order || !pass->input))
+        s = sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' samples chunks but writes, orders or reads a source",
+                          pass->name);
     if (s)
         return s;
     pass_run pr;
     memset(&pr, 0, sizeof pr);
     pr.pass = pass;
+    pr.stride = stride;
     pr.in_frame = pass->input ? pass->input : pass->output;
     pr.writer = writer;
     int64_t rows = pass->input ? sl_frame_rows(pass->input) : pass->source_rows;
     int64_t cr = ex->chunk_rows;
     int64_t nchunks = pass->input ? sl__frame_chunks(pass->input, cr) : rows > 0 ? (rows + cr - 1) / cr : 0;
+    int64_t npos = (nchunks + stride - 1) / stride; /* the chunks it visits */
     /* One slot per thread. Two would even out chunks of uneven cost, but
      * they double what the pass holds in the caches while a chunk goes up
      * its streamed levels: on the reference workload that was 7-10 % slower. */
     int64_t nslots = (int64_t)ex->threads;
-    int want = (int)(nchunks < nslots ? (nchunks > 0 ? nchunks : 1) : nslots);
+    int want = (int)(npos < nslots ? (npos > 0 ? npos : 1) : nslots);
     if (rows < 0)
         s = sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' streams a frame whose rows are unknown", pass->name);
     if (s == SL_OK && pass->chunk_order)
         s = check_order(pass, nchunks, err);
     int64_t first = 0;
-    if (s == SL_OK && resume_point(ex, st, pass, acc, nchunks, pass_no, &first)) {
-        sl__exec_progress(ex, pass->name, nchunks, nchunks);
+    if (s == SL_OK && resume_point(ex, st, pass, acc, npos, pass_no, &first)) {
+        sl__exec_progress(ex, pass->name, npos, npos);
         if (keeps_input_chunks(st, pass, pr.writer))
             s = set_output_layout(ex, pass, pass->output, nchunks, err);
         if (pass->output == sl_stage_output(st))
@@ -1059,9 +1070,9 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
     pr.rows = rows;
     pr.chunk_rows = cr;
     pr.lo = 0;
-    pr.hi = nchunks;
+    pr.hi = npos;
     if (mode == DIST_SPLIT || mode == DIST_CHAIN)
-        sl__dist_range(nchunks, &pr.lo, &pr.hi);
+        sl__dist_range(npos, &pr.lo, &pr.hi);
     pr.split_write = part->split_write;
     if (pr.split_write)
         pr.next_row = output_row_of(&pr, pr.lo);
@@ -1079,7 +1090,7 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
      * passes) and for chunks read on this thread (through HDF5, in order) */
     int pipelined = !pass->sequential && (pr.parallel_read || pr.in_memory);
     if (s == SL_OK && pipelined)
-        s = run_pipelined(ex, &pr, acc, first, nchunks, pass_no, err);
+        s = run_pipelined(ex, &pr, acc, first, npos, pass_no, err);
     for (int64_t c0 = first; s == SL_OK && !pipelined && c0 < pr.hi; c0 += pr.nslots) {
         int count = (int)(pr.hi - c0 < pr.nslots ? pr.hi - c0 : pr.nslots);
         for (int k = 0; k < count; k++)
@@ -1088,10 +1099,10 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
         if (s == SL_OK)
             compute_batch(&pr, count, ex->threads);
         for (int k = 0; k < count && s == SL_OK; k++)
-            s = finish_chunk(ex, &pr, &pr.slots[k], acc, c0 + k + 1, nchunks, pass_no, err);
+            s = finish_chunk(ex, &pr, &pr.slots[k], acc, c0 + k + 1, npos, pass_no, err);
     }
-    if (s == SL_OK && nchunks == 0)
-        s = record_progress(ex, pass, acc, nchunks, pass_no, 0, 1, 0, err);
+    if (s == SL_OK && npos == 0)
+        s = record_progress(ex, pass, acc, npos, pass_no, 0, 1, 0, err);
     /* a rank that wrote its share keeps the input's chunks as rank 0 does */
     part->keeps = s == SL_OK && (pr.split_write ? pass->input != NULL : keeps_input_chunks(st, pass, pr.writer));
     if (part->keeps)
@@ -1441,7 +1452,7 @@ static void run_waiting_locked(sl__scan_group *g)
 static int scan_eligible(const sl_exec *ex, const sl_pass *pass, const void *acc)
 {
     return pass->input && !pass->output && pass->partial_size > 0 && pass->chunk && pass->merge && acc &&
-           !pass->sequential && !pass->chunk_order && !ex->capture && !ex->journal_mismatch &&
+           !pass->sequential && !pass->chunk_order && !ex->capture && !ex->journal_mismatch && ex->sample_stride <= 1 &&
            !(ex->jr && !ex->jr->disabled && ex->pass_no < ex->jr->n_passes);
 }
 
@@ -1632,7 +1643,7 @@ static sl_status run_pass_ranks(sl_exec *ex, sl_stage *st, const sl_pass *pass, 
     return s;
 }
 
-sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
+static sl_status exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
 {
     sl_status s;
     if (ex->capture && pass->output == sl_stage_output(st)) {
@@ -1656,4 +1667,11 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
         return group_pass(ex, st, pass, acc, err);
     dist_part part = {0};
     return run_pass(ex, st, pass, acc, mode, &part, err);
+}
+
+sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
+{
+    sl_status s = exec_pass(ex, st, pass, acc, err);
+    ex->sample_stride = 0; /* for this pass only, whichever way it ran */
+    return s;
 }

@@ -28,6 +28,7 @@ struct sl_exec {
     int scan_member;             /* its index in that group */
     int64_t shared_passes;       /* passes that ran in one scan with other members' passes */
     const char *memo_what;       /* inside sl__exec_pass_memo: the pass's reduction, for a scan group */
+    int64_t sample_stride;       /* the next pass visits every sample_stride-th chunk only (0, 1: all) */
 };
 
 /* 1 once the caller asked the run to stop (sl_run_options.cancel,
@@ -81,6 +82,16 @@ void sl__scan_leave(sl__scan_group *g, int k);
  * once: the others get a copy of the accumulator, as from the memo. */
 sl_status sl__exec_pass_memo(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, const char *what,
                              sl_error *err);
+
+/* The stage's next pass (a reduce pass over an input frame) visits only
+ * chunks 0, stride, 2·stride, ...: a sample of the rows that costs what it
+ * reads (a solver's warm start). Its partials merge in that order, the same
+ * on any thread or rank count; the stage's own passes only (not shared
+ * with a scan group). */
+static inline void sl__exec_sample_next(sl_exec *ex, int64_t stride)
+{
+    ex->sample_stride = stride;
+}
 
 /* Reports chunks done of a pass to the progress callback. */
 void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t total);

@@ -567,16 +567,18 @@ def test_filter_streamed_gives_stored_bits():
         want = "ran" if policy == "true" else "streamed"
         assert [log[s]["status"] for s in ("clean", "clean2", "convert")] == [want] * 3, (policy, log)
         # lstsq reports the passes it ran for its streamed inputs too: clean's
-        # and clean2's statistics, each reading the source's X, y and z
-        # (float32); normalize's fit and lstsq's co-moments follow from the
-        # moments clean2's statistics pass gathers (ops/moments.c), with no
-        # pass of their own. Stored, lstsq makes no pass at all.
+        # statistics, reading the source's y alone (the one array it
+        # looks at: load.hdf5 reads what a pass names), and clean2's, reading
+        # X, y and z (float32) to compute clean's output under it;
+        # normalize's fit and lstsq's co-moments follow from the moments
+        # clean2's statistics pass gathers (ops/moments.c), with no pass of
+        # their own. Stored, lstsq makes no pass at all.
         lstsq = (log["lstsq"]["passes"], log["lstsq"]["bytes_read"])
         if policy == "true":
             assert lstsq == (0, 0), lstsq
             assert log["normalize"]["passes"] == 1, log["normalize"]  # the apply pass only
         else:
-            assert lstsq == (2, 2 * n * (F + 2) * 4), (policy, lstsq)
+            assert lstsq == (2, n * 4 + n * (F + 2) * 4), (policy, lstsq)
         runs[(policy, j)] = {s: data_bytes(os.path.join(wd, s + ".h5")) for s in ("lstsq", "evaluate")}
         if policy == "true":
             keep1 = ~np.isnan(y)
