@@ -28,23 +28,11 @@ SL_HOT static int64_t misses4(const double *restrict x, int64_t n, const double 
 }
 
 /* Rows a block of the fast test covers. */
-#define LABEL_BLOCK 4096
+#define LABEL_BLOCK 256
 
-int sl__labels_add(double *set, size_t *k, size_t cap, const double *x, int64_t n)
+/* Adds the new values of x[0..n) one by one (a binary search each). */
+static int add_slow(double *set, size_t *k, size_t cap, const double *x, int64_t n)
 {
-    if (*k >= 1 && *k <= 4) {
-        /* a few classes, all seen already (every chunk after the first):
-         * a block of labels that are all known adds nothing */
-        const double s4[4] = {set[0], set[*k > 1], set[*k > 2 ? 2 : 0], set[*k > 3 ? 3 : 0]};
-        int64_t i0 = 0;
-        for (; i0 < n; i0 += LABEL_BLOCK) {
-            int64_t m = n - i0 < LABEL_BLOCK ? n - i0 : LABEL_BLOCK;
-            if (misses4(x + i0, m, s4) != 0)
-                break;
-        }
-        x += i0 < n ? i0 : n;
-        n -= i0 < n ? i0 : n;
-    }
     size_t K = *k;
     double last = 0;
     int have_last = 0;
@@ -67,6 +55,23 @@ int sl__labels_add(double *set, size_t *k, size_t cap, const double *x, int64_t 
         have_last = 1;
     }
     *k = K;
+    return 0;
+}
+
+int sl__labels_add(double *set, size_t *k, size_t cap, const double *x, int64_t n)
+{
+    for (int64_t i0 = 0; i0 < n; i0 += LABEL_BLOCK) {
+        int64_t m = n - i0 < LABEL_BLOCK ? n - i0 : LABEL_BLOCK;
+        /* a few classes seen already (after the first rows of a chunk): a
+         * block of labels that are all known adds nothing */
+        if (*k >= 1 && *k <= 4) {
+            const double s4[4] = {set[0], set[*k > 1], set[*k > 2 ? 2 : 0], set[*k > 3 ? 3 : 0]};
+            if (misses4(x + i0, m, s4) == 0)
+                continue;
+        }
+        if (add_slow(set, k, cap, x + i0, m) != 0)
+            return 1;
+    }
     return 0;
 }
 

@@ -152,8 +152,8 @@ sl_status sl__logit_softmax_chunk(const sl__logit_shape *sh, const double *Xt, c
 size_t sl__logit_binary_work_doubles(const sl__logit_shape *sh)
 {
     size_t F = (size_t)sh->F;
-    /* √w·X (BLOCK x F), z, loss, r, w (BLOCK each), XᵀWX (F x F), Σ r·x and Σ w·x (F each) */
-    return BLOCK * F + 4 * BLOCK + F * F + 2 * F;
+    /* √w·X (BLOCK x F), z, loss, r, w, √w (BLOCK each), XᵀWX (F x F), Σ r·x and Σ w·x (F each) */
+    return BLOCK * F + 5 * BLOCK + F * F + 2 * F;
 }
 
 /* z = X w + b for a block. Four partial sums a row, in a fixed order, so
@@ -183,7 +183,7 @@ SL_HOT static void block_scores(const double *restrict X, int64_t n, int64_t F, 
  * log(1 + e^z) = max(z, 0) + log1p(e). Branch-free, so that it
  * vectorizes. */
 SL_HOT static void block_rows(const double *restrict z, const int32_t *restrict cls, int32_t positive, int64_t n,
-                              double *restrict l, double *restrict r, double *restrict v)
+                              double *restrict l, double *restrict r, double *restrict v, double *restrict sv)
 {
     for (int64_t i = 0; i < n; i++) {
         double y = (double)(cls[i] == positive), zi = z[i], a = fabs(zi);
@@ -193,6 +193,7 @@ SL_HOT static void block_rows(const double *restrict z, const int32_t *restrict 
         l[i] = (0.5 * (zi + a) + sl__log1p_unit(e)) - y * zi;
         r[i] = p - y;
         v[i] = e * iu * iu;
+        sv[i] = sqrt(e) * iu;
     }
 }
 
@@ -221,10 +222,11 @@ SL_HOT static void block_sums(const double *restrict l, const double *restrict r
         sums[k] += (acc[k][0] + acc[k][1]) + (acc[k][2] + acc[k][3]);
 }
 
-/* gx += Σ r_i x_i; hx += Σ v_i x_i and S = √v·X when S (the Hessian's). */
+/* gx += Σ r_i x_i; and when S (the Hessian's): hx += Σ v_i x_i and
+ * S = √v·X (sv: √v, taken in block_rows, where it vectorizes). */
 SL_HOT static void block_moments(const double *restrict X, int64_t n, int64_t F, const double *restrict r,
-                                 const double *restrict v, double *restrict gx, double *restrict hx,
-                                 double *restrict S)
+                                 const double *restrict v, const double *restrict sv, double *restrict gx,
+                                 double *restrict hx, double *restrict S)
 {
     for (int64_t i = 0; i < n; i++) {
         const double *x = X + i * F;
@@ -235,10 +237,9 @@ SL_HOT static void block_moments(const double *restrict X, int64_t n, int64_t F,
         return;
     for (int64_t i = 0; i < n; i++) {
         const double *x = X + i * F;
-        double sv = sqrt(v[i]);
         for (int64_t a = 0; a < F; a++) {
             hx[a] += v[i] * x[a];
-            S[i * F + a] = sv * x[a];
+            S[i * F + a] = sv[i] * x[a];
         }
     }
 }
@@ -251,8 +252,8 @@ sl_status sl__logit_binary_chunk(const sl__logit_shape *sh, const double *X, con
         return sl__error_set(err, SL_ERR_INTERNAL, "the binary logistic kernel got a softmax model");
     int64_t F = sh->F, P = sl__logit_width(sh);
     int icpt = sh->intercept;
-    double *S = work, *z = S + BLOCK * F, *l = z + BLOCK, *r = l + BLOCK, *v = r + BLOCK, *HX = v + BLOCK,
-           *gx = HX + F * F, *hx = gx + F;
+    double *S = work, *z = S + BLOCK * F, *l = z + BLOCK, *r = l + BLOCK, *v = r + BLOCK, *sv = v + BLOCK,
+           *HX = sv + BLOCK, *gx = HX + F * F, *hx = gx + F;
     double *g = partial + 3, *H = partial + 3 + P;
     double b = icpt ? theta[F] : 0, sums[4] = {0, 0, 0, 0}; /* loss, rows apart, Σ r, Σ v */
     memset(HX, 0, (size_t)(F * F + 2 * F) * sizeof *HX);
@@ -261,9 +262,9 @@ sl_status sl__logit_binary_chunk(const sl__logit_shape *sh, const double *X, con
         int64_t n = rows - i0 < BLOCK ? rows - i0 : BLOCK;
         const double *Xb = X + i0 * F;
         block_scores(Xb, n, F, theta, b, z);
-        block_rows(z, cls + i0, positive, n, l, r, v);
+        block_rows(z, cls + i0, positive, n, l, r, v, sv);
         block_sums(l, r, v, n, sums);
-        block_moments(Xb, n, F, r, v, gx, hx, hessian ? S : NULL);
+        block_moments(Xb, n, F, r, v, sv, gx, hx, hessian ? S : NULL);
         if (hessian)
             s = sl__gram_add(S, n, F, HX, err);
     }
@@ -293,13 +294,23 @@ double sl__logit_norm_max(const double *X, int64_t rows, int64_t F, int intercep
 {
     double most = 0;
     for (int64_t i = 0; i < rows; i++) {
+        /* four running sums a row (block_scores'), so that rows overlap */
         const double *x = X + i * F;
-        double q = intercept ? 1.0 : 0.0;
-        for (int64_t a = 0; a < F; a++)
-            q += x[a] * x[a];
+        double s0 = intercept ? 1.0 : 0.0, s1 = 0, s2 = 0, s3 = 0;
+        int64_t a = 0;
+        for (; a + 4 <= F; a += 4) {
+            s0 += x[a] * x[a];
+            s1 += x[a + 1] * x[a + 1];
+            s2 += x[a + 2] * x[a + 2];
+            s3 += x[a + 3] * x[a + 3];
+        }
+        for (; a < F; a++)
+            s0 += x[a] * x[a];
+        double q = (s0 + s1) + (s2 + s3);
         most = q > most ? q : most;
     }
-    return sqrt(most);
+    /* a bound: above the exact norm whatever the roundings of the sum */
+    return sqrt(most) * (1 + 1e-14);
 }
 
 double sl__logit_step_bound(const double *g, const double *H, const double *step, int64_t D, double R)

@@ -313,7 +313,9 @@ sl_status sl__metrics_read_rows(const sl__metrics *s, const sl_chunk *in, unsign
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     double *ts = v->buf, *ps = ts + nt, *qs = ps + np, *xs = qs + nq;
     v->y = sl__chunk_f64(in, s->ti, ts);
-    sl_status rc = sl__check_finite(s->st, in->arrays[s->ti].info->name, v->y, rows, 1, in->row0, err);
+    sl_status rc = sl_dtype_is_float(in->arrays[s->ti].info->dtype) /* integers converted are finite */
+                       ? sl__check_finite(s->st, in->arrays[s->ti].info->name, v->y, rows, 1, in->row0, err)
+                       : SL_OK;
     if (rc == SL_OK && model) {
         const double *X = sl__chunk_f64(in, s->xi, xs);
         rc = sl__check_finite(s->st, in->arrays[s->xi].info->name, X, rows, s->F, in->row0, err);
@@ -321,13 +323,17 @@ sl_status sl__metrics_read_rows(const sl__metrics *s, const sl_chunk *in, unsign
             ps[i] = s->b;
         if (rc == SL_OK)
             rc = sl__gemv_n(1.0, X, rows, s->F, s->w, 1.0, ps, err);
-        if (rc == SL_OK && s->kind == SL__MODEL_LOGISTIC)
-            for (int64_t i = 0; i < rows; i++) {
+        /* the probabilities only for the metrics that read them (log_loss,
+         * roc_auc): σ costs more than the rest of an accuracy pass */
+        int probs = s->kind == SL__MODEL_LOGISTIC && (what & SL__READ_PROB) && s->want_classes;
+        if (rc == SL_OK && probs)
+            for (int64_t i = 0; i < rows; i++)
                 qs[i] = sl__sigmoid(ps[i]);
+        if (rc == SL_OK && s->kind == SL__MODEL_LOGISTIC)
+            for (int64_t i = 0; i < rows; i++)
                 ps[i] = ps[i] > s->cut ? 1.0 : 0.0;
-            }
         v->yp = ps;
-        v->prob = s->kind == SL__MODEL_LOGISTIC ? qs : NULL;
+        v->prob = probs ? qs : NULL;
         return rc;
     }
     if (rc == SL_OK && (what & SL__READ_PRED) && s->pi >= 0) {
@@ -357,16 +363,19 @@ static sl_status metrics_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, voi
     if (rc == SL_OK && s->want_classes)
         rc = sl__metrics_row_classes(s, in, y, col, err);
     if (rc == SL_OK && rows > 0) {
-        double sum = 0, m2 = 0, sse = 0, sae = 0, correct = 0, ll = 0;
-        for (int64_t i = 0; i < rows; i++)
-            sum += y[i];
-        double mean = sum / (double)rows, c = 0;
-        for (int64_t i = 0; i < rows; i++)
-            c += y[i] - mean;
-        mean += c / (double)rows;
-        for (int64_t i = 0; i < rows; i++) {
-            double d = y[i] - mean;
-            m2 += d * d;
+        double sum = 0, m2 = 0, sse = 0, sae = 0, correct = 0, ll = 0, mean = 0;
+        if (s->want[M_R2]) { /* the truth's spread: r2 alone reads it */
+            for (int64_t i = 0; i < rows; i++)
+                sum += y[i];
+            double c = 0;
+            mean = sum / (double)rows;
+            for (int64_t i = 0; i < rows; i++)
+                c += y[i] - mean;
+            mean += c / (double)rows;
+            for (int64_t i = 0; i < rows; i++) {
+                double d = y[i] - mean;
+                m2 += d * d;
+            }
         }
         if (yp)
             for (int64_t i = 0; i < rows; i++) {
