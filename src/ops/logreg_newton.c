@@ -556,37 +556,52 @@ static sl_status newton_loop(sl__newton *nt, sl_exec *ex, sl_stage *st, int reco
     return s;
 }
 
-/* The warm start: Newton on every SL__WARM_STRIDE-th chunk (the only ones
- * its passes read) to a loose tolerance, then the steps on all rows
- * from there: from a point that close, Newton's quadratic convergence needs
- * two or three full passes where it took seven or eight from zero. The
- * result is the full objective's optimum to tol either way; small inputs
- * (fewer than SL__WARM_MIN_CHUNKS chunks, or a sample of fewer than 100
- * rows an unknown) start from zero. */
-#define SL__WARM_STRIDE 16
-#define SL__WARM_MIN_CHUNKS 64
+/* The warm start: Newton on every 256th chunk, then on every 16th (the only
+ * chunks their passes read), each to a loose tolerance, then the steps on
+ * all rows from there: from a point that close, Newton's quadratic
+ * convergence needs two full passes (the last step certified) where it
+ * took seven or eight from zero, and the coarse sample's steps cost a
+ * sixteenth of the finer one's. The result is the full objective's
+ * optimum to tol either way. A level runs only when its sample has at
+ * least SL__WARM_MIN_CHUNKS chunks and 100 rows an unknown (else its
+ * optimum is no nearer than its start); a level that does not converge
+ * (a sample whose classes separate, with l2 = 0) is dropped: the next
+ * starts where the last good one ended. */
+#define SL__WARM_MIN_CHUNKS 3
+static const int64_t warm_strides[] = {256, 16};
+
 /* The sample's optimum differs from the whole one by its sampling error:
  * on all rows max|∇f| there is about √(D/m) times the spread of a row's
- * gradient (m sample rows; 8M x 16 rows: 6e-4). Polishing the sample's
- * solution below a tenth of √(D/m) buys no full pass. */
-static double warm_tol(const sl__newton *nt)
+ * gradient (m sample rows; 8M x 16 rows, every 16th chunk: 6e-4).
+ * Polishing the sample's solution below a tenth of √(D/m) buys no full
+ * pass. */
+static double warm_tol(const sl__newton *nt, int64_t stride)
 {
-    double m = (double)(nt->n / SL__WARM_STRIDE), t = 0.1 * sqrt((double)(nt->D * nt->problems) / m);
+    double m = (double)(nt->n / stride), t = 0.1 * sqrt((double)(nt->D * nt->problems) / m);
     return t > nt->tol ? t : nt->tol;
 }
 
 sl_status sl__newton_solve(sl__newton *nt, sl_exec *ex, sl_stage *st, sl_error *err)
 {
     sl_status s = SL_OK;
-    nt->stride = 1;
+    size_t size = (size_t)(nt->problems * nt->D) * sizeof *nt->theta;
+    double *kept = malloc(size);
+    if (!kept)
+        return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     nt->iterations = 0;
-    /* the sample must hold many rows for each unknown, or its optimum is no nearer than zero */
-    if (sl_stage_input_chunks(st, nt->train.in) >= SL__WARM_MIN_CHUNKS &&
-        nt->n / SL__WARM_STRIDE >= 100 * nt->D * nt->problems) {
-        nt->stride = SL__WARM_STRIDE;
-        s = newton_loop(nt, ex, st, 0, warm_tol(nt), 30, err);
-        nt->stride = 1;
+    int64_t chunks = sl_stage_input_chunks(st, nt->train.in);
+    for (size_t k = 0; s == SL_OK && k < sizeof warm_strides / sizeof *warm_strides; k++) {
+        int64_t w = warm_strides[k];
+        if (chunks / w < SL__WARM_MIN_CHUNKS || nt->n / w < 100 * nt->D * nt->problems)
+            continue;
+        memcpy(kept, nt->theta, size);
+        nt->stride = w;
+        s = newton_loop(nt, ex, st, 0, warm_tol(nt, w), 30, err);
+        if (s == SL_OK && !nt->converged)
+            memcpy(nt->theta, kept, size);
     }
+    free(kept);
+    nt->stride = 1;
     if (s == SL_OK)
         s = newton_loop(nt, ex, st, 1, nt->tol, nt->max_iter, err);
     return s;
