@@ -217,9 +217,11 @@ def test_encoded_labels_decode(args):
 
 
 def test_warm_start_on_many_chunks(args):
-    """With 64 chunks or more (and 100 sample rows an unknown), Newton starts from its
-    solution on every 16th chunk and polishes on all rows: the same optimum
-    (scikit-learn's) in fewer full steps."""
+    """With 48 chunks or more (a sample of 3 chunks and 100 rows an unknown), Newton
+    starts from its solution on every 16th chunk and polishes on all rows: the same
+    optimum (scikit-learn's) in fewer full steps. The binary model's last step is
+    certified (no pass checks it): a pass per step after the classes', where softmax
+    takes one more."""
     env = Env(args, "warm")
     rng = np.random.default_rng(3)
     X = rng.normal(size=(40000, 5))
@@ -232,7 +234,8 @@ def test_warm_start_on_many_chunks(args):
             "  d: { op: load.hdf5, file: d.h5, arrays: { X: /X, y: /y } }\n"
             "  d3: { op: load.hdf5, file: d.h5, arrays: { X: /X, y: /y3 } }\n"
             "  bin: { op: logreg, input: d, l2: 1, tol: 1e-11 }\n"
-            "  soft: { op: logreg, input: d3, l2: 1, tol: 1e-11 }\n")
+            "  soft: { op: logreg, input: d3, l2: 1, tol: 1e-11 }\n"
+            "  bin8: { op: logreg, input: d, l2: 1 }\n")
     env.run(text, "-q", "--chunk-rows", "256")
     env.run(text, "-q", "--chunk-rows", "40000", "--workdir", env.path("one"))
     for st, yy, solver in (("bin", y, "newton-cholesky"), ("soft", y3, "newton-cg")):
@@ -248,6 +251,17 @@ def test_warm_start_on_many_chunks(args):
             st, res["iterations"], cold["iterations"]))
         # the loss trace holds the full objective only
         assert len(attrs["loss"]) == res["iterations"] + 1
+    # The certified last step, from zero on one chunk, default tol: the classes'
+    # pass, then one pass a step (every step is taken whole here), none after the
+    # last; at the optimum all the same (the gradient, by NumPy, within tol).
+    log = [e for e in run_log(env, "one") if e["stage"] == "bin8"][-1]
+    coef, b, attrs, res = model(env, "bin8", "one")
+    assert res["converged"] == 1
+    assert log["passes"] == 1 + res["iterations"], (log["passes"], res["iterations"])
+    g = grad_norm(X, y, coef, b, 1.0, False)
+    assert g <= 1e-8, g
+    print("     bin8: %d steps in %d passes, max|grad| %.2g by NumPy (tol 1e-8)" % (
+        res["iterations"], log["passes"], g))
 
 
 def test_convergence_reported(args):
