@@ -2,8 +2,23 @@
 #include <string.h>
 #include "kernels/blas.h"
 #include "kernels/pairmoments.h"
+#include "kernels/simd.h"
 
 #define PM_BLOCK_ROWS 4096
+
+static inline double sl__pm_bits_to(uint64_t b)
+{
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+static inline uint64_t sl__pm_to_bits(double d)
+{
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
 
 size_t sl__pm_size(int64_t P)
 {
@@ -40,35 +55,83 @@ static double *pm_Q(double *s, int64_t P)
 /* Observed means of each column over the kept rows: the plain mean, then
  * the mean of the deviations from it as a correction (exact for data whose
  * plain sum rounds). */
+/* The loops below are branch-free over the columns (a missing cell adds
+ * +0 through a mask, simd.h), so that they vectorize; each column's sums
+ * still run in row order. */
+
+/* count[a], sum[a] += the observed cells of column a in the kept rows. */
+SL_HOT static void observed_sums(const double *restrict X, int64_t rows, int64_t P, const unsigned char *drop,
+                                 double *restrict count, double *restrict sum)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        if (drop && drop[i])
+            continue;
+        const double *x = X + i * P;
+        for (int64_t a = 0; a < P; a++) {
+            uint64_t keep = ~sl_nan_mask64(x[a]);
+            count[a] += sl__pm_bits_to(keep & UINT64_C(0x3ff0000000000000)); /* 1 or +0 */
+            sum[a] += sl__pm_bits_to(keep & sl__pm_to_bits(x[a]));
+        }
+    }
+}
+
+/* sum[a] += the observed cells' deviations from mean[a] in the kept rows. */
+SL_HOT static void observed_deviations(const double *restrict X, int64_t rows, int64_t P, const unsigned char *drop,
+                                       const double *restrict mean, double *restrict sum)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        if (drop && drop[i])
+            continue;
+        const double *x = X + i * P;
+        for (int64_t a = 0; a < P; a++)
+            sum[a] += sl__pm_bits_to(~sl_nan_mask64(x[a]) & sl__pm_to_bits(x[a] - mean[a]));
+    }
+}
+
 static void observed_means(const double *X, int64_t rows, int64_t P, const unsigned char *drop, double *count,
                            double *sum, double *mean)
 {
     memset(count, 0, (size_t)P * sizeof *count);
     memset(sum, 0, (size_t)P * sizeof *sum);
-    for (int64_t i = 0; i < rows; i++) {
-        if (drop && drop[i])
-            continue;
-        const double *x = X + i * P;
-        for (int64_t a = 0; a < P; a++)
-            if (!isnan(x[a])) {
-                count[a] += 1;
-                sum[a] += x[a];
-            }
-    }
+    observed_sums(X, rows, P, drop, count, sum);
     for (int64_t a = 0; a < P; a++)
         mean[a] = count[a] > 0 ? sum[a] / count[a] : 0;
     memset(sum, 0, (size_t)P * sizeof *sum);
-    for (int64_t i = 0; i < rows; i++) {
-        if (drop && drop[i])
-            continue;
-        const double *x = X + i * P;
-        for (int64_t a = 0; a < P; a++)
-            if (!isnan(x[a]))
-                sum[a] += x[a] - mean[a];
-    }
+    observed_deviations(X, rows, P, drop, mean, sum);
     for (int64_t a = 0; a < P; a++)
         if (count[a] > 0)
             mean[a] += sum[a] / count[a];
+}
+
+SL_HOT static void gather(const double *restrict a, int64_t rows, int64_t w, uint64_t inf_to_nan,
+                          double *restrict X, int64_t P, int64_t off)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t k = 0; k < w; k++) {
+            double v = a[r * w + k];
+            uint64_t inf = sl_inf_mask64(v) & inf_to_nan;
+            X[r * P + off + k] = sl__pm_bits_to((sl__pm_to_bits(v) & ~inf) | (UINT64_C(0x7ff8000000000000) & inf));
+        }
+}
+
+void sl__pm_gather(const double *a, int64_t rows, int64_t w, int skip_inf, double *X, int64_t P, int64_t off)
+{
+    gather(a, rows, w, skip_inf ? ~UINT64_C(0) : 0, X, P, off);
+}
+
+/* d = x − m with missing cells 0, colsum += d; nonzero when the row has a
+ * missing cell. */
+SL_HOT static uint64_t center_row(const double *restrict x, int64_t P, const double *restrict m, double *restrict d,
+                                  double *restrict colsum)
+{
+    uint64_t any = 0;
+    for (int64_t a = 0; a < P; a++) {
+        uint64_t nan = sl_nan_mask64(x[a]);
+        d[a] = sl__pm_bits_to(~nan & sl__pm_to_bits(x[a] - m[a]));
+        colsum[a] += d[a];
+        any |= nan;
+    }
+    return any;
 }
 
 sl_status sl__pm_chunk(const double *X, int64_t rows, int64_t P, const unsigned char *drop, double *state,
@@ -83,24 +146,22 @@ sl_status sl__pm_chunk(const double *X, int64_t rows, int64_t P, const unsigned 
     double kept = 0;
     sl_status s = SL_OK;
     for (int64_t r0 = 0; r0 < rows && s == SL_OK; r0 += block) {
-        int64_t nb = 0;
-        for (int64_t i = r0; i < rows && i < r0 + block; i++) {
+        int64_t r1 = r0 + block < rows ? r0 + block : rows, nb = 0;
+        for (int64_t i = r0; i < r1; i++) {
             if (drop && drop[i])
                 continue;
             const double *x = X + i * P;
             double *d = D + nb * P;
-            int any = 0;
-            for (int64_t a = 0; a < P; a++) {
-                int miss = isnan(x[a]);
-                d[a] = miss ? 0.0 : x[a] - m[a];
-                colsum[a] += d[a];
-                missing[a] = miss;
-                any |= miss;
+            if (!center_row(x, P, m, d, colsum)) {
+                nb++;
+                continue;
             }
             /* Missing cells are rare: the pairs they take out of "both
              * observed" are subtracted row by row (N and R start from all
              * kept rows and the column sums of d, added below). */
-            for (int64_t b = 0; any && b < P; b++) {
+            for (int64_t a = 0; a < P; a++)
+                missing[a] = isnan(x[a]);
+            for (int64_t b = 0; b < P; b++) {
                 if (!missing[b])
                     continue;
                 for (int64_t a = 0; a < P; a++) {

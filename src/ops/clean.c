@@ -316,12 +316,7 @@ static sl_status pair_moments_chunk(const clean_state *s, const sl_chunk *in, co
     for (size_t i = 0; rc == SL_OK && i < s->n; i++) {
         /* the array as float64, row by row (its own data when it is float64) */
         int64_t w = in->arrays[i].info->cols;
-        const double *a = sl__chunk_f64(in, (long)i, block);
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t k = 0; k < w; k++) {
-                double v = a[r * w + k];
-                X[r * P + off + k] = s->skip_inf && isinf(v) ? NAN : v;
-            }
+        sl__pm_gather(sl__chunk_f64(in, (long)i, block), rows, w, s->skip_inf, X, P, off);
         off += w;
     }
     if (rc == SL_OK)
