@@ -550,11 +550,10 @@ out:
     return ok;
 }
 
-static int write_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
-                      int scalar, const void *data)
+/* An attribute over dataspace s (closed here; < 0: its creation failed). */
+static int write_attr_in(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hid_t s, const void *data)
 {
     int ok = -1;
-    hid_t s = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
     hid_t a = -1;
     if (s < 0)
         goto out;
@@ -569,22 +568,17 @@ out:
     return ok;
 }
 
+static int write_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
+                      int scalar, const void *data)
+{
+    return write_attr_in(loc, name, ftype, mtype, scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL),
+                         data);
+}
+
 /* A float64 attribute of rank 1 or 2. */
 static int write_attr_2d(hid_t loc, const char *name, int rank, const hsize_t *dims, const double *data)
 {
-    int ok = -1;
-    hid_t s = H5Screate_simple(rank, dims, NULL), a = -1;
-    if (s < 0)
-        goto out;
-    if ((a = H5Acreate2(loc, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        goto out;
-    if (H5Awrite(a, H5T_NATIVE_DOUBLE, data) < 0)
-        goto out;
-    ok = 0;
-out:
-    if (a >= 0) H5Aclose(a);
-    if (s >= 0) H5Sclose(s);
-    return ok;
+    return write_attr_in(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, H5Screate_simple(rank, dims, NULL), data);
 }
 
 static hid_t make_dataset(hid_t file, const char *name, int rank, const hsize_t *dims,

@@ -105,37 +105,35 @@ sl_status sl__logit_softmax_chunk(const sl__logit_shape *sh, const double *Xt, c
         return s;
     sl__logit_probabilities(sh, z, rows, p);
     double loss = 0;
-    {
-        int64_t K = sh->K;
-        for (int64_t i = 0; i < rows; i++) {
-            const double *zi = z + i * K;
-            double m = zi[0], sum = 0;
-            for (int64_t k = 1; k < K; k++)
-                m = zi[k] > m ? zi[k] : m;
-            for (int64_t k = 0; k < K; k++)
-                sum += exp(zi[k] - m);
-            double li = log(sum) + m - zi[cls[i]];
-            loss += li;
-            apart += li >= M_LN2;
-        }
-        for (int64_t k = 0; k < K && s == SL_OK; k++) {
-            for (int64_t i = 0; i < rows; i++)
-                res[i] = p[i * K + k] - (cls[i] == k ? 1.0 : 0.0);
-            s = sl__gemv_t(1.0, Xt, rows, P, res, 1.0, g + k * P, err);
-        }
-        for (int64_t k = 0; hessian && k < K && s == SL_OK; k++)
-            for (int64_t l = k; l < K && s == SL_OK; l++) {
-                for (int64_t i = 0; i < rows; i++) {
-                    double c = p[i * K + k] * ((k == l ? 1.0 : 0.0) - p[i * K + l]);
-                    for (int64_t a = 0; a < P; a++)
-                        S[i * P + a] = c * Xt[i * P + a];
-                }
-                memset(B, 0, (size_t)(P * P) * sizeof *B);
-                s = sl__gemm_tn_add(Xt, rows, P, S, P, B, err);
-                if (s == SL_OK)
-                    add_block(H, D, P, k, l, B);
-            }
+    int64_t K = sh->K;
+    for (int64_t i = 0; i < rows; i++) {
+        const double *zi = z + i * K;
+        double m = zi[0], sum = 0;
+        for (int64_t k = 1; k < K; k++)
+            m = zi[k] > m ? zi[k] : m;
+        for (int64_t k = 0; k < K; k++)
+            sum += exp(zi[k] - m);
+        double li = log(sum) + m - zi[cls[i]];
+        loss += li;
+        apart += li >= M_LN2;
     }
+    for (int64_t k = 0; k < K && s == SL_OK; k++) {
+        for (int64_t i = 0; i < rows; i++)
+            res[i] = p[i * K + k] - (cls[i] == k ? 1.0 : 0.0);
+        s = sl__gemv_t(1.0, Xt, rows, P, res, 1.0, g + k * P, err);
+    }
+    for (int64_t k = 0; hessian && k < K && s == SL_OK; k++)
+        for (int64_t l = k; l < K && s == SL_OK; l++) {
+            for (int64_t i = 0; i < rows; i++) {
+                double c = p[i * K + k] * ((k == l ? 1.0 : 0.0) - p[i * K + l]);
+                for (int64_t a = 0; a < P; a++)
+                    S[i * P + a] = c * Xt[i * P + a];
+            }
+            memset(B, 0, (size_t)(P * P) * sizeof *B);
+            s = sl__gemm_tn_add(Xt, rows, P, S, P, B, err);
+            if (s == SL_OK)
+                add_block(H, D, P, k, l, B);
+        }
     partial[0] += (double)rows;
     partial[1] += loss;
     partial[2] += apart;
@@ -156,25 +154,30 @@ size_t sl__logit_binary_work_doubles(const sl__logit_shape *sh)
     return BLOCK * F + 5 * BLOCK + F * F + 2 * F;
 }
 
-/* z = X w + b for a block. Four partial sums a row, in a fixed order, so
- * that the baseline and the AVX2 clone give the same bits. */
+/* x·w over n values: four running sums, in a fixed order, so that the
+ * baseline and the AVX2 clone give the same bits and a row's products
+ * overlap the next row's. */
+static inline double dot4(const double *x, const double *w, int64_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t a = 0;
+    for (; a + 4 <= n; a += 4) {
+        s0 += x[a] * w[a];
+        s1 += x[a + 1] * w[a + 1];
+        s2 += x[a + 2] * w[a + 2];
+        s3 += x[a + 3] * w[a + 3];
+    }
+    for (; a < n; a++)
+        s0 += x[a] * w[a];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* z = X w + b for a block. */
 SL_HOT static void block_scores(const double *restrict X, int64_t n, int64_t F, const double *restrict w, double b,
                                 double *restrict z)
 {
-    for (int64_t i = 0; i < n; i++) {
-        const double *x = X + i * F;
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        int64_t a = 0;
-        for (; a + 4 <= F; a += 4) {
-            s0 += x[a] * w[a];
-            s1 += x[a + 1] * w[a + 1];
-            s2 += x[a + 2] * w[a + 2];
-            s3 += x[a + 3] * w[a + 3];
-        }
-        for (; a < F; a++)
-            s0 += x[a] * w[a];
-        z[i] = b + ((s0 + s1) + (s2 + s3));
-    }
+    for (int64_t i = 0; i < n; i++)
+        z[i] = b + dot4(X + i * F, w, F);
 }
 
 /* Per row of a block, from its score z: the log-loss l, the residual
@@ -188,8 +191,7 @@ SL_HOT static void block_rows(const double *restrict z, const int32_t *restrict 
     for (int64_t i = 0; i < n; i++) {
         double y = (double)(cls[i] == positive), zi = z[i], a = fabs(zi);
         double e = sl__exp_nonpos(-a), iu = 1.0 / (1.0 + e);
-        uint64_t neg = -(sl__vm_bits(zi) >> 63); /* all ones when z < 0 */
-        double p = sl__vm_from_bits((sl__vm_bits(e * iu) & neg) | (sl__vm_bits(iu) & ~neg));
+        double p = sl__sigmoid_of(zi, e, iu);
         l[i] = (0.5 * (zi + a) + sl__log1p_unit(e)) - y * zi;
         r[i] = p - y;
         v[i] = e * iu * iu;
@@ -294,19 +296,7 @@ double sl__logit_norm_max(const double *X, int64_t rows, int64_t F, int intercep
 {
     double most = 0;
     for (int64_t i = 0; i < rows; i++) {
-        /* four running sums a row (block_scores'), so that rows overlap */
-        const double *x = X + i * F;
-        double s0 = intercept ? 1.0 : 0.0, s1 = 0, s2 = 0, s3 = 0;
-        int64_t a = 0;
-        for (; a + 4 <= F; a += 4) {
-            s0 += x[a] * x[a];
-            s1 += x[a + 1] * x[a + 1];
-            s2 += x[a + 2] * x[a + 2];
-            s3 += x[a + 3] * x[a + 3];
-        }
-        for (; a < F; a++)
-            s0 += x[a] * x[a];
-        double q = (s0 + s1) + (s2 + s3);
+        double q = (intercept ? 1.0 : 0.0) + dot4(X + i * F, X + i * F, F);
         most = q > most ? q : most;
     }
     /* a bound: above the exact norm whatever the roundings of the sum */

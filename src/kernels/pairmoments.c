@@ -6,20 +6,6 @@
 
 #define PM_BLOCK_ROWS 4096
 
-static inline double sl__pm_bits_to(uint64_t b)
-{
-    double d;
-    memcpy(&d, &b, sizeof d);
-    return d;
-}
-
-static inline uint64_t sl__pm_to_bits(double d)
-{
-    uint64_t b;
-    memcpy(&b, &d, sizeof b);
-    return b;
-}
-
 size_t sl__pm_size(int64_t P)
 {
     return (size_t)(1 + P + 3 * P * P);
@@ -56,8 +42,8 @@ static double *pm_Q(double *s, int64_t P)
  * the mean of the deviations from it as a correction (exact for data whose
  * plain sum rounds). */
 /* The loops below are branch-free over the columns (a missing cell adds
- * +0 through a mask, simd.h), so that they vectorize; each column's sums
- * still run in row order. */
+ * -0.0, which leaves a sum's bits as they are, through a select, simd.h),
+ * so that they vectorize; each column's sums still run in row order. */
 
 /* count[a], sum[a] += the observed cells of column a in the kept rows. */
 SL_HOT static void observed_sums(const double *restrict X, int64_t rows, int64_t P, const unsigned char *drop,
@@ -68,9 +54,9 @@ SL_HOT static void observed_sums(const double *restrict X, int64_t rows, int64_t
             continue;
         const double *x = X + i * P;
         for (int64_t a = 0; a < P; a++) {
-            uint64_t keep = ~sl_nan_mask64(x[a]);
-            count[a] += sl__pm_bits_to(keep & UINT64_C(0x3ff0000000000000)); /* 1 or +0 */
-            sum[a] += sl__pm_bits_to(keep & sl__pm_to_bits(x[a]));
+            uint64_t miss = sl_nan_mask64(x[a]);
+            count[a] += sl_sel_f64(miss, -0.0, 1.0);
+            sum[a] += sl_sel_f64(miss, -0.0, x[a]);
         }
     }
 }
@@ -84,7 +70,7 @@ SL_HOT static void observed_deviations(const double *restrict X, int64_t rows, i
             continue;
         const double *x = X + i * P;
         for (int64_t a = 0; a < P; a++)
-            sum[a] += sl__pm_bits_to(~sl_nan_mask64(x[a]) & sl__pm_to_bits(x[a] - mean[a]));
+            sum[a] += sl_sel_f64(sl_nan_mask64(x[a]), -0.0, x[a] - mean[a]);
     }
 }
 
@@ -109,8 +95,7 @@ SL_HOT static void gather(const double *restrict a, int64_t rows, int64_t w, uin
     for (int64_t r = 0; r < rows; r++)
         for (int64_t k = 0; k < w; k++) {
             double v = a[r * w + k];
-            uint64_t inf = sl_inf_mask64(v) & inf_to_nan;
-            X[r * P + off + k] = sl__pm_bits_to((sl__pm_to_bits(v) & ~inf) | (UINT64_C(0x7ff8000000000000) & inf));
+            X[r * P + off + k] = sl_sel_f64(sl_inf_mask64(v) & inf_to_nan, NAN, v);
         }
 }
 
@@ -127,7 +112,7 @@ SL_HOT static uint64_t center_row(const double *restrict x, int64_t P, const dou
     uint64_t any = 0;
     for (int64_t a = 0; a < P; a++) {
         uint64_t nan = sl_nan_mask64(x[a]);
-        d[a] = sl__pm_bits_to(~nan & sl__pm_to_bits(x[a] - m[a]));
+        d[a] = sl_sel_f64(nan, 0.0, x[a] - m[a]);
         colsum[a] += d[a];
         any |= nan;
     }

@@ -47,7 +47,7 @@ static inline double sl__exp_nonpos(double x)
                  ln2_lo = 1.90821492927058770002e-10, shift = 6755399441055744.0; /* 1.5 * 2^52 */
     const uint64_t floor_bits = 0xc086200000000000u; /* -708.0 */
     uint64_t below = -((floor_bits - sl__vm_bits(x)) >> 63); /* all ones when x < -708 */
-    double lo_clamp = sl__vm_from_bits((floor_bits & below) | (sl__vm_bits(x) & ~below));
+    double lo_clamp = sl_sel_f64(below, -708.0, x);
     double t = lo_clamp * log2e + shift;
     double k = t - shift;
     double r = (lo_clamp - k * ln2_hi) - k * ln2_lo;
@@ -67,7 +67,7 @@ static inline double sl__exp_nonpos(double x)
     double er = 1.0 + (r + r * p);   /* e^r: its small part first, then 1 */
     /* k (-1022 <= k <= 0) sits in t's low bits as a two's complement */
     uint64_t scale = (sl__vm_bits(t) + 1023u) << 52;
-    return sl__vm_from_bits(sl__vm_bits(er * sl__vm_from_bits(scale)) & ~below);
+    return sl_sel_f64(below, 0.0, er * sl__vm_from_bits(scale));
 }
 
 /* log(1 + e) for 0 <= e <= 1: with s = e / (2 + e) (0 <= s <= 1/3),
@@ -96,14 +96,19 @@ static inline double sl__log1p_unit(double e)
     return 2.0 * s + 2.0 * s * p;
 }
 
-/* σ(z) = 1 / (1 + e^-z), from e = e^-|z|: 1/(1 + e) for z >= 0, else
- * e/(1 + e), so that neither overflows; NaN stays NaN. */
+/* σ(z) from e = e^-|z| and iu = 1/(1 + e): iu for z >= 0, else e·iu, so
+ * that neither overflows. */
+static inline double sl__sigmoid_of(double z, double e, double iu)
+{
+    uint64_t neg = -(sl__vm_bits(z) >> 63); /* all ones when z < 0 */
+    return sl_sel_f64(neg, e * iu, iu);
+}
+
+/* σ(z) = 1 / (1 + e^-z); NaN stays NaN. */
 static inline double sl__sigmoid(double z)
 {
     double e = sl__exp_nonpos(-fabs(z)), iu = 1.0 / (1.0 + e);
-    uint64_t neg = -(sl__vm_bits(z) >> 63); /* all ones when z < 0 */
-    uint64_t p = (sl__vm_bits(e * iu) & neg) | (sl__vm_bits(iu) & ~neg);
-    return sl__vm_from_bits(p | (sl_nan_mask64(z) & UINT64_C(0x7ff8000000000000)));
+    return sl_sel_f64(sl_nan_mask64(z), z, sl__sigmoid_of(z, e, iu));
 }
 
 #endif

@@ -182,9 +182,9 @@ static sl_status cm_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *pa
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory for a %lld-row chunk", (long long)rows);
     double *xs = scratch + cms, *ys = xs + (cx ? rows * F : 0);
     const double *X = sl__chunk_f64(in, t->xi, xs), *y = sl__chunk_f64(in, t->yi, ys);
-    sl_status s = sl__check_finite(t->st, t->names[0], X, rows, F, in->row0, err);
+    sl_status s = sl__check_chunk_finite(t->st, in, t->xi, X, err);
     if (s == SL_OK)
-        s = sl__check_finite(t->st, t->names[1], y, rows, 1, in->row0, err);
+        s = sl__check_chunk_finite(t->st, in, t->yi, y, err);
     if (s == SL_OK)
         s = sl__comoment_chunk(X, y, rows, F, partial, scratch, err);
     free(scratch);

@@ -606,9 +606,9 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                     .read = read_chunk,
                     .read_parallel = 1};
     sl_status rc = sl_exec_pass(ex, st, &pass, NULL, err);
-    if (sl__frame_generator(out))
+    if (sl__frame_generator(out)) {
         sl__frame_set_partial_source(out);
-    else {
+    } else {
         /* stored: done with the file (a streamed stage keeps it open) */
         sl__h5_lock();
         close_locked(s);

@@ -45,10 +45,7 @@ static sl_status classes_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, voi
     const double *y = sl__chunk_f64(in, nt->train.yi, scratch);
     double *acc = partial;
     size_t k = (size_t)acc[0];
-    /* integers converted are finite */
-    sl_status s = sl_dtype_is_float(in->arrays[nt->train.yi].info->dtype)
-                      ? sl__check_finite(nt->st, nt->train.names[1], y, in->rows, 1, in->row0, err)
-                      : SL_OK;
+    sl_status s = sl__check_chunk_finite(nt->st, in, nt->train.yi, y, err);
     if (s == SL_OK && sl__labels_add(acc + 1, &k, SL_CLASS_MAX, y, in->rows) != 0)
         s = too_many_classes(nt, err);
     acc[0] = (double)k;
@@ -137,10 +134,10 @@ static sl_status newton_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void
         X = sl__chunk_f64(in, d->xi, xs);
         y = sl__chunk_f64(in, d->yi, ys);
         if (check)
-            s = sl__check_finite(nt->st, d->names[0], X, rows, F, in->row0, err);
+            s = sl__check_chunk_finite(nt->st, in, d->xi, X, err);
     }
-    if (s == SL_OK && check && sl_dtype_is_float(in->arrays[d->yi].info->dtype))
-        s = sl__check_finite(nt->st, d->names[1], y, rows, 1, in->row0, err);
+    if (s == SL_OK && check)
+        s = sl__check_chunk_finite(nt->st, in, d->yi, y, err);
     for (int64_t i = 0; s == SL_OK && i < rows; i++) {
         /* classes 0..K-1 (encoded labels, 0/1): the label is its class */
         long k = nt->classes_are_codes && y[i] >= 0 && y[i] < (double)nt->K && y[i] == (double)(int32_t)y[i]

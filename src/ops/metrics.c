@@ -313,12 +313,10 @@ sl_status sl__metrics_read_rows(const sl__metrics *s, const sl_chunk *in, unsign
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     double *ts = v->buf, *ps = ts + nt, *qs = ps + np, *xs = qs + nq;
     v->y = sl__chunk_f64(in, s->ti, ts);
-    sl_status rc = sl_dtype_is_float(in->arrays[s->ti].info->dtype) /* integers converted are finite */
-                       ? sl__check_finite(s->st, in->arrays[s->ti].info->name, v->y, rows, 1, in->row0, err)
-                       : SL_OK;
+    sl_status rc = sl__check_chunk_finite(s->st, in, s->ti, v->y, err);
     if (rc == SL_OK && model) {
         const double *X = sl__chunk_f64(in, s->xi, xs);
-        rc = sl__check_finite(s->st, in->arrays[s->xi].info->name, X, rows, s->F, in->row0, err);
+        rc = sl__check_chunk_finite(s->st, in, s->xi, X, err);
         for (int64_t i = 0; rc == SL_OK && i < rows; i++)
             ps[i] = s->b;
         if (rc == SL_OK)
@@ -338,11 +336,11 @@ sl_status sl__metrics_read_rows(const sl__metrics *s, const sl_chunk *in, unsign
     }
     if (rc == SL_OK && (what & SL__READ_PRED) && s->pi >= 0) {
         v->yp = sl__chunk_f64(in, s->pi, ps);
-        rc = sl__check_finite(s->st, in->arrays[s->pi].info->name, v->yp, rows, 1, in->row0, err);
+        rc = sl__check_chunk_finite(s->st, in, s->pi, v->yp, err);
     }
     if (rc == SL_OK && (what & SL__READ_PROB) && s->qi >= 0) {
         v->prob = sl__chunk_f64(in, s->qi, qs);
-        rc = sl__check_finite(s->st, in->arrays[s->qi].info->name, v->prob, rows, s->K, in->row0, err);
+        rc = sl__check_chunk_finite(s->st, in, s->qi, v->prob, err);
     }
     return rc;
 }

@@ -186,6 +186,12 @@ sl_status sl__check_finite(const sl_stage *st, const char *array, const double *
                           (long long)(row0 + rows - 1));
 }
 
+sl_status sl__check_chunk_finite(const sl_stage *st, const sl_chunk *c, long i, const double *x, sl_error *err)
+{
+    const sl_array_info *a = c->arrays[i].info;
+    return sl_dtype_is_float(a->dtype) ? sl__check_finite(st, a->name, x, c->rows, a->cols, c->row0, err) : SL_OK;
+}
+
 sl_status sl__check_binary(const sl_stage *st, const char *array, const double *y, int64_t rows, int64_t row0,
                            const char *why, sl_error *err)
 {
@@ -340,9 +346,9 @@ static sl_status chunk_xy(const sl__train *t, const sl_chunk *in, double *xs, do
 {
     *X = sl__chunk_f64(in, t->xi, xs);
     *y = sl__chunk_f64(in, t->yi, ys);
-    sl_status s = sl__check_finite(t->st, t->names[0], *X, in->rows, t->F, in->row0, err);
+    sl_status s = sl__check_chunk_finite(t->st, in, t->xi, *X, err);
     if (s == SL_OK)
-        s = sl__check_finite(t->st, t->names[1], *y, in->rows, 1, in->row0, err);
+        s = sl__check_chunk_finite(t->st, in, t->yi, *y, err);
     if (s == SL_OK && t->kind == SL__MODEL_LOGISTIC)
         s = sl__check_binary(t->st, t->names[1], *y, in->rows, in->row0, "logistic regression", err);
     return s;

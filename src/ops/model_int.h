@@ -82,6 +82,10 @@ const double *sl__chunk_f64(const sl_chunk *c, long i, double *scratch);
  * the frame) and how many there are, and suggests the clean op. */
 sl_status sl__check_finite(const sl_stage *st, const char *array, const double *x, int64_t rows, int64_t cols,
                            int64_t row0, sl_error *err);
+/* sl__check_finite for array i of chunk c, whose values as float64
+ * (sl__chunk_f64) are x: an integer array converted is finite, so only a
+ * float array is scanned. */
+sl_status sl__check_chunk_finite(const sl_stage *st, const sl_chunk *c, long i, const double *x, sl_error *err);
 
 /* Checks that labels are 0 or 1 (logistic regression, accuracy, log-loss). */
 sl_status sl__check_binary(const sl_stage *st, const char *array, const double *y, int64_t rows, int64_t row0,

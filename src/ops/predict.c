@@ -270,7 +270,7 @@ static sl_status predict_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, voi
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     const double *X = sl__chunk_f64(in, s->xi, xs);
     double *z = out->arrays[s->n_in].data;
-    sl_status rc = sl__check_finite(s->st, xa->name, X, rows, s->F, in->row0, err);
+    sl_status rc = sl__check_chunk_finite(s->st, in, s->xi, X, err);
     if (rc == SL_OK && s->R > 1) {
         rc = predict_classes(s, X, rows, z, out->arrays[s->n_in + 1].data, err);
     } else if (rc == SL_OK) {

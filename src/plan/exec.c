@@ -997,8 +997,7 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
     sl__ckpt_writer *writer = part->writer ? part->writer : pass->output ? sl__frame_writer(pass->output) : NULL;
     sl_status s = check_pass(pass, acc, writer, err);
     size_t pass_no = ex->pass_no++;
-    int64_t stride = ex->sample_stride > 1 ? ex->sample_stride : 1;
-    ex->sample_stride = 0;
+    int64_t stride = ex->sample_stride > 1 ? ex->sample_stride : 1; /* sl_exec_pass clears it */
     if (s == SL_OK && stride > 1 && (pass->output || pass->sequential || pass->chunk_order || !pass->input))
         s = sl__error_set(err, SL_ERR_INTERNAL, "pass '%s' samples chunks but writes, orders or reads a source",
                           pass->name);
