@@ -28,6 +28,7 @@ struct sl_frame {
     char ***columns;  /* per array: cols names, or NULL */
     struct sl_pass *gen; /* streamed frames: what computes their chunks */
     int gen_partial;     /* gen's read() leaves the arrays without a buffer alone */
+    int gen_row_local;   /* gen's chunk() may run on any run of a chunk's rows (sl__frame_set_row_local) */
     void **mem;
     unsigned char *borrowed; /* per array: mem[i] is the caller's (sl_frame_borrow_data), not ours to free */
     char *version;           /* the caller's name for the data's content (sl_frame_set_version) */
@@ -110,6 +111,7 @@ void sl__frame_drop_data(sl_frame *f)
     free(f->gen);
     f->gen = NULL;
     f->gen_partial = 0;
+    f->gen_row_local = 0;
     free(f->layout);
     free(f->layout_end);
     f->layout = f->layout_end = NULL;
@@ -612,6 +614,7 @@ sl_status sl__frame_set_generator(sl_frame *f, const struct sl_pass *pass, sl_er
     free(f->gen);
     f->gen = copy;
     f->gen_partial = 0;
+    f->gen_row_local = 0;
     return SL_OK;
 }
 
@@ -677,4 +680,14 @@ void sl__frame_set_partial_source(sl_frame *f)
 int sl__frame_partial_source(const sl_frame *f)
 {
     return f->gen_partial;
+}
+
+void sl__frame_set_row_local(sl_frame *f)
+{
+    f->gen_row_local = f->gen && f->gen->input && f->gen->chunk;
+}
+
+int sl__frame_row_local(const sl_frame *f)
+{
+    return f->gen_row_local;
 }

@@ -55,6 +55,16 @@ const struct sl_pass *sl__frame_generator(const sl_frame *f);
 void sl__frame_set_partial_source(sl_frame *f);
 int sl__frame_partial_source(const sl_frame *f);
 
+/* A streamed frame whose generator computes each row of its output from
+ * the same row of its input alone (a filter keeps or drops each row on its
+ * own), and whose partial is scratch it writes before it reads: its chunk()
+ * may then run on consecutive runs of a chunk's rows one after another,
+ * the partial cleared once per chunk, and write the same rows it writes for
+ * the whole chunk (a block-streamed pass, exec.c). Set by the executor when
+ * it captures an output pass the op said so of (sl__exec_row_local_next). */
+void sl__frame_set_row_local(sl_frame *f);
+int sl__frame_row_local(const sl_frame *f);
+
 /* How the frame's rows are cut into chunks, when not in chunks of the run's
  * chunk_rows: a filter's output and every map of it keep the chunks of the
  * frame the filter read, each with the rows it kept (some may be empty), so

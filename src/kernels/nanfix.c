@@ -250,24 +250,34 @@ void sl__nansum_f32(const float *x, int64_t rows, int64_t cols, const unsigned c
 
 /* ---- rows with a missing value ------------------------------------------------------- */
 
-#define ROWS_MISSING(T)                                                                                     \
-    do {                                                                                                   \
-        const T *x = data;                                                                                 \
-        for (int64_t r = 0; r < rows; r++) {                                                               \
-            const T *row = x + r * cols;                                                                   \
-            for (int64_t c = 0; c < cols; c++) {                                                           \
-                double v = (double)row[c];                                                                 \
-                if (MISSING(v)) {                                                                          \
-                    miss[r] = 1;                                                                           \
-                    break;                                                                                 \
-                }                                                                                          \
-            }                                                                                              \
+/* Branch-free (a mask per value, simd.h), so that the loop over the rows
+ * of a single column (a target array) vectorizes. */
+#define ROWS_MISSING(T, NAME)                                                                               \
+    SL_HOT static void NAME(const T *restrict x, int64_t rows, int64_t cols, int skip_inf,                 \
+                            unsigned char *restrict miss)                                                  \
+    {                                                                                                      \
+        if (cols == 1) {                                                                                   \
+            for (int64_t r = 0; r < rows; r++)                                                             \
+                miss[r] |= (unsigned char)(MISSING_MASK(T, (double)x[r]) & 1);                             \
+            return;                                                                                        \
         }                                                                                                  \
-    } while (0)
+        for (int64_t r = 0; r < rows; r++) {                                                               \
+            uint64_t m = 0;                                                                                \
+            for (int64_t c = 0; c < cols; c++)                                                             \
+                m |= MISSING_MASK(T, (double)x[r * cols + c]);                                             \
+            miss[r] |= (unsigned char)(m & 1);                                                             \
+        }                                                                                                  \
+    }
+
+ROWS_MISSING(float, rows_missing_f32)
+ROWS_MISSING(double, rows_missing_f64)
 
 void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, int skip_inf, unsigned char *miss)
 {
-    DISPATCH_FLOAT(ROWS_MISSING)
+    if (t == SL_FLOAT32)
+        rows_missing_f32(data, rows, cols, skip_inf, miss);
+    else if (t == SL_FLOAT64)
+        rows_missing_f64(data, rows, cols, skip_inf, miss);
 }
 
 /* ---- imputation ------------------------------------------------------------------------ */

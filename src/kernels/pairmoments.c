@@ -5,6 +5,12 @@
 #include "kernels/simd.h"
 
 #define PM_BLOCK_ROWS 4096
+/* The column loops see TILE rows of P columns as one run of TILE·P values,
+ * the per-column values (means, running sums) repeated TILE times beside
+ * them: a loop whose length is a multiple of the vector width whatever P
+ * is, with no scalar tail per row. Rows outside whole tiles of kept rows go
+ * one at a time. */
+#define TILE 4
 
 size_t sl__pm_size(int64_t P)
 {
@@ -14,8 +20,9 @@ size_t sl__pm_size(int64_t P)
 size_t sl__pm_scratch_size(int64_t rows, int64_t P)
 {
     int64_t b = rows < PM_BLOCK_ROWS ? rows : PM_BLOCK_ROWS;
-    /* a block of centred rows, counts and sums for the means, the rows' missing flags */
-    return (size_t)((b > 0 ? b : 1) * P + 3 * P);
+    /* a block of centred rows, counts, sums, a row's missing flags, and
+     * what rows with missing cells take from the pairs */
+    return (size_t)((b > 0 ? b : 1) * P + 3 * P + 2 * P * P + 4 * TILE * P);
 }
 
 static double *pm_mean(double *s)
@@ -38,55 +45,60 @@ static double *pm_Q(double *s, int64_t P)
     return s + 1 + P + 2 * P * P;
 }
 
-/* Observed means of each column over the kept rows: the plain mean, then
- * the mean of the deviations from it as a correction (exact for data whose
- * plain sum rounds). */
 /* The loops below are branch-free over the columns (a missing cell adds
  * -0.0, which leaves a sum's bits as they are, through a select, simd.h),
  * so that they vectorize; each column's sums still run in row order. */
 
-/* count[a], sum[a] += the observed cells of column a in the kept rows. */
+/* Whether rows [i, i + TILE) are all kept. */
+static int tile_kept(const unsigned char *drop, int64_t i)
+{
+    if (!drop)
+        return 1;
+    uint32_t w;
+    memcpy(&w, drop + i, sizeof w);
+    return w == 0;
+}
+
+/* a[k] += t[k] + t[k + P] + ... over the TILE copies of each column. */
+static void fold_tile(const double *t, int64_t P, double *a)
+{
+    for (int64_t k = 0; k < P; k++)
+        a[k] += (t[k] + t[P + k]) + (t[2 * P + k] + t[3 * P + k]);
+}
+
+/* count[a], sum[a] += the observed cells of column a in the kept rows
+ * (tc, ts: 2·TILE·P doubles of scratch). */
 SL_HOT static void observed_sums(const double *restrict X, int64_t rows, int64_t P, const unsigned char *drop,
-                                 double *restrict count, double *restrict sum)
+                                 double *restrict count, double *restrict sum, double *restrict tc, double *restrict ts)
 {
-    for (int64_t i = 0; i < rows; i++) {
-        if (drop && drop[i])
-            continue;
+    int64_t W = TILE * P, i = 0;
+    memset(tc, 0, (size_t)W * sizeof *tc);
+    memset(ts, 0, (size_t)W * sizeof *ts);
+    for (; i + TILE <= rows; i += TILE) {
         const double *x = X + i * P;
-        for (int64_t a = 0; a < P; a++) {
-            uint64_t miss = sl_nan_mask64(x[a]);
-            count[a] += sl_sel_f64(miss, -0.0, 1.0);
-            sum[a] += sl_sel_f64(miss, -0.0, x[a]);
+        if (tile_kept(drop, i)) {
+            for (int64_t k = 0; k < W; k++) {
+                uint64_t miss = sl_nan_mask64(x[k]);
+                tc[k] += sl_sel_f64(miss, -0.0, 1.0);
+                ts[k] += sl_sel_f64(miss, -0.0, x[k]);
+            }
+            continue;
         }
+        for (int64_t r = 0; r < TILE; r++)
+            for (int64_t a = 0; !drop[i + r] && a < P; a++) {
+                uint64_t miss = sl_nan_mask64(x[r * P + a]);
+                count[a] += sl_sel_f64(miss, -0.0, 1.0);
+                sum[a] += sl_sel_f64(miss, -0.0, x[r * P + a]);
+            }
     }
-}
-
-/* sum[a] += the observed cells' deviations from mean[a] in the kept rows. */
-SL_HOT static void observed_deviations(const double *restrict X, int64_t rows, int64_t P, const unsigned char *drop,
-                                       const double *restrict mean, double *restrict sum)
-{
-    for (int64_t i = 0; i < rows; i++) {
-        if (drop && drop[i])
-            continue;
-        const double *x = X + i * P;
-        for (int64_t a = 0; a < P; a++)
-            sum[a] += sl_sel_f64(sl_nan_mask64(x[a]), -0.0, x[a] - mean[a]);
-    }
-}
-
-static void observed_means(const double *X, int64_t rows, int64_t P, const unsigned char *drop, double *count,
-                           double *sum, double *mean)
-{
-    memset(count, 0, (size_t)P * sizeof *count);
-    memset(sum, 0, (size_t)P * sizeof *sum);
-    observed_sums(X, rows, P, drop, count, sum);
-    for (int64_t a = 0; a < P; a++)
-        mean[a] = count[a] > 0 ? sum[a] / count[a] : 0;
-    memset(sum, 0, (size_t)P * sizeof *sum);
-    observed_deviations(X, rows, P, drop, mean, sum);
-    for (int64_t a = 0; a < P; a++)
-        if (count[a] > 0)
-            mean[a] += sum[a] / count[a];
+    for (; i < rows; i++)
+        for (int64_t a = 0; !(drop && drop[i]) && a < P; a++) {
+            uint64_t miss = sl_nan_mask64(X[i * P + a]);
+            count[a] += sl_sel_f64(miss, -0.0, 1.0);
+            sum[a] += sl_sel_f64(miss, -0.0, X[i * P + a]);
+        }
+    fold_tile(tc, P, count);
+    fold_tile(ts, P, sum);
 }
 
 SL_HOT static void gather(const double *restrict a, int64_t rows, int64_t w, uint64_t inf_to_nan,
@@ -99,15 +111,51 @@ SL_HOT static void gather(const double *restrict a, int64_t rows, int64_t w, uin
         }
 }
 
+SL_HOT static void gather_f32(const float *restrict a, int64_t rows, int64_t w, uint64_t inf_to_nan,
+                              double *restrict X, int64_t P, int64_t off)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t k = 0; k < w; k++) {
+            double v = (double)a[r * w + k];
+            X[r * P + off + k] = sl_sel_f64(sl_inf_mask64(v) & inf_to_nan, NAN, v);
+        }
+}
+
+void sl__pm_gather_f32(const float *a, int64_t rows, int64_t w, int skip_inf, double *X, int64_t P, int64_t off)
+{
+    gather_f32(a, rows, w, skip_inf ? ~UINT64_C(0) : 0, X, P, off);
+}
+
 void sl__pm_gather(const double *a, int64_t rows, int64_t w, int skip_inf, double *X, int64_t P, int64_t off)
 {
     gather(a, rows, w, skip_inf ? ~UINT64_C(0) : 0, X, P, off);
 }
 
+/* What a kept row with missing cells takes from the pairs with each of
+ * its missing columns b: its deviations (d) to row b of Rm, its missing
+ * flags to row b of Mm, as whole rows that vectorize (missing cells are
+ * rare). */
+static inline __attribute__((always_inline)) void missing_row(const double *x, const double *d, int64_t P,
+                                                              double *Rm, double *Mm, double *miss)
+{
+    for (int64_t a = 0; a < P; a++)
+        miss[a] = sl_sel_f64(sl_nan_mask64(x[a]), 1.0, 0.0);
+    for (int64_t b = 0; b < P; b++) {
+        if (miss[b] == 0)
+            continue;
+        double *rb = Rm + b * P, *mb = Mm + b * P;
+        for (int64_t a = 0; a < P; a++) {
+            rb[a] += d[a];
+            mb[a] += miss[a];
+        }
+    }
+}
+
 /* d = x − m with missing cells 0, colsum += d; nonzero when the row has a
  * missing cell. */
-SL_HOT static uint64_t center_row(const double *restrict x, int64_t P, const double *restrict m, double *restrict d,
-                                  double *restrict colsum)
+static inline __attribute__((always_inline)) uint64_t center_row(const double *restrict x, int64_t P,
+                                                                  const double *restrict m, double *restrict d,
+                                                                  double *restrict colsum)
 {
     uint64_t any = 0;
     for (int64_t a = 0; a < P; a++) {
@@ -119,55 +167,119 @@ SL_HOT static uint64_t center_row(const double *restrict x, int64_t P, const dou
     return any;
 }
 
+/* Centres the kept rows of a block on m into D (missing cells 0), adds
+ * their deviations to colsum, and what rows with missing cells take from
+ * the pairs to Rm and Mm (missing_row). mt, tsum: TILE·P doubles each of
+ * scratch. Returns the rows kept. */
+SL_HOT static int64_t center_block(const double *restrict X, int64_t rows, int64_t P, const unsigned char *drop,
+                                   const double *restrict m, double *restrict D, double *restrict colsum,
+                                   double *restrict Rm, double *restrict Mm, double *restrict miss,
+                                   double *restrict mt, double *restrict tsum)
+{
+    int64_t W = TILE * P, nb = 0, i = 0;
+    for (int64_t k = 0; k < W; k++) {
+        mt[k] = m[k % P];
+        tsum[k] = 0;
+    }
+    for (; i + TILE <= rows; i += TILE) {
+        const double *x = X + i * P;
+        if (tile_kept(drop, i)) {
+            double *d = D + nb * P;
+            uint64_t any = 0;
+            for (int64_t k = 0; k < W; k++) {
+                uint64_t nan = sl_nan_mask64(x[k]);
+                d[k] = sl_sel_f64(nan, 0.0, x[k] - mt[k]);
+                tsum[k] += d[k];
+                any |= nan;
+            }
+            for (int64_t r = 0; any && r < TILE; r++) {
+                uint64_t row_any = 0;
+                for (int64_t a = 0; a < P; a++)
+                    row_any |= sl_nan_mask64(x[r * P + a]);
+                if (row_any)
+                    missing_row(x + r * P, d + r * P, P, Rm, Mm, miss);
+            }
+            nb += TILE;
+            continue;
+        }
+        for (int64_t r = 0; r < TILE; r++) {
+            if (drop[i + r])
+                continue;
+            double *d = D + nb++ * P;
+            if (center_row(x + r * P, P, m, d, colsum))
+                missing_row(x + r * P, d, P, Rm, Mm, miss);
+        }
+    }
+    for (; i < rows; i++) {
+        if (drop && drop[i])
+            continue;
+        double *d = D + nb++ * P;
+        if (center_row(X + i * P, P, m, d, colsum))
+            missing_row(X + i * P, d, P, Rm, Mm, miss);
+    }
+    fold_tile(tsum, P, colsum);
+    return nb;
+}
+
+/* Moves the state's sums from their centres to centres m − δ (Σ (x_a −
+ * (m_a − δ_a)) = R_ab + N_ab δ_a, and the products likewise): exact algebra,
+ * used with small δ (rounding) within a chunk and any δ in a merge. Only
+ * the sums move; the caller sets the new centres. */
+static void shift_sums(double *N, double *R, double *Q, const double *delta, int64_t P)
+{
+    for (int64_t a = 0; a < P; a++)
+        for (int64_t b = 0; b < P; b++) {
+            int64_t ab = a * P + b, ba = b * P + a;
+            Q[ab] += delta[b] * R[ab] + delta[a] * R[ba] + N[ab] * delta[a] * delta[b];
+        }
+    for (int64_t a = 0; a < P; a++)
+        for (int64_t b = 0; b < P; b++)
+            R[a * P + b] += N[a * P + b] * delta[a];
+}
+
 sl_status sl__pm_chunk(const double *X, int64_t rows, int64_t P, const unsigned char *drop, double *state,
                        double *scratch, sl_error *err)
 {
     memset(state, 0, sl__pm_size(P) * sizeof *state);
     double *m = pm_mean(state), *N = pm_N(state, P), *R = pm_R(state, P), *Q = pm_Q(state, P);
     int64_t block = rows < PM_BLOCK_ROWS ? rows : PM_BLOCK_ROWS;
-    double *D = scratch, *count = scratch + (block > 0 ? block : 1) * P, *colsum = count + P, *missing = colsum + P;
-    observed_means(X, rows, P, drop, count, colsum, m);
+    double *D = scratch, *count = scratch + (block > 0 ? block : 1) * P, *colsum = count + P, *miss = colsum + P,
+           *Rm = miss + P, *Mm = Rm + P * P, *t1 = Mm + P * P, *t2 = t1 + TILE * P;
+    memset(count, 0, (size_t)(3 * P + 2 * P * P) * sizeof *count);
+    /* centred first on the plain means; their rounding is moved out below */
+    observed_sums(X, rows, P, drop, count, colsum, t1, t2);
+    for (int64_t a = 0; a < P; a++)
+        m[a] = count[a] > 0 ? colsum[a] / count[a] : 0;
     memset(colsum, 0, (size_t)P * sizeof *colsum);
     double kept = 0;
     sl_status s = SL_OK;
     for (int64_t r0 = 0; r0 < rows && s == SL_OK; r0 += block) {
-        int64_t r1 = r0 + block < rows ? r0 + block : rows, nb = 0;
-        for (int64_t i = r0; i < r1; i++) {
-            if (drop && drop[i])
-                continue;
-            const double *x = X + i * P;
-            double *d = D + nb * P;
-            if (!center_row(x, P, m, d, colsum)) {
-                nb++;
-                continue;
-            }
-            /* Missing cells are rare: the pairs they take out of "both
-             * observed" are subtracted row by row (N and R start from all
-             * kept rows and the column sums of d, added below). */
-            for (int64_t a = 0; a < P; a++)
-                missing[a] = isnan(x[a]);
-            for (int64_t b = 0; b < P; b++) {
-                if (!missing[b])
-                    continue;
-                for (int64_t a = 0; a < P; a++) {
-                    R[a * P + b] -= d[a];
-                    N[a * P + b] -= 1;
-                    if (!missing[a])
-                        N[b * P + a] -= 1;
-                }
-            }
-            nb++;
-        }
+        int64_t r1 = r0 + block < rows ? r0 + block : rows;
+        int64_t nb =
+            center_block(X + r0 * P, r1 - r0, P, drop ? drop + r0 : NULL, m, D, colsum, Rm, Mm, miss, t1, t2);
         kept += (double)nb;
         /* Σ over both observed of d_a d_b: a missing cell's d is 0 */
         s = sl__gram_add(D, nb, P, Q, err);
     }
     state[0] = kept;
+    /* N_ab: kept rows less those missing a or b; R_ab: a's deviations less
+     * those in rows missing b */
     for (int64_t a = 0; a < P; a++)
         for (int64_t b = 0; b < P; b++) {
-            N[a * P + b] += kept;
-            R[a * P + b] += colsum[a];
+            N[a * P + b] = kept - Mm[a * P + a] - Mm[b * P + b] + Mm[b * P + a];
+            /* (a column missing in every row leaves no pair: exactly 0,
+             * where the difference of the same sum taken in two orders
+             * would leave a rounding) */
+            R[a * P + b] = Mm[b * P + b] == kept ? 0.0 : colsum[a] - Rm[b * P + a];
         }
+    /* the centres become the observed means (the deviations' mean added) */
+    double delta[P > 0 ? P : 1];
+    for (int64_t a = 0; a < P; a++) {
+        double na = N[a * P + a], mean = na > 0 ? m[a] + R[a * P + a] / na : m[a];
+        delta[a] = m[a] - mean;
+        m[a] = mean;
+    }
+    shift_sums(N, R, Q, delta, P);
     return s;
 }
 
@@ -196,6 +308,7 @@ void sl__pm_merge(double *acc, const double *part, int64_t P)
     double *m = pm_mean(acc), *N = pm_N(acc, P), *R = pm_R(acc, P), *Q = pm_Q(acc, P);
     const double *m2 = part + 1, *N2 = part + 1 + P, *R2 = N2 + P * P, *Q2 = R2 + P * P;
     double da[P > 0 ? P : 1], db[P > 0 ? P : 1];
+    memset(da, 0, sizeof da); /* (P >= 1 here; this tells the compiler) */
     for (int64_t a = 0; a < P; a++) {
         double na = N[a * P + a], nb = N2[a * P + a], n = na + nb;
         /* m = m_a + (m_b − m_a)·n_b/n, rounded; each part's offset is taken
@@ -208,15 +321,7 @@ void sl__pm_merge(double *acc, const double *part, int64_t P)
         m[a] = mnew;
     }
     /* in place for acc: its N does not change until the end */
-    for (int64_t a = 0; a < P; a++)
-        for (int64_t b = 0; b < P; b++) {
-            int64_t ab = a * P + b, ba = b * P + a;
-            double q = Q[ab] + da[b] * R[ab] + da[a] * R[ba] + N[ab] * da[a] * da[b];
-            Q[ab] = q;
-        }
-    for (int64_t a = 0; a < P; a++)
-        for (int64_t b = 0; b < P; b++)
-            R[a * P + b] += N[a * P + b] * da[a];
+    shift_sums(N, R, Q, da, P);
     add_moved(N2, R2, Q2, db, P, R, Q);
     for (int64_t k = 0; k < P * P; k++)
         N[k] += N2[k];

@@ -30,6 +30,8 @@ size_t sl__pm_size(int64_t P);
 /* Columns [off, off + w) of the rows x P block X from a (rows x w, row
  * major); skip_inf: ±Inf becomes NaN (missing). */
 void sl__pm_gather(const double *a, int64_t rows, int64_t w, int skip_inf, double *X, int64_t P, int64_t off);
+/* The same from a float32 array (each value converted exactly). */
+void sl__pm_gather_f32(const float *a, int64_t rows, int64_t w, int skip_inf, double *X, int64_t P, int64_t off);
 /* Doubles of scratch sl__pm_chunk needs for `rows` rows. */
 size_t sl__pm_scratch_size(int64_t rows, int64_t P);
 

@@ -22,12 +22,14 @@
 #include <string.h>
 #include "config/params_int.h"
 #include "core/error_int.h"
+#include "kernels/cast.h"
 #include "kernels/nanfix.h"
 #include "kernels/pairmoments.h"
 #include "ops/model_int.h"
 #include "ops/moments_int.h"
 #include "kernels/quantile.h"
 #include "ops/ops_int.h"
+#include "plan/exec_int.h"
 #include "plan/pipeline_int.h"
 
 static const sl_param_spec params[] = {
@@ -301,30 +303,114 @@ typedef struct stats_ctx {
     size_t counts_off; /* the accumulator's rows kept of each chunk */
 } stats_ctx;
 
-/* The chunk's columns, every array's in frame order, as doubles (a missing
- * value, ±Inf included under inf: nan, as NaN), into their pairwise moments. */
-static sl_status pair_moments_chunk(const clean_state *s, const sl_chunk *in, const unsigned char *drop, double *pm,
-                                    sl_error *err)
+/* Rows of the blocks a chunk's statistics are gathered in: a block's rows,
+ * as float64, and its centred copy stay in L2 between the column statistics,
+ * the pairwise moments and their Gram product, where a whole chunk (65,536
+ * rows) went out to memory between each of them. Each block's statistics are
+ * merged into the chunk's in row order, as chunks merge into the pass. */
+#define STATS_BLOCK_ROWS 1024
+
+typedef struct stats_scratch {
+    double *X, *cast, *pm_scratch, *pm_part;
+    sl__mstats *ms;
+} stats_scratch;
+
+static void stats_scratch_free(stats_scratch *b)
 {
-    int64_t P = s->pm_cols, rows = in->rows, widest = 0;
+    free(b->X);
+    free(b->cast);
+    free(b->pm_scratch);
+    free(b->pm_part);
+    free(b->ms);
+}
+
+static sl_status stats_scratch_alloc(const clean_state *s, const sl_chunk *in, int64_t P, stats_scratch *b,
+                                     sl_error *err)
+{
+    int64_t widest = 1;
     for (size_t i = 0; i < s->n; i++)
-        widest = in->arrays[i].info->cols > widest ? in->arrays[i].info->cols : widest;
-    double *X = malloc((size_t)(rows * P) * sizeof *X), *block = malloc((size_t)(rows * widest) * sizeof *block);
-    double *scratch = malloc(sl__pm_scratch_size(rows, P) * sizeof *scratch);
-    sl_status rc = X && block && scratch ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    int64_t off = 0;
-    for (size_t i = 0; rc == SL_OK && i < s->n; i++) {
-        /* the array as float64, row by row (its own data when it is float64) */
-        int64_t w = in->arrays[i].info->cols;
-        sl__pm_gather(sl__chunk_f64(in, (long)i, block), rows, w, s->skip_inf, X, P, off);
-        off += w;
+        if (in->arrays[i].info->dtype != SL_FLOAT32 && in->arrays[i].info->dtype != SL_FLOAT64)
+            widest = in->arrays[i].info->cols > widest ? in->arrays[i].info->cols : widest;
+    *b = (stats_scratch){0};
+    b->ms = malloc((size_t)(s->stats_cols ? s->stats_cols : 1) * sizeof *b->ms);
+    if (P > 0) {
+        b->X = malloc((size_t)(STATS_BLOCK_ROWS * P) * sizeof *b->X);
+        b->cast = malloc((size_t)(STATS_BLOCK_ROWS * widest) * sizeof *b->cast);
+        b->pm_scratch = malloc(sl__pm_scratch_size(STATS_BLOCK_ROWS, P) * sizeof *b->pm_scratch);
+        b->pm_part = malloc(sl__pm_size(P) * sizeof *b->pm_part);
     }
+    if (b->ms && (P == 0 || (b->X && b->cast && b->pm_scratch && b->pm_part)))
+        return SL_OK;
+    stats_scratch_free(b);
+    return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+}
+
+/* Rows [r0, r0 + nb) of the chunk's columns, every array's in frame order,
+ * as doubles (a missing value, ±Inf included under inf: nan, as NaN), into
+ * the block's pairwise moments, folded into pm. */
+static sl_status pair_moments_block(const clean_state *s, const sl_chunk *in, int64_t r0, int64_t nb,
+                                    const unsigned char *drop, stats_scratch *b, double *pm, sl_error *err)
+{
+    int64_t P = s->pm_cols, off = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const sl_array_info *a = in->arrays[i].info;
+        const char *rows = (const char *)in->arrays[i].data + (size_t)r0 * (size_t)a->cols * sl_dtype_size(a->dtype);
+        if (a->dtype == SL_FLOAT32) {
+            sl__pm_gather_f32((const float *)rows, nb, a->cols, s->skip_inf, b->X, P, off);
+        } else {
+            const double *v = (const double *)rows;
+            if (a->dtype != SL_FLOAT64) {
+                sl__cast(b->cast, SL_FLOAT64, rows, a->dtype, (size_t)(nb * a->cols));
+                v = b->cast;
+            }
+            sl__pm_gather(v, nb, a->cols, s->skip_inf, b->X, P, off);
+        }
+        off += a->cols;
+    }
+    sl_status rc = sl__pm_chunk(b->X, nb, P, drop ? drop + r0 : NULL, b->pm_part, b->pm_scratch, err);
     if (rc == SL_OK)
-        rc = sl__pm_chunk(X, rows, P, drop, pm, scratch, err);
-    free(X);
-    free(block);
-    free(scratch);
+        sl__pm_merge(pm, b->pm_part, P);
     return rc;
+}
+
+/* Whether array i's column statistics follow from the chunk's pairwise
+ * moments, which hold the same count, mean and squared deviations of its
+ * observed values: then its cells are not read a second time. Medians need
+ * the extremes, and inf: keep ordinary infinite values, which the moments
+ * take as missing. */
+static int stats_from_moments(const stats_ctx *c, size_t i)
+{
+    const clean_state *s = c->s;
+    return c->pm_off && s->skip_inf && s->a[i].action != ACT_MEDIAN;
+}
+
+/* Whether cell (r, k) of a float array is NaN or ±Inf (integers are never missing). */
+static int cell_missing(const sl_chunk_array *a, int64_t r, int64_t k)
+{
+    size_t at = (size_t)(r * a->info->cols + k);
+    double v = a->info->dtype == SL_FLOAT32 ? ((const float *)a->data)[at]
+               : a->info->dtype == SL_FLOAT64 ? ((const double *)a->data)[at]
+                                              : 0.0;
+    return !isfinite(v);
+}
+
+/* Array i's statistics from the chunk's pairwise moments (its columns start
+ * at column p of them): the first missing value is looked for only in the
+ * columns that have one, from the top. */
+static void stats_of_moments(const clean_state *s, const sl_chunk *in, size_t i, int64_t p, const double *pm,
+                             const unsigned char *drop, sl__mstats *out)
+{
+    int64_t P = s->pm_cols, w = in->arrays[i].info->cols;
+    const double *m = pm + 1, *N = m + P, *Q = N + 2 * P * P;
+    for (int64_t k = 0; k < w; k++, p++) {
+        double n = N[p * P + p];
+        out[k] = (sl__mstats){n, n > 0 ? m[p] : NAN, Q[p * P + p], NAN, NAN, pm[0] - n, -1, 0};
+        for (int64_t r = 0; out[k].missing > 0 && r < in->rows; r++)
+            if (!(drop && drop[r]) && cell_missing(&in->arrays[i], r, k)) {
+                out[k].first_missing = in->row0 + r;
+                break;
+            }
+    }
 }
 
 static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
@@ -334,10 +420,29 @@ static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
     const clean_state *s = c->s;
     sl__mstats *ms = partial;
     const unsigned char *drop = drop_mask(s, in, (unsigned char *)partial + c->mask_off);
-    for (size_t i = 0; i < s->n; i++)
-        if (s->a[i].stats)
-            sl__mstats_chunk(in->arrays[i].data, in->arrays[i].info->dtype, in->rows, in->arrays[i].info->cols,
-                             in->row0, drop, s->skip_inf, ms + s->a[i].stats_off);
+    stats_scratch b;
+    sl_status rc = stats_scratch_alloc(s, in, c->pm_off ? s->pm_cols : 0, &b, err);
+    if (rc != SL_OK)
+        return rc;
+    sl__mstats_init(ms, s->stats_cols);
+    double *pm = c->pm_off ? (double *)((char *)partial + c->pm_off) : NULL;
+    for (int64_t r0 = 0; r0 < in->rows && rc == SL_OK; r0 += STATS_BLOCK_ROWS) {
+        int64_t nb = in->rows - r0 < STATS_BLOCK_ROWS ? in->rows - r0 : STATS_BLOCK_ROWS;
+        for (size_t i = 0; i < s->n; i++) {
+            const sl_array_info *a = in->arrays[i].info;
+            if (!s->a[i].stats || stats_from_moments(c, i))
+                continue;
+            const char *rows = (const char *)in->arrays[i].data + (size_t)r0 * (size_t)a->cols * sl_dtype_size(a->dtype);
+            sl__mstats_chunk(rows, a->dtype, nb, a->cols, in->row0 + r0, drop ? drop + r0 : NULL, s->skip_inf, b.ms);
+            sl__mstats_merge(ms + s->a[i].stats_off, b.ms, a->cols);
+        }
+        if (pm)
+            rc = pair_moments_block(s, in, r0, nb, drop, &b, pm, err);
+    }
+    stats_scratch_free(&b);
+    for (size_t i = 0, p = 0; rc == SL_OK && pm && i < s->n; p += (size_t)in->arrays[i++].info->cols)
+        if (s->a[i].stats && stats_from_moments(c, i))
+            stats_of_moments(s, in, i, (int64_t)p, pm, drop, ms + s->a[i].stats_off);
     if (c->f32_off)
         memcpy((char *)partial + c->chunk_off, &in, sizeof in);
     if (drop) {
@@ -346,7 +451,7 @@ static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
             kept[1] -= drop[r] != 0;
         memcpy((char *)partial + c->kept_off, kept, sizeof kept);
     }
-    return c->pm_off ? pair_moments_chunk(s, in, drop, (double *)((char *)partial + c->pm_off), err) : SL_OK;
+    return rc;
 }
 
 static sl_status stats_merge(void *ctx, void *acc, const void *partial, sl_error *err)
@@ -814,6 +919,9 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                         .chunk = apply_chunk,
                         .merge = apply_merge,
                         .out_rows = kept};
+        /* each row kept or dropped, imputed and clipped on its own; the
+         * partial's mask is written before it is read */
+        sl__exec_row_local_next(ex);
         rc = sl_exec_pass(ex, st, &pass, &counts, err);
     }
     for (size_t i = 0; i < s->n && rc == SL_OK; i++) {

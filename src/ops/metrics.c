@@ -10,8 +10,10 @@
 #include "config/params_int.h"
 #include "core/error_int.h"
 #include "kernels/blas.h"
+#include "kernels/standardize.h"
 #include "ops/metrics_int.h"
 #include "ops/ops_int.h"
+#include "plan/exec_int.h"
 
 static const sl_param_spec params[] = {
     {"input", SL_PARAM_INPUT, 0, NULL, NULL, 0, 0,
@@ -316,11 +318,15 @@ sl_status sl__metrics_read_rows(const sl__metrics *s, const sl_chunk *in, unsign
     sl_status rc = sl__check_chunk_finite(s->st, in, s->ti, v->y, err);
     if (rc == SL_OK && model) {
         const double *X = sl__chunk_f64(in, s->xi, xs);
-        rc = sl__check_chunk_finite(s->st, in, s->xi, X, err);
-        for (int64_t i = 0; rc == SL_OK && i < rows; i++)
+        for (int64_t i = 0; i < rows; i++)
             ps[i] = s->b;
-        if (rc == SL_OK)
-            rc = sl__gemv_n(1.0, X, rows, s->F, s->w, 1.0, ps, err);
+        rc = sl__gemv_n(1.0, X, rows, s->F, s->w, 1.0, ps, err);
+        /* With every weight finite and non-zero, a NaN or ±Inf in a row of
+         * X makes its prediction NaN or ±Inf: X itself is searched only when
+         * a prediction is (for the error's row and column), not every time. */
+        size_t first = 0;
+        if (rc == SL_OK && (!s->w_nonzero || sl__count_nonfinite(ps, SL_FLOAT64, (size_t)rows, &first) > 0))
+            rc = sl__check_chunk_finite(s->st, in, s->xi, X, err);
         /* the probabilities only for the metrics that read them (log_loss,
          * roc_auc): σ costs more than the rest of an accuracy pass */
         int probs = s->kind == SL__MODEL_LOGISTIC && (what & SL__READ_PROB) && s->want_classes;
@@ -347,49 +353,118 @@ sl_status sl__metrics_read_rows(const sl__metrics *s, const sl_chunk *in, unsign
 
 /* ---- pass 1: sums, log-loss, labels, class counts -------------------------- */
 
-static sl_status metrics_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
+/* Rows of the blocks metrics_chunk works in: each block's sums are folded
+ * into the partial in row order, so that a chunk handed over in runs of
+ * whole blocks gives the partial of one call on the whole chunk (the
+ * executor then streams the input in blocks: sl__exec_blocks_next). */
+#define METRICS_BLOCK_ROWS 512
+
+/* Rows [r0, r0 + n) of chunk c, as a chunk (v's arrays: c's count). */
+static void block_of(const sl_chunk *c, int64_t r0, int64_t n, sl_chunk *v)
 {
-    (void)out;
-    const sl__metrics *s = ctx;
+    v->index = c->index;
+    v->row0 = c->row0 + r0;
+    v->rows = n;
+    for (size_t i = 0; i < c->n_arrays; i++) {
+        const sl_array_info *a = c->arrays[i].info;
+        v->arrays[i].info = a;
+        v->arrays[i].data = c->arrays[i].data ? (char *)c->arrays[i].data +
+                                                    (size_t)(r0 * a->cols) * sl_dtype_size(a->dtype)
+                                              : NULL;
+    }
+}
+
+/* The block's sums run in LANES interleaved partial sums, added in a fixed
+ * tree at the end: a chain of dependent adds, one per row, becomes LANES
+ * independent ones that vectorize; the same bits for a block wherever it
+ * is computed. */
+#define LANES 8
+
+static double lanes_total(const double *a)
+{
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* Σ (y_i − c), or with square set Σ (y_i − c)². */
+static double lane_sum(const double *y, int64_t n, double c, int square)
+{
+    double a[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            double d = y[i + k] - c;
+            a[k] += square ? d * d : d;
+        }
+    for (int k = 0; i < n; i++, k++) {
+        double d = y[i] - c;
+        a[k] += square ? d * d : d;
+    }
+    return lanes_total(a);
+}
+
+/* Σ e² and Σ |e| of the errors e = y − ŷ. */
+static void errors(const double *y, const double *yp, int64_t n, double *sse, double *sae)
+{
+    double q[LANES] = {0}, a[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            double e = y[i + k] - yp[i + k];
+            q[k] += e * e;
+            a[k] += fabs(e);
+        }
+    for (int k = 0; i < n; i++, k++) {
+        double e = y[i] - yp[i];
+        q[k] += e * e;
+        a[k] += fabs(e);
+    }
+    *sse = lanes_total(q);
+    *sae = lanes_total(a);
+}
+
+/* One block's sums, folded into pt. */
+static sl_status metrics_block(const sl__metrics *s, const sl_chunk *in, part *pt, void *partial, long *col,
+                               sl_error *err)
+{
     int64_t rows = in->rows;
-    part *pt = partial;
     sl__rows v = {0};
-    long *col = s->want_classes ? malloc((size_t)(rows + 1) * sizeof *col) : NULL;
-    sl_status rc = s->want_classes && !col ? sl__error_set(err, SL_ERR_NOMEM, "out of memory")
-                                           : sl__metrics_read_rows(s, in, SL__READ_PRED | SL__READ_PROB, &v, err);
+    sl_status rc = sl__metrics_read_rows(s, in, SL__READ_PRED | SL__READ_PROB, &v, err);
     const double *y = v.y, *yp = v.yp, *prob = v.prob;
     if (rc == SL_OK && s->want_classes)
         rc = sl__metrics_row_classes(s, in, y, col, err);
     if (rc == SL_OK && rows > 0) {
-        double sum = 0, m2 = 0, sse = 0, sae = 0, correct = 0, ll = 0, mean = 0;
+        double m2 = 0, sse = 0, sae = 0, correct = 0, ll = 0, mean = 0;
         if (s->want[M_R2]) { /* the truth's spread: r2 alone reads it */
-            for (int64_t i = 0; i < rows; i++)
-                sum += y[i];
-            double c = 0;
-            mean = sum / (double)rows;
-            for (int64_t i = 0; i < rows; i++)
-                c += y[i] - mean;
-            mean += c / (double)rows;
-            for (int64_t i = 0; i < rows; i++) {
-                double d = y[i] - mean;
-                m2 += d * d;
-            }
+            mean = lane_sum(y, rows, 0, 0) / (double)rows;
+            mean += lane_sum(y, rows, mean, 0) / (double)rows;
+            m2 = lane_sum(y, rows, mean, 1);
         }
-        if (yp)
-            for (int64_t i = 0; i < rows; i++) {
-                double e = y[i] - yp[i];
-                sse += e * e;
-                sae += fabs(e);
-                correct += y[i] == yp[i];
-            }
+        if (yp) {
+            errors(y, yp, rows, &sse, &sae);
+            if (s->want[M_ACCURACY])
+                for (int64_t i = 0; i < rows; i++)
+                    correct += y[i] == yp[i];
+        }
         if (s->want[M_LOG_LOSS])
             for (int64_t i = 0; i < rows; i++)
                 ll += s->K == 1 ? sl__log_loss_binary(prob[i], col[i] == 1)
                                 : sl__log_loss_row(prob + i * s->K, (size_t)s->K, (size_t)col[i]);
-        *pt = (part){(double)rows, mean, m2, sse, sae, correct, ll, 0, 0};
-        if (s->want_labels) {
+        double n = pt->n + (double)rows, d = mean - pt->mean;
+        if (pt->n == 0) {
+            pt->mean = mean;
+            pt->m2 = m2;
+        } else {
+            pt->m2 += m2 + d * d * pt->n * (double)rows / n;
+            pt->mean += d * (double)rows / n;
+        }
+        pt->n = n;
+        pt->sse += sse;
+        pt->sae += sae;
+        pt->correct += correct;
+        pt->ll += ll;
+        if (s->want_labels && !pt->too_many) {
             double *set = (double *)((char *)partial + s->lab_off);
-            size_t k = 0;
+            size_t k = (size_t)pt->n_labels;
             pt->too_many = sl__labels_add(set, &k, SL_CLASS_MAX, y, rows) ||
                            sl__labels_add(set, &k, SL_CLASS_MAX, yp, rows);
             pt->n_labels = (int64_t)k;
@@ -401,6 +476,24 @@ static sl_status metrics_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, voi
         }
     }
     free(v.buf);
+    return rc;
+}
+
+static sl_status metrics_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void *partial, sl_error *err)
+{
+    (void)out;
+    const sl__metrics *s = ctx;
+    int64_t B = METRICS_BLOCK_ROWS;
+    sl_chunk b = {0};
+    b.n_arrays = in->n_arrays;
+    b.arrays = malloc((in->n_arrays ? in->n_arrays : 1) * sizeof *b.arrays);
+    long *col = s->want_classes ? malloc((size_t)(B + 1) * sizeof *col) : NULL;
+    sl_status rc = !b.arrays || (s->want_classes && !col) ? sl__error_set(err, SL_ERR_NOMEM, "out of memory") : SL_OK;
+    for (int64_t r0 = 0; rc == SL_OK && r0 < in->rows; r0 += B) {
+        block_of(in, r0, in->rows - r0 < B ? in->rows - r0 : B, &b);
+        rc = metrics_block(s, &b, partial, partial, col, err);
+    }
+    free(b.arrays);
     free(col);
     return rc;
 }
@@ -456,6 +549,9 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
         rc = sl__model_load(st, "model", sl_stage_input(st, "model"), s->F, s->w, &s->b, &thr, err);
         if (rc)
             return rc;
+        s->w_nonzero = 1;
+        for (int64_t j = 0; j < s->F; j++)
+            s->w_nonzero &= isfinite(s->w[j]) && s->w[j] != 0;
         s->cut = log(thr / (1 - thr));
     }
     if (s->want_classes && (rc = sl__metrics_load_classes(s, err)) != SL_OK)
@@ -466,6 +562,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     part *acc = calloc(1, s->part_size);
     if (!acc)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl__exec_blocks_next(ex, METRICS_BLOCK_ROWS);
     sl_pass pass = {.name = "metrics",
                     .input = s->frame,
                     .input_arrays = s->names,

@@ -25,6 +25,7 @@ typedef struct sl__metrics {
     /* arrays read by the first pass, the confusion pass, the roc_auc passes */
     const char *names[5], *names_cm[5], *names_roc[5];
     double *w, b, cut;
+    int w_nonzero; /* every weight finite and non-zero: a non-finite x shows in its prediction */
     int64_t K;                 /* probability columns (1 for a logistic model) */
     sl__average avg;
     double pos_label;

@@ -13,6 +13,7 @@
 #include "ops/moments_int.h"
 #include "kernels/standardize.h"
 #include "ops/ops_int.h"
+#include "plan/exec_int.h"
 #include "plan/pipeline_int.h"
 
 static const sl_param_spec params[] = {
@@ -519,6 +520,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                     .output = sl_stage_output(st),
                     .ctx = s,
                     .chunk = apply_chunk};
+    sl__exec_row_local_next(ex); /* element by element */
     return sl_exec_pass(ex, st, &pass, NULL, err);
 }
 

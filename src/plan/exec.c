@@ -61,6 +61,10 @@ typedef struct slot {
     sl_error *merr;
     sl__blas_counters *mblas;
     sl_chunk *mview;
+    /* block streaming (pass_run.block_rows): views of rows of the bottom
+     * level and of the top level's buffer */
+    sl_chunk bottom_view, top_view;
+    int64_t *level_row0, *level_rows, *level_made; /* per level: the chunk's extent, rows computed so far */
 } slot;
 
 /* One member's pass in a shared scan. */
@@ -109,6 +113,7 @@ typedef struct pass_run {
     int64_t next_row;    /* split_write: the output row of this rank's next chunk */
     scan_member *mem;    /* a shared scan: the members' passes (pass is mem[0]'s), else NULL */
     int nmem;
+    int64_t block_rows;  /* > 0: the streamed levels are computed this many rows at a time (stream_blocks) */
 } pass_run;
 
 static sl_status check_pass(const sl_pass *pass, const void *acc, const sl__ckpt_writer *writer, sl_error *err)
@@ -281,6 +286,16 @@ static size_t scratch_bytes(const sl_pass *g)
     return (g->partial_size + 63) & ~(size_t)63;
 }
 
+/* Rows a slot's buffer for level j holds: a chunk's, or when the levels
+ * are streamed in blocks, a block's above the bottom and two at the top
+ * (rows waiting for a whole block, and the next block's). */
+static int64_t level_rows(const pass_run *pr, int j, int64_t chunk_rows)
+{
+    if (!pr->block_rows || j == 0)
+        return chunk_rows;
+    return j < pr->ngen ? pr->block_rows : 2 * pr->block_rows;
+}
+
 /* Bytes a slot needs for the chunk of level j (0 when it reads nothing or
  * views memory). */
 static size_t level_bytes(const pass_run *pr, int j, int64_t chunk_rows)
@@ -291,7 +306,7 @@ static size_t level_bytes(const pass_run *pr, int j, int64_t chunk_rows)
         return 0;
     for (size_t i = 0; i < sl_frame_count(f); i++)
         if (j > 0 || pr->want[i])
-            b += buf_bytes(sl_frame_array(f, i), chunk_rows);
+            b += buf_bytes(sl_frame_array(f, i), level_rows(pr, j, chunk_rows));
     return b;
 }
 
@@ -412,7 +427,7 @@ static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
                 c->arrays[i].info = sl_frame_array(f, i);
                 if (j > 0 || (!pr->in_memory && pr->want[i])) {
                     c->arrays[i].data = p;
-                    p += buf_bytes(c->arrays[i].info, chunk_rows);
+                    p += buf_bytes(c->arrays[i].info, level_rows(pr, j, chunk_rows));
                 }
             }
             if (j > 0 && scratch_bytes(pr->gen[j - 1])) {
@@ -431,6 +446,23 @@ static sl_status alloc_slots(pass_run *pr, int64_t chunk_rows, sl_error *err)
             s->partial = p;
             p += partial;
         }
+        if (pr->block_rows) {
+            s->level_row0 = calloc(3 * (size_t)nlv, sizeof *s->level_row0);
+            if (!s->level_row0)
+                return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            s->level_rows = s->level_row0 + nlv;
+            s->level_made = s->level_rows + nlv;
+            sl_chunk *v[2] = {&s->bottom_view, &s->top_view};
+            for (int e = 0; e < 2; e++) {
+                const sl_chunk *c = &s->lv[e == 0 ? 0 : nlv - 1];
+                v[e]->n_arrays = c->n_arrays;
+                v[e]->arrays = calloc(c->n_arrays ? c->n_arrays : 1, sizeof *v[e]->arrays);
+                if (!v[e]->arrays)
+                    return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+                for (size_t i = 0; i < c->n_arrays; i++)
+                    v[e]->arrays[i].info = c->arrays[i].info;
+            }
+        }
     }
     return SL_OK;
 }
@@ -446,6 +478,9 @@ static void free_pass_run(pass_run *pr)
         for (int j = 0; pr->slots[k].lv && j < pr->slots[k].nlv; j++)
             free(pr->slots[k].lv[j].arrays);
         free(pr->slots[k].lv);
+        free(pr->slots[k].bottom_view.arrays);
+        free(pr->slots[k].top_view.arrays);
+        free(pr->slots[k].level_row0);
         free(pr->slots[k].scratch);
         free(pr->slots[k].out.arrays);
         for (int m = 0; pr->slots[k].mpart && m < pr->nmem; m++)
@@ -532,16 +567,23 @@ static sl_status stream_levels(const pass_run *pr, slot *s)
     return SL_OK;
 }
 
-/* A shared scan: each live member's chunk() on the chunk read once, into
- * its own partial, seeing the arrays its pass asked for. */
-static void compute_members(const pass_run *pr, slot *s)
+/* Clears each member's outcome and BLIS counts for a new chunk. */
+static void members_start(const pass_run *pr, slot *s)
 {
-    const sl_chunk *in = IN(s);
     for (int m = 0; m < pr->nmem; m++) {
-        scan_member *mb = &pr->mem[m];
         s->mst[m] = SL_OK;
         s->mblas[m] = (sl__blas_counters){0};
-        if (in->rows == 0 || atomic_load(&mb->dead))
+    }
+}
+
+/* A shared scan: each live member's chunk() on the chunk read once, into
+ * its own partial, seeing the arrays its pass asked for. `in` is the chunk,
+ * or in a block-streamed pass its next rows (first: the chunk's first). */
+static void compute_members(const pass_run *pr, slot *s, const sl_chunk *in, int first)
+{
+    for (int m = 0; m < pr->nmem; m++) {
+        scan_member *mb = &pr->mem[m];
+        if (in->rows == 0 || atomic_load(&mb->dead) || s->mst[m] != SL_OK)
             continue;
         const sl_chunk *view = in;
         if (mb->want) {
@@ -553,24 +595,163 @@ static void compute_members(const pass_run *pr, slot *s)
                 v->arrays[i].data = mb->want[i] ? in->arrays[i].data : NULL;
             view = v;
         }
-        memset(s->mpart[m], 0, mb->pass->partial_size);
+        if (first)
+            memset(s->mpart[m], 0, mb->pass->partial_size);
         sl__blas_counters before = sl__blas_thread_counters();
         s->mst[m] = mb->pass->chunk(mb->pass->ctx, view, NULL, s->mpart[m], &s->merr[m]);
         sl__blas_counters after = sl__blas_thread_counters();
-        s->mblas[m].flops = after.flops - before.flops;
-        s->mblas[m].seconds = after.seconds - before.seconds;
+        s->mblas[m].flops += after.flops - before.flops;
+        s->mblas[m].seconds += after.seconds - before.seconds;
     }
+}
+
+/* ---- block streaming ----
+ * Over an input streamed through stages that each compute a row from the
+ * same row below (sl__frame_row_local), for a reduce pass whose chunk()
+ * composes over blocks of B rows (sl__exec_blocks_next), a chunk read from
+ * the bottom goes up the levels B rows at a time: each level's buffer holds
+ * one block, so it stays in the core's cache between the levels, where a
+ * whole chunk's levels went out to memory and back at every level. The top
+ * level's rows gather in its buffer (filters below may have dropped some)
+ * and go to the pass in runs of whole blocks, the chunk's last rows last:
+ * the same chunk() results, to the bit, as one call on the whole chunk. */
+
+/* v: rows [r0, r0 + n) of c. */
+static void view_rows(const sl_chunk *c, int64_t r0, int64_t n, sl_chunk *v)
+{
+    v->index = c->index;
+    v->row0 = c->row0 + r0;
+    v->rows = n;
+    for (size_t i = 0; i < c->n_arrays; i++)
+        v->arrays[i].data = c->arrays[i].data ? (char *)c->arrays[i].data + (size_t)r0 * row_bytes(c->arrays[i].info)
+                                              : NULL;
+}
+
+/* Hands the pass the top level's first `rows` staged rows, which are rows
+ * [fed, fed + rows) of the chunk's top level. */
+static sl_status feed_rows(const pass_run *pr, slot *s, int64_t fed, int64_t rows)
+{
+    sl_chunk *v = &s->top_view;
+    view_rows(IN(s), 0, rows, v);
+    v->row0 = IN(s)->row0 + fed;
+    if (pr->mem) {
+        compute_members(pr, s, v, fed == 0);
+        return SL_OK;
+    }
+    if (fed == 0 && s->partial)
+        memset(s->partial, 0, pr->pass->partial_size);
+    return pr->pass->chunk(pr->pass->ctx, v, NULL, s->partial, &s->err);
+}
+
+/* Moves the top level's rows [from, from + rows) to its start. */
+static void keep_staged(sl_chunk *top, int64_t from, int64_t rows)
+{
+    for (size_t i = 0; i < top->n_arrays; i++) {
+        size_t rb = row_bytes(top->arrays[i].info);
+        char *d = top->arrays[i].data;
+        memmove(d, d + (size_t)from * rb, (size_t)rows * rb);
+    }
+}
+
+static sl_status stream_blocks(const pass_run *pr, slot *s)
+{
+    int top = s->nlv - 1;
+    int64_t B = pr->block_rows, *row0 = s->level_row0, *want = s->level_rows, *made = s->level_made;
+    for (int j = 0; j <= top; j++) {
+        row0[j] = s->lv[j].row0;
+        want[j] = s->lv[j].rows;
+        made[j] = 0;
+        if (j > 0 && s->scratch[j])
+            memset(s->scratch[j], 0, pr->gen[j - 1]->partial_size);
+    }
+    int64_t staged = 0, fed = 0;
+    sl_status st = SL_OK;
+    for (int64_t r0 = 0; r0 < want[0] && st == SL_OK; r0 += B) {
+        int64_t nb = want[0] - r0 < B ? want[0] - r0 : B;
+        view_rows(&s->lv[0], r0, nb, &s->bottom_view);
+        const sl_chunk *below = &s->bottom_view;
+        for (int j = 1; j <= top && below->rows > 0 && st == SL_OK; j++) {
+            const sl_pass *g = pr->gen[j - 1];
+            sl_chunk *c = &s->lv[j];
+            if (j == top) { /* after the rows staged: view them from the buffer's start */
+                c = &s->top_view;
+                view_rows(&s->lv[top], staged, below->rows, c);
+            }
+            c->index = s->lv[0].index;
+            c->row0 = row0[j] + made[j];
+            c->rows = below->rows;
+            st = g->chunk(g->ctx, below, c, s->scratch[j], &s->err);
+            if (st == SL_OK && (c->rows < 0 || c->rows > below->rows || made[j] + c->rows > want[j]))
+                st = sl__error_set(&s->err, SL_ERR_INTERNAL,
+                                   "streamed pass '%s' wrote %lld rows of chunk %lld where it declared %lld",
+                                   g->name, (long long)(made[j] + c->rows), (long long)c->index,
+                                   (long long)want[j]);
+            made[j] += c->rows;
+            if (j == top)
+                staged += c->rows;
+            below = c;
+        }
+        s->lv[top].row0 = row0[top]; /* the buffer's rows, for feed_rows */
+        int64_t ready = r0 + nb >= want[0] ? staged : staged / B * B;
+        if (st == SL_OK && ready > 0) {
+            st = feed_rows(pr, s, fed, ready);
+            fed += ready;
+            staged -= ready;
+            keep_staged(&s->lv[top], ready, staged);
+        }
+    }
+    for (int j = 0; j <= top; j++) {
+        if (st == SL_OK && made[j] != want[j] && j > 0)
+            st = sl__error_set(&s->err, SL_ERR_INTERNAL,
+                               "streamed pass '%s' wrote %lld rows of chunk %lld where it declared %lld",
+                               pr->gen[j - 1]->name, (long long)made[j], (long long)s->lv[0].index,
+                               (long long)want[j]);
+        s->lv[j].row0 = row0[j];
+        s->lv[j].rows = want[j];
+    }
+    return st;
+}
+
+/* Whether the pass's input can be streamed in blocks (stream_blocks), and
+ * of how many rows: every streamed level row-local, and the pass, or every
+ * member of a shared scan, a reduce that composes over the same blocks. */
+static int64_t block_rows_of(const pass_run *pr, const sl_exec *ex, int64_t slot_rows)
+{
+    const sl_pass *pass = pr->pass;
+    if (pr->ngen == 0 || pass->output || pass->sequential || pass->chunk_order || !pass->chunk)
+        return 0;
+    int64_t b = pr->mem ? pr->mem[0].ex->block_rows_next : ex->block_rows_next;
+    for (int m = 1; m < pr->nmem; m++)
+        if (pr->mem[m].ex->block_rows_next != b)
+            return 0;
+    if (b <= 0 || 2 * b > slot_rows)
+        return 0;
+    /* SLUICE_BLOCKS=off: whole chunks at every level (A/B, the tests' check of the bits) */
+    const char *env = getenv("SLUICE_BLOCKS");
+    if (env && strcmp(env, "off") == 0)
+        return 0;
+    for (int j = 1; j <= pr->ngen; j++)
+        if (!sl__frame_row_local(level_frame(pr, j)))
+            return 0;
+    return b;
 }
 
 static void compute_chunk(const pass_run *pr, slot *s)
 {
     const sl_pass *pass = pr->pass;
     s->status = pr->parallel_read ? read_slot(pr, s) : SL_OK;
+    if (pr->mem)
+        members_start(pr, s);
+    if (pr->block_rows) {
+        if (s->status == SL_OK)
+            s->status = stream_blocks(pr, s);
+        return;
+    }
     if (s->status == SL_OK)
         s->status = stream_levels(pr, s);
     if (pr->mem) {
         if (s->status == SL_OK)
-            compute_members(pr, s);
+            compute_members(pr, s, IN(s), 1);
         return;
     }
     if (s->status != SL_OK || !pass->chunk)
@@ -1053,6 +1234,8 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
         s = sl__error_set(err, SL_ERR_INTERNAL, "source pass '%s' declares out_rows", pass->name);
     int64_t slot_rows = most < cr ? (most > 0 ? most : 1) : cr;
     if (s == SL_OK)
+        pr.block_rows = block_rows_of(&pr, ex, slot_rows);
+    if (s == SL_OK)
         s = reserve_slots(ex, &pr, slot_rows, want, err);
     if (s == SL_OK)
         s = alloc_slots(&pr, slot_rows, err);
@@ -1216,6 +1399,8 @@ static void run_scan(scan_member *mem, int nmem, int threads)
             most = sl_frame_rows(f);
     }
     int64_t slot_rows = most < cr ? (most > 0 ? most : 1) : cr;
+    if (s == SL_OK)
+        pr.block_rows = block_rows_of(&pr, ex, slot_rows);
     if (s == SL_OK)
         s = reserve_slots(ex, &pr, slot_rows, want, &err);
     if (s == SL_OK)
@@ -1652,6 +1837,8 @@ static sl_status exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void 
                                  "op '%s' is marked streamable but its output pass '%s' cannot be streamed",
                                  sl_stage_op_name(st), pass->name);
         s = sl__frame_set_generator(sl_stage_output(st), pass, err);
+        if (s == SL_OK && ex->row_local_next)
+            sl__frame_set_row_local(sl_stage_output(st));
         if (s == SL_OK && pass->input)
             s = set_output_layout(ex, pass, sl_stage_output(st),
                                   sl__frame_chunks(pass->input, ex->chunk_rows), err);
@@ -1671,6 +1858,9 @@ static sl_status exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void 
 sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc, sl_error *err)
 {
     sl_status s = exec_pass(ex, st, pass, acc, err);
-    ex->sample_stride = 0; /* for this pass only, whichever way it ran */
+    /* for this pass only, whichever way it ran */
+    ex->sample_stride = 0;
+    ex->row_local_next = 0;
+    ex->block_rows_next = 0;
     return s;
 }

@@ -29,6 +29,8 @@ struct sl_exec {
     int64_t shared_passes;       /* passes that ran in one scan with other members' passes */
     const char *memo_what;       /* inside sl__exec_pass_memo: the pass's reduction, for a scan group */
     int64_t sample_stride;       /* the next pass visits every sample_stride-th chunk only (0, 1: all) */
+    int row_local_next;          /* the next pass is a row-local map or filter (sl__exec_row_local_next) */
+    int64_t block_rows_next;     /* the next pass's chunk() composes over blocks of this many rows (0: no) */
 };
 
 /* 1 once the caller asked the run to stop (sl_run_options.cancel,
@@ -91,6 +93,27 @@ sl_status sl__exec_pass_memo(sl_exec *ex, sl_stage *st, const sl_pass *pass, voi
 static inline void sl__exec_sample_next(sl_exec *ex, int64_t stride)
 {
     ex->sample_stride = stride;
+}
+
+/* The stage's next pass, when it is its output pass and the stage is
+ * streamed, computes each output row from the same input row alone, and
+ * its partial is scratch (frame_int.h, sl__frame_set_row_local): the
+ * passes that read the stage may then compute it a block of rows at a
+ * time. */
+static inline void sl__exec_row_local_next(sl_exec *ex)
+{
+    ex->row_local_next = 1;
+}
+
+/* The stage's next pass (a reduce pass) has a chunk() that composes over
+ * blocks of `rows` rows: calling it on the first k·rows rows of a chunk and
+ * then, with the partial as it left it, on the rest, gives the bits of one
+ * call on the whole chunk, for any k. Over an input streamed through
+ * row-local stages, the executor then computes the input a block at a time,
+ * in the cache, and hands the pass its rows in such runs (exec.c). */
+static inline void sl__exec_blocks_next(sl_exec *ex, int64_t rows)
+{
+    ex->block_rows_next = rows;
 }
 
 /* Reports chunks done of a pass to the progress callback. */
