@@ -196,6 +196,14 @@ static void test_rows_missing(void **state)
     memset(m, 0, 4);
     sl__rows_missing(x, SL_FLOAT64, 4, 2, 0, m);
     assert_memory_equal(m, ((unsigned char[]){0, 1, 0, 0}), 4);
+    /* a single float32 column (the target array's case, its own loop) */
+    const float y[] = {1, NAN, -INFINITY, 2};
+    memset(m, 0, 4);
+    sl__rows_missing(y, SL_FLOAT32, 4, 1, 1, m);
+    assert_memory_equal(m, ((unsigned char[]){0, 1, 1, 0}), 4);
+    memset(m, 0, 4);
+    sl__rows_missing(y, SL_FLOAT32, 4, 1, 0, m);
+    assert_memory_equal(m, ((unsigned char[]){0, 1, 0, 0}), 4);
     const int32_t i[] = {1, 2};
     memset(m, 0, 4);
     sl__rows_missing(i, SL_INT32, 2, 1, 1, m);
@@ -282,6 +290,50 @@ static void test_compact_rows(void **state)
     assert_int_equal(sl__compact_rows(dst, src, 4, 5, all), 0);
 }
 
+/* The fused pass against the two it replaces (compact, then impute in place),
+ * bit for bit, float32 and float64, ±Inf missing or not, a single column,
+ * and a width past the fused kernel's (which then runs the two passes). */
+static void test_compact_impute(void **state)
+{
+    (void)state;
+    enum { ROWS = 257 };
+    for (int64_t cols = 1; cols <= 70; cols += cols < 4 ? 1 : 33) {
+        double *x = malloc(ROWS * cols * sizeof *x), *fill = malloc(cols * sizeof *fill);
+        double *a = malloc(ROWS * cols * sizeof *a), *b = malloc(ROWS * cols * sizeof *b);
+        float *xf = malloc(ROWS * cols * sizeof *xf), *af = malloc(ROWS * cols * sizeof *af),
+              *bf = malloc(ROWS * cols * sizeof *bf);
+        unsigned char drop[ROWS];
+        for (int64_t k = 0; k < cols; k++)
+            fill[k] = 0.1 * (double)k - 3.3;
+        for (int64_t i = 0; i < ROWS * cols; i++) {
+            x[i] = i % 7 == 3 ? NAN : i % 13 == 5 ? -INFINITY : sin((double)i);
+            xf[i] = (float)x[i];
+        }
+        for (int r = 0; r < ROWS; r++)
+            drop[r] = r % 5 == 1;
+        for (int skip_inf = 0; skip_inf < 2; skip_inf++) {
+            int64_t n = 0;
+            int64_t kept = sl__compact_impute(a, x, SL_FLOAT64, ROWS, cols, drop, fill, skip_inf, &n);
+            assert_int_equal(kept, sl__compact_rows(b, x, (size_t)cols * 8, ROWS, drop));
+            assert_int_equal(n, sl__impute(b, SL_FLOAT64, kept, cols, fill, skip_inf));
+            assert_memory_equal(a, b, (size_t)(kept * cols) * sizeof *a);
+            kept = sl__compact_impute(af, xf, SL_FLOAT32, ROWS, cols, NULL, fill, skip_inf, &n);
+            assert_int_equal(kept, ROWS);
+            memcpy(bf, xf, ROWS * cols * sizeof *bf);
+            assert_int_equal(n, sl__impute(bf, SL_FLOAT32, ROWS, cols, fill, skip_inf));
+            assert_true(n > 0);
+            assert_memory_equal(af, bf, (size_t)(ROWS * cols) * sizeof *af);
+        }
+        free(x);
+        free(fill);
+        free(a);
+        free(b);
+        free(xf);
+        free(af);
+        free(bf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_clip_float),
         cmocka_unit_test(test_clip_int),
         cmocka_unit_test(test_compact_rows),
+        cmocka_unit_test(test_compact_impute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

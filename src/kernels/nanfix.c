@@ -328,6 +328,59 @@ int64_t sl__impute(void *data, sl_dtype t, int64_t rows, int64_t cols, const dou
     return 0;
 }
 
+/* As sl__compact_rows then sl__impute, in one pass over the rows: what a
+ * streamed clean does for each array it imputes, where the two passes
+ * read and wrote the rows twice. */
+#define COMPACT_IMPUTE(T, U, NAME)                                                                          \
+    SL_HOT static int64_t NAME(T *restrict dst, const T *restrict src, int64_t rows, int64_t cols,         \
+                               const unsigned char *drop, const double *restrict fill, int skip_inf,      \
+                               int64_t *imputed)                                                           \
+    {                                                                                                      \
+        int64_t n = 0, kept = 0;                                                                           \
+        T f[MS_BLOCK];                                                                                     \
+        for (int64_t c = 0; c < cols; c++)                                                                 \
+            f[c] = (T)fill[c];                                                                             \
+        for (int64_t r = 0; r < rows; r++) {                                                               \
+            if (drop && drop[r])                                                                           \
+                continue;                                                                                  \
+            const T *xr = src + r * cols;                                                                  \
+            T *yr = dst + kept++ * cols;                                                                   \
+            U k = 0;                                                                                       \
+            for (int64_t c = 0; c < cols; c++) {                                                           \
+                U miss = MASK(xr[c]);                                                                      \
+                yr[c] = SEL(miss, f[c], xr[c]);                                                            \
+                k += miss & 1;                                                                             \
+            }                                                                                              \
+            n += (int64_t)k;                                                                               \
+        }                                                                                                  \
+        *imputed = n;                                                                                      \
+        return kept;                                                                                       \
+    }
+
+#define MASK(v) MISSING_MASK(double, v)
+#define SEL sl_sel_f64
+COMPACT_IMPUTE(double, uint64_t, compact_impute_f64)
+#undef MASK
+#undef SEL
+#define MASK MISSING_MASK32
+#define SEL sl_sel_f32
+COMPACT_IMPUTE(float, uint32_t, compact_impute_f32)
+#undef MASK
+#undef SEL
+
+int64_t sl__compact_impute(void *dst, const void *src, sl_dtype t, int64_t rows, int64_t cols,
+                           const unsigned char *drop, const double *fill, int skip_inf, int64_t *imputed)
+{
+    *imputed = 0;
+    if (t == SL_FLOAT64 && cols <= MS_BLOCK)
+        return compact_impute_f64(dst, src, rows, cols, drop, fill, skip_inf, imputed);
+    if (t == SL_FLOAT32 && cols <= MS_BLOCK)
+        return compact_impute_f32(dst, src, rows, cols, drop, fill, skip_inf, imputed);
+    int64_t kept = sl__compact_rows(dst, src, (size_t)cols * sl_dtype_size(t), rows, drop);
+    *imputed = sl__impute(dst, t, kept, cols, fill, skip_inf);
+    return kept;
+}
+
 /* ---- clipping ----------------------------------------------------------------------------- */
 
 #define CLIP_FLOAT(T)                                                                                       \

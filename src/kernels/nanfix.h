@@ -65,4 +65,10 @@ int64_t sl__clip(void *data, sl_dtype t, int64_t rows, int64_t cols, const doubl
  * in order); drop NULL copies all. Returns the rows copied. */
 int64_t sl__compact_rows(void *dst, const void *src, size_t row_bytes, int64_t rows, const unsigned char *drop);
 
+/* The rows of src not dropped, in order, into dst, with each missing value
+ * of column c replaced as sl__impute does: both in one pass. Returns the
+ * rows kept; *imputed: the values replaced. */
+int64_t sl__compact_impute(void *dst, const void *src, sl_dtype t, int64_t rows, int64_t cols,
+                           const unsigned char *drop, const double *fill, int skip_inf, int64_t *imputed);
+
 #endif

@@ -630,9 +630,14 @@ static sl_status apply_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
     for (size_t i = 0; i < s->n; i++) {
         const sl_array_info *a = in->arrays[i].info;
         size_t rb = (size_t)a->cols * sl_dtype_size(a->dtype);
-        kept = sl__compact_rows(out->arrays[i].data, in->arrays[i].data, rb, in->rows, drop);
-        if (c->fill[i])
-            n->imputed += sl__impute(out->arrays[i].data, a->dtype, kept, a->cols, c->fill[i], s->skip_inf);
+        if (c->fill[i]) {
+            int64_t imputed = 0;
+            kept = sl__compact_impute(out->arrays[i].data, in->arrays[i].data, a->dtype, in->rows, a->cols, drop,
+                                      c->fill[i], s->skip_inf, &imputed);
+            n->imputed += imputed;
+        } else {
+            kept = sl__compact_rows(out->arrays[i].data, in->arrays[i].data, rb, in->rows, drop);
+        }
         if (c->lo[i])
             n->clipped += sl__clip(out->arrays[i].data, a->dtype, kept, a->cols, c->lo[i], c->hi[i], s->skip_inf);
     }

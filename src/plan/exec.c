@@ -1471,16 +1471,18 @@ struct sl__scan_group {
     int n;
     int running; /* a member runs the waiting passes */
     int *team;   /* each member's threads */
+    int total;   /* the threads the scheduler gave the group: a scan runs on no more */
     int *state;  /* M_* */
     scan_sub *sub;
 };
 
-sl__scan_group *sl__scan_group_new(int n, const int *team)
+sl__scan_group *sl__scan_group_new(int n, const int *team, int total)
 {
     sl__scan_group *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
     g->n = n;
+    g->total = total;
     g->team = calloc((size_t)n, sizeof *g->team);
     g->state = calloc((size_t)n, sizeof *g->state);
     g->sub = calloc((size_t)n, sizeof *g->sub);
@@ -1564,6 +1566,8 @@ static void run_waiting_locked(sl__scan_group *g)
             if (list)
                 list[count++] = k;
         }
+    if (threads > g->total)
+        threads = g->total; /* each member holds a thread, but the group no more than its share */
     g->running = 1;
     pthread_mutex_unlock(&g->mu);
     for (int a = 0; a < count; a++) {

@@ -71,8 +71,11 @@ void sl__exec_memo_put(sl_exec *ex, const sl_frame *frame, const char *what, con
  * team, without making the others wait. A member leaves when its run() ends
  * (sl__scan_leave), so the others never wait for it. */
 typedef struct sl__scan_group sl__scan_group;
-/* A group of n members; team[k]: member k's threads, what its own passes use. */
-sl__scan_group *sl__scan_group_new(int n, const int *team);
+/* A group of n members; team[k]: member k's threads, what its own passes
+ * use; total: the threads the group holds (each member has at least one,
+ * so with fewer threads than members the teams add up to more), which a
+ * scan never exceeds. */
+sl__scan_group *sl__scan_group_new(int n, const int *team, int total);
 void sl__scan_group_free(sl__scan_group *g);
 /* Member k has no more passes to run (idempotent). */
 void sl__scan_leave(sl__scan_group *g, int k);

@@ -1673,7 +1673,7 @@ static void run_group(sched *sc, const take *t)
     member_job jobs[SCAN_MAX];
     pthread_t tid[SCAN_MAX];
     int started[SCAN_MAX] = {0};
-    sl__scan_group *g = sl__scan_group_new(t->n, t->team);
+    sl__scan_group *g = sl__scan_group_new(t->n, t->team, t->total);
     for (int m = 0; m < t->n; m++) {
         jobs[m] = (member_job){sc, t->stage[m], g ? t->team[m] : t->total, t->total};
         sl_stage *st = &p->stages[t->stage[m]];
