@@ -20,9 +20,9 @@ size_t sl__pm_size(int64_t P)
 size_t sl__pm_scratch_size(int64_t rows, int64_t P)
 {
     int64_t b = rows < PM_BLOCK_ROWS ? rows : PM_BLOCK_ROWS;
-    /* a block of centred rows, counts, sums, a row's missing flags, and
-     * what rows with missing cells take from the pairs */
-    return (size_t)((b > 0 ? b : 1) * P + 3 * P + 2 * P * P + 4 * TILE * P);
+    /* a block of centred rows, counts, sums, a row's missing flags, what
+     * rows with missing cells take from the pairs, and two tiles of sums */
+    return (size_t)((b > 0 ? b : 1) * P + 3 * P + 2 * P * P + 2 * TILE * P);
 }
 
 static double *pm_mean(double *s)
@@ -47,7 +47,9 @@ static double *pm_Q(double *s, int64_t P)
 
 /* The loops below are branch-free over the columns (a missing cell adds
  * -0.0, which leaves a sum's bits as they are, through a select, simd.h),
- * so that they vectorize; each column's sums still run in row order. */
+ * so that they vectorize; each column's sums run in TILE interleaved
+ * partial sums, added in a fixed order: the same bits wherever a block is
+ * computed. */
 
 /* Whether rows [i, i + TILE) are all kept. */
 static int tile_kept(const unsigned char *drop, int64_t i)

@@ -5,8 +5,10 @@
  * the algebra that lets a chain impute → convert → z-score → least squares
  * gather its statistics in one pass over the source (issue 18).
  *
- * Nothing here sums raw squares: each chunk is centred on its own observed
- * means before its Gram product (BLIS), and parts merge around the combined
+ * Nothing here sums raw squares: each chunk is centred on its own plain
+ * observed means before its Gram product (BLIS), the centres then move to
+ * the exact means (their rounding, by the algebra below), and parts merge
+ * around the combined
  * means with the cross terms that move a centre (Chan et al., extended to
  * pairs, whose "both observed" rows differ from pair to pair). So a column
  * of mean 1e8 and standard deviation 1 keeps its digits, where the formula
