@@ -282,6 +282,15 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
 
 /* ---- imputation ------------------------------------------------------------------------ */
 
+/* yr[c] = the fill value where xr[c] is missing, xr[c] elsewhere (c < w),
+ * counting the fills in k (MASK and SEL: the element type's, below). */
+#define FILL_ROW(U, yr, xr, f, w, k)                                                                       \
+    for (int64_t c = 0; c < (w); c++) {                                                                    \
+        U miss = MASK((xr)[c]);                                                                            \
+        (yr)[c] = SEL(miss, (f)[c], (xr)[c]);                                                              \
+        (k) += miss & 1;                                                                                   \
+    }
+
 /* The column's fill value where a value is missing, the value itself
  * elsewhere: stored back unchanged, bit for bit. */
 #define IMPUTE(T, U, NAME)                                                                                  \
@@ -297,36 +306,12 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
             for (int64_t r = 0; r < rows; r++) {                                                           \
                 T *xr = x + r * cols + c0;                                                                 \
                 U k = 0; /* a row's count, as wide as a value: no widening of the masks */                 \
-                for (int64_t c = 0; c < w; c++) {                                                          \
-                    U miss = MASK(xr[c]);                                                                  \
-                    xr[c] = SEL(miss, f[c], xr[c]);                                                        \
-                    k += miss & 1;                                                                         \
-                }                                                                                          \
+                FILL_ROW(U, xr, xr, f, w, k);                                                              \
                 n += (int64_t)k;                                                                           \
             }                                                                                              \
         }                                                                                                  \
         return n;                                                                                          \
     }
-
-#define MASK(v) MISSING_MASK(double, v)
-#define SEL sl_sel_f64
-IMPUTE(double, uint64_t, impute_f64)
-#undef MASK
-#undef SEL
-#define MASK MISSING_MASK32
-#define SEL sl_sel_f32
-IMPUTE(float, uint32_t, impute_f32)
-#undef MASK
-#undef SEL
-
-int64_t sl__impute(void *data, sl_dtype t, int64_t rows, int64_t cols, const double *fill, int skip_inf)
-{
-    if (t == SL_FLOAT64)
-        return impute_f64(data, rows, cols, fill, skip_inf);
-    if (t == SL_FLOAT32)
-        return impute_f32(data, rows, cols, fill, skip_inf);
-    return 0;
-}
 
 /* As sl__compact_rows then sl__impute, in one pass over the rows: what a
  * streamed clean does for each array it imputes, where the two passes
@@ -346,11 +331,7 @@ int64_t sl__impute(void *data, sl_dtype t, int64_t rows, int64_t cols, const dou
             const T *xr = src + r * cols;                                                                  \
             T *yr = dst + kept++ * cols;                                                                   \
             U k = 0;                                                                                       \
-            for (int64_t c = 0; c < cols; c++) {                                                           \
-                U miss = MASK(xr[c]);                                                                      \
-                yr[c] = SEL(miss, f[c], xr[c]);                                                            \
-                k += miss & 1;                                                                             \
-            }                                                                                              \
+            FILL_ROW(U, yr, xr, f, cols, k);                                                               \
             n += (int64_t)k;                                                                               \
         }                                                                                                  \
         *imputed = n;                                                                                      \
@@ -359,14 +340,25 @@ int64_t sl__impute(void *data, sl_dtype t, int64_t rows, int64_t cols, const dou
 
 #define MASK(v) MISSING_MASK(double, v)
 #define SEL sl_sel_f64
+IMPUTE(double, uint64_t, impute_f64)
 COMPACT_IMPUTE(double, uint64_t, compact_impute_f64)
 #undef MASK
 #undef SEL
 #define MASK MISSING_MASK32
 #define SEL sl_sel_f32
+IMPUTE(float, uint32_t, impute_f32)
 COMPACT_IMPUTE(float, uint32_t, compact_impute_f32)
 #undef MASK
 #undef SEL
+
+int64_t sl__impute(void *data, sl_dtype t, int64_t rows, int64_t cols, const double *fill, int skip_inf)
+{
+    if (t == SL_FLOAT64)
+        return impute_f64(data, rows, cols, fill, skip_inf);
+    if (t == SL_FLOAT32)
+        return impute_f32(data, rows, cols, fill, skip_inf);
+    return 0;
+}
 
 int64_t sl__compact_impute(void *dst, const void *src, sl_dtype t, int64_t rows, int64_t cols,
                            const unsigned char *drop, const double *fill, int skip_inf, int64_t *imputed)
