@@ -283,12 +283,21 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
 /* ---- imputation ------------------------------------------------------------------------ */
 
 /* yr[c] = the fill value where xr[c] is missing, xr[c] elsewhere (c < w),
- * counting the fills in k (MASK and SEL: the element type's, below). */
+ * counting the fills of each column in k[c], as wide as a value (MASK and
+ * SEL: the element type's, below): no widening of the masks, and no sum
+ * across the row, which cost a horizontal add on every row. */
 #define FILL_ROW(U, yr, xr, f, w, k)                                                                       \
     for (int64_t c = 0; c < (w); c++) {                                                                    \
         U miss = MASK((xr)[c]);                                                                            \
         (yr)[c] = SEL(miss, (f)[c], (xr)[c]);                                                              \
-        (k) += miss & 1;                                                                                   \
+        (k)[c] += miss & 1;                                                                                \
+    }
+
+/* n += the column counts k[0..w) (then cleared). */
+#define ADD_COUNTS(n, k, w)                                                                                \
+    for (int64_t c = 0; c < (w); c++) {                                                                    \
+        (n) += (int64_t)(k)[c];                                                                            \
+        (k)[c] = 0;                                                                                        \
     }
 
 /* The column's fill value where a value is missing, the value itself
@@ -301,14 +310,14 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
         for (int64_t c0 = 0; c0 < cols; c0 += MS_BLOCK) {                                                  \
             int64_t w = cols - c0 < MS_BLOCK ? cols - c0 : MS_BLOCK;                                       \
             T f[MS_BLOCK];                                                                                 \
+            U k[MS_BLOCK] = {0};                                                                           \
             for (int64_t c = 0; c < w; c++)                                                                \
                 f[c] = (T)fill[c0 + c];                                                                    \
             for (int64_t r = 0; r < rows; r++) {                                                           \
                 T *xr = x + r * cols + c0;                                                                 \
-                U k = 0; /* a row's count, as wide as a value: no widening of the masks */                 \
                 FILL_ROW(U, xr, xr, f, w, k);                                                              \
-                n += (int64_t)k;                                                                           \
             }                                                                                              \
+            ADD_COUNTS(n, k, w);                                                                           \
         }                                                                                                  \
         return n;                                                                                          \
     }
@@ -323,6 +332,7 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
     {                                                                                                      \
         int64_t n = 0, kept = 0;                                                                           \
         T f[MS_BLOCK];                                                                                     \
+        U k[MS_BLOCK] = {0};                                                                               \
         for (int64_t c = 0; c < cols; c++)                                                                 \
             f[c] = (T)fill[c];                                                                             \
         for (int64_t r = 0; r < rows; r++) {                                                               \
@@ -330,10 +340,9 @@ void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, 
                 continue;                                                                                  \
             const T *xr = src + r * cols;                                                                  \
             T *yr = dst + kept++ * cols;                                                                   \
-            U k = 0;                                                                                       \
             FILL_ROW(U, yr, xr, f, cols, k);                                                               \
-            n += (int64_t)k;                                                                               \
         }                                                                                                  \
+        ADD_COUNTS(n, k, cols);                                                                            \
         *imputed = n;                                                                                      \
         return kept;                                                                                       \
     }
