@@ -8,7 +8,6 @@
  * (SLUICE_BLOCKS=off) and with every stage stored; a chunk that a filter
  * empties, and runs of dropped rows longer than a block, included. */
 #define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +20,7 @@
 #include <hdf5.h>
 #include "plan/exec_int.h"
 #include "sluice/sluice.h"
+#include "test_tmpdir.h"
 
 #define ROWS 20000
 #define CHUNK 2500
@@ -216,14 +216,6 @@ static void test_blocks_cover_each_chunk_in_whole_blocks(void **state)
     assert_true(blocks[3] == stored[3] && blocks[4] == stored[4]);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -234,7 +226,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    sl_test_rmtree(tmpdir);
     return 0;
 }
 

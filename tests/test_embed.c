@@ -7,7 +7,6 @@
  * agree with NumPy: numpy.linalg.lstsq, (x - x.mean(0)) / x.std(0)). */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
-#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "sluice/sluice.h"
+#include "test_tmpdir.h"
 
 static char tmpdir[256];
 
@@ -583,14 +583,6 @@ static void test_blis_kernels_chosen_at_load(void **state)
         print_message("BLIS knows this CPU (%s): nothing to choose\n", using);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -601,7 +593,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return sl_test_rmtree(tmpdir);
 }
 
 int main(void)

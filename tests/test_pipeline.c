@@ -10,7 +10,6 @@
  * HDF5 inputs are written with the HDF5 C API into a mkdtemp folder. */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +23,7 @@
 #include <cmocka.h>
 #include <hdf5.h>
 #include "sluice/sluice.h"
+#include "test_tmpdir.h"
 
 #define ROWS 1003
 #define COLS 3
@@ -101,14 +101,6 @@ static void make_data(void)
     H5Fclose(f);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -122,7 +114,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    sl_test_rmtree(tmpdir);
     return 0;
 }
 

@@ -354,7 +354,7 @@ static sl_status pair_moments_block(const clean_state *s, const sl_chunk *in, in
     int64_t P = s->pm_cols, off = 0;
     for (size_t i = 0; i < s->n; i++) {
         const sl_array_info *a = in->arrays[i].info;
-        const char *rows = (const char *)in->arrays[i].data + (size_t)r0 * (size_t)a->cols * sl_dtype_size(a->dtype);
+        const char *rows = sl__chunk_array_row(&in->arrays[i], r0);
         if (a->dtype == SL_FLOAT32) {
             sl__pm_gather_f32((const float *)rows, nb, a->cols, s->skip_inf, b->X, P, off);
         } else {
@@ -432,7 +432,7 @@ static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
             const sl_array_info *a = in->arrays[i].info;
             if (!s->a[i].stats || stats_from_moments(c, i))
                 continue;
-            const char *rows = (const char *)in->arrays[i].data + (size_t)r0 * (size_t)a->cols * sl_dtype_size(a->dtype);
+            const char *rows = sl__chunk_array_row(&in->arrays[i], r0);
             sl__mstats_chunk(rows, a->dtype, nb, a->cols, in->row0 + r0, drop ? drop + r0 : NULL, s->skip_inf, b.ms);
             sl__mstats_merge(ms + s->a[i].stats_off, b.ms, a->cols);
         }

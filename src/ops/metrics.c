@@ -359,21 +359,6 @@ sl_status sl__metrics_read_rows(const sl__metrics *s, const sl_chunk *in, unsign
  * executor then streams the input in blocks: sl__exec_blocks_next). */
 #define METRICS_BLOCK_ROWS 512
 
-/* Rows [r0, r0 + n) of chunk c, as a chunk (v's arrays: c's count). */
-static void block_of(const sl_chunk *c, int64_t r0, int64_t n, sl_chunk *v)
-{
-    v->index = c->index;
-    v->row0 = c->row0 + r0;
-    v->rows = n;
-    for (size_t i = 0; i < c->n_arrays; i++) {
-        const sl_array_info *a = c->arrays[i].info;
-        v->arrays[i].info = a;
-        v->arrays[i].data = c->arrays[i].data ? (char *)c->arrays[i].data +
-                                                    (size_t)(r0 * a->cols) * sl_dtype_size(a->dtype)
-                                              : NULL;
-    }
-}
-
 /* The block's sums run in LANES interleaved partial sums, added in a fixed
  * tree at the end: a chain of dependent adds, one per row, becomes LANES
  * independent ones that vectorize; the same bits for a block wherever it
@@ -423,9 +408,9 @@ static void errors(const double *y, const double *yp, int64_t n, double *sse, do
 }
 
 /* One block's sums, folded into pt. */
-static sl_status metrics_block(const sl__metrics *s, const sl_chunk *in, part *pt, void *partial, long *col,
-                               sl_error *err)
+static sl_status metrics_block(const sl__metrics *s, const sl_chunk *in, void *partial, long *col, sl_error *err)
 {
+    part *pt = partial;
     int64_t rows = in->rows;
     sl__rows v = {0};
     sl_status rc = sl__metrics_read_rows(s, in, SL__READ_PRED | SL__READ_PROB, &v, err);
@@ -490,8 +475,8 @@ static sl_status metrics_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, voi
     long *col = s->want_classes ? malloc((size_t)(B + 1) * sizeof *col) : NULL;
     sl_status rc = !b.arrays || (s->want_classes && !col) ? sl__error_set(err, SL_ERR_NOMEM, "out of memory") : SL_OK;
     for (int64_t r0 = 0; rc == SL_OK && r0 < in->rows; r0 += B) {
-        block_of(in, r0, in->rows - r0 < B ? in->rows - r0 : B, &b);
-        rc = metrics_block(s, &b, partial, partial, col, err);
+        sl__chunk_view(in, r0, in->rows - r0 < B ? in->rows - r0 : B, &b);
+        rc = metrics_block(s, &b, partial, col, err);
     }
     free(b.arrays);
     free(col);

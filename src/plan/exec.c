@@ -616,15 +616,15 @@ static void compute_members(const pass_run *pr, slot *s, const sl_chunk *in, int
  * and go to the pass in runs of whole blocks, the chunk's last rows last:
  * the same chunk() results, to the bit, as one call on the whole chunk. */
 
-/* v: rows [r0, r0 + n) of c. */
-static void view_rows(const sl_chunk *c, int64_t r0, int64_t n, sl_chunk *v)
+void sl__chunk_view(const sl_chunk *c, int64_t r0, int64_t n, sl_chunk *v)
 {
     v->index = c->index;
     v->row0 = c->row0 + r0;
     v->rows = n;
-    for (size_t i = 0; i < c->n_arrays; i++)
-        v->arrays[i].data = c->arrays[i].data ? (char *)c->arrays[i].data + (size_t)r0 * row_bytes(c->arrays[i].info)
-                                              : NULL;
+    for (size_t i = 0; i < c->n_arrays; i++) {
+        v->arrays[i].info = c->arrays[i].info;
+        v->arrays[i].data = sl__chunk_array_row(&c->arrays[i], r0);
+    }
 }
 
 /* Hands the pass the top level's first `rows` staged rows, which are rows
@@ -632,7 +632,7 @@ static void view_rows(const sl_chunk *c, int64_t r0, int64_t n, sl_chunk *v)
 static sl_status feed_rows(const pass_run *pr, slot *s, int64_t fed, int64_t rows)
 {
     sl_chunk *v = &s->top_view;
-    view_rows(IN(s), 0, rows, v);
+    sl__chunk_view(IN(s), 0, rows, v);
     v->row0 = IN(s)->row0 + fed;
     if (pr->mem) {
         compute_members(pr, s, v, fed == 0);
@@ -668,14 +668,14 @@ static sl_status stream_blocks(const pass_run *pr, slot *s)
     sl_status st = SL_OK;
     for (int64_t r0 = 0; r0 < want[0] && st == SL_OK; r0 += B) {
         int64_t nb = want[0] - r0 < B ? want[0] - r0 : B;
-        view_rows(&s->lv[0], r0, nb, &s->bottom_view);
+        sl__chunk_view(&s->lv[0], r0, nb, &s->bottom_view);
         const sl_chunk *below = &s->bottom_view;
         for (int j = 1; j <= top && below->rows > 0 && st == SL_OK; j++) {
             const sl_pass *g = pr->gen[j - 1];
             sl_chunk *c = &s->lv[j];
             if (j == top) { /* after the rows staged: view them from the buffer's start */
                 c = &s->top_view;
-                view_rows(&s->lv[top], staged, below->rows, c);
+                sl__chunk_view(&s->lv[top], staged, below->rows, c);
             }
             c->index = s->lv[0].index;
             c->row0 = row0[j] + made[j];

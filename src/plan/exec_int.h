@@ -119,6 +119,16 @@ static inline void sl__exec_blocks_next(sl_exec *ex, int64_t rows)
     ex->block_rows_next = rows;
 }
 
+/* The data of row r of a chunk's array (NULL when the array has none). */
+static inline void *sl__chunk_array_row(const sl_chunk_array *a, int64_t r)
+{
+    return a->data ? (char *)a->data + (size_t)r * (size_t)a->info->cols * sl_dtype_size(a->info->dtype) : NULL;
+}
+
+/* v: rows [r0, r0 + n) of chunk c, its arrays pointing into c's (v->arrays
+ * holds c->n_arrays entries). */
+void sl__chunk_view(const sl_chunk *c, int64_t r0, int64_t n, sl_chunk *v);
+
 /* Reports chunks done of a pass to the progress callback. */
 void sl__exec_progress(sl_exec *ex, const char *pass, int64_t done, int64_t total);
 /* Sends a stage's warning to the run's progress callback. */
