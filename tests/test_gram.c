@@ -3,7 +3,8 @@
  * small block worked out by hand; chunk partials merged in order against the
  * whole block; the BLIS version against the plain-loop reference on data with
  * large column means; empty parts; pivots of SPD, singular and nearly
- * singular matrices. */
+ * singular matrices; the small Gram kernel (src/kernels/gram_small.c) against
+ * products summed in long double, at every width it takes. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "kernels/blas.h"
 #include "kernels/gram.h"
+#include "kernels/gram_small.h"
 #include "kernels/linalg.h"
 
 static void near(double got, double want, double tol, const char *what)
@@ -175,6 +178,59 @@ static void test_cholesky_rel(void **state)
     assert_int_equal(sl__cholesky_rel(I, 2, 0, NULL), 1);
 }
 
+/* sl__gram_add's own kernel for narrow blocks: every width from 1 to
+ * SL__GRAM_SMALL_MAX and one past it (BLIS), row counts around its 128-row
+ * slices, added onto a C that already holds a sum (both triangles), against
+ * the products summed in long double, within 1e-14 of the sum of their
+ * magnitudes; and the result symmetric to the bit. */
+static void test_gram_small(void **state)
+{
+    (void)state;
+    const int64_t rows_list[] = {1, 3, 127, 128, 129, 300, 1024};
+    unsigned seed = 7;
+    for (int64_t n = 1; n <= SL__GRAM_SMALL_MAX + 1; n++)
+        for (size_t ri = 0; ri < sizeof rows_list / sizeof *rows_list; ri++) {
+            int64_t rows = rows_list[ri];
+            double *A = malloc((size_t)(rows * n) * sizeof *A), *C = malloc((size_t)(n * n) * sizeof *C);
+            long double *want = malloc((size_t)(n * n) * sizeof *want), *mag = malloc((size_t)(n * n) * sizeof *mag);
+            assert_non_null(mag);
+            assert_non_null(A);
+            assert_non_null(C);
+            assert_non_null(want);
+            for (int64_t k = 0; k < rows * n; k++) {
+                seed = seed * 1103515245u + 12345u;
+                A[k] = ((double)(seed >> 8) / 16777216.0 - 0.5) * (1 + (double)(k % n));
+            }
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    C[i * n + j] = (double)(i + j + 1);
+                    want[i * n + j] = (long double)(i + j + 1);
+                    mag[i * n + j] = want[i * n + j];
+                    for (int64_t k = 0; k < rows; k++) {
+                        want[i * n + j] += (long double)A[k * n + i] * A[k * n + j];
+                        mag[i * n + j] += fabsl((long double)A[k * n + i] * A[k * n + j]);
+                    }
+                }
+            sl_error err;
+            assert_int_equal(sl__gram_add(A, rows, n, C, &err), SL_OK);
+            char what[96];
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    snprintf(what, sizeof what, "n %lld rows %lld C[%lld][%lld]", (long long)n, (long long)rows,
+                             (long long)i, (long long)j);
+                    /* the rounding of a sum is bounded by its terms' magnitudes */
+                    double diff = fabs(C[i * n + j] - (double)want[i * n + j]);
+                    if (!(diff <= 1e-14 * (double)mag[i * n + j]))
+                        fail_msg("%s: got %.17g, expected %.17g", what, C[i * n + j], (double)want[i * n + j]);
+                    assert_memory_equal(&C[i * n + j], &C[j * n + i], sizeof *C);
+                }
+            free(A);
+            free(C);
+            free(want);
+            free(mag);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_merge_hand),
         cmocka_unit_test(test_chunks_large_means),
         cmocka_unit_test(test_cholesky_rel),
+        cmocka_unit_test(test_gram_small),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include "core/clock.h"
 #include "core/error_int.h"
 #include "kernels/blas.h"
+#include "kernels/gram_small.h"
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
@@ -42,6 +43,12 @@ sl_status sl__gram_add(const double *A, int64_t rows, int64_t n, double *C, sl_e
     sl_status s = check_dims("gram", rows, n, A, err);
     if (s || rows == 0 || n == 0)
         return s;
+    if (n <= SL__GRAM_SMALL_MAX) {
+        double t0 = sl__now();
+        sl__gram_small_add(A, rows, n, C);
+        count((double)rows * (double)(n * (n + 1)), t0);
+        return SL_OK;
+    }
     sl__blas_init();
     double t0 = sl__now(), one = 1.0;
     /* BLIS's gemm is a third slower when both sides have an odd number of
