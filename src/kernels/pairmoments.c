@@ -1,5 +1,7 @@
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include "core/error_int.h"
 #include "kernels/blas.h"
 #include "kernels/pairmoments.h"
 #include "kernels/simd.h"
@@ -134,14 +136,12 @@ void sl__pm_gather(const double *a, int64_t rows, int64_t w, int skip_inf, doubl
 }
 
 /* What a kept row with missing cells takes from the pairs with each of
- * its missing columns b: its deviations (d) to row b of Rm, its missing
- * flags to row b of Mm, as whole rows that vectorize (missing cells are
- * rare). */
-static inline __attribute__((always_inline)) void missing_row(const double *x, const double *d, int64_t P,
-                                                              double *Rm, double *Mm, double *miss)
+ * its missing columns b (miss: 1 for a missing cell, else 0): its
+ * deviations (d, 0 in missing cells) to row b of Rm, its missing flags to
+ * row b of Mm, as whole rows that vectorize (missing cells are rare). */
+static inline __attribute__((always_inline)) void missing_row(const double *d, int64_t P, double *Rm, double *Mm,
+                                                              const double *miss)
 {
-    for (int64_t a = 0; a < P; a++)
-        miss[a] = sl_sel_f64(sl_nan_mask64(x[a]), 1.0, 0.0);
     for (int64_t b = 0; b < P; b++) {
         if (miss[b] == 0)
             continue;
@@ -151,6 +151,13 @@ static inline __attribute__((always_inline)) void missing_row(const double *x, c
             mb[a] += miss[a];
         }
     }
+}
+
+/* miss[a] = 1 where x[a] is missing, else 0 */
+static inline __attribute__((always_inline)) void missing_flags(const double *x, int64_t P, double *miss)
+{
+    for (int64_t a = 0; a < P; a++)
+        miss[a] = sl_sel_f64(sl_nan_mask64(x[a]), 1.0, 0.0);
 }
 
 /* d = x − m with missing cells 0, colsum += d; nonzero when the row has a
@@ -199,7 +206,10 @@ SL_HOT static int64_t center_block(const double *restrict X, int64_t rows, int64
                 for (int64_t a = 0; a < P; a++)
                     row_any |= sl_nan_mask64(x[r * P + a]);
                 if (row_any)
-                    missing_row(x + r * P, d + r * P, P, Rm, Mm, miss);
+                    {
+                    missing_flags(x + r * P, P, miss);
+                    missing_row(d + r * P, P, Rm, Mm, miss);
+                }
             }
             nb += TILE;
             continue;
@@ -208,16 +218,20 @@ SL_HOT static int64_t center_block(const double *restrict X, int64_t rows, int64
             if (drop[i + r])
                 continue;
             double *d = D + nb++ * P;
-            if (center_row(x + r * P, P, m, d, colsum))
-                missing_row(x + r * P, d, P, Rm, Mm, miss);
+            if (center_row(x + r * P, P, m, d, colsum)) {
+                missing_flags(x + r * P, P, miss);
+                missing_row(d, P, Rm, Mm, miss);
+            }
         }
     }
     for (; i < rows; i++) {
         if (drop && drop[i])
             continue;
         double *d = D + nb++ * P;
-        if (center_row(X + i * P, P, m, d, colsum))
-            missing_row(X + i * P, d, P, Rm, Mm, miss);
+        if (center_row(X + i * P, P, m, d, colsum)) {
+            missing_flags(X + i * P, P, miss);
+            missing_row(d, P, Rm, Mm, miss);
+        }
     }
     fold_tile(tsum, P, colsum);
     return nb;
@@ -239,11 +253,39 @@ static void shift_sums(double *N, double *R, double *Q, const double *delta, int
             R[a * P + b] += N[a * P + b] * delta[a];
 }
 
+/* N_ab, R_ab and the centres' move to the means, from the sums a chunk or
+ * a block gathered around centres m (sl__pm_chunk, sl__pm_pass_state):
+ * column a's deviations at colsum[a·cs], and the pairs the rows missing b
+ * took at Rm[b·ld + a], Mm[b·ld + a]. */
+static void finish_state(double kept, const double *colsum, int64_t cs, const double *Rm, const double *Mm,
+                         int64_t ld, double *state, int64_t P, double *delta)
+{
+    double *m = pm_mean(state), *N = pm_N(state, P), *R = pm_R(state, P), *Q = pm_Q(state, P);
+    state[0] = kept;
+    /* N_ab: kept rows less those missing a or b; R_ab: a's deviations less
+     * those in rows missing b */
+    for (int64_t a = 0; a < P; a++)
+        for (int64_t b = 0; b < P; b++) {
+            N[a * P + b] = kept - Mm[a * ld + a] - Mm[b * ld + b] + Mm[b * ld + a];
+            /* (a column missing in every row leaves no pair: exactly 0,
+             * where the difference of the same sum taken in two orders
+             * would leave a rounding) */
+            R[a * P + b] = Mm[b * ld + b] == kept ? 0.0 : colsum[a * cs] - Rm[b * ld + a];
+        }
+    /* the centres become the observed means (the deviations' mean added) */
+    for (int64_t a = 0; a < P; a++) {
+        double na = N[a * P + a], mean = na > 0 ? m[a] + R[a * P + a] / na : m[a];
+        delta[a] = m[a] - mean;
+        m[a] = mean;
+    }
+    shift_sums(N, R, Q, delta, P);
+}
+
 sl_status sl__pm_chunk(const double *X, int64_t rows, int64_t P, const unsigned char *drop, double *state,
                        double *scratch, sl_error *err)
 {
     memset(state, 0, sl__pm_size(P) * sizeof *state);
-    double *m = pm_mean(state), *N = pm_N(state, P), *R = pm_R(state, P), *Q = pm_Q(state, P);
+    double *m = pm_mean(state), *Q = pm_Q(state, P);
     int64_t block = rows < PM_BLOCK_ROWS ? rows : PM_BLOCK_ROWS;
     double *D = scratch, *count = scratch + (block > 0 ? block : 1) * P, *colsum = count + P, *miss = colsum + P,
            *Rm = miss + P, *Mm = Rm + P * P, *t1 = Mm + P * P, *t2 = t1 + TILE * P;
@@ -263,26 +305,218 @@ sl_status sl__pm_chunk(const double *X, int64_t rows, int64_t P, const unsigned 
         /* Σ over both observed of d_a d_b: a missing cell's d is 0 */
         s = sl__gram_add(D, nb, P, Q, err);
     }
-    state[0] = kept;
-    /* N_ab: kept rows less those missing a or b; R_ab: a's deviations less
-     * those in rows missing b */
-    for (int64_t a = 0; a < P; a++)
-        for (int64_t b = 0; b < P; b++) {
-            N[a * P + b] = kept - Mm[a * P + a] - Mm[b * P + b] + Mm[b * P + a];
-            /* (a column missing in every row leaves no pair: exactly 0,
-             * where the difference of the same sum taken in two orders
-             * would leave a rounding) */
-            R[a * P + b] = Mm[b * P + b] == kept ? 0.0 : colsum[a] - Rm[b * P + a];
-        }
-    /* the centres become the observed means (the deviations' mean added) */
     double delta[P > 0 ? P : 1];
-    for (int64_t a = 0; a < P; a++) {
-        double na = N[a * P + a], mean = na > 0 ? m[a] + R[a * P + a] / na : m[a];
-        delta[a] = m[a] - mean;
-        m[a] = mean;
-    }
-    shift_sums(N, R, Q, delta, P);
+    finish_state(kept, colsum, 1, Rm, Mm, P, state, P, delta);
     return s;
+}
+
+/* ---- one pass: centres fixed for the chunk ---- */
+
+/* A column may lose this many times its M2 to the fixed centre (4 bits)
+ * before the chunk is computed block by block instead. */
+#define PASS_MAX_SHIFT 15.0
+
+/* The block D has P + 1 columns: the deviations, and a last column of ones
+ * (zeros in dropped rows), so that the Gram product also sums each
+ * column's deviations (its row P) and counts the kept rows (its corner):
+ * the gather does nothing but centre. */
+sl_status sl__pm_pass_init(sl__pm_pass *p, int64_t P, int64_t block, sl_error *err)
+{
+    *p = (sl__pm_pass){.P = P, .block = block};
+    size_t P1 = (size_t)P + 1, b = (size_t)(block > 0 ? block : 1);
+    p->centre = malloc(2 * P1 * sizeof *p->centre);
+    p->D = malloc(b * P1 * sizeof *p->D);
+    p->Rm = malloc(3 * P1 * P1 * sizeof *p->Rm);
+    if (p->centre && p->D && p->Rm) {
+        p->miss = p->centre + P1;
+        p->Mm = p->Rm + P1 * P1;
+        p->Q = p->Mm + P1 * P1;
+        sl__pm_pass_reset(p);
+        return SL_OK;
+    }
+    sl__pm_pass_free(p);
+    return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+}
+
+void sl__pm_pass_free(sl__pm_pass *p)
+{
+    free(p->centre);
+    free(p->D);
+    free(p->Rm);
+    *p = (sl__pm_pass){0};
+}
+
+void sl__pm_pass_reset(sl__pm_pass *p)
+{
+    size_t P1 = (size_t)p->P + 1;
+    p->centred = 0;
+    p->rows = 0;
+    memset(p->centre, 0, P1 * sizeof *p->centre);
+    memset(p->Rm, 0, 3 * P1 * P1 * sizeof *p->Rm);
+}
+
+/* The block's columns [off, off + w) from a rows x w array, centred on c
+ * into D (row stride S); a missing cell becomes NaN there, for
+ * sl__pm_pass_block to find, and a dropped row zeros. Nothing else, so
+ * that it streams: under skip_inf, v·0 (NaN for ±Inf and NaN, ±0 for any
+ * finite v) added to v − c makes ±Inf NaN and leaves every other value's
+ * bits as they are. A function per element type, as a macro: the
+ * conversion is the only difference. */
+#define PASS_GATHER(NAME, T)                                                                                   \
+    SL_HOT static void NAME(const T *restrict a, int64_t rows, int64_t w, int skip_inf,                      \
+                            const unsigned char *drop, const double *restrict c, double *restrict D, int64_t S) \
+    {                                                                                                          \
+        for (int64_t i = 0; i < rows; i++) {                                                                   \
+            double *d = D + i * S;                                                                             \
+            const T *x = a + i * w;                                                                            \
+            if (drop && drop[i])                                                                               \
+                memset(d, 0, (size_t)w * sizeof *d);                                                           \
+            else if (skip_inf)                                                                                 \
+                for (int64_t k = 0; k < w; k++)                                                                \
+                    d[k] = ((double)x[k] - c[k]) + (double)x[k] * 0.0;                                         \
+            else                                                                                               \
+                for (int64_t k = 0; k < w; k++)                                                                \
+                    d[k] = (double)x[k] - c[k];                                                                \
+        }                                                                                                      \
+    }
+
+PASS_GATHER(pass_gather_f64, double)
+PASS_GATHER(pass_gather_f32, float)
+
+void sl__pm_pass_gather(sl__pm_pass *p, const double *a, int64_t rows, int64_t w, int skip_inf,
+                        const unsigned char *drop, int64_t off)
+{
+    p->rows = rows;
+    pass_gather_f64(a, rows, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);
+}
+
+void sl__pm_pass_gather_f32(sl__pm_pass *p, const float *a, int64_t rows, int64_t w, int skip_inf,
+                            const unsigned char *drop, int64_t off)
+{
+    p->rows = rows;
+    pass_gather_f32(a, rows, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);
+}
+
+/* The first block of a chunk was gathered around 0: its plain observed
+ * means become the chunk's centres c, and the block moves onto them.
+ * count, sum: P doubles of scratch. */
+SL_HOT static void centre_first_block(double *restrict D, int64_t rows, int64_t P, const unsigned char *drop,
+                                      double *restrict c, double *restrict count, double *restrict sum)
+{
+    int64_t S = P + 1;
+    memset(count, 0, (size_t)P * sizeof *count);
+    memset(sum, 0, (size_t)P * sizeof *sum);
+    for (int64_t i = 0; i < rows; i++) {
+        if (drop && drop[i])
+            continue;
+        for (int64_t a = 0; a < P; a++) {
+            uint64_t nan = sl_nan_mask64(D[i * S + a]);
+            count[a] += sl_sel_f64(nan, -0.0, 1.0);
+            sum[a] += sl_sel_f64(nan, -0.0, D[i * S + a]);
+        }
+    }
+    for (int64_t a = 0; a < P; a++)
+        c[a] = count[a] > 0 ? sum[a] / count[a] : 0;
+    for (int64_t i = 0; i < rows; i++) {
+        if (drop && drop[i])
+            continue;
+        for (int64_t a = 0; a < P; a++)
+            D[i * S + a] -= c[a];
+    }
+}
+
+typedef double v4d __attribute__((vector_size(32)));
+typedef int64_t v4i __attribute__((vector_size(32)));
+
+/* The helpers below that take and return vectors are always inlined, so
+ * no call passes one whatever the clone's ISA: GCC's warning about that ABI
+ * does not apply. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+/* Whether the first n values at d hold a NaN: compares four at a time. */
+static inline __attribute__((always_inline)) int any_nan(const double *d, int64_t n)
+{
+    v4i m = {0, 0, 0, 0};
+    int64_t a = 0;
+    for (; a + 4 <= n; a += 4) {
+        v4d v;
+        memcpy(&v, d + a, sizeof v);
+        m |= v != v;
+    }
+    int any = (m[0] | m[1] | m[2] | m[3]) != 0;
+    for (; a < n; a++)
+        any |= d[a] != d[a];
+    return any;
+}
+
+/* Every row gets its ones; rows with a missing cell (NaN) give their pairs
+ * to Rm and Mm and get zeros for the missing cells. */
+SL_HOT static void finish_block(double *restrict D, int64_t rows, int64_t P, const unsigned char *drop,
+                                double *restrict miss, double *restrict Rm, double *restrict Mm)
+{
+    int64_t S = P + 1;
+    for (int64_t i = 0; i < rows; i++) {
+        double *d = D + i * S;
+        d[P] = drop && drop[i] ? 0.0 : 1.0;
+        if (!any_nan(d, P))
+            continue;
+        /* the missing columns as bits (the first 64), so that the loop
+         * below visits them alone, without a branch per column */
+        uint64_t bits = 0;
+        for (int64_t a = 0; a < P; a++) {
+            uint64_t nan = sl_nan_mask64(d[a]);
+            miss[a] = sl_sel_f64(nan, 1.0, 0.0);
+            d[a] = sl_sel_f64(nan, 0.0, d[a]);
+            bits |= a < 64 ? (nan & 1) << a : 0;
+        }
+        miss[P] = 0;
+        if (P > 64) {
+            missing_row(d, S, Rm, Mm, miss);
+            continue;
+        }
+        for (; bits; bits &= bits - 1) {
+            int64_t b = __builtin_ctzll(bits);
+            double *rb = Rm + b * S, *mb = Mm + b * S;
+            for (int64_t a = 0; a < S; a++) {
+                rb[a] += d[a];
+                mb[a] += miss[a];
+            }
+        }
+    }
+}
+
+sl_status sl__pm_pass_block(sl__pm_pass *p, const unsigned char *drop, sl_error *err)
+{
+    int64_t rows = p->rows;
+    if (!p->centred) {
+        /* (Q is zero until the first block's Gram: scratch until then) */
+        centre_first_block(p->D, rows, p->P, drop, p->centre, p->miss, p->Q);
+        memset(p->Q, 0, (size_t)p->P * sizeof *p->Q);
+        p->centred = 1;
+    }
+    finish_block(p->D, rows, p->P, drop, p->miss, p->Rm, p->Mm);
+    p->rows = 0;
+    return sl__gram_add(p->D, rows, p->P + 1, p->Q, err);
+}
+
+int sl__pm_pass_state(const sl__pm_pass *p, double *state)
+{
+    int64_t P = p->P, S = P + 1;
+    double delta[P > 0 ? P : 1];
+    memset(state, 0, sl__pm_size(P) * sizeof *state);
+    memcpy(pm_mean(state), p->centre, (size_t)P * sizeof *state);
+    double *Q = pm_Q(state, P);
+    for (int64_t a = 0; a < P; a++)
+        memcpy(Q + a * P, p->Q + a * S, (size_t)P * sizeof *Q);
+    /* the ones column: the deviations' sums in row P, the kept rows in the corner */
+    finish_state(p->Q[P * S + P], p->Q + P, S, p->Rm, p->Mm, S, state, P, delta);
+    const double *N = pm_N(state, P);
+    for (int64_t a = 0; a < P; a++)
+        if (!(N[a * P + a] * delta[a] * delta[a] <= PASS_MAX_SHIFT * Q[a * P + a]))
+            return 0;
+    return 1;
 }
 
 /* One part's sums moved from its means m_p to means m_p − δ (δ = m_p − m):

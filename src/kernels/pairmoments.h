@@ -43,6 +43,43 @@ size_t sl__pm_scratch_size(int64_t rows, int64_t P);
 sl_status sl__pm_chunk(const double *X, int64_t rows, int64_t P, const unsigned char *drop, double *state,
                        double *scratch, sl_error *err);
 
+/* A chunk's state gathered in one read of its cells: each block's columns
+ * are centred as they are gathered from the source arrays, on centres fixed
+ * for the whole chunk (the plain observed means of its first block), and
+ * the Gram products of all its blocks add up around them. Sums around a
+ * centre c are exact algebra away from sums around the mean (shift_sums),
+ * and lose log2(1 + n δ²/M2) bits of a column's M2 (δ = c − mean): next to
+ * nothing when the first block looks like the rest of the chunk, and
+ * sl__pm_pass_state refuses the chunk (the caller computes it block by
+ * block with sl__pm_chunk instead) when the loss would exceed 4 bits.
+ *
+ * Per chunk: sl__pm_pass_reset; per block of at most `block` rows, every
+ * array's columns through sl__pm_pass_gather(_f32), then sl__pm_pass_block;
+ * then sl__pm_pass_state. */
+typedef struct sl__pm_pass {
+    int64_t P, block, rows; /* rows: of the block being gathered */
+    int centred;            /* the chunk's centres are set (after its first block) */
+    double *centre, *miss, *D, *Rm, *Mm, *Q;
+} sl__pm_pass;
+
+sl_status sl__pm_pass_init(sl__pm_pass *p, int64_t P, int64_t block, sl_error *err);
+void sl__pm_pass_free(sl__pm_pass *p);
+void sl__pm_pass_reset(sl__pm_pass *p);
+/* Columns [off, off + w) of the block's rows (rows x w, row major); rows of
+ * the block whose drop byte is non-zero are left out (drop may be NULL);
+ * skip_inf: ±Inf is missing. Every array of a block takes the same rows and
+ * drop. */
+void sl__pm_pass_gather(sl__pm_pass *p, const double *a, int64_t rows, int64_t w, int skip_inf,
+                        const unsigned char *drop, int64_t off);
+void sl__pm_pass_gather_f32(sl__pm_pass *p, const float *a, int64_t rows, int64_t w, int skip_inf,
+                            const unsigned char *drop, int64_t off);
+/* Adds the gathered block to the chunk's sums. */
+sl_status sl__pm_pass_block(sl__pm_pass *p, const unsigned char *drop, sl_error *err);
+/* The chunk's state (as sl__pm_chunk's, fully overwritten); 0 when a
+ * column's centre was too far from its mean (the state is then not to be
+ * used), 1 otherwise. */
+int sl__pm_pass_state(const sl__pm_pass *p, double *state);
+
 /* Folds part into acc. Call in chunk order; either may be empty. */
 void sl__pm_merge(double *acc, const double *part, int64_t P);
 

@@ -313,10 +313,12 @@ typedef struct stats_ctx {
 typedef struct stats_scratch {
     double *X, *cast, *pm_scratch, *pm_part;
     sl__mstats *ms;
+    sl__pm_pass pass;
 } stats_scratch;
 
 static void stats_scratch_free(stats_scratch *b)
 {
+    sl__pm_pass_free(&b->pass);
     free(b->X);
     free(b->cast);
     free(b->pm_scratch);
@@ -339,10 +341,39 @@ static sl_status stats_scratch_alloc(const clean_state *s, const sl_chunk *in, i
         b->pm_scratch = malloc(sl__pm_scratch_size(STATS_BLOCK_ROWS, P) * sizeof *b->pm_scratch);
         b->pm_part = malloc(sl__pm_size(P) * sizeof *b->pm_part);
     }
-    if (b->ms && (P == 0 || (b->X && b->cast && b->pm_scratch && b->pm_part)))
+    if (b->ms && (P == 0 || (b->X && b->cast && b->pm_scratch && b->pm_part)) &&
+        (P == 0 || sl__pm_pass_init(&b->pass, P, STATS_BLOCK_ROWS, err) == SL_OK))
         return SL_OK;
     stats_scratch_free(b);
     return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+}
+
+/* A block's rows of every array (the frame's order: its columns of the
+ * moments) as float64 when they are neither float32 nor float64. */
+static const char *block_rows(const sl_chunk *in, size_t i, int64_t r0, int64_t nb, stats_scratch *b)
+{
+    const sl_array_info *a = in->arrays[i].info;
+    const char *rows = sl__chunk_array_row(&in->arrays[i], r0);
+    if (a->dtype == SL_FLOAT32 || a->dtype == SL_FLOAT64)
+        return rows;
+    sl__cast(b->cast, SL_FLOAT64, rows, a->dtype, (size_t)(nb * a->cols));
+    return (const char *)b->cast;
+}
+
+/* Rows [r0, r0 + nb) of every array into the chunk's one-pass moments. */
+static sl_status pass_block(const clean_state *s, const sl_chunk *in, int64_t r0, int64_t nb,
+                            const unsigned char *drop, stats_scratch *b, sl_error *err)
+{
+    const unsigned char *d = drop ? drop + r0 : NULL;
+    for (size_t i = 0, off = 0; i < s->n; off += (size_t)in->arrays[i++].info->cols) {
+        const sl_array_info *a = in->arrays[i].info;
+        const char *rows = block_rows(in, i, r0, nb, b);
+        if (a->dtype == SL_FLOAT32)
+            sl__pm_pass_gather_f32(&b->pass, (const float *)rows, nb, a->cols, s->skip_inf, d, (int64_t)off);
+        else
+            sl__pm_pass_gather(&b->pass, (const double *)rows, nb, a->cols, s->skip_inf, d, (int64_t)off);
+    }
+    return sl__pm_pass_block(&b->pass, d, err);
 }
 
 /* Rows [r0, r0 + nb) of the chunk's columns, every array's in frame order,
@@ -352,20 +383,12 @@ static sl_status pair_moments_block(const clean_state *s, const sl_chunk *in, in
                                     const unsigned char *drop, stats_scratch *b, double *pm, sl_error *err)
 {
     int64_t P = s->pm_cols, off = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        const sl_array_info *a = in->arrays[i].info;
-        const char *rows = sl__chunk_array_row(&in->arrays[i], r0);
-        if (a->dtype == SL_FLOAT32) {
-            sl__pm_gather_f32((const float *)rows, nb, a->cols, s->skip_inf, b->X, P, off);
-        } else {
-            const double *v = (const double *)rows;
-            if (a->dtype != SL_FLOAT64) {
-                sl__cast(b->cast, SL_FLOAT64, rows, a->dtype, (size_t)(nb * a->cols));
-                v = b->cast;
-            }
-            sl__pm_gather(v, nb, a->cols, s->skip_inf, b->X, P, off);
-        }
-        off += a->cols;
+    for (size_t i = 0; i < s->n; off += in->arrays[i++].info->cols) {
+        const char *rows = block_rows(in, i, r0, nb, b);
+        if (in->arrays[i].info->dtype == SL_FLOAT32)
+            sl__pm_gather_f32((const float *)rows, nb, in->arrays[i].info->cols, s->skip_inf, b->X, P, off);
+        else
+            sl__pm_gather((const double *)rows, nb, in->arrays[i].info->cols, s->skip_inf, b->X, P, off);
     }
     sl_status rc = sl__pm_chunk(b->X, nb, P, drop ? drop + r0 : NULL, b->pm_part, b->pm_scratch, err);
     if (rc == SL_OK)
@@ -437,7 +460,15 @@ static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
             sl__mstats_merge(ms + s->a[i].stats_off, b.ms, a->cols);
         }
         if (pm)
-            rc = pair_moments_block(s, in, r0, nb, drop, &b, pm, err);
+            rc = pass_block(s, in, r0, nb, drop, &b, err);
+    }
+    /* a chunk whose first block sat far from the rest (in a column) is
+     * taken again, each block centred on its own means */
+    if (rc == SL_OK && pm && !sl__pm_pass_state(&b.pass, pm)) {
+        memset(pm, 0, sl__pm_size(s->pm_cols) * sizeof *pm);
+        for (int64_t r0 = 0; r0 < in->rows && rc == SL_OK; r0 += STATS_BLOCK_ROWS)
+            rc = pair_moments_block(s, in, r0, in->rows - r0 < STATS_BLOCK_ROWS ? in->rows - r0 : STATS_BLOCK_ROWS,
+                                    drop, &b, pm, err);
     }
     stats_scratch_free(&b);
     for (size_t i = 0, p = 0; rc == SL_OK && pm && i < s->n; p += (size_t)in->arrays[i++].info->cols)

@@ -1353,13 +1353,14 @@ def test_run_log_format():
             assert (key.decode() if isinstance(key, bytes) else key) == e["key"], (e, key)
             assert e["rows"] == int(f.attrs["sluice_rows"]), e
             assert e["bytes"] == sum(f[k].size * f[k].dtype.itemsize for k in f.keys()), e
-    # BLAS work, counted by hand: the Gram of clean's centred [x, y] rows over the rows it
-    # keeps, in its statistics pass (p = F + 1 columns; an odd p goes as gemm of all p
-    # columns with the first p - 1, plus a dot for the last diagonal entry), from which
+    # BLAS work, counted by hand: the Gram of clean's centred [x, y] rows in its statistics
+    # pass (p = F + 1 columns, up to 32: the upper triangle's p (p + 1) / 2 products, over
+    # every row of the source, a dropped row as zeros: kernels/gram_small.c), from which
     # normalize's and the models' fits follow (ops/moments.c); a metrics stage's X w
     by = {e["stage"]: e for e in entries}
     n_rows, F, p = by["normalize"]["rows"], FEATURES, FEATURES + 1
-    gram = 2 * n_rows * (p * (p - 1) + 1) if p % 2 else 2 * n_rows * p * p
+    assert p <= 32
+    gram = by["load"]["rows"] * p * (p + 1)
     for stage, flops in (("clean", gram), ("evaluate", 2 * n_rows * F), ("evaluate_gd", 2 * n_rows * F)):
         e = by[stage]
         assert e.get("blas_flops") == flops, "%s: run.log blas_flops %s, counted by hand %d" % (

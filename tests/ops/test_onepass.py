@@ -96,9 +96,15 @@ def test_one_pass_and_the_reference(args):
     assert sum(log["final"][st]["passes"] for st in ("fit", "ridge", "gd")) == 1, log["final"]
     with h5py.File(env.path("stored", "clean.h5")) as f:
         fill = f["X"].attrs["impute_value"]
-        # clean's fill values are the observed means, to the last bit of a double
-        obs = [X[~np.isnan(y) & ~np.isnan(X[:, c]), c].astype(np.longdouble).mean() for c in range(4)]
-        assert_close(fill, np.array(obs, dtype=np.float64), 1e-15, what="impute values")
+        # clean's fill values are the observed means: the column of mean 1e8 to the last
+        # bit of a double, the others (means near 0, spread 1 to 3) to 1e-15 of their spread,
+        # which is what a float64 sum of their 14,000 values can promise
+        cols = [X[~np.isnan(y) & ~np.isnan(X[:, c]), c].astype(np.longdouble) for c in range(4)]
+        obs = np.array([v.mean() for v in cols], dtype=np.float64)
+        assert_close(fill[:1], obs[:1], 1e-15, what="impute value of the column of mean 1e8")
+        spread = np.array([v.std() for v in cols], dtype=np.float64)
+        err = np.abs(fill - obs) / np.maximum(np.abs(obs), spread)
+        assert (err <= 1e-15).all(), "impute values: errors %s of max(|mean|, spread)" % err
     mu, sd, w, b = reference(X, y, fill)
     _, _, wr, br = reference(X, y, fill, 10.0)
     with h5py.File(env.path("stored", "norm.h5")) as f:
