@@ -1353,12 +1353,13 @@ def test_run_log_format():
             assert (key.decode() if isinstance(key, bytes) else key) == e["key"], (e, key)
             assert e["rows"] == int(f.attrs["sluice_rows"]), e
             assert e["bytes"] == sum(f[k].size * f[k].dtype.itemsize for k in f.keys()), e
-    # BLAS work, counted by hand: the Gram of clean's centred [x, y] rows in its statistics
-    # pass (p = F + 1 columns, up to 32: the upper triangle's p (p + 1) / 2 products, over
-    # every row of the source, a dropped row as zeros: kernels/gram_small.c), from which
+    # BLAS work, counted by hand: the Gram of clean's centred [x, y, 1] rows in its statistics
+    # pass (p = F + 2 columns, the last the ones that sum the others, up to 32: the upper
+    # triangle's p (p + 1) / 2 products, over every row of the source, a dropped row as
+    # zeros: kernels/pairmoments.c, kernels/gram_small.c), from which
     # normalize's and the models' fits follow (ops/moments.c); a metrics stage's X w
     by = {e["stage"]: e for e in entries}
-    n_rows, F, p = by["normalize"]["rows"], FEATURES, FEATURES + 1
+    n_rows, F, p = by["normalize"]["rows"], FEATURES, FEATURES + 2
     assert p <= 32
     gram = by["load"]["rows"] * p * (p + 1)
     for stage, flops in (("clean", gram), ("evaluate", 2 * n_rows * F), ("evaluate_gd", 2 * n_rows * F)):
