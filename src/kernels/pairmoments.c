@@ -327,7 +327,8 @@ sl_status sl__pm_pass_init(sl__pm_pass *p, int64_t P, int64_t block, sl_error *e
     p->centre = malloc(2 * P1 * sizeof *p->centre);
     p->D = malloc(b * P1 * sizeof *p->D);
     p->Rm = malloc(3 * P1 * P1 * sizeof *p->Rm);
-    if (p->centre && p->D && p->Rm) {
+    p->list = malloc(b * sizeof *p->list);
+    if (p->centre && p->D && p->Rm && p->list) {
         p->miss = p->centre + P1;
         p->Mm = p->Rm + P1 * P1;
         p->Q = p->Mm + P1 * P1;
@@ -343,6 +344,7 @@ void sl__pm_pass_free(sl__pm_pass *p)
     free(p->centre);
     free(p->D);
     free(p->Rm);
+    free(p->list);
     *p = (sl__pm_pass){0};
 }
 
@@ -383,10 +385,40 @@ void sl__pm_pass_reset(sl__pm_pass *p)
 PASS_GATHER(pass_gather_f64, double)
 PASS_GATHER(pass_gather_f32, float)
 
+/* Rows of a chunk's first block whose plain observed means are its
+ * centres: a column's centring costs at most log2(1 + n/n1) bits for n1 of
+ * its n observed cells there (M2 >= n1·δ²), 6 bits with 128 rows of 8,192,
+ * and in practice a small part of one (the refusal in sl__pm_pass_state
+ * guards the rest). */
+#define CENTRE_ROWS 128
+
+/* The centres of columns [off, off + w): the plain observed means of the
+ * array's first rows, gathered around 0 (columns with none there: 0). */
+static void set_centres(sl__pm_pass *p, int64_t rows, int64_t w, const unsigned char *drop, int64_t off)
+{
+    int64_t S = p->P + 1, n = rows < CENTRE_ROWS ? rows : CENTRE_ROWS;
+    for (int64_t k = 0; k < w; k++) {
+        double count = 0, sum = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double v = p->D[i * S + off + k];
+            if (!(drop && drop[i]) && v == v) {
+                count += 1;
+                sum += v;
+            }
+        }
+        p->centre[off + k] = count > 0 ? sum / count : 0;
+    }
+}
+
 void sl__pm_pass_gather(sl__pm_pass *p, const double *a, int64_t rows, int64_t w, int skip_inf,
                         const unsigned char *drop, int64_t off)
 {
     p->rows = rows;
+    if (!p->centred) {
+        int64_t n = rows < CENTRE_ROWS ? rows : CENTRE_ROWS;
+        pass_gather_f64(a, n, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);
+        set_centres(p, rows, w, drop, off);
+    }
     pass_gather_f64(a, rows, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);
 }
 
@@ -394,35 +426,12 @@ void sl__pm_pass_gather_f32(sl__pm_pass *p, const float *a, int64_t rows, int64_
                             const unsigned char *drop, int64_t off)
 {
     p->rows = rows;
+    if (!p->centred) {
+        int64_t n = rows < CENTRE_ROWS ? rows : CENTRE_ROWS;
+        pass_gather_f32(a, n, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);
+        set_centres(p, rows, w, drop, off);
+    }
     pass_gather_f32(a, rows, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);
-}
-
-/* The first block of a chunk was gathered around 0: its plain observed
- * means become the chunk's centres c, and the block moves onto them.
- * count, sum: P doubles of scratch. */
-SL_HOT static void centre_first_block(double *restrict D, int64_t rows, int64_t P, const unsigned char *drop,
-                                      double *restrict c, double *restrict count, double *restrict sum)
-{
-    int64_t S = P + 1;
-    memset(count, 0, (size_t)P * sizeof *count);
-    memset(sum, 0, (size_t)P * sizeof *sum);
-    for (int64_t i = 0; i < rows; i++) {
-        if (drop && drop[i])
-            continue;
-        for (int64_t a = 0; a < P; a++) {
-            uint64_t nan = sl_nan_mask64(D[i * S + a]);
-            count[a] += sl_sel_f64(nan, -0.0, 1.0);
-            sum[a] += sl_sel_f64(nan, -0.0, D[i * S + a]);
-        }
-    }
-    for (int64_t a = 0; a < P; a++)
-        c[a] = count[a] > 0 ? sum[a] / count[a] : 0;
-    for (int64_t i = 0; i < rows; i++) {
-        if (drop && drop[i])
-            continue;
-        for (int64_t a = 0; a < P; a++)
-            D[i * S + a] -= c[a];
-    }
 }
 
 typedef double v4d __attribute__((vector_size(32)));
@@ -435,33 +444,45 @@ typedef int64_t v4i __attribute__((vector_size(32)));
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
-/* Whether the first n values at d hold a NaN: compares four at a time. */
+/* Whether the first n values at d hold a NaN: compares four at a time,
+ * the last four overlapping the others when n is not a multiple of four
+ * (n >= 4), so that no value is looked at alone. */
 static inline __attribute__((always_inline)) int any_nan(const double *d, int64_t n)
 {
     v4i m = {0, 0, 0, 0};
-    int64_t a = 0;
-    for (; a + 4 <= n; a += 4) {
-        v4d v;
+    v4d v;
+    if (n < 4) {
+        int any = 0;
+        for (int64_t a = 0; a < n; a++)
+            any |= d[a] != d[a];
+        return any;
+    }
+    for (int64_t a = 0; a + 4 <= n; a += 4) {
         memcpy(&v, d + a, sizeof v);
         m |= v != v;
     }
-    int any = (m[0] | m[1] | m[2] | m[3]) != 0;
-    for (; a < n; a++)
-        any |= d[a] != d[a];
-    return any;
+    memcpy(&v, d + n - 4, sizeof v);
+    m |= v != v;
+    return ((m[0] | m[1]) | (m[2] | m[3])) != 0;
 }
 
-/* Every row gets its ones; rows with a missing cell (NaN) give their pairs
- * to Rm and Mm and get zeros for the missing cells. */
+/* Every row gets its ones; rows with a missing cell (NaN; a dropped row
+ * is zeros) are listed first, without a branch per row that would guess
+ * wrong as often as rows have one, then give their pairs to Rm and Mm and
+ * get zeros for the missing cells. */
 SL_HOT static void finish_block(double *restrict D, int64_t rows, int64_t P, const unsigned char *drop,
-                                double *restrict miss, double *restrict Rm, double *restrict Mm)
+                                int64_t *restrict list, double *restrict miss, double *restrict Rm,
+                                double *restrict Mm)
 {
-    int64_t S = P + 1;
+    int64_t S = P + 1, listed = 0;
     for (int64_t i = 0; i < rows; i++) {
         double *d = D + i * S;
         d[P] = drop && drop[i] ? 0.0 : 1.0;
-        if (!any_nan(d, P))
-            continue;
+        list[listed] = i;
+        listed += any_nan(d, P);
+    }
+    for (int64_t k = 0; k < listed; k++) {
+        double *d = D + list[k] * S;
         /* the missing columns as bits (the first 64), so that the loop
          * below visits them alone, without a branch per column */
         uint64_t bits = 0;
@@ -490,13 +511,8 @@ SL_HOT static void finish_block(double *restrict D, int64_t rows, int64_t P, con
 sl_status sl__pm_pass_block(sl__pm_pass *p, const unsigned char *drop, sl_error *err)
 {
     int64_t rows = p->rows;
-    if (!p->centred) {
-        /* (Q is zero until the first block's Gram: scratch until then) */
-        centre_first_block(p->D, rows, p->P, drop, p->centre, p->miss, p->Q);
-        memset(p->Q, 0, (size_t)p->P * sizeof *p->Q);
-        p->centred = 1;
-    }
-    finish_block(p->D, rows, p->P, drop, p->miss, p->Rm, p->Mm);
+    p->centred = 1;
+    finish_block(p->D, rows, p->P, drop, p->list, p->miss, p->Rm, p->Mm);
     p->rows = 0;
     return sl__gram_add(p->D, rows, p->P + 1, p->Q, err);
 }

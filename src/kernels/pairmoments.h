@@ -60,6 +60,7 @@ typedef struct sl__pm_pass {
     int64_t P, block, rows; /* rows: of the block being gathered */
     int centred;            /* the chunk's centres are set (after its first block) */
     double *centre, *miss, *D, *Rm, *Mm, *Q;
+    int64_t *list; /* the block's rows with a missing cell */
 } sl__pm_pass;
 
 sl_status sl__pm_pass_init(sl__pm_pass *p, int64_t P, int64_t block, sl_error *err);
