@@ -43,7 +43,7 @@ static double *make(int64_t rows, int64_t P, const double *means, const double *
 }
 
 /* How moments() computes a chunk: block by block (sl__pm_chunk), or in one
- * pass around the centres of its first block (sl__pm_pass_*, as clean's
+ * pass around the centres of its first rows (sl__pm_pass_*, as clean's
  * statistics pass does: in blocks of PASS_BLOCK rows, the columns split
  * into two arrays, the chunk taken block by block when the pass refuses
  * it). */
@@ -264,15 +264,16 @@ static void test_large_mean_column(void **state)
     free(X);
 }
 
-/* The one pass centres a chunk on the means of its first block: since that
- * block is part of the chunk, M2 >= n1·δ² (n1: the block's observed
- * cells, δ: its mean less the chunk's), so the centring costs at most
- * log2(1 + n/n1) bits, and only a block with few observed cells of a column
- * costs many. Such a chunk is refused (here: column 0 observed once in each
- * chunk's first 64 rows, at 1e8, and near 0 after them: a cost of ~9 bits)
- * and taken block by block, which keeps the digits; chunks whose first
- * blocks look like the rest are not refused, and agree with the block by
- * block moments to the last digits. */
+/* The one pass centres a chunk on the means of its first rows (here the
+ * first block, 64 rows, is all of them): since those rows are part of the
+ * chunk, M2 >= n1·δ² (n1: their observed cells, δ: their mean less the
+ * chunk's), so the centring costs at most log2(1 + n/n1) bits, and only
+ * first rows with few observed cells of a column cost many. Such a chunk is
+ * refused (here: column 0 observed once in each chunk's first 64 rows, at
+ * 1e8, and near 0 after them: a cost of ~9 bits) and taken block by block,
+ * which keeps the digits; chunks whose first rows look like the rest are
+ * not refused, and agree with the block by block moments to the last
+ * digits. */
 static void test_pass_refuses_far_centres(void **state)
 {
     (void)state;

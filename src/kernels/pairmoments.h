@@ -45,20 +45,22 @@ sl_status sl__pm_chunk(const double *X, int64_t rows, int64_t P, const unsigned 
 
 /* A chunk's state gathered in one read of its cells: each block's columns
  * are centred as they are gathered from the source arrays, on centres fixed
- * for the whole chunk (the plain observed means of its first block), and
- * the Gram products of all its blocks add up around them. Sums around a
+ * for the whole chunk (the plain observed means of its first 128 rows),
+ * and the Gram products of all its blocks add up around them. Sums around a
  * centre c are exact algebra away from sums around the mean (shift_sums),
- * and lose log2(1 + n δ²/M2) bits of a column's M2 (δ = c − mean): next to
- * nothing when the first block looks like the rest of the chunk, and
+ * and lose log2(1 + n δ²/M2) bits of a column's M2 (δ = c − mean), at most
+ * log2(1 + n/n1) for n1 observed cells among the first rows: next to
+ * nothing when they look like the rest of the chunk, and
  * sl__pm_pass_state refuses the chunk (the caller computes it block by
  * block with sl__pm_chunk instead) when the loss would exceed 4 bits.
  *
- * Per chunk: sl__pm_pass_reset; per block of at most `block` rows, every
- * array's columns through sl__pm_pass_gather(_f32), then sl__pm_pass_block;
- * then sl__pm_pass_state. */
+ * Per chunk: sl__pm_pass_reset (or a fresh sl__pm_pass_init); per block of
+ * at most `block` rows, every array's columns through
+ * sl__pm_pass_gather(_f32), then sl__pm_pass_block; then
+ * sl__pm_pass_state. */
 typedef struct sl__pm_pass {
     int64_t P, block, rows; /* rows: of the block being gathered */
-    int centred;            /* the chunk's centres are set (after its first block) */
+    int centred;            /* the chunk's centres are set (from its first block) */
     double *centre, *miss, *D, *Rm, *Mm, *Q;
     int64_t *list; /* the block's rows with a missing cell */
 } sl__pm_pass;

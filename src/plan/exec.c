@@ -286,14 +286,19 @@ static size_t scratch_bytes(const sl_pass *g)
     return (g->partial_size + 63) & ~(size_t)63;
 }
 
+/* Blocks the top level holds when the levels are streamed: rows waiting
+ * for a whole block, the next block's, and room for the window of waiting
+ * rows to slide on before it moves back to the start (stream_blocks). */
+#define TOP_BLOCKS 4
+
 /* Rows a slot's buffer for level j holds: a chunk's, or when the levels
- * are streamed in blocks, a block's above the bottom and two at the top
- * (rows waiting for a whole block, and the next block's). */
+ * are streamed in blocks, a block's above the bottom and TOP_BLOCKS at the
+ * top. */
 static int64_t level_rows(const pass_run *pr, int j, int64_t chunk_rows)
 {
     if (!pr->block_rows || j == 0)
         return chunk_rows;
-    return j < pr->ngen ? pr->block_rows : 2 * pr->block_rows;
+    return j < pr->ngen ? pr->block_rows : TOP_BLOCKS * pr->block_rows;
 }
 
 /* Bytes a slot needs for the chunk of level j (0 when it reads nothing or
@@ -629,10 +634,10 @@ void sl__chunk_view(const sl_chunk *c, int64_t r0, int64_t n, sl_chunk *v)
 
 /* Hands the pass the top level's first `rows` staged rows, which are rows
  * [fed, fed + rows) of the chunk's top level. */
-static sl_status feed_rows(const pass_run *pr, slot *s, int64_t fed, int64_t rows)
+static sl_status feed_rows(const pass_run *pr, slot *s, int64_t head, int64_t fed, int64_t rows)
 {
     sl_chunk *v = &s->top_view;
-    sl__chunk_view(IN(s), 0, rows, v);
+    sl__chunk_view(IN(s), head, rows, v);
     v->row0 = IN(s)->row0 + fed;
     if (pr->mem) {
         compute_members(pr, s, v, fed == 0);
@@ -664,7 +669,8 @@ static sl_status stream_blocks(const pass_run *pr, slot *s)
         if (j > 0 && s->scratch[j])
             memset(s->scratch[j], 0, pr->gen[j - 1]->partial_size);
     }
-    int64_t staged = 0, fed = 0;
+    /* the top buffer's waiting rows: [head, head + staged) */
+    int64_t head = 0, staged = 0, fed = 0;
     sl_status st = SL_OK;
     for (int64_t r0 = 0; r0 < want[0] && st == SL_OK; r0 += B) {
         int64_t nb = want[0] - r0 < B ? want[0] - r0 : B;
@@ -673,9 +679,13 @@ static sl_status stream_blocks(const pass_run *pr, slot *s)
         for (int j = 1; j <= top && below->rows > 0 && st == SL_OK; j++) {
             const sl_pass *g = pr->gen[j - 1];
             sl_chunk *c = &s->lv[j];
-            if (j == top) { /* after the rows staged: view them from the buffer's start */
+            if (j == top) { /* after the rows waiting */
+                if (head + staged + below->rows > TOP_BLOCKS * B) {
+                    keep_staged(&s->lv[top], head, staged);
+                    head = 0;
+                }
                 c = &s->top_view;
-                sl__chunk_view(&s->lv[top], staged, below->rows, c);
+                sl__chunk_view(&s->lv[top], head + staged, below->rows, c);
             }
             c->index = s->lv[0].index;
             c->row0 = row0[j] + made[j];
@@ -694,10 +704,10 @@ static sl_status stream_blocks(const pass_run *pr, slot *s)
         s->lv[top].row0 = row0[top]; /* the buffer's rows, for feed_rows */
         int64_t ready = r0 + nb >= want[0] ? staged : staged / B * B;
         if (st == SL_OK && ready > 0) {
-            st = feed_rows(pr, s, fed, ready);
+            st = feed_rows(pr, s, head, fed, ready);
             fed += ready;
             staged -= ready;
-            keep_staged(&s->lv[top], ready, staged);
+            head += ready;
         }
     }
     for (int j = 0; j <= top; j++) {
