@@ -368,6 +368,14 @@ void sl__pm_pass_reset(sl__pm_pass *p)
     SL_HOT static void NAME(const T *restrict a, int64_t rows, int64_t w, int skip_inf,                      \
                             const unsigned char *drop, const double *restrict c, double *restrict D, int64_t S) \
     {                                                                                                          \
+        if (w == 1) { /* a single column (a target): a loop over the rows alone, which vectorizes */          \
+            const double c0 = c[0];                                                                            \
+            for (int64_t i = 0; i < rows; i++) {                                                               \
+                double v = (double)a[i], e = skip_inf ? (v - c0) + v * 0.0 : v - c0;                           \
+                D[i * S] = sl_sel_f64(-(uint64_t)(drop && drop[i]), 0.0, e);                                   \
+            }                                                                                                  \
+            return;                                                                                            \
+        }                                                                                                      \
         for (int64_t i = 0; i < rows; i++) {                                                                   \
             double *d = D + i * S;                                                                             \
             const T *x = a + i * w;                                                                            \
