@@ -339,6 +339,42 @@ static void test_pass_float32(void **state)
     free(X);
 }
 
+/* The pass at the widths its kernels take apart: 17 columns (four vectors
+ * and one over the last four), 36 (nine, found at run time), 65 (past the
+ * 64 columns of a row's bit mask), with missing cells and dropped rows. */
+static void test_pass_widths(void **state)
+{
+    (void)state;
+    const int64_t widths[] = {17, 36, 65}, rows = 700;
+    use_pass = 1;
+    refused = 0;
+    for (size_t k = 0; k < sizeof widths / sizeof *widths; k++) {
+        int64_t P = widths[k];
+        double *means = malloc((size_t)P * sizeof *means), *scales = malloc((size_t)P * sizeof *scales);
+        double *v = malloc((size_t)P * sizeof *v);
+        for (int64_t a = 0; a < P; a++) {
+            means[a] = (double)(a % 7) * 10 - 20;
+            scales[a] = 1 + (double)(a % 3);
+        }
+        double *X = make(rows, P, means, scales, 0.05);
+        unsigned char *drop = calloc((size_t)rows, 1);
+        for (int64_t i = 0; i < rows; i += 13)
+            drop[i] = 1;
+        observed_means(X, rows, P, drop, v);
+        const int64_t sizes[] = {300, 400};
+        double e = worst_error(X, rows, P, drop, v, sizes, 2);
+        printf("%lld columns: error %.3g\n", (long long)P, e);
+        assert_true(e < 1e-13);
+        free(means);
+        free(scales);
+        free(v);
+        free(X);
+        free(drop);
+    }
+    assert_int_equal(refused, 0);
+    use_pass = 0;
+}
+
 /* The tests above again, the chunks computed by the one pass. */
 static void test_pass_imputed(void **state)
 {
@@ -360,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_pass_imputed),
         cmocka_unit_test(test_pass_refuses_far_centres),
         cmocka_unit_test(test_pass_float32),
+        cmocka_unit_test(test_pass_widths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -452,21 +452,16 @@ typedef int64_t v4i __attribute__((vector_size(32)));
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
-/* Whether the first n values at d hold a NaN: compares four at a time,
- * the last four overlapping the others when n is not a multiple of four
- * (n >= 4), so that no value is looked at alone. */
-static inline __attribute__((always_inline)) int any_nan(const double *d, int64_t n)
+/* Whether the first n values at d hold a NaN (n >= 4): compares four at a
+ * time, nv = n / 4 of them (a constant at each call, so the loop unrolls;
+ * -1: n / 4 at run time), and the last four, which overlap the others when
+ * n is not a multiple of four, so that no value is looked at alone. */
+static inline __attribute__((always_inline)) int any_nan(const double *d, int64_t n, const int nv)
 {
     v4i m = {0, 0, 0, 0};
     v4d v;
-    if (n < 4) {
-        int any = 0;
-        for (int64_t a = 0; a < n; a++)
-            any |= d[a] != d[a];
-        return any;
-    }
-    for (int64_t a = 0; a + 4 <= n; a += 4) {
-        memcpy(&v, d + a, sizeof v);
+    for (int64_t k = 0; k < (nv < 0 ? n / 4 : nv); k++) {
+        memcpy(&v, d + 4 * k, sizeof v);
         m |= v != v;
     }
     memcpy(&v, d + n - 4, sizeof v);
@@ -474,20 +469,49 @@ static inline __attribute__((always_inline)) int any_nan(const double *d, int64_
     return ((m[0] | m[1]) | (m[2] | m[3])) != 0;
 }
 
-/* Every row gets its ones; rows with a missing cell (NaN; a dropped row
- * is zeros) are listed first, without a branch per row that would guess
- * wrong as often as rows have one, then give their pairs to Rm and Mm and
- * get zeros for the missing cells. */
-SL_HOT static void finish_block(double *restrict D, int64_t rows, int64_t P, const unsigned char *drop,
-                                int64_t *restrict list, double *restrict miss, double *restrict Rm,
-                                double *restrict Mm)
+/* Every row gets its ones, and the rows with a missing cell (NaN; a
+ * dropped row is zeros) are listed, without a branch per row that would
+ * guess wrong as often as rows have one. nv: as any_nan's, 0 for P < 4.
+ * Returns how many. */
+static inline __attribute__((always_inline)) int64_t list_missing(double *restrict D, int64_t rows, int64_t P,
+                                                                   const unsigned char *drop,
+                                                                   int64_t *restrict list, const int nv)
 {
     int64_t S = P + 1, listed = 0;
     for (int64_t i = 0; i < rows; i++) {
         double *d = D + i * S;
         d[P] = drop && drop[i] ? 0.0 : 1.0;
         list[listed] = i;
-        listed += any_nan(d, P);
+        if (nv != 0) {
+            listed += any_nan(d, P, nv);
+            continue;
+        }
+        int any = 0;
+        for (int64_t a = 0; a < P; a++)
+            any |= d[a] != d[a];
+        listed += any;
+    }
+    return listed;
+}
+
+/* The rows list_missing finds give their pairs to Rm and Mm and get zeros
+ * for their missing cells. */
+SL_HOT static void finish_block(double *restrict D, int64_t rows, int64_t P, const unsigned char *drop,
+                                int64_t *restrict list, double *restrict miss, double *restrict Rm,
+                                double *restrict Mm)
+{
+    int64_t S = P + 1, listed;
+    switch (P < 4 ? 0 : P / 4) {
+    case 0: listed = list_missing(D, rows, P, drop, list, 0); break;
+    case 1: listed = list_missing(D, rows, P, drop, list, 1); break;
+    case 2: listed = list_missing(D, rows, P, drop, list, 2); break;
+    case 3: listed = list_missing(D, rows, P, drop, list, 3); break;
+    case 4: listed = list_missing(D, rows, P, drop, list, 4); break;
+    case 5: listed = list_missing(D, rows, P, drop, list, 5); break;
+    case 6: listed = list_missing(D, rows, P, drop, list, 6); break;
+    case 7: listed = list_missing(D, rows, P, drop, list, 7); break;
+    case 8: listed = list_missing(D, rows, P, drop, list, 8); break;
+    default: listed = list_missing(D, rows, P, drop, list, -1); break;
     }
     for (int64_t k = 0; k < listed; k++) {
         double *d = D + list[k] * S;
