@@ -29,6 +29,8 @@ struct sl_frame {
     struct sl_pass *gen; /* streamed frames: what computes their chunks */
     int gen_partial;     /* gen's read() leaves the arrays without a buffer alone */
     int gen_row_local;   /* gen's chunk() may run on any run of a chunk's rows (sl__frame_set_row_local) */
+    int gen_widens;      /* gen only widens float32 to float64, value for value (sl__frame_set_widening) */
+    int gen_any_float;   /* gen's chunk() takes float32 input as the float64 it widens to (sl__frame_set_any_float) */
     void **mem;
     unsigned char *borrowed; /* per array: mem[i] is the caller's (sl_frame_borrow_data), not ours to free */
     char *version;           /* the caller's name for the data's content (sl_frame_set_version) */
@@ -112,6 +114,8 @@ void sl__frame_drop_data(sl_frame *f)
     f->gen = NULL;
     f->gen_partial = 0;
     f->gen_row_local = 0;
+    f->gen_widens = 0;
+    f->gen_any_float = 0;
     free(f->layout);
     free(f->layout_end);
     f->layout = f->layout_end = NULL;
@@ -615,6 +619,8 @@ sl_status sl__frame_set_generator(sl_frame *f, const struct sl_pass *pass, sl_er
     f->gen = copy;
     f->gen_partial = 0;
     f->gen_row_local = 0;
+    f->gen_widens = 0;
+    f->gen_any_float = 0;
     return SL_OK;
 }
 
@@ -690,4 +696,24 @@ void sl__frame_set_row_local(sl_frame *f)
 int sl__frame_row_local(const sl_frame *f)
 {
     return f->gen_row_local;
+}
+
+void sl__frame_set_widening(sl_frame *f)
+{
+    f->gen_widens = f->gen_row_local;
+}
+
+int sl__frame_widening(const sl_frame *f)
+{
+    return f->gen_widens;
+}
+
+void sl__frame_set_any_float(sl_frame *f)
+{
+    f->gen_any_float = f->gen_row_local;
+}
+
+int sl__frame_any_float(const sl_frame *f)
+{
+    return f->gen_any_float;
 }

@@ -65,6 +65,18 @@ int sl__frame_partial_source(const sl_frame *f);
 void sl__frame_set_row_local(sl_frame *f);
 int sl__frame_row_local(const sl_frame *f);
 
+/* Two properties of a row-local generator, set after sl__frame_set_row_local
+ * (sl__exec_widening_next, sl__exec_any_float_next): it only widens float32
+ * arrays to float64 and copies the others, same columns, value for value
+ * (a convert to float64); its chunk() takes any float32 array of its input
+ * as the float64 array such a generator would make of it, with the same
+ * bits out (normalize's apply). Between two such levels of a block-streamed
+ * pass the executor skips the widening (exec.c, stream_blocks). */
+void sl__frame_set_widening(sl_frame *f);
+int sl__frame_widening(const sl_frame *f);
+void sl__frame_set_any_float(sl_frame *f);
+int sl__frame_any_float(const sl_frame *f);
+
 /* How the frame's rows are cut into chunks, when not in chunks of the run's
  * chunk_rows: a filter's output and every map of it keep the chunks of the
  * frame the filter read, each with the rows it kept (some may be empty), so

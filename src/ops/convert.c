@@ -423,6 +423,22 @@ static sl_status convert_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, voi
     return SL_OK;
 }
 
+/* Whether the stage keeps every array and column in place and only makes
+ * float32 arrays float64 (the others unchanged): a level the executor may
+ * skip under a reader that widens as it reads (sl__exec_widening_next). */
+static int widens_only(const convert_state *s, const sl_frame *in)
+{
+    if (s->n != sl_frame_count(in))
+        return 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const out_array *o = &s->out[i];
+        sl_dtype from = sl_frame_array(in, i)->dtype;
+        if (o->src != i || o->sel || (o->to != from && !(from == SL_FLOAT32 && o->to == SL_FLOAT64)))
+            return 0;
+    }
+    return 1;
+}
+
 static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
 {
     sl_pass pass = {.name = "convert",
@@ -431,6 +447,8 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                     .ctx = sl_stage_state(st),
                     .chunk = convert_chunk};
     sl__exec_row_local_next(ex); /* element by element */
+    if (widens_only(sl_stage_state(st), pass.input))
+        sl__exec_widening_next(ex);
     return sl_exec_pass(ex, st, &pass, NULL, err);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/error_int.h"
+#include "kernels/cast.h"
 #include "kernels/colstats.h"
 #include "ops/moments_int.h"
 #include "kernels/standardize.h"
@@ -446,7 +447,12 @@ static sl_status apply_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
         const sl_array_info *a = in->arrays[i].info;
         size_t n = (size_t)(in->rows * a->cols);
         if (!s->want[i]) {
-            memcpy(out->arrays[i].data, in->arrays[i].data, n * sl_dtype_size(a->dtype));
+            /* a float32 array where the frame has its float64 widening
+             * (sl__exec_any_float_next): widened here, value for value */
+            if (a->dtype == out->arrays[i].info->dtype)
+                memcpy(out->arrays[i].data, in->arrays[i].data, n * sl_dtype_size(a->dtype));
+            else
+                sl__cast(out->arrays[i].data, out->arrays[i].info->dtype, in->arrays[i].data, a->dtype, n);
             continue;
         }
         if (s->check_finite) {
@@ -521,6 +527,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
                     .ctx = s,
                     .chunk = apply_chunk};
     sl__exec_row_local_next(ex); /* element by element */
+    sl__exec_any_float_next(ex); /* apply_chunk reads float32 as the float64 it widens to */
     return sl_exec_pass(ex, st, &pass, NULL, err);
 }
 

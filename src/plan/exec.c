@@ -679,6 +679,12 @@ static sl_status stream_blocks(const pass_run *pr, slot *s)
         for (int j = 1; j <= top && below->rows > 0 && st == SL_OK; j++) {
             const sl_pass *g = pr->gen[j - 1];
             sl_chunk *c = &s->lv[j];
+            if (j < top && sl__frame_widening(level_frame(pr, j)) && sl__frame_any_float(level_frame(pr, j + 1))) {
+                /* a float32 -> float64 widening under a reader that widens
+                 * as it reads: the block goes up as it is (frame_int.h) */
+                made[j] += below->rows;
+                continue;
+            }
             if (j == top) { /* after the rows waiting */
                 if (head + staged + below->rows > TOP_BLOCKS * B) {
                     keep_staged(&s->lv[top], head, staged);
@@ -1851,8 +1857,13 @@ static sl_status exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void 
                                  "op '%s' is marked streamable but its output pass '%s' cannot be streamed",
                                  sl_stage_op_name(st), pass->name);
         s = sl__frame_set_generator(sl_stage_output(st), pass, err);
-        if (s == SL_OK && ex->row_local_next)
+        if (s == SL_OK && ex->row_local_next) {
             sl__frame_set_row_local(sl_stage_output(st));
+            if (ex->widening_next)
+                sl__frame_set_widening(sl_stage_output(st));
+            if (ex->any_float_next)
+                sl__frame_set_any_float(sl_stage_output(st));
+        }
         if (s == SL_OK && pass->input)
             s = set_output_layout(ex, pass, sl_stage_output(st),
                                   sl__frame_chunks(pass->input, ex->chunk_rows), err);
@@ -1875,6 +1886,8 @@ sl_status sl_exec_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *acc
     /* for this pass only, whichever way it ran */
     ex->sample_stride = 0;
     ex->row_local_next = 0;
+    ex->widening_next = 0;
+    ex->any_float_next = 0;
     ex->block_rows_next = 0;
     return s;
 }

@@ -30,6 +30,8 @@ struct sl_exec {
     const char *memo_what;       /* inside sl__exec_pass_memo: the pass's reduction, for a scan group */
     int64_t sample_stride;       /* the next pass visits every sample_stride-th chunk only (0, 1: all) */
     int row_local_next;          /* the next pass is a row-local map or filter (sl__exec_row_local_next) */
+    int widening_next;           /* ... that only widens float32 to float64 (sl__exec_widening_next) */
+    int any_float_next;          /* ... that takes float32 input as float64 (sl__exec_any_float_next) */
     int64_t block_rows_next;     /* the next pass's chunk() composes over blocks of this many rows (0: no) */
 };
 
@@ -106,6 +108,21 @@ static inline void sl__exec_sample_next(sl_exec *ex, int64_t stride)
 static inline void sl__exec_row_local_next(sl_exec *ex)
 {
     ex->row_local_next = 1;
+}
+
+/* With sl__exec_row_local_next: the next pass only widens float32 arrays
+ * to float64 and copies the others (same arrays, same columns). */
+static inline void sl__exec_widening_next(sl_exec *ex)
+{
+    ex->widening_next = 1;
+}
+
+/* With sl__exec_row_local_next: the next pass's chunk() gives the same
+ * bits when a float32 array comes in where its input frame has the float64
+ * array made of it by widening (frame_int.h, sl__frame_set_any_float). */
+static inline void sl__exec_any_float_next(sl_exec *ex)
+{
+    ex->any_float_next = 1;
 }
 
 /* The stage's next pass (a reduce pass) has a chunk() that composes over
