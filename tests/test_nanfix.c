@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "kernels/nanfix.h"
+#include "kernels/simd.h"
 
 static void near(double got, double want, double tol, const char *what)
 {
@@ -334,6 +335,27 @@ static void test_compact_impute(void **state)
     }
 }
 
+/* sl_missing_mask32 against isnan / isinf on every class of float32: zeros,
+ * subnormals, the largest finite, ±Inf, quiet, signalling and negative
+ * NaNs, and the bit patterns at each boundary. */
+static void test_missing_mask32(void **state)
+{
+    (void)state;
+    const uint32_t bits[] = {0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x3f800000u, 0x7f7fffffu,
+                             0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7f800001u, 0x7fc00000u, 0xffc00000u,
+                             0x7fffffffu, 0xffffffffu, 0x7fbfffffu, 0x00800000u};
+    for (size_t k = 0; k < sizeof bits / sizeof *bits; k++) {
+        float v;
+        memcpy(&v, &bits[k], sizeof v);
+        for (uint32_t inf = 0; inf < 2; inf++) {
+            uint32_t want = (isnan(v) || (inf && isinf(v))) ? UINT32_MAX : 0;
+            if (sl_missing_mask32(v, inf) != want)
+                fail_msg("0x%08x with inf %u: mask 0x%08x, expected 0x%08x", bits[k], inf, sl_missing_mask32(v, inf),
+                         want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_clip_int),
         cmocka_unit_test(test_compact_rows),
         cmocka_unit_test(test_compact_impute),
+        cmocka_unit_test(test_missing_mask32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,7 @@ void sl__mstats_init(sl__mstats *s, int64_t cols)
  * which (T)0.5 is 0, hold no missing values and the test folds away. */
 #define MISSING_MASK(T, v)                                                                                  \
     ((T)0.5 != 0 ? sl_nan_mask64(v) | (sl_inf_mask64(v) & -(uint64_t)(skip_inf != 0)) : 0)
-#define MISSING_MASK32(v) (sl_nan_mask32(v) | (sl_inf_mask32(v) & -(uint32_t)(skip_inf != 0)))
+#define MISSING_MASK32(v) sl_missing_mask32(v, skip_inf != 0)
 
 #define MSTATS(T, NAME)                                                                                     \
     SL_HOT static void NAME(const T *restrict x, int64_t rows, int64_t cols, int64_t row0,                \
