@@ -252,25 +252,28 @@ void sl__nansum_f32(const float *x, int64_t rows, int64_t cols, const unsigned c
 
 /* Branch-free (a mask per value, simd.h), so that the loop over the rows
  * of a single column (a target array) vectorizes. */
-#define ROWS_MISSING(T, NAME)                                                                               \
+#define ROWS_MISSING(T, U, MASK, NAME)                                                                      \
     SL_HOT static void NAME(const T *restrict x, int64_t rows, int64_t cols, int skip_inf,                 \
                             unsigned char *restrict miss)                                                  \
     {                                                                                                      \
         if (cols == 1) {                                                                                   \
             for (int64_t r = 0; r < rows; r++)                                                             \
-                miss[r] |= (unsigned char)(MISSING_MASK(T, (double)x[r]) & 1);                             \
+                miss[r] |= (unsigned char)(MASK(x[r]) & 1);                                                \
             return;                                                                                        \
         }                                                                                                  \
         for (int64_t r = 0; r < rows; r++) {                                                               \
-            uint64_t m = 0;                                                                                \
+            U m = 0;                                                                                       \
             for (int64_t c = 0; c < cols; c++)                                                             \
-                m |= MISSING_MASK(T, (double)x[r * cols + c]);                                             \
+                m |= MASK(x[r * cols + c]);                                                                \
             miss[r] |= (unsigned char)(m & 1);                                                             \
         }                                                                                                  \
     }
 
-ROWS_MISSING(float, rows_missing_f32)
-ROWS_MISSING(double, rows_missing_f64)
+/* each type's mask at its own width: a float's in 32 bits */
+#define MISSING_MASK64(v) MISSING_MASK(double, v)
+ROWS_MISSING(float, uint32_t, MISSING_MASK32, rows_missing_f32)
+ROWS_MISSING(double, uint64_t, MISSING_MASK64, rows_missing_f64)
+#undef MISSING_MASK64
 
 void sl__rows_missing(const void *data, sl_dtype t, int64_t rows, int64_t cols, int skip_inf, unsigned char *miss)
 {
