@@ -6,25 +6,11 @@
  * every tile of C passes over them. */
 #define SLICE_ROWS 128
 
-typedef double v4d __attribute__((vector_size(32)));
-
-/* The helpers below that take and return v4d are always inlined, so no
- * call passes a vector whatever the clone's ISA: GCC's warning about that
- * ABI does not apply. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
-static inline __attribute__((always_inline)) v4d load4(const double *p)
-{
-    v4d v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+typedef sl_v4d v4d;
 
 static inline __attribute__((always_inline)) void add4(double *p, v4d v)
 {
-    v4d c = load4(p) + v;
+    v4d c = sl_load4(p) + v;
     memcpy(p, &c, sizeof c);
 }
 
@@ -46,7 +32,7 @@ static inline __attribute__((always_inline)) void tile(const double *restrict A,
         const double *x = A + k * n;
         v4d b[3];
         for (int c = 0; c < nc; c++)
-            b[c] = load4(x + b0 + 4 * c);
+            b[c] = sl_load4(x + b0 + 4 * c);
         for (int r = 0; r < ra; r++) {
             double xr = x[r < 4 ? a0 + r : a1 + r - 4];
             v4d s = (v4d){xr, xr, xr, xr};
@@ -78,7 +64,7 @@ static inline __attribute__((always_inline)) void last_columns(const double *res
         const double *x = A + k * n;
         v4d b[4];
         for (int g = 0; g < ng; g++)
-            b[g] = load4(x + 4 * (g0 + g));
+            b[g] = sl_load4(x + 4 * (g0 + g));
         for (int r = 0; r < rem; r++) {
             double xr = x[q + r];
             v4d v = (v4d){xr, xr, xr, xr};

@@ -418,39 +418,23 @@ static void set_centres(sl__pm_pass *p, int64_t rows, int64_t w, const unsigned 
     }
 }
 
-void sl__pm_pass_gather(sl__pm_pass *p, const double *a, int64_t rows, int64_t w, int skip_inf,
-                        const unsigned char *drop, int64_t off)
-{
-    p->rows = rows;
-    if (!p->centred) {
-        int64_t n = rows < CENTRE_ROWS ? rows : CENTRE_ROWS;
-        pass_gather_f64(a, n, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);
-        set_centres(p, rows, w, drop, off);
+/* The public gathers, one per element type: the chunk's first block
+ * gathers its first rows around 0 first, for the centres. */
+#define PASS_GATHER_API(NAME, T, KERNEL)                                                                       \
+    void NAME(sl__pm_pass *p, const T *a, int64_t rows, int64_t w, int skip_inf, const unsigned char *drop,   \
+              int64_t off)                                                                                     \
+    {                                                                                                          \
+        p->rows = rows;                                                                                        \
+        if (!p->centred) {                                                                                     \
+            KERNEL(a, rows < CENTRE_ROWS ? rows : CENTRE_ROWS, w, skip_inf, drop, p->centre + off, p->D + off, \
+                   p->P + 1);                                                                                  \
+            set_centres(p, rows, w, drop, off);                                                                \
+        }                                                                                                      \
+        KERNEL(a, rows, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);                             \
     }
-    pass_gather_f64(a, rows, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);
-}
 
-void sl__pm_pass_gather_f32(sl__pm_pass *p, const float *a, int64_t rows, int64_t w, int skip_inf,
-                            const unsigned char *drop, int64_t off)
-{
-    p->rows = rows;
-    if (!p->centred) {
-        int64_t n = rows < CENTRE_ROWS ? rows : CENTRE_ROWS;
-        pass_gather_f32(a, n, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);
-        set_centres(p, rows, w, drop, off);
-    }
-    pass_gather_f32(a, rows, w, skip_inf, drop, p->centre + off, p->D + off, p->P + 1);
-}
-
-typedef double v4d __attribute__((vector_size(32)));
-typedef int64_t v4i __attribute__((vector_size(32)));
-
-/* The helpers below that take and return vectors are always inlined, so
- * no call passes one whatever the clone's ISA: GCC's warning about that ABI
- * does not apply. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
+PASS_GATHER_API(sl__pm_pass_gather, double, pass_gather_f64)
+PASS_GATHER_API(sl__pm_pass_gather_f32, float, pass_gather_f32)
 
 /* Whether the first n values at d hold a NaN (n >= 4): compares four at a
  * time, nv = n / 4 of them (a constant at each call, so the loop unrolls;
@@ -458,13 +442,12 @@ typedef int64_t v4i __attribute__((vector_size(32)));
  * n is not a multiple of four, so that no value is looked at alone. */
 static inline __attribute__((always_inline)) int any_nan(const double *d, int64_t n, const int nv)
 {
-    v4i m = {0, 0, 0, 0};
-    v4d v;
+    sl_v4i m = {0, 0, 0, 0};
     for (int64_t k = 0; k < (nv < 0 ? n / 4 : nv); k++) {
-        memcpy(&v, d + 4 * k, sizeof v);
+        sl_v4d v = sl_load4(d + 4 * k);
         m |= v != v;
     }
-    memcpy(&v, d + n - 4, sizeof v);
+    sl_v4d v = sl_load4(d + n - 4);
     m |= v != v;
     return ((m[0] | m[1]) | (m[2] | m[3])) != 0;
 }

@@ -75,6 +75,27 @@ static inline uint32_t sl_missing_mask32(float v, uint32_t inf)
     return -(uint32_t)((int32_t)(b & INT32_MAX) > (int32_t)(UINT32_C(0x7f800000) - inf));
 }
 
+/* Four doubles (four 64-bit masks) as one value, for kernels written with
+ * GCC's vector extensions: one AVX2 register in the x86-64-v3 clone, two
+ * SSE2 halves in the other, with the same operations in the same order.
+ * The helpers that take or return them are inlined, so no call passes one
+ * whatever the clone's ISA: the compilers' note on that ABI does not
+ * apply. */
+typedef double sl_v4d __attribute__((vector_size(32)));
+typedef int64_t sl_v4i __attribute__((vector_size(32)));
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+static inline __attribute__((always_inline)) sl_v4d sl_load4(const double *p)
+{
+    sl_v4d v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* a where m is all ones, b where it is zero, bit for bit */
 static inline double sl_sel_f64(uint64_t m, double a, double b)
 {

@@ -462,8 +462,8 @@ static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
         if (pm)
             rc = pass_block(s, in, r0, nb, drop, &b, err);
     }
-    /* a chunk whose first block sat far from the rest (in a column) is
-     * taken again, each block centred on its own means */
+    /* a chunk whose first rows sat far from the rest (in a column seen
+     * rarely there) is taken again, each block centred on its own means */
     if (rc == SL_OK && pm && !sl__pm_pass_state(&b.pass, pm)) {
         memset(pm, 0, sl__pm_size(s->pm_cols) * sizeof *pm);
         for (int64_t r0 = 0; r0 < in->rows && rc == SL_OK; r0 += STATS_BLOCK_ROWS)

@@ -632,8 +632,8 @@ void sl__chunk_view(const sl_chunk *c, int64_t r0, int64_t n, sl_chunk *v)
     }
 }
 
-/* Hands the pass the top level's first `rows` staged rows, which are rows
- * [fed, fed + rows) of the chunk's top level. */
+/* Hands the pass `rows` rows waiting in the top level's buffer from row
+ * `head` on, which are rows [fed, fed + rows) of the chunk's top level. */
 static sl_status feed_rows(const pass_run *pr, slot *s, int64_t head, int64_t fed, int64_t rows)
 {
     sl_chunk *v = &s->top_view;
