@@ -136,28 +136,46 @@ void sl__pm_gather(const double *a, int64_t rows, int64_t w, int skip_inf, doubl
 }
 
 /* What a kept row with missing cells takes from the pairs with each of
- * its missing columns b (miss: 1 for a missing cell, else 0): its
+ * its missing columns b (miss: 1 for a missing cell, else 0, over the S
+ * values of a row; bits: the missing columns among the first 64): its
  * deviations (d, 0 in missing cells) to row b of Rm, its missing flags to
- * row b of Mm, as whole rows that vectorize (missing cells are rare). */
-static inline __attribute__((always_inline)) void missing_row(const double *d, int64_t P, double *Rm, double *Mm,
-                                                              const double *miss)
+ * row b of Mm, as whole rows that vectorize (missing cells are rare). The
+ * missing columns are visited through their bits, without a branch per
+ * column, when a row has no more than 64 values. */
+static inline __attribute__((always_inline)) void add_missing_pairs(const double *d, int64_t S, double *Rm,
+                                                                    double *Mm, const double *miss, int64_t b)
 {
-    for (int64_t b = 0; b < P; b++) {
-        if (miss[b] == 0)
-            continue;
-        double *rb = Rm + b * P, *mb = Mm + b * P;
-        for (int64_t a = 0; a < P; a++) {
-            rb[a] += d[a];
-            mb[a] += miss[a];
-        }
+    double *rb = Rm + b * S, *mb = Mm + b * S;
+    for (int64_t a = 0; a < S; a++) {
+        rb[a] += d[a];
+        mb[a] += miss[a];
     }
 }
 
-/* miss[a] = 1 where x[a] is missing, else 0 */
-static inline __attribute__((always_inline)) void missing_flags(const double *x, int64_t P, double *miss)
+static inline __attribute__((always_inline)) void missing_row(const double *d, int64_t S, double *Rm, double *Mm,
+                                                              const double *miss, uint64_t bits)
 {
-    for (int64_t a = 0; a < P; a++)
-        miss[a] = sl_sel_f64(sl_nan_mask64(x[a]), 1.0, 0.0);
+    if (S > 64) {
+        for (int64_t b = 0; b < S; b++)
+            if (miss[b] != 0)
+                add_missing_pairs(d, S, Rm, Mm, miss, b);
+        return;
+    }
+    for (; bits; bits &= bits - 1)
+        add_missing_pairs(d, S, Rm, Mm, miss, __builtin_ctzll(bits));
+}
+
+/* miss[a] = 1 where x[a] is missing, else 0; returns the missing columns
+ * among the first 64 as bits. */
+static inline __attribute__((always_inline)) uint64_t missing_flags(const double *x, int64_t P, double *miss)
+{
+    uint64_t bits = 0;
+    for (int64_t a = 0; a < P; a++) {
+        uint64_t nan = sl_nan_mask64(x[a]);
+        miss[a] = sl_sel_f64(nan, 1.0, 0.0);
+        bits |= a < 64 ? (nan & 1) << a : 0;
+    }
+    return bits;
 }
 
 /* d = x − m with missing cells 0, colsum += d; nonzero when the row has a
@@ -206,10 +224,7 @@ SL_HOT static int64_t center_block(const double *restrict X, int64_t rows, int64
                 for (int64_t a = 0; a < P; a++)
                     row_any |= sl_nan_mask64(x[r * P + a]);
                 if (row_any)
-                    {
-                    missing_flags(x + r * P, P, miss);
-                    missing_row(d + r * P, P, Rm, Mm, miss);
-                }
+                    missing_row(d + r * P, P, Rm, Mm, miss, missing_flags(x + r * P, P, miss));
             }
             nb += TILE;
             continue;
@@ -218,20 +233,16 @@ SL_HOT static int64_t center_block(const double *restrict X, int64_t rows, int64
             if (drop[i + r])
                 continue;
             double *d = D + nb++ * P;
-            if (center_row(x + r * P, P, m, d, colsum)) {
-                missing_flags(x + r * P, P, miss);
-                missing_row(d, P, Rm, Mm, miss);
-            }
+            if (center_row(x + r * P, P, m, d, colsum))
+                missing_row(d, P, Rm, Mm, miss, missing_flags(x + r * P, P, miss));
         }
     }
     for (; i < rows; i++) {
         if (drop && drop[i])
             continue;
         double *d = D + nb++ * P;
-        if (center_row(X + i * P, P, m, d, colsum)) {
-            missing_flags(X + i * P, P, miss);
-            missing_row(d, P, Rm, Mm, miss);
-        }
+        if (center_row(X + i * P, P, m, d, colsum))
+            missing_row(d, P, Rm, Mm, miss, missing_flags(X + i * P, P, miss));
     }
     fold_tile(tsum, P, colsum);
     return nb;
@@ -324,15 +335,15 @@ sl_status sl__pm_pass_init(sl__pm_pass *p, int64_t P, int64_t block, sl_error *e
 {
     *p = (sl__pm_pass){.P = P, .block = block};
     size_t P1 = (size_t)P + 1, b = (size_t)(block > 0 ? block : 1);
-    p->centre = malloc(2 * P1 * sizeof *p->centre);
+    /* the empty chunk: no centres yet, no sums */
+    p->centre = calloc(2 * P1, sizeof *p->centre);
     p->D = malloc(b * P1 * sizeof *p->D);
-    p->Rm = malloc(3 * P1 * P1 * sizeof *p->Rm);
+    p->Rm = calloc(3 * P1 * P1, sizeof *p->Rm);
     p->list = malloc(b * sizeof *p->list);
     if (p->centre && p->D && p->Rm && p->list) {
         p->miss = p->centre + P1;
         p->Mm = p->Rm + P1 * P1;
         p->Q = p->Mm + P1 * P1;
-        sl__pm_pass_reset(p);
         return SL_OK;
     }
     sl__pm_pass_free(p);
@@ -348,14 +359,6 @@ void sl__pm_pass_free(sl__pm_pass *p)
     *p = (sl__pm_pass){0};
 }
 
-void sl__pm_pass_reset(sl__pm_pass *p)
-{
-    size_t P1 = (size_t)p->P + 1;
-    p->centred = 0;
-    p->rows = 0;
-    memset(p->centre, 0, P1 * sizeof *p->centre);
-    memset(p->Rm, 0, 3 * P1 * P1 * sizeof *p->Rm);
-}
 
 /* The block's columns [off, off + w) from a rows x w array, centred on c
  * into D (row stride S); a missing cell becomes NaN there, for
@@ -498,28 +501,11 @@ SL_HOT static void finish_block(double *restrict D, int64_t rows, int64_t P, con
     }
     for (int64_t k = 0; k < listed; k++) {
         double *d = D + list[k] * S;
-        /* the missing columns as bits (the first 64), so that the loop
-         * below visits them alone, without a branch per column */
-        uint64_t bits = 0;
-        for (int64_t a = 0; a < P; a++) {
-            uint64_t nan = sl_nan_mask64(d[a]);
-            miss[a] = sl_sel_f64(nan, 1.0, 0.0);
-            d[a] = sl_sel_f64(nan, 0.0, d[a]);
-            bits |= a < 64 ? (nan & 1) << a : 0;
-        }
+        uint64_t bits = missing_flags(d, P, miss);
+        for (int64_t a = 0; a < P; a++)
+            d[a] = sl_sel_f64(sl_nan_mask64(d[a]), 0.0, d[a]);
         miss[P] = 0;
-        if (P > 64) {
-            missing_row(d, S, Rm, Mm, miss);
-            continue;
-        }
-        for (; bits; bits &= bits - 1) {
-            int64_t b = __builtin_ctzll(bits);
-            double *rb = Rm + b * S, *mb = Mm + b * S;
-            for (int64_t a = 0; a < S; a++) {
-                rb[a] += d[a];
-                mb[a] += miss[a];
-            }
-        }
+        missing_row(d, S, Rm, Mm, miss, bits);
     }
 }
 

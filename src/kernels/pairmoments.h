@@ -5,14 +5,14 @@
  * the algebra that lets a chain impute → convert → z-score → least squares
  * gather its statistics in one pass over the source (issue 18).
  *
- * Nothing here sums raw squares: each chunk is centred on its own plain
- * observed means before its Gram product (BLIS), the centres then move to
- * the exact means (their rounding, by the algebra below), and parts merge
- * around the combined
- * means with the cross terms that move a centre (Chan et al., extended to
- * pairs, whose "both observed" rows differ from pair to pair). So a column
- * of mean 1e8 and standard deviation 1 keeps its digits, where the formula
- * Σx² − n·x̄² loses all of them.
+ * Nothing here sums raw squares: each block is centred before its Gram
+ * product (kernels/gram_small.c), on its own plain observed means
+ * (sl__pm_chunk) or on centres fixed for its chunk (sl__pm_pass_*, below),
+ * the centres then move to the exact means (by the algebra below), and
+ * parts merge around the combined means with the cross terms that move a
+ * centre (Chan et al., extended to pairs, whose "both observed" rows differ
+ * from pair to pair). So a column of mean 1e8 and standard deviation 1
+ * keeps its digits, where the formula Σx² − n·x̄² loses all of them.
  *
  * The state, for P columns, is a flat array of sl__pm_size(P) doubles:
  *   [0]        n, the rows
@@ -54,10 +54,9 @@ sl_status sl__pm_chunk(const double *X, int64_t rows, int64_t P, const unsigned 
  * sl__pm_pass_state refuses the chunk (the caller computes it block by
  * block with sl__pm_chunk instead) when the loss would exceed 4 bits.
  *
- * Per chunk: sl__pm_pass_reset (or a fresh sl__pm_pass_init); per block of
- * at most `block` rows, every array's columns through
- * sl__pm_pass_gather(_f32), then sl__pm_pass_block; then
- * sl__pm_pass_state. */
+ * Per chunk: sl__pm_pass_init; per block of at most `block` rows, every
+ * array's columns through sl__pm_pass_gather(_f32), then
+ * sl__pm_pass_block; then sl__pm_pass_state and sl__pm_pass_free. */
 typedef struct sl__pm_pass {
     int64_t P, block, rows; /* rows: of the block being gathered */
     int centred;            /* the chunk's centres are set (from its first block) */
@@ -67,7 +66,6 @@ typedef struct sl__pm_pass {
 
 sl_status sl__pm_pass_init(sl__pm_pass *p, int64_t P, int64_t block, sl_error *err);
 void sl__pm_pass_free(sl__pm_pass *p);
-void sl__pm_pass_reset(sl__pm_pass *p);
 /* Columns [off, off + w) of the block's rows (rows x w, row major); rows of
  * the block whose drop byte is non-zero are left out (drop may be NULL);
  * skip_inf: ±Inf is missing. Every array of a block takes the same rows and

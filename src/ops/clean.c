@@ -335,17 +335,22 @@ static sl_status stats_scratch_alloc(const clean_state *s, const sl_chunk *in, i
             widest = in->arrays[i].info->cols > widest ? in->arrays[i].info->cols : widest;
     *b = (stats_scratch){0};
     b->ms = malloc((size_t)(s->stats_cols ? s->stats_cols : 1) * sizeof *b->ms);
-    if (P > 0) {
-        b->X = malloc((size_t)(STATS_BLOCK_ROWS * P) * sizeof *b->X);
+    if (P > 0)
         b->cast = malloc((size_t)(STATS_BLOCK_ROWS * widest) * sizeof *b->cast);
-        b->pm_scratch = malloc(sl__pm_scratch_size(STATS_BLOCK_ROWS, P) * sizeof *b->pm_scratch);
-        b->pm_part = malloc(sl__pm_size(P) * sizeof *b->pm_part);
-    }
-    if (b->ms && (P == 0 || (b->X && b->cast && b->pm_scratch && b->pm_part)) &&
-        (P == 0 || sl__pm_pass_init(&b->pass, P, STATS_BLOCK_ROWS, err) == SL_OK))
+    if (b->ms && (P == 0 || (b->cast && sl__pm_pass_init(&b->pass, P, STATS_BLOCK_ROWS, err) == SL_OK)))
         return SL_OK;
     stats_scratch_free(b);
     return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+}
+
+/* The buffers of the block by block moments, for a chunk the one pass
+ * refused (rare: allocated then only). */
+static sl_status block_scratch_alloc(int64_t P, stats_scratch *b, sl_error *err)
+{
+    b->X = malloc((size_t)(STATS_BLOCK_ROWS * P) * sizeof *b->X);
+    b->pm_scratch = malloc(sl__pm_scratch_size(STATS_BLOCK_ROWS, P) * sizeof *b->pm_scratch);
+    b->pm_part = malloc(sl__pm_size(P) * sizeof *b->pm_part);
+    return b->X && b->pm_scratch && b->pm_part ? SL_OK : sl__error_set(err, SL_ERR_NOMEM, "out of memory");
 }
 
 /* A block's rows of every array (the frame's order: its columns of the
@@ -465,6 +470,7 @@ static sl_status stats_chunk(void *ctx, const sl_chunk *in, sl_chunk *out, void 
     /* a chunk whose first rows sat far from the rest (in a column seen
      * rarely there) is taken again, each block centred on its own means */
     if (rc == SL_OK && pm && !sl__pm_pass_state(&b.pass, pm)) {
+        rc = block_scratch_alloc(s->pm_cols, &b, err);
         memset(pm, 0, sl__pm_size(s->pm_cols) * sizeof *pm);
         for (int64_t r0 = 0; r0 < in->rows && rc == SL_OK; r0 += STATS_BLOCK_ROWS)
             rc = pair_moments_block(s, in, r0, in->rows - r0 < STATS_BLOCK_ROWS ? in->rows - r0 : STATS_BLOCK_ROWS,

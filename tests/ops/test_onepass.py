@@ -159,5 +159,31 @@ def test_falls_back_to_passes(args):
         assert_close(f["coef"][0], w, 1e-11, what="coefficients by passes")
 
 
+def test_chunks_refused_by_the_one_pass(args):
+    """clean's one pass centres each chunk on its first 128 rows' means; where a column is seen
+    once there, at 1e8, and near 0 after them, that would cost it ~13 bits, and the chunk is taken
+    block by block instead (kernels/pairmoments.c, ops/clean.c): the fits keep 1e-12."""
+    env = Env(args, "refused")
+    X, y = make_data(env, rows=20000)
+    rows = np.arange(len(X))
+    first = rows % 8192 < 128
+    X[first, 2] = np.nan
+    X[rows % 8192 == 0, 2] = 1e8
+    with h5py.File(env.path("d.h5"), "w") as f:
+        f["X"] = X
+        f["y"] = y.reshape(-1, 1)
+    env.run(PIPE.format(w="w", ck="true"), "-q")
+    with h5py.File(env.path("w", "clean.h5")) as f:
+        fill = f["X"].attrs["impute_value"]
+    obs = X[~np.isnan(y) & ~np.isnan(X[:, 2]), 2].astype(np.longdouble)
+    spread = float(obs.std())
+    assert abs(fill[2] - float(obs.mean())) <= 1e-15 * max(abs(float(obs.mean())), spread), (fill[2], obs.mean())
+    mu, sd, w, b = reference(X, y, fill)
+    with h5py.File(env.path("w", "norm.h5")) as f:
+        assert_close(f["X"].attrs["scale"], sd.astype(np.float64), 1e-13, what="normalize's stds")
+    with h5py.File(env.path("w", "fit.h5")) as f:
+        assert_close(f["coef"][0], w, 1e-12, what="coefficients vs long double")
+
+
 if __name__ == "__main__":
-    main([test_one_pass_and_the_reference, test_falls_back_to_passes])
+    main([test_one_pass_and_the_reference, test_falls_back_to_passes, test_chunks_refused_by_the_one_pass])
