@@ -1948,9 +1948,12 @@ def test_progress_option():
     assert summary_lines(always.stdout) == {"load": ("load.hdf5", 1000)}, always.stdout
 
 
-def tmux(*args, check=True):
-    p = subprocess.run(["tmux", "-L", "sluice-test-%d" % os.getpid(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=30)
+def tmux(*args, server, check=True):
+    # a server of its own for each terminal: killing a server's last session makes it
+    # exit, and a new session asked of it while it exits fails ("server exited
+    # unexpectedly", seen in CI)
+    p = subprocess.run(["tmux", "-L", "sluice-test-%d-%s" % (os.getpid(), server), *args], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=30)
     if check and p.returncode != 0:
         raise AssertionError("tmux %s failed: %s" % (" ".join(args), p.stderr))
     return p.stdout
@@ -1977,25 +1980,25 @@ def test_progress_fits_the_terminal_under_tmux():
     # streamed stages: a stage computes the ones it reads as it reads them, and they
     # show on the line side by side (convert, normalize, lstsq, ...)
     text = re.sub(r"(?m)^workdir: .*$", lambda m: m.group(0) + "\ncheckpoint: final", text)
-    tmux("kill-server", check=False)
+    widths = (50,) if os.environ.get("SLUICE_TEST_SANITIZER") else (50, 80, 120)
     try:
         # 80 and 120 as terminals come; 50, where two stages side by side overflow it
         # (under a sanitizer, 50 alone: the same code, at a fifth of the speed)
-        for width in (50,) if os.environ.get("SLUICE_TEST_SANITIZER") else (50, 80, 120):
+        for width in widths:
             yml = os.path.join(d, "p%d.yaml" % width)
             with open(yml, "w") as f:
                 f.write(re.sub(r"(?m)^workdir: .*$", "workdir: " + os.path.join(d, "wd%d" % width), text))
             cmd = "%s run %s -j 2 --chunk-rows 2048 --progress always; echo __exit $?; sleep 600" % (SLUICE, yml)
-            tmux("new-session", "-d", "-s", "w%d" % width, "-x", str(width), "-y", "60", cmd)
+            tmux("new-session", "-d", "-s", "w%d" % width, "-x", str(width), "-y", "60", cmd, server=width)
             seen, deadline, screen = [], time.time() + 240, ""
             while time.time() < deadline:
                 # -J: rows a long line wrapped onto come back as that one line
-                screen = tmux("capture-pane", "-p", "-J", "-t", "w%d" % width)
+                screen = tmux("capture-pane", "-p", "-J", "-t", "w%d" % width, server=width)
                 if "__exit" in screen:
                     break
                 seen += [r for r in screen.splitlines() if PROGRESS_ROW.search(r)]
                 time.sleep(0.05)
-            tmux("kill-session", "-t", "w%d" % width)
+            tmux("kill-server", check=False, server=width)
             assert "__exit 0" in screen, "the run under tmux did not end well:\n" + screen
             assert seen, "no progress line was ever on the screen (the live line is off?)"
             assert any("epoch" in r for r in seen), "no epoch was shown while gd trained: %s" % seen[-5:]
@@ -2008,7 +2011,8 @@ def test_progress_fits_the_terminal_under_tmux():
             assert re.search(r" rows=10\d{5}\s", joined + " "), "lstsq's rows not printed as an integer:\n" + joined
             assert "e+0" not in joined, "a count printed as a float:\n" + joined
     finally:
-        tmux("kill-server", check=False)
+        for width in widths:
+            tmux("kill-server", check=False, server=width)
 
 
 def test_relative_paths_resolve_from_pipeline_folder():
