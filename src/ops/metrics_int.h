@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "kernels/classify_metrics.h"
 #include "ops/model_int.h"
+#include "ops/moments_int.h"
 #include "sluice/op.h"
 
 enum { M_MSE, M_RMSE, M_MAE, M_R2, M_ACCURACY, M_LOG_LOSS, M_PRECISION, M_RECALL, M_F1, M_ROC_AUC, M_CONFUSION,
@@ -26,6 +27,11 @@ typedef struct sl__metrics {
     const char *names[5], *names_cm[5], *names_roc[5];
     double *w, b, cut;
     int w_nonzero; /* every weight finite and non-zero: a non-finite x shows in its prediction */
+    /* mse, rmse and r2 of a linear model from the co-moments of a chain
+     * below 'data' (moments_int.h), with no pass: plan time, and whether
+     * they were (run time) */
+    sl__affine_chain chain;
+    int algebra, by_algebra;
     int64_t K;                 /* probability columns (1 for a logistic model) */
     sl__average avg;
     double pos_label;

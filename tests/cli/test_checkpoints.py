@@ -861,8 +861,9 @@ def test_hashes_recomputed_independently():
                 items = [(n, src[f.attrs["sluice_dataset." + n]]) for n in names]
             else:
                 # HDF5 lists datasets by name; the hash takes them in the frame's order, which
-                # is the names' order but for metrics (docs/ops.md: mse, rmse, mae, r2)
-                order = {"metrics": ["mse", "rmse", "mae", "r2"]}.get(f.attrs["sluice_op"], sorted(f))
+                # is the names' order but for metrics (the order its list asks them in)
+                asked = json.loads(f.attrs["sluice_params"]).get("metrics", ["mse", "rmse", "mae", "r2"])
+                order = asked if f.attrs["sluice_op"] == "metrics" else sorted(f)
                 items = [(n, f[n]) for n in order]
             for name, ds in items:
                 values = ds[...].reshape(rows, -1)
@@ -990,7 +991,6 @@ stages:
     metrics:
       - mse
       - rmse
-      - mae
       - r2
     data: normalize
     model: gd
@@ -1001,7 +1001,7 @@ stages:
     input: normalize
     solver: "gradient_descent"
     op: linreg
-  evaluate: {data: normalize, metrics: [mse, rmse, mae, r2], model: lstsq, op: metrics}
+  evaluate: {data: normalize, metrics: [mse, rmse, r2], model: lstsq, op: metrics}
   lstsq:
     solver: normal_equations
     input: normalize
@@ -1334,7 +1334,9 @@ def test_lock_second_run_fails_or_waits():
 # ---------------------------------------------------------------------------
 
 def test_run_log_format():
-    d, wd, yml, ref = fresh_small_run("run_log")
+    # evaluate asks mae, which needs a pass (BLAS: X w); evaluate_gd scores by algebra (none)
+    d, wd, yml, ref = fresh_small_run("run_log", [("model: lstsq, data: normalize, metrics: [mse, rmse, r2]",
+                                                   "model: lstsq, data: normalize, metrics: [mse, rmse, mae, r2]")])
     entries = run_log(wd)
     assert [e["stage"] for e in entries if e["stage"] in ("load", "clean", "convert", "normalize")] == \
         ["load", "clean", "convert", "normalize"], [e["stage"] for e in entries]
@@ -1357,18 +1359,20 @@ def test_run_log_format():
     # pass (p = F + 2 columns, the last the ones that sum the others, up to 32: the upper
     # triangle's p (p + 1) / 2 products, over every row of the source, a dropped row as
     # zeros: kernels/pairmoments.c, kernels/gram_small.c), from which
-    # normalize's and the models' fits follow (ops/moments.c); a metrics stage's X w
+    # normalize's and the models' fits and evaluate_gd's scores follow (ops/moments.c,
+    # kernels/residual.c); the pass of a metrics stage that asks mae: X w
     by = {e["stage"]: e for e in entries}
     n_rows, F, p = by["normalize"]["rows"], FEATURES, FEATURES + 2
     assert p <= 32
     gram = by["load"]["rows"] * p * (p + 1)
-    for stage, flops in (("clean", gram), ("evaluate", 2 * n_rows * F), ("evaluate_gd", 2 * n_rows * F)):
+    for stage, flops in (("clean", gram), ("evaluate", 2 * n_rows * F)):
         e = by[stage]
         assert e.get("blas_flops") == flops, "%s: run.log blas_flops %s, counted by hand %d" % (
             stage, e.get("blas_flops"), flops)
         assert 0 < e["blas_seconds"] <= THREADS * e["seconds"], e
-    for stage in ("load", "convert", "normalize", "lstsq", "gd"):
+    for stage in ("load", "convert", "normalize", "lstsq", "gd", "evaluate_gd"):
         assert "blas_flops" not in by[stage], "%s calls no BLAS, yet run.log says %s" % (stage, by[stage])
+    assert (by["evaluate"]["passes"], by["evaluate_gd"]["passes"]) == (1, 0), (by["evaluate"], by["evaluate_gd"])
     n = log_count(wd)
     run_ok("run", yml, "-j", THREADS)
     for e in log_since(wd, n):

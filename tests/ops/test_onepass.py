@@ -185,5 +185,76 @@ def test_chunks_refused_by_the_one_pass(args):
         assert_close(f["coef"][0], w, 1e-12, what="coefficients vs long double")
 
 
+METRICS = """  score:     { op: metrics, model: fit, data: norm, metrics: [mse, rmse, r2] }
+  score_gd:  { op: metrics, model: gd, data: norm, metrics: [r2, mse] }
+  score_mae: { op: metrics, model: fit, data: norm, metrics: [mse, mae] }
+"""
+
+
+def scores(env, w, st):
+    with h5py.File(env.path(w, st + ".h5")) as f:
+        return {k: f[k][0, 0] for k in f.keys()}
+
+
+def test_metrics_by_algebra(args):
+    """mse, rmse and r2 of a linear model on the top of the chain follow from the same moments
+    (kernels/residual.c): no pass. Against long double on the stored z-scored data and model
+    to 1e-12, against the pass (a metric that needs one, and SLUICE_ALGEBRA=off), identical
+    bits stored and streamed, on 1 and 2 threads. A model that fits to 1e-7 of the truth's
+    spread cancels too much of the sums: the pass scores it."""
+    env = Env(args, "algebra-metrics")
+    X, y = make_data(env)
+    for w, ck, flags, envv in (("stored", "true", ["-j", "1"], {}), ("final", "final", ["-j", "2"], {}),
+                               ("final1", "final", ["-j", "1"], {}),
+                               ("passes", "true", ["-j", "2"], {"SLUICE_ALGEBRA": "off"})):
+        old = dict(os.environ)
+        os.environ.update(envv)
+        try:
+            env.run(PIPE.format(w=w, ck=ck) + METRICS, "-q", *flags, name=w + ".yaml")
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+    for w in ("stored", "final"):
+        log = run_log(env, w)
+        assert log["score"]["passes"] == 0 and log["score_gd"]["passes"] == 0, (log["score"], log["score_gd"])
+        assert log["score_mae"]["passes"] + log["score_mae"].get("shared_passes", 0) >= 1, log["score_mae"]
+    assert run_log(env, "passes")["score"]["passes"] == 1
+    with h5py.File(env.path("stored", "norm.h5")) as f:
+        Z, yz = f["X"][...].astype(np.longdouble), f["y"][...].ravel().astype(np.longdouble)
+    for st, model in (("score", "fit"), ("score_gd", "gd")):
+        with h5py.File(env.path("stored", model + ".h5")) as f:
+            coef, b = f["coef"][0].astype(np.longdouble), np.longdouble(f["intercept"][0, 0])
+        e = yz - Z @ coef - b
+        mse = (e * e).mean()
+        want = {"mse": mse, "rmse": np.sqrt(mse), "r2": 1 - (e * e).sum() / ((yz - yz.mean()) ** 2).sum()}
+        got, passes = scores(env, "stored", st), scores(env, "passes", st)
+        for k in got:
+            assert_close(got[k], float(want[k]), 1e-12, what="%s %s vs long double" % (st, k))
+            assert_close(got[k], passes[k], 1e-12, what="%s %s vs the pass" % (st, k))
+        for other in ("final", "final1"):
+            o = scores(env, other, st)
+            assert all(o[k].tobytes() == got[k].tobytes() for k in got), (st, other, got, o)
+        if st == "score":
+            assert_close(got["mse"], scores(env, "stored", "score_mae")["mse"], 1e-12, what="mse vs its pass")
+    # y follows X to 1e-7 of its spread: Σe² is 1e-14 of the terms that cancel to it
+    rng = np.random.default_rng(9)
+    X2 = rng.normal(size=(5000, 3)) * [1, 2, 3] + [4, 5, 6]
+    y2 = X2 @ [1.5, -2.0, 0.25] + 7 + rng.normal(size=5000) * 1e-7
+    X2[rng.random(5000) < 0.05, 1] = np.nan  # imputed, but drops the rows of y only
+    y2[rng.random(5000) < 0.05] = np.nan
+    with h5py.File(env.path("d.h5"), "w") as f:
+        f["X"] = np.where(np.isnan(X2), np.nan, X2)
+        f["y"] = y2.reshape(-1, 1)
+    text = PIPE.format(w="exact", ck="true").replace("X: impute_mean", "X: drop_row") + METRICS
+    env.run(text, "-q", name="exact.yaml")
+    log = run_log(env, "exact")
+    assert log["score"]["passes"] == 1, log["score"]
+    with h5py.File(env.path("exact", "norm.h5")) as f, h5py.File(env.path("exact", "fit.h5")) as m:
+        Z, yz = f["X"][...].astype(np.longdouble), f["y"][...].ravel().astype(np.longdouble)
+        e = yz - Z @ m["coef"][0].astype(np.longdouble) - np.longdouble(m["intercept"][0, 0])
+    assert_close(scores(env, "exact", "score")["mse"], float((e * e).mean()), 1e-9, what="a near-exact fit's mse")
+
+
 if __name__ == "__main__":
-    main([test_one_pass_and_the_reference, test_falls_back_to_passes, test_chunks_refused_by_the_one_pass])
+    main([test_one_pass_and_the_reference, test_falls_back_to_passes, test_chunks_refused_by_the_one_pass,
+          test_metrics_by_algebra])

@@ -111,9 +111,10 @@ def h5_content(path):
 
 
 def test_shared_scans(args):
-    """bench/pipelines/regression-final.yaml (everything up to the models
-    streamed): evaluate and evaluate_gd, ready together, score their models in
-    one scan of the streamed chain load -> clean -> convert -> normalize. The
+    """bench/pipelines/regression-final-mae.yaml (everything up to the models
+    streamed; mae, which needs a pass): evaluate and evaluate_gd, ready together,
+    score their models in one scan of the streamed chain load -> clean -> convert
+    -> normalize. The
     checkpoints hold the bytes of runs without shared scans
     (SLUICE_SHARED_SCANS=0), on 1 and 2 threads; run.log shows the scan group
     and that the source was read once for the two."""
@@ -122,8 +123,9 @@ def test_shared_scans(args):
     gendata = os.path.join(os.path.dirname(args.sluice), "..", "tools", "sluice-gendata")
     subprocess.run([gendata, data, "--rows", "50000", "--features", "6", "--seed", "7"], check=True,
                    capture_output=True)
-    with open(os.path.join(env.root, "bench", "pipelines", "regression-final.yaml")) as f:
+    with open(os.path.join(env.root, "bench", "pipelines", "regression-final-mae.yaml")) as f:
         text = f.read().replace("../../datasets/synthetic.h5", data)
+    assert "mae" in text
     stored = ["lstsq", "gd", "evaluate", "evaluate_gd"]
     runs = {}
     old = os.environ.get("SLUICE_SHARED_SCANS")
