@@ -592,8 +592,7 @@ static sl_status run(sl_stage *st, sl_exec *ex, sl_error *err)
     part *acc = calloc(1, s->part_size);
     if (!acc)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
-    s->by_algebra = s->algebra && sums_by_algebra(s, acc);
-    if (!s->by_algebra) {
+    if (!(s->algebra && sums_by_algebra(s, acc))) {
         sl__exec_blocks_next(ex, METRICS_BLOCK_ROWS);
         sl_pass pass = {.name = "metrics",
                         .input = s->frame,

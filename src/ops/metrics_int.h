@@ -28,10 +28,9 @@ typedef struct sl__metrics {
     double *w, b, cut;
     int w_nonzero; /* every weight finite and non-zero: a non-finite x shows in its prediction */
     /* mse, rmse and r2 of a linear model from the co-moments of a chain
-     * below 'data' (moments_int.h), with no pass: plan time, and whether
-     * they were (run time) */
+     * below 'data' (moments_int.h), with no pass, when the values allow */
     sl__affine_chain chain;
-    int algebra, by_algebra;
+    int algebra;
     int64_t K;                 /* probability columns (1 for a logistic model) */
     sl__average avg;
     double pos_label;
