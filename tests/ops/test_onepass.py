@@ -70,9 +70,9 @@ def reference(X, y, fill, l2=0.0):
     return mu, sd, w, b
 
 
-def test_one_pass_and_the_reference(args):
-    env = Env(args, "onepass")
-    X, y = make_data(env)
+def run_modes(env, extra=""):
+    """PIPE (+ extra stages) stored on 1 thread, streamed (checkpoint: final) on 2 and 1, and stored
+    with SLUICE_ALGEBRA=off (every stage makes its passes): each in the workdir of its name."""
     runs = {}
     for w, ck, flags, envv in (("stored", "true", ["-j", "1"], {}), ("final", "final", ["-j", "2"], {}),
                                ("final1", "final", ["-j", "1"], {}),
@@ -80,10 +80,17 @@ def test_one_pass_and_the_reference(args):
         old = dict(os.environ)
         os.environ.update(envv)
         try:
-            runs[w] = env.run(PIPE.format(w=w, ck=ck), "-q", *flags, name=w + ".yaml")
+            runs[w] = env.run(PIPE.format(w=w, ck=ck) + extra, "-q", *flags, name=w + ".yaml")
         finally:
             os.environ.clear()
             os.environ.update(old)
+    return runs
+
+
+def test_one_pass_and_the_reference(args):
+    env = Env(args, "onepass")
+    X, y = make_data(env)
+    runs = run_modes(env)
     log = {w: run_log(env, w) for w in runs}
     # stored: normalize only applies (its fit came from clean's moments), linreg makes no pass
     assert log["stored"]["norm"]["passes"] == 1, log["stored"]["norm"]
@@ -204,16 +211,7 @@ def test_metrics_by_algebra(args):
     spread cancels too much of the sums: the pass scores it."""
     env = Env(args, "algebra-metrics")
     X, y = make_data(env)
-    for w, ck, flags, envv in (("stored", "true", ["-j", "1"], {}), ("final", "final", ["-j", "2"], {}),
-                               ("final1", "final", ["-j", "1"], {}),
-                               ("passes", "true", ["-j", "2"], {"SLUICE_ALGEBRA": "off"})):
-        old = dict(os.environ)
-        os.environ.update(envv)
-        try:
-            env.run(PIPE.format(w=w, ck=ck) + METRICS, "-q", *flags, name=w + ".yaml")
-        finally:
-            os.environ.clear()
-            os.environ.update(old)
+    run_modes(env, METRICS)
     for w in ("stored", "final"):
         log = run_log(env, w)
         assert log["score"]["passes"] == 0 and log["score_gd"]["passes"] == 0, (log["score"], log["score_gd"])
