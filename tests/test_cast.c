@@ -1,8 +1,8 @@
 /* Unit tests of the cast kernel (src/kernels/cast.c): every float -> integer
  * target at and around its limits (truncation toward zero, as NumPy's astype),
  * NaN and infinities, integer -> integer range checks in both signednesses,
- * integer -> float, float64 <-> float32 rounding, same-type copies and the
- * counting of values that do not fit. Expected values are written out by hand
+ * integer -> float, float64 <-> float32 rounding, same-type copies, the
+ * counting of values that do not fit, and widening float32 in place. Expected values are written out by hand
  * or computed independently here (C's own conversions of in-range values). */
 #include <float.h>
 #include <math.h>
@@ -472,6 +472,40 @@ static void test_f32_to_f64_exact(void **state)
 }
 
 /* Float -> float never fails, whatever the values. */
+/* Widening in place, from the back half of the buffer: every length around
+ * the kernel's block of 2048 and the values that could go wrong (NaN,
+ * infinities, signed zeros, subnormals, the extremes), against C's own
+ * conversion of the same float32 values. */
+static void test_widen_f32_in_place(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {0, 1, 2, 3, 2047, 2048, 2049, 4096, 6001};
+    const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, FLT_MIN, -FLT_MIN, FLT_TRUE_MIN, FLT_MAX,
+                             -FLT_MAX, 1.0f / 3.0f, 16777217.0f};
+    static double buf[6001];
+    static float want[6001];
+    for (size_t li = 0; li < N_OF(lens); li++) {
+        size_t n = lens[li];
+        uint32_t r = 12345u + (uint32_t)n;
+        for (size_t i = 0; i < n; i++) {
+            r = r * 1664525u + 1013904223u;
+            float v;
+            uint32_t bits = r;
+            memcpy(&v, &bits, sizeof v); /* any bit pattern */
+            want[i] = i % 7 == 0 ? special[(i / 7) % N_OF(special)] : v;
+        }
+        memcpy((char *)buf + n * sizeof(float), want, n * sizeof(float));
+        sl__widen_f32_in_place(buf, n);
+        for (size_t i = 0; i < n; i++) {
+            double w = (double)want[i];
+            if (isnan(w))
+                assert_true(isnan(buf[i]));
+            else if (memcmp(&buf[i], &w, sizeof w) != 0)
+                fail_msg("n %zu, value %zu: %.9g widened to %.17g", n, i, (double)want[i], buf[i]);
+        }
+    }
+}
+
 static void test_float_targets_never_bad(void **state)
 {
     (void)state;
@@ -594,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_int64_to_float32_single_rounding),
         cmocka_unit_test(test_f64_to_f32_rounding),
         cmocka_unit_test(test_f32_to_f64_exact),
+        cmocka_unit_test(test_widen_f32_in_place),
         cmocka_unit_test(test_float_targets_never_bad),
         cmocka_unit_test(test_same_type_copy),
         cmocka_unit_test(test_bad_counts),

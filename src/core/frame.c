@@ -33,6 +33,7 @@ struct sl_frame {
     int gen_any_float;   /* gen's chunk() takes float32 input as the float64 it widens to (sl__frame_set_any_float) */
     void **mem;
     unsigned char *borrowed; /* per array: mem[i] is the caller's (sl_frame_borrow_data), not ours to free */
+    unsigned char *f32_exact; /* per array: every value a float32's (sl__frame_set_f32_exact) */
     char *version;           /* the caller's name for the data's content (sl_frame_set_version) */
     char *path;
     char *old_path; /* the path before sl__frame_move_path_locked: callers may still hold it */
@@ -141,6 +142,7 @@ void sl_frame_free(sl_frame *f)
     free(f->columns);
     free(f->mem);
     free(f->borrowed);
+    free(f->f32_exact);
     free(f->version);
     free(f->attrs);
     free(f->arrays);
@@ -225,6 +227,10 @@ sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t co
         if (!b)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory adding array '%s'", name);
         f->borrowed = b;
+        unsigned char *x = realloc(f->f32_exact, cap);
+        if (!x)
+            return sl__error_set(err, SL_ERR_NOMEM, "out of memory adding array '%s'", name);
+        f->f32_exact = x;
         attr_list *l = realloc(f->attrs, cap * sizeof *l);
         if (!l)
             return sl__error_set(err, SL_ERR_NOMEM, "out of memory adding array '%s'", name);
@@ -245,6 +251,7 @@ sl_status sl_frame_add(sl_frame *f, const char *name, sl_dtype dtype, int64_t co
     a->cols = cols;
     f->mem[f->n] = NULL;
     f->borrowed[f->n] = 0;
+    f->f32_exact[f->n] = 0;
     f->attrs[f->n] = (attr_list){0, NULL};
     f->columns[f->n] = NULL;
     f->n++;
@@ -696,6 +703,17 @@ void sl__frame_set_row_local(sl_frame *f)
 int sl__frame_row_local(const sl_frame *f)
 {
     return f->gen_row_local;
+}
+
+void sl__frame_set_f32_exact(sl_frame *f, size_t i)
+{
+    if (i < f->n && f->arrays[i].dtype == SL_FLOAT64)
+        f->f32_exact[i] = 1;
+}
+
+int sl__frame_f32_exact(const sl_frame *f, size_t i)
+{
+    return i < f->n && f->f32_exact[i];
 }
 
 void sl__frame_set_widening(sl_frame *f)

@@ -72,6 +72,12 @@ int sl__frame_row_local(const sl_frame *f);
  * as the float64 array such a generator would make of it, with the same
  * bits out (normalize's apply). Between two such levels of a block-streamed
  * pass the executor skips the widening (exec.c, stream_blocks). */
+/* Array i (float64) holds float32 values only, widened (convert's float32
+ * arrays cast to float64): a checkpoint stores it as float32 on disk, half
+ * the bytes, and readers widen it back, value for value (io/checkpoint.c).
+ * Only a stage that makes the values so says it. */
+void sl__frame_set_f32_exact(sl_frame *f, size_t i);
+int sl__frame_f32_exact(const sl_frame *f, size_t i);
 void sl__frame_set_widening(sl_frame *f);
 int sl__frame_widening(const sl_frame *f);
 void sl__frame_set_any_float(sl_frame *f);

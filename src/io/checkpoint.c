@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "io/checkpoint.h"
 #include "io/h5util.h"
+#include "kernels/cast.h"
 
 /* HDF5 chunks above this size waste memory in the chunk cache and hit HDF5's
  * 4 GiB chunk limit for wide arrays. */
@@ -62,6 +63,7 @@ struct sl__ckpt_writer {
     sl__comp_probe probe;
     struct auto_choice *choice; /* auto: per array */
     const char *auto_why;   /* auto: why no array was measured ("" when they were) */
+    unsigned char *narrow;  /* per array: float64 values that are float32's, stored as float32 */
 };
 
 /* compression: auto, one array: deflate (with shuffle) of a sample of its
@@ -87,6 +89,7 @@ static void free_writer(sl__ckpt_writer *w)
         free(w->mem[i]);
     free(w->mem);
     free(w->choice);
+    free(w->narrow);
     free(w->layout);
     free(w->leaves);
     free(w->digests);
@@ -150,9 +153,14 @@ static sl_status alloc_writer(const char *path, const sl_frame *schema, int64_t 
     w->hash = calloc(n1, sizeof *w->hash);
     w->h5_chunk_rows = calloc(n1, sizeof *w->h5_chunk_rows);
     w->chunk_addr = calloc(n1, sizeof *w->chunk_addr);
+    w->narrow = calloc(n1, 1);
     w->path = strdup(path);
     w->tmp = malloc(strlen(path) + 5);
-    int ok = w->dsets && w->hash && w->h5_chunk_rows && w->chunk_addr && w->path && w->tmp;
+    int ok = w->dsets && w->hash && w->h5_chunk_rows && w->chunk_addr && w->narrow && w->path && w->tmp;
+    /* SLUICE_CKPT_FLOAT32=off: such arrays stored as float64 (A/B, debugging) */
+    const char *f32 = getenv("SLUICE_CKPT_FLOAT32");
+    for (size_t i = 0; ok && i < w->n; i++)
+        w->narrow[i] = (unsigned char)(sl__frame_f32_exact(schema, i) && !(f32 && strcmp(f32, "off") == 0));
     for (size_t i = 0; ok && i < w->n; i++) {
         w->dsets[i] = H5I_INVALID_HID;
         ok = (w->hash[i] = sl__hasher_new()) != NULL;
@@ -336,6 +344,7 @@ sl_status sl__ckpt_open_hash_only_locked(const char *path, const sl_frame *schem
 }
 
 static size_t array_row_bytes(const sl__ckpt_writer *w, size_t i);
+static sl_status put_string_attr(sl__ckpt_writer *w, hid_t obj, const char *key, const char *value, sl_error *err);
 
 /* Creates array i's dataset: preallocated for direct writes when
  * w->max_rows >= 0, else growing, through `comp`'s filters. */
@@ -362,11 +371,15 @@ static sl_status create_dataset_locked(sl__ckpt_writer *w, size_t i, sl__compres
     } else {
         set_filters(dcpl, comp, a, chunk[0]);
     }
-    w->dsets[i] = H5Dcreate2(w->file, a->name, sl__h5_native(a->dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t type = w->narrow[i] ? H5T_NATIVE_FLOAT : sl__h5_native(a->dtype);
+    w->dsets[i] = H5Dcreate2(w->file, a->name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (w->dsets[i] < 0)
         s = h5_fail(err, "create a dataset in", w->tmp); /* before closes clear the stack */
     H5Pclose(dcpl);
     H5Sclose(space);
+    /* stored as float32: the frame's type, for whoever reads the file */
+    if (s == SL_OK && w->narrow[i])
+        s = put_string_attr(w, w->dsets[i], "sluice_dtype", sl_dtype_name(a->dtype), err);
     return s;
 }
 
@@ -676,35 +689,69 @@ sl_status sl__ckpt_auto_finish_locked(sl__ckpt_writer *w, char *json, size_t siz
     return s;
 }
 
+/* Bytes of a row of array i in memory (the frame's type) and in the file. */
 static size_t array_row_bytes(const sl__ckpt_writer *w, size_t i)
 {
     return (size_t)w->arrays[i].cols * sl_dtype_size(w->arrays[i].dtype);
 }
+
+static size_t file_row_bytes(const sl__ckpt_writer *w, size_t i)
+{
+    return w->narrow[i] ? (size_t)w->arrays[i].cols * sizeof(float) : array_row_bytes(w, i);
+}
+
+/* Values narrowed to float32 for one pwrite, in a buffer on the stack (the
+ * writes of a stage run on several threads at once): 64 KiB. */
+#define CONVERT_BLOCK 16384
 
 /* The rows of array i from `row` on that lie together in the file (at most
  * `rows`, within one HDF5 chunk), and where they start. */
 static int64_t piece_at(const sl__ckpt_writer *w, size_t i, int64_t row, int64_t rows, off_t *off)
 {
     int64_t cr = w->h5_chunk_rows[i], k = row / cr, in = row % cr;
-    *off = (off_t)(w->chunk_addr[i][k] + (haddr_t)((size_t)in * array_row_bytes(w, i)));
+    *off = (off_t)(w->chunk_addr[i][k] + (haddr_t)((size_t)in * file_row_bytes(w, i)));
     return cr - in < rows ? cr - in : rows;
+}
+
+static sl_status pwrite_all(const sl__ckpt_writer *w, const char *data, size_t len, off_t off, sl_error *err)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t wr = pwrite(w->fd, data + done, len - done, off + (off_t)done);
+        if (wr < 0)
+            return sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", w->tmp, strerror(errno));
+        done += (size_t)wr;
+    }
+    return SL_OK;
+}
+
+/* Writes n float64 values that are float32's as float32 at off. */
+static sl_status pwrite_narrowed(const sl__ckpt_writer *w, const double *v, size_t n, off_t off, sl_error *err)
+{
+    float buf[CONVERT_BLOCK];
+    sl_status s = SL_OK;
+    for (size_t k = 0; s == SL_OK && k < n; k += CONVERT_BLOCK) {
+        size_t m = n - k < CONVERT_BLOCK ? n - k : CONVERT_BLOCK;
+        for (size_t j = 0; j < m; j++)
+            buf[j] = (float)v[k + j];
+        s = pwrite_all(w, (const char *)buf, m * sizeof *buf, off + (off_t)(k * sizeof *buf), err);
+    }
+    return s;
 }
 
 /* Writes rows [row0, row0 + rows) of array i straight to its chunks. */
 static sl_status write_direct(sl__ckpt_writer *w, size_t i, int64_t row0, int64_t rows, const char *data,
                               sl_error *err)
 {
-    size_t rb = array_row_bytes(w, i);
+    size_t rb = array_row_bytes(w, i), fb = file_row_bytes(w, i);
     while (rows > 0) {
         off_t off;
         int64_t n = piece_at(w, i, row0, rows, &off);
-        size_t len = (size_t)n * rb;
-        for (size_t done = 0; done < len;) {
-            ssize_t wr = pwrite(w->fd, data + done, len - done, off + (off_t)done);
-            if (wr < 0)
-                return sl__error_set(err, SL_ERR_IO, "cannot write '%s': %s", w->tmp, strerror(errno));
-            done += (size_t)wr;
-        }
+        size_t len = (size_t)n * fb;
+        sl_status s = w->narrow[i] ? pwrite_narrowed(w, (const double *)data, (size_t)n * (size_t)w->arrays[i].cols,
+                                                     off, err)
+                                   : pwrite_all(w, data, len, off, err);
+        if (s)
+            return s;
         /* Every checkpoint is fsynced before it is committed: starting its
          * writeback now overlaps the disk with the computing of the next
          * chunks, where the fsync alone wrote the whole file at the end.
@@ -712,7 +759,7 @@ static sl_status write_direct(sl__ckpt_writer *w, size_t i, int64_t row0, int64_
          * time with -j 2; at 2 ranks x 1 thread (each rank's rows), 3.5 s
          * in place of 4.1-4.6 s. */
         sl__start_writeback(w->fd, off, (off_t)len);
-        data += len;
+        data += (size_t)n * rb;
         row0 += n;
         rows -= n;
     }
@@ -754,7 +801,7 @@ static int64_t rows_bytes(const sl__ckpt_writer *w, int64_t rows)
 {
     int64_t b = 0;
     for (size_t i = 0; i < w->n; i++)
-        b += rows * (int64_t)array_row_bytes(w, i);
+        b += rows * (int64_t)(w->memory ? array_row_bytes(w, i) : file_row_bytes(w, i));
     return b;
 }
 
@@ -823,22 +870,26 @@ static sl_status add_chunk_leaf(sl__ckpt_writer *w, const sl_chunk *c, int64_t r
 static sl_status hash_back(const sl__ckpt_writer *w, size_t i, int64_t row0, int64_t rows, char *buf, size_t size,
                            sl__hasher *h, sl_error *err)
 {
-    size_t rb = array_row_bytes(w, i);
+    size_t rb = array_row_bytes(w, i), fb = file_row_bytes(w, i);
     int64_t step = rb ? (int64_t)(size / rb) : rows;
     if (step < 1)
         step = 1;
     for (int64_t r = row0; r < row0 + rows;) {
         off_t off;
         int64_t n = piece_at(w, i, r, row0 + rows - r < step ? row0 + rows - r : step, &off);
-        size_t len = (size_t)n * rb;
+        size_t len = (size_t)n * fb;
+        /* float32 in the file: read into the back half, widened to the values hashed */
+        char *into = w->narrow[i] ? buf + (size_t)n * rb - len : buf;
         for (size_t done = 0; done < len;) {
-            ssize_t got = pread(w->fd, buf + done, len - done, off + (off_t)done);
+            ssize_t got = pread(w->fd, into + done, len - done, off + (off_t)done);
             if (got <= 0)
                 return sl__error_set(err, SL_ERR_IO, "cannot read back '%s': %s", w->tmp,
                                      got < 0 ? strerror(errno) : "the file is shorter than its datasets say");
             done += (size_t)got;
         }
-        sl__hasher_add(h, buf, len);
+        if (w->narrow[i])
+            sl__widen_f32_in_place(buf, (size_t)n * (size_t)w->arrays[i].cols);
+        sl__hasher_add(h, buf, (size_t)n * rb);
         r += n;
     }
     return SL_OK;
@@ -922,10 +973,16 @@ sl_status sl__ckpt_reopen_locked(const char *path, const sl_frame *schema, int64
         w->dsets[i] = H5Dopen2(w->file, a->name, H5P_DEFAULT);
         hsize_t dims[2] = {0, 0};
         hid_t space = w->dsets[i] >= 0 ? H5Dget_space(w->dsets[i]) : H5I_INVALID_HID;
+        /* the element type this writer writes: a file another setting left (float64 where
+         * float32 is written now) is started over, never written at the wrong offsets */
+        hid_t type = w->dsets[i] >= 0 ? H5Dget_type(w->dsets[i]) : H5I_INVALID_HID;
         if (space < 0 || H5Sget_simple_extent_ndims(space) != 2 || H5Sget_simple_extent_dims(space, dims, NULL) < 0 ||
-            dims[0] != (hsize_t)max_rows || dims[1] != (hsize_t)a->cols)
+            dims[0] != (hsize_t)max_rows || dims[1] != (hsize_t)a->cols || type < 0 ||
+            H5Tequal(type, w->narrow[i] ? H5T_NATIVE_FLOAT : sl__h5_native(a->dtype)) <= 0)
             s = sl__error_set(err, SL_ERR_IO, "cannot resume '%s': array '%s' is not laid out as expected", w->tmp,
                               a->name);
+        if (type >= 0)
+            H5Tclose(type);
         if (space >= 0)
             H5Sclose(space);
         sl__hasher_restore(w->hash[i], (const char *)hash_states + i * sl__hasher_state_size());
@@ -1001,7 +1058,7 @@ sl_status sl__ckpt_part_export(const sl__ckpt_writer *w, void **out, size_t *len
     size_t plen = (strlen(w->path) + 8) / 8; /* in int64s, NUL included */
     size_t n = sizeof head + (1 + plen) * sizeof(int64_t);
     for (size_t i = 0; !w->hash_only && i < w->n; i++)
-        n += 2 * sizeof(int64_t) + (size_t)h5_chunk_count(w, i) * 8;
+        n += 3 * sizeof(int64_t) + (size_t)h5_chunk_count(w, i) * 8;
     int64_t *b = malloc(n);
     if (!b)
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -1014,6 +1071,7 @@ sl_status sl__ckpt_part_export(const sl__ckpt_writer *w, void **out, size_t *len
         int64_t nchunks = h5_chunk_count(w, i);
         *p++ = w->h5_chunk_rows[i];
         *p++ = nchunks;
+        *p++ = w->narrow[i]; /* rank 0's choice, whatever this rank's environment says */
         for (int64_t k = 0; k < nchunks; k++)
             *p++ = (int64_t)w->chunk_addr[i][k];
     }
@@ -1040,8 +1098,9 @@ sl_status sl__ckpt_part_open(const sl_frame *schema, const void *plan, size_t le
     int64_t ino = p[3];
     p += 5 + plen;
     for (size_t i = 0; s == SL_OK && !w->hash_only && i < w->n; i++) {
-        int64_t cr = p + 2 <= end ? p[0] : 0, nchunks = p + 2 <= end ? p[1] : -1;
-        p += 2;
+        int64_t cr = p + 3 <= end ? p[0] : 0, nchunks = p + 3 <= end ? p[1] : -1;
+        w->narrow[i] = p + 3 <= end && p[2] == 1;
+        p += 3;
         w->h5_chunk_rows[i] = cr;
         if (cr < 1 || nchunks != h5_chunk_count(w, i) || end - p < nchunks)
             s = sl__error_set(err, SL_ERR_INTERNAL, "the plan for writing a checkpoint does not fit its arrays");
@@ -1246,18 +1305,25 @@ int64_t sl__ckpt_bytes(const sl__ckpt_writer *w)
     return w->bytes;
 }
 
-static sl_status put_attr(sl__ckpt_writer *w, const char *key, hid_t type, const void *value, sl_error *err)
+/* A scalar attribute of obj (the file or a dataset of w), replaced when there. */
+static sl_status put_obj_attr(sl__ckpt_writer *w, hid_t obj, const char *key, hid_t type, const void *value,
+                              sl_error *err)
 {
     hid_t space = H5Screate(H5S_SCALAR);
-    if (H5Aexists(w->file, key) > 0)
-        H5Adelete(w->file, key);
-    hid_t a = H5Acreate2(w->file, key, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (H5Aexists(obj, key) > 0)
+        H5Adelete(obj, key);
+    hid_t a = H5Acreate2(obj, key, type, space, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = a >= 0 ? H5Awrite(a, type, value) : -1;
     sl_status s = rc < 0 ? h5_fail(err, "write an attribute to", w->tmp) : SL_OK; /* before closes clear the stack */
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(space);
     return s;
+}
+
+static sl_status put_attr(sl__ckpt_writer *w, const char *key, hid_t type, const void *value, sl_error *err)
+{
+    return put_obj_attr(w, w->file, key, type, value, err);
 }
 
 /* A 1-D int64 attribute of the file (replaced when there). */
@@ -1335,15 +1401,20 @@ sl_status sl__ckpt_frame_columns_locked(sl__ckpt_writer *w, const sl_frame *f, s
     return s;
 }
 
-sl_status sl__ckpt_attr_string_locked(sl__ckpt_writer *w, const char *key, const char *value, sl_error *err)
+static sl_status put_string_attr(sl__ckpt_writer *w, hid_t obj, const char *key, const char *value, sl_error *err)
 {
     /* variable-length UTF-8, so h5py reads a str and h5dump prints the text */
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
-    sl_status s = put_attr(w, key, t, &value, err);
+    sl_status s = put_obj_attr(w, obj, key, t, &value, err);
     H5Tclose(t);
     return s;
+}
+
+sl_status sl__ckpt_attr_string_locked(sl__ckpt_writer *w, const char *key, const char *value, sl_error *err)
+{
+    return put_string_attr(w, w->file, key, value, err);
 }
 
 sl_status sl__ckpt_set_layout_locked(sl__ckpt_writer *w, const int64_t *sizes, int64_t n, sl_error *err)
@@ -1594,14 +1665,17 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
     r->dsets = malloc((n ? n : 1) * sizeof *r->dsets);
     r->direct = calloc(n ? n : 1, sizeof *r->direct);
     r->ranks = calloc(n ? n : 1, sizeof *r->ranks);
-    if (!r->dsets || !r->direct || !r->ranks || (sl__frame_path(f) && !r->path)) {
+    r->narrow = calloc(n ? n : 1, 1);
+    if (!r->dsets || !r->direct || !r->ranks || !r->narrow || (sl__frame_path(f) && !r->path)) {
         free(r->dsets);
         free(r->direct);
         free(r->ranks);
+        free(r->narrow);
         free(r->path);
         r->dsets = NULL;
         r->direct = NULL;
         r->ranks = NULL;
+        r->narrow = NULL;
         r->path = NULL;
         return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
     }
@@ -1629,7 +1703,14 @@ sl_status sl__ckpt_reader_open_locked(sl__ckpt_reader *r, const sl_frame *f, con
         }
         /* a source read in place may hold a 1-D dataset for an n x 1 array */
         r->ranks[i] = sl__h5_rank_locked(r->dsets[i]);
-        int d = sl__direct_map_locked(r->dsets[i], r->fd, sl_frame_rows(f), a->cols, a->dtype, &r->direct[i]);
+        /* float64 values stored as float32 (sl__frame_set_f32_exact): read as
+         * such, then widened; HDF5's reads convert by themselves */
+        hid_t t = H5Dget_type(r->dsets[i]);
+        r->narrow[i] = a->dtype == SL_FLOAT64 && t >= 0 && H5Tequal(t, H5T_NATIVE_FLOAT) > 0;
+        if (t >= 0)
+            H5Tclose(t);
+        int d = sl__direct_map_locked(r->dsets[i], r->fd, sl_frame_rows(f), a->cols,
+                                      r->narrow[i] ? SL_FLOAT32 : a->dtype, &r->direct[i]);
         if (d < 0)
             s = sl__error_set(err, SL_ERR_NOMEM, "out of memory");
         if (d != 1)
@@ -1661,10 +1742,14 @@ sl_status sl__ckpt_reader_read_direct(const sl__ckpt_reader *r, sl_chunk *c, sl_
     for (size_t i = 0; i < c->n_arrays; i++) {
         if (!c->arrays[i].data || r->dsets[i] < 0)
             continue;
-        sl_status s = sl__direct_read(&r->direct[i], r->fd, c->row0, c->rows, c->arrays[i].data, r->path,
+        size_t n = (size_t)c->rows * (size_t)c->arrays[i].info->cols;
+        char *into = (char *)c->arrays[i].data + (r->narrow[i] ? n * sizeof(float) : 0);
+        sl_status s = sl__direct_read(&r->direct[i], r->fd, c->row0, c->rows, into, r->path,
                                       c->arrays[i].info->name, err);
         if (s)
             return s;
+        if (r->narrow[i])
+            sl__widen_f32_in_place(c->arrays[i].data, n);
     }
     return SL_OK;
 }
@@ -1686,6 +1771,8 @@ void sl__ckpt_reader_close_locked(sl__ckpt_reader *r)
     }
     free(r->ranks);
     r->ranks = NULL;
+    free(r->narrow);
+    r->narrow = NULL;
     if (r->fd >= 0)
         close(r->fd);
     r->fd = -1;

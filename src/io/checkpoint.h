@@ -177,6 +177,7 @@ typedef struct sl__ckpt_reader {
     hid_t file;
     hid_t *dsets;            /* one per array of the frame; negative when not wanted */
     int *ranks;              /* per array: its dataset's rank (1 or 2) */
+    unsigned char *narrow;   /* per array: float64 stored as float32, widened when read directly */
     sl__direct_dset *direct; /* one per array: its direct map when `direct` */
     int fd;                  /* the file, for direct reads */
     int all_direct;          /* every wanted array can be read with sl__ckpt_reader_read_direct */

@@ -239,3 +239,20 @@ sl__cast_result sl__cast(void *dst, sl_dtype dst_t, const void *src, sl_dtype sr
     }
     return r;
 }
+
+void sl__widen_f32_in_place(void *buf, size_t n)
+{
+    /* front to back through a copy of each block: the values a block writes
+     * end at 8(k + m) <= 4n + 4(k + m), before the float32 values of the
+     * blocks after it */
+    enum { BLOCK = 2048 };
+    float tmp[BLOCK];
+    const float *src = (const float *)((char *)buf + n * sizeof(float));
+    double *dst = buf;
+    for (size_t k = 0; k < n; k += BLOCK) {
+        size_t m = n - k < BLOCK ? n - k : BLOCK;
+        memcpy(tmp, src + k, m * sizeof *tmp);
+        for (size_t j = 0; j < m; j++)
+            dst[k + j] = tmp[j];
+    }
+}

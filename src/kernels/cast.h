@@ -16,4 +16,10 @@ typedef struct sl__cast_result {
  * NumPy). dst and src must not overlap unless the types are equal. */
 sl__cast_result sl__cast(void *dst, sl_dtype dst_t, const void *src, sl_dtype src_t, size_t n);
 
+/* buf holds n float32 values in its back half (bytes 4n to 8n); makes them
+ * the n float64 values of the whole buffer, value for value. For data
+ * stored narrowed (io/checkpoint.c): read into the buffer the float64
+ * values will fill, then widened in place. */
+void sl__widen_f32_in_place(void *buf, size_t n);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "config/params_int.h"
 #include "core/error_int.h"
+#include "core/frame_int.h"
 #include "kernels/cast.h"
 #include "ops/ops_int.h"
 #include "plan/exec_int.h"
@@ -244,10 +245,14 @@ static sl_status select_columns(sl_stage *st, const sl_frame *in, size_t ci, int
 
 static sl_status add_output(sl_frame *out, const sl_frame *in, const out_array *o, const char *name, sl_error *err)
 {
-    if (!o->sel)
-        return sl_frame_add_like(out, in, o->src, o->to, err);
-    sl_status rc = sl_frame_add(out, name, o->to, o->cols, err);
-    if (rc || !sl_frame_column(in, o->src, 0))
+    /* float32 values made float64: a checkpoint may store them as float32 */
+    int exact = o->to == SL_FLOAT64 &&
+                (sl_frame_array(in, o->src)->dtype == SL_FLOAT32 || sl__frame_f32_exact(in, o->src));
+    sl_status rc = o->sel ? sl_frame_add(out, name, o->to, o->cols, err)
+                          : sl_frame_add_like(out, in, o->src, o->to, err);
+    if (rc == SL_OK && exact)
+        sl__frame_set_f32_exact(out, sl_frame_count(out) - 1);
+    if (rc || !o->sel || !sl_frame_column(in, o->src, 0))
         return rc;
     const char **names = malloc((size_t)o->cols * sizeof *names);
     if (!names)

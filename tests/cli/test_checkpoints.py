@@ -767,6 +767,45 @@ def test_kill_inside_stage_resumes_not_restarts():
     assert 0 < chunk < chunks, "the rerun's apply pass took up at chunk %d of %d" % (chunk, chunks)
 
 
+def test_kill_inside_float32_stored_stage():
+    """convert stores its widened arrays as float32 (test_widened_arrays_stored_as_float32).
+    Killed inside it, a rerun resumes it: the rows kept are read back, widened and re-hashed
+    (rows verified). Killed while it stored them as float64 (SLUICE_CKPT_FLOAT32=off), a rerun
+    that stores float32 does not write float32 rows at float64 offsets: it starts the stage
+    over. Both end with the uninterrupted run's checkpoint."""
+    data, ref, ref_secs = big()
+    d = tdir("resume_float32")
+    wd = os.path.join(d, "wd")
+    yml = pipeline(d, data, wd)
+    args = ["run", yml, "-j", THREADS, "--until", "convert"]
+    journal = os.path.join(wd, "convert.h5.tmp.resume")
+
+    def cond(r):
+        jr = newer(journal, r.t0) and journal_rows(journal)
+        return bool(jr) and 0.3 * jr[1] <= jr[0] < jr[1]
+
+    for killed_env, resumes in (({}, True), ({"SLUICE_CKPT_FLOAT32": "off"}, False)):
+        for attempt in range(1, KILL_ATTEMPTS + 2):
+            if os.path.exists(wd):
+                shutil.rmtree(wd)
+            link_workdir(ref, wd, ["load", "clean"])
+            r = kill_when(args, cond, "inside convert", env=dict(RESUME_ENV, **killed_env))
+            if r.killed:
+                break
+        assert r.killed, "convert finished before the kill in each attempt: %s" % r.show()
+        os.sync()
+        n = log_count(wd)
+        run_ok(*args, env=RESUME_ENV)
+        said = [e for e in log_since(wd, n) if e["stage"] == "convert"][0].get("resume", "")
+        if resumes:
+            assert re.match(r"resumed at row [1-9]\d* of \d+ \(rows verified\)", said), said
+        else:
+            assert said.startswith("restarted: cannot resume") and "not laid out as expected" in said, \
+                "a rerun took up float64 rows as float32: %s" % said
+        expect_same_checkpoints(wd, ref, ["load", "clean", "convert"], what="killed with %s: " % killed_env)
+        expect_no_temp(wd, "after the rerun")
+
+
 def test_kill_during_forced_rerun_leaves_no_temp():
     """A --force run killed inside a stage leaves <stage>.h5.tmp and its journal next
     to the old, still fresh <stage>.h5. The next (plain) run reuses the fresh
@@ -867,6 +906,11 @@ def test_hashes_recomputed_independently():
                 items = [(n, f[n]) for n in order]
             for name, ds in items:
                 values = ds[...].reshape(rows, -1)
+                # float64 values that are float32's are stored as float32 (convert's widened
+                # arrays): the frame's type is the dataset's attribute sluice_dtype
+                if "sluice_dtype" in ds.attrs:
+                    assert values.dtype == np.float32 and ds.attrs["sluice_dtype"] == "float64", (stage, name)
+                    values = values.astype(np.float64)
                 at, digests = 0, b""
                 for n in leaves:
                     digests += xxh128(np.ascontiguousarray(values[at:at + n]).tobytes())
@@ -889,6 +933,43 @@ def test_hashes_recomputed_independently():
             assert xxh128(whole).hex() == out, "%s: sluice_output_hash %s, recomputed %s" % (
                 stage, out, xxh128(whole).hex())
     assert uneven >= 1, "no checkpoint of the pipeline had uneven leaves (clean drops rows)"
+
+
+def test_widened_arrays_stored_as_float32():
+    """convert's float64 arrays widened from float32 hold float32 values only: the checkpoint
+    stores them as float32 (half the bytes: convert.h5 is the size of clean.h5, not twice it),
+    with the frame's type in the dataset attribute sluice_dtype. Read back (h5py, widened) they
+    are clean's values; their hashes and every later stage's bytes are those of a run that
+    stores them as float64 (SLUICE_CKPT_FLOAT32=off), and a run on that workdir reuses all."""
+    data, ref = small()
+    d = tdir("float32_stored")
+    wd = os.path.join(d, "wd")
+    yml = pipeline(d, data, wd)
+    p = sluice("run", yml, "-j", THREADS, env={"SLUICE_CKPT_FLOAT32": "off"})
+    assert p.returncode == 0, show(p)
+    with h5py.File(os.path.join(wd, "convert.h5"), "r") as f:
+        assert all(f[k].dtype == np.float64 and "sluice_dtype" not in f[k].attrs for k in f), \
+            {k: f[k].dtype for k in f}
+    with h5py.File(os.path.join(ref, "convert.h5"), "r") as f, \
+            h5py.File(os.path.join(ref, "clean.h5"), "r") as c, \
+            h5py.File(os.path.join(wd, "convert.h5"), "r") as w:
+        for k in ("X", "y"):
+            assert f[k].dtype == np.float32 and f[k].attrs["sluice_dtype"] == "float64", (k, f[k].dtype)
+            assert c[k].dtype == np.float32, c[k].dtype
+            assert np.array_equal(f[k][...].astype(np.float64), w[k][...]), k
+            assert np.array_equal(f[k][...], c[k][...]), k
+            assert f[k].attrs["sluice_hash"] == w[k].attrs["sluice_hash"], k
+    big_f64 = os.path.getsize(os.path.join(wd, "convert.h5"))
+    small_f32 = os.path.getsize(os.path.join(ref, "convert.h5"))
+    clean_size = os.path.getsize(os.path.join(ref, "clean.h5"))
+    assert small_f32 < 0.51 * big_f64 and abs(small_f32 - clean_size) < 0.01 * clean_size, \
+        (small_f32, big_f64, clean_size)
+    expect_same_checkpoints(wd, ref, stages=[s for s in STAGES if s != "convert"], what="float64 on disk: ")
+    assert output_hash(os.path.join(wd, "convert.h5")) == output_hash(os.path.join(ref, "convert.h5"))
+    # the run that narrows reuses the float64 checkpoints: the values, not the layout, are the key
+    n = log_count(wd)
+    run_ok("run", yml, "-j", THREADS)
+    expect_statuses(log_since(wd, n), ran=[], reused=STAGES, what="a run over float64 checkpoints")
 
 
 def test_rerun_unchanged_reuses_everything():
