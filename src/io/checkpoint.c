@@ -588,8 +588,24 @@ static sl_status auto_decide_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_er
         if (n > most)
             n = most;
         n -= n % (elem ? elem : 1);
+        /* an array stored as float32: what is compressed is its float32 values */
+        const void *sample = c && n ? c->arrays[i].data : NULL;
+        float *narrowed = NULL;
+        if (sample && w->narrow[i]) {
+            size_t k = n / sizeof(double);
+            if (!(narrowed = malloc(k * sizeof *narrowed))) {
+                free(scratch);
+                return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
+            }
+            for (size_t j = 0; j < k; j++)
+                narrowed[j] = (float)((const double *)sample)[j];
+            sample = narrowed;
+            n = k * sizeof *narrowed;
+            elem = sizeof *narrowed;
+        }
         double cpu = 0;
-        size_t z = n && c->arrays[i].data ? deflate_sample(c->arrays[i].data, n, elem, scratch, &cpu) : 0;
+        size_t z = sample ? deflate_sample(sample, n, elem, scratch, &cpu) : 0;
+        free(narrowed);
         if (z > 0) {
             ch->sample = (int64_t)n;
             ch->ratio = (double)z / (double)n;

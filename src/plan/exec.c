@@ -241,6 +241,16 @@ static sl_status select_inputs(pass_run *pr, sl_error *err)
     return SL_OK;
 }
 
+/* bytes_read counts what the file holds: an array stored as float32
+ * (sl__frame_set_f32_exact) is half its row bytes. */
+static void count_stored_bytes(pass_run *pr)
+{
+    pr->in_row_bytes = 0;
+    for (size_t i = 0; i < sl_frame_count(pr->base); i++)
+        if (pr->want[i])
+            pr->in_row_bytes += row_bytes(sl_frame_array(pr->base, i)) / (pr->reader.narrow[i] ? 2 : 1);
+}
+
 /* A pass without a chunk callback copies input arrays to the output arrays of
  * the same name. */
 static sl_status plan_copy(pass_run *pr, sl_error *err)
@@ -1261,6 +1271,8 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
         pr.reader_open = 1;
         sl__h5_unlock();
         pr.parallel_read = s == SL_OK && pr.reader.all_direct;
+        if (s == SL_OK)
+            count_stored_bytes(&pr);
     }
     if (pr.source && pr.source->read_parallel)
         pr.parallel_read = 1;
@@ -1429,6 +1441,8 @@ static void run_scan(scan_member *mem, int nmem, int threads)
         pr.reader_open = 1;
         sl__h5_unlock();
         pr.parallel_read = s == SL_OK && pr.reader.all_direct;
+        if (s == SL_OK)
+            count_stored_bytes(&pr);
     }
     if (pr.source && pr.source->read_parallel)
         pr.parallel_read = 1;

@@ -135,10 +135,17 @@ def expect_loc(stderr, yaml_path, line, cols):
                              % (yaml_path, line, "|".join(map(str, cols)), got[0], got[1], stderr))
 
 
+def frame_values(ds):
+    """A checkpoint dataset's values as the frame holds them: a float64 array of float32
+    values is stored as float32, its type in the attribute sluice_dtype (docs/guide.md 4)."""
+    v = ds[()]
+    return v.astype(ds.attrs["sluice_dtype"]) if "sluice_dtype" in ds.attrs else v
+
+
 def h5load(path):
-    """(arrays, attrs) of an HDF5 file's root."""
+    """(arrays, attrs) of an HDF5 file's root, each array as the frame holds it."""
     with h5py.File(path, "r") as f:
-        arrays = {k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+        arrays = {k: frame_values(f[k]) for k in f.keys() if isinstance(f[k], h5py.Dataset)}
         attrs = {k: f.attrs[k] for k in f.attrs.keys()}
     return arrays, attrs
 
@@ -629,7 +636,7 @@ def test_settings_from_file():
     run_ok("run", yml, "--chunk-rows", "5000", "-j", "1", "--workdir", wd2)
     with h5py.File(os.path.join(wd2, "conv.h5"), "r") as f:
         assert f["X"].chunks == (5000, 3), f["X"].chunks
-        X = f["X"][()]
+        X = frame_values(f["X"])
     expect_equal_arrays(X, h5load(data)[0]["X"].astype(np.float64), "conv X")
 
 
