@@ -2,15 +2,19 @@
 """Sorts what a fuzz run saved (crash-*, leak-*, timeout-*, oom-*, slow-unit-*)
 into bugs of sluice and known-class bugs of libhdf5.
 
-usage: /usr/bin/python3 tests/fuzz/triage.py --exe FUZZER [--timeout S] ARTIFACT...
+usage: /usr/bin/python3 tests/fuzz/triage.py --exe FUZZER [--timeout S] [--log LOG] ARTIFACT...
 
 Each artifact is run again alone (`FUZZER -timeout=S ARTIFACT`, with the
 environment's ASAN/UBSAN/LSAN options) and its sanitizer or libFuzzer report
 is read. The first stack frame that is not the sanitizer, libFuzzer or libc
 decides: inside libhdf5 it is HDF5's own bug on a corrupted file
-(KNOWN_HDF5_ISSUES.md), anything else is sluice's. One line per artifact;
-the exit status is 1 when any artifact is sluice's, does not reproduce, or
-has no stack to decide by (that needs a human), else 0.
+(KNOWN_HDF5_ISSUES.md), anything else is sluice's. An input that does not
+crash alone crashed on the state earlier inputs left in the process (HDF5
+keeps global caches and open-file lists): with --log, the fuzz run's log,
+the report written when it crashed decides, and is shown. One line per
+artifact; the exit status is 1 when any artifact is sluice's, does not
+reproduce and has no report in the log, or has no stack to decide by (that
+needs a human), else 0.
 """
 import argparse
 import os
@@ -76,6 +80,21 @@ def decide(report):
     return "unknown", kind, ""
 
 
+REPORT_START = re.compile(r"==\d+==ERROR|ERROR: libFuzzer|runtime error:|^fuzz: ")
+
+
+def logged_report(log, name):
+    """The report the fuzzer wrote before saving artifact `name` (its "Test unit written to"
+    line), or ""."""
+    lines = log.splitlines()
+    end = next((i for i in range(len(lines) - 1, -1, -1) if "Test unit written to" in lines[i]
+                and lines[i].rstrip().endswith("/" + name)), -1)
+    if end < 0:
+        return ""
+    start = next((i for i in range(end, max(end - 400, -1), -1) if REPORT_START.search(lines[i])), -1)
+    return "\n".join(lines[start:end + 1]) if start >= 0 else ""
+
+
 def sluice_frame(report):
     """The outermost-first sluice frame under the HDF5 call, for the log."""
     for func, where, line in frames(report):
@@ -88,8 +107,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--exe", required=True)
     ap.add_argument("--timeout", type=int, default=10)
+    ap.add_argument("--log", help="the fuzz run's log, for inputs that do not crash alone")
     ap.add_argument("artifacts", nargs="*")
     a = ap.parse_args()
+    log = ""
+    if a.log:
+        with open(a.log, errors="replace") as f:
+            log = f.read()
     bad = 0
     counts = {}
     for art in a.artifacts:
@@ -100,16 +124,21 @@ def main():
             report, rc = p.stdout, p.returncode
         except subprocess.TimeoutExpired as e:
             report, rc = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), -1
+        alone = ""
         if rc == 0:
-            who, kind, line = "unreproducible", "-", ""
+            logged = logged_report(log, name)
+            who, kind, line = decide(logged) if logged else ("unreproducible", "-", "")
+            if logged:
+                report, alone = logged, " (not alone: the fuzz log's report)"
         else:
             who, kind, line = decide(report)
         counts[who] = counts.get(who, 0) + 1
         if who == "hdf5":
-            print("triage: %-46s libhdf5 %s: %s  [via %s]" % (name, kind, line, sluice_frame(report) or "?"))
+            print("triage: %-46s libhdf5 %s%s: %s  [via %s]" % (name, kind, alone, line,
+                                                               sluice_frame(report) or "?"))
         else:
             bad += 1
-            print("triage: %-46s %s %s: %s" % (name, who.upper(), kind, line or "(no stack)"))
+            print("triage: %-46s %s %s%s: %s" % (name, who.upper(), kind, alone, line or "(no stack)"))
             tail = "\n".join(report.splitlines()[-60:])
             print("  | " + tail.replace("\n", "\n  | "))
     print("triage: %d artifact(s): %s" % (len(a.artifacts),
