@@ -597,8 +597,7 @@ static sl_status auto_decide_locked(sl__ckpt_writer *w, const sl_chunk *c, sl_er
                 free(scratch);
                 return sl__error_set(err, SL_ERR_NOMEM, "out of memory");
             }
-            for (size_t j = 0; j < k; j++)
-                narrowed[j] = (float)((const double *)sample)[j];
+            sl__cast(narrowed, SL_FLOAT32, sample, SL_FLOAT64, k);
             sample = narrowed;
             n = k * sizeof *narrowed;
             elem = sizeof *narrowed;
@@ -747,8 +746,7 @@ static sl_status pwrite_narrowed(const sl__ckpt_writer *w, const double *v, size
     sl_status s = SL_OK;
     for (size_t k = 0; s == SL_OK && k < n; k += CONVERT_BLOCK) {
         size_t m = n - k < CONVERT_BLOCK ? n - k : CONVERT_BLOCK;
-        for (size_t j = 0; j < m; j++)
-            buf[j] = (float)v[k + j];
+        sl__cast(buf, SL_FLOAT32, v + k, SL_FLOAT64, m);
         s = pwrite_all(w, (const char *)buf, m * sizeof *buf, off + (off_t)(k * sizeof *buf), err);
     }
     return s;

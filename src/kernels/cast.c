@@ -252,7 +252,6 @@ void sl__widen_f32_in_place(void *buf, size_t n)
     for (size_t k = 0; k < n; k += BLOCK) {
         size_t m = n - k < BLOCK ? n - k : BLOCK;
         memcpy(tmp, src + k, m * sizeof *tmp);
-        for (size_t j = 0; j < m; j++)
-            dst[k + j] = tmp[j];
+        f32_to_f64(dst + k, tmp, m);
     }
 }

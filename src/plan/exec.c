@@ -196,6 +196,18 @@ static size_t row_bytes(const sl_array_info *a)
     return (size_t)a->cols * sl_dtype_size(a->dtype);
 }
 
+/* Bytes of a row of the arrays read, for bytes_read: as the file holds
+ * them when a checkpoint reader says which arrays it stores as float32
+ * (narrow: half their row bytes), else as the frame does. */
+static size_t input_row_bytes(const pass_run *pr, const unsigned char *narrow)
+{
+    size_t b = 0;
+    for (size_t i = 0; i < sl_frame_count(pr->base); i++)
+        if (pr->want[i])
+            b += row_bytes(sl_frame_array(pr->base, i)) / (narrow && narrow[i] ? 2 : 1);
+    return b;
+}
+
 static sl_status select_inputs(pass_run *pr, sl_error *err)
 {
     const sl_pass *pass = pr->pass;
@@ -232,23 +244,11 @@ static sl_status select_inputs(pass_run *pr, sl_error *err)
         }
     }
     pr->in_memory = !pr->source;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (pr->want[i] && !sl__frame_mem(pr->base, i))
             pr->in_memory = 0;
-        if (pr->want[i])
-            pr->in_row_bytes += row_bytes(sl_frame_array(pr->base, i));
-    }
+    pr->in_row_bytes = input_row_bytes(pr, NULL);
     return SL_OK;
-}
-
-/* bytes_read counts what the file holds: an array stored as float32
- * (sl__frame_set_f32_exact) is half its row bytes. */
-static void count_stored_bytes(pass_run *pr)
-{
-    pr->in_row_bytes = 0;
-    for (size_t i = 0; i < sl_frame_count(pr->base); i++)
-        if (pr->want[i])
-            pr->in_row_bytes += row_bytes(sl_frame_array(pr->base, i)) / (pr->reader.narrow[i] ? 2 : 1);
 }
 
 /* A pass without a chunk callback copies input arrays to the output arrays of
@@ -1272,7 +1272,7 @@ static sl_status run_pass(sl_exec *ex, sl_stage *st, const sl_pass *pass, void *
         sl__h5_unlock();
         pr.parallel_read = s == SL_OK && pr.reader.all_direct;
         if (s == SL_OK)
-            count_stored_bytes(&pr);
+            pr.in_row_bytes = input_row_bytes(&pr, pr.reader.narrow);
     }
     if (pr.source && pr.source->read_parallel)
         pr.parallel_read = 1;
@@ -1442,7 +1442,7 @@ static void run_scan(scan_member *mem, int nmem, int threads)
         sl__h5_unlock();
         pr.parallel_read = s == SL_OK && pr.reader.all_direct;
         if (s == SL_OK)
-            count_stored_bytes(&pr);
+            pr.in_row_bytes = input_row_bytes(&pr, pr.reader.narrow);
     }
     if (pr.source && pr.source->read_parallel)
         pr.parallel_read = 1;
